@@ -1,0 +1,57 @@
+// swift-tools-version:6.1
+//
+// dptune: differentially private fine-tuning of transformer adapters as a Linux service.
+//
+// Every target that needs the engine depends on the DPTuneKit *product* of the nested Kit
+// package, never on Kit's targets: that is what makes the daemon and the dlopen()ed
+// plugins share one copy of every engine type (DESIGN.md §2).
+import PackageDescription
+
+let kit: Target.Dependency = .product(name: "DPTuneKit", package: "Kit")
+
+let package = Package(
+    name: "dptune",
+    products: [
+        .executable(name: "dptuned", targets: ["dptuned"]),
+        .executable(name: "dptunectl", targets: ["dptunectl"]),
+    ],
+    dependencies: [
+        .package(path: "Kit"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CSystemd", path: "Sources/CSystemd"),
+        .target(name: "Tokenizers"),
+        .target(name: "Records"),
+        .target(name: "Training", dependencies: [kit, "Tokenizers", "Records"]),
+        .target(name: "Ledger", dependencies: [
+            kit,
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "TOMLKit", package: "TOMLKit"),
+        ]),
+        .target(name: "Spool", dependencies: ["Records"]),
+        .target(name: "Control"),
+        .target(name: "Daemon", dependencies: [
+            kit, "Training", "Ledger", "Spool", "Control", "CSystemd",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "dptuned", dependencies: ["Daemon"]),
+        .executableTarget(name: "dptunectl", dependencies: [
+            kit, "Control",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .target(name: "TestSupport"),
+
+        .testTarget(name: "LinalgTests", dependencies: [kit, "TestSupport"]),
+        .testTarget(name: "TransformerTests", dependencies: [kit, "TestSupport"]),
+        .testTarget(name: "PrivacyTests", dependencies: [kit, "TestSupport"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"]),
+        .testTarget(name: "LedgerTests", dependencies: ["Ledger", kit, "TestSupport"]),
+        .testTarget(name: "SpoolTests", dependencies: ["Spool", "Records", "TestSupport"]),
+        .testTarget(name: "ControlTests", dependencies: ["Control", "TestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         .systemLibrary(name: "CSystemd", path: "Sources/CSystemd"),
@@ -33,7 +34,10 @@ let package = Package(
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
         .target(name: "Spool", dependencies: ["Records"]),
-        .target(name: "Control"),
+        .target(name: "Control", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         .target(name: "Daemon", dependencies: [
             kit, "Training", "Ledger", "Spool", "Control", "CSystemd",
             .product(name: "Logging", package: "swift-log"),
@@ -50,6 +54,7 @@ let package = Package(
         .testTarget(name: "PrivacyTests", dependencies: [kit, "TestSupport"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", kit, "TestSupport"]),
+        .testTarget(name: "RecordsTests", dependencies: ["Records", "TestSupport"]),
         .testTarget(name: "SpoolTests", dependencies: ["Spool", "Records", "TestSupport"]),
         .testTarget(name: "ControlTests", dependencies: ["Control", "TestSupport"]),
     ],

@@ -24,7 +24,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
-        .systemLibrary(name: "CSystemd", path: "Sources/CSystemd"),
         .target(name: "Tokenizers"),
         .target(name: "Records"),
         .target(name: "Training", dependencies: [kit, "Tokenizers", "Records"]),
@@ -39,7 +38,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .target(name: "Daemon", dependencies: [
-            kit, "Training", "Ledger", "Spool", "Control", "CSystemd",
+            kit, "Training", "Ledger", "Spool", "Control",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "dptuned", dependencies: ["Daemon"]),
@@ -57,6 +56,9 @@ let package = Package(
         .testTarget(name: "RecordsTests", dependencies: ["Records", "TestSupport"]),
         .testTarget(name: "SpoolTests", dependencies: ["Spool", "Records", "TestSupport"]),
         .testTarget(name: "ControlTests", dependencies: ["Control", "TestSupport"]),
+        .testTarget(name: "DaemonTests", dependencies: [
+            "Daemon", "TestSupport", .product(name: "Logging", package: "swift-log"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -53,6 +53,7 @@ let package = Package(
         .testTarget(name: "PrivacyTests", dependencies: [kit, "TestSupport"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", kit, "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", kit, "TestSupport"]),
         .testTarget(name: "RecordsTests", dependencies: ["Records", "TestSupport"]),
         .testTarget(name: "SpoolTests", dependencies: ["Spool", "Records", "TestSupport"]),
         .testTarget(name: "ControlTests", dependencies: ["Control", "TestSupport"]),

@@ -51,6 +51,7 @@ let package = Package(
         .testTarget(name: "LinalgTests", dependencies: [kit, "TestSupport"]),
         .testTarget(name: "TransformerTests", dependencies: [kit, "TestSupport"]),
         .testTarget(name: "PrivacyTests", dependencies: [kit, "TestSupport"]),
+        .testTarget(name: "AdapterKitTests", dependencies: [kit, "TestSupport"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", kit, "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", kit, "TestSupport"]),

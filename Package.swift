@@ -9,12 +9,15 @@ import PackageDescription
 
 let kit: Target.Dependency = .product(name: "DPTuneKit", package: "Kit")
 
+/// Plugins that exist only to test the loader (good, refused, and two builds of one).
+let pluginFixtures = ["EchoV1", "EchoV2", "WrongABI", "NoEntry", "NotAStrategy"]
+
 let package = Package(
     name: "dptune",
     products: [
         .executable(name: "dptuned", targets: ["dptuned"]),
         .executable(name: "dptunectl", targets: ["dptunectl"]),
-    ],
+    ] + pluginFixtures.map { .library(name: $0, type: .dynamic, targets: [$0]) },
     dependencies: [
         .package(path: "Kit"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -61,6 +64,6 @@ let package = Package(
         .testTarget(name: "DaemonTests", dependencies: [
             "Daemon", "TestSupport", .product(name: "Logging", package: "swift-log"),
         ]),
-    ],
+    ] + pluginFixtures.map { .target(name: $0, dependencies: [kit], path: "Tests/PluginFixtures/\($0)") },
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: Apache-2.0
+
+/// An adapter strategy, as a plugin exports it: a factory of adapters plus its identity.
+///
+/// A plugin's `dptune_plugin_entry()` returns one instance. Strategies are stateless
+/// factories, so one instance serves every job that uses its version.
+public protocol AdapterStrategy: AnyObject, Sendable {
+    /// The id manifests name (`lora`, `bitfit`, …). Unique among loaded plugins.
+    var id: String { get }
+    /// The strategy's own version (semantic versioning), shown by `dptunectl plugins`
+    /// and written into every model card it produces.
+    var version: String { get }
+    /// One line for operators.
+    var summary: String { get }
+    /// The options a manifest's `strategy_options` may set.
+    var options: [StrategyOption] { get }
+}
+
+/// One option of a strategy, for validation and for `dptunectl plugins`.
+public struct StrategyOption: Sendable, Hashable, Codable {
+    public enum Kind: String, Sendable, Hashable, Codable {
+        case integer, number, string, boolean, stringList = "string_list", numberMap = "number_map"
+    }
+
+    public let name: String
+    public let kind: Kind
+    /// The default, as JSON text (e.g. `8`, `"query"`, `["query","value"]`).
+    public let defaultJSON: String
+    public let help: String
+
+    public init(name: String, kind: Kind, defaultJSON: String, help: String) {
+        self.name = name
+        self.kind = kind
+        self.defaultJSON = defaultJSON
+        self.help = help
+    }
+}
+
+/// What plugins use to hand their strategy across the C entry point.
+public enum PluginExport {
+    /// A +1 reference to `strategy` as an opaque pointer, for `dptune_plugin_entry()`.
+    public static func retain(_ strategy: some AdapterStrategy) -> UnsafeMutableRawPointer {
+        Unmanaged.passRetained(strategy as AnyObject).toOpaque()
+    }
+}

@@ -10,7 +10,7 @@ import PackageDescription
 let kit: Target.Dependency = .product(name: "DPTuneKit", package: "Kit")
 
 /// Plugins that exist only to test the loader (good, refused, and two builds of one).
-let pluginFixtures = ["EchoV1", "EchoV2", "WrongABI", "NoEntry", "NotAStrategy"]
+let pluginFixtures = ["EchoV1", "EchoV2", "WrongABI", "NoEntry", "NotAStrategy", "CrashingEntry"]
 
 let package = Package(
     name: "dptune",
@@ -44,7 +44,9 @@ let package = Package(
             kit, "Training", "Ledger", "Spool", "Control",
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .executableTarget(name: "dptuned", dependencies: ["Daemon"]),
+        .executableTarget(name: "dptuned", dependencies: [
+            "Daemon", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .executableTarget(name: "dptunectl", dependencies: [
             kit, "Control",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

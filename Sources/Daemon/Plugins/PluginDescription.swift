@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: Apache-2.0
+import AdapterKit
+import Foundation
+
+/// What a probe learned about a plugin file: the JSON line `dptuned plugin probe` prints.
+public struct PluginDescription: Codable, Sendable, Equatable {
+    public let path: String
+    public let id: String
+    public let version: String
+    public let summary: String
+    public let abiVersion: Int32
+    public let options: [StrategyOption]
+
+    enum CodingKeys: String, CodingKey {
+        case path, id, version, summary, options
+        case abiVersion = "abi_version"
+    }
+
+    public init(_ plugin: LoadedPlugin, abiVersion: Int32) {
+        path = plugin.path
+        id = plugin.strategy.id
+        version = plugin.strategy.version
+        summary = plugin.strategy.summary
+        options = plugin.strategy.options
+        self.abiVersion = abiVersion
+    }
+}
+
+/// Why a probe refused a plugin file: the JSON line a failed probe prints.
+public struct PluginRefusal: Codable, Sendable, Equatable, Error {
+    public let path: String
+    /// A ``PluginLoadError`` code, or `probe_crashed` / `probe_failed` when the child died
+    /// or misbehaved.
+    public let code: String
+    public let message: String
+}

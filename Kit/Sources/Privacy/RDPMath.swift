@@ -74,20 +74,31 @@ func poissonSubsampledGaussianRDP(samplingRate q: Double, noiseMultiplier sigma:
 }
 
 /// log A_α for integer α: A_α = Σ_{i=0..α} C(α, i) qⁱ (1 − q)^(α−i) e^((i² − i)/(2σ²))
-/// (Mironov, Talwar, Zhang 2019, Sec. 3.2). Every term is positive, so this is exact up to
-/// rounding.
+/// (Mironov, Talwar, Zhang 2019, Sec. 3.2), the mean of e^((I² − I)/(2σ²)) for
+/// I ∼ Binomial(α, q).
+///
+/// Summed naively, A_α ≈ 1 for small q or large σ and log A_α loses everything below one
+/// ulp of 1, so the result can fall below the exact value by ~1e-10 relative. Since the
+/// binomial weights sum to 1 and the i = 0, 1 terms have exponent 0,
+///   A_α − 1 = Σ_{i=2..α} C(α, i) qⁱ (1 − q)^(α−i) (e^((i² − i)/(2σ²)) − 1),
+/// a sum of positive terms with no cancellation; log A_α = log(1 + (A_α − 1)).
 func subsampledGaussianLogAIntegerOrder(samplingRate q: Double, noiseMultiplier sigma: Double, order alpha: Double) -> Double {
     let logQ = log(q)
     let log1mQ = log1p(-q)
     let twoSigmaSquared = 2 * sigma * sigma
-    var logA = -Double.infinity
-    var i = 0.0
+    var logAMinusOne = -Double.infinity
+    var i = 2.0
     while i <= alpha {
-        let logTerm = logAbsBinomial(alpha, i) + i * logQ + (alpha - i) * log1mQ + (i * i - i) / twoSigmaSquared
-        logA = logAddExp(logA, logTerm)
+        let logWeight = logAbsBinomial(alpha, i) + i * logQ + (alpha - i) * log1mQ
+        logAMinusOne = logAddExp(logAMinusOne, logWeight + logExpm1((i * i - i) / twoSigmaSquared))
         i += 1
     }
-    return logA
+    return logAddExp(0, logAMinusOne)
+}
+
+/// log(eˣ − 1) for x > 0, without overflow for large x or cancellation for small x.
+func logExpm1(_ x: Double) -> Double {
+    x > 30 ? x + log1p(-exp(-x)) : log(expm1(x))
 }
 
 /// How many terms of the fractional-order series are tried before the order is excluded

@@ -1,2 +1,4 @@
 // SPDX-License-Identifier: Apache-2.0
-import Control
+import Foundation
+
+exit(DPTuneCtl.exitStatus(arguments: Array(CommandLine.arguments.dropFirst())))

@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: Apache-2.0
+import Foundation
+
+/// An accountant that composes discretized privacy loss distributions (PLDs).
+///
+/// It reports the ε of a single job far more tightly than RDP (at 10^4 Poisson-sampled
+/// Gaussian steps, typically 10–20% lower), and matches Google's dp_accounting
+/// `PLDAccountant`: pessimistic connect-the-dots discretization on a grid of
+/// `valueDiscretizationInterval`, both the remove and the add direction under
+/// add-or-remove adjacency, tail truncation charged to the infinite loss, and composition by
+/// FFT. Every approximation rounds towards more privacy loss, so the reported ε never
+/// under-counts beyond floating-point rounding.
+///
+/// Do not use it for admission across jobs (DESIGN §4.2): stopping when a composed PLD reaches
+/// a target is not a valid privacy filter under adaptive choice.
+///
+/// Priced events: `gaussian`, `poissonSampled(gaussian)` (add-or-remove only), `selfComposed`,
+/// `composed`, `noOp`, `nonPrivate` (ε = ∞) and `randomizedResponse` (replace-one only, as the
+/// event's own adjacency is the replacement of one value).
+public struct PLDAccountant: PrivacyAccountant {
+    public let neighboringRelation: NeighboringRelation
+    /// The grid spacing of privacy losses; smaller is tighter and slower.
+    public let valueDiscretizationInterval: Double
+    public var ledger: DpEvent { .composed(events) }
+
+    private var events: [DpEvent] = []
+    private var distribution: PrivacyLossDistribution?
+    private var containsNonPrivate = false
+
+    /// One mechanism the traversal found, with how many times it runs.
+    private enum Mechanism {
+        case gaussian(sigma: Double, samplingProbability: Double, count: Int)
+        case randomizedResponse(k: Int, epsilon: Double, count: Int)
+        case nonPrivate
+    }
+
+    /// - Parameters:
+    ///   - valueDiscretizationInterval: loss grid spacing, > 0 (dp_accounting's default 1e-4).
+    ///   - neighboringRelation: fixed for the accountant's life.
+    public init(valueDiscretizationInterval: Double = 1e-4, neighboringRelation: NeighboringRelation = .addOrRemoveOne) {
+        precondition(valueDiscretizationInterval > 0 && valueDiscretizationInterval.isFinite,
+                     "valueDiscretizationInterval must be positive and finite; found \(valueDiscretizationInterval)")
+        self.valueDiscretizationInterval = valueDiscretizationInterval
+        self.neighboringRelation = neighboringRelation
+    }
+
+    public func supports(_ event: DpEvent) -> Bool {
+        (try? maybeCompose(event, count: 1) { _ in }) != nil
+    }
+
+    public mutating func compose(_ event: DpEvent, count: Int) throws {
+        guard count >= 0 else {
+            throw PrivacyError(.invalidArgument, "composition count must be ≥ 0; found \(count)")
+        }
+        // Collect first: a throw leaves the accountant unchanged.
+        var mechanisms: [Mechanism] = []
+        try maybeCompose(event, count: count) { mechanisms.append($0) }
+        for mechanism in mechanisms {
+            switch mechanism {
+            case .nonPrivate:
+                containsNonPrivate = true
+            case .gaussian, .randomizedResponse:
+                let pld = distribution(of: mechanism)
+                distribution = distribution.map { $0.composed(with: pld) } ?? pld
+            }
+        }
+        if count > 0 { events.append(event.repeated(count)) }
+    }
+
+    public func epsilon(delta: Double) throws -> Double {
+        guard delta >= 0 && delta <= 1 else {
+            throw PrivacyError(.invalidArgument, "delta must be in [0, 1]; found \(delta)")
+        }
+        if containsNonPrivate { return .infinity }
+        return current.epsilon(delta: delta)
+    }
+
+    public func delta(epsilon: Double) throws -> Double {
+        guard !epsilon.isNaN else { throw PrivacyError(.invalidArgument, "epsilon must be a number; found NaN") }
+        if containsNonPrivate { return 1 }
+        return min(1, max(0, current.delta(epsilon: epsilon)))
+    }
+
+    private var current: PrivacyLossDistribution {
+        distribution ?? PrivacyLossDistribution(remove: .identity(interval: valueDiscretizationInterval), add: nil)
+    }
+
+    /// The PLD of `mechanism` run its `count` times.
+    private func distribution(of mechanism: Mechanism) -> PrivacyLossDistribution {
+        let interval = valueDiscretizationInterval
+        let sensitivity = neighboringRelation == .replaceOne ? 2.0 : 1.0
+        switch mechanism {
+        case .gaussian(let sigma, let q, let count) where q == 1:
+            // T Gaussian runs on the same data are one Gaussian with σ/√T: exact and one grid.
+            return .gaussian(sigma: sigma / Double(count).squareRoot(), sensitivity: sensitivity,
+                             samplingProbability: 1, interval: interval)
+        case .gaussian(let sigma, let q, let count):
+            return PrivacyLossDistribution.gaussian(sigma: sigma, sensitivity: sensitivity,
+                                                    samplingProbability: q, interval: interval).selfComposed(count)
+        case .randomizedResponse(let k, let epsilon, let count):
+            return PrivacyLossDistribution.randomizedResponse(k: k, epsilon: epsilon, interval: interval).selfComposed(count)
+        case .nonPrivate:
+            preconditionFailure("a non-private event has no privacy loss distribution")
+        }
+    }
+
+    /// The one traversal behind both `supports` (which ignores `apply`) and `compose`.
+    ///
+    /// Reports each priced mechanism to `apply` and throws on the first sub-event it cannot
+    /// price, naming it.
+    private func maybeCompose(_ event: DpEvent, count: Int, apply: (Mechanism) -> Void) throws {
+        switch event {
+        case .noOp:
+            return
+        case .nonPrivate:
+            if count > 0 { apply(.nonPrivate) }
+        case .gaussian(let sigma):
+            try Self.validate(sigma: sigma, in: event)
+            if count == 0 || sigma == .infinity { return }
+            apply(sigma == 0 ? .nonPrivate : .gaussian(sigma: sigma, samplingProbability: 1, count: count))
+        case .poissonSampled(let q, let inner):
+            guard q >= 0 && q <= 1 else {
+                throw PrivacyError(.invalidArgument, "sampling probability must be in [0, 1]; found \(q) in \(Self.name(event))")
+            }
+            guard case .gaussian(let sigma) = inner else {
+                throw PrivacyError(.unsupportedEvent,
+                                   "PLD accountant prices Poisson sampling of a Gaussian only; found \(Self.name(inner))")
+            }
+            try Self.validate(sigma: sigma, in: inner)
+            if q < 1 && neighboringRelation == .replaceOne {
+                throw PrivacyError(.unsupportedEvent,
+                                   "PLD accountant prices Poisson sampling under add-or-remove adjacency only; found \(Self.name(event)) under replace-one")
+            }
+            if count == 0 || q == 0 || sigma == .infinity { return }
+            apply(sigma == 0 ? .nonPrivate : .gaussian(sigma: sigma, samplingProbability: q, count: count))
+        case .selfComposed(let inner, let innerCount):
+            let (total, overflow) = count.multipliedReportingOverflow(by: innerCount)
+            guard innerCount >= 0, !overflow else {
+                throw PrivacyError(.invalidArgument, "self-composition count must be in [0, Int.max / \(count)]; found \(innerCount)")
+            }
+            try maybeCompose(inner, count: total, apply: apply)
+        case .composed(let events):
+            for inner in events { try maybeCompose(inner, count: count, apply: apply) }
+        case .randomizedResponse(let k, let epsilon):
+            guard neighboringRelation == .replaceOne else {
+                throw PrivacyError(.unsupportedEvent,
+                                   "randomized response is defined under replace-one adjacency; found \(Self.name(event)) in an add-or-remove-one accountant")
+            }
+            guard k >= 1, epsilon >= 0 else {
+                throw PrivacyError(.invalidArgument, "randomized response needs k ≥ 1 and ε ≥ 0; found k = \(k), ε = \(epsilon)")
+            }
+            if count == 0 || k == 1 { return }
+            apply(epsilon == .infinity ? .nonPrivate : .randomizedResponse(k: k, epsilon: epsilon, count: count))
+        case .unsupported(let reason):
+            throw PrivacyError(.unsupportedEvent, "PLD accountant cannot price \(Self.name(event)) (\(reason))")
+        }
+    }
+
+    private static func validate(sigma: Double, in event: DpEvent) throws {
+        guard sigma >= 0 else {
+            throw PrivacyError(.invalidArgument, "noise multiplier must be ≥ 0; found \(sigma) in \(name(event))")
+        }
+    }
+
+    /// The event's stable JSON form, which is how the ledger and messages name it.
+    private static func name(_ event: DpEvent) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        guard let data = try? encoder.encode(event) else { return "\(event)" }
+        return String(decoding: data, as: UTF8.self)
+    }
+}

@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: Apache-2.0
+import Foundation
+
+/// The privacy loss distributions of a mechanism in both directions of its neighbouring
+/// relation; its (ε, δ) is the worse of the two.
+///
+/// Under add-or-remove adjacency with Poisson sampling, removing a record and adding one give
+/// different PLDs (dp_accounting `PrivacyLossDistribution`); without sampling, or under
+/// replace-one adjacency, the two coincide and `add` is nil.
+struct PrivacyLossDistribution: Sendable {
+    let remove: PLDPmf
+    let add: PLDPmf?
+
+    /// The Gaussian mechanism with noise σ and L2 sensitivity `sensitivity`, Poisson-sampled
+    /// with probability q ∈ (0, 1].
+    static func gaussian(sigma: Double, sensitivity: Double, samplingProbability q: Double,
+                         interval: Double) -> PrivacyLossDistribution {
+        func direction(_ adjacency: PLDAdjacency) -> PLDPmf {
+            .subsampledGaussian(SubsampledGaussianLoss(sigma: sigma, sensitivity: sensitivity,
+                                                       samplingProbability: q, adjacency: adjacency),
+                                interval: interval)
+        }
+        return PrivacyLossDistribution(remove: direction(.remove), add: q == 1 ? nil : direction(.add))
+    }
+
+    /// k-ary randomized response at ε under replace-one adjacency of the value: the reported
+    /// value is the true one (loss ε), the neighbour's (loss −ε) or another (loss 0), with
+    /// probabilities e^ε/Z, 1/Z and (k−2)/Z, Z = e^ε + k − 1.
+    static func randomizedResponse(k: Int, epsilon: Double, interval: Double) -> PrivacyLossDistribution {
+        let z = exp(epsilon) + Double(k - 1)
+        let pmf = PLDPmf.rounded(losses: [(epsilon, exp(epsilon) / z), (-epsilon, 1 / z), (0, Double(k - 2) / z)],
+                                 interval: interval)
+        return PrivacyLossDistribution(remove: pmf, add: nil)
+    }
+
+    func composed(with other: PrivacyLossDistribution) -> PrivacyLossDistribution {
+        let remove = self.remove.composed(with: other.remove)
+        if add == nil && other.add == nil { return PrivacyLossDistribution(remove: remove, add: nil) }
+        return PrivacyLossDistribution(remove: remove, add: (add ?? self.remove).composed(with: other.add ?? other.remove))
+    }
+
+    func selfComposed(_ count: Int) -> PrivacyLossDistribution {
+        PrivacyLossDistribution(remove: remove.selfComposed(count), add: add?.selfComposed(count))
+    }
+
+    func epsilon(delta: Double) -> Double {
+        max(remove.epsilon(delta: delta), add?.epsilon(delta: delta) ?? 0)
+    }
+
+    func delta(epsilon: Double) -> Double {
+        max(remove.delta(epsilon: epsilon), add?.delta(epsilon: epsilon) ?? 0)
+    }
+}

@@ -23,7 +23,7 @@ public enum AnalyticGaussian {
         let half = sensitivity / (2 * sigma)
         let shift = epsilon * sigma / sensitivity
         let upper = standardNormalCDF(half - shift)
-        let lower = exp(epsilon + logStandardNormalCDF(-half - shift))
+        let lower = exp(epsilon + standardNormalLogCDF(-half - shift))
         return min(1, max(0, upper - lower))
     }
 
@@ -60,14 +60,4 @@ public enum AnalyticGaussian {
         }
         return high
     }
-}
-
-/// Φ(x), the standard normal CDF, accurate in the lower tail.
-func standardNormalCDF(_ x: Double) -> Double {
-    0.5 * erfc(-x / 2.0.squareRoot())
-}
-
-/// log Φ(x), finite far into the lower tail where Φ(x) underflows.
-func logStandardNormalCDF(_ x: Double) -> Double {
-    log(0.5) + logErfc(-x / 2.0.squareRoot())
 }

@@ -6,13 +6,6 @@ import Foundation
 // Notation: α is the Rényi order (> 1), σ the noise multiplier, q the Poisson sampling rate.
 // RDP of a mechanism M at order α is ε(α) = D_α(M(D) ‖ M(D')) maximized over neighbours.
 
-/// log(eˣ + eʸ) without overflow.
-func logAddExp(_ x: Double, _ y: Double) -> Double {
-    let (low, high) = x < y ? (x, y) : (y, x)
-    if low == -.infinity { return high }
-    return high + log1p(exp(low - high))
-}
-
 /// log|Γ(x)|, thread-safe (glibc's `lgamma` writes the global `signgam`).
 func logAbsGamma(_ x: Double) -> Double {
     var sign: Int32 = 0

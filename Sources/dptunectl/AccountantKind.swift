@@ -10,19 +10,10 @@ enum AccountantKind: String, ExpressibleByArgument, CaseIterable {
     /// The one place an accountant name becomes an accountant.
     ///
     /// - Returns: a factory making a fresh accountant for a neighbouring relation.
-    /// - Throws: ``CommandFailure`` if this build has no such accountant.
-    func makeAccountant() throws -> (NeighboringRelation) -> any PrivacyAccountant {
+    func makeAccountant() -> (NeighboringRelation) -> any PrivacyAccountant {
         switch self {
-        case .rdp:
-            return { RDPAccountant(neighboringRelation: $0) }
-        case .pld:
-            throw CommandFailure("accountant pld: not available in this build yet (use --accountant rdp), refusing")
+        case .rdp: { RDPAccountant(neighboringRelation: $0) }
+        case .pld: { PLDAccountant(neighboringRelation: $0) }
         }
     }
-}
-
-/// A request that failed for a reason the message states; exit status 1.
-struct CommandFailure: Error {
-    let message: String
-    init(_ message: String) { self.message = message }
 }

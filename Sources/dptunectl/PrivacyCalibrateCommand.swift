@@ -25,15 +25,13 @@ struct PrivacyCalibrateCommand: StatusCommand {
         do {
             let sigma = try NoiseCalibration.noiseMultiplier(
                 targetEpsilon: epsilon, delta: run.delta, samplingRate: run.samplingRate, steps: run.steps,
-                makeAccountant: try run.accountant.makeAccountant())
+                makeAccountant: run.accountant.makeAccountant())
             if root.json {
                 print(#"{"noise_multiplier":\#(jsonNumber(sigma))}"#)
             } else {
                 print("noise multiplier \(sigma) meets epsilon \(epsilon) at delta \(run.delta) (\(run.accountant.rawValue) accountant)")
             }
             return ExitStatus.ok
-        } catch let failure as CommandFailure {
-            writeToStandardError("dptunectl privacy calibrate: \(failure.message)")
         } catch {
             writeToStandardError("dptunectl privacy calibrate: calibration failed: \(error), refusing")
         }

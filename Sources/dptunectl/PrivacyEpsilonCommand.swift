@@ -22,7 +22,7 @@ struct PrivacyEpsilonCommand: StatusCommand {
 
     func execute() -> Int32 {
         do {
-            var accountant = try run.accountant.makeAccountant()(.addOrRemoveOne)
+            var accountant = run.accountant.makeAccountant()(.addOrRemoveOne)
             let step = DpEvent.poissonSampled(probability: run.samplingRate, event: .gaussian(noiseMultiplier: noiseMultiplier))
             try accountant.compose(step, count: run.steps)
             let epsilon: Double
@@ -39,8 +39,6 @@ struct PrivacyEpsilonCommand: StatusCommand {
                 print("epsilon \(epsilon) at delta \(run.delta) (\(run.accountant.rawValue) accountant\(orderNote))")
             }
             return ExitStatus.ok
-        } catch let failure as CommandFailure {
-            writeToStandardError("dptunectl privacy epsilon: \(failure.message)")
         } catch {
             writeToStandardError("dptunectl privacy epsilon: accounting failed: \(error), refusing")
         }

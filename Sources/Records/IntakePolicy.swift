@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: Apache-2.0
+
+/// What the daemon knows that a dataset is checked against: its model registry, its loaded
+/// plugins, its accounts and their remaining budgets.
+///
+/// The Records module knows none of these; the daemon answers from its config, plugin
+/// registry and ledger.
+public protocol IntakePolicy: Sendable {
+    var knownBackbones: Set<String> { get }
+    var knownStrategies: Set<String> { get }
+    var knownAccounts: Set<String> { get }
+
+    /// Why the account cannot pay for this job, or `nil` if it can.
+    ///
+    /// Called last, once the dataset is known to be valid, because the charge depends on the
+    /// dataset size (sampling rate q = B/N and the number of steps). The message should state
+    /// the remaining budget (DESIGN §3.3).
+    func budgetRefusal(account: String, manifest: Manifest, dataset: DatasetSummary) -> String?
+}
+
+/// An ``IntakePolicy`` from fixed sets and a budget closure.
+public struct FixedIntakePolicy: IntakePolicy {
+    public var knownBackbones: Set<String>
+    public var knownStrategies: Set<String>
+    public var knownAccounts: Set<String>
+    public var budgetCheck: @Sendable (String, Manifest, DatasetSummary) -> String?
+
+    public init(
+        knownBackbones: Set<String>, knownStrategies: Set<String>, knownAccounts: Set<String>,
+        budgetCheck: @escaping @Sendable (String, Manifest, DatasetSummary) -> String? = { _, _, _ in nil }
+    ) {
+        self.knownBackbones = knownBackbones
+        self.knownStrategies = knownStrategies
+        self.knownAccounts = knownAccounts
+        self.budgetCheck = budgetCheck
+    }
+
+    public func budgetRefusal(account: String, manifest: Manifest, dataset: DatasetSummary) -> String? {
+        budgetCheck(account, manifest, dataset)
+    }
+}

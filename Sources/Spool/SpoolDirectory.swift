@@ -1,0 +1,403 @@
+// SPDX-License-Identifier: Apache-2.0
+import Foundation
+import Records
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The spool on disk (DESIGN §3.1): where data owners drop datasets and read the outcome.
+///
+/// ```
+/// ROOT/
+///   tmp/        writers stage files here, then rename(2) them into incoming/
+///   incoming/   NAME.manifest.json first (optional), then NAME.jsonl
+///   accepted/   validated; the job is queued or running
+///   done/       NAME.jsonl (+ manifest) + NAME.result.json
+///   rejected/   NAME.jsonl (+ manifest) + NAME.error.json {"code", "message", "line"?}
+/// ```
+///
+/// Every folder is opened once, without following links, and checked to be on the root's
+/// filesystem; all later operations are relative to those descriptors (`*at` calls), so
+/// swapping a folder for a symbolic link after start-up changes nothing. A file is never
+/// deleted, truncated, overwritten or read through a link: every state change is a
+/// `rename(2)` (without replacing anything in the target; a name already taken gets a
+/// `-1`, `-2`, ... suffix) followed by an fsync of both folders.
+///
+/// - Important: One process (the daemon) owns the spool's state changes; writers only ever
+///   rename into `incoming/`. The methods are safe to call from any thread.
+public final class SpoolDirectory: Sendable {
+    public enum Folder: String, Sendable, CaseIterable {
+        case tmp, incoming, accepted, done, rejected
+    }
+
+    /// A dataset found in a folder, with its manifest when one sits beside it.
+    public struct Entry: Sendable, Hashable {
+        public let name: String
+        public let stem: String
+        public let manifestName: String?
+    }
+
+    public let root: URL
+    private let descriptors: [Folder: Int32]
+
+    /// Opens the spool at `root`, creating the root and any missing folder.
+    ///
+    /// - Throws: ``SpoolError`` `unusableDirectory` when a folder is a link, not a directory,
+    ///   or on another filesystem than the root (rename(2) could not move between them).
+    public init(root: URL) throws(SpoolError) {
+        self.root = root
+        if mkdir(root.path, 0o755) != 0 && errno != EEXIST {
+            throw Self.systemError("mkdir", root.path)
+        }
+        let rootDescriptor = open(root.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard rootDescriptor >= 0 else {
+            throw SpoolError(.unusableDirectory, "cannot open the spool root \(root.path): \(Self.lastError())")
+        }
+        defer { close(rootDescriptor) }
+        let rootDevice = try Self.device(of: rootDescriptor, root.path)
+        var descriptors: [Folder: Int32] = [:]
+        do throws(SpoolError) {
+            for folder in Folder.allCases {
+                let path = root.appendingPathComponent(folder.rawValue).path
+                // Writers need tmp/ and incoming/; the daemon's own folders are read-only to others.
+                let mode: mode_t = folder == .tmp || folder == .incoming ? 0o1770 : 0o755
+                if mkdirat(rootDescriptor, folder.rawValue, mode) == 0 {
+                    guard fsync(rootDescriptor) == 0 else { throw Self.systemError("fsync", root.path) }
+                } else if errno != EEXIST {
+                    throw Self.systemError("mkdir", path)
+                }
+                let descriptor = openat(rootDescriptor, folder.rawValue, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                guard descriptor >= 0 else {
+                    throw SpoolError(
+                        .unusableDirectory, "\(path) must be a directory, not a link or a file: \(Self.lastError())")
+                }
+                descriptors[folder] = descriptor
+                guard try Self.device(of: descriptor, path) == rootDevice else {
+                    throw SpoolError(
+                        .unusableDirectory, "\(path) is on another filesystem than \(root.path); rename(2) cannot move files there")
+                }
+            }
+        } catch {
+            for descriptor in descriptors.values { close(descriptor) }
+            throw error
+        }
+        self.descriptors = descriptors
+    }
+
+    deinit {
+        for descriptor in descriptors.values { close(descriptor) }
+    }
+
+    public func url(of folder: Folder) -> URL { root.appendingPathComponent(folder.rawValue, isDirectory: true) }
+
+    /// The names in `folder`, oldest arrival first (by change time, which rename(2) sets).
+    ///
+    /// The daemon calls this at start-up for `incoming/` (and `accepted/`, to resume or fail
+    /// interrupted jobs), and after the watcher reports an overflow.
+    public func scan(_ folder: Folder = .incoming) throws(SpoolError) -> [String] {
+        let duplicate = dup(descriptor(folder))
+        guard duplicate >= 0, let directory = fdopendir(duplicate) else {
+            if duplicate >= 0 { close(duplicate) }
+            throw Self.systemError("opendir", url(of: folder).path)
+        }
+        defer { closedir(directory) }
+        rewinddir(directory)
+        var names: [(changed: timespec, name: String)] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { bytes in
+                String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name == "." || name == ".." { continue }
+            var status = stat()
+            let changed = fstatat(descriptor(folder), name, &status, AT_SYMLINK_NOFOLLOW) == 0 ? status.st_ctim : timespec()
+            names.append((changed, name))
+        }
+        return names.sorted { lhs, rhs in
+            (lhs.changed.tv_sec, lhs.changed.tv_nsec, lhs.name) < (rhs.changed.tv_sec, rhs.changed.tv_nsec, rhs.name)
+        }.map(\.name)
+    }
+
+    /// What to do about the name `name` that appeared in `folder`.
+    ///
+    /// Checks the name, then the file's type with `lstat` (never following a link).
+    ///
+    /// - Returns: the dataset entry to process, or `nil` when there is nothing to do yet:
+    ///   the file is gone, or it is a manifest whose dataset has not arrived.
+    /// - Throws: ``IntakeError`` `unsafe_path` or `not_a_regular_file` (for the dataset or its
+    ///   manifest); the caller rejects `name` with it.
+    public func entry(named name: String, in folder: Folder = .incoming) throws(IntakeError) -> Entry? {
+        let spoolName = try SpoolName(name)
+        let datasetName = spoolName.datasetName
+        if case .manifest = spoolName {
+            try checkRegular(name, in: folder)
+        }
+        guard try checkRegular(datasetName, in: folder) else { return nil }
+        let manifestPresent = try checkRegular(spoolName.manifestName, in: folder)
+        return Entry(
+            name: datasetName, stem: spoolName.stem, manifestName: manifestPresent ? spoolName.manifestName : nil)
+    }
+
+    /// Opens a dataset for reading without following links.
+    ///
+    /// - Returns: a descriptor the caller closes.
+    /// - Throws: ``IntakeError`` `not_a_regular_file` for a link, FIFO, device, directory or
+    ///   a file with other hard links; ``SpoolError`` when the file is gone.
+    public func openDataset(_ entry: Entry, in folder: Folder) throws -> Int32 {
+        try openRegular(entry.name, in: folder)
+    }
+
+    /// The bytes of the entry's manifest, or `nil` when it has none.
+    ///
+    /// - Throws: ``IntakeError`` `invalid_manifest` when it exceeds `maxBytes`,
+    ///   `not_a_regular_file` when it is not a plain file.
+    public func manifestData(of entry: Entry, in folder: Folder, maxBytes: Int = 1 << 20) throws -> Data? {
+        guard let manifestName = entry.manifestName else { return nil }
+        let descriptor = try openRegular(manifestName, in: folder)
+        defer { close(descriptor) }
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else { throw Self.systemError("read", manifestName) }
+            if count == 0 { return data }
+            data.append(contentsOf: buffer[0..<count])
+            guard data.count <= maxBytes else {
+                throw IntakeError(.invalidManifest, "\(manifestName) is larger than \(maxBytes) bytes")
+            }
+        }
+    }
+
+    /// Moves a validated dataset (and its manifest) from `incoming/` to `accepted/`.
+    ///
+    /// - Returns: its name in `accepted/` (suffixed if the name was taken).
+    @discardableResult
+    public func accept(_ name: String) throws(SpoolError) -> String {
+        try move(name, from: .incoming, to: .accepted, record: nil)
+    }
+
+    /// Moves a finished job's dataset from `accepted/` to `done/` beside `NAME.result.json`.
+    ///
+    /// - Returns: the dataset's name in `done/`.
+    @discardableResult
+    public func finish(_ name: String, result: some Encodable) throws(SpoolError) -> String {
+        try move(name, from: .accepted, to: .done, record: (SpoolName.resultSuffix, Self.encode(result)))
+    }
+
+    /// Moves a refused file (and its manifest) to `rejected/` beside `NAME.error.json`.
+    ///
+    /// `name` may be any name found in `from` (an unsafe one too), as long as it names a
+    /// directory entry: only `/`, `.` and `..` cannot be moved. A link is moved as the link.
+    ///
+    /// - Returns: the file's name in `rejected/`.
+    @discardableResult
+    public func reject(_ name: String, error: IntakeError, from: Folder = .incoming) throws(SpoolError) -> String {
+        try move(name, from: from, to: .rejected, record: (SpoolName.errorSuffix, Self.encode(error)))
+    }
+
+    // MARK: - Moves
+
+    /// How a file to be moved is named: a stem to suffix on collision, the extension after it,
+    /// and the manifest that travels along.
+    private struct Naming {
+        let stem: String
+        let fileExtension: String
+        let hasManifest: Bool
+
+        func names(stem: String, recordSuffix: String?) -> [String] {
+            [stem + fileExtension]
+                + (hasManifest ? [stem + SpoolName.manifestSuffix] : [])
+                + (recordSuffix.map { [stem + $0] } ?? [])
+        }
+    }
+
+    private func move(
+        _ name: String, from source: Folder, to target: Folder, record: (suffix: String, data: Data)?
+    ) throws(SpoolError) -> String {
+        guard !name.isEmpty, !name.contains("/"), name != ".", name != ".." else {
+            throw SpoolError(.noSuchEntry, "\(SpoolName.quoted(name)) cannot name a file in \(source.rawValue)/")
+        }
+        guard exists(name, in: source) else {
+            throw SpoolError(.noSuchEntry, "\(SpoolName.quoted(name)) is not in \(source.rawValue)/")
+        }
+        let naming = naming(of: name, in: source)
+        let staged = try record.map { record throws(SpoolError) in try stage(record.data) }
+        var attempt = 0
+        while true {
+            let stem = attempt == 0 ? naming.stem : "\(naming.stem)-\(attempt)"
+            attempt += 1
+            let names = naming.names(stem: stem, recordSuffix: record?.suffix)
+            if names.contains(where: { exists($0, in: target) }) { continue }
+            guard try rename(name, from: source, to: names[0], in: target) else { continue }
+            if naming.hasManifest {
+                _ = try rename(naming.stem + SpoolName.manifestSuffix, from: source, to: names[1], in: target)
+            }
+            if let staged, let recordName = names.last {
+                guard try rename(staged, from: .tmp, to: recordName, in: target) else {
+                    throw SpoolError(.systemCallFailed, "\(recordName) appeared in \(target.rawValue)/ while moving")
+                }
+                try sync(.tmp)
+            }
+            try sync(target)
+            try sync(source)
+            return names[0]
+        }
+    }
+
+    private func naming(of name: String, in folder: Folder) -> Naming {
+        guard case .dataset(let stem)? = try? SpoolName(name) else {
+            // An unsafe or unexpected name moves as it is, shortened if suffixes would not fit.
+            return Naming(stem: Self.truncated(name), fileExtension: "", hasManifest: false)
+        }
+        return Naming(
+            stem: stem, fileExtension: SpoolName.datasetSuffix,
+            hasManifest: exists(stem + SpoolName.manifestSuffix, in: folder))
+    }
+
+    /// Writes `data` to a new file in tmp/ and fsyncs it; returns its name.
+    private func stage(_ data: Data) throws(SpoolError) -> String {
+        let name = ".dptuned-\(UUID().uuidString).tmp"
+        let file = openat(descriptor(.tmp), name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        guard file >= 0 else { throw Self.systemError("create", "tmp/\(name)") }
+        defer { close(file) }
+        var written = 0
+        while written < data.count {
+            let count = data.withUnsafeBytes { bytes in
+                write(file, bytes.baseAddress.map { $0 + written }, bytes.count - written)
+            }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { throw Self.systemError("write", "tmp/\(name)") }
+            written += count
+        }
+        guard fsync(file) == 0 else { throw Self.systemError("fsync", "tmp/\(name)") }
+        return name
+    }
+
+    /// Renames without replacing: `false` when `newName` is already taken in `target`.
+    private func rename(_ name: String, from source: Folder, to newName: String, in target: Folder) throws(SpoolError) -> Bool {
+        if let renameat2 = Self.renameat2 {
+            if renameat2(descriptor(source), name, descriptor(target), newName, Self.renameNoReplace) == 0 { return true }
+            let error = errno
+            if error == EEXIST { return false }
+            if error != EINVAL && error != ENOSYS {
+                throw Self.systemError("rename", "\(source.rawValue)/\(name) → \(target.rawValue)/\(newName)", error)
+            }
+        }
+        // No RENAME_NOREPLACE on this filesystem: the daemon is the only one renaming into
+        // its own folders, so checking first is enough there.
+        if exists(newName, in: target) { return false }
+        guard renameat(descriptor(source), name, descriptor(target), newName) == 0 else {
+            throw Self.systemError("rename", "\(source.rawValue)/\(name) → \(target.rawValue)/\(newName)")
+        }
+        return true
+    }
+
+    private func sync(_ folder: Folder) throws(SpoolError) {
+        guard fsync(descriptor(folder)) == 0 else { throw Self.systemError("fsync", url(of: folder).path) }
+    }
+
+    // MARK: - Inspecting entries
+
+    /// Whether `name` exists in `folder` as a regular file with one link; `false` if absent.
+    ///
+    /// - Throws: ``IntakeError`` `not_a_regular_file` when it exists as anything else.
+    @discardableResult
+    private func checkRegular(_ name: String, in folder: Folder) throws(IntakeError) -> Bool {
+        var status = stat()
+        guard fstatat(descriptor(folder), name, &status, AT_SYMLINK_NOFOLLOW) == 0 else { return false }
+        try Self.requireRegular(status, name)
+        return true
+    }
+
+    private static func requireRegular(_ status: stat, _ name: String) throws(IntakeError) {
+        let kind: String? =
+            switch status.st_mode & S_IFMT {
+            case S_IFREG: status.st_nlink == 1 ? nil : "a file with \(status.st_nlink) hard links"
+            case S_IFLNK: "a symbolic link"
+            case S_IFDIR: "a directory"
+            case S_IFIFO: "a FIFO"
+            case S_IFSOCK: "a socket"
+            case S_IFCHR, S_IFBLK: "a device node"
+            default: "not a regular file"
+            }
+        if let kind {
+            throw IntakeError(.notARegularFile, "\(SpoolName.quoted(name)) is \(kind); only plain files are read")
+        }
+    }
+
+    private func openRegular(_ name: String, in folder: Folder) throws -> Int32 {
+        // O_NONBLOCK: opening a FIFO swapped in after the check must not block the daemon.
+        let file = openat(descriptor(folder), name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard file >= 0 else {
+            let error = errno
+            if error == ELOOP {
+                throw IntakeError(.notARegularFile, "\(SpoolName.quoted(name)) is a symbolic link; only plain files are read")
+            }
+            if error == ENOENT { throw SpoolError(.noSuchEntry, "\(SpoolName.quoted(name)) is not in \(folder.rawValue)/") }
+            throw Self.systemError("open", "\(folder.rawValue)/\(name)", error)
+        }
+        var status = stat()
+        do {
+            guard fstat(file, &status) == 0 else { throw Self.systemError("fstat", "\(folder.rawValue)/\(name)") }
+            try Self.requireRegular(status, name)
+        } catch {
+            close(file)
+            throw error
+        }
+        return file
+    }
+
+    private func exists(_ name: String, in folder: Folder) -> Bool {
+        var status = stat()
+        return fstatat(descriptor(folder), name, &status, AT_SYMLINK_NOFOLLOW) == 0
+    }
+
+    private func descriptor(_ folder: Folder) -> Int32 {
+        guard let descriptor = descriptors[folder] else { fatalError("spool folder \(folder) was not opened") }
+        return descriptor
+    }
+
+    // MARK: - Helpers
+
+    private static func encode(_ value: some Encodable) throws(SpoolError) -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        do {
+            return try encoder.encode(value) + Data("\n".utf8)
+        } catch {
+            throw SpoolError(.systemCallFailed, "cannot encode the outcome record: \(error)")
+        }
+    }
+
+    /// Shortens a name so that it plus a collision and record suffix fits in NAME_MAX.
+    private static func truncated(_ name: String) -> String {
+        var result = ""
+        for character in name {
+            if result.utf8.count + String(character).utf8.count > SpoolName.maxLength { break }
+            result.append(character)
+        }
+        return result
+    }
+
+    private static func device(of descriptor: Int32, _ path: String) throws(SpoolError) -> dev_t {
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { throw systemError("fstat", path) }
+        return status.st_dev
+    }
+
+    private static func lastError(_ error: Int32 = errno) -> String { String(cString: strerror(error)) }
+
+    private static func systemError(_ call: String, _ argument: String, _ error: Int32 = errno) -> SpoolError {
+        SpoolError(.systemCallFailed, "\(call) \(argument) failed: \(lastError(error))")
+    }
+
+    private typealias RenameAt2 = @convention(c) (Int32, UnsafePointer<CChar>, Int32, UnsafePointer<CChar>, UInt32) -> Int32
+    /// `RENAME_NOREPLACE` from <linux/fs.h>.
+    private static let renameNoReplace: UInt32 = 1
+    /// glibc's `renameat2` (2.28+), looked up at run time: Swift's Glibc module does not
+    /// export it (it is declared only under `_GNU_SOURCE`).
+    private static let renameat2: RenameAt2? = {
+        guard let symbol = dlsym(nil, "renameat2") else { return nil }
+        return unsafeBitCast(symbol, to: RenameAt2.self)
+    }()
+}

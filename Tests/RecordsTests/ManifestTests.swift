@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: Apache-2.0
+import Foundation
+import Records
+import Testing
+
+@Suite struct ManifestTests {
+    static let defaults = ManifestDefaults(account: "default-account", backbone: "minilm-l6", strategy: "lora")
+
+    private func parse(_ text: String, defaults: ManifestDefaults = defaults) throws(IntakeError) -> Manifest {
+        try Manifest.parse(Data(text.utf8), defaults: defaults)
+    }
+
+    @Test func designExampleParses() throws {
+        let manifest = try parse("""
+            { "account": "hospital-a", "backbone": "minilm-l6", "strategy": "lora", "objective": "classify",
+              "labels": {"sentiment": ["negative","positive"]},
+              "privacy": {"epsilon": 8, "delta": 1e-5, "unit": "unit", "accountant": "rdp"},
+              "train": {"epochs": 3, "expected_batch": 64, "lr": 1e-3, "max_len": 128, "clip": 1.0, "seed": 7},
+              "strategy_options": {"rank": 8, "task_weights": {"sentiment": 1.0}},
+              "hyperparameters_tuned": true }
+            """)
+        #expect(manifest.account == "hospital-a")
+        #expect(manifest.objective == .classify)
+        #expect(manifest.labels == ["sentiment": ["negative", "positive"]])
+        #expect(manifest.privacy == Manifest.Privacy(epsilon: 8, delta: 1e-5, unit: .unit, accountant: .rdp))
+        #expect(manifest.train == Manifest.Train(epochs: 3, expectedBatch: 64, lr: 1e-3, maxLen: 128, clip: 1, seed: 7))
+        #expect(manifest.strategyOptions["rank"] == .integer(8))
+        #expect(String(decoding: manifest.strategyOptionsJSON, as: UTF8.self)
+            == #"{"rank":8,"task_weights":{"sentiment":1}}"#)
+        #expect(manifest.hyperparametersTuned)
+        #expect(!manifest.insecureReproducibleNoise)
+    }
+
+    @Test func missingKeysComeFromDefaults() throws {
+        var defaults = Self.defaults
+        defaults.objective = .generate
+        defaults.privacy.epsilon = 2
+        defaults.train.seed = 99
+        let manifest = try parse(#"{"privacy": {"delta": 1e-6}, "train": {"epochs": 1}}"#, defaults: defaults)
+        #expect(manifest.account == "default-account")
+        #expect(manifest.backbone == "minilm-l6")
+        #expect(manifest.strategy == "lora")
+        #expect(manifest.objective == .generate)
+        #expect(manifest.privacy.epsilon == 2)
+        #expect(manifest.privacy.delta == 1e-6)
+        #expect(manifest.train.epochs == 1)
+        #expect(manifest.train.seed == 99)
+        #expect(manifest.train.expectedBatch == defaults.train.expectedBatch)
+        #expect(!manifest.hyperparametersTuned)
+        #expect(try Manifest(defaults: defaults) == parse("{}", defaults: defaults))
+    }
+
+    @Test func pldNamesThePLDAccountant() throws {
+        let manifest = try parse(#"{"privacy": {"accountant": "pld"}, "objective": "generate"}"#)
+        #expect(manifest.privacy.accountant == .prv)
+    }
+
+    @Test func largeSeedsStayExact() throws {
+        let manifest = try parse(#"{"objective": "generate", "train": {"seed": 9007199254740993}}"#)
+        #expect(manifest.train.seed == 9_007_199_254_740_993)
+    }
+
+    @Test(arguments: [
+        // Syntax and unknown keys.
+        (#"{"objective": "generate""#, "JSON"),
+        (#"["objective"]"#, "object"),
+        (#"{"objective": "generate", "epsilom": 8}"#, "epsilom"),
+        (#"{"objective": "generate", "privacy": {"epsilom": 8}}"#, "privacy.epsilom"),
+        (#"{"objective": "generate", "train": {"batch": 8}}"#, "train.batch"),
+        // Types.
+        (#"{"objective": "generate", "account": 3}"#, "account"),
+        (#"{"objective": "regress"}"#, "objective"),
+        (#"{"objective": "generate", "privacy": {"epsilon": "8"}}"#, "privacy.epsilon"),
+        (#"{"objective": "generate", "privacy": {"unit": "user"}}"#, "privacy.unit"),
+        (#"{"objective": "generate", "privacy": {"accountant": "moments"}}"#, "privacy.accountant"),
+        (#"{"objective": "generate", "privacy": 8}"#, "privacy"),
+        (#"{"objective": "generate", "train": {"epochs": 2.5}}"#, "train.epochs"),
+        (#"{"objective": "generate", "train": {"epochs": true}}"#, "train.epochs"),
+        (#"{"objective": "generate", "train": {"seed": -1}}"#, "train.seed"),
+        (#"{"objective": "generate", "strategy_options": [1]}"#, "strategy_options"),
+        (#"{"objective": "generate", "hyperparameters_tuned": "yes"}"#, "hyperparameters_tuned"),
+        (#"{"labels": {"sentiment": "positive"}}"#, "labels.sentiment"),
+        (#"{"labels": {"sentiment": ["a", "a"]}}"#, "labels.sentiment"),
+        (#"{"labels": {"sentiment": []}}"#, "labels.sentiment"),
+        (#"{"labels": {"sentiment": [1]}}"#, "labels.sentiment"),
+        // Ranges.
+        (#"{"objective": "generate", "privacy": {"epsilon": 0}}"#, "privacy.epsilon"),
+        (#"{"objective": "generate", "privacy": {"epsilon": -1}}"#, "privacy.epsilon"),
+        (#"{"objective": "generate", "privacy": {"delta": 0}}"#, "privacy.delta"),
+        (#"{"objective": "generate", "privacy": {"delta": 1}}"#, "privacy.delta"),
+        (#"{"objective": "generate", "train": {"epochs": 0}}"#, "train.epochs"),
+        (#"{"objective": "generate", "train": {"expected_batch": 0}}"#, "train.expected_batch"),
+        (#"{"objective": "generate", "train": {"lr": 0}}"#, "train.lr"),
+        (#"{"objective": "generate", "train": {"clip": -0.5}}"#, "train.clip"),
+        (#"{"objective": "generate", "train": {"max_len": 7}}"#, "train.max_len"),
+        (#"{"objective": "classify"}"#, "labels"),
+        (#"{"objective": "generate", "account": ""}"#, "account"),
+        (#"{"objective": "generate", "insecure_reproducible_noise": true}"#, "insecure_reproducible_noise"),
+    ])
+    func invalidManifestsNameTheKey(text: String, key: String) {
+        let error = #expect(throws: IntakeError.self) { try parse(text) }
+        #expect(error?.code == .invalidManifest)
+        #expect(error?.message.contains(key) == true, "\(error?.message ?? "no error") should name \(key)")
+    }
+
+    @Test func aMissingAccountWithoutDefaultIsRefused() {
+        let error = #expect(throws: IntakeError.self) {
+            try parse(#"{"objective": "generate"}"#, defaults: ManifestDefaults(backbone: "b", strategy: "s"))
+        }
+        #expect(error?.code == .invalidManifest)
+        #expect(error?.message.contains("account") == true)
+    }
+
+    @Test func insecureNoiseOnlyWhereTheDefaultsAllowIt() throws {
+        var defaults = Self.defaults
+        defaults.allowInsecureReproducibleNoise = true
+        let manifest = try parse(#"{"objective": "generate", "insecure_reproducible_noise": true}"#, defaults: defaults)
+        #expect(manifest.insecureReproducibleNoise)
+    }
+}

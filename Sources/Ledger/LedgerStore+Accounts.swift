@@ -58,7 +58,8 @@ extension LedgerStore {
                 }
                 let spent = account.epsilonSpent(delta: spec.delta)
                 guard spent <= spec.epsilon else {
-                    let line = spec.epsilon < account.epsilonCap ? spec.epsilonLine : spec.deltaLine
+                    // At fault: the δ change if the new ε alone would have been fine, else the ε.
+                    let line = account.epsilonSpent <= spec.epsilon ? spec.deltaLine : spec.epsilonLine
                     refusals.append(LedgerError(
                         .capBelowSpent,
                         "\(file.path):\(line): account \(spec.name) has already spent ε = \(spent) at δ = \(spec.delta); the new cap ε = \(spec.epsilon) is below it (was ε = \(account.epsilonCap) at δ = \(account.deltaCap)); refusing, nothing changed",

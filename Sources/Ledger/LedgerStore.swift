@@ -53,15 +53,21 @@ public final class LedgerStore: Sendable {
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CORRUPT {
+            throw LedgerIntegrity.failure("sqlite integrity_check", "\(error)", path: path)
         } catch {
             throw LedgerError(.notALedger, "\(path) cannot be opened as an SQLite database: \(error); \(LedgerIntegrity.inspectionHint(path))")
         }
-        if existed {
-            try pool.read { db in try LedgerIntegrity.verifyFile(db, path: path) }
-            try checkSchemaVersion(create: create)
+        do {
+            if existed {
+                try pool.read { db in try LedgerIntegrity.verifyFile(db, path: path) }
+                try checkSchemaVersion(create: create)
+            }
+            try LedgerSchema.migrator.migrate(pool)
+            try pool.read { db in try LedgerIntegrity.verifyInvariants(db, path: path) }
+        } catch let error as DatabaseError where [.SQLITE_CORRUPT, .SQLITE_NOTADB].contains(error.resultCode) {
+            throw LedgerIntegrity.failure("sqlite integrity_check", "\(error)", path: path)
         }
-        try LedgerSchema.migrator.migrate(pool)
-        try pool.read { db in try LedgerIntegrity.verifyInvariants(db, path: path) }
     }
 
     /// Refuses a file of another program or of a newer dptune before any migration runs.

@@ -2,7 +2,7 @@
 import Foundation
 
 /// One account as the privacy officer sees it.
-public struct AccountSummary: Sendable, Hashable {
+public struct AccountSummary: Sendable, Hashable, Codable {
     public let name: String
     public let epsilonCap: Double
     public let deltaCap: Double

@@ -45,7 +45,7 @@ public struct AdmissionRequest: Sendable, Hashable {
 }
 
 /// What the ledger granted.
-public struct Admission: Sendable, Hashable {
+public struct Admission: Sendable, Hashable, Codable {
     public let jobID: String
     /// The ids of the reserved charges, in the order of the request's charges.
     public let chargeIDs: [Int64]

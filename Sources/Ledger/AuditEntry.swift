@@ -7,7 +7,7 @@ import Privacy
 /// `detail` is JSON holding everything needed to recompute the ledger's state from the
 /// log alone (caps and orders for account changes, the event and its curve for
 /// reservations, the reason for commits and refusals).
-public struct AuditEntry: Sendable, Hashable {
+public struct AuditEntry: Sendable, Hashable, Codable {
     public let id: Int64
     public let at: Date
     /// `account.create`, `account.update`, `job.admit`, `charge.reserve`, `charge.commit`,

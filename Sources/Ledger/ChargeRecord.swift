@@ -3,7 +3,7 @@ import Foundation
 import Privacy
 
 /// One charge against an account.
-public struct ChargeRecord: Sendable, Hashable {
+public struct ChargeRecord: Sendable, Hashable, Codable {
     public enum State: String, Sendable, Hashable, Codable {
         /// Reserved at admission, before the job's first step.
         case reserved

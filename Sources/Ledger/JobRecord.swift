@@ -2,7 +2,7 @@
 import Foundation
 
 /// A job as the ledger knows it: admitted, then finished exactly once.
-public struct JobRecord: Sendable, Hashable {
+public struct JobRecord: Sendable, Hashable, Codable {
     public enum State: String, Sendable, Hashable, Codable {
         /// Admitted, its charges reserved; training may be running or interrupted.
         case admitted

@@ -6,7 +6,7 @@ import Privacy
 ///
 /// Each check has a name that the error carries (``LedgerError/failedCheck``), so an
 /// operator can tell a damaged page (`sqlite integrity_check`) from a hand-edited row
-/// (`account totals`, `charge audit`, `job charges`, `append-only triggers`).
+/// (`account totals`, `charge audit`, `job audit`, `job charges`, `append-only triggers`).
 enum LedgerIntegrity {
     static func inspectionHint(_ path: String) -> String {
         """
@@ -71,6 +71,7 @@ enum LedgerIntegrity {
         }
         try verifyJobCharges(db, path: path)
         try verifyChargeAudit(db, path: path)
+        try verifyJobAudit(db, path: path)
         try verifyAccountTotals(db, path: path)
     }
 
@@ -125,6 +126,27 @@ enum LedgerIntegrity {
                 "charge audit",
                 "charge \(charge) of job \(job) is \(state) but has \(reserves) reserve and \(commits) commit audit row(s)",
                 path: path)
+        }
+    }
+
+    /// Every job has exactly one `job.admit` audit row, and one final row (`job.succeed`,
+    /// `job.fail` or `job.cancel`) iff it is finished.
+    private static func verifyJobAudit(_ db: Database, path: String) throws {
+        if let row = try Row.fetchOne(db, sql: """
+            SELECT id, state, admits, finals FROM (
+                SELECT j.id, j.state,
+                    (SELECT count(*) FROM audit a WHERE a.job_id = j.id AND a.operation = 'job.admit') AS admits,
+                    (SELECT count(*) FROM audit a WHERE a.job_id = j.id
+                        AND a.operation IN ('job.succeed', 'job.fail', 'job.cancel')) AS finals
+                FROM jobs j)
+            WHERE admits != 1 OR finals != (state != 'admitted') LIMIT 1
+            """) {
+            let job: String = row["id"]
+            let state: String = row["state"]
+            let admits: Int = row["admits"]
+            let finals: Int = row["finals"]
+            throw failure(
+                "job audit", "job \(job) is \(state) but has \(admits) admit and \(finals) final audit row(s)", path: path)
         }
     }
 

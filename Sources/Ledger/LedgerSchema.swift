@@ -72,6 +72,7 @@ enum LedgerSchema {
                 ) STRICT;
                 CREATE INDEX audit_by_charge ON audit(charge_id, operation);
                 CREATE INDEX audit_by_account ON audit(account, id);
+                CREATE INDEX audit_by_job ON audit(job_id, operation);
 
                 CREATE TRIGGER audit_append_only_update BEFORE UPDATE ON audit
                 BEGIN SELECT RAISE(ABORT, 'the ledger audit log is append-only'); END;

@@ -3,7 +3,7 @@ import Foundation
 import GRDB
 
 /// What ``LedgerStore/syncAccounts(_:)`` did.
-public struct AccountsSync: Sendable, Hashable {
+public struct AccountsSync: Sendable, Hashable, Codable {
     public let created: [String]
     public let updated: [String]
     public let unchanged: [String]

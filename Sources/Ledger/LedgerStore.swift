@@ -150,7 +150,7 @@ public final class LedgerStore: Sendable {
                     reason: "budget exceeded", epsilonSpent: spentBefore, epsilonRequested: asked))
             return .refused(LedgerError(
                 .budgetExceeded,
-                "account \(account.name) cannot afford job \(request.jobID): its cap is ε = \(account.epsilonCap) at δ = \(account.deltaCap), ε = \(spentBefore) is spent so far, the job asks for ε = \(asked) on its own (ε = \(spentAfter) together); refusing, nothing charged"))
+                "account \(account.name) cannot afford job \(request.jobID): its cap is ε = \(account.epsilonCap) at δ = \(account.deltaCap), ε = \(spentBefore) is spent so far (ε = \(max(0, account.epsilonCap - spentBefore)) remains), the job asks for ε = \(asked) on its own (ε = \(spentAfter) together); refusing, nothing charged"))
         }
 
         let datasetID = try datasetID(db, request, at: now)

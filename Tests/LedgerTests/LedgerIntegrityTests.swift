@@ -74,6 +74,15 @@ import Testing
         try Self.expectRefusal(ledger, check: "charge audit")
     }
 
+    @Test func forgedJobFinishIsRefused() throws {
+        let ledger = try Self.populated()
+        try Self.tamper(ledger, """
+            INSERT INTO audit (at, operation, account, job_id, detail)
+            SELECT at, 'job.succeed', account, job_id, '{}' FROM audit WHERE job_id = 'j2' LIMIT 1
+            """)
+        try Self.expectRefusal(ledger, check: "job audit")
+    }
+
     @Test func droppedTriggerIsRefused() throws {
         let ledger = try Self.populated()
         try Self.tamper(ledger, "DROP TRIGGER charges_never_deleted")

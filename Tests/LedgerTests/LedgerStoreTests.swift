@@ -37,6 +37,15 @@ import Testing
         #expect(account.epsilonSpent == PrivacyFilter.epsilon(curve: expected, orders: orders, delta: 1e-5))
         #expect(account.epsilonRemaining == 1000 - account.epsilonSpent)
 
+        // The audit log alone is enough to recompute the totals.
+        struct Reservation: Decodable { let curve: [Double] }
+        var replayed = Array(repeating: 0.0, count: orders.count)
+        for entry in try store.auditLog(account: "hospital-a") where entry.operation == "charge.reserve" {
+            let curve = try JSONDecoder().decode(Reservation.self, from: Data(entry.detail.utf8)).curve
+            replayed = zip(replayed, curve).map(+)
+        }
+        #expect(replayed == expected)
+
         let charges = try store.charges(account: "hospital-a")
         #expect(charges.map(\.jobID) == ["job-3", "job-3", "job-2", "job-1", "job-0"])
         #expect(charges.map(\.task) == ["topic", "sentiment", nil, nil, nil])
@@ -106,7 +115,7 @@ import Testing
         #expect(error.code == .budgetExceeded)
         #expect(error.message.contains("account small"))
         #expect(error.message.contains("ε = 2.0 at δ = 1e-06"))
-        #expect(error.message.contains("ε = \(spent) is spent"))
+        #expect(error.message.contains("ε = \(spent) is spent so far (ε = \(2.0 - spent) remains)"))
         #expect(error.message.contains("asks for ε = \(asked)"))
         #expect(try store.account(named: "small").epsilonSpent == spent)
     }

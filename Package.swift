@@ -52,6 +52,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .target(name: "TestSupport"),
+        .executableTarget(name: "ledger-torture", dependencies: ["Ledger", kit], path: "Tests/LedgerTorture"),
 
         .testTarget(name: "LinalgTests", dependencies: [kit, "TestSupport"]),
         .testTarget(name: "TransformerTests", dependencies: [kit, "TestSupport"]),

@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: Apache-2.0
+import Foundation
+import GRDB
+
+/// What ``LedgerStore/syncAccounts(_:)`` did.
+public struct AccountsSync: Sendable, Hashable, Codable {
+    public let created: [String]
+    public let updated: [String]
+    public let unchanged: [String]
+    /// Accounts in the ledger that the file no longer lists: kept as they are, since an
+    /// account's spending is never forgotten.
+    public let notInFile: [String]
+}
+
+extension LedgerStore {
+    /// Makes the ledger's accounts match `file`, all or nothing.
+    ///
+    /// New accounts are created with the file's orders (or the default ones); caps of
+    /// existing accounts are updated. A cap that would put an account below what it has
+    /// already spent (ε spent at the new δ above the new ε) and a change of orders are
+    /// refused, and then nothing at all changes.
+    ///
+    /// - Throws: ``LedgerError`` `.capBelowSpent` or `.ordersChanged`, with the line of
+    ///   the file at fault; the message lists every refused account.
+    @discardableResult
+    public func syncAccounts(_ file: AccountsFile) throws -> AccountsSync {
+        try writeImmediately { db in
+            let now = Date()
+            var created: [String] = [], updated: [String] = [], unchanged: [String] = []
+            var refusals: [LedgerError] = []
+            let existing = Dictionary(uniqueKeysWithValues: try AccountRow.fetchAll(db).map { ($0.name, $0) })
+            for spec in file.accounts {
+                guard let account = existing[spec.name] else {
+                    let orders = spec.orders ?? PrivacyFilter.defaultOrders
+                    try db.execute(
+                        sql: """
+                            INSERT INTO accounts (name, epsilon_cap, delta_cap, orders, composed_curve, created_at)
+                            VALUES (?, ?, ?, ?, ?, ?)
+                            """,
+                        arguments: [spec.name, spec.epsilon, spec.delta, try LedgerJSON.encode(orders),
+                                    try LedgerJSON.encode(Array(repeating: 0.0, count: orders.count)), now])
+                    try Self.appendAudit(
+                        db, at: now, operation: "account.create", account: spec.name,
+                        detail: AuditDetail(epsilonCap: spec.epsilon, deltaCap: spec.delta, orders: orders))
+                    created.append(spec.name)
+                    continue
+                }
+                if let orders = spec.orders, orders != account.orders {
+                    refusals.append(LedgerError(
+                        .ordersChanged,
+                        "\(file.path):\(spec.ordersLine): account \(spec.name) was created with orders \(account.orders), which are fixed for its life (its charges are priced at them); found \(orders); refusing",
+                        sourceLine: spec.ordersLine))
+                    continue
+                }
+                if spec.epsilon == account.epsilonCap && spec.delta == account.deltaCap {
+                    unchanged.append(spec.name)
+                    continue
+                }
+                let spent = account.epsilonSpent(delta: spec.delta)
+                guard spent <= spec.epsilon else {
+                    // At fault: the δ change if the new ε alone would have been fine, else the ε.
+                    let line = account.epsilonSpent <= spec.epsilon ? spec.deltaLine : spec.epsilonLine
+                    refusals.append(LedgerError(
+                        .capBelowSpent,
+                        "\(file.path):\(line): account \(spec.name) has already spent ε = \(spent) at δ = \(spec.delta); the new cap ε = \(spec.epsilon) is below it (was ε = \(account.epsilonCap) at δ = \(account.deltaCap)); refusing, nothing changed",
+                        sourceLine: line))
+                    continue
+                }
+                try db.execute(
+                    sql: "UPDATE accounts SET epsilon_cap = ?, delta_cap = ? WHERE name = ?",
+                    arguments: [spec.epsilon, spec.delta, spec.name])
+                try Self.appendAudit(
+                    db, at: now, operation: "account.update", account: spec.name,
+                    detail: AuditDetail(
+                        epsilonCap: spec.epsilon, deltaCap: spec.delta, previousEpsilonCap: account.epsilonCap,
+                        previousDeltaCap: account.deltaCap, epsilonSpent: spent))
+                updated.append(spec.name)
+            }
+            if let first = refusals.first {
+                throw refusals.count == 1
+                    ? first
+                    : LedgerError(first.code, refusals.map(\.message).joined(separator: "\n"), sourceLine: first.sourceLine)
+            }
+            let listed = Set(file.accounts.map(\.name))
+            return AccountsSync(
+                created: created, updated: updated, unchanged: unchanged,
+                notInFile: existing.keys.filter { !listed.contains($0) }.sorted())
+        }
+    }
+}

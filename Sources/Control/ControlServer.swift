@@ -58,7 +58,7 @@ public final class ControlServer: Sendable {
     private let group: any EventLoopGroup
     private let state = Mutex(State.idle)
     private let connections = ConnectionRegistry()
-    private let stopped: EventLoopPromise<Void>
+    private let stopped = StopSignal()
 
     public init(
         configuration: Configuration, handler: any ControlHandler,
@@ -67,7 +67,6 @@ public final class ControlServer: Sendable {
         self.configuration = configuration
         self.handler = handler
         self.group = eventLoopGroup
-        self.stopped = eventLoopGroup.any().makePromise(of: Void.self)
     }
 
     /// Binds or adopts the socket and starts accepting; clients can connect when it returns.
@@ -106,8 +105,8 @@ public final class ControlServer: Sendable {
             return false
         }
         if mustStart { try start() }
-        try await withTaskCancellationHandler {
-            try await stopped.futureResult.get()
+        await withTaskCancellationHandler {
+            await stopped.wait()
         } onCancel: {
             Task { await self.shutdown() }
         }
@@ -120,7 +119,7 @@ public final class ControlServer: Sendable {
             switch state {
             case .idle:
                 state = .stopped
-                stopped.succeed()
+                stopped.fire()
                 return nil
             case .running(let loop):
                 state = .stopping
@@ -130,7 +129,7 @@ public final class ControlServer: Sendable {
             }
         }
         guard let loop else {
-            try? await stopped.futureResult.get()
+            await stopped.wait()
             return
         }
         await loop.stop()
@@ -146,7 +145,7 @@ public final class ControlServer: Sendable {
         }
         deadline.cancel()
         state.withLock { $0 = .stopped }
-        stopped.succeed()
+        stopped.fire()
     }
 
     /// Hands an accepted connection to NIO with a fresh connection handler.
@@ -173,36 +172,33 @@ public final class ControlServer: Sendable {
     }
 }
 
-/// The open connections, so shutdown can reach each one.
-final class ConnectionRegistry: Sendable {
+/// Wakes everyone waiting in ``wait()`` once ``fire()`` has been called (and anyone who
+/// waits later at once). A plain NIO promise would do, but one left unfulfilled when a server
+/// that never started is dropped traps in debug builds.
+final class StopSignal: Sendable {
     private struct Contents {
-        var channels: [ObjectIdentifier: any Channel] = [:]
-        var closed = false
+        var fired = false
+        var waiting: [CheckedContinuation<Void, Never>] = []
     }
 
     private let contents = Mutex(Contents())
 
-    /// Tracks `channel` until it closes; false (and not tracked) once shutdown has begun.
-    func insert(_ channel: any Channel) -> Bool {
-        let key = ObjectIdentifier(channel)
-        let accepted = contents.withLock { contents in
-            guard !contents.closed else { return false }
-            contents.channels[key] = channel
-            return true
+    func fire() {
+        let waiting = contents.withLock { contents in
+            contents.fired = true
+            defer { contents.waiting.removeAll() }
+            return contents.waiting
         }
-        if accepted {
-            channel.closeFuture.whenComplete { [self] _ in
-                _ = contents.withLock { $0.channels.removeValue(forKey: key) }
-            }
-        }
-        return accepted
+        for continuation in waiting { continuation.resume() }
     }
 
-    /// Refuses further connections and returns those still open.
-    func close() -> [any Channel] {
-        contents.withLock { contents in
-            contents.closed = true
-            return Array(contents.channels.values)
+    func wait() async {
+        await withCheckedContinuation { continuation in
+            let fired = contents.withLock { contents in
+                if !contents.fired { contents.waiting.append(continuation) }
+                return contents.fired
+            }
+            if fired { continuation.resume() }
         }
     }
 }

@@ -65,7 +65,7 @@ final class RawConnection {
 
     func shutdownWrite() { shutdown(descriptor, Int32(SHUT_WR)) }
 
-    /// The next line, or nil at end of stream.
+    /// The next line, or nil at end of stream (or reset by the server).
     func readLine() throws -> String? {
         while true {
             if let newline = received.firstIndex(of: UInt8(ascii: "\n")) {
@@ -78,6 +78,9 @@ final class RawConnection {
             if count == 0 { return nil }
             if count < 0 {
                 if errno == EINTR { continue }
+                // A Unix socket closed with our unread bytes still queued reports a reset
+                // after the data it did send: that is the server closing too.
+                if errno == ECONNRESET { return nil }
                 throw Failure(description: "recv: \(String(cString: strerror(errno)))")
             }
             received.append(contentsOf: chunk[..<count])

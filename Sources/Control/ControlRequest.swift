@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: Apache-2.0
+
+/// The name of a control request, as spelled in `"method"`.
+public enum ControlMethod: String, Sendable, Hashable, CaseIterable, Codable {
+    case status
+    case jobs
+    case job
+    case watch
+    case cancel
+    case ledger
+    case accounts
+    case plugins
+    case pluginsReload = "plugins.reload"
+    case submit
+
+    /// Whether the request changes daemon state and so needs an admin caller (DESIGN §3.4).
+    public var changesState: Bool {
+        switch self {
+        case .cancel, .pluginsReload, .submit: true
+        case .status, .jobs, .job, .watch, .ledger, .accounts, .plugins: false
+        }
+    }
+}
+
+/// One request to the daemon with its parameters.
+///
+/// On the wire: `{"v":1,"id":7,"method":"job","params":{"id":"…"}}`; `params` is omitted for
+/// requests that take none.
+public enum ControlRequest: Sendable, Hashable {
+    case status
+    case jobs
+    case job(id: String)
+    /// Streams ``ProgressEvent``s until the job ends, then one final response with its ``JobDetail``.
+    case watch(id: String)
+    case cancel(id: String)
+    /// Every charge, or those of one account.
+    case ledger(account: String?)
+    case accounts
+    case plugins
+    case pluginsReload
+    /// Queue a dataset that the daemon can read at `path` (an absolute path on the daemon's host).
+    case submit(path: String, manifestPath: String?)
+
+    public var method: ControlMethod {
+        switch self {
+        case .status: .status
+        case .jobs: .jobs
+        case .job: .job
+        case .watch: .watch
+        case .cancel: .cancel
+        case .ledger: .ledger
+        case .accounts: .accounts
+        case .plugins: .plugins
+        case .pluginsReload: .pluginsReload
+        case .submit: .submit
+        }
+    }
+}
+
+extension ControlRequest {
+    struct JobParams: Codable {
+        var id: String
+    }
+
+    struct LedgerParams: Codable {
+        var account: String?
+    }
+
+    struct SubmitParams: Codable {
+        var path: String
+        var manifestPath: String?
+
+        enum CodingKeys: String, CodingKey {
+            case path
+            case manifestPath = "manifest_path"
+        }
+    }
+
+    /// Decodes the parameters of `method` from the `params` member (absent when `container` is nil).
+    static func decode(
+        method: ControlMethod,
+        params container: KeyedDecodingContainer<ControlEnvelopeKey>?
+    ) throws -> ControlRequest {
+        func params<P: Decodable>(_ type: P.Type) throws -> P {
+            guard let container, container.contains(.params) else {
+                throw ControlError(.malformedRequest, "method \(method.rawValue) needs \"params\"")
+            }
+            return try container.decode(P.self, forKey: .params)
+        }
+        switch method {
+        case .status: return .status
+        case .jobs: return .jobs
+        case .accounts: return .accounts
+        case .plugins: return .plugins
+        case .pluginsReload: return .pluginsReload
+        case .job: return .job(id: try params(JobParams.self).id)
+        case .watch: return .watch(id: try params(JobParams.self).id)
+        case .cancel: return .cancel(id: try params(JobParams.self).id)
+        case .ledger:
+            guard let container, container.contains(.params) else { return .ledger(account: nil) }
+            return .ledger(account: try container.decode(LedgerParams.self, forKey: .params).account)
+        case .submit:
+            let submit = try params(SubmitParams.self)
+            return .submit(path: submit.path, manifestPath: submit.manifestPath)
+        }
+    }
+
+    /// Encodes the parameters, if the request has any, as the `params` member.
+    func encodeParams(into container: inout KeyedEncodingContainer<ControlEnvelopeKey>) throws {
+        switch self {
+        case .status, .jobs, .accounts, .plugins, .pluginsReload:
+            return
+        case .job(let id), .watch(let id), .cancel(let id):
+            try container.encode(JobParams(id: id), forKey: .params)
+        case .ledger(let account):
+            try container.encode(LedgerParams(account: account), forKey: .params)
+        case .submit(let path, let manifestPath):
+            try container.encode(SubmitParams(path: path, manifestPath: manifestPath), forKey: .params)
+        }
+    }
+}

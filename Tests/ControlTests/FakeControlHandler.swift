@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: Apache-2.0
+import Control
+import Foundation
+import Synchronization
+
+/// An in-memory daemon behind the control socket: canned answers, a record of every request
+/// that reached it, and hooks to make a request wait (for concurrency and shutdown tests).
+final class FakeControlHandler: ControlHandler {
+    struct Received: Sendable, Hashable {
+        var request: ControlRequest
+        var peer: PeerCredentials
+    }
+
+    private struct State {
+        var received: [Received] = []
+        var watchEvents: [String: [ProgressEvent]] = [:]
+        var statusRendezvous: Rendezvous?
+        var jobsGate: Gate?
+    }
+
+    private let state = Mutex(State())
+
+    static let created = Date(timeIntervalSince1970: 1_790_000_000.5)
+
+    static let job = JobSummary(
+        id: "job-1", account: "hospital-a", dataset: "notes", strategy: "lora", strategyVersion: "1.2.0",
+        state: .running, progress: 0.25, epsilonSpent: 1.5, epsilonTarget: 8, createdAt: created,
+        startedAt: created.addingTimeInterval(2))
+
+    static let detail = JobDetail(
+        summary: job, backbone: "minilm-l6", delta: 1e-5, accountant: "prv", step: 25, totalSteps: 100,
+        loss: 0.6931, chargeID: "charge-9")
+
+    static let account = AccountSummary(
+        name: "hospital-a", epsilonCap: 10, delta: 1e-5, epsilonSpent: 1.5, epsilonRemaining: 8.5, jobCount: 1)
+
+    static let charge = ChargeSummary(
+        chargeID: "charge-9", jobID: "job-1", account: "hospital-a", task: "sentiment", strategy: "lora",
+        mechanism: "PoissonSampled(0.01, Gaussian(1.1)) x100", epsilon: 1.5, state: .reserved,
+        reason: "admitted", time: created)
+
+    static let plugin = PluginSummary(
+        id: "lora", version: "1.2.0", file: "/var/lib/dptune/plugins/liblora.so", loadedAt: created,
+        state: .current, jobs: ["job-1"])
+
+    static let retiredPlugin = PluginSummary(
+        id: "lora", version: "1.1.0", file: "/var/lib/dptune/plugins/liblora-old.so", loadedAt: created,
+        state: .retired, reason: "replaced by 1.2.0", jobs: [])
+
+    static let status = DaemonStatus(
+        version: "0.1.0", uptimeSeconds: 12.5, queueLength: 2, runningJobs: [job],
+        ledgerPath: "/var/lib/dptune/ledger.sqlite", pluginCount: 5)
+
+    var received: [Received] { state.withLock { $0.received } }
+
+    /// Makes `watch(jobID:)` replay `events`, then end.
+    func setWatchEvents(_ events: [ProgressEvent], for jobID: String) {
+        state.withLock { $0.watchEvents[jobID] = events }
+    }
+
+    /// Makes every `status` request wait until `count` of them are in flight at once.
+    func requireConcurrentStatus(_ count: Int) {
+        state.withLock { $0.statusRendezvous = Rendezvous(count: count) }
+    }
+
+    /// Makes `jobs` requests wait until `gate` opens.
+    func holdJobs(until gate: Gate) {
+        state.withLock { $0.jobsGate = gate }
+    }
+
+    func handle(_ request: ControlRequest, peer: PeerCredentials) async throws -> ControlResult {
+        let (rendezvous, gate) = state.withLock { state in
+            state.received.append(Received(request: request, peer: peer))
+            return (state.statusRendezvous, state.jobsGate)
+        }
+        switch request {
+        case .status:
+            if let rendezvous, !(await rendezvous.arrive()) {
+                throw ControlError(.internal, "fewer than \(rendezvous.count) status requests were in flight at once")
+            }
+            return .status(Self.status)
+        case .jobs:
+            if let gate { await gate.wait() }
+            return .jobs([Self.job])
+        case .job(let id):
+            guard id == Self.job.id else { throw ControlError(.notFound, "no job \(id)") }
+            return .job(Self.detail)
+        case .cancel(let id):
+            guard id == Self.job.id else { throw ControlError(.notFound, "no job \(id)") }
+            var detail = Self.detail
+            detail.summary.state = .cancelled
+            detail.summary.reason = "cancelled by uid \(peer.uid)"
+            return .job(detail)
+        case .ledger(let account):
+            guard let account else { return .ledger(LedgerReport(charges: [Self.charge])) }
+            guard account == Self.account.name else { throw ControlError(.notFound, "no account \(account)") }
+            return .ledger(LedgerReport(account: Self.account, charges: [Self.charge]))
+        case .accounts:
+            return .accounts([Self.account])
+        case .plugins, .pluginsReload:
+            return .plugins([Self.plugin, Self.retiredPlugin])
+        case .submit(let path, _):
+            let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+            return .submitted(SubmitReceipt(dataset: name))
+        case .watch:
+            throw ControlError(.internal, "watch must not reach handle(_:peer:)")
+        }
+    }
+
+    func watch(jobID: String, peer: PeerCredentials) async throws -> AsyncStream<ProgressEvent> {
+        let events = state.withLock { state in
+            state.received.append(Received(request: .watch(id: jobID), peer: peer))
+            return state.watchEvents[jobID]
+        }
+        guard let events else { throw ControlError(.notFound, "no job \(jobID)") }
+        return AsyncStream { continuation in
+            for event in events { continuation.yield(event) }
+            continuation.finish()
+        }
+    }
+}
+
+/// Lets callers through only once `count` of them are waiting at the same time (or fails
+/// them all after ten seconds, so a server that serializes requests fails the test instead
+/// of hanging it).
+actor Rendezvous {
+    nonisolated let count: Int
+    private var waiting: [CheckedContinuation<Bool, Never>] = []
+    private var opened = false
+
+    init(count: Int) { self.count = count }
+
+    func arrive() async -> Bool {
+        if opened { return true }
+        return await withCheckedContinuation { continuation in
+            waiting.append(continuation)
+            if waiting.count == count {
+                release(true)
+            } else if waiting.count == 1 {
+                Task {
+                    try? await Task.sleep(for: .seconds(10))
+                    self.release(false)
+                }
+            }
+        }
+    }
+
+    private func release(_ outcome: Bool) {
+        opened = opened || outcome
+        for continuation in waiting { continuation.resume(returning: outcome) }
+        waiting.removeAll()
+    }
+}
+
+/// A latch that requests wait on until the test opens it.
+actor Gate {
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+    private var isOpen = false
+    private(set) var arrivals = 0
+
+    func wait() async {
+        arrivals += 1
+        if isOpen { return }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func open() {
+        isOpen = true
+        for continuation in waiting { continuation.resume() }
+        waiting.removeAll()
+    }
+}

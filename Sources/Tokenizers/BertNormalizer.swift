@@ -8,6 +8,7 @@ import Foundation
 ///
 /// 1. clean text: drop NUL, U+FFFD and "other" scalars (Cc, Cf, Co, Cs; not unassigned
 ///    ones, as the reference does) except tab/newline/CR; whitespace becomes a space;
+///    categories are those of Unicode 8.0, as in the reference (see `referenceCategory`);
 /// 2. CJK ideographs become words of their own;
 /// 3. accent stripping: NFD, then drop nonspacing marks (Mn) — on by default with lowercasing;
 /// 4. lowercasing, per scalar (no final-sigma context, as the reference);
@@ -21,13 +22,13 @@ struct BertNormalizer: Sendable {
     var stripAccents = true
     var lowercase = true
 
-    /// Calls `body` with each normalized word of `bytes[range]`, in order.
-    func forEachWord(in bytes: UnsafeBufferPointer<UInt8>, range: Range<Int>, _ body: (String) -> Void) {
+    /// Calls `body` with the UTF-8 of each normalized word of `bytes[range]`, in order.
+    func forEachWord(in bytes: UnsafeBufferPointer<UInt8>, range: Range<Int>, _ body: ([UInt8]) -> Void) {
         var word: [UInt8] = []
         word.reserveCapacity(32)
         func flush() {
             if !word.isEmpty {
-                body(String(decoding: word, as: UTF8.self))
+                body(word)
                 word.removeAll(keepingCapacity: true)
             }
         }
@@ -87,9 +88,9 @@ struct BertNormalizer: Sendable {
     /// Accent stripping then lowercasing of one non-ASCII scalar.
     private func normalize(_ scalar: Unicode.Scalar) -> [Unicode.Scalar] {
         var stripped: [Unicode.Scalar]
-        if stripAccents {
+        if stripAccents, Self.isInReferenceVersion(scalar) {
             stripped = String(scalar).decomposedStringWithCanonicalMapping.unicodeScalars
-                .filter { $0.properties.generalCategory != .nonspacingMark }
+                .filter { Self.referenceCategory($0) != .nonspacingMark }
         } else {
             stripped = [scalar]
         }
@@ -111,7 +112,7 @@ struct BertNormalizer: Sendable {
 
     /// Unicode "other" categories that clean_text removes (for non-ASCII scalars).
     static func isControl(_ scalar: Unicode.Scalar) -> Bool {
-        switch scalar.properties.generalCategory {
+        switch referenceCategory(scalar) {
         case .control, .format, .privateUse, .surrogate: return true
         default: return false
         }
@@ -119,12 +120,35 @@ struct BertNormalizer: Sendable {
 
     static func isPunctuation(_ scalar: Unicode.Scalar) -> Bool {
         if scalar.value < 0x80 { return asciiClass[Int(scalar.value)] == .punctuation }
-        switch scalar.properties.generalCategory {
+        switch referenceCategory(scalar) {
         case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
             .initialPunctuation, .finalPunctuation, .otherPunctuation:
             return true
         default:
             return false
+        }
+    }
+
+    /// Whether the reference's Unicode 8.0 tables know `scalar` (for later scalars it
+    /// neither decomposes nor categorizes them).
+    private static func isInReferenceVersion(_ scalar: Unicode.Scalar) -> Bool {
+        guard let age = scalar.properties.age else { return false }
+        return age.major <= 8
+    }
+
+    /// The general category as the reference sees it: Hugging Face's categories come from
+    /// Unicode 8.0 tables, so a scalar assigned later counts as unassigned (it is then
+    /// neither removed, nor stripped, nor split off).
+    private static func referenceCategory(_ scalar: Unicode.Scalar) -> Unicode.GeneralCategory? {
+        guard isInReferenceVersion(scalar) else { return nil }
+        // The scalars whose category changed after Unicode 8.0 (found by comparing every
+        // scalar with tokenizers 0.23).
+        switch scalar.value {
+        case 0x166D, 0x111C9: return .otherPunctuation
+        case 0x1734, 0x1171E: return .nonspacingMark
+        case 0x1885, 0x1886: return .otherLetter
+        case 0xA9BD: return .spacingMark
+        default: return scalar.properties.generalCategory
         }
     }
 

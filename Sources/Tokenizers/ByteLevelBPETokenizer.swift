@@ -216,7 +216,7 @@ public struct ByteLevelBPETokenizer: Tokenizer {
                 text: { range in
                     position = range.lowerBound
                     preTokenizer.forEachWord(in: bytes, range: range) { word in
-                        let key = String(decoding: UnsafeBufferPointer(rebasing: bytes[word]), as: UTF8.self)
+                        let key = UTF8Key(Array(UnsafeBufferPointer(rebasing: bytes[word])))
                         var start = word.lowerBound
                         for id in cache.ids(for: key, compute: bytePairs) {
                             emit(id, start)
@@ -233,10 +233,10 @@ public struct ByteLevelBPETokenizer: Tokenizer {
     }
 
     /// The merged ids of one pre-tokenized word.
-    private func bytePairs(_ word: String) -> [Int32] {
+    private func bytePairs(_ word: UTF8Key) -> [Int32] {
         var symbols: [Int32] = []
-        symbols.reserveCapacity(word.utf8.count)
-        for byte in word.utf8 {
+        symbols.reserveCapacity(word.bytes.count)
+        for byte in word.bytes {
             let id = byteIDs[Int(byte)]
             if id >= 0 { symbols.append(id) }
         }

@@ -9,11 +9,12 @@
 /// each scalar as letter, number, whitespace or other, and cut at class changes. The one
 /// subtle case is a whitespace run followed by non-space: `\s+(?!\S)` then stops one scalar
 /// early, so that the last space can start the next word (`"  a"` → `" "`, `" a"`).
-/// Oniguruma, which Hugging Face uses, takes `\s` as Unicode White_Space, as here.
+/// Oniguruma, which Hugging Face uses, takes `\s` as Unicode White_Space, as here, and
+/// its letter and number classes are those of Unicode 16.0.
 struct ByteLevelPreTokenizer: Sendable {
     let kind: PreTokenizerKind
 
-    private enum Class: UInt8 { case letter, number, whitespace, other }
+    enum Class: UInt8 { case letter, number, whitespace, other }
 
     /// Calls `body` with the byte range of each word of `bytes[range]`, in order.
     func forEachWord(in bytes: UnsafeBufferPointer<UInt8>, range: Range<Int>, _ body: (Range<Int>) -> Void) {
@@ -122,9 +123,12 @@ struct ByteLevelPreTokenizer: Sendable {
     }
 
     @inline(__always)
-    private static func classify(_ scalar: Unicode.Scalar) -> Class {
+    static func classify(_ scalar: Unicode.Scalar) -> Class {
         if scalar.value < 0x80 { return asciiClass[Int(scalar.value)] }
         let properties = scalar.properties
+        // The reference's Oniguruma has Unicode 16.0 tables: later scalars are unassigned
+        // there, hence "other" (checked against tokenizers 0.23 for every scalar).
+        guard let age = properties.age, age.major <= 16 else { return .other }
         switch properties.generalCategory {
         case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter:
             return .letter

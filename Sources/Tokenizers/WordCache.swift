@@ -8,18 +8,18 @@ import Synchronization
 /// the cache is emptied rather than managed as an LRU: refilling is cheap and it keeps
 /// the lock hold time to a dictionary operation.
 final class WordCache: Sendable {
-    private let entries = Mutex<[String: [Int32]]>([:])
+    private let entries = Mutex<[UTF8Key: [Int32]]>([:])
     private let capacity: Int
 
     init(capacity: Int = 200_000) {
         self.capacity = capacity
     }
 
-    func ids(for word: String) -> [Int32]? {
+    func ids(for word: UTF8Key) -> [Int32]? {
         entries.withLock { $0[word] }
     }
 
-    func store(_ ids: [Int32], for word: String) {
+    func store(_ ids: [Int32], for word: UTF8Key) {
         entries.withLock { entries in
             if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
             entries[word] = ids
@@ -27,7 +27,7 @@ final class WordCache: Sendable {
     }
 
     /// The cached ids of `word`, computing and storing them on a miss.
-    func ids(for word: String, compute: (String) -> [Int32]) -> [Int32] {
+    func ids(for word: UTF8Key, compute: (UTF8Key) -> [Int32]) -> [Int32] {
         if let hit = ids(for: word) { return hit }
         let computed = compute(word)
         store(computed, for: word)

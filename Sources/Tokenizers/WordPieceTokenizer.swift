@@ -9,13 +9,13 @@ import Foundation
 /// the `##` prefix. A word with a part that matches nothing, or longer than
 /// `maxInputCharsPerWord` scalars, becomes a single `[UNK]`.
 public struct WordPieceTokenizer: Tokenizer {
-    private let vocabulary: [String: Int32]
+    private let vocabulary: [UTF8Key: Int32]
+    private let continuingPrefix: [UInt8]
     private let tokensByID: [String?]
     private let unknownID: Int32
     private let classifierID: Int32
     private let separatorID: Int32
     private let paddingID: Int32
-    private let continuingPrefix: String
     private let maxInputCharsPerWord: Int
     private let normalizer: BertNormalizer
     private let addedTokens: AddedTokenMatcher
@@ -29,7 +29,7 @@ public struct WordPieceTokenizer: Tokenizer {
     public var paddingTokenID: Int32 { paddingID }
 
     private init(
-        vocabulary: [String: Int32],
+        vocabulary: [UTF8Key: Int32],
         normalizer: BertNormalizer,
         specialTokens: [(content: String, id: Int32)],
         unknownToken: String,
@@ -40,17 +40,18 @@ public struct WordPieceTokenizer: Tokenizer {
         source: String
     ) throws {
         func id(_ token: String, _ role: String) throws -> Int32 {
-            guard let id = vocabulary[token] else {
+            guard let id = vocabulary[UTF8Key(token)] else {
                 throw TokenizerError(.invalidVocabulary, "\(source): the \(role) token \"\(token)\" is not in the vocabulary")
             }
             return id
         }
         var tokensByID = [String?](repeating: nil, count: (vocabulary.values.max().map { Int($0) + 1 }) ?? 0)
         for (token, id) in vocabulary {
+            let text = String(decoding: token.bytes, as: UTF8.self)
             guard id >= 0 else {
-                throw TokenizerError(.invalidVocabulary, "\(source): token \"\(token)\" has negative id \(id)")
+                throw TokenizerError(.invalidVocabulary, "\(source): token \"\(text)\" has negative id \(id)")
             }
-            tokensByID[Int(id)] = token
+            tokensByID[Int(id)] = text
         }
         self.vocabulary = vocabulary
         self.tokensByID = tokensByID
@@ -58,8 +59,8 @@ public struct WordPieceTokenizer: Tokenizer {
         self.unknownID = try id(unknownToken, "unknown")
         self.classifierID = try id(classifierToken, "classifier")
         self.separatorID = try id(separatorToken, "separator")
-        self.paddingID = vocabulary["[PAD]"] ?? 0
-        self.continuingPrefix = continuingPrefix
+        self.paddingID = vocabulary[UTF8Key("[PAD]")] ?? 0
+        self.continuingPrefix = Array(continuingPrefix.utf8)
         self.maxInputCharsPerWord = maxInputCharsPerWord
         self.addedTokens = AddedTokenMatcher(tokens: specialTokens)
         self.specialIDs = Set(specialTokens.map(\.id))
@@ -96,8 +97,8 @@ public struct WordPieceTokenizer: Tokenizer {
             throw TokenizerError(.unsupportedConfiguration, "\(source): pre-tokenizer \(preTokenizer.type) is not BertPreTokenizer")
         }
         let (classifier, separator) = try Self.classifierAndSeparator(file.postProcessor, source: source)
-        var vocabulary = [String: Int32](minimumCapacity: file.model.vocab.count)
-        for (token, id) in file.model.vocab { vocabulary[token] = Int32(clamping: id) }
+        var vocabulary = [UTF8Key: Int32](minimumCapacity: file.model.vocab.count)
+        for (token, id) in file.model.vocab { vocabulary[UTF8Key(token)] = Int32(clamping: id) }
         let specials = (file.addedTokens ?? []).map { (content: $0.content, id: Int32(clamping: $0.id)) }
         try self.init(
             vocabulary: vocabulary,
@@ -126,15 +127,15 @@ public struct WordPieceTokenizer: Tokenizer {
         } catch {
             throw TokenizerError(.unreadableFile, "cannot read \(url.path): \(error.localizedDescription)")
         }
-        var vocabulary: [String: Int32] = [:]
+        var vocabulary: [UTF8Key: Int32] = [:]
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         if lines.last?.isEmpty == true { lines.removeLast() }
         for (index, line) in lines.enumerated() {
-            let token = line.hasSuffix("\r") ? String(line.dropLast()) : String(line)
+            let token = UTF8Key(Array(line.utf8.last == UInt8(ascii: "\r") ? line.utf8.dropLast() : line.utf8[...]))
             if vocabulary[token] == nil { vocabulary[token] = Int32(index) }
         }
         let specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"].compactMap { token in
-            vocabulary[token].map { (content: token, id: $0) }
+            vocabulary[UTF8Key(token)].map { (content: token, id: $0) }
         }
         try self.init(
             vocabulary: vocabulary,
@@ -224,7 +225,7 @@ public struct WordPieceTokenizer: Tokenizer {
                 in: bytes,
                 text: { range in
                     normalizer.forEachWord(in: bytes, range: range) { word in
-                        ids.append(contentsOf: cache.ids(for: word, compute: wordPieces))
+                        ids.append(contentsOf: cache.ids(for: UTF8Key(word), compute: wordPieces))
                     }
                 },
                 token: { ids.append($0) })
@@ -233,18 +234,23 @@ public struct WordPieceTokenizer: Tokenizer {
     }
 
     /// Greedy longest-match-first pieces of one normalized word.
-    private func wordPieces(_ word: String) -> [Int32] {
-        let scalars = Array(word.unicodeScalars)
-        guard scalars.count <= maxInputCharsPerWord else { return [unknownID] }
+    private func wordPieces(_ word: UTF8Key) -> [Int32] {
+        let bytes = word.bytes
+        // Scalar boundaries: pieces never split a scalar, and the length limit counts scalars.
+        var boundaries = bytes.indices.filter { bytes[$0] & 0xC0 != 0x80 }
+        guard boundaries.count <= maxInputCharsPerWord else { return [unknownID] }
+        boundaries.append(bytes.count)
         var pieces: [Int32] = []
         var start = 0
-        while start < scalars.count {
-            var end = scalars.count
+        var candidate: [UInt8] = []
+        while start < boundaries.count - 1 {
+            var end = boundaries.count - 1
             var match: Int32?
             while start < end {
-                var candidate = start > 0 ? continuingPrefix : ""
-                candidate.unicodeScalars.append(contentsOf: scalars[start..<end])
-                if let id = vocabulary[candidate] {
+                candidate.removeAll(keepingCapacity: true)
+                if start > 0 { candidate += continuingPrefix }
+                candidate += bytes[boundaries[start]..<boundaries[end]]
+                if let id = vocabulary[UTF8Key(candidate)] {
                     match = id
                     break
                 }
@@ -268,8 +274,8 @@ public struct WordPieceTokenizer: Tokenizer {
             var piece: String
             if isFirst {
                 piece = token
-            } else if token.hasPrefix(continuingPrefix) {
-                piece = String(token.dropFirst(continuingPrefix.count))
+            } else if token.utf8.starts(with: continuingPrefix) {
+                piece = String(decoding: token.utf8.dropFirst(continuingPrefix.count), as: UTF8.self)
             } else {
                 piece = " " + token
             }

@@ -195,15 +195,17 @@ public struct ByteLevelBPETokenizer: Tokenizer {
         return ids
     }
 
-    /// The ids of `text` with the UTF-8 offset where each token starts (post-processor
-    /// tokens are not added), for mapping text spans such as assistant turns to tokens.
+    /// ``encode(_:)`` with the UTF-8 offset where each token starts in `text`, for mapping
+    /// text spans such as assistant turns to tokens; post-processor tokens get -1.
     func encodeWithOffsets(_ text: String) -> (ids: [Int32], starts: [Int]) {
-        var ids: [Int32] = []
-        var starts: [Int] = []
+        var ids = prefixIDs
+        var starts = [Int](repeating: -1, count: prefixIDs.count)
         forEachToken(in: text) { id, start in
             ids.append(id)
             starts.append(start)
         }
+        ids += suffixIDs
+        starts += [Int](repeating: -1, count: suffixIDs.count)
         return (ids, starts)
     }
 

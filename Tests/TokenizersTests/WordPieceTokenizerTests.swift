@@ -95,6 +95,18 @@ struct WordPieceTokenizerTests {
         #expect(both.ids == [101, 1996, 4248, 2829, 102, 1996, 4248, 2829, 4419, 102])
     }
 
+    /// Scalars whose handling depends on the reference's Unicode 8.0 category and
+    /// decomposition tables, or on comparing words by bytes. Ids from tokenizers 0.23.
+    @Test func unicodeEdgeCasesMatchReference() throws {
+        let tokenizer = try Self.fromJSON.get()
+        #expect(tokenizer.encode("a\u{166D}b") == [101, 1037, 100, 1038, 102])  // Po in 8.0, So now
+        #expect(tokenizer.encode("s\u{D3B}") == [101, 100, 102])  // Mn added in 10.0: kept
+        #expect(tokenizer.encode("a\u{2E43}b") == [101, 100, 102])  // Pd added in 9.0: no split
+        #expect(tokenizer.encode("q\u{11938}z") == [101, 100, 102])  // decomposes since 13.0
+        #expect(tokenizer.encode("e\u{301}\u{E9} \u{AC00}") == [101, 25212, 1455, 30006, 102])
+        #expect(tokenizer.encode("x\u{A0}y\u{3000}z") == [101, 1060, 1061, 1062, 102])
+    }
+
     @Test func overlongWordIsUnknown() throws {
         let tokenizer = try Self.fromJSON.get()
         #expect(tokenizer.encode(String(repeating: "a", count: 101)) == [101, 100, 102])

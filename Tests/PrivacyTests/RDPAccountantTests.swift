@@ -213,4 +213,22 @@ import Testing
         #expect(stepwise.ledger == .composed(Array(repeating: step, count: 5)))
         #expect(once.ledger == .composed([step.repeated(5)]))
     }
+
+    @Test func savedStateRoundTripsAndRecomputesTheCurve() throws {
+        var accountant = RDPAccountant(orders: [1.5, 2, 8, 64])
+        try accountant.compose(.poissonSampled(probability: 0.01, event: .gaussian(noiseMultiplier: 1.1)), count: 300)
+        try accountant.compose(.randomizedResponse(k: 4, epsilon: 0.1))
+        let data = try JSONEncoder().encode(accountant)
+        let restored = try JSONDecoder().decode(RDPAccountant.self, from: data)
+        #expect(restored.ledger == accountant.ledger)
+        #expect(restored.orders == accountant.orders)
+        for (a, b) in zip(restored.rdp, accountant.rdp) { #expect(abs(a - b) <= 1e-12 * b) }
+    }
+
+    @Test func stateOfAnotherAccountantIsRefused() throws {
+        let data = Data(#"{"mechanism":"pld","neighboring_relation":"add_or_remove_one","orders":[2],"events":[]}"#.utf8)
+        let error = try #require(throws: PrivacyError.self) { try JSONDecoder().decode(RDPAccountant.self, from: data) }
+        #expect(error.code == .stateMismatch)
+        #expect(error.message.contains("pld"))
+    }
 }

@@ -21,7 +21,8 @@ public struct RDPAccountant: PrivacyAccountant {
     public let neighboringRelation: NeighboringRelation
     /// The RDP of everything composed so far, aligned with ``orders``.
     public private(set) var rdp: [Double]
-    private var events: [DpEvent] = []
+    /// Everything composed, in order; ``ledger`` is their composition.
+    private(set) var events: [DpEvent] = []
     /// The curve of the event composed last: a training loop composes the same step again and
     /// again, and pricing it once keeps each step O(orders).
     private var lastPriced: (event: DpEvent, curve: [Double])?
@@ -35,6 +36,15 @@ public struct RDPAccountant: PrivacyAccountant {
         self.orders = orders
         self.neighboringRelation = neighboringRelation
         self.rdp = [Double](repeating: 0, count: orders.count)
+    }
+
+    /// Restores saved state whose `rdp` was computed from `events` at `orders`.
+    init(orders: [Double], neighboringRelation: NeighboringRelation, events: [DpEvent], rdp: [Double]) {
+        precondition(orders.count == rdp.count, "orders and rdp differ in length")
+        self.orders = orders
+        self.neighboringRelation = neighboringRelation
+        self.events = events
+        self.rdp = rdp
     }
 
     public var ledger: DpEvent { .composed(events) }

@@ -40,7 +40,9 @@ struct PrivacyLossDistribution: Sendable {
     }
 
     func selfComposed(_ count: Int) -> PrivacyLossDistribution {
-        PrivacyLossDistribution(remove: remove.selfComposed(count), add: add?.selfComposed(count))
+        guard let add else { return PrivacyLossDistribution(remove: remove.selfComposed(count), add: nil) }
+        let both = PLDPmf.selfComposed([remove, add], count)
+        return PrivacyLossDistribution(remove: both[0], add: both[1])
     }
 
     func epsilon(delta: Double) -> Double {

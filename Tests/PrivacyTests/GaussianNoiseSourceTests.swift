@@ -49,6 +49,21 @@ import Testing
         #expect(draw(source, 1000) != draw(source, 1000))
     }
 
+    /// A buffer spanning several parallel chunks (64 Ki values each) is one stream: its prefix
+    /// is a short draw, and two successive draws, the first ending on a block boundary,
+    /// concatenate to it.
+    @Test func parallelChunksFormOneStream() {
+        let n = 300_001
+        let whole = draw(GaussianNoiseSource.insecureReproducible(seed: 9), n)
+        let prefix = draw(GaussianNoiseSource.insecureReproducible(seed: 9), 65_536 + 5)
+        #expect(Array(whole[0..<prefix.count]) == prefix)
+        // The next call on a source continues at the next unused block.
+        let source = GaussianNoiseSource.insecureReproducible(seed: 9)
+        let first = draw(source, 65_536)
+        let second = draw(source, n - 65_536)
+        #expect(first + second == whole)
+    }
+
     @Test func addNoiseAddsScaledNoise() {
         let noise = draw(GaussianNoiseSource.insecureReproducible(seed: 7), 1001, standardDeviation: 2)
         var values = [Float](repeating: 5, count: 1001)

@@ -31,9 +31,10 @@ import Glibc
 /// anything training could notice. Each value is scaled in
 /// Double and only then rounded to Float.
 ///
-/// - Important: thread-safe; concurrent calls reserve disjoint blocks of the stream. Each call draws fresh ChaCha20
-///   blocks (leftover values of a block are discarded), so a reproducible source yields the
-///   same values for the same sequence of calls and lengths.
+/// - Important: thread-safe; concurrent calls reserve disjoint blocks of the stream. Each call
+///   draws fresh ChaCha20 blocks (leftover values of a block are discarded), so a reproducible
+///   source yields the same values for the same sequence of calls and lengths. A large buffer is
+///   filled by all cores, in chunks of 64 Ki values, with the same result as one thread.
 public final class GaussianNoiseSource: Sendable {
     private struct State {
         let cipher: ChaCha20
@@ -97,29 +98,48 @@ public final class GaussianNoiseSource: Sendable {
             state.counter += UInt64(blocks)
             return (state.cipher, first, state.nonce)
         }
-        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 16) { words in
-            let keystream = words.baseAddress!
-            var written = 0
-            for block in 0..<UInt64(blocks) {
-                let position = counter &+ block
-                cipher.block(SIMD4(UInt32(truncatingIfNeeded: position), UInt32(truncatingIfNeeded: position >> 32),
-                                   UInt32(truncatingIfNeeded: nonce), UInt32(truncatingIfNeeded: nonce >> 32)),
-                             into: keystream)
-                var pair = 0
-                while pair < 4 && written < count {
-                    let bits1 = UInt64(keystream[4 * pair]) | UInt64(keystream[4 * pair + 1]) << 32
-                    let bits2 = UInt64(keystream[4 * pair + 2]) | UInt64(keystream[4 * pair + 3]) << 32
-                    let (z0, z1) = boxMuller(radiusUniform(bits1), angleUniform(bits2))
-                    let v0 = Float(standardDeviation * z0)
-                    base[written] = accumulate ? base[written] + v0 : v0
-                    written += 1
-                    if written < count {
-                        let v1 = Float(standardDeviation * z1)
-                        base[written] = accumulate ? base[written] + v1 : v1
-                        written += 1
-                    }
-                    pair += 1
-                }
+        // Counter mode makes block b's values independent of every other block, so chunks of
+        // blocks run in parallel and the output does not depend on the number of threads.
+        let blocksPerChunk = 8192
+        let chunks = (blocks + blocksPerChunk - 1) / blocksPerChunk
+        let output = UncheckedSendablePointer(base: base)
+        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+            let firstBlock = chunk * blocksPerChunk
+            let lastBlock = min(firstBlock + blocksPerChunk, blocks)
+            fillBlocks(firstBlock..<lastBlock, of: cipher, counter: counter, nonce: nonce, into: output.base,
+                       count: count, standardDeviation: standardDeviation, accumulate: accumulate)
+        }
+    }
+}
+
+/// The output buffer, shared by chunks that write disjoint ranges of it.
+private struct UncheckedSendablePointer: @unchecked Sendable {
+    let base: UnsafeMutablePointer<Float>
+}
+
+/// Writes the normals of keystream blocks `blocks` (8 per block) to `base[8·b ..< 8·b + 8]`,
+/// stopping at `count`.
+private func fillBlocks(_ blocks: Range<Int>, of cipher: ChaCha20, counter: UInt64, nonce: UInt64,
+                        into base: UnsafeMutablePointer<Float>, count: Int,
+                        standardDeviation: Double, accumulate: Bool) {
+    withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 16) { words in
+        let keystream = words.baseAddress!
+        for block in blocks {
+            let position = counter &+ UInt64(block)
+            cipher.block(SIMD4(UInt32(truncatingIfNeeded: position), UInt32(truncatingIfNeeded: position >> 32),
+                               UInt32(truncatingIfNeeded: nonce), UInt32(truncatingIfNeeded: nonce >> 32)),
+                         into: keystream)
+            for pair in 0..<4 {
+                let index = 8 * block + 2 * pair
+                guard index < count else { return }
+                let bits1 = UInt64(keystream[4 * pair]) | UInt64(keystream[4 * pair + 1]) << 32
+                let bits2 = UInt64(keystream[4 * pair + 2]) | UInt64(keystream[4 * pair + 3]) << 32
+                let (z0, z1) = boxMuller(radiusUniform(bits1), angleUniform(bits2))
+                let v0 = Float(standardDeviation * z0)
+                base[index] = accumulate ? base[index] + v0 : v0
+                guard index + 1 < count else { return }
+                let v1 = Float(standardDeviation * z1)
+                base[index + 1] = accumulate ? base[index + 1] + v1 : v1
             }
         }
     }

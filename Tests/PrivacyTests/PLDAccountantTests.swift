@@ -145,6 +145,20 @@ import Testing
         #expect(!accountant.supports(.gaussian(noiseMultiplier: .nan)))
     }
 
+    /// A grid too large to build is refused, and the accountant keeps what it had.
+    @Test func refusesAGridBeyondItsLimit() throws {
+        var accountant = PLDAccountant()
+        try accountant.compose(.gaussian(noiseMultiplier: 1))
+        let before = try accountant.epsilon(delta: 1e-5)
+        let error = try #require(throws: PrivacyError.self) {
+            try accountant.compose(.composed([.gaussian(noiseMultiplier: 2), .gaussian(noiseMultiplier: 1e-4)]))
+        }
+        #expect(error.code == .unsupportedEvent)
+        #expect(error.message.contains("coarser valueDiscretizationInterval"), "\(error.message)")
+        #expect(try accountant.epsilon(delta: 1e-5) == before)
+        #expect(accountant.ledger == .composed([.gaussian(noiseMultiplier: 1)]))
+    }
+
     /// count 6 = selfComposed 6 = composed ×6 (the last goes through pairwise FFT composition).
     @Test func compositionIdentities() throws {
         let step = DpEvent.poissonSampled(probability: 0.1, event: .gaussian(noiseMultiplier: 1))

@@ -16,7 +16,9 @@ import Foundation
 ///
 /// Priced events: `gaussian`, `poissonSampled(gaussian)` (add-or-remove only), `selfComposed`,
 /// `composed`, `noOp`, `nonPrivate` (ε = ∞) and `randomizedResponse` (replace-one only, as the
-/// event's own adjacency is the replacement of one value).
+/// event's own adjacency is the replacement of one value). A mechanism whose loss grid would
+/// exceed 2^25 points (e.g. σ ≪ 0.1 at interval 1e-4) is refused with `.unsupportedEvent`
+/// instead of exhausting memory.
 public struct PLDAccountant: PrivacyAccountant {
     public let neighboringRelation: NeighboringRelation
     /// The grid spacing of privacy losses; smaller is tighter and slower.
@@ -55,15 +57,19 @@ public struct PLDAccountant: PrivacyAccountant {
         // Collect first: a throw leaves the accountant unchanged.
         var mechanisms: [Mechanism] = []
         try maybeCompose(event, count: count) { mechanisms.append($0) }
+        var updated = distribution
+        var nonPrivate = containsNonPrivate
         for mechanism in mechanisms {
             switch mechanism {
             case .nonPrivate:
-                containsNonPrivate = true
+                nonPrivate = true
             case .gaussian, .randomizedResponse:
-                let pld = distribution(of: mechanism)
-                distribution = distribution.map { $0.composed(with: pld) } ?? pld
+                let pld = try distribution(of: mechanism)
+                updated = try updated.map { try $0.composed(with: pld) } ?? pld
             }
         }
+        distribution = updated
+        containsNonPrivate = nonPrivate
         if count > 0 { events.append(event.repeated(count)) }
     }
 
@@ -86,19 +92,19 @@ public struct PLDAccountant: PrivacyAccountant {
     }
 
     /// The PLD of `mechanism` run its `count` times.
-    private func distribution(of mechanism: Mechanism) -> PrivacyLossDistribution {
+    private func distribution(of mechanism: Mechanism) throws -> PrivacyLossDistribution {
         let interval = valueDiscretizationInterval
         let sensitivity = neighboringRelation == .replaceOne ? 2.0 : 1.0
         switch mechanism {
         case .gaussian(let sigma, let q, let count) where q == 1:
             // T Gaussian runs on the same data are one Gaussian with σ/√T: exact and one grid.
-            return .gaussian(sigma: sigma / Double(count).squareRoot(), sensitivity: sensitivity,
+            return try .gaussian(sigma: sigma / Double(count).squareRoot(), sensitivity: sensitivity,
                              samplingProbability: 1, interval: interval)
         case .gaussian(let sigma, let q, let count):
-            return PrivacyLossDistribution.gaussian(sigma: sigma, sensitivity: sensitivity,
-                                                    samplingProbability: q, interval: interval).selfComposed(count)
+            return try PrivacyLossDistribution.gaussian(sigma: sigma, sensitivity: sensitivity,
+                                                        samplingProbability: q, interval: interval).selfComposed(count)
         case .randomizedResponse(let k, let epsilon, let count):
-            return PrivacyLossDistribution.randomizedResponse(k: k, epsilon: epsilon, interval: interval).selfComposed(count)
+            return try PrivacyLossDistribution.randomizedResponse(k: k, epsilon: epsilon, interval: interval).selfComposed(count)
         case .nonPrivate:
             preconditionFailure("a non-private event has no privacy loss distribution")
         }

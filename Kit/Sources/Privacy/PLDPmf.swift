@@ -16,6 +16,16 @@ struct PLDPmf: Sendable {
     /// pessimistically: the lower tail moves up, the upper tail goes to +∞.
     static let tailMassTruncation = 1e-15
 
+    /// The longest grid or transform built (2^25 Doubles, 256 MiB per array): beyond it a
+    /// mechanism is refused rather than exhausting memory.
+    static let maximumLength = 1 << 25
+
+    private static func checkLength(_ length: Int, _ what: @autoclosure () -> String, interval: Double) throws {
+        guard length > maximumLength else { return }
+        throw PrivacyError(.unsupportedEvent,
+                           "\(what()) needs \(length) loss grid points at interval \(interval), over the limit of \(maximumLength); use a coarser valueDiscretizationInterval")
+    }
+
     /// The PLD of a mechanism that reveals nothing: all mass at loss 0.
     static func identity(interval: Double) -> PLDPmf {
         PLDPmf(interval: interval, lowerIndex: 0, probabilities: [1], infinityMass: 0)
@@ -26,8 +36,11 @@ struct PLDPmf: Sendable {
     /// The grid runs from ⌊ℓ_low/Δ⌋ to ⌈ℓ_high/Δ⌉ where [ℓ_low, ℓ_high] is the loss range after
     /// truncating e^{−50} of each noise component (dp_accounting's `log_mass_truncation_bound`),
     /// and each grid point's mass comes from the exact hockey-stick divergence there.
-    static func subsampledGaussian(_ mechanism: SubsampledGaussianLoss, interval: Double) -> PLDPmf {
+    static func subsampledGaussian(_ mechanism: SubsampledGaussianLoss, interval: Double) throws -> PLDPmf {
         let range = mechanism.lossRange(logMassTruncation: -50)
+        let points = (range.high - range.low) / interval
+        try checkLength(points < Double(Int.max / 2) ? Int(points) : .max,
+                        "the Gaussian with σ = \(mechanism.sigma), q = \(mechanism.samplingProbability)", interval: interval)
         let low = Int((range.low / interval).rounded(.down))
         let high = Int((range.high / interval).rounded(.up))
         var deltas = [Double](repeating: 0, count: high - low + 1)
@@ -49,9 +62,10 @@ struct PLDPmf: Sendable {
     }
 
     /// The PLD of running both mechanisms: losses add, so the masses convolve.
-    func composed(with other: PLDPmf) -> PLDPmf {
+    func composed(with other: PLDPmf) throws -> PLDPmf {
         precondition(interval == other.interval, "PLDs with intervals \(interval) and \(other.interval) cannot compose")
         let length = probabilities.count + other.probabilities.count - 1
+        try Self.checkLength(length, "the composition", interval: interval)
         let fft = FFT.shared(count: FFT.length(atLeast: length))
         var (aRe, aIm) = Self.spectrum(probabilities, fft: fft)
         let (bRe, bIm) = Self.spectrum(other.probabilities, fft: fft)
@@ -68,8 +82,8 @@ struct PLDPmf: Sendable {
     }
 
     /// The PLD of `count` runs, by raising the Fourier transform to the power `count`.
-    func selfComposed(_ count: Int) -> PLDPmf {
-        Self.selfComposed([self], count)[0]
+    func selfComposed(_ count: Int) throws -> PLDPmf {
+        try Self.selfComposed([self], count)[0]
     }
 
     /// Each of one or two PLDs composed `count` times with itself, sharing one FFT.
@@ -80,7 +94,7 @@ struct PLDPmf: Sendable {
     /// travel as one complex sequence x + iy: with Z its transform, X[k] = (Z[k] + Z̄[−k])/2 and
     /// Y[k] = (Z[k] − Z̄[−k])/(2i); the powers travel back the same way as X^T + iY^T, whose
     /// inverse transform is x^{*T} + i·y^{*T}. That halves the transforms for the remove/add pair.
-    static func selfComposed(_ pmfs: [PLDPmf], _ count: Int) -> [PLDPmf] {
+    static func selfComposed(_ pmfs: [PLDPmf], _ count: Int) throws -> [PLDPmf] {
         precondition(count >= 1, "self-composition count must be ≥ 1; found \(count)")
         precondition(pmfs.count == 1 || pmfs.count == 2, "self-composes one or two PLDs at once; found \(pmfs.count)")
         if count == 1 { return pmfs }
@@ -88,6 +102,7 @@ struct PLDPmf: Sendable {
         let bounds = pmfs.map { selfConvolutionBounds(probabilities: $0.probabilities, count: count, tailMass: tail) }
         let lengths = bounds.map { $0.high - $0.low + 1 }
         let needed = zip(pmfs, lengths).map { max($0.probabilities.count, $1) }.max()!
+        try checkLength(needed, "\(count)-fold self-composition", interval: pmfs[0].interval)
         let fft = FFT.shared(count: FFT.length(atLeast: needed))
         let n = fft.count
         var re = [Double](repeating: 0, count: n)

@@ -26,6 +26,15 @@ struct PLDPmf: Sendable {
                            "\(what()) needs \(length) loss grid points at interval \(interval), over the limit of \(maximumLength); use a coarser valueDiscretizationInterval")
     }
 
+    /// Throws unless the grid of `subsampledGaussian(mechanism, interval:)` fits ``maximumLength``;
+    /// cheap, so the accountant checks before building anything.
+    static func checkGrid(_ mechanism: SubsampledGaussianLoss, interval: Double) throws {
+        let range = mechanism.lossRange(logMassTruncation: -50)
+        let points = (range.high - range.low) / interval
+        try checkLength(points < Double(Int.max / 2) ? Int(points) : .max,
+                        "the Gaussian with σ = \(mechanism.sigma), q = \(mechanism.samplingProbability)", interval: interval)
+    }
+
     /// The PLD of a mechanism that reveals nothing: all mass at loss 0.
     static func identity(interval: Double) -> PLDPmf {
         PLDPmf(interval: interval, lowerIndex: 0, probabilities: [1], infinityMass: 0)
@@ -37,10 +46,8 @@ struct PLDPmf: Sendable {
     /// truncating e^{−50} of each noise component (dp_accounting's `log_mass_truncation_bound`),
     /// and each grid point's mass comes from the exact hockey-stick divergence there.
     static func subsampledGaussian(_ mechanism: SubsampledGaussianLoss, interval: Double) throws -> PLDPmf {
+        try checkGrid(mechanism, interval: interval)
         let range = mechanism.lossRange(logMassTruncation: -50)
-        let points = (range.high - range.low) / interval
-        try checkLength(points < Double(Int.max / 2) ? Int(points) : .max,
-                        "the Gaussian with σ = \(mechanism.sigma), q = \(mechanism.samplingProbability)", interval: interval)
         let low = Int((range.low / interval).rounded(.down))
         let high = Int((range.high / interval).rounded(.up))
         var deltas = [Double](repeating: 0, count: high - low + 1)

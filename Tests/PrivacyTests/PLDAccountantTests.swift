@@ -159,16 +159,26 @@ import Testing
         #expect(accountant.ledger == .composed([.gaussian(noiseMultiplier: 1)]))
     }
 
-    /// count 6 = selfComposed 6 = composed ×6 (the last goes through pairwise FFT composition).
+    /// count 6 = selfComposed 6 = composed ×6 = six calls; different mechanisms commute.
     @Test func compositionIdentities() throws {
         let step = DpEvent.poissonSampled(probability: 0.1, event: .gaussian(noiseMultiplier: 1))
-        var counted = PLDAccountant(), selfComposed = PLDAccountant(), composed = PLDAccountant()
+        var counted = PLDAccountant(), selfComposed = PLDAccountant(), composed = PLDAccountant(), calls = PLDAccountant()
         try counted.compose(step, count: 6)
         try selfComposed.compose(.selfComposed(event: step, count: 6))
         try composed.compose(.composed(Array(repeating: step, count: 6)))
+        for _ in 0..<6 { try calls.compose(step) }
         let reference = try counted.epsilon(delta: 1e-6)
         #expect(try selfComposed.epsilon(delta: 1e-6) == reference)
-        #expect(abs(try composed.epsilon(delta: 1e-6) - reference) < 1e-9 * reference)
+        #expect(try composed.epsilon(delta: 1e-6) == reference)
+        #expect(try calls.epsilon(delta: 1e-6) == reference)
+        #expect(calls.ledger == .composed(Array(repeating: step, count: 6)))
+        let other = DpEvent.poissonSampled(probability: 0.05, event: .gaussian(noiseMultiplier: 0.9))
+        var forward = PLDAccountant(), backward = PLDAccountant()
+        try forward.compose(.composed([step.repeated(20), other.repeated(30)]))
+        try backward.compose(.composed([other.repeated(30), step.repeated(20)]))
+        let (a, b) = (try forward.epsilon(delta: 1e-6), try backward.epsilon(delta: 1e-6))
+        #expect(abs(a - b) < 1e-9 * a)
+        #expect(a > reference)
         // T Gaussians with σ are one Gaussian with σ/√T.
         var four = PLDAccountant(), one = PLDAccountant()
         try four.compose(.gaussian(noiseMultiplier: 2), count: 4)

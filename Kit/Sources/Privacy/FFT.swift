@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
+import Synchronization
 
 /// An in-place radix-2 complex fast Fourier transform of one power-of-two length, in Double.
 ///
@@ -10,28 +11,51 @@ import Foundation
 ///
 /// Twiddle factors are each computed directly by `cos`/`sin` (never by a recurrence), so
 /// their error stays at one rounding and the transform's relative error grows like
-/// `log2(count) · ε_machine`.
+/// `log2(count) · ε_machine`. They are stored as a pyramid, each pass reading its own
+/// contiguous run:
+///
+///     index:   1 | 2  3 | 4  5  6  7 | 8 … 15 | …
+///     span:    1 |   2  |     4      |   8    | …      entry span + k = e^{2πi k/(2·span)}
 struct FFT: Sendable {
     /// The transform length, a power of two.
     let count: Int
-    /// cos(2πk/count) and sin(2πk/count) for k in 0..<count/2.
     private let cosines: [Double]
     private let sines: [Double]
+
+    /// The most recently used transform: accountants and calibration loops reuse one length.
+    private static let recent = Mutex<FFT?>(nil)
 
     /// - Parameter count: a power of two ≥ 1.
     init(count: Int) {
         precondition(count >= 1 && count & (count - 1) == 0, "FFT length must be a power of two; found \(count)")
         self.count = count
+        var cosines = [Double](repeating: 1, count: max(count, 2))
+        var sines = [Double](repeating: 0, count: max(count, 2))
         let half = count / 2
-        var cosines = [Double](repeating: 1, count: half)
-        var sines = [Double](repeating: 0, count: half)
         for k in 0..<half {
             let angle = 2 * Double.pi * Double(k) / Double(count)
-            cosines[k] = cos(angle)
-            sines[k] = sin(angle)
+            cosines[half + k] = cos(angle)
+            sines[half + k] = sin(angle)
+        }
+        var span = half / 2
+        while span >= 1 {
+            let stride = half / span
+            for k in 0..<span {
+                cosines[span + k] = cosines[half + k * stride]
+                sines[span + k] = sines[half + k * stride]
+            }
+            span /= 2
         }
         self.cosines = cosines
         self.sines = sines
+    }
+
+    /// A transform of length `count`, reusing the last one's tables when the length matches.
+    static func shared(count: Int) -> FFT {
+        if let cached = recent.withLock({ $0 }), cached.count == count { return cached }
+        let fft = FFT(count: count)
+        recent.withLock { $0 = fft }
+        return fft
     }
 
     /// The smallest power of two ≥ `n` (and ≥ 1).
@@ -84,26 +108,36 @@ struct FFT: Sendable {
             }
             j |= bit
             if i < j {
-                swap(&re[i], &re[j])
-                swap(&im[i], &im[j])
+                (re[i], re[j]) = (re[j], re[i])
+                (im[i], im[j]) = (im[j], im[i])
             }
         }
-        var span = 1
+        // Span 1: the twiddle is 1.
+        var start = 0
+        while start < n {
+            let (ar, ai, br, bi) = (re[start], im[start], re[start + 1], im[start + 1])
+            re[start] = ar + br
+            im[start] = ai + bi
+            re[start + 1] = ar - br
+            im[start + 1] = ai - bi
+            start += 2
+        }
+        var span = 2
         while span < n {
-            let tableStride = n / (2 * span)
-            var start = 0
+            let wr = cosTable + span
+            let ws = sinTable + span
+            start = 0
             while start < n {
+                let aRe = re + start, aIm = im + start
+                let bRe = aRe + span, bIm = aIm + span
                 for k in 0..<span {
-                    let wr = cosTable[k * tableStride]
-                    let wi = sign * sinTable[k * tableStride]
-                    let a = start + k
-                    let b = a + span
-                    let tr = re[b] * wr - im[b] * wi
-                    let ti = re[b] * wi + im[b] * wr
-                    re[b] = re[a] - tr
-                    im[b] = im[a] - ti
-                    re[a] += tr
-                    im[a] += ti
+                    let c = wr[k], s = sign * ws[k]
+                    let tr = bRe[k] * c - bIm[k] * s
+                    let ti = bRe[k] * s + bIm[k] * c
+                    bRe[k] = aRe[k] - tr
+                    bIm[k] = aIm[k] - ti
+                    aRe[k] += tr
+                    aIm[k] += ti
                 }
                 start += 2 * span
             }

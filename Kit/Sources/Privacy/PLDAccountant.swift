@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
+import Synchronization
 
 /// An accountant that composes discretized privacy loss distributions (PLDs).
 ///
@@ -16,7 +17,9 @@ import Foundation
 ///
 /// Priced events: `gaussian`, `poissonSampled(gaussian)` (add-or-remove only), `selfComposed`,
 /// `composed`, `noOp`, `nonPrivate` (ε = ∞) and `randomizedResponse` (replace-one only, as the
-/// event's own adjacency is the replacement of one value).
+/// event's own adjacency is the replacement of one value). A mechanism whose loss grid would
+/// exceed 2^25 points (e.g. σ ≪ 0.1 at interval 1e-4) is refused with `.unsupportedEvent`
+/// instead of exhausting memory.
 public struct PLDAccountant: PrivacyAccountant {
     public let neighboringRelation: NeighboringRelation
     /// The grid spacing of privacy losses; smaller is tighter and slower.
@@ -24,14 +27,32 @@ public struct PLDAccountant: PrivacyAccountant {
     public var ledger: DpEvent { .composed(events) }
 
     private var events: [DpEvent] = []
-    private var distribution: PrivacyLossDistribution?
+    /// Each Poisson-sampled Gaussian or randomized response with its total count, in order of
+    /// first appearance. Composition is commutative, so a mechanism composed one step at a time
+    /// is priced by one self-composition, not by 10^4 growing convolutions.
+    private var groups: [(mechanism: Mechanism, count: Int)] = []
+    /// Σ T_i/σ_i² over unsampled Gaussians: together they are exactly one Gaussian with
+    /// σ = (Σ T_i/σ_i²)^(−1/2).
+    private var gaussianPrecision = 0.0
     private var containsNonPrivate = false
+    /// The composed PLD, built on first use; replaced (never mutated) when the state changes,
+    /// so copies of the accountant never share a stale one.
+    private var cache = DistributionCache()
 
-    /// One mechanism the traversal found, with how many times it runs.
-    private enum Mechanism {
-        case gaussian(sigma: Double, samplingProbability: Double, count: Int)
-        case randomizedResponse(k: Int, epsilon: Double, count: Int)
+    private enum Mechanism: Hashable, Sendable {
+        case poissonGaussian(sigma: Double, samplingProbability: Double)
+        case randomizedResponse(k: Int, epsilon: Double)
+    }
+
+    /// What the traversal found, with how many times it runs.
+    private enum Priced {
+        case gaussian(sigma: Double, count: Int)
+        case grouped(Mechanism, count: Int)
         case nonPrivate
+    }
+
+    private final class DistributionCache: Sendable {
+        let distribution = Mutex<PrivacyLossDistribution?>(nil)
     }
 
     /// - Parameters:
@@ -52,18 +73,36 @@ public struct PLDAccountant: PrivacyAccountant {
         guard count >= 0 else {
             throw PrivacyError(.invalidArgument, "composition count must be ≥ 0; found \(count)")
         }
-        // Collect first: a throw leaves the accountant unchanged.
-        var mechanisms: [Mechanism] = []
-        try maybeCompose(event, count: count) { mechanisms.append($0) }
-        for mechanism in mechanisms {
-            switch mechanism {
+        // Collect and check first: a throw leaves the accountant unchanged.
+        var priced: [Priced] = []
+        try maybeCompose(event, count: count) { priced.append($0) }
+        var groups = self.groups
+        var precision = gaussianPrecision
+        var nonPrivate = containsNonPrivate
+        for item in priced {
+            switch item {
             case .nonPrivate:
-                containsNonPrivate = true
-            case .gaussian, .randomizedResponse:
-                let pld = distribution(of: mechanism)
-                distribution = distribution.map { $0.composed(with: pld) } ?? pld
+                nonPrivate = true
+            case .gaussian(let sigma, let runs):
+                precision += Double(runs) / (sigma * sigma)
+            case .grouped(let mechanism, let runs):
+                if let index = groups.firstIndex(where: { $0.mechanism == mechanism }) {
+                    let (total, overflow) = groups[index].count.addingReportingOverflow(runs)
+                    guard !overflow else {
+                        throw PrivacyError(.invalidArgument, "composition count overflows Int for \(Self.name(event))")
+                    }
+                    groups[index].count = total
+                } else {
+                    try checkGrid(mechanism)
+                    groups.append((mechanism, runs))
+                }
             }
         }
+        if precision != gaussianPrecision { try checkGrid(gaussianPrecision: precision) }
+        self.groups = groups
+        gaussianPrecision = precision
+        containsNonPrivate = nonPrivate
+        cache = DistributionCache()
         if count > 0 { events.append(event.repeated(count)) }
     }
 
@@ -72,43 +111,69 @@ public struct PLDAccountant: PrivacyAccountant {
             throw PrivacyError(.invalidArgument, "delta must be in [0, 1]; found \(delta)")
         }
         if containsNonPrivate { return .infinity }
-        return current.epsilon(delta: delta)
+        return try current().epsilon(delta: delta)
     }
 
     public func delta(epsilon: Double) throws -> Double {
         guard !epsilon.isNaN else { throw PrivacyError(.invalidArgument, "epsilon must be a number; found NaN") }
         if containsNonPrivate { return 1 }
-        return min(1, max(0, current.delta(epsilon: epsilon)))
+        return min(1, max(0, try current().delta(epsilon: epsilon)))
     }
 
-    private var current: PrivacyLossDistribution {
-        distribution ?? PrivacyLossDistribution(remove: .identity(interval: valueDiscretizationInterval), add: nil)
-    }
-
-    /// The PLD of `mechanism` run its `count` times.
-    private func distribution(of mechanism: Mechanism) -> PrivacyLossDistribution {
-        let interval = valueDiscretizationInterval
-        let sensitivity = neighboringRelation == .replaceOne ? 2.0 : 1.0
-        switch mechanism {
-        case .gaussian(let sigma, let q, let count) where q == 1:
-            // T Gaussian runs on the same data are one Gaussian with σ/√T: exact and one grid.
-            return .gaussian(sigma: sigma / Double(count).squareRoot(), sensitivity: sensitivity,
-                             samplingProbability: 1, interval: interval)
-        case .gaussian(let sigma, let q, let count):
-            return PrivacyLossDistribution.gaussian(sigma: sigma, sensitivity: sensitivity,
-                                                    samplingProbability: q, interval: interval).selfComposed(count)
-        case .randomizedResponse(let k, let epsilon, let count):
-            return PrivacyLossDistribution.randomizedResponse(k: k, epsilon: epsilon, interval: interval).selfComposed(count)
-        case .nonPrivate:
-            preconditionFailure("a non-private event has no privacy loss distribution")
+    /// The PLD of everything composed so far.
+    ///
+    /// - Throws: ``PrivacyError`` `.unsupportedEvent` when a self-composition would need a grid
+    ///   beyond ``PLDPmf/maximumLength``.
+    private func current() throws -> PrivacyLossDistribution {
+        try cache.distribution.withLock { cached in
+            if let cached { return cached }
+            let interval = valueDiscretizationInterval
+            var result: PrivacyLossDistribution?
+            if gaussianPrecision > 0 {
+                result = try .gaussian(sigma: 1 / gaussianPrecision.squareRoot(), sensitivity: sensitivity,
+                                       samplingProbability: 1, interval: interval)
+            }
+            for (mechanism, count) in groups {
+                let pld = try singleStep(mechanism).selfComposed(count)
+                result = try result.map { try $0.composed(with: pld) } ?? pld
+            }
+            let distribution = result ?? PrivacyLossDistribution(remove: .identity(interval: interval), add: nil)
+            cached = distribution
+            return distribution
         }
+    }
+
+    /// Replacing one record moves a sum by up to twice the clip norm.
+    private var sensitivity: Double { neighboringRelation == .replaceOne ? 2 : 1 }
+
+    private func singleStep(_ mechanism: Mechanism) throws -> PrivacyLossDistribution {
+        switch mechanism {
+        case .poissonGaussian(let sigma, let q):
+            return try .gaussian(sigma: sigma, sensitivity: sensitivity, samplingProbability: q,
+                                 interval: valueDiscretizationInterval)
+        case .randomizedResponse(let k, let epsilon):
+            return .randomizedResponse(k: k, epsilon: epsilon, interval: valueDiscretizationInterval)
+        }
+    }
+
+    /// Refuses a single-step grid beyond ``PLDPmf/maximumLength`` before anything is built.
+    private func checkGrid(_ mechanism: Mechanism) throws {
+        guard case .poissonGaussian(let sigma, let q) = mechanism else { return }
+        try PLDPmf.checkGrid(SubsampledGaussianLoss(sigma: sigma, sensitivity: sensitivity, samplingProbability: q,
+                                                    adjacency: .remove), interval: valueDiscretizationInterval)
+    }
+
+    private func checkGrid(gaussianPrecision precision: Double) throws {
+        try PLDPmf.checkGrid(SubsampledGaussianLoss(sigma: 1 / precision.squareRoot(), sensitivity: sensitivity,
+                                                    samplingProbability: 1, adjacency: .remove),
+                             interval: valueDiscretizationInterval)
     }
 
     /// The one traversal behind both `supports` (which ignores `apply`) and `compose`.
     ///
     /// Reports each priced mechanism to `apply` and throws on the first sub-event it cannot
     /// price, naming it.
-    private func maybeCompose(_ event: DpEvent, count: Int, apply: (Mechanism) -> Void) throws {
+    private func maybeCompose(_ event: DpEvent, count: Int, apply: (Priced) -> Void) throws {
         switch event {
         case .noOp:
             return
@@ -117,7 +182,7 @@ public struct PLDAccountant: PrivacyAccountant {
         case .gaussian(let sigma):
             try Self.validate(sigma: sigma, in: event)
             if count == 0 || sigma == .infinity { return }
-            apply(sigma == 0 ? .nonPrivate : .gaussian(sigma: sigma, samplingProbability: 1, count: count))
+            apply(sigma == 0 ? .nonPrivate : .gaussian(sigma: sigma, count: count))
         case .poissonSampled(let q, let inner):
             guard q >= 0 && q <= 1 else {
                 throw PrivacyError(.invalidArgument, "sampling probability must be in [0, 1]; found \(q) in \(Self.name(event))")
@@ -132,7 +197,12 @@ public struct PLDAccountant: PrivacyAccountant {
                                    "PLD accountant prices Poisson sampling under add-or-remove adjacency only; found \(Self.name(event)) under replace-one")
             }
             if count == 0 || q == 0 || sigma == .infinity { return }
-            apply(sigma == 0 ? .nonPrivate : .gaussian(sigma: sigma, samplingProbability: q, count: count))
+            if sigma == 0 {
+                apply(.nonPrivate)
+            } else {
+                apply(q == 1 ? .gaussian(sigma: sigma, count: count)
+                             : .grouped(.poissonGaussian(sigma: sigma, samplingProbability: q), count: count))
+            }
         case .selfComposed(let inner, let innerCount):
             let (total, overflow) = count.multipliedReportingOverflow(by: innerCount)
             guard innerCount >= 0, !overflow else {
@@ -150,7 +220,7 @@ public struct PLDAccountant: PrivacyAccountant {
                 throw PrivacyError(.invalidArgument, "randomized response needs k ≥ 1 and ε ≥ 0; found k = \(k), ε = \(epsilon)")
             }
             if count == 0 || k == 1 { return }
-            apply(epsilon == .infinity ? .nonPrivate : .randomizedResponse(k: k, epsilon: epsilon, count: count))
+            apply(epsilon == .infinity ? .nonPrivate : .grouped(.randomizedResponse(k: k, epsilon: epsilon), count: count))
         case .unsupported(let reason):
             throw PrivacyError(.unsupportedEvent, "PLD accountant cannot price \(Self.name(event)) (\(reason))")
         }

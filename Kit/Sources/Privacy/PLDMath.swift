@@ -123,17 +123,7 @@ struct SubsampledGaussianLoss: Sendable {
         }
     }
 
-    private func upperCDF(_ x: Double) -> Double {
-        let q = samplingProbability
-        switch adjacency {
-        case .remove:
-            let shifted = standardNormalCDF((x + sensitivity) / sigma)
-            return q == 1 ? shifted : (1 - q) * standardNormalCDF(x / sigma) + q * shifted
-        case .add:
-            return standardNormalCDF(x / sigma)
-        }
-    }
-
+    /// ln F_lower(x), for where F_lower underflows.
     private func lowerLogCDF(_ x: Double) -> Double {
         let q = samplingProbability
         switch adjacency {
@@ -161,8 +151,14 @@ struct SubsampledGaussianLoss: Sendable {
             }
         }
         let x = inverseLoss(epsilon)
-        let delta = upperCDF(x) - exp(epsilon + lowerLogCDF(x))
-        return min(max(delta, 0), 1)
+        // F_upper and F_lower share Φ(x/σ) and Φ((x ± s)/σ): remove has upper = mixture,
+        // lower = N(0, σ²); add has upper = N(0, σ²), lower = mixture.
+        let plain = standardNormalCDF(x / sigma)
+        let shifted = standardNormalCDF((x + (adjacency == .remove ? sensitivity : -sensitivity)) / sigma)
+        let mixture = q == 1 ? shifted : (1 - q) * plain + q * shifted
+        let (upper, lower) = adjacency == .remove ? (mixture, plain) : (plain, mixture)
+        let scaledLower = lower > 1e-290 && epsilon < 700 ? exp(epsilon) * lower : exp(epsilon + lowerLogCDF(x))
+        return min(max(upper - scaledLower, 0), 1)
     }
 
     /// The losses at the ends of the noise truncation, [low, high] (dp_accounting's

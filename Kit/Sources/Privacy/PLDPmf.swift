@@ -16,6 +16,25 @@ struct PLDPmf: Sendable {
     /// pessimistically: the lower tail moves up, the upper tail goes to +∞.
     static let tailMassTruncation = 1e-15
 
+    /// The longest grid or transform built (2^25 Doubles, 256 MiB per array): beyond it a
+    /// mechanism is refused rather than exhausting memory.
+    static let maximumLength = 1 << 25
+
+    private static func checkLength(_ length: Int, _ what: @autoclosure () -> String, interval: Double) throws {
+        guard length > maximumLength else { return }
+        throw PrivacyError(.unsupportedEvent,
+                           "\(what()) needs \(length) loss grid points at interval \(interval), over the limit of \(maximumLength); use a coarser valueDiscretizationInterval")
+    }
+
+    /// Throws unless the grid of `subsampledGaussian(mechanism, interval:)` fits ``maximumLength``;
+    /// cheap, so the accountant checks before building anything.
+    static func checkGrid(_ mechanism: SubsampledGaussianLoss, interval: Double) throws {
+        let range = mechanism.lossRange(logMassTruncation: -50)
+        let points = (range.high - range.low) / interval
+        try checkLength(points < Double(Int.max / 2) ? Int(points) : .max,
+                        "the Gaussian with σ = \(mechanism.sigma), q = \(mechanism.samplingProbability)", interval: interval)
+    }
+
     /// The PLD of a mechanism that reveals nothing: all mass at loss 0.
     static func identity(interval: Double) -> PLDPmf {
         PLDPmf(interval: interval, lowerIndex: 0, probabilities: [1], infinityMass: 0)
@@ -26,7 +45,8 @@ struct PLDPmf: Sendable {
     /// The grid runs from ⌊ℓ_low/Δ⌋ to ⌈ℓ_high/Δ⌉ where [ℓ_low, ℓ_high] is the loss range after
     /// truncating e^{−50} of each noise component (dp_accounting's `log_mass_truncation_bound`),
     /// and each grid point's mass comes from the exact hockey-stick divergence there.
-    static func subsampledGaussian(_ mechanism: SubsampledGaussianLoss, interval: Double) -> PLDPmf {
+    static func subsampledGaussian(_ mechanism: SubsampledGaussianLoss, interval: Double) throws -> PLDPmf {
+        try checkGrid(mechanism, interval: interval)
         let range = mechanism.lossRange(logMassTruncation: -50)
         let low = Int((range.low / interval).rounded(.down))
         let high = Int((range.high / interval).rounded(.up))
@@ -49,10 +69,11 @@ struct PLDPmf: Sendable {
     }
 
     /// The PLD of running both mechanisms: losses add, so the masses convolve.
-    func composed(with other: PLDPmf) -> PLDPmf {
+    func composed(with other: PLDPmf) throws -> PLDPmf {
         precondition(interval == other.interval, "PLDs with intervals \(interval) and \(other.interval) cannot compose")
         let length = probabilities.count + other.probabilities.count - 1
-        let fft = FFT(count: FFT.length(atLeast: length))
+        try Self.checkLength(length, "the composition", interval: interval)
+        let fft = FFT.shared(count: FFT.length(atLeast: length))
         var (aRe, aIm) = Self.spectrum(probabilities, fft: fft)
         let (bRe, bIm) = Self.spectrum(other.probabilities, fft: fft)
         for k in 0..<fft.count {
@@ -68,30 +89,62 @@ struct PLDPmf: Sendable {
     }
 
     /// The PLD of `count` runs, by raising the Fourier transform to the power `count`.
+    func selfComposed(_ count: Int) throws -> PLDPmf {
+        try Self.selfComposed([self], count)[0]
+    }
+
+    /// Each of one or two PLDs composed `count` times with itself, sharing one FFT.
     ///
-    /// Only the index window holding all but `tailMassTruncation` of the result (Chernoff
+    /// Only the index window holding all but `tailMassTruncation` of each result (Chernoff
     /// bound) is kept, so the transform need only be as long as that window: the cyclic
-    /// wrap-around folds in at most that much mass, which is also charged to +∞.
-    func selfComposed(_ count: Int) -> PLDPmf {
+    /// wrap-around folds in at most that much mass, which is charged to +∞. Two real inputs x, y
+    /// travel as one complex sequence x + iy: with Z its transform, X[k] = (Z[k] + Z̄[−k])/2 and
+    /// Y[k] = (Z[k] − Z̄[−k])/(2i); the powers travel back the same way as X^T + iY^T, whose
+    /// inverse transform is x^{*T} + i·y^{*T}. That halves the transforms for the remove/add pair.
+    static func selfComposed(_ pmfs: [PLDPmf], _ count: Int) throws -> [PLDPmf] {
         precondition(count >= 1, "self-composition count must be ≥ 1; found \(count)")
-        if count == 1 { return self }
-        let tail = Self.tailMassTruncation
-        let bounds = selfConvolutionBounds(probabilities: probabilities, count: count, tailMass: tail)
-        let length = bounds.high - bounds.low + 1
-        let fft = FFT(count: FFT.length(atLeast: max(length, probabilities.count)))
-        var (re, im) = Self.spectrum(probabilities, fft: fft)
-        for k in 0..<fft.count {
-            (re[k], im[k]) = Self.power(re[k], im[k], count)
+        precondition(pmfs.count == 1 || pmfs.count == 2, "self-composes one or two PLDs at once; found \(pmfs.count)")
+        if count == 1 { return pmfs }
+        let tail = tailMassTruncation
+        let bounds = pmfs.map { selfConvolutionBounds(probabilities: $0.probabilities, count: count, tailMass: tail) }
+        let lengths = bounds.map { $0.high - $0.low + 1 }
+        let needed = zip(pmfs, lengths).map { max($0.probabilities.count, $1) }.max()!
+        try checkLength(needed, "\(count)-fold self-composition", interval: pmfs[0].interval)
+        let fft = FFT.shared(count: FFT.length(atLeast: needed))
+        let n = fft.count
+        var re = [Double](repeating: 0, count: n)
+        var im = [Double](repeating: 0, count: n)
+        re.replaceSubrange(0..<pmfs[0].probabilities.count, with: pmfs[0].probabilities)
+        if pmfs.count == 2 { im.replaceSubrange(0..<pmfs[1].probabilities.count, with: pmfs[1].probabilities) }
+        fft.transform(real: &re, imaginary: &im, inverse: false)
+        if pmfs.count == 1 {
+            for k in 0..<n { (re[k], im[k]) = power(re[k], im[k], count) }
+        } else {
+            for k in 0...(n / 2) {
+                let j = (n - k) & (n - 1)
+                let (a, b, c, d) = (re[k], im[k], re[j], im[j])
+                // Bin k of X (transform of pmfs[0]) and Y (of pmfs[1]); bin j = −k holds their
+                // conjugates, since both inputs are real.
+                let x = power((a + c) / 2, (b - d) / 2, count)
+                let y = power((b + d) / 2, (c - a) / 2, count)
+                (re[k], im[k]) = (x.0 - y.1, x.1 + y.0)
+                (re[j], im[j]) = (x.0 + y.1, y.0 - x.1)
+            }
         }
         fft.transform(real: &re, imaginary: &im, inverse: true)
-        let n = fft.count
-        var window = [Double](repeating: 0, count: length)
-        let start = bounds.low % n
-        for j in 0..<length { window[j] = re[(start + j) % n] }
-        // 1 − (1 − m)^T, computed stably, plus the truncated tails.
-        let infinity = tail - expm1(Double(count) * log1p(-infinityMass))
-        return PLDPmf(interval: interval, lowerIndex: lowerIndex * count + bounds.low,
-                      probabilities: window, infinityMass: infinity)
+        return pmfs.indices.map { index in
+            let pmf = pmfs[index]
+            let values = index == 0 ? re : im
+            var window = [Double](repeating: 0, count: lengths[index])
+            let start = bounds[index].low % n
+            for j in window.indices { window[j] = values[(start + j) % n] }
+            // Nothing is cut (and nothing wraps) when the window is the whole support.
+            let truncated = bounds[index].low > 0 || bounds[index].high < (pmf.probabilities.count - 1) * count
+            // 1 − (1 − m)^T, computed stably, plus the truncated tails.
+            let infinity = (truncated ? tail : 0) - expm1(Double(count) * log1p(-pmf.infinityMass))
+            return PLDPmf(interval: pmf.interval, lowerIndex: pmf.lowerIndex * count + bounds[index].low,
+                          probabilities: window, infinityMass: infinity)
+        }
     }
 
     func delta(epsilon: Double) -> Double {

@@ -46,6 +46,7 @@ public struct PrivacyError: Error, Sendable, Hashable, CustomStringConvertible {
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Value: Sendable, Hashable {
             case unsupportedEvent, invalidArgument, calibrationFailed, stateMismatch
+            case randomnessUnavailable
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
@@ -58,6 +59,8 @@ public struct PrivacyError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let calibrationFailed = Code(.calibrationFailed)
         /// Serialized accountant state belongs to another mechanism or relation.
         public static let stateMismatch = Code(.stateMismatch)
+        /// The kernel's random number generator could not be read, so no secure noise can be made.
+        public static let randomnessUnavailable = Code(.randomnessUnavailable)
 
         public var description: String { "\(value)" }
     }

@@ -14,13 +14,13 @@ struct PrivacyLossDistribution: Sendable {
     /// The Gaussian mechanism with noise σ and L2 sensitivity `sensitivity`, Poisson-sampled
     /// with probability q ∈ (0, 1].
     static func gaussian(sigma: Double, sensitivity: Double, samplingProbability q: Double,
-                         interval: Double) -> PrivacyLossDistribution {
-        func direction(_ adjacency: PLDAdjacency) -> PLDPmf {
-            .subsampledGaussian(SubsampledGaussianLoss(sigma: sigma, sensitivity: sensitivity,
+                         interval: Double) throws -> PrivacyLossDistribution {
+        func direction(_ adjacency: PLDAdjacency) throws -> PLDPmf {
+            try .subsampledGaussian(SubsampledGaussianLoss(sigma: sigma, sensitivity: sensitivity,
                                                        samplingProbability: q, adjacency: adjacency),
                                 interval: interval)
         }
-        return PrivacyLossDistribution(remove: direction(.remove), add: q == 1 ? nil : direction(.add))
+        return PrivacyLossDistribution(remove: try direction(.remove), add: q == 1 ? nil : try direction(.add))
     }
 
     /// k-ary randomized response at ε under replace-one adjacency of the value: the reported
@@ -33,14 +33,16 @@ struct PrivacyLossDistribution: Sendable {
         return PrivacyLossDistribution(remove: pmf, add: nil)
     }
 
-    func composed(with other: PrivacyLossDistribution) -> PrivacyLossDistribution {
-        let remove = self.remove.composed(with: other.remove)
+    func composed(with other: PrivacyLossDistribution) throws -> PrivacyLossDistribution {
+        let remove = try self.remove.composed(with: other.remove)
         if add == nil && other.add == nil { return PrivacyLossDistribution(remove: remove, add: nil) }
-        return PrivacyLossDistribution(remove: remove, add: (add ?? self.remove).composed(with: other.add ?? other.remove))
+        return PrivacyLossDistribution(remove: remove, add: try (add ?? self.remove).composed(with: other.add ?? other.remove))
     }
 
-    func selfComposed(_ count: Int) -> PrivacyLossDistribution {
-        PrivacyLossDistribution(remove: remove.selfComposed(count), add: add?.selfComposed(count))
+    func selfComposed(_ count: Int) throws -> PrivacyLossDistribution {
+        guard let add else { return PrivacyLossDistribution(remove: try remove.selfComposed(count), add: nil) }
+        let both = try PLDPmf.selfComposed([remove, add], count)
+        return PrivacyLossDistribution(remove: both[0], add: both[1])
     }
 
     func epsilon(delta: Double) -> Double {

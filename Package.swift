@@ -41,7 +41,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .target(name: "Daemon", dependencies: [
-            kit, "Training", "Ledger", "Spool", "Control",
+            kit, "Training", "Ledger", "Records", "Spool", "Control",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "dptuned", dependencies: [

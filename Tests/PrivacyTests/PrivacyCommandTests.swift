@@ -65,10 +65,20 @@ import Testing
         #expect(result.standardError.contains("--epsilon"))
     }
 
-    @Test func unavailableAccountantFailsWithExitOne() throws {
-        let result = try ProductExecutable("dptunectl").run(Self.epsilonArguments + ["--accountant", "pld"])
-        #expect(result.status == 1)
-        #expect(result.standardError.contains("pld"), "\(result.standardError)")
+    /// The PLD accountant answers in the same JSON shape, with no optimal order, and is
+    /// tighter than RDP for the same run.
+    @Test func pldAccountantIsTighterThanRDP() throws {
+        func epsilon(_ accountant: String) throws -> (Double, Any) {
+            let result = try ProductExecutable("dptunectl").run(["--json"] + Self.epsilonArguments + ["--accountant", accountant])
+            #expect(result.status == 0, "\(result.standardError)")
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any])
+            #expect(object["accountant"] as? String == accountant)
+            return (try #require(object["epsilon"] as? Double), object["order"] as Any)
+        }
+        let (pld, pldOrder) = try epsilon("pld")
+        let (rdp, _) = try epsilon("rdp")
+        #expect(pldOrder is NSNull)
+        #expect(pld > 0 && pld < rdp)
     }
 
     @Test func helpIsNotAnError() throws {

@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: Apache-2.0
+import Foundation
+import Records
+
+/// The plugins the daemon offers, with hot swap (DESIGN §5.3).
+///
+/// Each file in the plugin directory is probed in a child process. An accepted build is
+/// copied, content-addressed, into the version store, and becomes the *current* version
+/// of its strategy id for new jobs. A job takes the version current at its start and its
+/// worker loads that stored copy, so replacing or deleting the file in the plugin
+/// directory never touches a running job. A replaced version stays listed as *retired*
+/// while jobs still use it.
+public actor PluginRegistry {
+    /// One build of one strategy, as the registry holds it.
+    public struct Version: Sendable, Equatable {
+        public let description: PluginDescription
+        /// The immutable copy workers load.
+        public let storedFile: URL
+        public let sha256: String
+        public let loadedAt: Date
+        public var key: String { "\(description.id)@\(description.version)#\(sha256.prefix(12))" }
+    }
+
+    /// A row of `dptunectl plugins`.
+    public struct Listing: Sendable, Equatable {
+        public enum State: String, Sendable { case current, retired, refused }
+        public let id: String?
+        public let version: String?
+        public let file: String
+        public let state: State
+        public let loadedAt: Date?
+        public let reason: String?
+        public let jobs: [String]
+    }
+
+    private let pluginDirectory: URL
+    private let versionStore: URL
+    private let stagingDirectory: URL
+    private let probeExecutable: URL
+
+    /// Strategy id → its current version.
+    private var current: [String: Version] = [:]
+    /// Which source file in the plugin directory each current version came from.
+    private var sourceFile: [String: String] = [:]
+    /// Replaced versions still used by jobs, by key.
+    private var retired: [String: Version] = [:]
+    /// Version key → ids of the jobs using it.
+    private var users: [String: Set<String>] = [:]
+    /// Plugin file path → why it was refused.
+    private var refused: [String: PluginRefusal] = [:]
+
+    /// - Parameters:
+    ///   - pluginDirectory: where operators drop `.so` files.
+    ///   - stateDirectory: a private directory on an exec-allowed filesystem; the registry
+    ///     keeps its version store and probe staging area under it.
+    ///   - probeExecutable: the `dptuned` binary, run as `dptuned plugin probe FILE`.
+    public init(pluginDirectory: URL, stateDirectory: URL, probeExecutable: URL) throws {
+        self.pluginDirectory = pluginDirectory
+        versionStore = stateDirectory.appendingPathComponent("plugin-versions", isDirectory: true)
+        stagingDirectory = stateDirectory.appendingPathComponent("plugin-staging", isDirectory: true)
+        self.probeExecutable = probeExecutable
+        for dir in [versionStore, stagingDirectory] {
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+        }
+    }
+
+    /// Probes every `.so` in the plugin directory (start-up and `plugins reload`).
+    public func scan() async {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: pluginDirectory.path)) ?? []
+        for name in names.sorted() where name.hasSuffix(".so") {
+            await fileChanged(pluginDirectory.appendingPathComponent(name))
+        }
+    }
+
+    /// Reacts to a new or rebuilt file in the plugin directory.
+    public func fileChanged(_ file: URL) async {
+        let path = file.path
+        guard let bytes = try? Data(contentsOf: file) else {
+            refused[path] = PluginRefusal(path: path, code: "unreadable", message: "cannot read the file")
+            return
+        }
+        let digest = SHA256.hexDigest(of: bytes)
+        if let existing = current.values.first(where: { $0.sha256 == digest }), sourceFile[existing.description.id] == path {
+            return
+        }
+        // Probe and store the exact bytes we hashed, so what runs is what was checked.
+        let stored = versionStore.appendingPathComponent("\(digest).so")
+        if !FileManager.default.fileExists(atPath: stored.path) {
+            let temporary = versionStore.appendingPathComponent(".\(digest).\(UUID().uuidString)")
+            do {
+                try bytes.write(to: temporary)
+                try FileManager.default.moveItem(at: temporary, to: stored)
+            } catch {
+                try? FileManager.default.removeItem(at: temporary)
+                refused[path] = PluginRefusal(path: path, code: "unreadable", message: "cannot store a copy: \(error)")
+                return
+            }
+        }
+        switch await PluginProbe.probe(file: stored, executable: probeExecutable, stagingDirectory: stagingDirectory) {
+        case .failure(let refusal):
+            refused[path] = PluginRefusal(path: path, code: refusal.code, message: refusal.message)
+        case .success(let probed):
+            let id = probed.id
+            if let owner = sourceFile[id], owner != path, FileManager.default.fileExists(atPath: owner) {
+                refused[path] = PluginRefusal(path: path, code: "duplicate",
+                                              message: "strategy id \(id) is already provided by \(owner)")
+                return
+            }
+            refused[path] = nil
+            if let previous = current[id] { retire(previous) }
+            current[id] = Version(description: probed, storedFile: stored, sha256: digest, loadedAt: Date())
+            sourceFile[id] = path
+        }
+    }
+
+    /// The version a new job of strategy `id` uses, recorded as in use by `job`.
+    public func acquire(strategy id: String, job: String) -> Version? {
+        guard let version = current[id] else { return nil }
+        users[version.key, default: []].insert(job)
+        return version
+    }
+
+    /// Tells the registry a job has ended; a retired version nobody uses is dropped.
+    public func release(job: String) {
+        for key in Array(users.keys) {
+            users[key]?.remove(job)
+            if users[key]?.isEmpty == true {
+                users[key] = nil
+                retired[key] = nil
+            }
+        }
+    }
+
+    public var strategyIDs: [String] { current.keys.sorted() }
+
+    /// Every current, retired and refused plugin, for `dptunectl plugins`.
+    public func listing() -> [Listing] {
+        func row(_ v: Version, _ state: Listing.State) -> Listing {
+            Listing(id: v.description.id, version: v.description.version,
+                    file: state == .current ? (sourceFile[v.description.id] ?? v.description.path) : v.storedFile.path,
+                    state: state, loadedAt: v.loadedAt, reason: nil, jobs: (users[v.key] ?? []).sorted())
+        }
+        return current.values.sorted { $0.description.id < $1.description.id }.map { row($0, .current) }
+            + retired.values.sorted { $0.key < $1.key }.map { row($0, .retired) }
+            + refused.values.sorted { $0.path < $1.path }.map {
+                Listing(id: nil, version: nil, file: $0.path, state: .refused, loadedAt: nil,
+                        reason: "\($0.code): \($0.message)", jobs: [])
+            }
+    }
+
+    private func retire(_ version: Version) {
+        if users[version.key]?.isEmpty == false { retired[version.key] = version }
+    }
+}

@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: Apache-2.0
+import Daemon
+import Foundation
+import Testing
+import TestSupport
+
+@Suite struct PluginRegistryTests {
+    private let root = FileManager.default.temporaryDirectory.appendingPathComponent("registry-\(UUID().uuidString)")
+    private var pluginDirectory: URL { root.appendingPathComponent("plugins") }
+
+    private func makeRegistry() throws -> PluginRegistry {
+        try FileManager.default.createDirectory(at: pluginDirectory, withIntermediateDirectories: true)
+        return try PluginRegistry(pluginDirectory: pluginDirectory, stateDirectory: root.appendingPathComponent("state"),
+                                  probeExecutable: BuildProducts.executable("dptuned"))
+    }
+
+    /// Drops a build into the plugin directory the way operators should: copy, then rename.
+    private func install(_ library: String, as name: String) throws -> URL {
+        let staged = root.appendingPathComponent(".\(name).tmp")
+        try? FileManager.default.removeItem(at: staged)
+        try FileManager.default.copyItem(at: BuildProducts.library(library), to: staged)
+        let target = pluginDirectory.appendingPathComponent(name)
+        _ = rename(staged.path, target.path)
+        return target
+    }
+
+    /// A rebuilt plugin replaces the current version for new jobs, while a running job
+    /// keeps the version it started with, and can still load it after the file changed.
+    @Test func hotSwapKeepsRunningJobsOnTheirVersion() async throws {
+        let registry = try makeRegistry()
+        let file = try install("EchoV1", as: "libecho.so")
+        await registry.scan()
+        let old = try #require(await registry.acquire(strategy: "echo", job: "job-1"))
+        #expect(old.description.version == "1.0.0")
+
+        _ = try install("EchoV2", as: "libecho.so")
+        await registry.fileChanged(file)
+        let new = try #require(await registry.acquire(strategy: "echo", job: "job-2"))
+        #expect(new.description.version == "2.0.0")
+
+        // The running job's stored copy is intact and still the old build.
+        let stillOld = await PluginProbe.probe(file: old.storedFile, executable: BuildProducts.executable("dptuned"),
+                                               stagingDirectory: root.appendingPathComponent("probe"))
+        #expect(try stillOld.get().version == "1.0.0")
+
+        let rows = await registry.listing()
+        #expect(rows.contains { $0.state == .current && $0.version == "2.0.0" && $0.jobs == ["job-2"] })
+        #expect(rows.contains { $0.state == .retired && $0.version == "1.0.0" && $0.jobs == ["job-1"] })
+
+        await registry.release(job: "job-1")
+        let after = await registry.listing()
+        #expect(!after.contains { $0.state == .retired })
+    }
+
+    @Test func refusedAndDuplicateFilesAreListedWithTheirReason() async throws {
+        let registry = try makeRegistry()
+        _ = try install("EchoV1", as: "libecho.so")
+        _ = try install("EchoV2", as: "libecho-copy.so")
+        _ = try install("WrongABI", as: "libwrong.so")
+        await registry.scan()
+        let rows = await registry.listing()
+        #expect(await registry.strategyIDs == ["echo"])
+        let refused = rows.filter { $0.state == .refused }
+        #expect(refused.count == 2)
+        #expect(refused.contains { $0.file.hasSuffix("libwrong.so") && ($0.reason ?? "").hasPrefix("abi_mismatch") })
+        #expect(refused.contains { $0.file.hasSuffix("libecho.so") && ($0.reason ?? "").hasPrefix("duplicate") }
+            || refused.contains { $0.file.hasSuffix("libecho-copy.so") && ($0.reason ?? "").hasPrefix("duplicate") })
+    }
+}

@@ -69,5 +69,5 @@ func standardNormalCDF(_ x: Double) -> Double {
 
 /// log Φ(x), finite far into the lower tail where Φ(x) underflows.
 func logStandardNormalCDF(_ x: Double) -> Double {
-    log(0.5) + logErfc(-x / 2.0.squareRoot())
+    logHalfErfc(-x / 2.0.squareRoot())
 }

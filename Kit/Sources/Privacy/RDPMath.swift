@@ -30,8 +30,9 @@ func logAbsBinomial(_ n: Double, _ k: Double) -> Double {
 /// log(erfc(x)/2) = log Φ(−√2 x), accurate over the whole line.
 ///
 /// Where erfc(x)/2 is near 1 (x < 0) it is formed as log1p(−erfc(−x)/2), so the tiny
-/// deviation from 1 survives instead of being lost to one ulp of log 2 (dp_accounting's
-/// log(½) + log(erfc) loses it, ~1e-16 absolute). For x ≥ 10, where erfc underflows, it
+/// deviation from 1 survives; adding log ½ to log erfc(x) ≈ log 2 would lose it to one ulp
+/// of log 2 (~1e-16 absolute, which is 1e-8 relative in an RDP of 1e-8; scipy's log_ndtr,
+/// behind dp_accounting, avoids it the same way). For x ≥ 10, where erfc underflows, it
 /// uses the asymptotic expansion (Abramowitz & Stegun 7.1.23)
 /// erfc(x) = e^(−x²)/(x√π) · Σₙ (−1)ⁿ (2n−1)!! / (2x²)ⁿ, whose terms fall below 1e-17
 /// within a dozen steps there; in between glibc's erfc is accurate to a few ulp.

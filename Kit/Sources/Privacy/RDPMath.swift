@@ -21,10 +21,11 @@ func logAbsGamma(_ x: Double) -> Double {
 
 /// log|C(n, k)| for real n and integer-valued k, via log-gamma.
 ///
+/// Loops over k pass log Γ(n + 1) in once rather than recompute it every term.
 /// For fractional n and k > n the coefficient alternates in sign; only its magnitude is
 /// returned because the fractional-order series below sums magnitudes.
-func logAbsBinomial(_ n: Double, _ k: Double) -> Double {
-    logAbsGamma(n + 1) - logAbsGamma(k + 1) - logAbsGamma(n - k + 1)
+func logAbsBinomial(_ n: Double, _ k: Double, logGammaOfNPlusOne: Double) -> Double {
+    logGammaOfNPlusOne - logAbsGamma(k + 1) - logAbsGamma(n - k + 1)
 }
 
 /// log(erfc(x)/2) = log Φ(−√2 x), accurate over the whole line.
@@ -91,10 +92,11 @@ func subsampledGaussianLogAIntegerOrder(samplingRate q: Double, noiseMultiplier 
     let logQ = log(q)
     let log1mQ = log1p(-q)
     let twoSigmaSquared = 2 * sigma * sigma
+    let logGammaOfAlphaPlusOne = logAbsGamma(alpha + 1)
     var logAMinusOne = -Double.infinity
     var i = 2.0
     while i <= alpha {
-        let logWeight = logAbsBinomial(alpha, i) + i * logQ + (alpha - i) * log1mQ
+        let logWeight = logAbsBinomial(alpha, i, logGammaOfNPlusOne: logGammaOfAlphaPlusOne) + i * logQ + (alpha - i) * log1mQ
         logAMinusOne = logAddExp(logAMinusOne, logWeight + logExpm1((i * i - i) / twoSigmaSquared))
         i += 1
     }
@@ -125,6 +127,7 @@ func subsampledGaussianLogAFractionalOrder(samplingRate q: Double, noiseMultipli
     let sigmaSquared = sigma * sigma
     let z0 = sigmaSquared * log(1 / q - 1) + 0.5
     let erfcScale = (2.0).squareRoot() * sigma
+    let logGammaOfAlphaPlusOne = logAbsGamma(alpha + 1)
     var logA0 = -Double.infinity
     var logA1 = -Double.infinity
     var previousLogS0 = -Double.infinity
@@ -132,7 +135,7 @@ func subsampledGaussianLogAFractionalOrder(samplingRate q: Double, noiseMultipli
     for step in 0..<fractionalSeriesMaxTerms {
         let i = Double(step)
         let j = alpha - i
-        let logCoefficient = logAbsBinomial(alpha, i)
+        let logCoefficient = logAbsBinomial(alpha, i, logGammaOfNPlusOne: logGammaOfAlphaPlusOne)
         let logS0 = logCoefficient + i * logQ + j * log1mQ + (i * i - i) / (2 * sigmaSquared)
             + logHalfErfc((i - z0) / erfcScale)
         let logS1 = logCoefficient + j * logQ + i * log1mQ + (j * j - j) / (2 * sigmaSquared)

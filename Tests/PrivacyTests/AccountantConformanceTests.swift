@@ -12,11 +12,14 @@ import Testing
         let make: @Sendable (NeighboringRelation) -> any PrivacyAccountant
         /// Whether ε of a Gaussian comes from its RDP curve α/(2σ²).
         let isRDP: Bool
+        /// Relative agreement expected between equal compositions computed different ways
+        /// (an RDP accountant adds curves exactly; a discretized one may not).
+        let tolerance: Double
         var testDescription: String { name }
     }
 
     static let accountants: [Factory] = [
-        Factory(name: "rdp", make: { RDPAccountant(neighboringRelation: $0) }, isRDP: true),
+        Factory(name: "rdp", make: { RDPAccountant(neighboringRelation: $0) }, isRDP: true, tolerance: 1e-9),
     ]
 
     static let step = DpEvent.poissonSampled(probability: 0.02, event: .gaussian(noiseMultiplier: 1.2))
@@ -67,7 +70,7 @@ import Testing
         let composed = try epsilon { try $0.compose(.composed(Array(repeating: Self.step, count: 6))) }
         let oneByOne = try epsilon { accountant in for _ in 0..<6 { try accountant.compose(Self.step) } }
         for other in [selfComposed, composed, oneByOne] {
-            #expect(abs(other - counted) <= 1e-9 * counted, "\(other) vs \(counted)")
+            #expect(abs(other - counted) <= factory.tolerance * counted, "\(other) vs \(counted)")
         }
         #expect(counted > 0)
     }
@@ -91,9 +94,8 @@ import Testing
         for delta in [1e-3, 1e-5, 1e-8] {
             let epsilon = try accountant.epsilon(delta: delta)
             let back = try accountant.delta(epsilon: epsilon)
-            #expect(back <= delta * (1 + 1e-9), "δ(ε(δ)) = \(back) must not exceed δ = \(delta)")
-            #expect(back >= delta * 0.5, "δ(ε(δ)) = \(back) should be close to δ = \(delta)")
-            #expect(try accountant.epsilon(delta: back) <= epsilon * (1 + 1e-9) + 1e-12)
+            #expect(abs(back - delta) <= factory.tolerance * delta, "δ(ε(δ)) = \(back) vs δ = \(delta)")
+            #expect(try accountant.epsilon(delta: back) <= epsilon * (1 + factory.tolerance))
         }
     }
 }

@@ -65,9 +65,10 @@ public enum OneRunAudit {
         // q = e^ε/(1 + e^ε) and 1 − q, in log space so large ε stays finite.
         let logQ = -log1p(exp(-epsilon))
         let log1mQ = -epsilon + logQ
-        let logR = logAbsGamma(Double(r) + 1)
+        let logGammaOfRPlusOne = logAbsGamma(Double(r) + 1)
         func probability(_ k: Int) -> Double {
-            exp(logR - logAbsGamma(Double(k) + 1) - logAbsGamma(Double(r - k) + 1) + Double(k) * logQ + Double(r - k) * log1mQ)
+            exp(logAbsBinomial(Double(r), Double(k), logGammaOfNPlusOne: logGammaOfRPlusOne)
+                + Double(k) * logQ + Double(r - k) * log1mQ)
         }
         var beta = 0.0
         for k in stride(from: r, through: v, by: -1) { beta += probability(k) }

@@ -27,6 +27,9 @@ extension RDPAccountant: Codable {
             throw PrivacyError(.stateMismatch, "accountant state was saved by the \(mechanism) accountant, not \(Self.mechanism); refusing to load it")
         }
         let orders = try container.decode([Double].self, forKey: .orders)
+        guard !orders.isEmpty else {
+            throw PrivacyError(.invalidArgument, "accountant state has no Rényi orders; refusing to load it")
+        }
         let events = try container.decode([DpEvent].self, forKey: .events)
         let relation = try container.decode(NeighboringRelation.self, forKey: .neighboringRelation)
         let rdp = try rdpCurve(of: .composed(events), orders: orders, neighboringRelation: relation)

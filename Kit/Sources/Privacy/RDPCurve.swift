@@ -104,6 +104,8 @@ func maybeComposeRDP(
             try maybeComposeRDP(inner, count: count, neighboringRelation: neighboringRelation, apply: apply)
         }
     case .randomizedResponse(let k, let epsilon):
+        // The event fixes its own adjacency (one value replaced; see its doc), so its curve
+        // does not depend on the accountant's relation.
         guard k >= 1 else {
             throw PrivacyError(.invalidArgument, "randomized response needs k ≥ 1 values; found \(k)")
         }

@@ -14,19 +14,25 @@ func logAbsGamma(_ x: Double) -> Double {
 
 /// log|C(n, k)| for real n and integer-valued k, via log-gamma.
 ///
+/// Loops over k pass log Γ(n + 1) in once rather than recompute it every term.
 /// For fractional n and k > n the coefficient alternates in sign; only its magnitude is
 /// returned because the fractional-order series below sums magnitudes.
-func logAbsBinomial(_ n: Double, _ k: Double) -> Double {
-    logAbsGamma(n + 1) - logAbsGamma(k + 1) - logAbsGamma(n - k + 1)
+func logAbsBinomial(_ n: Double, _ k: Double, logGammaOfNPlusOne: Double) -> Double {
+    logGammaOfNPlusOne - logAbsGamma(k + 1) - logAbsGamma(n - k + 1)
 }
 
-/// log(erfc(x)), accurate where erfc(x) underflows.
+/// log(erfc(x)/2) = log Φ(−√2 x), accurate over the whole line.
 ///
-/// For x ≥ 10 it uses the asymptotic expansion (Abramowitz & Stegun 7.1.23)
+/// Where erfc(x)/2 is near 1 (x < 0) it is formed as log1p(−erfc(−x)/2), so the tiny
+/// deviation from 1 survives; adding log ½ to log erfc(x) ≈ log 2 would lose it to one ulp
+/// of log 2 (~1e-16 absolute, which is 1e-8 relative in an RDP of 1e-8; scipy's log_ndtr,
+/// behind dp_accounting, avoids it the same way). For x ≥ 10, where erfc underflows, it
+/// uses the asymptotic expansion (Abramowitz & Stegun 7.1.23)
 /// erfc(x) = e^(−x²)/(x√π) · Σₙ (−1)ⁿ (2n−1)!! / (2x²)ⁿ, whose terms fall below 1e-17
-/// within a dozen steps there; below 10 glibc's erfc is accurate to a few ulp.
-func logErfc(_ x: Double) -> Double {
-    guard x >= 10 else { return log(erfc(x)) }
+/// within a dozen steps there; in between glibc's erfc is accurate to a few ulp.
+func logHalfErfc(_ x: Double) -> Double {
+    if x < 0 { return log1p(-0.5 * erfc(-x)) }
+    if x < 10 { return log(0.5 * erfc(x)) }
     let twoXSquared = 2 * x * x
     var term = 1.0
     var sum = 1.0
@@ -36,7 +42,7 @@ func logErfc(_ x: Double) -> Double {
         sum += term
         n += 1
     }
-    return -x * x - log(x) - 0.5 * log(Double.pi) + log(sum)
+    return -x * x - log(x) - log(2 * Double.pi.squareRoot()) + log(sum)
 }
 
 /// RDP of the Gaussian mechanism with sensitivity 1: α / (2σ²) (Mironov 2017, Prop. 7).
@@ -79,10 +85,11 @@ func subsampledGaussianLogAIntegerOrder(samplingRate q: Double, noiseMultiplier 
     let logQ = log(q)
     let log1mQ = log1p(-q)
     let twoSigmaSquared = 2 * sigma * sigma
+    let logGammaOfAlphaPlusOne = logAbsGamma(alpha + 1)
     var logAMinusOne = -Double.infinity
     var i = 2.0
     while i <= alpha {
-        let logWeight = logAbsBinomial(alpha, i) + i * logQ + (alpha - i) * log1mQ
+        let logWeight = logAbsBinomial(alpha, i, logGammaOfNPlusOne: logGammaOfAlphaPlusOne) + i * logQ + (alpha - i) * log1mQ
         logAMinusOne = logAddExp(logAMinusOne, logWeight + logExpm1((i * i - i) / twoSigmaSquared))
         i += 1
     }
@@ -113,7 +120,7 @@ func subsampledGaussianLogAFractionalOrder(samplingRate q: Double, noiseMultipli
     let sigmaSquared = sigma * sigma
     let z0 = sigmaSquared * log(1 / q - 1) + 0.5
     let erfcScale = (2.0).squareRoot() * sigma
-    let logHalf = log(0.5)
+    let logGammaOfAlphaPlusOne = logAbsGamma(alpha + 1)
     var logA0 = -Double.infinity
     var logA1 = -Double.infinity
     var previousLogS0 = -Double.infinity
@@ -121,11 +128,11 @@ func subsampledGaussianLogAFractionalOrder(samplingRate q: Double, noiseMultipli
     for step in 0..<fractionalSeriesMaxTerms {
         let i = Double(step)
         let j = alpha - i
-        let logCoefficient = logAbsBinomial(alpha, i)
+        let logCoefficient = logAbsBinomial(alpha, i, logGammaOfNPlusOne: logGammaOfAlphaPlusOne)
         let logS0 = logCoefficient + i * logQ + j * log1mQ + (i * i - i) / (2 * sigmaSquared)
-            + logHalf + logErfc((i - z0) / erfcScale)
+            + logHalfErfc((i - z0) / erfcScale)
         let logS1 = logCoefficient + j * logQ + i * log1mQ + (j * j - j) / (2 * sigmaSquared)
-            + logHalf + logErfc((z0 - j) / erfcScale)
+            + logHalfErfc((z0 - j) / erfcScale)
         logA0 = logAddExp(logA0, logS0)
         logA1 = logAddExp(logA1, logS1)
         let total = logAddExp(logA0, logA1)

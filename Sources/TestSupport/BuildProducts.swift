@@ -3,16 +3,11 @@ import Foundation
 
 /// Where SwiftPM put this build's products (executables, plugin libraries).
 ///
-/// The running test executable sits in that directory, so it is found from
-/// `/proc/self/exe` whatever the configuration (debug, release) or scratch path.
+/// Products and the test executable share one build directory, so it is found from the
+/// running test process (`/proc/self/exe`) whatever the configuration or scratch path.
 public enum BuildProducts {
-    public static let directory: URL = {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
-        // The XCTest runner lives inside `NAME.xctest/` bundles on some toolchains.
-        while dir.pathExtension == "xctest" || dir.lastPathComponent == "usr" { dir.deleteLastPathComponent() }
-        return dir
-    }()
+    public static let directory: URL =
+        URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
 
     /// The path of a built dynamic library product `lib<name>.so`.
     public static func library(_ name: String) -> URL {

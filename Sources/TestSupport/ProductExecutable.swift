@@ -3,8 +3,7 @@ import Foundation
 
 /// Runs a built executable product (`dptunectl`, `dptuned`) the way a user would.
 ///
-/// SwiftPM puts products and the test bundle in the same build directory, so the product is
-/// found beside the running test process (`/proc/self/exe`).
+/// The product is looked up in ``BuildProducts/directory``.
 public struct ProductExecutable: Sendable {
     /// The outcome of one run.
     public struct Result: Sendable {
@@ -18,8 +17,7 @@ public struct ProductExecutable: Sendable {
     /// - Parameter name: the product's name, e.g. `"dptunectl"`.
     /// - Throws: ``ProductExecutableError`` if it is not in the build directory.
     public init(_ name: String) throws {
-        let testProcess = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        let candidate = testProcess.deletingLastPathComponent().appendingPathComponent(name)
+        let candidate = BuildProducts.executable(name)
         guard FileManager.default.isExecutableFile(atPath: candidate.path) else {
             throw ProductExecutableError(
                 message: "product \(name) not found at \(candidate.path): build it first (swift build --build-tests)")

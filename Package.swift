@@ -52,6 +52,9 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .target(name: "TestSupport"),
+        .executableTarget(name: "dptune-bench", dependencies: [
+            kit, .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Benchmarks/dptune-bench"),
         .executableTarget(name: "ledger-torture", dependencies: ["Ledger", kit], path: "Tests/LedgerTorture"),
 
         .testTarget(name: "LinalgTests", dependencies: [kit, "TestSupport"]),

@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: Apache-2.0
+import ArgumentParser
+import Foundation
+
+/// Measurements of this machine, printed as a table (not run by `swift test`).
+///
+/// Run optimized: `swift run -c release dptune-bench <what>`.
+struct DPTuneBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dptune-bench",
+        abstract: "Speed measurements: SGEMM, privacy accounting and noise generation.",
+        subcommands: [GEMMBenchmark.self, PrivacyBenchmark.self])
+}
+
+/// The median of `repeats` timings of `body`, in seconds, after one warm-up run.
+func medianSeconds(repeats: Int, _ body: () throws -> Void) rethrows -> Double {
+    try body()
+    var times: [Double] = []
+    for _ in 0..<repeats {
+        let start = ContinuousClock.now
+        try body()
+        let elapsed = ContinuousClock.now - start
+        times.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+    }
+    return times.sorted()[times.count / 2]
+}
+
+/// Peak resident set size of this process so far, from /proc (VmHWM), in MiB.
+func peakResidentMiB() -> Double {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+          let kib = Double(line.split(separator: " ", omittingEmptySubsequences: true)[1])
+    else { return .nan }
+    return kib / 1024
+}
+
+func row(_ cells: [String], widths: [Int]) -> String {
+    zip(cells, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
+}

@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: Apache-2.0
+import ArgumentParser
+import Linalg
+
+/// SGEMM throughput for square and transformer-shaped products at 1 and 2 threads.
+struct GEMMBenchmark: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "gemm", abstract: "SGEMM GFLOP/s through OpenBLAS.")
+
+    @Option(help: "Timed repetitions per shape (the median is reported).")
+    var repeats = 9
+
+    /// (M, N, K): square products and the shapes of a MiniLM training step
+    /// (4096 tokens × 384 hidden, the 1536-wide feed-forward, and a weight-gradient product).
+    static let shapes: [(Int, Int, Int)] = [
+        (1024, 1024, 1024), (2048, 2048, 2048), (4096, 384, 384), (4096, 1536, 384), (4096, 384, 1536), (384, 384, 4096),
+    ]
+
+    func run() {
+        let widths = [22, 8, 10]
+        print(row(["M x N x K", "threads", "GFLOP/s"], widths: widths))
+        for threads in [1, 2] {
+            BLAS.setThreadCount(threads)
+            for (m, n, k) in Self.shapes {
+                let a = Tensor(shape: [m, k], repeating: 0.5)
+                let b = Tensor(shape: [k, n], repeating: 0.25)
+                var c = Tensor(shape: [m, n])
+                let seconds = medianSeconds(repeats: repeats) {
+                    a.withUnsafeBufferPointer { pa in
+                        b.withUnsafeBufferPointer { pb in
+                            c.withUnsafeMutableBufferPointer { pc in
+                                BLAS.sgemm(m: m, n: n, k: k, a: pa.baseAddress!, lda: k, b: pb.baseAddress!, ldb: n,
+                                           c: pc.baseAddress!, ldc: n)
+                            }
+                        }
+                    }
+                }
+                // Every output of an all-0.5 by all-0.25 product is k/8: a wrong kernel shows here.
+                precondition(abs(c[flat: 0] - Float(k) / 8) < 1e-3 * Float(k), "SGEMM computed a wrong result")
+                let gflops = 2 * Double(m) * Double(n) * Double(k) / seconds / 1e9
+                print(row(["\(m) x \(n) x \(k)", "\(threads)", String(format: "%.1f", gflops)], widths: widths))
+            }
+        }
+    }
+}

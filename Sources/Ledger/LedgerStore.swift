@@ -48,11 +48,11 @@ public final class LedgerStore: Sendable {
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
         configuration.busyMode = .timeout(30)
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
+            // GRDB sets synchronous=NORMAL when it puts the writer in WAL mode, which may
+            // lose the last commits on power loss; a returned admission must be on disk.
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         } catch let error as DatabaseError where error.resultCode == .SQLITE_CORRUPT {
             throw LedgerIntegrity.failure("sqlite integrity_check", "\(error)", path: path)
         } catch {

@@ -217,6 +217,12 @@ import Testing
             try LedgerStore(path: foreign, create: true, curveEvaluator: ClosedFormRDP.evaluator)
         }
         #expect(other.code == .notALedger)
+        // Refused before anything wrote to it: still in rollback-journal mode, same tables.
+        let untouched = try DatabaseQueue(path: foreign).read { db in
+            (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try String.fetchAll(db, sql: "SELECT name FROM sqlite_master"))
+        }
+        #expect(untouched.0 == "delete")
+        #expect(untouched.1 == ["t"])
 
         do { _ = try ledger.open(accounts: Self.accounts) }
         try DatabaseQueue(path: ledger.path).write { db in

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
 import GRDB
-@testable import Ledger
+import Ledger
 import Privacy
 import Testing
 
@@ -243,11 +243,10 @@ import Testing
         }
         #expect(journal == "wal")
         // The store's own writer: FULL (2) syncs the WAL at every commit.
-        let (synchronous, foreignKeys) = try store.writeImmediately { db in
-            (try Int.fetchOne(db, sql: "PRAGMA synchronous"), try Bool.fetchOne(db, sql: "PRAGMA foreign_keys"))
-        }
-        #expect(synchronous == 2)
-        #expect(foreignKeys == true)
+        let settings = try store.storageSettings()
+        #expect(settings.journalMode == "wal")
+        #expect(settings.synchronous == 2)
+        #expect(settings.foreignKeys)
         let reopened = try LedgerStore(path: ledger.path, curveEvaluator: ClosedFormRDP.evaluator)
         #expect(try reopened.account(named: "hospital-a").jobCount == 1)
     }

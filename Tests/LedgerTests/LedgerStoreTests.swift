@@ -37,6 +37,14 @@ import Testing
         #expect(account.epsilonSpent == PrivacyFilter.epsilon(curve: expected, orders: orders, delta: 1e-5))
         #expect(account.epsilonRemaining == 1000 - account.epsilonSpent)
 
+        // At another δ: the same curve, certified with that δ split over the same orders.
+        #expect(try store.epsilonSpent(account: "hospital-a", delta: 1e-5) == account.epsilonSpent)
+        let looser = try store.epsilonSpent(account: "hospital-a", delta: 1e-3)
+        #expect(looser == PrivacyFilter.epsilon(curve: expected, orders: orders, delta: 1e-3))
+        #expect(looser < account.epsilonSpent)
+        #expect(throws: LedgerError.self) { try store.epsilonSpent(account: "hospital-a", delta: 1) }
+        #expect(throws: LedgerError.self) { try store.charges(account: "nobody") }
+
         // The audit log alone is enough to recompute the totals.
         struct Reservation: Decodable { let curve: [Double] }
         var replayed = Array(repeating: 0.0, count: orders.count)

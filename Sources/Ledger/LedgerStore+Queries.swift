@@ -92,6 +92,17 @@ extension LedgerStore {
         }
     }
 
+    /// The settings the ledger's durability rests on, as the writing connection has them,
+    /// for the daemon's start-up log and for tests.
+    public func storageSettings() throws -> StorageSettings {
+        try pool.writeWithoutTransaction { db in
+            StorageSettings(
+                journalMode: try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "",
+                synchronous: try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1,
+                foreignKeys: try Bool.fetchOne(db, sql: "PRAGMA foreign_keys") ?? false)
+        }
+    }
+
     private static func summary(_ db: Database, _ account: AccountRow) throws -> AccountSummary {
         let jobCount = try Int.fetchOne(
             db, sql: "SELECT count(*) FROM jobs WHERE account = ?", arguments: [account.name]) ?? 0
@@ -119,4 +130,13 @@ extension LedgerStore {
                 state: jobState, reason: row["reason"], admittedAt: row["admitted_at"], finishedAt: row["finished_at"])
         }
     }
+}
+
+/// How the ledger's writing connection stores data.
+public struct StorageSettings: Sendable, Hashable, Codable {
+    /// `wal`: readers never block the writer and see committed snapshots.
+    public let journalMode: String
+    /// SQLite's `PRAGMA synchronous`: 2 (FULL) syncs the log at every commit.
+    public let synchronous: Int
+    public let foreignKeys: Bool
 }

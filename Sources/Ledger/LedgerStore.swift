@@ -45,24 +45,17 @@ public final class LedgerStore: Sendable {
                 .missingDatabase,
                 "no privacy ledger at \(path); refusing to create an empty one unless asked: if the ledger was moved or deleted, restore it, or its spent budgets are forgotten")
         }
+        if existed {
+            try Self.inspect(path: path, create: create)
+        }
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
         configuration.busyMode = .timeout(30)
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
-        } catch let error as DatabaseError where error.resultCode == .SQLITE_CORRUPT {
-            throw LedgerIntegrity.failure("sqlite integrity_check", "\(error)", path: path)
-        } catch {
-            throw LedgerError(.notALedger, "\(path) cannot be opened as an SQLite database: \(error); \(LedgerIntegrity.inspectionHint(path))")
-        }
-        do {
-            if existed {
-                try pool.read { db in try LedgerIntegrity.verifyFile(db, path: path) }
-                try checkSchemaVersion(create: create)
-            }
+            // GRDB sets synchronous=NORMAL when it puts the writer in WAL mode, which may
+            // lose the last commits on power loss; a returned admission must be on disk.
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
             try LedgerSchema.migrator.migrate(pool)
             try pool.read { db in try LedgerIntegrity.verifyInvariants(db, path: path) }
         } catch let error as DatabaseError where [.SQLITE_CORRUPT, .SQLITE_NOTADB].contains(error.resultCode) {
@@ -70,24 +63,37 @@ public final class LedgerStore: Sendable {
         }
     }
 
-    /// Refuses a file of another program or of a newer dptune before any migration runs.
-    private func checkSchemaVersion(create: Bool) throws {
-        try pool.read { db in
-            let migrator = LedgerSchema.migrator
-            if try migrator.hasBeenSuperseded(db) {
-                let applied = try migrator.appliedMigrations(db)
-                throw LedgerError(
-                    .newerLedger,
-                    "\(path) has schema migrations \(applied) that this build does not know: it was written by a newer dptune; refusing to open it")
+    /// Checks an existing file through a read-only connection before anything writes to
+    /// it (opening a pool, migrating): a damaged or foreign file is left exactly as it was.
+    ///
+    /// - Throws: ``LedgerError`` `.notALedger`, `.newerLedger` or `.integrityCheckFailed`.
+    private static func inspect(path: String, create: Bool) throws {
+        var configuration = Configuration()
+        configuration.readonly = true
+        do {
+            try DatabaseQueue(path: path, configuration: configuration).read { db in
+                let isEmpty = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") == 0
+                try LedgerIntegrity.verifyFile(db, path: path)
+                let migrator = LedgerSchema.migrator
+                if try migrator.hasBeenSuperseded(db) {
+                    let applied = try migrator.appliedMigrations(db)
+                    throw LedgerError(
+                        .newerLedger,
+                        "\(path) has schema migrations \(applied) that this build does not know: it was written by a newer dptune; refusing to open it")
+                }
+                if try migrator.appliedMigrations(db).isEmpty && !(isEmpty && create) {
+                    throw LedgerError(
+                        .notALedger,
+                        isEmpty
+                            ? "\(path) is an empty database, not a privacy ledger; refusing to turn it into one unless asked (create: true)"
+                            : "\(path) is an SQLite database but not a dptune privacy ledger; refusing to touch it")
+                }
             }
-            let isEmpty = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") == 0
-            if try migrator.appliedMigrations(db).isEmpty && !(isEmpty && create) {
-                throw LedgerError(
-                    .notALedger,
-                    isEmpty
-                        ? "\(path) is an empty database, not a privacy ledger; refusing to turn it into one unless asked (create: true)"
-                        : "\(path) is an SQLite database but not a dptune privacy ledger; refusing to touch it")
-            }
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CORRUPT {
+            throw LedgerIntegrity.failure("sqlite integrity_check", "\(error)", path: path)
+        } catch let error as DatabaseError {
+            throw LedgerError(
+                .notALedger, "\(path) cannot be read as an SQLite database: \(error); \(LedgerIntegrity.inspectionHint(path))")
         }
     }
 

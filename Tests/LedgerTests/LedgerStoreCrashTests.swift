@@ -64,7 +64,7 @@ import Testing
                     if chunk.isEmpty { break }
                     text += String(decoding: chunk, as: UTF8.self)
                 }
-                usleep(UInt32.random(in: 0...25_000))
+                usleep(UInt32.random(in: 0...50_000))
             }
             kill(child.processIdentifier, SIGKILL)
             child.waitUntilExit()
@@ -118,7 +118,7 @@ import Testing
         }
         let seconds = Date().timeIntervalSince(started)
         print("ledger crash test: \(kills) kills in \(String(format: "%.1f", seconds)) s; \(toldAdmitted.count) jobs admitted; after work \(killsAfterWork)×, mid-job \(killsMidJob)×, before ready \(killsBeforeReady)×; \(recovered) interrupted jobs failed on recovery")
-        #expect(killsAfterWork >= kills / 4, "the child did too little work for the kills to matter")
+        #expect(killsAfterWork >= kills / 5, "the child did too little work for the kills to matter")
         #expect(killsMidJob > 0)
     }
 }

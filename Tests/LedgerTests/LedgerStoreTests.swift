@@ -37,6 +37,14 @@ import Testing
         #expect(account.epsilonSpent == PrivacyFilter.epsilon(curve: expected, orders: orders, delta: 1e-5))
         #expect(account.epsilonRemaining == 1000 - account.epsilonSpent)
 
+        // At another δ: the same curve, certified with that δ split over the same orders.
+        #expect(try store.epsilonSpent(account: "hospital-a", delta: 1e-5) == account.epsilonSpent)
+        let looser = try store.epsilonSpent(account: "hospital-a", delta: 1e-3)
+        #expect(looser == PrivacyFilter.epsilon(curve: expected, orders: orders, delta: 1e-3))
+        #expect(looser < account.epsilonSpent)
+        #expect(throws: LedgerError.self) { try store.epsilonSpent(account: "hospital-a", delta: 1) }
+        #expect(throws: LedgerError.self) { try store.charges(account: "nobody") }
+
         // The audit log alone is enough to recompute the totals.
         struct Reservation: Decodable { let curve: [Double] }
         var replayed = Array(repeating: 0.0, count: orders.count)
@@ -217,6 +225,12 @@ import Testing
             try LedgerStore(path: foreign, create: true, curveEvaluator: ClosedFormRDP.evaluator)
         }
         #expect(other.code == .notALedger)
+        // Refused before anything wrote to it: still in rollback-journal mode, same tables.
+        let untouched = try DatabaseQueue(path: foreign).read { db in
+            (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try String.fetchAll(db, sql: "SELECT name FROM sqlite_master"))
+        }
+        #expect(untouched.0 == "delete")
+        #expect(untouched.1 == ["t"])
 
         do { _ = try ledger.open(accounts: Self.accounts) }
         try DatabaseQueue(path: ledger.path).write { db in
@@ -236,6 +250,11 @@ import Testing
             try String.fetchOne(db, sql: "PRAGMA journal_mode")
         }
         #expect(journal == "wal")
+        // The store's own writer: FULL (2) syncs the WAL at every commit.
+        let settings = try store.storageSettings()
+        #expect(settings.journalMode == "wal")
+        #expect(settings.synchronous == 2)
+        #expect(settings.foreignKeys)
         let reopened = try LedgerStore(path: ledger.path, curveEvaluator: ClosedFormRDP.evaluator)
         #expect(try reopened.account(named: "hospital-a").jobCount == 1)
     }

@@ -62,7 +62,9 @@ let package = Package(
         .testTarget(name: "PrivacyTests", dependencies: [kit, "TestSupport"]),
         .testTarget(name: "AdapterKitTests", dependencies: [kit, "TestSupport"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"]),
-        .testTarget(name: "LedgerTests", dependencies: ["Ledger", kit, "TestSupport"]),
+        .testTarget(name: "LedgerTests", dependencies: [
+            "Ledger", kit, "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", kit, "TestSupport"]),
         .testTarget(name: "RecordsTests", dependencies: ["Records", "TestSupport"]),
         .testTarget(name: "SpoolTests", dependencies: ["Spool", "Records", "TestSupport"]),

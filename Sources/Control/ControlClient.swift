@@ -55,16 +55,15 @@ public final class ControlClient {
     /// Streams the progress of job `id` to `onEvent` until the job ends.
     ///
     /// - Returns: The job as it ended.
-    /// - Throws: ``ControlError`` as ``send(_:)``, or whatever `onEvent` throws (which ends
-    ///   the watch; the connection should then be dropped).
-    public func watch(jobID: String, onEvent: (ProgressEvent) throws -> Void) throws -> JobDetail {
+    /// - Throws: ``ControlError`` as ``send(_:)``.
+    public func watch(jobID: String, onEvent: (ProgressEvent) -> Void) throws(ControlError) -> JobDetail {
         guard case .job(let detail) = try exchange(.watch(id: jobID), onEvent: onEvent) else {
             throw ControlError(.protocolViolation, "watch ended without the job's detail")
         }
         return detail
     }
 
-    private func exchange(_ request: ControlRequest, onEvent: (ProgressEvent) throws -> Void) throws(ControlError) -> ControlResult {
+    private func exchange(_ request: ControlRequest, onEvent: (ProgressEvent) -> Void) throws(ControlError) -> ControlResult {
         let id = nextID
         nextID += 1
         let line: Data
@@ -82,13 +81,7 @@ public final class ControlClient {
                 guard eventID == id else {
                     throw ControlError(.protocolViolation, "event for request \(eventID.map(String.init) ?? "null"), expected \(id)")
                 }
-                do {
-                    try onEvent(event)
-                } catch let error as ControlError {
-                    throw error
-                } catch {
-                    throw ControlError(.internal, "watch stopped: \(error)")
-                }
+                onEvent(event)
             case .response(let responseID, let outcome):
                 // A refusal of the framing (too large, timeout) cannot name the request: id null.
                 guard responseID == id || responseID == nil else {

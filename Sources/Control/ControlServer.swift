@@ -3,6 +3,10 @@ import NIOCore
 import NIOPosix
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The daemon's control socket (DESIGN §3.4): newline-delimited JSON requests from many
 /// clients at once, answered by a ``ControlHandler``.
 ///
@@ -43,6 +47,21 @@ public final class ControlServer: Sendable {
             self.requestTimeout = requestTimeout
             self.maxRequestBytes = maxRequestBytes
             self.shutdownGracePeriod = shutdownGracePeriod
+        }
+
+        /// The id of the group `name` (for the socket group and the admin group of the config).
+        ///
+        /// - Throws: ``ControlError`` `.invalidConfiguration` if no such group exists.
+        public static func groupID(named name: String) throws -> gid_t {
+            var entry = Glibc.group()
+            var found: UnsafeMutablePointer<Glibc.group>?
+            var scratch = [CChar](repeating: 0, count: 16384)
+            let status = getgrnam_r(name, &entry, &scratch, scratch.count, &found)
+            guard status == 0, found != nil else {
+                let reason = status == 0 ? "no such group" : String(cString: strerror(status))
+                throw ControlError(.invalidConfiguration, "group \(name): \(reason), refusing")
+            }
+            return entry.gr_gid
         }
     }
 

@@ -17,16 +17,24 @@ enum ControlMessage: Sendable, Hashable {
 /// The newline-delimited JSON encoding of requests, responses and events (DESIGN §3.4).
 ///
 /// One message per line, every message carries `"v": 1`. Dates are ISO 8601 in UTC with
-/// milliseconds. A request the daemon cannot understand still gets a response naming the
+/// milliseconds. Non-finite numbers, which plain JSON cannot carry, are the strings
+/// `"Infinity"`, `"-Infinity"` and `"NaN"`: a diverged loss or an account with a
+/// non-private charge (ε = ∞) must still be reportable. A request the daemon cannot understand still gets a response naming the
 /// problem, with `"id": null` when not even the id could be read.
 enum ControlWire {
     static let version = 1
+
+    private static let nonFiniteEncoding = JSONEncoder.NonConformingFloatEncodingStrategy.convertToString(
+        positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+    private static let nonFiniteDecoding = JSONDecoder.NonConformingFloatDecodingStrategy.convertFromString(
+        positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
 
     private static let dateStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 
     static func makeEncoder() -> JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = nonFiniteEncoding
         encoder.dateEncodingStrategy = .custom { date, encoder in
             var container = encoder.singleValueContainer()
             try container.encode(date.formatted(dateStyle))
@@ -36,6 +44,7 @@ enum ControlWire {
 
     static func makeDecoder() -> JSONDecoder {
         let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = nonFiniteDecoding
         decoder.dateDecodingStrategy = .custom { decoder in
             let container = try decoder.singleValueContainer()
             let text = try container.decode(String.self)

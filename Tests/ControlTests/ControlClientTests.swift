@@ -71,6 +71,26 @@ struct ControlClientTests {
         }
     }
 
+    @Test("non-finite numbers (diverged loss, unbounded epsilon) survive the wire")
+    func nonFiniteNumbers() async throws {
+        try await ServerFixture.with { fixture in
+            let event = ProgressEvent(
+                jobID: "job-1", state: .failed, step: 3, totalSteps: 100, loss: .nan, epsilonSpent: .infinity,
+                examplesPerSecond: -.infinity)
+            fixture.handler.setWatchEvents([event], for: "job-1")
+            let path = fixture.socketPath
+            let seen = try await BlockingThread.run {
+                var seen: [ProgressEvent] = []
+                _ = try ControlClient(socketPath: path).watch(jobID: "job-1") { seen.append($0) }
+                return seen
+            }
+            let received = try #require(seen.first)
+            #expect(received.loss?.isNaN == true)
+            #expect(received.epsilonSpent == .infinity)
+            #expect(received.examplesPerSecond == -.infinity)
+        }
+    }
+
     @Test("a refusal arrives as a ControlError with the daemon's code and message")
     func refusalsCarryTheirCode() async throws {
         try await ServerFixture.with { fixture in

@@ -209,6 +209,16 @@ struct ControlServerTests {
         #expect(FileManager.default.fileExists(atPath: path))
     }
 
+    @Test("group names resolve to ids; an unknown group is a configuration error")
+    func groupNames() throws {
+        #expect(try ControlServer.Configuration.groupID(named: "root") == 0)
+        let error = #expect(throws: ControlError.self) {
+            try ControlServer.Configuration.groupID(named: "no-such-group-dptune")
+        }
+        #expect(error?.code == .invalidConfiguration)
+        #expect(error?.message.contains("no-such-group-dptune") == true)
+    }
+
     @Test("descriptors that are not listening Unix stream sockets are refused")
     func refusesUnusableDescriptors() throws {
         let directory = try ServerFixture.makeTemporaryDirectory()

@@ -95,53 +95,104 @@ struct FFT: Sendable {
     }
 
     /// Iterative decimation in time: bit-reversal permutation, then log2(n) butterfly passes.
+    ///
+    /// Each pass splits over cores: by blocks of 2·span while there are several, by butterfly
+    /// index within the one block of the last passes.
     private func butterflies(re: UnsafeMutablePointer<Double>, im: UnsafeMutablePointer<Double>,
                              cosTable: UnsafePointer<Double>, sinTable: UnsafePointer<Double>,
                              sign: Double) {
         let n = count
-        var j = 0
-        for i in 1..<n {
-            var bit = n >> 1
-            while j & bit != 0 {
-                j ^= bit
-                bit >>= 1
-            }
-            j |= bit
-            if i < j {
-                (re[i], re[j]) = (re[j], re[i])
-                (im[i], im[j]) = (im[j], im[i])
-            }
-        }
-        // Span 1: the twiddle is 1.
-        var start = 0
-        while start < n {
-            let (ar, ai, br, bi) = (re[start], im[start], re[start + 1], im[start + 1])
-            re[start] = ar + br
-            im[start] = ai + bi
-            re[start + 1] = ar - br
-            im[start + 1] = ai - bi
-            start += 2
-        }
-        var span = 2
-        while span < n {
-            let wr = cosTable + span
-            let ws = sinTable + span
-            start = 0
-            while start < n {
-                let aRe = re + start, aIm = im + start
-                let bRe = aRe + span, bIm = aIm + span
-                for k in 0..<span {
-                    let c = wr[k], s = sign * ws[k]
-                    let tr = bRe[k] * c - bIm[k] * s
-                    let ti = bRe[k] * s + bIm[k] * c
-                    bRe[k] = aRe[k] - tr
-                    bIm[k] = aIm[k] - ti
-                    aRe[k] += tr
-                    aIm[k] += ti
+        let data = SplitComplexPointer(re: re, im: im)
+        // Bit reversal: each swapped pair (i, j) with i < j is owned by i's chunk.
+        concurrentChunks(n, minimumChunk: 1 << 15) { range in
+            let bits = n.trailingZeroBitCount
+            for i in range {
+                let j = reverseBits(i, width: bits)
+                if i < j {
+                    (data.re[i], data.re[j]) = (data.re[j], data.re[i])
+                    (data.im[i], data.im[j]) = (data.im[j], data.im[i])
                 }
-                start += 2 * span
             }
-            span *= 2
         }
+        for pass in 0..<n.trailingZeroBitCount {
+            let span = 1 << pass
+            let blocks = n / (2 * span)
+            let twiddles = TwiddleRun(cos: cosTable + span, sin: sinTable + span)
+            if blocks >= 4 || span < (1 << 14) {
+                concurrentChunks(blocks, minimumChunk: max(1, (1 << 15) / span)) { range in
+                    for block in range {
+                        butterflyRun(data, start: 2 * span * block, span: span, k: 0..<span, twiddles: twiddles, sign: sign)
+                    }
+                }
+            } else {
+                for block in 0..<blocks {
+                    concurrentChunks(span, minimumChunk: 1 << 14) { range in
+                        butterflyRun(data, start: 2 * span * block, span: span, k: range, twiddles: twiddles, sign: sign)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The twiddle factors of one pass, read by all of its chunks.
+private struct TwiddleRun: @unchecked Sendable {
+    let cos: UnsafePointer<Double>
+    let sin: UnsafePointer<Double>
+}
+
+/// `x` with its lowest `width` bits in reverse order.
+@inline(__always)
+private func reverseBits(_ x: Int, width: Int) -> Int {
+    var v = UInt64(x)
+    v = ((v >> 1) & 0x5555_5555_5555_5555) | ((v & 0x5555_5555_5555_5555) << 1)
+    v = ((v >> 2) & 0x3333_3333_3333_3333) | ((v & 0x3333_3333_3333_3333) << 2)
+    v = ((v >> 4) & 0x0F0F_0F0F_0F0F_0F0F) | ((v & 0x0F0F_0F0F_0F0F_0F0F) << 4)
+    return Int(v.byteSwapped >> (64 - width))
+}
+
+/// A buffer shared by concurrent chunks that write disjoint indices.
+struct SharedMutablePointer<Element>: @unchecked Sendable {
+    let base: UnsafeMutablePointer<Element>
+    init(_ base: UnsafeMutablePointer<Element>) { self.base = base }
+}
+
+/// Both halves of a split-complex buffer, shared by chunks that touch disjoint indices.
+struct SplitComplexPointer: @unchecked Sendable {
+    let re: UnsafeMutablePointer<Double>
+    let im: UnsafeMutablePointer<Double>
+}
+
+/// Butterflies a[k], b[k] = a[k] ± w_k·b[k] for k in `k`, where a starts at `start` and b at
+/// `start + span`, and w_k = cos + i·sign·sin from the twiddle run of this span.
+@inline(__always)
+private func butterflyRun(_ data: SplitComplexPointer, start: Int, span: Int, k: Range<Int>,
+                          twiddles: TwiddleRun, sign: Double) {
+    let wr = twiddles.cos, ws = twiddles.sin
+    let aRe = data.re + start, aIm = data.im + start
+    let bRe = aRe + span, bIm = aIm + span
+    for k in k {
+        let c = wr[k], s = sign * ws[k]
+        let tr = bRe[k] * c - bIm[k] * s
+        let ti = bRe[k] * s + bIm[k] * c
+        bRe[k] = aRe[k] - tr
+        bIm[k] = aIm[k] - ti
+        aRe[k] += tr
+        aIm[k] += ti
+    }
+}
+
+/// Runs `body` over `0..<count` split into contiguous chunks of at least `minimumChunk`, one
+/// per core, concurrently; small ranges run inline.
+///
+/// - Important: `body` must touch disjoint data for disjoint ranges.
+func concurrentChunks(_ count: Int, minimumChunk: Int, _ body: @Sendable (Range<Int>) -> Void) {
+    let chunks = min(ProcessInfo.processInfo.activeProcessorCount, count / max(minimumChunk, 1))
+    guard chunks > 1 else {
+        body(0..<count)
+        return
+    }
+    DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+        body((count * chunk / chunks)..<(count * (chunk + 1) / chunks))
     }
 }

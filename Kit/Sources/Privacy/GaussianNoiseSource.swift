@@ -102,19 +102,16 @@ public final class GaussianNoiseSource: Sendable {
         // blocks run in parallel and the output does not depend on the number of threads.
         let blocksPerChunk = 8192
         let chunks = (blocks + blocksPerChunk - 1) / blocksPerChunk
-        let output = UncheckedSendablePointer(base: base)
-        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-            let firstBlock = chunk * blocksPerChunk
-            let lastBlock = min(firstBlock + blocksPerChunk, blocks)
-            fillBlocks(firstBlock..<lastBlock, of: cipher, counter: counter, nonce: nonce, into: output.base,
-                       count: count, standardDeviation: standardDeviation, accumulate: accumulate)
+        let output = SharedMutablePointer(base)
+        concurrentChunks(chunks, minimumChunk: 1) { range in
+            for chunk in range {
+                let firstBlock = chunk * blocksPerChunk
+                let lastBlock = min(firstBlock + blocksPerChunk, blocks)
+                fillBlocks(firstBlock..<lastBlock, of: cipher, counter: counter, nonce: nonce, into: output.base,
+                           count: count, standardDeviation: standardDeviation, accumulate: accumulate)
+            }
         }
     }
-}
-
-/// The output buffer, shared by chunks that write disjoint ranges of it.
-private struct UncheckedSendablePointer: @unchecked Sendable {
-    let base: UnsafeMutablePointer<Float>
 }
 
 /// Writes the normals of keystream blocks `blocks` (8 per block) to `base[8·b ..< 8·b + 8]`,

@@ -51,8 +51,11 @@ struct PLDPmf: Sendable {
         let low = Int((range.low / interval).rounded(.down))
         let high = Int((range.high / interval).rounded(.up))
         var deltas = [Double](repeating: 0, count: high - low + 1)
-        for i in deltas.indices {
-            deltas[i] = mechanism.hockeyStick(epsilon: Double(low + i) * interval)
+        deltas.withUnsafeMutableBufferPointer { buffer in
+            let output = SharedMutablePointer(buffer.baseAddress!)
+            concurrentChunks(buffer.count, minimumChunk: 1 << 13) { range in
+                for i in range { output.base[i] = mechanism.hockeyStick(epsilon: Double(low + i) * interval) }
+            }
         }
         let masses = connectTheDotsMasses(deltas: deltas, interval: interval)
         return PLDPmf(interval: interval, lowerIndex: low, probabilities: masses.probabilities,
@@ -117,18 +120,25 @@ struct PLDPmf: Sendable {
         re.replaceSubrange(0..<pmfs[0].probabilities.count, with: pmfs[0].probabilities)
         if pmfs.count == 2 { im.replaceSubrange(0..<pmfs[1].probabilities.count, with: pmfs[1].probabilities) }
         fft.transform(real: &re, imaginary: &im, inverse: false)
-        if pmfs.count == 1 {
-            for k in 0..<n { (re[k], im[k]) = power(re[k], im[k], count) }
-        } else {
-            for k in 0...(n / 2) {
-                let j = (n - k) & (n - 1)
-                let (a, b, c, d) = (re[k], im[k], re[j], im[j])
-                // Bin k of X (transform of pmfs[0]) and Y (of pmfs[1]); bin j = −k holds their
-                // conjugates, since both inputs are real.
-                let x = power((a + c) / 2, (b - d) / 2, count)
-                let y = power((b + d) / 2, (c - a) / 2, count)
-                (re[k], im[k]) = (x.0 - y.1, x.1 + y.0)
-                (re[j], im[j]) = (x.0 + y.1, y.0 - x.1)
+        let pair = pmfs.count == 2
+        re.withUnsafeMutableBufferPointer { reBuffer in
+            im.withUnsafeMutableBufferPointer { imBuffer in
+                let z = SplitComplexPointer(re: reBuffer.baseAddress!, im: imBuffer.baseAddress!)
+                concurrentChunks(pair ? n / 2 + 1 : n, minimumChunk: 1 << 13) { range in
+                    for k in range where !pair {
+                        (z.re[k], z.im[k]) = power(z.re[k], z.im[k], count)
+                    }
+                    for k in range where pair {
+                        let j = (n - k) & (n - 1)
+                        let (a, b, c, d) = (z.re[k], z.im[k], z.re[j], z.im[j])
+                        // Bin k of X (transform of pmfs[0]) and Y (of pmfs[1]); bin j = −k holds
+                        // their conjugates, since both inputs are real.
+                        let x = power((a + c) / 2, (b - d) / 2, count)
+                        let y = power((b + d) / 2, (c - a) / 2, count)
+                        (z.re[k], z.im[k]) = (x.0 - y.1, x.1 + y.0)
+                        (z.re[j], z.im[j]) = (x.0 + y.1, y.0 - x.1)
+                    }
+                }
             }
         }
         fft.transform(real: &re, imaginary: &im, inverse: true)

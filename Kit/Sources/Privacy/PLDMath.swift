@@ -254,7 +254,9 @@ func discreteEpsilon(delta: Double, lowerIndex: Int, interval: Double,
 func selfConvolutionBounds(probabilities: [Double], count: Int, tailMass: Double) -> (low: Int, high: Int) {
     let n = probabilities.count
     var low = 0
-    var high = (n - 1) * count
+    // Clamped so that high − low + 1 cannot overflow; a grid that long is refused anyway.
+    let (full, overflow) = (n - 1).multipliedReportingOverflow(by: count)
+    var high = overflow ? Int.max / 2 : min(full, Int.max / 2)
     guard tailMass > 0 else { return (low, high) }
     let logSlack = log(2 / tailMass)
     for k in -20...20 where k != 0 {
@@ -269,10 +271,11 @@ func selfConvolutionBounds(probabilities: [Double], count: Int, tailMass: Double
         }
         let bound = (Double(count) * log(sum) + logSlack) / order
         guard bound.isFinite else { continue }
+        let clamped = min(max(bound, 0), Double(Int.max / 2))
         if order > 0 {
-            high = min(high, Int(bound.rounded(.up)))
+            high = min(high, Int(clamped.rounded(.up)))
         } else {
-            low = max(low, Int(bound.rounded(.down)))
+            low = max(low, Int(clamped.rounded(.down)))
         }
     }
     return (low, high)

@@ -113,6 +113,9 @@ struct PLDPmf: Sendable {
         let lengths = bounds.map { $0.high - $0.low + 1 }
         let needed = zip(pmfs, lengths).map { max($0.probabilities.count, $1) }.max()!
         try checkLength(needed, "\(count)-fold self-composition", interval: pmfs[0].interval)
+        for pmf in pmfs where pmf.lowerIndex.multipliedReportingOverflow(by: count).overflow {
+            throw PrivacyError(.unsupportedEvent, "\(count)-fold self-composition moves losses beyond the grid's index range")
+        }
         let fft = FFT.shared(count: FFT.length(atLeast: needed))
         let n = fft.count
         var re = [Double](repeating: 0, count: n)
@@ -149,7 +152,8 @@ struct PLDPmf: Sendable {
             let start = bounds[index].low % n
             for j in window.indices { window[j] = values[(start + j) % n] }
             // Nothing is cut (and nothing wraps) when the window is the whole support.
-            let truncated = bounds[index].low > 0 || bounds[index].high < (pmf.probabilities.count - 1) * count
+            let (fullHigh, overflow) = (pmf.probabilities.count - 1).multipliedReportingOverflow(by: count)
+            let truncated = bounds[index].low > 0 || overflow || bounds[index].high < fullHigh
             // 1 − (1 − m)^T, computed stably, plus the truncated tails.
             let infinity = (truncated ? tail : 0) - expm1(Double(count) * log1p(-pmf.infinityMass))
             return PLDPmf(interval: pmf.interval, lowerIndex: pmf.lowerIndex * count + bounds[index].low,

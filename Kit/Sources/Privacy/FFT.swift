@@ -16,6 +16,9 @@ import Synchronization
 ///
 ///     index:   1 | 2  3 | 4  5  6  7 | 8 … 15 | …
 ///     span:    1 |   2  |     4      |   8    | …      entry span + k = e^{2πi k/(2·span)}
+///
+/// Every pass is split across cores (``concurrentChunks(_:minimumChunk:_:)``); each butterfly
+/// is computed the same way whatever the split, so results do not depend on the core count.
 struct FFT: Sendable {
     /// The transform length, a power of two.
     let count: Int

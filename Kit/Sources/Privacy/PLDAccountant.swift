@@ -4,13 +4,16 @@ import Synchronization
 
 /// An accountant that composes discretized privacy loss distributions (PLDs).
 ///
-/// It reports the ε of a single job far more tightly than RDP (at 10^4 Poisson-sampled
-/// Gaussian steps, typically 10–20% lower), and matches Google's dp_accounting
-/// `PLDAccountant`: pessimistic connect-the-dots discretization on a grid of
-/// `valueDiscretizationInterval`, both the remove and the add direction under
-/// add-or-remove adjacency, tail truncation charged to the infinite loss, and composition by
-/// FFT. Every approximation rounds towards more privacy loss, so the reported ε never
-/// under-counts beyond floating-point rounding.
+/// It reports the ε of a single job more tightly than RDP (at 10^4 Poisson-sampled Gaussian
+/// steps, 7–9% lower at q = 0.01 and up to 40% lower at q = 0.001, σ < 1), and matches
+/// Google's dp_accounting `PLDAccountant` (to 1e-6 relative on the shared test vectors):
+/// pessimistic connect-the-dots discretization on a grid of `valueDiscretizationInterval`,
+/// both the remove and the add direction under add-or-remove adjacency, tail truncation
+/// charged to the infinite loss, and composition by FFT. Every approximation rounds towards
+/// more privacy loss, so the reported ε never under-counts beyond floating-point rounding.
+///
+/// Composing is cheap (it records counts); the PLD is built by the first `epsilon`/`delta`
+/// after a change, in about 0.1 s of CPU for 10^4 steps at q = 0.01, σ = 1.
 ///
 /// Do not use it for admission across jobs (DESIGN §4.2): stopping when a composed PLD reaches
 /// a target is not a valid privacy filter under adaptive choice.

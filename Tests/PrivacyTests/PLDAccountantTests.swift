@@ -150,6 +150,8 @@ import Testing
         var accountant = PLDAccountant()
         try accountant.compose(.gaussian(noiseMultiplier: 1))
         let before = try accountant.epsilon(delta: 1e-5)
+        #expect(!accountant.supports(.gaussian(noiseMultiplier: 1e-4)))
+        #expect(!accountant.supports(.poissonSampled(probability: 0.5, event: .gaussian(noiseMultiplier: 1e-3))))
         let error = try #require(throws: PrivacyError.self) {
             try accountant.compose(.composed([.gaussian(noiseMultiplier: 2), .gaussian(noiseMultiplier: 1e-4)]))
         }

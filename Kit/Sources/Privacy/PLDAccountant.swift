@@ -68,15 +68,26 @@ public struct PLDAccountant: PrivacyAccountant {
         self.neighboringRelation = neighboringRelation
     }
 
+    /// Whether `compose(event)` would succeed: the same traversal and grid checks, applied to
+    /// a copy of the state that is then dropped.
     public func supports(_ event: DpEvent) -> Bool {
-        (try? maybeCompose(event, count: 1) { _ in }) != nil
+        (try? composedState(event, count: 1)) != nil
     }
 
     public mutating func compose(_ event: DpEvent, count: Int) throws {
+        // Plan on a copy first: a throw leaves the accountant unchanged.
+        let state = try composedState(event, count: count)
+        (groups, gaussianPrecision, containsNonPrivate) = state
+        cache = DistributionCache()
+        if count > 0 { events.append(event.repeated(count)) }
+    }
+
+    /// The accountant's state after composing `event` `count` times.
+    private func composedState(_ event: DpEvent, count: Int) throws
+        -> (groups: [(mechanism: Mechanism, count: Int)], precision: Double, nonPrivate: Bool) {
         guard count >= 0 else {
             throw PrivacyError(.invalidArgument, "composition count must be ≥ 0; found \(count)")
         }
-        // Collect and check first: a throw leaves the accountant unchanged.
         var priced: [Priced] = []
         try maybeCompose(event, count: count) { priced.append($0) }
         var groups = self.groups
@@ -102,11 +113,7 @@ public struct PLDAccountant: PrivacyAccountant {
             }
         }
         if precision != gaussianPrecision { try checkGrid(gaussianPrecision: precision) }
-        self.groups = groups
-        gaussianPrecision = precision
-        containsNonPrivate = nonPrivate
-        cache = DistributionCache()
-        if count > 0 { events.append(event.repeated(count)) }
+        return (groups, precision, nonPrivate)
     }
 
     public func epsilon(delta: Double) throws -> Double {
@@ -172,7 +179,7 @@ public struct PLDAccountant: PrivacyAccountant {
                              interval: valueDiscretizationInterval)
     }
 
-    /// The one traversal behind both `supports` (which ignores `apply`) and `compose`.
+    /// The one traversal behind both `supports` and `compose` (through `composedState`).
     ///
     /// Reports each priced mechanism to `apply` and throws on the first sub-event it cannot
     /// price, naming it.

@@ -148,9 +148,10 @@ struct PLDPmf: Sendable {
         return pmfs.indices.map { index in
             let pmf = pmfs[index]
             let values = index == 0 ? re : im
-            var window = [Double](repeating: 0, count: lengths[index])
+            // The window starts at index `low` of the cyclic result (length ≤ n, so one wrap at most).
             let start = bounds[index].low % n
-            for j in window.indices { window[j] = values[(start + j) % n] }
+            let head = min(lengths[index], n - start)
+            let window = Array(values[start..<(start + head)]) + values[0..<(lengths[index] - head)]
             // Nothing is cut (and nothing wraps) when the window is the whole support.
             let (fullHigh, overflow) = (pmf.probabilities.count - 1).multipliedReportingOverflow(by: count)
             let truncated = bounds[index].low > 0 || overflow || bounds[index].high < fullHigh

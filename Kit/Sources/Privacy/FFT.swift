@@ -54,10 +54,13 @@ struct FFT: Sendable {
     }
 
     /// A transform of length `count`, reusing the last one's tables when the length matches.
+    ///
+    /// Only lengths up to 2^21 are kept (32 MiB of tables), so a one-off huge composition does
+    /// not pin its tables in a long-running daemon.
     static func shared(count: Int) -> FFT {
         if let cached = recent.withLock({ $0 }), cached.count == count { return cached }
         let fft = FFT(count: count)
-        recent.withLock { $0 = fft }
+        if count <= 1 << 21 { recent.withLock { $0 = fft } }
         return fft
     }
 

@@ -36,6 +36,31 @@ import Testing
         #expect(roundTrip < 1e-14, "max round-trip error = \(roundTrip)")
     }
 
+    /// Lengths beyond one cache tile (2^14) run the streaming passes too: spot-check bins
+    /// against the definition, and the inverse.
+    @Test(arguments: [1 << 15, 1 << 17])
+    func largeTransformsMatchTheDefinitionAtSampledBins(n: Int) {
+        var generator = SystemRandomNumberGenerator()
+        let re = (0..<n).map { _ in Double.random(in: -1...1, using: &generator) }
+        let im = (0..<n).map { _ in Double.random(in: -1...1, using: &generator) }
+        let fft = FFT(count: n)
+        var (fastRe, fastIm) = (re, im)
+        fft.transform(real: &fastRe, imaginary: &fastIm, inverse: false)
+        for k in [0, 1, 7, n / 4 + 3, n / 2, n - 1] + (0..<6).map({ _ in Int.random(in: 0..<n, using: &generator) }) {
+            var (sumRe, sumIm) = (0.0, 0.0)
+            for j in 0..<n {
+                let angle = -2 * Double.pi * Double((j * k) % n) / Double(n)
+                sumRe += re[j] * cos(angle) - im[j] * sin(angle)
+                sumIm += re[j] * sin(angle) + im[j] * cos(angle)
+            }
+            #expect(abs(fastRe[k] - sumRe) < 1e-9 && abs(fastIm[k] - sumIm) < 1e-9, "bin \(k)")
+        }
+        fft.transform(real: &fastRe, imaginary: &fastIm, inverse: true)
+        var roundTrip = 0.0
+        for j in 0..<n { roundTrip = max(roundTrip, abs(fastRe[j] - re[j]), abs(fastIm[j] - im[j])) }
+        #expect(roundTrip < 1e-13, "max round-trip error = \(roundTrip)")
+    }
+
     @Test func convolutionOfProbabilityVectorsIsExactToRounding() {
         // (½, ½) convolved with itself 10 times is Binomial(10, ½).
         let n = 16

@@ -120,12 +120,30 @@ struct FFT: Sendable {
                 }
             }
         }
-        for pass in 0..<n.trailingZeroBitCount {
+        // Passes with span < tile only mix elements within one tile of `tile` entries (256 KiB
+        // of re + im), so all of them run tile by tile while the tile sits in cache; only the
+        // remaining log2(n/tile) passes stream through memory.
+        let tileBits = min(n.trailingZeroBitCount, 14)
+        let tile = 1 << tileBits
+        let cos = UncheckedPointer(cosTable), sin = UncheckedPointer(sinTable)
+        concurrentChunks(n / tile, minimumChunk: 1) { range in
+            for tileIndex in range {
+                for pass in 0..<tileBits {
+                    let span = 1 << pass
+                    let twiddles = TwiddleRun(cos: cos.base + span, sin: sin.base + span)
+                    for block in 0..<(tile / (2 * span)) {
+                        butterflyRun(data, start: tileIndex * tile + 2 * span * block, span: span, k: 0..<span,
+                                     twiddles: twiddles, sign: sign)
+                    }
+                }
+            }
+        }
+        for pass in tileBits..<n.trailingZeroBitCount {
             let span = 1 << pass
             let blocks = n / (2 * span)
             let twiddles = TwiddleRun(cos: cosTable + span, sin: sinTable + span)
-            if blocks >= 4 || span < (1 << 14) {
-                concurrentChunks(blocks, minimumChunk: max(1, (1 << 15) / span)) { range in
+            if blocks >= 4 {
+                concurrentChunks(blocks, minimumChunk: 1) { range in
                     for block in range {
                         butterflyRun(data, start: 2 * span * block, span: span, k: 0..<span, twiddles: twiddles, sign: sign)
                     }
@@ -139,6 +157,12 @@ struct FFT: Sendable {
             }
         }
     }
+}
+
+/// A read-only table shared by concurrent chunks.
+private struct UncheckedPointer: @unchecked Sendable {
+    let base: UnsafePointer<Double>
+    init(_ base: UnsafePointer<Double>) { self.base = base }
 }
 
 /// The twiddle factors of one pass, read by all of its chunks.

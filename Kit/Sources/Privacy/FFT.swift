@@ -19,6 +19,7 @@ import Synchronization
 ///
 /// Every pass is split across cores (``concurrentChunks(_:minimumChunk:_:)``); each butterfly
 /// is computed the same way whatever the split, so results do not depend on the core count.
+/// Spectra stay in bit-reversed order (see ``forwardToBitReversed(real:imaginary:)``).
 struct FFT: Sendable {
     /// The transform length, a power of two.
     let count: Int
@@ -72,11 +73,38 @@ struct FFT: Sendable {
         return length
     }
 
-    /// Replaces (real, imaginary) by its discrete Fourier transform.
+    /// Replaces x by its discrete Fourier transform X[k] = Σ_j x[j] e^{−2πi jk/n}, stored in
+    /// bit-reversed order: position p holds X[k] for k = p with its log2(n) bits reversed.
     ///
-    /// Forward: X[k] = Σ_j x[j] e^{−2πi jk/n}. Inverse: x[j] = (1/n) Σ_k X[k] e^{+2πi jk/n},
-    /// so `inverse` undoes `forward` exactly up to rounding.
-    func transform(real: inout [Double], imaginary: inout [Double], inverse: Bool) {
+    /// Convolution only multiplies spectra bin by bin, so the order never matters and the
+    /// permutation, a scattered pass costing more than all butterflies together at 2^20, is
+    /// skipped (decimation in frequency, Gentleman–Sande). See ``conjugatePosition(_:)``.
+    func forwardToBitReversed(real: inout [Double], imaginary: inout [Double]) {
+        run(real: &real, imaginary: &imaginary, inverse: false)
+    }
+
+    /// Undoes ``forwardToBitReversed(real:imaginary:)``: from a bit-reversed spectrum back to
+    /// x[j] = (1/n) Σ_k X[k] e^{+2πi jk/n} in natural order (decimation in time).
+    func inverseFromBitReversed(real: inout [Double], imaginary: inout [Double]) {
+        run(real: &real, imaginary: &imaginary, inverse: true)
+        let scale = 1 / Double(count)
+        for i in 0..<count {
+            real[i] *= scale
+            imaginary[i] *= scale
+        }
+    }
+
+    /// The position holding bin −k (mod n) when position `p` holds bin k, in bit-reversed order.
+    ///
+    /// Positions 0 and 1 hold bins 0 and n/2, their own negatives; within each octave
+    /// [2^m, 2^{m+1}) the bins appear so that negation mirrors the octave: p ↦ 3·2^m − 1 − p.
+    static func conjugatePosition(_ p: Int) -> Int {
+        if p < 2 { return p }
+        let octave = 1 << (Int.bitWidth - 1 - p.leadingZeroBitCount)
+        return 3 * octave - 1 - p
+    }
+
+    private func run(real: inout [Double], imaginary: inout [Double], inverse: Bool) {
         precondition(real.count == count && imaginary.count == count,
                      "FFT of length \(count) given arrays of \(real.count) and \(imaginary.count)")
         guard count > 1 else { return }
@@ -84,77 +112,62 @@ struct FFT: Sendable {
             imaginary.withUnsafeMutableBufferPointer { im in
                 cosines.withUnsafeBufferPointer { cosTable in
                     sines.withUnsafeBufferPointer { sinTable in
-                        butterflies(re: re.baseAddress!, im: im.baseAddress!,
-                                    cosTable: cosTable.baseAddress!, sinTable: sinTable.baseAddress!,
-                                    sign: inverse ? 1 : -1)
+                        passes(SplitComplexPointer(re: re.baseAddress!, im: im.baseAddress!),
+                               cos: UncheckedPointer(cosTable.baseAddress!), sin: UncheckedPointer(sinTable.baseAddress!),
+                               inverse: inverse)
                     }
                 }
-            }
-        }
-        if inverse {
-            let scale = 1 / Double(count)
-            for i in 0..<count {
-                real[i] *= scale
-                imaginary[i] *= scale
             }
         }
     }
 
-    /// Iterative decimation in time: bit-reversal permutation, then log2(n) butterfly passes.
+    /// All log2(n) butterfly passes: spans n/2 … 1 forward (frequency decimation), 1 … n/2
+    /// inverse (time decimation).
     ///
-    /// Each pass splits over cores: by blocks of 2·span while there are several, by butterfly
-    /// index within the one block of the last passes.
-    private func butterflies(re: UnsafeMutablePointer<Double>, im: UnsafeMutablePointer<Double>,
-                             cosTable: UnsafePointer<Double>, sinTable: UnsafePointer<Double>,
-                             sign: Double) {
+    /// Passes with span < tile only mix elements within one tile of 2^14 entries (256 KiB of
+    /// re + im), so they run tile by tile while the tile sits in cache; only the log2(n/tile)
+    /// passes with larger spans stream through memory. Each pass splits over cores by blocks of
+    /// 2·span, or by butterfly within the one or two blocks of the widest passes.
+    private func passes(_ data: SplitComplexPointer, cos: UncheckedPointer, sin: UncheckedPointer, inverse: Bool) {
         let n = count
-        let data = SplitComplexPointer(re: re, im: im)
-        // Bit reversal: each swapped pair (i, j) with i < j is owned by i's chunk.
-        concurrentChunks(n, minimumChunk: 1 << 15) { range in
-            let bits = n.trailingZeroBitCount
-            for i in range {
-                let j = reverseBits(i, width: bits)
-                if i < j {
-                    (data.re[i], data.re[j]) = (data.re[j], data.re[i])
-                    (data.im[i], data.im[j]) = (data.im[j], data.im[i])
-                }
-            }
-        }
-        // Passes with span < tile only mix elements within one tile of `tile` entries (256 KiB
-        // of re + im), so all of them run tile by tile while the tile sits in cache; only the
-        // remaining log2(n/tile) passes stream through memory.
-        let tileBits = min(n.trailingZeroBitCount, 14)
+        let bits = n.trailingZeroBitCount
+        let tileBits = min(bits, 14)
         let tile = 1 << tileBits
-        let cos = UncheckedPointer(cosTable), sin = UncheckedPointer(sinTable)
-        concurrentChunks(n / tile, minimumChunk: 1) { range in
-            for tileIndex in range {
-                for pass in 0..<tileBits {
-                    let span = 1 << pass
-                    let twiddles = TwiddleRun(cos: cos.base + span, sin: sin.base + span)
-                    for block in 0..<(tile / (2 * span)) {
-                        butterflyRun(data, start: tileIndex * tile + 2 * span * block, span: span, k: 0..<span,
-                                     twiddles: twiddles, sign: sign)
-                    }
-                }
-            }
-        }
-        for pass in tileBits..<n.trailingZeroBitCount {
+        func streamingPass(_ pass: Int) {
             let span = 1 << pass
             let blocks = n / (2 * span)
-            let twiddles = TwiddleRun(cos: cosTable + span, sin: sinTable + span)
             if blocks >= 4 {
                 concurrentChunks(blocks, minimumChunk: 1) { range in
                     for block in range {
-                        butterflyRun(data, start: 2 * span * block, span: span, k: 0..<span, twiddles: twiddles, sign: sign)
+                        butterflyRun(data, start: 2 * span * block, span: span, k: 0..<span,
+                                     cos: cos, sin: sin, inverse: inverse)
                     }
                 }
             } else {
                 for block in 0..<blocks {
                     concurrentChunks(span, minimumChunk: 1 << 14) { range in
-                        butterflyRun(data, start: 2 * span * block, span: span, k: range, twiddles: twiddles, sign: sign)
+                        butterflyRun(data, start: 2 * span * block, span: span, k: range,
+                                     cos: cos, sin: sin, inverse: inverse)
                     }
                 }
             }
+        }
+        if !inverse {
+            for pass in (tileBits..<bits).reversed() { streamingPass(pass) }
+        }
+        concurrentChunks(n / tile, minimumChunk: 1) { range in
+            for tileIndex in range {
+                for step in 0..<tileBits {
+                    let span = 1 << (inverse ? step : tileBits - 1 - step)
+                    for block in 0..<(tile / (2 * span)) {
+                        butterflyRun(data, start: tileIndex * tile + 2 * span * block, span: span, k: 0..<span,
+                                     cos: cos, sin: sin, inverse: inverse)
+                    }
+                }
+            }
+        }
+        if inverse {
+            for pass in tileBits..<bits { streamingPass(pass) }
         }
     }
 }
@@ -165,20 +178,10 @@ private struct UncheckedPointer: @unchecked Sendable {
     init(_ base: UnsafePointer<Double>) { self.base = base }
 }
 
-/// The twiddle factors of one pass, read by all of its chunks.
-private struct TwiddleRun: @unchecked Sendable {
-    let cos: UnsafePointer<Double>
-    let sin: UnsafePointer<Double>
-}
-
-/// `x` with its lowest `width` bits in reverse order.
-@inline(__always)
-private func reverseBits(_ x: Int, width: Int) -> Int {
-    var v = UInt64(x)
-    v = ((v >> 1) & 0x5555_5555_5555_5555) | ((v & 0x5555_5555_5555_5555) << 1)
-    v = ((v >> 2) & 0x3333_3333_3333_3333) | ((v & 0x3333_3333_3333_3333) << 2)
-    v = ((v >> 4) & 0x0F0F_0F0F_0F0F_0F0F) | ((v & 0x0F0F_0F0F_0F0F_0F0F) << 4)
-    return Int(v.byteSwapped >> (64 - width))
+/// Both halves of a split-complex buffer, shared by chunks that touch disjoint indices.
+struct SplitComplexPointer: @unchecked Sendable {
+    let re: UnsafeMutablePointer<Double>
+    let im: UnsafeMutablePointer<Double>
 }
 
 /// A buffer shared by concurrent chunks that write disjoint indices.
@@ -187,28 +190,35 @@ struct SharedMutablePointer<Element>: @unchecked Sendable {
     init(_ base: UnsafeMutablePointer<Element>) { self.base = base }
 }
 
-/// Both halves of a split-complex buffer, shared by chunks that touch disjoint indices.
-struct SplitComplexPointer: @unchecked Sendable {
-    let re: UnsafeMutablePointer<Double>
-    let im: UnsafeMutablePointer<Double>
-}
-
-/// Butterflies a[k], b[k] = a[k] ± w_k·b[k] for k in `k`, where a starts at `start` and b at
-/// `start + span`, and w_k = cos + i·sign·sin from the twiddle run of this span.
+/// One block's butterflies for k in `k`, with a = start + k, b = a + span and
+/// w_k = e^{±2πi k/(2·span)} from the span's run of the twiddle pyramid:
+///   forward (frequency decimation): a, b ← a + b, (a − b)·w̄_k;
+///   inverse (time decimation):      a, b ← a + w_k·b, a − w_k·b.
 @inline(__always)
 private func butterflyRun(_ data: SplitComplexPointer, start: Int, span: Int, k: Range<Int>,
-                          twiddles: TwiddleRun, sign: Double) {
-    let wr = twiddles.cos, ws = twiddles.sin
+                          cos: UncheckedPointer, sin: UncheckedPointer, inverse: Bool) {
+    let wr = cos.base + span, ws = sin.base + span
     let aRe = data.re + start, aIm = data.im + start
     let bRe = aRe + span, bIm = aIm + span
-    for k in k {
-        let c = wr[k], s = sign * ws[k]
-        let tr = bRe[k] * c - bIm[k] * s
-        let ti = bRe[k] * s + bIm[k] * c
-        bRe[k] = aRe[k] - tr
-        bIm[k] = aIm[k] - ti
-        aRe[k] += tr
-        aIm[k] += ti
+    if inverse {
+        for k in k {
+            let c = wr[k], s = ws[k]
+            let tr = bRe[k] * c - bIm[k] * s
+            let ti = bRe[k] * s + bIm[k] * c
+            bRe[k] = aRe[k] - tr
+            bIm[k] = aIm[k] - ti
+            aRe[k] += tr
+            aIm[k] += ti
+        }
+    } else {
+        for k in k {
+            let c = wr[k], s = ws[k]
+            let dr = aRe[k] - bRe[k], di = aIm[k] - bIm[k]
+            aRe[k] += bRe[k]
+            aIm[k] += bIm[k]
+            bRe[k] = dr * c + di * s
+            bIm[k] = di * c - dr * s
+        }
     }
 }
 

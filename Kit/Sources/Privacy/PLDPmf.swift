@@ -84,7 +84,7 @@ struct PLDPmf: Sendable {
             aIm[k] = aRe[k] * bIm[k] + aIm[k] * bRe[k]
             aRe[k] = re
         }
-        fft.transform(real: &aRe, imaginary: &aIm, inverse: true)
+        fft.inverseFromBitReversed(real: &aRe, imaginary: &aIm)
         let truncated = truncateTails(Array(aRe[0..<length]), tailMass: Self.tailMassTruncation)
         let infinity = infinityMass + other.infinityMass - infinityMass * other.infinityMass
         return PLDPmf(interval: interval, lowerIndex: lowerIndex + other.lowerIndex + truncated.offset,
@@ -122,29 +122,30 @@ struct PLDPmf: Sendable {
         var im = [Double](repeating: 0, count: n)
         re.replaceSubrange(0..<pmfs[0].probabilities.count, with: pmfs[0].probabilities)
         if pmfs.count == 2 { im.replaceSubrange(0..<pmfs[1].probabilities.count, with: pmfs[1].probabilities) }
-        fft.transform(real: &re, imaginary: &im, inverse: false)
+        fft.forwardToBitReversed(real: &re, imaginary: &im)
         let pair = pmfs.count == 2
         re.withUnsafeMutableBufferPointer { reBuffer in
             im.withUnsafeMutableBufferPointer { imBuffer in
                 let z = SplitComplexPointer(re: reBuffer.baseAddress!, im: imBuffer.baseAddress!)
-                concurrentChunks(pair ? n / 2 + 1 : n, minimumChunk: 1 << 13) { range in
-                    for k in range where !pair {
-                        (z.re[k], z.im[k]) = power(z.re[k], z.im[k], count)
+                concurrentChunks(n, minimumChunk: 1 << 13) { range in
+                    for p in range where !pair {
+                        (z.re[p], z.im[p]) = power(z.re[p], z.im[p], count)
                     }
-                    for k in range where pair {
-                        let j = (n - k) & (n - 1)
-                        let (a, b, c, d) = (z.re[k], z.im[k], z.re[j], z.im[j])
-                        // Bin k of X (transform of pmfs[0]) and Y (of pmfs[1]); bin j = −k holds
+                    // Each pair of positions holding bins k and −k is handled by its smaller one.
+                    for p in range where pair && p <= FFT.conjugatePosition(p) {
+                        let q = FFT.conjugatePosition(p)
+                        let (a, b, c, d) = (z.re[p], z.im[p], z.re[q], z.im[q])
+                        // Bin k of X (transform of pmfs[0]) and Y (of pmfs[1]); bin −k holds
                         // their conjugates, since both inputs are real.
                         let x = power((a + c) / 2, (b - d) / 2, count)
                         let y = power((b + d) / 2, (c - a) / 2, count)
-                        (z.re[k], z.im[k]) = (x.0 - y.1, x.1 + y.0)
-                        (z.re[j], z.im[j]) = (x.0 + y.1, y.0 - x.1)
+                        (z.re[p], z.im[p]) = (x.0 - y.1, x.1 + y.0)
+                        (z.re[q], z.im[q]) = (x.0 + y.1, y.0 - x.1)
                     }
                 }
             }
         }
-        fft.transform(real: &re, imaginary: &im, inverse: true)
+        fft.inverseFromBitReversed(real: &re, imaginary: &im)
         return pmfs.indices.map { index in
             let pmf = pmfs[index]
             let values = index == 0 ? re : im
@@ -176,7 +177,7 @@ struct PLDPmf: Sendable {
         var re = [Double](repeating: 0, count: fft.count)
         var im = [Double](repeating: 0, count: fft.count)
         re.replaceSubrange(0..<values.count, with: values)
-        fft.transform(real: &re, imaginary: &im, inverse: false)
+        fft.forwardToBitReversed(real: &re, imaginary: &im)
         return (re, im)
     }
 

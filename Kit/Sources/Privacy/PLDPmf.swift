@@ -124,12 +124,15 @@ struct PLDPmf: Sendable {
         if pmfs.count == 2 { im.replaceSubrange(0..<pmfs[1].probabilities.count, with: pmfs[1].probabilities) }
         fft.forwardToBitReversed(real: &re, imaginary: &im)
         let pair = pmfs.count == 2
+        // |z|^T < 1e-300 exactly when |z|² < e^{−2·690/T}: such bins are 0 to double precision,
+        // and at large T they are most of the spectrum.
+        let negligible = exp(-2 * 690 / Double(count))
         re.withUnsafeMutableBufferPointer { reBuffer in
             im.withUnsafeMutableBufferPointer { imBuffer in
                 let z = SplitComplexPointer(re: reBuffer.baseAddress!, im: imBuffer.baseAddress!)
                 concurrentChunks(n, minimumChunk: 1 << 13) { range in
                     for p in range where !pair {
-                        (z.re[p], z.im[p]) = power(z.re[p], z.im[p], count)
+                        (z.re[p], z.im[p]) = power(z.re[p], z.im[p], count, negligibleBelow: negligible)
                     }
                     // Each pair of positions holding bins k and −k is handled by its smaller one.
                     for p in range where pair && p <= FFT.conjugatePosition(p) {
@@ -137,8 +140,8 @@ struct PLDPmf: Sendable {
                         let (a, b, c, d) = (z.re[p], z.im[p], z.re[q], z.im[q])
                         // Bin k of X (transform of pmfs[0]) and Y (of pmfs[1]); bin −k holds
                         // their conjugates, since both inputs are real.
-                        let x = power((a + c) / 2, (b - d) / 2, count)
-                        let y = power((b + d) / 2, (c - a) / 2, count)
+                        let x = power((a + c) / 2, (b - d) / 2, count, negligibleBelow: negligible)
+                        let y = power((b + d) / 2, (c - a) / 2, count, negligibleBelow: negligible)
                         (z.re[p], z.im[p]) = (x.0 - y.1, x.1 + y.0)
                         (z.re[q], z.im[q]) = (x.0 + y.1, y.0 - x.1)
                     }
@@ -182,8 +185,11 @@ struct PLDPmf: Sendable {
     }
 
     /// (re + i·im)^exponent by repeated squaring: about 2·log2(exponent) complex products, each
-    /// adding one rounding, so the relative error stays near log2(exponent)·ε_machine.
-    private static func power(_ re: Double, _ im: Double, _ exponent: Int) -> (Double, Double) {
+    /// adding one rounding, so the relative error stays near log2(exponent)·ε_machine. Returns
+    /// 0 when |re + i·im|² < `negligibleBelow`.
+    @inline(__always)
+    private static func power(_ re: Double, _ im: Double, _ exponent: Int, negligibleBelow: Double) -> (Double, Double) {
+        if re * re + im * im < negligibleBelow { return (0, 0) }
         var (resultRe, resultIm) = (1.0, 0.0)
         var (baseRe, baseIm) = (re, im)
         var e = exponent

@@ -16,6 +16,10 @@ import Synchronization
 ///
 ///     index:   1 | 2  3 | 4  5  6  7 | 8 … 15 | …
 ///     span:    1 |   2  |     4      |   8    | …      entry span + k = e^{2πi k/(2·span)}
+///
+/// Every pass is split across cores (``concurrentChunks(_:minimumChunk:_:)``); each butterfly
+/// is computed the same way whatever the split, so results do not depend on the core count.
+/// Spectra stay in bit-reversed order (see ``forwardToBitReversed(real:imaginary:)``).
 struct FFT: Sendable {
     /// The transform length, a power of two.
     let count: Int
@@ -51,10 +55,13 @@ struct FFT: Sendable {
     }
 
     /// A transform of length `count`, reusing the last one's tables when the length matches.
+    ///
+    /// Only lengths up to 2^21 are kept (32 MiB of tables), so a one-off huge composition does
+    /// not pin its tables in a long-running daemon.
     static func shared(count: Int) -> FFT {
         if let cached = recent.withLock({ $0 }), cached.count == count { return cached }
         let fft = FFT(count: count)
-        recent.withLock { $0 = fft }
+        if count <= 1 << 21 { recent.withLock { $0 = fft } }
         return fft
     }
 
@@ -66,11 +73,38 @@ struct FFT: Sendable {
         return length
     }
 
-    /// Replaces (real, imaginary) by its discrete Fourier transform.
+    /// Replaces x by its discrete Fourier transform X[k] = Σ_j x[j] e^{−2πi jk/n}, stored in
+    /// bit-reversed order: position p holds X[k] for k = p with its log2(n) bits reversed.
     ///
-    /// Forward: X[k] = Σ_j x[j] e^{−2πi jk/n}. Inverse: x[j] = (1/n) Σ_k X[k] e^{+2πi jk/n},
-    /// so `inverse` undoes `forward` exactly up to rounding.
-    func transform(real: inout [Double], imaginary: inout [Double], inverse: Bool) {
+    /// Convolution only multiplies spectra bin by bin, so the order never matters and the
+    /// permutation, a scattered pass costing more than all butterflies together at 2^20, is
+    /// skipped (decimation in frequency, Gentleman–Sande). See ``conjugatePosition(_:)``.
+    func forwardToBitReversed(real: inout [Double], imaginary: inout [Double]) {
+        run(real: &real, imaginary: &imaginary, inverse: false)
+    }
+
+    /// Undoes ``forwardToBitReversed(real:imaginary:)``: from a bit-reversed spectrum back to
+    /// x[j] = (1/n) Σ_k X[k] e^{+2πi jk/n} in natural order (decimation in time).
+    func inverseFromBitReversed(real: inout [Double], imaginary: inout [Double]) {
+        run(real: &real, imaginary: &imaginary, inverse: true)
+        let scale = 1 / Double(count)
+        for i in 0..<count {
+            real[i] *= scale
+            imaginary[i] *= scale
+        }
+    }
+
+    /// The position holding bin −k (mod n) when position `p` holds bin k, in bit-reversed order.
+    ///
+    /// Positions 0 and 1 hold bins 0 and n/2, their own negatives; within each octave
+    /// [2^m, 2^{m+1}) the bins appear so that negation mirrors the octave: p ↦ 3·2^m − 1 − p.
+    static func conjugatePosition(_ p: Int) -> Int {
+        if p < 2 { return p }
+        let octave = 1 << (Int.bitWidth - 1 - p.leadingZeroBitCount)
+        return 3 * octave - 1 - p
+    }
+
+    private func run(real: inout [Double], imaginary: inout [Double], inverse: Bool) {
         precondition(real.count == count && imaginary.count == count,
                      "FFT of length \(count) given arrays of \(real.count) and \(imaginary.count)")
         guard count > 1 else { return }
@@ -78,70 +112,127 @@ struct FFT: Sendable {
             imaginary.withUnsafeMutableBufferPointer { im in
                 cosines.withUnsafeBufferPointer { cosTable in
                     sines.withUnsafeBufferPointer { sinTable in
-                        butterflies(re: re.baseAddress!, im: im.baseAddress!,
-                                    cosTable: cosTable.baseAddress!, sinTable: sinTable.baseAddress!,
-                                    sign: inverse ? 1 : -1)
+                        passes(SplitComplexPointer(re: re.baseAddress!, im: im.baseAddress!),
+                               cos: UncheckedPointer(cosTable.baseAddress!), sin: UncheckedPointer(sinTable.baseAddress!),
+                               inverse: inverse)
+                    }
+                }
+            }
+        }
+    }
+
+    /// All log2(n) butterfly passes: spans n/2 … 1 forward (frequency decimation), 1 … n/2
+    /// inverse (time decimation).
+    ///
+    /// Passes with span < tile only mix elements within one tile of 2^14 entries (256 KiB of
+    /// re + im), so they run tile by tile while the tile sits in cache; only the log2(n/tile)
+    /// passes with larger spans stream through memory. Each pass splits over cores by blocks of
+    /// 2·span, or by butterfly within the one or two blocks of the widest passes.
+    private func passes(_ data: SplitComplexPointer, cos: UncheckedPointer, sin: UncheckedPointer, inverse: Bool) {
+        let n = count
+        let bits = n.trailingZeroBitCount
+        let tileBits = min(bits, 14)
+        let tile = 1 << tileBits
+        func streamingPass(_ pass: Int) {
+            let span = 1 << pass
+            let blocks = n / (2 * span)
+            if blocks >= 4 {
+                concurrentChunks(blocks, minimumChunk: 1) { range in
+                    for block in range {
+                        butterflyRun(data, start: 2 * span * block, span: span, k: 0..<span,
+                                     cos: cos, sin: sin, inverse: inverse)
+                    }
+                }
+            } else {
+                for block in 0..<blocks {
+                    concurrentChunks(span, minimumChunk: 1 << 14) { range in
+                        butterflyRun(data, start: 2 * span * block, span: span, k: range,
+                                     cos: cos, sin: sin, inverse: inverse)
+                    }
+                }
+            }
+        }
+        if !inverse {
+            for pass in (tileBits..<bits).reversed() { streamingPass(pass) }
+        }
+        concurrentChunks(n / tile, minimumChunk: 1) { range in
+            for tileIndex in range {
+                for step in 0..<tileBits {
+                    let span = 1 << (inverse ? step : tileBits - 1 - step)
+                    for block in 0..<(tile / (2 * span)) {
+                        butterflyRun(data, start: tileIndex * tile + 2 * span * block, span: span, k: 0..<span,
+                                     cos: cos, sin: sin, inverse: inverse)
                     }
                 }
             }
         }
         if inverse {
-            let scale = 1 / Double(count)
-            for i in 0..<count {
-                real[i] *= scale
-                imaginary[i] *= scale
-            }
+            for pass in tileBits..<bits { streamingPass(pass) }
         }
     }
+}
 
-    /// Iterative decimation in time: bit-reversal permutation, then log2(n) butterfly passes.
-    private func butterflies(re: UnsafeMutablePointer<Double>, im: UnsafeMutablePointer<Double>,
-                             cosTable: UnsafePointer<Double>, sinTable: UnsafePointer<Double>,
-                             sign: Double) {
-        let n = count
-        var j = 0
-        for i in 1..<n {
-            var bit = n >> 1
-            while j & bit != 0 {
-                j ^= bit
-                bit >>= 1
-            }
-            j |= bit
-            if i < j {
-                (re[i], re[j]) = (re[j], re[i])
-                (im[i], im[j]) = (im[j], im[i])
-            }
+/// A read-only table shared by concurrent chunks.
+private struct UncheckedPointer: @unchecked Sendable {
+    let base: UnsafePointer<Double>
+    init(_ base: UnsafePointer<Double>) { self.base = base }
+}
+
+/// Both halves of a split-complex buffer, shared by chunks that touch disjoint indices.
+struct SplitComplexPointer: @unchecked Sendable {
+    let re: UnsafeMutablePointer<Double>
+    let im: UnsafeMutablePointer<Double>
+}
+
+/// A buffer shared by concurrent chunks that write disjoint indices.
+struct SharedMutablePointer<Element>: @unchecked Sendable {
+    let base: UnsafeMutablePointer<Element>
+    init(_ base: UnsafeMutablePointer<Element>) { self.base = base }
+}
+
+/// One block's butterflies for k in `k`, with a = start + k, b = a + span and
+/// w_k = e^{±2πi k/(2·span)} from the span's run of the twiddle pyramid:
+///   forward (frequency decimation): a, b ← a + b, (a − b)·w̄_k;
+///   inverse (time decimation):      a, b ← a + w_k·b, a − w_k·b.
+@inline(__always)
+private func butterflyRun(_ data: SplitComplexPointer, start: Int, span: Int, k: Range<Int>,
+                          cos: UncheckedPointer, sin: UncheckedPointer, inverse: Bool) {
+    let wr = cos.base + span, ws = sin.base + span
+    let aRe = data.re + start, aIm = data.im + start
+    let bRe = aRe + span, bIm = aIm + span
+    if inverse {
+        for k in k {
+            let c = wr[k], s = ws[k]
+            let tr = bRe[k] * c - bIm[k] * s
+            let ti = bRe[k] * s + bIm[k] * c
+            bRe[k] = aRe[k] - tr
+            bIm[k] = aIm[k] - ti
+            aRe[k] += tr
+            aIm[k] += ti
         }
-        // Span 1: the twiddle is 1.
-        var start = 0
-        while start < n {
-            let (ar, ai, br, bi) = (re[start], im[start], re[start + 1], im[start + 1])
-            re[start] = ar + br
-            im[start] = ai + bi
-            re[start + 1] = ar - br
-            im[start + 1] = ai - bi
-            start += 2
+    } else {
+        for k in k {
+            let c = wr[k], s = ws[k]
+            let dr = aRe[k] - bRe[k], di = aIm[k] - bIm[k]
+            aRe[k] += bRe[k]
+            aIm[k] += bIm[k]
+            bRe[k] = dr * c + di * s
+            bIm[k] = di * c - dr * s
         }
-        var span = 2
-        while span < n {
-            let wr = cosTable + span
-            let ws = sinTable + span
-            start = 0
-            while start < n {
-                let aRe = re + start, aIm = im + start
-                let bRe = aRe + span, bIm = aIm + span
-                for k in 0..<span {
-                    let c = wr[k], s = sign * ws[k]
-                    let tr = bRe[k] * c - bIm[k] * s
-                    let ti = bRe[k] * s + bIm[k] * c
-                    bRe[k] = aRe[k] - tr
-                    bIm[k] = aIm[k] - ti
-                    aRe[k] += tr
-                    aIm[k] += ti
-                }
-                start += 2 * span
-            }
-            span *= 2
-        }
+    }
+}
+
+/// Runs `body` over `0..<count` split into contiguous chunks of at least `minimumChunk`, one
+/// per core, concurrently; small ranges run inline.
+///
+/// - Important: `body` must touch disjoint data for disjoint ranges.
+func concurrentChunks(_ count: Int, minimumChunk: Int, _ body: @Sendable (Range<Int>) -> Void) {
+    let chunks = min(ProcessInfo.processInfo.activeProcessorCount, count / max(minimumChunk, 1))
+    guard chunks > 1 else {
+        body(0..<count)
+        return
+    }
+    DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+        body((count * chunk / chunks)..<(count * (chunk + 1) / chunks))
     }
 }

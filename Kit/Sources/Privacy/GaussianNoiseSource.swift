@@ -19,17 +19,18 @@ import Glibc
 /// Each pair of normals comes from two uniforms by Box–Muller,
 /// z₀ = √(−2 ln u₁)·cos 2πu₂ and z₁ = √(−2 ln u₁)·sin 2πu₂, which is an exact identity in
 /// distribution, evaluated in Double. Why Box–Muller:
-/// - it consumes a fixed 128 bits per pair, so the time taken reveals nothing about the values
-///   and a reproducible stream is position-stable (rejection methods such as Marsaglia's polar
-///   method or the ziggurat draw a data-dependent number of uniforms);
+/// - it consumes a fixed 128 bits per pair with no rejection loop, so a reproducible stream is
+///   position-stable and a chunk's output never depends on another chunk (Marsaglia's polar
+///   method and the ziggurat draw a data-dependent number of uniforms);
 /// - it needs no tables and no tail special cases, each of which is a place to get the
 ///   distribution subtly wrong.
 /// Uniforms take 53 random bits k and are exact in Double: u₁ = (k₁ + 1)·2⁻⁵³ ∈ (0, 1], so
 /// ln u₁ is finite, and u₂ = k₂·2⁻⁵³ ∈ [0, 1) for the angle. (The tempting (k + ½)·2⁻⁵³ is not
 /// representable above ½ and would round unevenly.) The smallest u₁ is 2⁻⁵³, so
 /// |z| ≤ √(106 ln 2) ≈ 8.57: the true Gaussian puts mass ≈ 10⁻¹⁷ beyond that, far below
-/// anything training could notice. Each value is scaled in
-/// Double and only then rounded to Float.
+/// anything training could notice. Each value is scaled in Double and only then rounded to
+/// Float. Known limitation, shared by every floating-point sampler: outputs lie on a finite
+/// grid (cf. Mironov, CCS 2012), while the accounting treats them as exact Gaussians.
 ///
 /// - Important: thread-safe; concurrent calls reserve disjoint blocks of the stream. Each call
 ///   draws fresh ChaCha20 blocks (leftover values of a block are discarded), so a reproducible
@@ -102,19 +103,16 @@ public final class GaussianNoiseSource: Sendable {
         // blocks run in parallel and the output does not depend on the number of threads.
         let blocksPerChunk = 8192
         let chunks = (blocks + blocksPerChunk - 1) / blocksPerChunk
-        let output = UncheckedSendablePointer(base: base)
-        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-            let firstBlock = chunk * blocksPerChunk
-            let lastBlock = min(firstBlock + blocksPerChunk, blocks)
-            fillBlocks(firstBlock..<lastBlock, of: cipher, counter: counter, nonce: nonce, into: output.base,
-                       count: count, standardDeviation: standardDeviation, accumulate: accumulate)
+        let output = SharedMutablePointer(base)
+        concurrentChunks(chunks, minimumChunk: 1) { range in
+            for chunk in range {
+                let firstBlock = chunk * blocksPerChunk
+                let lastBlock = min(firstBlock + blocksPerChunk, blocks)
+                fillBlocks(firstBlock..<lastBlock, of: cipher, counter: counter, nonce: nonce, into: output.base,
+                           count: count, standardDeviation: standardDeviation, accumulate: accumulate)
+            }
         }
     }
-}
-
-/// The output buffer, shared by chunks that write disjoint ranges of it.
-private struct UncheckedSendablePointer: @unchecked Sendable {
-    let base: UnsafeMutablePointer<Float>
 }
 
 /// Writes the normals of keystream blocks `blocks` (8 per block) to `base[8·b ..< 8·b + 8]`,

@@ -4,13 +4,16 @@ import Synchronization
 
 /// An accountant that composes discretized privacy loss distributions (PLDs).
 ///
-/// It reports the ε of a single job far more tightly than RDP (at 10^4 Poisson-sampled
-/// Gaussian steps, typically 10–20% lower), and matches Google's dp_accounting
-/// `PLDAccountant`: pessimistic connect-the-dots discretization on a grid of
-/// `valueDiscretizationInterval`, both the remove and the add direction under
-/// add-or-remove adjacency, tail truncation charged to the infinite loss, and composition by
-/// FFT. Every approximation rounds towards more privacy loss, so the reported ε never
-/// under-counts beyond floating-point rounding.
+/// It reports the ε of a single job more tightly than RDP (at 10^4 Poisson-sampled Gaussian
+/// steps, 7–9% lower at q = 0.01 and up to 40% lower at q = 0.001, σ < 1), and matches
+/// Google's dp_accounting `PLDAccountant` (to 1e-6 relative on the shared test vectors):
+/// pessimistic connect-the-dots discretization on a grid of `valueDiscretizationInterval`,
+/// both the remove and the add direction under add-or-remove adjacency, tail truncation
+/// charged to the infinite loss, and composition by FFT. Every approximation rounds towards
+/// more privacy loss, so the reported ε never under-counts beyond floating-point rounding.
+///
+/// Composing is cheap (it records counts); the PLD is built by the first `epsilon`/`delta`
+/// after a change, in about 0.06 s of CPU for 10^4 steps at q = 0.01, σ = 1.
 ///
 /// Do not use it for admission across jobs (DESIGN §4.2): stopping when a composed PLD reaches
 /// a target is not a valid privacy filter under adaptive choice.
@@ -65,15 +68,26 @@ public struct PLDAccountant: PrivacyAccountant {
         self.neighboringRelation = neighboringRelation
     }
 
+    /// Whether `compose(event)` would succeed: the same traversal and grid checks, applied to
+    /// a copy of the state that is then dropped.
     public func supports(_ event: DpEvent) -> Bool {
-        (try? maybeCompose(event, count: 1) { _ in }) != nil
+        (try? composedState(event, count: 1)) != nil
     }
 
     public mutating func compose(_ event: DpEvent, count: Int) throws {
+        // Plan on a copy first: a throw leaves the accountant unchanged.
+        let state = try composedState(event, count: count)
+        (groups, gaussianPrecision, containsNonPrivate) = state
+        cache = DistributionCache()
+        if count > 0 { events.append(event.repeated(count)) }
+    }
+
+    /// The accountant's state after composing `event` `count` times.
+    private func composedState(_ event: DpEvent, count: Int) throws
+        -> (groups: [(mechanism: Mechanism, count: Int)], precision: Double, nonPrivate: Bool) {
         guard count >= 0 else {
             throw PrivacyError(.invalidArgument, "composition count must be ≥ 0; found \(count)")
         }
-        // Collect and check first: a throw leaves the accountant unchanged.
         var priced: [Priced] = []
         try maybeCompose(event, count: count) { priced.append($0) }
         var groups = self.groups
@@ -99,11 +113,7 @@ public struct PLDAccountant: PrivacyAccountant {
             }
         }
         if precision != gaussianPrecision { try checkGrid(gaussianPrecision: precision) }
-        self.groups = groups
-        gaussianPrecision = precision
-        containsNonPrivate = nonPrivate
-        cache = DistributionCache()
-        if count > 0 { events.append(event.repeated(count)) }
+        return (groups, precision, nonPrivate)
     }
 
     public func epsilon(delta: Double) throws -> Double {
@@ -169,7 +179,7 @@ public struct PLDAccountant: PrivacyAccountant {
                              interval: valueDiscretizationInterval)
     }
 
-    /// The one traversal behind both `supports` (which ignores `apply`) and `compose`.
+    /// The one traversal behind both `supports` and `compose` (through `composedState`).
     ///
     /// Reports each priced mechanism to `apply` and throws on the first sub-event it cannot
     /// price, naming it.

@@ -254,25 +254,38 @@ func discreteEpsilon(delta: Double, lowerIndex: Int, interval: Double,
 func selfConvolutionBounds(probabilities: [Double], count: Int, tailMass: Double) -> (low: Int, high: Int) {
     let n = probabilities.count
     var low = 0
-    var high = (n - 1) * count
+    // Clamped so that high − low + 1 cannot overflow; a grid that long is refused anyway.
+    let (full, overflow) = (n - 1).multipliedReportingOverflow(by: count)
+    var high = overflow ? Int.max / 2 : min(full, Int.max / 2)
     guard tailMass > 0 else { return (low, high) }
     let logSlack = log(2 / tailMass)
-    for k in -20...20 where k != 0 {
-        let order = Double(k) / Double(n)
-        // ln M(order) = ln Σ_i p_i e^{order·i}; |order·i| < 20, so the powers cannot overflow.
-        let ratio = exp(order)
-        var power = 1.0
-        var sum = 0.0
-        for p in probabilities {
-            sum += p * power
-            power *= ratio
+    let orders = (-20...20).filter { $0 != 0 }.map { Double($0) / Double(n) }
+    // ln M(t) = ln Σ_i p_i e^{t·i} at each order, one order per task; |t·i| < 20, so the powers
+    // cannot overflow.
+    var logMGFs = [Double](repeating: 0, count: orders.count)
+    logMGFs.withUnsafeMutableBufferPointer { buffer in
+        let output = SharedMutablePointer(buffer.baseAddress!)
+        concurrentChunks(orders.count, minimumChunk: 1) { range in
+            for index in range {
+                let ratio = exp(orders[index])
+                var power = 1.0
+                var sum = 0.0
+                for p in probabilities {
+                    sum += p * power
+                    power *= ratio
+                }
+                output.base[index] = log(sum)
+            }
         }
-        let bound = (Double(count) * log(sum) + logSlack) / order
+    }
+    for (order, logMGF) in zip(orders, logMGFs) {
+        let bound = (Double(count) * logMGF + logSlack) / order
         guard bound.isFinite else { continue }
+        let clamped = min(max(bound, 0), Double(Int.max / 2))
         if order > 0 {
-            high = min(high, Int(bound.rounded(.up)))
+            high = min(high, Int(clamped.rounded(.up)))
         } else {
-            low = max(low, Int(bound.rounded(.down)))
+            low = max(low, Int(clamped.rounded(.down)))
         }
     }
     return (low, high)

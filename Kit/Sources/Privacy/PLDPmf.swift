@@ -51,8 +51,11 @@ struct PLDPmf: Sendable {
         let low = Int((range.low / interval).rounded(.down))
         let high = Int((range.high / interval).rounded(.up))
         var deltas = [Double](repeating: 0, count: high - low + 1)
-        for i in deltas.indices {
-            deltas[i] = mechanism.hockeyStick(epsilon: Double(low + i) * interval)
+        deltas.withUnsafeMutableBufferPointer { buffer in
+            let output = SharedMutablePointer(buffer.baseAddress!)
+            concurrentChunks(buffer.count, minimumChunk: 1 << 13) { range in
+                for i in range { output.base[i] = mechanism.hockeyStick(epsilon: Double(low + i) * interval) }
+            }
         }
         let masses = connectTheDotsMasses(deltas: deltas, interval: interval)
         return PLDPmf(interval: interval, lowerIndex: low, probabilities: masses.probabilities,
@@ -81,7 +84,7 @@ struct PLDPmf: Sendable {
             aIm[k] = aRe[k] * bIm[k] + aIm[k] * bRe[k]
             aRe[k] = re
         }
-        fft.transform(real: &aRe, imaginary: &aIm, inverse: true)
+        fft.inverseFromBitReversed(real: &aRe, imaginary: &aIm)
         let truncated = truncateTails(Array(aRe[0..<length]), tailMass: Self.tailMassTruncation)
         let infinity = infinityMass + other.infinityMass - infinityMass * other.infinityMass
         return PLDPmf(interval: interval, lowerIndex: lowerIndex + other.lowerIndex + truncated.offset,
@@ -110,36 +113,52 @@ struct PLDPmf: Sendable {
         let lengths = bounds.map { $0.high - $0.low + 1 }
         let needed = zip(pmfs, lengths).map { max($0.probabilities.count, $1) }.max()!
         try checkLength(needed, "\(count)-fold self-composition", interval: pmfs[0].interval)
+        for pmf in pmfs where pmf.lowerIndex.multipliedReportingOverflow(by: count).overflow {
+            throw PrivacyError(.unsupportedEvent, "\(count)-fold self-composition moves losses beyond the grid's index range")
+        }
         let fft = FFT.shared(count: FFT.length(atLeast: needed))
         let n = fft.count
         var re = [Double](repeating: 0, count: n)
         var im = [Double](repeating: 0, count: n)
         re.replaceSubrange(0..<pmfs[0].probabilities.count, with: pmfs[0].probabilities)
         if pmfs.count == 2 { im.replaceSubrange(0..<pmfs[1].probabilities.count, with: pmfs[1].probabilities) }
-        fft.transform(real: &re, imaginary: &im, inverse: false)
-        if pmfs.count == 1 {
-            for k in 0..<n { (re[k], im[k]) = power(re[k], im[k], count) }
-        } else {
-            for k in 0...(n / 2) {
-                let j = (n - k) & (n - 1)
-                let (a, b, c, d) = (re[k], im[k], re[j], im[j])
-                // Bin k of X (transform of pmfs[0]) and Y (of pmfs[1]); bin j = −k holds their
-                // conjugates, since both inputs are real.
-                let x = power((a + c) / 2, (b - d) / 2, count)
-                let y = power((b + d) / 2, (c - a) / 2, count)
-                (re[k], im[k]) = (x.0 - y.1, x.1 + y.0)
-                (re[j], im[j]) = (x.0 + y.1, y.0 - x.1)
+        fft.forwardToBitReversed(real: &re, imaginary: &im)
+        let pair = pmfs.count == 2
+        // |z|^T < 1e-300 exactly when |z|² < e^{−2·690/T}: such bins are 0 to double precision,
+        // and at large T they are most of the spectrum.
+        let negligible = exp(-2 * 690 / Double(count))
+        re.withUnsafeMutableBufferPointer { reBuffer in
+            im.withUnsafeMutableBufferPointer { imBuffer in
+                let z = SplitComplexPointer(re: reBuffer.baseAddress!, im: imBuffer.baseAddress!)
+                concurrentChunks(n, minimumChunk: 1 << 13) { range in
+                    for p in range where !pair {
+                        (z.re[p], z.im[p]) = power(z.re[p], z.im[p], count, negligibleBelow: negligible)
+                    }
+                    // Each pair of positions holding bins k and −k is handled by its smaller one.
+                    for p in range where pair && p <= FFT.conjugatePosition(p) {
+                        let q = FFT.conjugatePosition(p)
+                        let (a, b, c, d) = (z.re[p], z.im[p], z.re[q], z.im[q])
+                        // Bin k of X (transform of pmfs[0]) and Y (of pmfs[1]); bin −k holds
+                        // their conjugates, since both inputs are real.
+                        let x = power((a + c) / 2, (b - d) / 2, count, negligibleBelow: negligible)
+                        let y = power((b + d) / 2, (c - a) / 2, count, negligibleBelow: negligible)
+                        (z.re[p], z.im[p]) = (x.0 - y.1, x.1 + y.0)
+                        (z.re[q], z.im[q]) = (x.0 + y.1, y.0 - x.1)
+                    }
+                }
             }
         }
-        fft.transform(real: &re, imaginary: &im, inverse: true)
+        fft.inverseFromBitReversed(real: &re, imaginary: &im)
         return pmfs.indices.map { index in
             let pmf = pmfs[index]
             let values = index == 0 ? re : im
-            var window = [Double](repeating: 0, count: lengths[index])
+            // The window starts at index `low` of the cyclic result (length ≤ n, so one wrap at most).
             let start = bounds[index].low % n
-            for j in window.indices { window[j] = values[(start + j) % n] }
+            let head = min(lengths[index], n - start)
+            let window = Array(values[start..<(start + head)]) + values[0..<(lengths[index] - head)]
             // Nothing is cut (and nothing wraps) when the window is the whole support.
-            let truncated = bounds[index].low > 0 || bounds[index].high < (pmf.probabilities.count - 1) * count
+            let (fullHigh, overflow) = (pmf.probabilities.count - 1).multipliedReportingOverflow(by: count)
+            let truncated = bounds[index].low > 0 || overflow || bounds[index].high < fullHigh
             // 1 − (1 − m)^T, computed stably, plus the truncated tails.
             let infinity = (truncated ? tail : 0) - expm1(Double(count) * log1p(-pmf.infinityMass))
             return PLDPmf(interval: pmf.interval, lowerIndex: pmf.lowerIndex * count + bounds[index].low,
@@ -161,13 +180,16 @@ struct PLDPmf: Sendable {
         var re = [Double](repeating: 0, count: fft.count)
         var im = [Double](repeating: 0, count: fft.count)
         re.replaceSubrange(0..<values.count, with: values)
-        fft.transform(real: &re, imaginary: &im, inverse: false)
+        fft.forwardToBitReversed(real: &re, imaginary: &im)
         return (re, im)
     }
 
     /// (re + i·im)^exponent by repeated squaring: about 2·log2(exponent) complex products, each
-    /// adding one rounding, so the relative error stays near log2(exponent)·ε_machine.
-    private static func power(_ re: Double, _ im: Double, _ exponent: Int) -> (Double, Double) {
+    /// adding one rounding, so the relative error stays near log2(exponent)·ε_machine. Returns
+    /// 0 when |re + i·im|² < `negligibleBelow`.
+    @inline(__always)
+    private static func power(_ re: Double, _ im: Double, _ exponent: Int, negligibleBelow: Double) -> (Double, Double) {
+        if re * re + im * im < negligibleBelow { return (0, 0) }
         var (resultRe, resultIm) = (1.0, 0.0)
         var (baseRe, baseIm) = (re, im)
         var e = exponent

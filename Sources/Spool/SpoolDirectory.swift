@@ -244,14 +244,19 @@ public final class SpoolDirectory: Sendable {
         }
     }
 
+    /// A safe dataset name brings its manifest along; any other name moves alone, keeping
+    /// its `.jsonl` extension after a collision suffix, shortened if suffixes would not fit.
     private func naming(of name: String, in folder: Folder) -> Naming {
-        guard case .dataset(let stem)? = try? SpoolName(name) else {
-            // An unsafe or unexpected name moves as it is, shortened if suffixes would not fit.
-            return Naming(stem: Self.truncated(name), fileExtension: "", hasManifest: false)
+        if case .dataset(let stem)? = try? SpoolName(name) {
+            return Naming(
+                stem: stem, fileExtension: SpoolName.datasetSuffix,
+                hasManifest: exists(stem + SpoolName.manifestSuffix, in: folder))
         }
-        return Naming(
-            stem: stem, fileExtension: SpoolName.datasetSuffix,
-            hasManifest: exists(stem + SpoolName.manifestSuffix, in: folder))
+        if name.hasSuffix(SpoolName.datasetSuffix) && name.count > SpoolName.datasetSuffix.count {
+            let stem = String(name.dropLast(SpoolName.datasetSuffix.count))
+            return Naming(stem: Self.truncated(stem), fileExtension: SpoolName.datasetSuffix, hasManifest: false)
+        }
+        return Naming(stem: Self.truncated(name), fileExtension: "", hasManifest: false)
     }
 
     /// Writes `data` to a new file in tmp/ and fsyncs it; returns its name.

@@ -152,7 +152,8 @@ import Testing
             #expect(error?.code == .unsafePath)
             #expect(try spool.reject(name, error: try #require(error)) == name)
             #expect(contents(spool, .rejected, name) == name)
-            #expect(contents(spool, .rejected, name + ".error.json") != nil)
+            let stem = name.hasSuffix(".jsonl") ? String(name.dropLast(6)) : name
+            #expect(contents(spool, .rejected, stem + ".error.json") != nil)
         }
         #expect(throws: SpoolError.self) { try spool.reject("..", error: IntakeError(.unsafePath, "x")) }
         #expect(throws: SpoolError.self) { try spool.reject("a/b", error: IntakeError(.unsafePath, "x")) }

@@ -95,13 +95,13 @@ public final class SpoolDirectory: Sendable {
     /// The daemon calls this at start-up for `incoming/` (and `accepted/`, to resume or fail
     /// interrupted jobs), and after the watcher reports an overflow.
     public func scan(_ folder: Folder = .incoming) throws(SpoolError) -> [String] {
-        let duplicate = dup(descriptor(folder))
-        guard duplicate >= 0, let directory = fdopendir(duplicate) else {
-            if duplicate >= 0 { close(duplicate) }
+        // A fresh open file description (not dup): its read offset is this scan's own.
+        let listing = openat(descriptor(folder), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard listing >= 0, let directory = fdopendir(listing) else {
+            if listing >= 0 { close(listing) }
             throw Self.systemError("opendir", url(of: folder).path)
         }
         defer { closedir(directory) }
-        rewinddir(directory)
         var names: [(changed: timespec, name: String)] = []
         while let entry = readdir(directory) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { bytes in
@@ -229,8 +229,12 @@ public final class SpoolDirectory: Sendable {
             let names = naming.names(stem: stem, recordSuffix: record?.suffix)
             if names.contains(where: { exists($0, in: target) }) { continue }
             guard try rename(name, from: source, to: names[0], in: target) else { continue }
+            // The names were free a moment ago; only a foreign writer in the daemon's own
+            // folder could take them now, and then the move stops without replacing anything.
             if naming.hasManifest {
-                _ = try rename(naming.stem + SpoolName.manifestSuffix, from: source, to: names[1], in: target)
+                guard try rename(naming.stem + SpoolName.manifestSuffix, from: source, to: names[1], in: target) else {
+                    throw SpoolError(.systemCallFailed, "\(names[1]) appeared in \(target.rawValue)/ while moving")
+                }
             }
             if let staged, let recordName = names.last {
                 guard try rename(staged, from: .tmp, to: recordName, in: target) else {
@@ -244,14 +248,19 @@ public final class SpoolDirectory: Sendable {
         }
     }
 
+    /// A safe dataset name brings its manifest along; any other name moves alone, keeping
+    /// its `.jsonl` extension after a collision suffix, shortened if suffixes would not fit.
     private func naming(of name: String, in folder: Folder) -> Naming {
-        guard case .dataset(let stem)? = try? SpoolName(name) else {
-            // An unsafe or unexpected name moves as it is, shortened if suffixes would not fit.
-            return Naming(stem: Self.truncated(name), fileExtension: "", hasManifest: false)
+        if case .dataset(let stem)? = try? SpoolName(name) {
+            return Naming(
+                stem: stem, fileExtension: SpoolName.datasetSuffix,
+                hasManifest: exists(stem + SpoolName.manifestSuffix, in: folder))
         }
-        return Naming(
-            stem: stem, fileExtension: SpoolName.datasetSuffix,
-            hasManifest: exists(stem + SpoolName.manifestSuffix, in: folder))
+        if name.hasSuffix(SpoolName.datasetSuffix) && name.count > SpoolName.datasetSuffix.count {
+            let stem = String(name.dropLast(SpoolName.datasetSuffix.count))
+            return Naming(stem: Self.truncated(stem), fileExtension: SpoolName.datasetSuffix, hasManifest: false)
+        }
+        return Naming(stem: Self.truncated(name), fileExtension: "", hasManifest: false)
     }
 
     /// Writes `data` to a new file in tmp/ and fsyncs it; returns its name.

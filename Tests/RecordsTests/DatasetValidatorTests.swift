@@ -18,6 +18,13 @@ import Testing
                 train: Manifest.Train(epochs: 1, expectedBatch: 2, lr: 1e-3, maxLen: 64, clip: 1, seed: 1)))
     }
 
+    /// Lives as long as the test (each test gets its own suite value).
+    private let directory: TemporaryDirectory
+
+    init() throws {
+        directory = try TemporaryDirectory()
+    }
+
     static func record(_ output: String, task: String? = "sentiment", unit: String? = nil) -> String {
         var fields = [#""instruction": "Classify.""#, #""input": "some text""#, #""output": "\#(output)""#]
         if let task { fields.append(#""task": "\#(task)""#) }
@@ -29,8 +36,7 @@ import Testing
         _ contents: Data, manifest: Manifest? = nil, policy: some IntakePolicy = policy,
         validator: DatasetValidator = DatasetValidator()
     ) throws -> DatasetSummary {
-        let directory = try TemporaryDirectory()
-        let path = try directory.write("data.jsonl", contents)
+        let path = try directory.write("data-\(UUID().uuidString).jsonl", contents)
         return try validator.validate(path: path, manifest: manifest ?? Self.manifest(), policy: policy)
     }
 
@@ -156,7 +162,6 @@ import Testing
     }
 
     @Test func aSymlinkOrFIFOIsNotRead() throws {
-        let directory = try TemporaryDirectory()
         let link = directory.url.appendingPathComponent("link.jsonl").path
         #expect(symlink("/etc/passwd", link) == 0)
         expectCode(.notARegularFile) { try DatasetValidator().validate(path: link, manifest: Self.manifest(), policy: Self.policy) }
@@ -167,7 +172,6 @@ import Testing
 
     /// A 100 MB line on disk is refused after reading about 1 MB of it, in bounded memory.
     @Test func aHundredMegabyteLineIsRefusedInBoundedMemory() throws {
-        let directory = try TemporaryDirectory()
         let path = directory.url.appendingPathComponent("huge.jsonl").path
         #expect(FileManager.default.createFile(atPath: path, contents: Data((Self.record("positive") + "\n").utf8)))
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))

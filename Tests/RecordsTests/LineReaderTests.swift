@@ -6,9 +6,15 @@ import TestSupport
 import Testing
 
 @Suite struct LineReaderTests {
+    /// Lives as long as the test (each test gets its own suite value).
+    private let directory: TemporaryDirectory
+
+    init() throws {
+        directory = try TemporaryDirectory()
+    }
+
     private func readLines(of text: String, maxLineLength: Int = 100, chunkSize: Int = 4) throws -> ([String], LineReader) {
-        let directory = try TemporaryDirectory()
-        let path = try directory.write("data.jsonl", text)
+        let path = try directory.write("data-\(UUID().uuidString).jsonl", text)
         let descriptor = open(path, O_RDONLY)
         try #require(descriptor >= 0)
         defer { close(descriptor) }

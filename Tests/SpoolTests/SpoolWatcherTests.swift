@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: Apache-2.0
+import Foundation
+import Glibc
+import Spool
+import TestSupport
+import Testing
+
+@Suite struct SpoolWatcherTests {
+    /// Lives as long as the test (each test gets its own suite value).
+    private let directory: TemporaryDirectory
+
+    init() throws {
+        directory = try TemporaryDirectory()
+    }
+
+    /// Collects events until `count` arrived names or a timeout (which closes the watcher).
+    private func names(from watcher: SpoolWatcher, count: Int) async -> [String] {
+        let timeout = Task {
+            try await Task.sleep(for: .seconds(10))
+            watcher.close()
+        }
+        defer { timeout.cancel() }
+        var names: [String] = []
+        for await event in watcher.events {
+            if case .arrived(let name) = event { names.append(name) }
+            if names.count == count { break }
+        }
+        return names
+    }
+
+    @Test func seesARenameIntoTheFolderAndAFileWrittenInPlace() async throws {
+        let spool = try SpoolDirectory(root: directory.url)
+        let watcher = try SpoolWatcher(directory: spool.url(of: .incoming))
+        defer { watcher.close() }
+
+        let staged = spool.url(of: .tmp).appendingPathComponent("renamed.jsonl").path
+        #expect(FileManager.default.createFile(atPath: staged, contents: Data("{}\n".utf8)))
+        #expect(rename(staged, spool.url(of: .incoming).appendingPathComponent("renamed.jsonl").path) == 0)
+        let inPlace = spool.url(of: .incoming).appendingPathComponent("written.jsonl").path
+        let file = open(inPlace, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        #expect(file >= 0)
+        #expect(write(file, "{}\n", 3) == 3)
+        #expect(close(file) == 0)
+
+        #expect(await names(from: watcher, count: 2) == ["renamed.jsonl", "written.jsonl"])
+    }
+
+    @Test func closeFinishesTheEvents() async throws {
+        let watcher = try SpoolWatcher(directory: directory.url)
+        watcher.close()
+        watcher.close()
+        var count = 0
+        for await _ in watcher.events { count += 1 }
+        #expect(count == 0)
+    }
+
+    @Test func refusesAMissingFolder() throws {
+        #expect(throws: SpoolError.self) { try SpoolWatcher(directory: directory.url.appendingPathComponent("absent")) }
+    }
+}

@@ -45,11 +45,11 @@ public struct WordPieceTokenizer: Tokenizer {
             }
             return id
         }
-        var tokensByID = [String?](repeating: nil, count: (vocabulary.values.max().map { Int($0) + 1 }) ?? 0)
+        var tokensByID = [String?](repeating: nil, count: vocabulary.count)
         for (token, id) in vocabulary {
             let text = String(decoding: token.bytes, as: UTF8.self)
-            guard id >= 0 else {
-                throw TokenizerError(.invalidVocabulary, "\(source): token \"\(text)\" has negative id \(id)")
+            guard id >= 0, Int(id) < vocabulary.count else {
+                throw TokenizerError(.invalidVocabulary, "\(source): token \"\(text)\" has id \(id), outside 0..<\(vocabulary.count)")
             }
             tokensByID[Int(id)] = text
         }

@@ -13,7 +13,8 @@ import Foundation
 /// 3. accent stripping: NFD, then drop nonspacing marks (Mn) — on by default with lowercasing;
 /// 4. lowercasing, per scalar (no final-sigma context, as the reference);
 /// 5. split on whitespace (dropped) and on punctuation (kept, one scalar per word), where
-///    punctuation is Unicode P* or any ASCII symbol BERT counts as punctuation (`$+<=>^`|~`).
+///    punctuation is Unicode P* or any printable ASCII symbol (so BERT also splits off
+///    `$ + < = > ^ | ~` and the backtick, which Unicode calls symbols).
 ///
 /// Printable ASCII, the bulk of real input, takes a table-driven path with no Unicode lookups.
 struct BertNormalizer: Sendable {
@@ -111,14 +112,14 @@ struct BertNormalizer: Sendable {
     }
 
     /// Unicode "other" categories that clean_text removes (for non-ASCII scalars).
-    static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
         switch referenceCategory(scalar) {
         case .control, .format, .privateUse, .surrogate: return true
         default: return false
         }
     }
 
-    static func isPunctuation(_ scalar: Unicode.Scalar) -> Bool {
+    private static func isPunctuation(_ scalar: Unicode.Scalar) -> Bool {
         if scalar.value < 0x80 { return asciiClass[Int(scalar.value)] == .punctuation }
         switch referenceCategory(scalar) {
         case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
@@ -153,7 +154,7 @@ struct BertNormalizer: Sendable {
     }
 
     /// The CJK Unified Ideograph blocks BERT isolates (not Hangul, kana or CJK punctuation).
-    static func isChineseCharacter(_ scalar: Unicode.Scalar) -> Bool {
+    private static func isChineseCharacter(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.value {
         case 0x4E00...0x9FFF, 0x3400...0x4DBF, 0x20000...0x2A6DF, 0x2A700...0x2B73F,
             0x2B740...0x2B81F, 0x2B920...0x2CEAF, 0xF900...0xFAFF, 0x2F800...0x2FA1F:

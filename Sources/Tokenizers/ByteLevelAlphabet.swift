@@ -25,13 +25,6 @@ enum ByteLevelAlphabet {
     static let bytesByScalar: [Unicode.Scalar: UInt8] = Dictionary(
         uniqueKeysWithValues: scalarsByByte.enumerated().map { ($0.element, UInt8($0.offset)) })
 
-    /// The vocabulary spelling of raw bytes.
-    static func token(for bytes: some Sequence<UInt8>) -> String {
-        var token = ""
-        token.unicodeScalars.append(contentsOf: bytes.map { scalarsByByte[Int($0)] })
-        return token
-    }
-
     /// The raw bytes a vocabulary token stands for; scalars outside the alphabet (as in
     /// added tokens) stand for their own UTF-8, as in Hugging Face's ByteLevel decoder.
     static func bytes(of token: String) -> [UInt8] {

@@ -42,20 +42,16 @@ public struct ByteLevelBPETokenizer: Tokenizer {
         suffixIDs: [Int32] = [],
         source: String
     ) throws {
+        // Ids are dense in real vocabularies; the bound keeps a corrupt id from sizing the tables.
+        let idLimit = vocabulary.count + addedTokens.count
         let largestID = max(vocabulary.values.max() ?? -1, addedTokens.map(\.id).max() ?? -1)
+        for (token, id) in vocabulary.lazy.map({ ($0.key, $0.value) }) + addedTokens.map({ ($0.content, $0.id) })
+        where id < 0 || Int(id) >= idLimit {
+            throw TokenizerError(.invalidVocabulary, "\(source): token \"\(token)\" has id \(id), outside 0..<\(idLimit)")
+        }
         var bytesByID = [[UInt8]](repeating: [], count: Int(largestID) + 1)
-        for (token, id) in vocabulary {
-            guard id >= 0 else {
-                throw TokenizerError(.invalidVocabulary, "\(source): token \"\(token)\" has negative id \(id)")
-            }
-            bytesByID[Int(id)] = ByteLevelAlphabet.bytes(of: token)
-        }
-        for token in addedTokens {
-            guard token.id >= 0 else {
-                throw TokenizerError(.invalidVocabulary, "\(source): added token \"\(token.content)\" has negative id \(token.id)")
-            }
-            bytesByID[Int(token.id)] = Array(token.content.utf8)
-        }
+        for (token, id) in vocabulary { bytesByID[Int(id)] = ByteLevelAlphabet.bytes(of: token) }
+        for token in addedTokens { bytesByID[Int(token.id)] = Array(token.content.utf8) }
         var mergeTable = [UInt64: Merge](minimumCapacity: merges.count)
         for (rank, (left, right)) in merges.enumerated() {
             guard let leftID = vocabulary[left], let rightID = vocabulary[right], let mergedID = vocabulary[left + right] else {

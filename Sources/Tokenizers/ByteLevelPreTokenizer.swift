@@ -14,7 +14,7 @@
 struct ByteLevelPreTokenizer: Sendable {
     let kind: PreTokenizerKind
 
-    enum Class: UInt8 { case letter, number, whitespace, other }
+    private enum Class: UInt8 { case letter, number, whitespace, other }
 
     /// Calls `body` with the byte range of each word of `bytes[range]`, in order.
     func forEachWord(in bytes: UnsafeBufferPointer<UInt8>, range: Range<Int>, _ body: (Range<Int>) -> Void) {
@@ -123,7 +123,7 @@ struct ByteLevelPreTokenizer: Sendable {
     }
 
     @inline(__always)
-    static func classify(_ scalar: Unicode.Scalar) -> Class {
+    private static func classify(_ scalar: Unicode.Scalar) -> Class {
         if scalar.value < 0x80 { return asciiClass[Int(scalar.value)] }
         let properties = scalar.properties
         // The reference's Oniguruma has Unicode 16.0 tables: later scalars are unassigned

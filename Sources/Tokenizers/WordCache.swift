@@ -15,11 +15,11 @@ final class WordCache: Sendable {
         self.capacity = capacity
     }
 
-    func ids(for word: UTF8Key) -> [Int32]? {
+    private func ids(for word: UTF8Key) -> [Int32]? {
         entries.withLock { $0[word] }
     }
 
-    func store(_ ids: [Int32], for word: UTF8Key) {
+    private func store(_ ids: [Int32], for word: UTF8Key) {
         entries.withLock { entries in
             if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
             entries[word] = ids

@@ -31,7 +31,7 @@ public struct WordPieceTokenizer: Tokenizer {
     private init(
         vocabulary: [UTF8Key: Int32],
         normalizer: BertNormalizer,
-        specialTokens: [(content: String, id: Int32)],
+        addedTokens: [(content: String, id: Int32, special: Bool)],
         unknownToken: String,
         classifierToken: String,
         separatorToken: String,
@@ -45,11 +45,11 @@ public struct WordPieceTokenizer: Tokenizer {
             }
             return id
         }
-        var tokensByID = [String?](repeating: nil, count: (vocabulary.values.max().map { Int($0) + 1 }) ?? 0)
+        var tokensByID = [String?](repeating: nil, count: vocabulary.count)
         for (token, id) in vocabulary {
             let text = String(decoding: token.bytes, as: UTF8.self)
-            guard id >= 0 else {
-                throw TokenizerError(.invalidVocabulary, "\(source): token \"\(text)\" has negative id \(id)")
+            guard id >= 0, Int(id) < vocabulary.count else {
+                throw TokenizerError(.invalidVocabulary, "\(source): token \"\(text)\" has id \(id), outside 0..<\(vocabulary.count)")
             }
             tokensByID[Int(id)] = text
         }
@@ -62,9 +62,10 @@ public struct WordPieceTokenizer: Tokenizer {
         self.paddingID = vocabulary[UTF8Key("[PAD]")] ?? 0
         self.continuingPrefix = Array(continuingPrefix.utf8)
         self.maxInputCharsPerWord = maxInputCharsPerWord
-        self.addedTokens = AddedTokenMatcher(tokens: specialTokens)
-        self.specialIDs = Set(specialTokens.map(\.id))
-        self.specialTokenIDs = Dictionary(specialTokens.map { ($0.content, $0.id) }, uniquingKeysWith: { first, _ in first })
+        self.addedTokens = AddedTokenMatcher(tokens: addedTokens.map { ($0.content, $0.id) })
+        let specials = addedTokens.filter(\.special)
+        self.specialIDs = Set(specials.map(\.id))
+        self.specialTokenIDs = Dictionary(specials.map { ($0.content, $0.id) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// Loads a WordPiece `tokenizer.json` (BertNormalizer, BertPreTokenizer, WordPiece,
@@ -99,11 +100,11 @@ public struct WordPieceTokenizer: Tokenizer {
         let (classifier, separator) = try Self.classifierAndSeparator(file.postProcessor, source: source)
         var vocabulary = [UTF8Key: Int32](minimumCapacity: file.model.vocab.count)
         for (token, id) in file.model.vocab { vocabulary[UTF8Key(token)] = Int32(clamping: id) }
-        let specials = (file.addedTokens ?? []).map { (content: $0.content, id: Int32(clamping: $0.id)) }
+        let added = (file.addedTokens ?? []).map { (content: $0.content, id: Int32(clamping: $0.id), special: $0.special) }
         try self.init(
             vocabulary: vocabulary,
             normalizer: normalizer,
-            specialTokens: specials,
+            addedTokens: added,
             unknownToken: file.model.unkToken ?? "[UNK]",
             classifierToken: classifier,
             separatorToken: separator,
@@ -135,12 +136,12 @@ public struct WordPieceTokenizer: Tokenizer {
             if vocabulary[token] == nil { vocabulary[token] = Int32(index) }
         }
         let specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"].compactMap { token in
-            vocabulary[UTF8Key(token)].map { (content: token, id: $0) }
+            vocabulary[UTF8Key(token)].map { (content: token, id: $0, special: true) }
         }
         try self.init(
             vocabulary: vocabulary,
             normalizer: BertNormalizer(stripAccents: lowercase, lowercase: lowercase),
-            specialTokens: specials,
+            addedTokens: specials,
             unknownToken: "[UNK]",
             classifierToken: "[CLS]",
             separatorToken: "[SEP]",

@@ -188,6 +188,13 @@ struct ByteLevelBPETokenizerTests {
         #expect(throws: TokenizerError(.unsupportedConfiguration, "")) {
             try ByteLevelBPETokenizer(tokenizerJSON: SharedFixtures.url("models/minilm-l6/tokenizer.json"))
         }
+
+        let sparse = directory.appendingPathComponent("sparse.json")
+        try Data(#"{"pre_tokenizer": {"type": "ByteLevel"}, "model": {"type": "BPE", "vocab": {"a": 2000000000}, "merges": []}}"#.utf8)
+            .write(to: sparse)
+        let idError = try #require(throws: TokenizerError.self) { try ByteLevelBPETokenizer(tokenizerJSON: sparse) }
+        #expect(idError.code == .invalidVocabulary)
+        #expect(idError.message.contains("2000000000"))
     }
 
     /// Tokens by id, `"a b"` merges and special ids read from a `tokenizer.json`, as a

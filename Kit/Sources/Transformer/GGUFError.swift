@@ -10,7 +10,7 @@ public struct GGUFError: Error, Sendable, Hashable, CustomStringConvertible {
             case unknownValueType, nestingTooDeep, invalidString, duplicateKey, badAlignment
             case unknownTensorType, duplicateTensorName, inconsistentDimensions
             case tensorOffsetOutOfRange, tensorMisaligned, overlappingTensors
-            case unsupportedTensorType, missingTensor
+            case unsupportedTensorType, missingTensor, missingMetadata, invalidMetadata
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
@@ -52,6 +52,10 @@ public struct GGUFError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let unsupportedTensorType = Code(.unsupportedTensorType)
         /// No tensor has the requested name.
         public static let missingTensor = Code(.missingTensor)
+        /// A metadata key the caller needs is absent.
+        public static let missingMetadata = Code(.missingMetadata)
+        /// A metadata value has the wrong type or an impossible value.
+        public static let invalidMetadata = Code(.invalidMetadata)
 
         public var description: String { "\(value)" }
     }

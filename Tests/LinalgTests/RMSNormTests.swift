@@ -40,8 +40,13 @@ import Testing
         #expect(CentralDifference.maxError(numericInput, dinp.map { $0 - 1 }, "RMSNorm dinp") < 2e-3)
         #expect(CentralDifference.maxError(numericWeight, dweight.map { $0 - 1 }, "RMSNorm dweight") < 2e-3)
 
-        var frozen = [Float](repeating: 0, count: x.count)
+        var fromZero = [Float](repeating: 0, count: x.count), frozen = fromZero
+        var weightFromZero = [Float](repeating: 0, count: C)
+        rmsNormBackward(dinp: &fromZero, dweight: &weightFromZero, rstd: rstd, dout: probe, input: x, weight: w, B: B, T: T, C: C)
         rmsNormBackward(dinp: &frozen, dweight: nil, rstd: rstd, dout: probe, input: x, weight: w, B: B, T: T, C: C)
-        #expect(frozen == dinp.map { $0 - 1 })
+        #expect(frozen == fromZero)
+        #expect(dinp == fromZero.map { 1 + $0 })
+        // dweight sums B·T rows, so adding the initial 1 first or last rounds differently.
+        #expect(zip(dweight, weightFromZero).allSatisfy { abs($0 - (1 + $1)) < 1e-6 })
     }
 }

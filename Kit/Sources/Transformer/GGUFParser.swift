@@ -69,8 +69,10 @@ struct GGUFParser {
                        hint: swapped ? "this looks like a big-endian GGUF file; use a little-endian one"
                                      : "re-export the model with a current llama.cpp")
         }
-        let tensorCount = try readCount("header", minimumItemSize: 32, what: "tensor count")
-        let kvCount = try readCount("header", minimumItemSize: 13, what: "metadata count")
+        // Bounded by the whole file, not what follows: a file cut short is reported as truncated
+        // in the section where it ends, while an absurd count is refused before any allocation.
+        let tensorCount = try readCount("header", minimumItemSize: 32, what: "tensor count", within: bytes.count)
+        let kvCount = try readCount("header", minimumItemSize: 13, what: "metadata count", within: bytes.count)
 
         var metadata = GGUFMetadata()
         for _ in 0..<kvCount {
@@ -132,13 +134,17 @@ struct GGUFParser {
     }
 
     /// A u64 count of items that each take at least `minimumItemSize` bytes, checked against
-    /// what is left of the file so a corrupt count cannot make us allocate or loop for ever.
-    private mutating func readCount(_ section: String, minimumItemSize: Int, what: String) throws -> Int {
+    /// `within` bytes (default: what is left of the file) so a corrupt count cannot make us
+    /// allocate or loop for ever.
+    private mutating func readCount(
+        _ section: String, minimumItemSize: Int, what: String, within limit: Int? = nil
+    ) throws -> Int {
         let start = position
         let raw = try readU64(section)
-        guard raw <= UInt64(remaining / minimumItemSize) else {
+        let available = limit ?? remaining
+        guard raw <= UInt64(available / minimumItemSize) else {
             throw fail(.lengthOutOfRange, at: start,
-                       "\(what) \(raw) cannot fit in the \(remaining) bytes left",
+                       "\(what) \(raw) cannot fit in \(available) bytes",
                        hint: "the file is corrupt or truncated")
         }
         return Int(raw)

@@ -5,7 +5,8 @@
 /// Meant for tests and small exports (it holds everything in memory). Tensor data is written as
 /// given; use ``addTensor(name:shape:values:)`` for Float32 and ``addTensor(name:type:dimensions:bytes:)``
 /// for bytes already in a ggml block layout. The data alignment is `general.alignment` if the
-/// metadata sets it, else 32.
+/// metadata sets it to a power of two, else 32; an invalid value is still written as given, so
+/// tests can craft files that readers must refuse.
 public struct GGUFWriter: Sendable {
     public var metadata: GGUFMetadata
     private var tensors: [(name: String, dimensions: [Int], type: GGUFTensorType, bytes: [UInt8])] = []
@@ -39,8 +40,8 @@ public struct GGUFWriter: Sendable {
 
     /// The complete file.
     public func serialized() -> [UInt8] {
-        let alignment = metadata["general.alignment"]?.intValue ?? GGUFParser.defaultAlignment
-        precondition(alignment > 0 && alignment & (alignment - 1) == 0, "alignment \(alignment) is not a power of two")
+        let declared = metadata["general.alignment"]?.intValue ?? GGUFParser.defaultAlignment
+        let alignment = declared > 0 && declared & (declared - 1) == 0 ? declared : GGUFParser.defaultAlignment
         var out: [UInt8] = GGUFParser.magic
         append(UInt32(3), to: &out)
         append(UInt64(tensors.count), to: &out)

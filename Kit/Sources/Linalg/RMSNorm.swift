@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: Apache-2.0
+
+// Dimensions: B batch, T time (sequence positions), C channels (model width).
+// Backward argument order follows forward's: outputs (gradients), caches, inputs, weights, dims.
+
+/// RMSNorm (Llama): each row of C values is scaled by the reciprocal of its root mean square.
+///
+///     out[b,t,:] = input[b,t,:] * rstd[b,t] * weight,   rstd = 1 / sqrt(mean(input[b,t,:]²) + ε)
+///
+/// The sum of squares is accumulated in Float, like PyTorch's float32 `pow(2).mean(-1)`.
+public func rmsNormForward(
+    out: UnsafeMutablePointer<Float>,     // (B, T, C)
+    rstd: UnsafeMutablePointer<Float>,    // (B, T) cache for backward
+    input: UnsafePointer<Float>,          // (B, T, C)
+    weight: UnsafePointer<Float>,         // (C)
+    B: Int, T: Int, C: Int, epsilon: Float
+) {
+    precondition(B >= 0 && T >= 0 && C > 0, "bad dimensions B=\(B) T=\(T) C=\(C)")
+    for row in 0..<(B * T) {
+        let x = input + row * C
+        let y = out + row * C
+        var sumSquares: Float = 0
+        for i in 0..<C { sumSquares += x[i] * x[i] }
+        let r = 1 / (sumSquares / Float(C) + epsilon).squareRoot()
+        for i in 0..<C { y[i] = x[i] * r * weight[i] }
+        rstd[row] = r
+    }
+}
+
+/// Accumulates the gradients of ``rmsNormForward(out:rstd:input:weight:B:T:C:epsilon:)``.
+///
+/// Differentiating `out_i = w_i · x_i · r` with `r = (Σ x_k² / C + ε)^(-1/2)`, `∂r/∂x_j = -r³ x_j / C`:
+///
+///     dinp_j   += r · w_j · dout_j - (r³ / C) · x_j · Σ_i dout_i · w_i · x_i
+///     dweight_i += dout_i · x_i · r        (summed over B, T; skipped when dweight is nil)
+public func rmsNormBackward(
+    dinp: UnsafeMutablePointer<Float>,    // (B, T, C)
+    dweight: UnsafeMutablePointer<Float>?, // (C), nil for a frozen weight
+    rstd: UnsafePointer<Float>,           // (B, T)
+    dout: UnsafePointer<Float>,           // (B, T, C)
+    input: UnsafePointer<Float>,          // (B, T, C)
+    weight: UnsafePointer<Float>,         // (C)
+    B: Int, T: Int, C: Int
+) {
+    precondition(B >= 0 && T >= 0 && C > 0, "bad dimensions B=\(B) T=\(T) C=\(C)")
+    for row in 0..<(B * T) {
+        let x = input + row * C
+        let g = dout + row * C
+        let dx = dinp + row * C
+        let r = rstd[row]
+        var dot: Float = 0
+        for i in 0..<C { dot += g[i] * weight[i] * x[i] }
+        let k = r * r * r / Float(C) * dot
+        for i in 0..<C { dx[i] += r * weight[i] * g[i] - k * x[i] }
+        if let dweight {
+            for i in 0..<C { dweight[i] += g[i] * x[i] * r }
+        }
+    }
+}

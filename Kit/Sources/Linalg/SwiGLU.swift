@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: Apache-2.0
+import Glibc
+
+// Dimensions: B batch, T time, H width of the MLP's hidden layer (Llama's intermediate size).
+
+/// The gated activation of a Llama MLP: `out = silu(gate) · up`, `silu(g) = g · σ(g)`.
+///
+/// `gate` and `up` are the outputs of the two input projections (GGUF `ffn_gate`, `ffn_up`); no
+/// cache is needed, backward recomputes σ(gate).
+public func swigluForward(
+    out: UnsafeMutablePointer<Float>,     // (B, T, H)
+    gate: UnsafePointer<Float>,           // (B, T, H)
+    up: UnsafePointer<Float>,             // (B, T, H)
+    B: Int, T: Int, H: Int
+) {
+    precondition(B >= 0 && T >= 0 && H >= 0, "bad dimensions B=\(B) T=\(T) H=\(H)")
+    for i in 0..<(B * T * H) {
+        let g = gate[i]
+        out[i] = g / (1 + expf(-g)) * up[i]
+    }
+}
+
+/// Accumulates the gradients of ``swigluForward(out:gate:up:B:T:H:)``.
+///
+/// Differentiating `out = g · σ(g) · u`, with `σ' = σ(1 - σ)`:
+///
+///     dgate += dout · u · σ(g) · (1 + g · (1 - σ(g)))
+///     dup   += dout · g · σ(g)
+public func swigluBackward(
+    dgate: UnsafeMutablePointer<Float>,   // (B, T, H)
+    dup: UnsafeMutablePointer<Float>,     // (B, T, H)
+    dout: UnsafePointer<Float>,           // (B, T, H)
+    gate: UnsafePointer<Float>,           // (B, T, H)
+    up: UnsafePointer<Float>,             // (B, T, H)
+    B: Int, T: Int, H: Int
+) {
+    precondition(B >= 0 && T >= 0 && H >= 0, "bad dimensions B=\(B) T=\(T) H=\(H)")
+    for i in 0..<(B * T * H) {
+        let g = gate[i]
+        let s = 1 / (1 + expf(-g))
+        dgate[i] += dout[i] * up[i] * s * (1 + g * (1 - s))
+        dup[i] += dout[i] * g * s
+    }
+}

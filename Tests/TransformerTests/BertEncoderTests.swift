@@ -102,6 +102,35 @@ import Transformer
         expectHookGradientsMatchFiniteDifferences(backbone: encoder, ids: ids, mask: mask, B: B, T: T, seed: 12)
     }
 
+    /// The slab grows for a larger batch and is reused: results do not depend on history,
+    /// and skipping backward below the lowest hook leaves the hooked gradients unchanged.
+    @Test func slabReuseAndPartialBackwardAreConsistent() throws {
+        let directory = try SmallModels.bert(seed: 14)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let encoder = try BertEncoder(directory: directory)
+        let C = encoder.hiddenSize
+        let ids: [Int32] = [1, 4, 6, 2], mask: [Int32] = [1, 1, 1, 0]
+        let first = Array(encoder.forward(inputIDs: ids, tokenTypeIDs: nil, attentionMask: mask, batch: 1, seqLen: 4))
+        _ = encoder.forward(inputIDs: [Int32](repeating: 3, count: 3 * 7), tokenTypeIDs: nil,
+                            attentionMask: [Int32](repeating: 1, count: 3 * 7), batch: 3, seqLen: 7)
+        let again = Array(encoder.forward(inputIDs: ids, tokenTypeIDs: nil, attentionMask: mask, batch: 1, seqLen: 4))
+        #expect(first == again)
+
+        let top = RecordingHook()
+        encoder.setHook(top, for: try #require(encoder.linearSites.last))
+        var rng = SplitMix64(seed: 15)
+        let gradient = randomFloats(4 * C, &rng)
+        _ = encoder.forward(inputIDs: ids, tokenTypeIDs: nil, attentionMask: mask, batch: 1, seqLen: 4)
+        encoder.backward(lastHiddenGradient: gradient)
+        let partial = top.weightGradient
+        let bottom = RecordingHook()
+        encoder.setHook(bottom, for: encoder.linearSites[0])
+        _ = encoder.forward(inputIDs: ids, tokenTypeIDs: nil, attentionMask: mask, batch: 1, seqLen: 4)
+        encoder.backward(lastHiddenGradient: gradient)
+        #expect(top.weightGradient == partial)
+        #expect(l2(bottom.weightGradient) > 0)
+    }
+
     /// Padding must not change the real tokens' hidden states (attention masks it out).
     @Test func paddingDoesNotLeakIntoRealTokens() throws {
         let directory = try SmallModels.bert(seed: 13)

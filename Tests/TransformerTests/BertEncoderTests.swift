@@ -131,6 +131,14 @@ import Transformer
         #expect(l2(bottom.weightGradient) > 0)
     }
 
+    @Test func perSampleQuantitiesMatchBatchesOfOne() throws {
+        let directory = try SmallModels.bert(seed: 16)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let encoder = try BertEncoder(directory: directory)
+        let ids: [Int32] = [1, 5, 7, 2, 0, 0, 1, 9, 3, 3, 2, 4, 1, 8, 2, 0, 0, 0]
+        expectPerSampleQuantitiesMatchBatchesOfOne(backbone: encoder, ids: ids, lengths: [4, 6, 3], T: 6, seed: 17)
+    }
+
     /// Padding must not change the real tokens' hidden states (attention masks it out).
     @Test func paddingDoesNotLeakIntoRealTokens() throws {
         let directory = try SmallModels.bert(seed: 13)

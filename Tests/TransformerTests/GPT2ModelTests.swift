@@ -76,6 +76,14 @@ import Transformer
         expectHookGradientsMatchFiniteDifferences(backbone: model, ids: ids, mask: mask, B: 2, T: 5, seed: 22)
     }
 
+    @Test func perSampleQuantitiesMatchBatchesOfOne() throws {
+        let directory = try SmallModels.gpt2(seed: 24)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let model = try GPT2Model(directory: directory)
+        let ids: [Int32] = [1, 5, 7, 2, 0, 0, 1, 9, 3, 3, 2, 4, 11, 8, 2, 0, 0, 0]
+        expectPerSampleQuantitiesMatchBatchesOfOne(backbone: model, ids: ids, lengths: [4, 6, 3], T: 6, seed: 25)
+    }
+
     /// Causality: a later token never changes an earlier position's hidden state.
     @Test func laterTokensDoNotChangeEarlierPositions() throws {
         let directory = try SmallModels.gpt2(seed: 23)

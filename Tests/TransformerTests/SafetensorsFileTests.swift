@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
 import Linalg
+import TestSupport
 import Testing
 import Transformer
 
@@ -96,6 +97,16 @@ import Transformer
     @Test func overlap() throws {
         expectError(.overlap, try craft(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#,
                                         data: [UInt8](repeating: 0, count: 8)))
+    }
+
+    @Test(.disabled(if: SharedFixtures.mayBeSkipped, Comment(rawValue: SharedFixtures.skipMessage)))
+    func realCheckpointIsMappedWithoutCopying() throws {
+        let file = try SafetensorsFile(url: SharedFixtures.url("models/minilm-l6/model.safetensors"))
+        #expect(file.entries.count == 104)
+        #expect(file.metadata["format"] == "pt")
+        let embeddings = try #require(try file.mappedFloats("embeddings.word_embeddings.weight"))
+        #expect(embeddings.count == 30522 * 384)
+        #expect(try file.int64s("embeddings.position_ids").prefix(3) == [0, 1, 2])
     }
 
     @Test func missingFile() {

@@ -173,3 +173,38 @@ func expectHookGradientsMatchFiniteDifferences(
     for site in backbone.linearSites { backbone.setHook(nil, for: site) }
     backbone.setHiddenStateHook(nil, atBoundary: 0)
 }
+
+/// STYLE 31: per-sample norms and bias gradients from one padded batch equal those of a
+/// loop over batches of one (each sample alone at its real length), at every site.
+func expectPerSampleQuantitiesMatchBatchesOfOne(
+    backbone: any Backbone, ids: [Int32], lengths: [Int], T: Int, seed: UInt64,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
+    let B = lengths.count, C = backbone.hiddenSize
+    var rng = SplitMix64(seed: seed)
+    let r = randomFloats(B * T * C, &rng)
+    let hooks = backbone.linearSites.map { site -> RecordingHook in
+        let hook = RecordingHook()
+        backbone.setHook(hook, for: site)
+        return hook
+    }
+    let mask = (0..<(B * T)).map { Int32($0 % T < lengths[$0 / T] ? 1 : 0) }
+    _ = backbone.forward(inputIDs: ids, tokenTypeIDs: nil, attentionMask: mask, batch: B, seqLen: T)
+    backbone.backward(lastHiddenGradient: r)
+    let batchNorms = hooks.map(\.ghostSquaredNorms), batchBias = hooks.map(\.perSampleBias)
+    for s in 0..<B {
+        let n = lengths[s]
+        _ = backbone.forward(inputIDs: Array(ids[(s * T)..<(s * T + n)]), tokenTypeIDs: nil,
+                             attentionMask: [Int32](repeating: 1, count: n), batch: 1, seqLen: n)
+        backbone.backward(lastHiddenGradient: Array(r[(s * T * C)..<((s * T + n) * C)]))
+        for (index, hook) in hooks.enumerated() {
+            let want = hook.instantiatedSquaredNorms[0], got = batchNorms[index][s]
+            #expect(abs(got - want) <= 1e-4 * max(1, want), "\(backbone.linearSites[index]) sample \(s): \(got) vs \(want)",
+                    sourceLocation: sourceLocation)
+            let OC = backbone.linearSites[index].outFeatures
+            let bias = Array(batchBias[index][(s * OC)..<((s + 1) * OC)])
+            #expect(maxAbsDifference(bias, hook.perSampleBias) <= 1e-4, sourceLocation: sourceLocation)
+        }
+    }
+    for site in backbone.linearSites { backbone.setHook(nil, for: site) }
+}

@@ -21,6 +21,14 @@ public struct LinearModule: RawRepresentable, Sendable, Hashable, CustomStringCo
     public static let attnProj = LinearModule(rawValue: "attn.c_proj")
     public static let fc = LinearModule(rawValue: "mlp.c_fc")
     public static let proj = LinearModule(rawValue: "mlp.c_proj")
+    // Llama (for the decoder family still to come)
+    public static let qProj = LinearModule(rawValue: "self_attn.q_proj")
+    public static let kProj = LinearModule(rawValue: "self_attn.k_proj")
+    public static let vProj = LinearModule(rawValue: "self_attn.v_proj")
+    public static let oProj = LinearModule(rawValue: "self_attn.o_proj")
+    public static let gateProj = LinearModule(rawValue: "mlp.gate_proj")
+    public static let upProj = LinearModule(rawValue: "mlp.up_proj")
+    public static let downProj = LinearModule(rawValue: "mlp.down_proj")
 
     /// The last path component (`query`, `c_attn`): PEFT's `target_modules` name.
     public var shortName: String { String(rawValue.split(separator: ".").last ?? Substring(rawValue)) }

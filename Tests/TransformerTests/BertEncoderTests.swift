@@ -26,8 +26,8 @@ import Transformer
         encoder.setHook(query0, for: try #require(sites["encoder.layer.0.attention.self.query"]))
         encoder.setHook(output5, for: try #require(sites["encoder.layer.5.output.dense"]))
         encoder.setHook(intermediate2, for: try #require(sites["encoder.layer.2.intermediate.dense"]))
-        let embeddingOutput = HiddenShiftHook(width: C)
-        encoder.setHiddenStateHook(embeddingOutput, atBoundary: 0)
+        let embeddingNorm = NormRecordingHook()
+        encoder.setNormHook(embeddingNorm, for: try #require(encoder.normSites.first { $0.module == .embeddings }))
 
         let hidden = Array(encoder.forward(inputIDs: ids, tokenTypeIDs: types, attentionMask: mask, batch: B, seqLen: T))
         let hiddenError = maxAbsDifference(hidden, try floats(reference["last_hidden_state"]))
@@ -75,17 +75,8 @@ import Transformer
         try expectNorms(intermediate2.ghostSquaredNorms.map { Double($0).squareRoot() }, "encoder.layer.2.intermediate.dense.weight")
         try expectNorms(intermediate2.instantiatedSquaredNorms.map { Double($0).squareRoot() }, "encoder.layer.2.intermediate.dense.weight")
 
-        // embeddings.LayerNorm: out = xhat·w + b  ⇒  ∂loss/∂w = Σ_t ∂loss/∂out · (out - b)/w
-        let file = try SafetensorsFile(url: directory.appendingPathComponent("model.safetensors"))
-        let w = try file.tensor("embeddings.LayerNorm.weight").scalars, b = try file.tensor("embeddings.LayerNorm.bias").scalars
-        #expect(w.allSatisfy { abs($0) > 1e-3 })
-        var normGradient = [Float](repeating: 0, count: B * C)   // (B, C) per sample
-        for n in 0..<(B * T) {
-            for c in 0..<C {
-                let xhat = (embeddingOutput.hidden[n * C + c] - b[c]) / w[c]
-                normGradient[(n / T) * C + c] += embeddingOutput.hiddenGradient[n * C + c] * xhat
-            }
-        }
+        // embeddings.LayerNorm: out = xhat·w + b  ⇒  ∂loss/∂w = Σ_t G⊙xhat
+        let normGradient = embeddingNorm.perSampleWeight   // (B, C)
         var normBatch = [Float](repeating: 0, count: C)
         for s in 0..<B { for c in 0..<C { normBatch[c] += normGradient[s * C + c] } }
         try expectVector(normBatch, "embeddings.LayerNorm.weight")

@@ -57,6 +57,58 @@ final class BiasDeltaHook: LinearHook {
     }
 }
 
+/// Records a norm layer's per-sample gradients: `Σ_t G⊙xhat` (weight) and `Σ_t G` (bias).
+final class NormRecordingHook: NormHook {
+    var perSampleWeight: [Float] = []   // (B, C)
+    var perSampleBias: [Float] = []     // (B, C)
+
+    func backward(normalizedGradient: UnsafeMutablePointer<Float>, normalized: UnsafePointer<Float>,
+                  outputGradient: UnsafePointer<Float>, mask: UnsafePointer<Float>,
+                  site: NormSite, batch: Int, seqLen: Int) {
+        let C = site.width
+        perSampleWeight = [Float](repeating: 0, count: batch * C)
+        perSampleBias = [Float](repeating: 0, count: batch * C)
+        for n in 0..<(batch * seqLen) {
+            for c in 0..<C {
+                perSampleWeight[(n / seqLen) * C + c] += outputGradient[n * C + c] * normalized[n * C + c]
+                perSampleBias[(n / seqLen) * C + c] += outputGradient[n * C + c]
+            }
+        }
+    }
+}
+
+/// Trainable `Δw`, `Δb` on a layer norm: `out += xhat⊙Δw + Δb`.
+final class NormShiftHook: NormHook {
+    var scale: [Float], shift: [Float]
+    var scaleGradient: [Float], shiftGradient: [Float]
+
+    init(width: Int) {
+        scale = [Float](repeating: 0, count: width)
+        shift = scale
+        scaleGradient = scale
+        shiftGradient = scale
+    }
+
+    func forward(output: UnsafeMutablePointer<Float>, normalized: UnsafePointer<Float>, site: NormSite, batch: Int, seqLen: Int) {
+        let C = site.width
+        for n in 0..<(batch * seqLen) { for c in 0..<C { output[n * C + c] += normalized[n * C + c] * scale[c] + shift[c] } }
+    }
+
+    func backward(normalizedGradient: UnsafeMutablePointer<Float>, normalized: UnsafePointer<Float>,
+                  outputGradient: UnsafePointer<Float>, mask: UnsafePointer<Float>,
+                  site: NormSite, batch: Int, seqLen: Int) {
+        let C = site.width
+        for n in 0..<(batch * seqLen) {
+            for c in 0..<C {
+                let g = outputGradient[n * C + c]
+                scaleGradient[c] += g * normalized[n * C + c]
+                shiftGradient[c] += g
+                normalizedGradient[n * C + c] += g * scale[c]
+            }
+        }
+    }
+}
+
 /// Adds `delta (C)` to the hidden states at a boundary and keeps their value and gradient.
 final class HiddenShiftHook: HiddenStateHook {
     var delta: [Float]
@@ -132,6 +184,14 @@ func expectHookGradientsMatchFiniteDifferences(
         backbone.setHook(hook, for: site)
         linearHooks.append(hook)
     }
+    var normHooks: [NormShiftHook] = []
+    for site in backbone.normSites where site.layer == 0 || site.layer >= backbone.layerCount - 1 {
+        let hook = NormShiftHook(width: site.width)
+        hook.scale = randomFloats(site.width, &rng, scale: 0.2)
+        hook.shift = randomFloats(site.width, &rng, scale: 0.1)
+        backbone.setNormHook(hook, for: site)
+        normHooks.append(hook)
+    }
     let shift = HiddenShiftHook(width: C)
     shift.delta = randomFloats(C, &rng, scale: 0.1)
     backbone.setHiddenStateHook(shift, atBoundary: 0)
@@ -166,11 +226,19 @@ func expectHookGradientsMatchFiniteDifferences(
             probe({ hook.delta[o] }, { hook.delta[o] = $0 }, analytic: hook.gradient[o])
         }
     }
+    for hook in normHooks {
+        for c in stride(from: 0, to: C, by: max(1, C / 4)) {
+            probe({ hook.scale[c] }, { hook.scale[c] = $0 }, analytic: hook.scaleGradient[c])
+            probe({ hook.shift[c] }, { hook.shift[c] = $0 }, analytic: hook.shiftGradient[c])
+        }
+    }
+    #expect(normHooks.count >= 3, sourceLocation: sourceLocation)
     for c in stride(from: 0, to: C, by: max(1, C / 8)) {
         probe({ shift.delta[c] }, { shift.delta[c] = $0 }, analytic: shift.gradient[c])
     }
     #expect(worst / scale < 5e-3, "max |analytic - numeric| = \(worst) (scale \(scale))", sourceLocation: sourceLocation)
     for site in backbone.linearSites { backbone.setHook(nil, for: site) }
+    for site in backbone.normSites { backbone.setNormHook(nil, for: site) }
     backbone.setHiddenStateHook(nil, atBoundary: 0)
 }
 

@@ -12,6 +12,9 @@ public protocol Backbone: AnyObject {
     /// Every dense layer, in forward order.
     var linearSites: [LinearSite] { get }
     func setHook(_ hook: (any LinearHook)?, for site: LinearSite)
+    /// Every normalization layer, in forward order.
+    var normSites: [NormSite] { get }
+    func setNormHook(_ hook: (any NormHook)?, for site: NormSite)
     func setHiddenStateHook(_ hook: (any HiddenStateHook)?, atBoundary boundary: Int)
 
     /// Runs the backbone on a right- or left-padded batch.

@@ -20,6 +20,7 @@ import Linalg
 public final class BertEncoder: Backbone {
     public let config: BertConfig
     public let linearSites: [LinearSite]
+    public let normSites: [NormSite]
     public var hiddenSize: Int { config.hiddenSize }
     public var layerCount: Int { config.numHiddenLayers }
 
@@ -40,6 +41,7 @@ public final class BertEncoder: Backbone {
 
     private var hooks: [HookKey: (site: LinearSite, hook: any LinearHook)] = [:]
     private var hiddenHooks: [Int: any HiddenStateHook] = [:]
+    private let normHooks: NormHookTable
 
     private let activations = ActivationSlab()
     private let gradients = ActivationSlab()
@@ -78,8 +80,11 @@ public final class BertEncoder: Backbone {
         }
         var layers: [LayerWeights] = []
         var sites: [LinearSite] = []
+        var norms = [NormSite(layer: 0, module: .embeddings, width: C, parameterName: "embeddings.LayerNorm")]
         for l in 0..<config.numHiddenLayers {
             let p = "encoder.layer.\(l)."
+            norms.append(NormSite(layer: l, module: .attentionOutputNorm, width: C, parameterName: p + "attention.output.LayerNorm"))
+            norms.append(NormSite(layer: l, module: .outputNorm, width: C, parameterName: p + "output.LayerNorm"))
             func dense(_ module: LinearModule, _ inFeatures: Int, _ outFeatures: Int) throws -> (UnsafePointer<Float>, UnsafePointer<Float>) {
                 sites.append(LinearSite(layer: l, module: module, inFeatures: inFeatures, outFeatures: outFeatures,
                                         weightLayout: .outIn, parameterName: p + module.rawValue))
@@ -100,6 +105,8 @@ public final class BertEncoder: Backbone {
         }
         self.layers = layers
         self.linearSites = sites
+        self.normSites = norms
+        self.normHooks = NormHookTable(width: C)
         self.weightOwner = reader
         self.positions = (0..<Int32(config.maxPositionEmbeddings)).map { $0 }
     }
@@ -107,6 +114,11 @@ public final class BertEncoder: Backbone {
     public func setHook(_ hook: (any LinearHook)?, for site: LinearSite) {
         precondition(linearSites.contains(site), "\(site) is not a site of this encoder")
         hooks[HookKey(layer: site.layer, module: site.module)] = hook.map { (site, $0) }
+    }
+
+    public func setNormHook(_ hook: (any NormHook)?, for site: NormSite) {
+        precondition(normSites.contains(site), "\(site) is not a norm of this encoder")
+        normHooks.set(hook, for: site)
     }
 
     public func setHiddenStateHook(_ hook: (any HiddenStateHook)?, atBoundary boundary: Int) {
@@ -137,16 +149,18 @@ public final class BertEncoder: Backbone {
             for i in 0..<BT { tokenTypes[i] = 0 }
         }
 
-        let x0 = boundary(0)
-        x0.update(repeating: 0, count: BT * C)
-        embeddingForward(out: x0, ids: ids, table: wordEmbeddings, N: BT, V: config.vocabSize, C: C)
+        let x0 = boundary(0), sum = a + layout.embeddingSum, normalized = a + layout.normalized
+        sum.update(repeating: 0, count: BT * C)
+        embeddingForward(out: sum, ids: ids, table: wordEmbeddings, N: BT, V: config.vocabSize, C: C)
         for b in 0..<B {
-            embeddingForward(out: x0 + b * T * C, ids: positions, table: positionEmbeddings, N: T,
+            embeddingForward(out: sum + b * T * C, ids: positions, table: positionEmbeddings, N: T,
                              V: config.maxPositionEmbeddings, C: C)
         }
-        embeddingForward(out: x0, ids: tokenTypes, table: tokenTypeEmbeddings, N: BT, V: config.typeVocabSize, C: C)
-        layerNormForward(out: x0, mean: a + layout.embeddingMean, rstd: a + layout.embeddingRstd, input: x0,
+        embeddingForward(out: sum, ids: tokenTypes, table: tokenTypeEmbeddings, N: BT, V: config.typeVocabSize, C: C)
+        layerNormForward(out: x0, mean: a + layout.embeddingMean, rstd: a + layout.embeddingRstd, input: sum,
                          weight: embeddingNorm, bias: embeddingNormBias, N: BT, C: C, eps: config.layerNormEps)
+        normHooks.forward(0, .embeddings, out: x0, scratch: normalized, input: sum, mean: a + layout.embeddingMean,
+                          rstd: a + layout.embeddingRstd, B: B, T: T, C: C)
         hiddenHooks[0]?.forward(hidden: x0, mask: mask, batch: B, seqLen: T, width: C)
 
         for l in 0..<layerCount {
@@ -160,12 +174,16 @@ public final class BertEncoder: Backbone {
             residualForward(out: s.r1, a: s.r1, b: x, N: BT * C)
             layerNormForward(out: s.h1, mean: s.mean1, rstd: s.rstd1, input: s.r1, weight: w.norm1, bias: w.norm1Bias,
                              N: BT, C: C, eps: config.layerNormEps)
+            normHooks.forward(l, .attentionOutputNorm, out: s.h1, scratch: normalized, input: s.r1, mean: s.mean1,
+                              rstd: s.rstd1, B: B, T: T, C: C)
             dense(l, .intermediate, out: s.f, input: s.h1, weight: w.intermediate, bias: w.intermediateBias, IC: C, OC: I)
             geluForward(out: s.g, input: s.f, N: BT * I, form: config.geluForm)
             dense(l, .output, out: s.r2, input: s.g, weight: w.output, bias: w.outputBias, IC: I, OC: C)
             residualForward(out: s.r2, a: s.r2, b: s.h1, N: BT * C)
             layerNormForward(out: out, mean: s.mean2, rstd: s.rstd2, input: s.r2, weight: w.norm2, bias: w.norm2Bias,
                              N: BT, C: C, eps: config.layerNormEps)
+            normHooks.forward(l, .outputNorm, out: out, scratch: normalized, input: s.r2, mean: s.mean2, rstd: s.rstd2,
+                              B: B, T: T, C: C)
             hiddenHooks[l + 1]?.forward(hidden: out, mask: mask, batch: B, seqLen: T, width: C)
         }
         return UnsafeBufferPointer(start: boundary(layerCount), count: BT * C)
@@ -195,7 +213,8 @@ public final class BertEncoder: Backbone {
         let C = config.hiddenSize, I = config.intermediateSize, NH = config.numAttentionHeads
         let BT = B * T
         precondition(BT > 0, "backward called before forward")
-        let mask = UnsafePointer(activations.base + layout.mask)
+        let a = activations.base
+        let mask = UnsafePointer(a + layout.mask)
         let g = gradients.base
         var dCur = g + layout.dCur, dNext = g + layout.dNext
         for n in 0..<BT {
@@ -205,13 +224,14 @@ public final class BertEncoder: Backbone {
         hiddenHooks[layerCount]?.backward(hiddenGradient: dCur, mask: mask, batch: B, seqLen: T, width: C)
         let dr2 = g + layout.dr2, dh1 = g + layout.dh1, dr1 = g + layout.dr1, dctx = g + layout.dctx
         let dq = g + layout.dq, dk = g + layout.dk, dv = g + layout.dv, dg = g + layout.dg, df = g + layout.df
-        let scratch = g + layout.scratch
-        for l in stride(from: layerCount - 1, through: lowestLayerNeedingGradient(), by: -1) {
+        let scratch = g + layout.scratch, normScratch = g + layout.normScratch
+        let lowest = lowestLayerNeedingGradient()
+        for l in stride(from: layerCount - 1, through: lowest, by: -1) {
             let w = layers[l], s = layerActivations(l), x = boundary(l)
             // out = LN2(r2)
             dr2.update(repeating: 0, count: BT * C)
-            layerNormBackward(dinput: dr2, dweight: nil, dbias: nil, dout: dCur, input: s.r2, weight: w.norm2,
-                              mean: s.mean2, rstd: s.rstd2, N: BT, C: C)
+            normHooks.backward(l, .outputNorm, dinput: dr2, scratch: normScratch, dout: dCur, input: s.r2, weight: w.norm2,
+                               mean: s.mean2, rstd: s.rstd2, mask: mask, B: B, T: T, C: C)
             // r2 = g·Wo2ᵀ + bo2 + h1
             dg.update(repeating: 0, count: BT * I)
             denseBackward(l, .output, dinput: dg, dout: dr2, input: s.g, weight: w.output, IC: I, OC: C)
@@ -223,8 +243,8 @@ public final class BertEncoder: Backbone {
             denseBackward(l, .intermediate, dinput: dh1, dout: df, input: s.h1, weight: w.intermediate, IC: C, OC: I)
             // h1 = LN1(r1)
             dr1.update(repeating: 0, count: BT * C)
-            layerNormBackward(dinput: dr1, dweight: nil, dbias: nil, dout: dh1, input: s.r1, weight: w.norm1,
-                              mean: s.mean1, rstd: s.rstd1, N: BT, C: C)
+            normHooks.backward(l, .attentionOutputNorm, dinput: dr1, scratch: normScratch, dout: dh1, input: s.r1,
+                               weight: w.norm1, mean: s.mean1, rstd: s.rstd1, mask: mask, B: B, T: T, C: C)
             // r1 = ctx·Woᵀ + bo + x
             dctx.update(repeating: 0, count: BT * C)
             denseBackward(l, .attentionOutput, dinput: dctx, dout: dr1, input: s.ctx, weight: w.attentionOutput, IC: C, OC: C)
@@ -242,11 +262,17 @@ public final class BertEncoder: Backbone {
             swap(&dCur, &dNext)
             hiddenHooks[l]?.backward(hiddenGradient: dCur, mask: mask, batch: B, seqLen: T, width: C)
         }
+        if lowest == 0 {
+            // x0 = LN(sum of embeddings); the embeddings themselves are frozen
+            normHooks.backward(0, .embeddings, dinput: nil, scratch: normScratch, dout: dCur, input: a + layout.embeddingSum,
+                               weight: embeddingNorm, mean: a + layout.embeddingMean, rstd: a + layout.embeddingRstd,
+                               mask: mask, B: B, T: T, C: C)
+        }
     }
 
     /// The lowest block backward must reach: the lowest hooked layer or boundary.
     private func lowestLayerNeedingGradient() -> Int {
-        let hooked = hooks.keys.map(\.layer) + hiddenHooks.keys
+        let hooked = hooks.keys.map(\.layer) + hiddenHooks.keys + normHooks.layers
         return min(hooked.min() ?? layerCount, layerCount)
     }
 
@@ -275,11 +301,11 @@ public final class BertEncoder: Backbone {
     /// Offsets (in floats) of every region, sized for the largest batch seen so far.
     struct Layout {
         var capacityB = 0, capacityT = 0
-        var mask = 0, embeddingMean = 0, embeddingRstd = 0, boundaries = 0, layers = 0, layerStride = 0
+        var mask = 0, embeddingSum = 0, normalized = 0, embeddingMean = 0, embeddingRstd = 0, boundaries = 0, layers = 0, layerStride = 0
         var q = 0, k = 0, v = 0, att = 0, ctx = 0, r1 = 0, mean1 = 0, rstd1 = 0, h1 = 0, f = 0, g = 0
         var r2 = 0, mean2 = 0, rstd2 = 0
         var activationCount = 0
-        var dCur = 0, dNext = 0, dr2 = 0, dh1 = 0, dr1 = 0, dctx = 0, dq = 0, dk = 0, dv = 0, dg = 0, df = 0, scratch = 0
+        var dCur = 0, dNext = 0, dr2 = 0, dh1 = 0, dr1 = 0, dctx = 0, dq = 0, dk = 0, dv = 0, dg = 0, df = 0, scratch = 0, normScratch = 0
         var gradientCount = 0
 
         init(B: Int, T: Int, config: BertConfig?) {
@@ -290,6 +316,8 @@ public final class BertEncoder: Backbone {
             let L = config.numHiddenLayers
             var cursor = SlabCursor()
             mask = cursor.take(BT)                       // (B, T)
+            embeddingSum = cursor.take(BT * C)           // (B, T, C)
+            normalized = cursor.take(BT * C)             // (B, T, C): xhat for norm hooks
             embeddingMean = cursor.take(BT)              // (B, T)
             embeddingRstd = cursor.take(BT)              // (B, T)
             boundaries = cursor.take((L + 1) * BT * C)   // (L+1, B, T, C)
@@ -324,6 +352,7 @@ public final class BertEncoder: Backbone {
             dg = grads.take(BT * I)                      // (B, T, I)
             df = grads.take(BT * I)                      // (B, T, I)
             scratch = grads.take(2 * T * T)              // (2, T, T)
+            normScratch = grads.take(2 * BT * C)         // (2, B, T, C): xhat and ∂L/∂xhat for norm hooks
             gradientCount = grads.offset
         }
     }

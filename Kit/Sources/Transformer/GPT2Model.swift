@@ -22,6 +22,7 @@ import Linalg
 public final class GPT2Model: Backbone {
     public let config: GPT2Config
     public let linearSites: [LinearSite]
+    public let normSites: [NormSite]
     public var hiddenSize: Int { config.nEmbd }
     public var layerCount: Int { config.nLayer }
 
@@ -39,6 +40,7 @@ public final class GPT2Model: Backbone {
 
     private var hooks: [HookKey: (site: LinearSite, hook: any LinearHook)] = [:]
     private var hiddenHooks: [Int: any HiddenStateHook] = [:]
+    private let normHooks: NormHookTable
 
     private let activations = ActivationSlab()
     private let gradients = ActivationSlab()
@@ -68,8 +70,11 @@ public final class GPT2Model: Backbone {
         finalNormBias = try reader.load("ln_f.bias", shape: [C])
         var layers: [LayerWeights] = []
         var sites: [LinearSite] = []
+        var norms: [NormSite] = []
         for l in 0..<config.nLayer {
             let p = "h.\(l)."
+            norms.append(NormSite(layer: l, module: .ln1, width: C, parameterName: "transformer." + p + "ln_1"))
+            norms.append(NormSite(layer: l, module: .ln2, width: C, parameterName: "transformer." + p + "ln_2"))
             func dense(_ module: LinearModule, _ inFeatures: Int, _ outFeatures: Int) throws -> (UnsafePointer<Float>, UnsafePointer<Float>) {
                 sites.append(LinearSite(layer: l, module: module, inFeatures: inFeatures, outFeatures: outFeatures,
                                         weightLayout: .inOut, parameterName: "transformer." + p + module.rawValue))
@@ -86,6 +91,8 @@ public final class GPT2Model: Backbone {
         }
         self.layers = layers
         self.linearSites = sites
+        self.normSites = norms + [NormSite(layer: config.nLayer, module: .finalNorm, width: C, parameterName: "transformer.ln_f")]
+        self.normHooks = NormHookTable(width: C)
         self.weightOwner = reader
         self.positions = (0..<Int32(config.nPositions)).map { $0 }
     }
@@ -93,6 +100,11 @@ public final class GPT2Model: Backbone {
     public func setHook(_ hook: (any LinearHook)?, for site: LinearSite) {
         precondition(linearSites.contains(site), "\(site) is not a site of this decoder")
         hooks[HookKey(layer: site.layer, module: site.module)] = hook.map { (site, $0) }
+    }
+
+    public func setNormHook(_ hook: (any NormHook)?, for site: NormSite) {
+        precondition(normSites.contains(site), "\(site) is not a norm of this decoder")
+        normHooks.set(hook, for: site)
     }
 
     public func setHiddenStateHook(_ hook: (any HiddenStateHook)?, atBoundary boundary: Int) {
@@ -114,7 +126,7 @@ public final class GPT2Model: Backbone {
         T = seqLen
         let BT = B * T
         let a = activations.base
-        let mask = a + layout.mask
+        let mask = a + layout.mask, normalized = a + layout.normalized
         for i in 0..<BT { mask[i] = attentionMask[i] != 0 ? 1 : 0 }
         ids.replaceSubrange(0..<BT, with: inputIDs)
 
@@ -130,6 +142,7 @@ public final class GPT2Model: Backbone {
             let w = layers[l], s = layerActivations(l), x = boundary(l), out = boundary(l + 1)
             layerNormForward(out: s.a1, mean: s.mean1, rstd: s.rstd1, input: x, weight: w.norm1, bias: w.norm1Bias,
                              N: BT, C: C, eps: config.layerNormEpsilon)
+            normHooks.forward(l, .ln1, out: s.a1, scratch: normalized, input: x, mean: s.mean1, rstd: s.rstd1, B: B, T: T, C: C)
             dense(l, .qkv, out: s.qkv, input: s.a1, weight: w.attention, bias: w.attentionBias, IC: C, OC: 3 * C)
             attentionForward(out: s.ctx, att: s.att, q: s.qkv, k: s.qkv + C, v: s.qkv + 2 * C, ld: 3 * C, mask: mask,
                              B: B, T: T, C: C, NH: NH, causal: true)
@@ -138,6 +151,8 @@ public final class GPT2Model: Backbone {
             residualForward(out: s.r1, a: s.r1, b: x, N: BT * C)
             layerNormForward(out: s.a2, mean: s.mean2, rstd: s.rstd2, input: s.r1, weight: w.norm2, bias: w.norm2Bias,
                              N: BT, C: C, eps: config.layerNormEpsilon)
+            normHooks.forward(l, .ln2, out: s.a2, scratch: normalized, input: s.r1, mean: s.mean2, rstd: s.rstd2,
+                              B: B, T: T, C: C)
             dense(l, .fc, out: s.f, input: s.a2, weight: w.fc, bias: w.fcBias, IC: C, OC: I)
             geluForward(out: s.g, input: s.f, N: BT * I, form: config.geluForm)
             dense(l, .proj, out: out, input: s.g, weight: w.projection, bias: w.projectionBias, IC: I, OC: C)
@@ -147,6 +162,8 @@ public final class GPT2Model: Backbone {
         let last = a + layout.final
         layerNormForward(out: last, mean: a + layout.finalMean, rstd: a + layout.finalRstd, input: boundary(layerCount),
                          weight: finalNorm, bias: finalNormBias, N: BT, C: C, eps: config.layerNormEpsilon)
+        normHooks.forward(layerCount, .finalNorm, out: last, scratch: normalized, input: boundary(layerCount),
+                          mean: a + layout.finalMean, rstd: a + layout.finalRstd, B: B, T: T, C: C)
         return UnsafeBufferPointer(start: last, count: BT * C)
     }
 
@@ -182,14 +199,16 @@ public final class GPT2Model: Backbone {
         var dCur = g + layout.dCur, dNext = g + layout.dNext
         let dr1 = g + layout.dr1, dctx = g + layout.dctx, da1 = g + layout.da1, da2 = g + layout.da2
         let dqkv = g + layout.dqkv, dg = g + layout.dg, df = g + layout.df, scratch = g + layout.scratch
+        let normScratch = g + layout.normScratch
         // last = LN_f(x_L), with padding rows dropped
         for n in 0..<BT {
             let m = mask[n]
             for c in 0..<C { dr1[n * C + c] = m * lastHiddenGradient[n * C + c] }
         }
         dCur.update(repeating: 0, count: BT * C)
-        layerNormBackward(dinput: dCur, dweight: nil, dbias: nil, dout: dr1, input: boundary(layerCount), weight: finalNorm,
-                          mean: a + layout.finalMean, rstd: a + layout.finalRstd, N: BT, C: C)
+        normHooks.backward(layerCount, .finalNorm, dinput: dCur, scratch: normScratch, dout: dr1, input: boundary(layerCount),
+                           weight: finalNorm, mean: a + layout.finalMean, rstd: a + layout.finalRstd, mask: mask,
+                           B: B, T: T, C: C)
         hiddenHooks[layerCount]?.backward(hiddenGradient: dCur, mask: mask, batch: B, seqLen: T, width: C)
         for l in stride(from: layerCount - 1, through: lowestLayerNeedingGradient(), by: -1) {
             let w = layers[l], s = layerActivations(l), x = boundary(l)
@@ -204,8 +223,8 @@ public final class GPT2Model: Backbone {
             da2.update(repeating: 0, count: BT * C)
             denseBackward(l, .fc, dinput: da2, dout: df, input: s.a2, weight: w.fc, IC: C, OC: I)
             // a2 = LN2(r1)
-            layerNormBackward(dinput: dr1, dweight: nil, dbias: nil, dout: da2, input: s.r1, weight: w.norm2,
-                              mean: s.mean2, rstd: s.rstd2, N: BT, C: C)
+            normHooks.backward(l, .ln2, dinput: dr1, scratch: normScratch, dout: da2, input: s.r1, weight: w.norm2,
+                               mean: s.mean2, rstd: s.rstd2, mask: mask, B: B, T: T, C: C)
             // r1 = ctx·Wproj + b + x
             dctx.update(repeating: 0, count: BT * C)
             denseBackward(l, .attnProj, dinput: dctx, dout: dr1, input: s.ctx, weight: w.attentionProjection, IC: C, OC: C)
@@ -218,8 +237,8 @@ public final class GPT2Model: Backbone {
             da1.update(repeating: 0, count: BT * C)
             denseBackward(l, .qkv, dinput: da1, dout: dqkv, input: s.a1, weight: w.attention, IC: C, OC: 3 * C)
             // a1 = LN1(x)
-            layerNormBackward(dinput: dNext, dweight: nil, dbias: nil, dout: da1, input: x, weight: w.norm1,
-                              mean: s.mean1, rstd: s.rstd1, N: BT, C: C)
+            normHooks.backward(l, .ln1, dinput: dNext, scratch: normScratch, dout: da1, input: x, weight: w.norm1,
+                               mean: s.mean1, rstd: s.rstd1, mask: mask, B: B, T: T, C: C)
             swap(&dCur, &dNext)
             hiddenHooks[l]?.backward(hiddenGradient: dCur, mask: mask, batch: B, seqLen: T, width: C)
         }
@@ -227,7 +246,7 @@ public final class GPT2Model: Backbone {
 
     /// The lowest block backward must reach: the lowest hooked layer or boundary.
     private func lowestLayerNeedingGradient() -> Int {
-        let hooked = hooks.keys.map(\.layer) + hiddenHooks.keys
+        let hooked = hooks.keys.map(\.layer) + hiddenHooks.keys + normHooks.layers
         return min(hooked.min() ?? layerCount, layerCount)
     }
 
@@ -256,10 +275,10 @@ public final class GPT2Model: Backbone {
     /// Offsets (in floats) of every region, sized for the largest batch seen so far.
     struct Layout {
         var capacityB = 0, capacityT = 0
-        var mask = 0, boundaries = 0, final = 0, finalMean = 0, finalRstd = 0, layers = 0, layerStride = 0
+        var mask = 0, normalized = 0, boundaries = 0, final = 0, finalMean = 0, finalRstd = 0, layers = 0, layerStride = 0
         var a1 = 0, mean1 = 0, rstd1 = 0, qkv = 0, att = 0, ctx = 0, r1 = 0, a2 = 0, mean2 = 0, rstd2 = 0, f = 0, g = 0
         var activationCount = 0
-        var dCur = 0, dNext = 0, dr1 = 0, dctx = 0, da1 = 0, da2 = 0, dqkv = 0, dg = 0, df = 0, scratch = 0
+        var dCur = 0, dNext = 0, dr1 = 0, dctx = 0, da1 = 0, da2 = 0, dqkv = 0, dg = 0, df = 0, scratch = 0, normScratch = 0
         var gradientCount = 0
 
         init(B: Int, T: Int, config: GPT2Config?) {
@@ -269,6 +288,7 @@ public final class GPT2Model: Backbone {
             let BT = B * T, C = config.nEmbd, I = config.innerSize, NH = config.nHead, L = config.nLayer
             var cursor = SlabCursor()
             mask = cursor.take(BT)                       // (B, T)
+            normalized = cursor.take(BT * C)             // (B, T, C): xhat for norm hooks
             boundaries = cursor.take((L + 1) * BT * C)   // (L+1, B, T, C)
             final = cursor.take(BT * C)                  // (B, T, C)
             finalMean = cursor.take(BT)                  // (B, T)
@@ -300,6 +320,7 @@ public final class GPT2Model: Backbone {
             dg = grads.take(BT * I)                      // (B, T, I)
             df = grads.take(BT * I)                      // (B, T, I)
             scratch = grads.take(2 * T * T)              // (2, T, T)
+            normScratch = grads.take(2 * BT * C)         // (2, B, T, C): xhat and ∂L/∂xhat for norm hooks
             gradientCount = grads.offset
         }
     }

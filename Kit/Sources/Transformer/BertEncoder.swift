@@ -194,11 +194,10 @@ public final class BertEncoder: Backbone {
         UnsafeBufferPointer(start: activations.base + layout.mask, count: B * T)
     }
 
-    /// BERT's pooler on the last forward: `tanh(W·h[b, 0] + bias)` per sample, `(B, C)`.
-    public func pooledOutput() -> [Float] {
-        guard let poolerWeight, let poolerBias else {
-            preconditionFailure("this checkpoint has no pooler weights")
-        }
+    /// BERT's pooler on the last forward: `tanh(W·h[b, 0] + bias)` per sample, `(B, C)`,
+    /// or nil when the checkpoint has no pooler weights.
+    public func pooledOutput() -> [Float]? {
+        guard let poolerWeight, let poolerBias else { return nil }
         let C = config.hiddenSize
         let last = boundary(layerCount)
         var cls = [Float](repeating: 0, count: B * C), out = [Float](repeating: 0, count: B * C)

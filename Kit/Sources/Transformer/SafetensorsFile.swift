@@ -109,6 +109,9 @@ public final class SafetensorsFile: @unchecked Sendable {
     public func tensor(_ name: String) throws -> Tensor {
         let entry = try entry(name)
         let address = mapping + dataStart + entry.byteRange.lowerBound
+        guard entry.dtype != .i64 else {
+            throw SafetensorsError(.wrongDtype, "\(url.path): \(name) is I64, not a float tensor")
+        }
         let count = entry.elementCount
         var result = Tensor(shape: entry.shape)
         result.withUnsafeMutableBufferPointer { out in
@@ -124,9 +127,6 @@ public final class SafetensorsFile: @unchecked Sendable {
             case .i64:
                 break
             }
-        }
-        guard entry.dtype != .i64 else {
-            throw SafetensorsError(.wrongDtype, "\(url.path): \(name) is I64, not a float tensor")
         }
         return result
     }

@@ -42,6 +42,9 @@ public final class BertEncoder: Backbone {
     private var hooks: [HookKey: (site: LinearSite, hook: any LinearHook)] = [:]
     private var hiddenHooks: [Int: any HiddenStateHook] = [:]
     private let normHooks: NormHookTable
+    /// The lowest block backward must reach, kept current by the hook setters so that
+    /// backward allocates nothing.
+    private var lowestHookedLayer: Int
 
     private let activations = ActivationSlab()
     private let gradients = ActivationSlab()
@@ -107,6 +110,7 @@ public final class BertEncoder: Backbone {
         self.linearSites = sites
         self.normSites = norms
         self.normHooks = NormHookTable(width: C)
+        self.lowestHookedLayer = layers.count
         self.weightOwner = reader
         self.positions = (0..<Int32(config.maxPositionEmbeddings)).map { $0 }
     }
@@ -114,16 +118,19 @@ public final class BertEncoder: Backbone {
     public func setHook(_ hook: (any LinearHook)?, for site: LinearSite) {
         precondition(linearSites.contains(site), "\(site) is not a site of this encoder")
         hooks[HookKey(layer: site.layer, module: site.module)] = hook.map { (site, $0) }
+        updateLowestHookedLayer()
     }
 
     public func setNormHook(_ hook: (any NormHook)?, for site: NormSite) {
         precondition(normSites.contains(site), "\(site) is not a norm of this encoder")
         normHooks.set(hook, for: site)
+        updateLowestHookedLayer()
     }
 
     public func setHiddenStateHook(_ hook: (any HiddenStateHook)?, atBoundary boundary: Int) {
         precondition((0...layerCount).contains(boundary), "boundary \(boundary) outside 0...\(layerCount)")
         hiddenHooks[boundary] = hook
+        updateLowestHookedLayer()
     }
 
     // MARK: forward
@@ -224,7 +231,7 @@ public final class BertEncoder: Backbone {
         let dr2 = g + layout.dr2, dh1 = g + layout.dh1, dr1 = g + layout.dr1, dctx = g + layout.dctx
         let dq = g + layout.dq, dk = g + layout.dk, dv = g + layout.dv, dg = g + layout.dg, df = g + layout.df
         let scratch = g + layout.scratch, normScratch = g + layout.normScratch
-        let lowest = lowestLayerNeedingGradient()
+        let lowest = lowestHookedLayer
         for l in stride(from: layerCount - 1, through: lowest, by: -1) {
             let w = layers[l], s = layerActivations(l), x = boundary(l)
             // out = LN2(r2)
@@ -269,10 +276,10 @@ public final class BertEncoder: Backbone {
         }
     }
 
-    /// The lowest block backward must reach: the lowest hooked layer or boundary.
-    private func lowestLayerNeedingGradient() -> Int {
+    /// Backward must reach the lowest hooked layer, boundary or norm.
+    private func updateLowestHookedLayer() {
         let hooked = hooks.keys.map(\.layer) + hiddenHooks.keys + normHooks.layers
-        return min(hooked.min() ?? layerCount, layerCount)
+        lowestHookedLayer = min(hooked.min() ?? layerCount, layerCount)
     }
 
     // MARK: dense layers with hooks

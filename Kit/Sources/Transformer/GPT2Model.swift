@@ -41,6 +41,9 @@ public final class GPT2Model: Backbone {
     private var hooks: [HookKey: (site: LinearSite, hook: any LinearHook)] = [:]
     private var hiddenHooks: [Int: any HiddenStateHook] = [:]
     private let normHooks: NormHookTable
+    /// The lowest block backward must reach, kept current by the hook setters so that
+    /// backward allocates nothing.
+    private var lowestHookedLayer: Int
 
     private let activations = ActivationSlab()
     private let gradients = ActivationSlab()
@@ -93,6 +96,7 @@ public final class GPT2Model: Backbone {
         self.linearSites = sites
         self.normSites = norms + [NormSite(layer: config.nLayer, module: .finalNorm, width: C, parameterName: "transformer.ln_f")]
         self.normHooks = NormHookTable(width: C)
+        self.lowestHookedLayer = layers.count
         self.weightOwner = reader
         self.positions = (0..<Int32(config.nPositions)).map { $0 }
     }
@@ -100,16 +104,19 @@ public final class GPT2Model: Backbone {
     public func setHook(_ hook: (any LinearHook)?, for site: LinearSite) {
         precondition(linearSites.contains(site), "\(site) is not a site of this decoder")
         hooks[HookKey(layer: site.layer, module: site.module)] = hook.map { (site, $0) }
+        updateLowestHookedLayer()
     }
 
     public func setNormHook(_ hook: (any NormHook)?, for site: NormSite) {
         precondition(normSites.contains(site), "\(site) is not a norm of this decoder")
         normHooks.set(hook, for: site)
+        updateLowestHookedLayer()
     }
 
     public func setHiddenStateHook(_ hook: (any HiddenStateHook)?, atBoundary boundary: Int) {
         precondition((0...layerCount).contains(boundary), "boundary \(boundary) outside 0...\(layerCount)")
         hiddenHooks[boundary] = hook
+        updateLowestHookedLayer()
     }
 
     // MARK: forward
@@ -210,7 +217,7 @@ public final class GPT2Model: Backbone {
                            weight: finalNorm, mean: a + layout.finalMean, rstd: a + layout.finalRstd, mask: mask,
                            B: B, T: T, C: C)
         hiddenHooks[layerCount]?.backward(hiddenGradient: dCur, mask: mask, batch: B, seqLen: T, width: C)
-        for l in stride(from: layerCount - 1, through: lowestLayerNeedingGradient(), by: -1) {
+        for l in stride(from: layerCount - 1, through: lowestHookedLayer, by: -1) {
             let w = layers[l], s = layerActivations(l), x = boundary(l)
             // out = g·Wmproj + b + r1
             dg.update(repeating: 0, count: BT * I)
@@ -244,10 +251,10 @@ public final class GPT2Model: Backbone {
         }
     }
 
-    /// The lowest block backward must reach: the lowest hooked layer or boundary.
-    private func lowestLayerNeedingGradient() -> Int {
+    /// Backward must reach the lowest hooked layer, boundary or norm.
+    private func updateLowestHookedLayer() {
         let hooked = hooks.keys.map(\.layer) + hiddenHooks.keys + normHooks.layers
-        return min(hooked.min() ?? layerCount, layerCount)
+        lowestHookedLayer = min(hooked.min() ?? layerCount, layerCount)
     }
 
     // MARK: dense layers with hooks

@@ -184,8 +184,9 @@ public final class BertEncoder: Backbone {
             normHooks.forward(l, .attentionOutputNorm, out: s.h1, scratch: normalized, input: s.r1, mean: s.mean1,
                               rstd: s.rstd1, B: B, T: T, C: C)
             dense(l, .intermediate, out: s.f, input: s.h1, weight: w.intermediate, bias: w.intermediateBias, IC: C, OC: I)
-            geluForward(out: s.g, input: s.f, N: BT * I, form: config.geluForm)
-            dense(l, .output, out: s.r2, input: s.g, weight: w.output, bias: w.outputBias, IC: I, OC: C)
+            let g = a + layout.gelu   // (B, T, I), recomputed by backward: saves L·B·T·I floats
+            geluForward(out: g, input: s.f, N: BT * I, form: config.geluForm)
+            dense(l, .output, out: s.r2, input: g, weight: w.output, bias: w.outputBias, IC: I, OC: C)
             residualForward(out: s.r2, a: s.r2, b: s.h1, N: BT * C)
             layerNormForward(out: out, mean: s.mean2, rstd: s.rstd2, input: s.r2, weight: w.norm2, bias: w.norm2Bias,
                              N: BT, C: C, eps: config.layerNormEps)
@@ -231,6 +232,7 @@ public final class BertEncoder: Backbone {
         let dr2 = g + layout.dr2, dh1 = g + layout.dh1, dr1 = g + layout.dr1, dctx = g + layout.dctx
         let dq = g + layout.dq, dk = g + layout.dk, dv = g + layout.dv, dg = g + layout.dg, df = g + layout.df
         let scratch = g + layout.scratch, normScratch = g + layout.normScratch
+        let gelu = a + layout.gelu
         let lowest = lowestHookedLayer
         for l in stride(from: layerCount - 1, through: lowest, by: -1) {
             let w = layers[l], s = layerActivations(l), x = boundary(l)
@@ -240,7 +242,8 @@ public final class BertEncoder: Backbone {
                                mean: s.mean2, rstd: s.rstd2, mask: mask, B: B, T: T, C: C)
             // r2 = g·Wo2ᵀ + bo2 + h1
             dg.update(repeating: 0, count: BT * I)
-            denseBackward(l, .output, dinput: dg, dout: dr2, input: s.g, weight: w.output, IC: I, OC: C)
+            geluForward(out: gelu, input: s.f, N: BT * I, form: config.geluForm)
+            denseBackward(l, .output, dinput: dg, dout: dr2, input: gelu, weight: w.output, IC: I, OC: C)
             dh1.update(from: dr2, count: BT * C)
             // g = gelu(f)
             df.update(repeating: 0, count: BT * I)
@@ -308,8 +311,8 @@ public final class BertEncoder: Backbone {
     struct Layout {
         var capacityB = 0, capacityT = 0
         var mask = 0, embeddingSum = 0, normalized = 0, embeddingMean = 0, embeddingRstd = 0, boundaries = 0, layers = 0, layerStride = 0
-        var q = 0, k = 0, v = 0, att = 0, ctx = 0, r1 = 0, mean1 = 0, rstd1 = 0, h1 = 0, f = 0, g = 0
-        var r2 = 0, mean2 = 0, rstd2 = 0
+        var q = 0, k = 0, v = 0, att = 0, ctx = 0, r1 = 0, mean1 = 0, rstd1 = 0, h1 = 0, f = 0
+        var gelu = 0, r2 = 0, mean2 = 0, rstd2 = 0
         var activationCount = 0
         var dCur = 0, dNext = 0, dr2 = 0, dh1 = 0, dr1 = 0, dctx = 0, dq = 0, dk = 0, dv = 0, dg = 0, df = 0, scratch = 0, normScratch = 0
         var gradientCount = 0
@@ -324,6 +327,7 @@ public final class BertEncoder: Backbone {
             mask = cursor.take(BT)                       // (B, T)
             embeddingSum = cursor.take(BT * C)           // (B, T, C)
             normalized = cursor.take(BT * C)             // (B, T, C): xhat for norm hooks
+            gelu = cursor.take(BT * I)                   // (B, T, I): gelu(f) of the current block
             embeddingMean = cursor.take(BT)              // (B, T)
             embeddingRstd = cursor.take(BT)              // (B, T)
             boundaries = cursor.take((L + 1) * BT * C)   // (L+1, B, T, C)
@@ -338,7 +342,6 @@ public final class BertEncoder: Backbone {
             rstd1 = block.take(BT)                       // (B, T)
             h1 = block.take(BT * C)                      // (B, T, C)
             f = block.take(BT * I)                       // (B, T, I)
-            g = block.take(BT * I)                       // (B, T, I)
             r2 = block.take(BT * C)                      // (B, T, C)
             mean2 = block.take(BT)                       // (B, T)
             rstd2 = block.take(BT)                       // (B, T)
@@ -364,7 +367,7 @@ public final class BertEncoder: Backbone {
     }
 
     struct LayerActivations {
-        let q, k, v, att, ctx, r1, mean1, rstd1, h1, f, g, r2, mean2, rstd2: UnsafeMutablePointer<Float>
+        let q, k, v, att, ctx, r1, mean1, rstd1, h1, f, r2, mean2, rstd2: UnsafeMutablePointer<Float>
     }
 
     private func reserve(batch: Int, seqLen: Int) {
@@ -386,7 +389,7 @@ public final class BertEncoder: Backbone {
         let p = activations.base + layout.layers + l * layout.layerStride
         return LayerActivations(q: p + layout.q, k: p + layout.k, v: p + layout.v, att: p + layout.att, ctx: p + layout.ctx,
                                 r1: p + layout.r1, mean1: p + layout.mean1, rstd1: p + layout.rstd1, h1: p + layout.h1,
-                                f: p + layout.f, g: p + layout.g, r2: p + layout.r2, mean2: p + layout.mean2,
+                                f: p + layout.f, r2: p + layout.r2, mean2: p + layout.mean2,
                                 rstd2: p + layout.rstd2)
     }
 }

@@ -161,8 +161,9 @@ public final class GPT2Model: Backbone {
             normHooks.forward(l, .ln2, out: s.a2, scratch: normalized, input: s.r1, mean: s.mean2, rstd: s.rstd2,
                               B: B, T: T, C: C)
             dense(l, .fc, out: s.f, input: s.a2, weight: w.fc, bias: w.fcBias, IC: C, OC: I)
-            geluForward(out: s.g, input: s.f, N: BT * I, form: config.geluForm)
-            dense(l, .proj, out: out, input: s.g, weight: w.projection, bias: w.projectionBias, IC: I, OC: C)
+            let g = a + layout.gelu   // (B, T, I), recomputed by backward: saves L·B·T·I floats
+            geluForward(out: g, input: s.f, N: BT * I, form: config.geluForm)
+            dense(l, .proj, out: out, input: g, weight: w.projection, bias: w.projectionBias, IC: I, OC: C)
             residualForward(out: out, a: out, b: s.r1, N: BT * C)
             hiddenHooks[l + 1]?.forward(hidden: out, mask: mask, batch: B, seqLen: T, width: C)
         }
@@ -206,7 +207,7 @@ public final class GPT2Model: Backbone {
         var dCur = g + layout.dCur, dNext = g + layout.dNext
         let dr1 = g + layout.dr1, dctx = g + layout.dctx, da1 = g + layout.da1, da2 = g + layout.da2
         let dqkv = g + layout.dqkv, dg = g + layout.dg, df = g + layout.df, scratch = g + layout.scratch
-        let normScratch = g + layout.normScratch
+        let normScratch = g + layout.normScratch, gelu = a + layout.gelu
         // last = LN_f(x_L), with padding rows dropped
         for n in 0..<BT {
             let m = mask[n]
@@ -221,7 +222,8 @@ public final class GPT2Model: Backbone {
             let w = layers[l], s = layerActivations(l), x = boundary(l)
             // out = g·Wmproj + b + r1
             dg.update(repeating: 0, count: BT * I)
-            denseBackward(l, .proj, dinput: dg, dout: dCur, input: s.g, weight: w.projection, IC: I, OC: C)
+            geluForward(out: gelu, input: s.f, N: BT * I, form: config.geluForm)
+            denseBackward(l, .proj, dinput: dg, dout: dCur, input: gelu, weight: w.projection, IC: I, OC: C)
             dr1.update(from: dCur, count: BT * C)
             // g = gelu(f)
             df.update(repeating: 0, count: BT * I)
@@ -282,8 +284,8 @@ public final class GPT2Model: Backbone {
     /// Offsets (in floats) of every region, sized for the largest batch seen so far.
     struct Layout {
         var capacityB = 0, capacityT = 0
-        var mask = 0, normalized = 0, boundaries = 0, final = 0, finalMean = 0, finalRstd = 0, layers = 0, layerStride = 0
-        var a1 = 0, mean1 = 0, rstd1 = 0, qkv = 0, att = 0, ctx = 0, r1 = 0, a2 = 0, mean2 = 0, rstd2 = 0, f = 0, g = 0
+        var mask = 0, normalized = 0, gelu = 0, boundaries = 0, final = 0, finalMean = 0, finalRstd = 0, layers = 0, layerStride = 0
+        var a1 = 0, mean1 = 0, rstd1 = 0, qkv = 0, att = 0, ctx = 0, r1 = 0, a2 = 0, mean2 = 0, rstd2 = 0, f = 0
         var activationCount = 0
         var dCur = 0, dNext = 0, dr1 = 0, dctx = 0, da1 = 0, da2 = 0, dqkv = 0, dg = 0, df = 0, scratch = 0, normScratch = 0
         var gradientCount = 0
@@ -296,6 +298,7 @@ public final class GPT2Model: Backbone {
             var cursor = SlabCursor()
             mask = cursor.take(BT)                       // (B, T)
             normalized = cursor.take(BT * C)             // (B, T, C): xhat for norm hooks
+            gelu = cursor.take(BT * I)                   // (B, T, I): gelu(f) of the current block
             boundaries = cursor.take((L + 1) * BT * C)   // (L+1, B, T, C)
             final = cursor.take(BT * C)                  // (B, T, C)
             finalMean = cursor.take(BT)                  // (B, T)
@@ -312,7 +315,6 @@ public final class GPT2Model: Backbone {
             mean2 = block.take(BT)                       // (B, T)
             rstd2 = block.take(BT)                       // (B, T)
             f = block.take(BT * I)                       // (B, T, I)
-            g = block.take(BT * I)                       // (B, T, I)
             layerStride = block.offset
             layers = cursor.take(L * layerStride)        // (L, layerStride)
             activationCount = cursor.offset
@@ -333,7 +335,7 @@ public final class GPT2Model: Backbone {
     }
 
     struct LayerActivations {
-        let a1, mean1, rstd1, qkv, att, ctx, r1, a2, mean2, rstd2, f, g: UnsafeMutablePointer<Float>
+        let a1, mean1, rstd1, qkv, att, ctx, r1, a2, mean2, rstd2, f: UnsafeMutablePointer<Float>
     }
 
     private func reserve(batch: Int, seqLen: Int) {
@@ -353,6 +355,6 @@ public final class GPT2Model: Backbone {
         let p = activations.base + layout.layers + l * layout.layerStride
         return LayerActivations(a1: p + layout.a1, mean1: p + layout.mean1, rstd1: p + layout.rstd1, qkv: p + layout.qkv,
                                 att: p + layout.att, ctx: p + layout.ctx, r1: p + layout.r1, a2: p + layout.a2,
-                                mean2: p + layout.mean2, rstd2: p + layout.rstd2, f: p + layout.f, g: p + layout.g)
+                                mean2: p + layout.mean2, rstd2: p + layout.rstd2, f: p + layout.f)
     }
 }

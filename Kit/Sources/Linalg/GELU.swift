@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: Apache-2.0
+// Dimensions: N = number of elements.
+import Glibc
+
+/// The two GELU forms found in checkpoints.
+///
+/// BERT uses the exact form (`hidden_act: "gelu"`); GPT-2 uses the tanh approximation
+/// (`"gelu_new"`). Mixing them up costs about 1e-3 in the hidden states, well above parity.
+public enum GELUForm: Sendable, Hashable {
+    /// `0.5 x (1 + erf(x / √2))`
+    case erf
+    /// `0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³)))`
+    case tanh
+}
+
+@usableFromInline let geluTanhScale: Float = (2 / Float.pi).squareRoot()
+@usableFromInline let inverseSqrt2: Float = 1 / Float(2).squareRoot()
+@usableFromInline let inverseSqrt2Pi: Float = 1 / (2 * Float.pi).squareRoot()
+
+/// `out = gelu(input)` elementwise.
+///
+/// - Parameters:
+///   - out: `(N)`
+///   - input: `(N)`
+@inlinable
+public func geluForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, N: Int, form: GELUForm) {
+    switch form {
+    case .erf:
+        for i in 0..<N {
+            let x = input[i]
+            out[i] = 0.5 * x * (1 + erf(x * inverseSqrt2))
+        }
+    case .tanh:
+        for i in 0..<N {
+            let x = input[i]
+            out[i] = 0.5 * x * (1 + tanh(geluTanhScale * (x + 0.044715 * x * x * x)))
+        }
+    }
+}
+
+/// `dinput += gelu'(input) * dout`.
+///
+/// erf form: `d/dx [x Φ(x)] = Φ(x) + x φ(x)`.
+/// tanh form: with `u = √(2/π)(x + 0.044715 x³)`,
+/// `d/dx [0.5 x (1 + tanh u)] = 0.5 (1 + tanh u) + 0.5 x (1 - tanh² u) √(2/π)(1 + 3·0.044715 x²)`.
+///
+/// - Parameters:
+///   - dinput: `(N)`, accumulated
+///   - dout: `(N)`
+///   - input: `(N)` as given to forward
+@inlinable
+public func geluBackward(
+    dinput: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, input: UnsafePointer<Float>, N: Int, form: GELUForm
+) {
+    switch form {
+    case .erf:
+        for i in 0..<N {
+            let x = input[i]
+            let cdf = 0.5 * (1 + erf(x * inverseSqrt2))
+            let pdf = inverseSqrt2Pi * exp(-0.5 * x * x)
+            dinput[i] += (cdf + x * pdf) * dout[i]
+        }
+    case .tanh:
+        for i in 0..<N {
+            let x = input[i]
+            let t = tanh(geluTanhScale * (x + 0.044715 * x * x * x))
+            let local = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * geluTanhScale * (1 + 3 * 0.044715 * x * x)
+            dinput[i] += local * dout[i]
+        }
+    }
+}

@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: Apache-2.0
+// Dimensions: N = rows (B·T), C = channels.
+
+/// `out = (input - mean) * rstd * weight + bias` per row; saves `mean` and `rstd` for backward.
+///
+/// - Parameters:
+///   - out: `(N, C)`
+///   - mean: `(N)`, written
+///   - rstd: `(N)`, written: `1 / sqrt(var + eps)` with the biased variance
+///   - input: `(N, C)`
+///   - weight: `(C)`
+///   - bias: `(C)`
+@inlinable
+public func layerNormForward(
+    out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
+    input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+    N: Int, C: Int, eps: Float
+) {
+    for n in 0..<N {
+        let x = input + n * C
+        var sum: Float = 0
+        for c in 0..<C { sum += x[c] }
+        let m = sum / Float(C)
+        var squares: Float = 0
+        for c in 0..<C {
+            let d = x[c] - m
+            squares += d * d
+        }
+        let s = 1 / (squares / Float(C) + eps).squareRoot()
+        let y = out + n * C
+        for c in 0..<C { y[c] = (x[c] - m) * s * weight[c] + bias[c] }
+        mean[n] = m
+        rstd[n] = s
+    }
+}
+
+/// Accumulates the gradients of ``layerNormForward``.
+///
+/// With `xhat = (x - mean) * rstd` and `out = xhat * weight + bias`:
+/// `dxhat = dout * weight`,
+/// `dinput += rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))`,
+/// `dweight += Σ_n dout * xhat`, `dbias += Σ_n dout`. The parameter gradients are
+/// optional: a frozen backbone asks only for `dinput`.
+///
+/// - Parameters:
+///   - dinput: `(N, C)`, accumulated
+///   - dweight: `(C)` or nil, accumulated
+///   - dbias: `(C)` or nil, accumulated
+///   - dout: `(N, C)`
+///   - input: `(N, C)` as given to forward
+///   - weight: `(C)`
+///   - mean, rstd: `(N)` saved by forward
+@inlinable
+public func layerNormBackward(
+    dinput: UnsafeMutablePointer<Float>, dweight: UnsafeMutablePointer<Float>?, dbias: UnsafeMutablePointer<Float>?,
+    dout: UnsafePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+    mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
+    N: Int, C: Int
+) {
+    for n in 0..<N {
+        let x = input + n * C, g = dout + n * C, dx = dinput + n * C
+        let m = mean[n], s = rstd[n]
+        var meanDxhat: Float = 0
+        var meanDxhatXhat: Float = 0
+        for c in 0..<C {
+            let xhat = (x[c] - m) * s
+            let dxhat = g[c] * weight[c]
+            meanDxhat += dxhat
+            meanDxhatXhat += dxhat * xhat
+        }
+        meanDxhat /= Float(C)
+        meanDxhatXhat /= Float(C)
+        for c in 0..<C {
+            let xhat = (x[c] - m) * s
+            let dxhat = g[c] * weight[c]
+            dx[c] += s * (dxhat - meanDxhat - xhat * meanDxhatXhat)
+        }
+        if let dweight {
+            for c in 0..<C { dweight[c] += g[c] * (x[c] - m) * s }
+        }
+        if let dbias {
+            for c in 0..<C { dbias[c] += g[c] }
+        }
+    }
+}

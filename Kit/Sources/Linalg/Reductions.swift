@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: Apache-2.0
+// Dimensions: N = rows, K = columns.
+
+/// Sums and norms over contiguous floats, accumulated in Double so that a sum over a
+/// whole parameter slab (millions of terms) does not lose the small contributions.
+public enum Reductions {
+    /// `Σ_i x[i]` over `(N)`.
+    @inlinable
+    public static func sum(_ x: UnsafePointer<Float>, N: Int) -> Double {
+        var total: Double = 0
+        for i in 0..<N { total += Double(x[i]) }
+        return total
+    }
+
+    /// `Σ_i x[i]²` over `(N)`.
+    @inlinable
+    public static func sumOfSquares(_ x: UnsafePointer<Float>, N: Int) -> Double {
+        var total: Double = 0
+        for i in 0..<N {
+            let v = Double(x[i])
+            total += v * v
+        }
+        return total
+    }
+
+    /// `out[n] += Σ_k x[n, k]`.
+    ///
+    /// - Parameters:
+    ///   - out: `(N)`, accumulated
+    ///   - x: `(N, K)`
+    @inlinable
+    public static func rowSums(out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, N: Int, K: Int) {
+        for n in 0..<N {
+            let row = x + n * K
+            var total: Float = 0
+            for k in 0..<K { total += row[k] }
+            out[n] += total
+        }
+    }
+
+    /// `out[k] += Σ_n x[n, k]` (a bias gradient summed over rows).
+    ///
+    /// - Parameters:
+    ///   - out: `(K)`, accumulated
+    ///   - x: `(N, K)`
+    @inlinable
+    public static func columnSums(out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, N: Int, K: Int) {
+        for n in 0..<N {
+            let row = x + n * K
+            for k in 0..<K { out[k] += row[k] }
+        }
+    }
+}

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: Apache-2.0
+// Dimensions: B = batch, T = sequence length, C = channels, NH = heads, hs = C / NH,
+// ld = row stride of q, k, v (C when they are separate buffers, 3C inside GPT-2's fused qkv).
+import Linalg
+
+/// Multi-head scaled dot-product attention with a key padding mask and an optional
+/// causal mask, shared by every backbone.
+///
+/// Key `j` is visible from query `t` iff `mask[b, j] != 0` and, when causal, `j <= t`.
+/// Masked scores are `-inf` before the softmax, so their probabilities are exactly 0
+/// and padding keys receive exactly zero gradient. A grouped-query variant (Llama)
+/// would index k and v by `h / (NH / NKV)`; the rest is unchanged.
+///
+/// - Parameters:
+///   - out: `(B, T, C)`, overwritten: head `h` fills columns `h*hs ..< (h+1)*hs`
+///   - att: `(B, NH, T, T)`, written: the attention probabilities, saved for backward
+///   - q, k, v: `(B, T, ld)` views, head `h` at column offset `h*hs`
+///   - mask: `(B, T)`, 1 for real tokens, 0 for padding
+func attentionForward(
+    out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float>,
+    q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, ld: Int,
+    mask: UnsafePointer<Float>, B: Int, T: Int, C: Int, NH: Int, causal: Bool
+) {
+    let hs = C / NH
+    let scale = 1 / Float(hs).squareRoot()
+    for b in 0..<B {
+        let rowBase = b * T * ld
+        for h in 0..<NH {
+            let scores = att + (b * NH + h) * T * T
+            // scores = scale · q_h k_hᵀ   (T, T)
+            BLAS.sgemm(transB: true, m: T, n: T, k: hs, alpha: scale,
+                       a: q + rowBase + h * hs, lda: ld, b: k + rowBase + h * hs, ldb: ld,
+                       c: scores, ldc: T)
+            for t in 0..<T {
+                let row = scores + t * T
+                for j in 0..<T where mask[b * T + j] == 0 || (causal && j > t) { row[j] = -.infinity }
+            }
+            softmaxForward(out: scores, input: scores, N: T, K: T)
+            // out_h = att · v_h   (T, hs)
+            BLAS.sgemm(m: T, n: hs, k: T, a: scores, lda: T, b: v + rowBase + h * hs, ldb: ld,
+                       c: out + b * T * C + h * hs, ldc: C)
+        }
+    }
+}
+
+/// Accumulates `dq`, `dk`, `dv` from `dout` through ``attentionForward``.
+///
+/// With `P = softmax(S)`, `S = scale · Q Kᵀ`, `O = P V`:
+/// `dP = dO Vᵀ`, `dV += Pᵀ dO`, `dS = P ⊙ (dP - rowsum(P ⊙ dP))`,
+/// `dQ += scale · dS K`, `dK += scale · dSᵀ Q`.
+///
+/// - Parameters:
+///   - dq, dk, dv: `(B, T, ld)` views, accumulated
+///   - scratch: `(2, T, T)` workspace
+///   - dout: `(B, T, C)`
+///   - att: `(B, NH, T, T)` saved by forward
+///   - q, k, v: as given to forward
+func attentionBackward(
+    dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
+    scratch: UnsafeMutablePointer<Float>,
+    dout: UnsafePointer<Float>, att: UnsafePointer<Float>,
+    q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, ld: Int,
+    B: Int, T: Int, C: Int, NH: Int
+) {
+    let hs = C / NH
+    let scale = 1 / Float(hs).squareRoot()
+    let dP = scratch, dS = scratch + T * T
+    for b in 0..<B {
+        let rowBase = b * T * ld
+        for h in 0..<NH {
+            let P = att + (b * NH + h) * T * T
+            let dO = dout + b * T * C + h * hs
+            // dP = dO · v_hᵀ   (T, T)
+            BLAS.sgemm(transB: true, m: T, n: T, k: hs, a: dO, lda: C, b: v + rowBase + h * hs, ldb: ld,
+                       c: dP, ldc: T)
+            // dv_h += Pᵀ · dO
+            BLAS.sgemm(transA: true, m: T, n: hs, k: T, a: P, lda: T, b: dO, ldb: C,
+                       beta: 1, c: dv + rowBase + h * hs, ldc: ld)
+            dS.update(repeating: 0, count: T * T)
+            softmaxBackward(dinput: dS, dout: dP, out: P, N: T, K: T)
+            // dq_h += scale · dS · k_h;  dk_h += scale · dSᵀ · q_h
+            BLAS.sgemm(m: T, n: hs, k: T, alpha: scale, a: dS, lda: T, b: k + rowBase + h * hs, ldb: ld,
+                       beta: 1, c: dq + rowBase + h * hs, ldc: ld)
+            BLAS.sgemm(transA: true, m: T, n: hs, k: T, alpha: scale, a: dS, lda: T, b: q + rowBase + h * hs, ldb: ld,
+                       beta: 1, c: dk + rowBase + h * hs, ldc: ld)
+        }
+    }
+}

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: Apache-2.0
+// Dimensions: B = batch, T = sequence length, C = hidden width.
+import Foundation
+
+/// A frozen transformer whose dense layers and block boundaries accept hooks.
+///
+/// The verbs follow the training step: `forward` saves what `backward` needs in one
+/// activation slab that is reused (and grown only when a batch is larger than any seen).
+public protocol Backbone: AnyObject {
+    var hiddenSize: Int { get }
+    var layerCount: Int { get }
+    /// Every dense layer, in forward order.
+    var linearSites: [LinearSite] { get }
+    func setHook(_ hook: (any LinearHook)?, for site: LinearSite)
+    /// Every normalization layer, in forward order.
+    var normSites: [NormSite] { get }
+    func setNormHook(_ hook: (any NormHook)?, for site: NormSite)
+    func setHiddenStateHook(_ hook: (any HiddenStateHook)?, atBoundary boundary: Int)
+
+    /// Runs the backbone on a right- or left-padded batch.
+    ///
+    /// - Parameters:
+    ///   - inputIDs: `(B, T)`
+    ///   - tokenTypeIDs: `(B, T)` or nil (all zero); ignored by decoders
+    ///   - attentionMask: `(B, T)`, 1 for real tokens, 0 for padding
+    /// - Returns: the last hidden state `(B, T, C)`, valid until the next `forward`.
+    func forward(inputIDs: [Int32], tokenTypeIDs: [Int32]?, attentionMask: [Int32],
+                 batch: Int, seqLen: Int) -> UnsafeBufferPointer<Float>
+
+    /// Back-propagates `∂L/∂(last hidden state)` `(B, T, C)` of the last `forward`
+    /// through the frozen blocks, calling the hooks. Rows at padding tokens are ignored.
+    func backward(lastHiddenGradient: UnsafePointer<Float>)
+}
+
+/// Opens the backbone in a Hugging Face model directory, choosing the family from
+/// `config.json`'s `model_type`.
+///
+/// - Throws: ``ModelLoadingError`` or ``SafetensorsError`` naming the bad file or tensor.
+public func loadBackbone(directory: URL) throws -> any Backbone {
+    switch try ModelConfig(directory: directory) {
+    case .bert(let config):
+        return try BertEncoder(config: config, weights: SafetensorsFile(url: directory.appendingPathComponent("model.safetensors")))
+    case .gpt2(let config):
+        return try GPT2Model(config: config, weights: SafetensorsFile(url: directory.appendingPathComponent("model.safetensors")))
+    }
+}

@@ -1,0 +1,401 @@
+// SPDX-License-Identifier: Apache-2.0
+// Dimensions: B = batch, T = sequence length, C = hidden size, NH = heads, I = intermediate
+// size, L = layers, V = vocabulary, P = max positions.
+import Foundation
+import Linalg
+
+/// A frozen BERT encoder (post-LayerNorm, exact GELU, absolute positions, dropout off).
+///
+/// Block `l` (input `x`, boundary `l`):
+///
+///     q, k, v = x·Wq,k,vᵀ + b               sites query, key, value
+///     ctx     = attention(q, k, v, mask)
+///     r1      = ctx·Woᵀ + bo + x            site attentionOutput
+///     h1      = LN1(r1)
+///     f       = h1·Wiᵀ + bi                 site intermediate
+///     r2      = gelu(f)·Wo2ᵀ + bo2 + h1     site output
+///     out     = LN2(r2)                     boundary l+1
+///
+/// - Important: not thread-safe; one training loop owns it.
+public final class BertEncoder: Backbone {
+    public let config: BertConfig
+    public let linearSites: [LinearSite]
+    public let normSites: [NormSite]
+    public var hiddenSize: Int { config.hiddenSize }
+    public var layerCount: Int { config.numHiddenLayers }
+
+    struct LayerWeights {
+        var query, queryBias, key, keyBias, value, valueBias: UnsafePointer<Float>
+        var attentionOutput, attentionOutputBias, norm1, norm1Bias: UnsafePointer<Float>
+        var intermediate, intermediateBias, output, outputBias, norm2, norm2Bias: UnsafePointer<Float>
+    }
+
+    private let file: SafetensorsFile
+    private let weightOwner: WeightReader
+    private let wordEmbeddings: UnsafePointer<Float>          // (V, C)
+    private let positionEmbeddings: UnsafePointer<Float>      // (P, C)
+    private let tokenTypeEmbeddings: UnsafePointer<Float>     // (2, C)
+    private let embeddingNorm, embeddingNormBias: UnsafePointer<Float>  // (C)
+    private let poolerWeight, poolerBias: UnsafePointer<Float>?          // (C, C), (C)
+    private let layers: [LayerWeights]
+
+    private var hooks: [HookKey: (site: LinearSite, hook: any LinearHook)] = [:]
+    private var hiddenHooks: [Int: any HiddenStateHook] = [:]
+    private let normHooks: NormHookTable
+    /// The lowest block backward must reach, kept current by the hook setters so that
+    /// backward allocates nothing.
+    private var lowestHookedLayer: Int
+
+    private let activations = ActivationSlab()
+    private let gradients = ActivationSlab()
+    private var layout = Layout(B: 0, T: 0, config: nil)
+    private var ids: [Int32] = []
+    private var tokenTypes: [Int32] = []
+    private let positions: [Int32]
+    private var B = 0, T = 0
+
+    /// Loads `config.json` and `model.safetensors` from a Hugging Face model directory.
+    ///
+    /// - Throws: ``ModelLoadingError`` or ``SafetensorsError`` naming the bad file or tensor.
+    public convenience init(directory: URL) throws {
+        guard case .bert(let config) = try ModelConfig(directory: directory) else {
+            throw ModelLoadingError(.unsupportedArchitecture, "\(directory.path): config.json is not a BERT model")
+        }
+        try self.init(config: config, weights: SafetensorsFile(url: directory.appendingPathComponent("model.safetensors")))
+    }
+
+    public init(config: BertConfig, weights file: SafetensorsFile) throws {
+        self.config = config
+        self.file = file
+        let C = config.hiddenSize, I = config.intermediateSize
+        var reader = WeightReader(file: file, prefixes: ["", "bert."])
+        wordEmbeddings = try reader.load("embeddings.word_embeddings.weight", shape: [config.vocabSize, C])
+        positionEmbeddings = try reader.load("embeddings.position_embeddings.weight", shape: [config.maxPositionEmbeddings, C])
+        tokenTypeEmbeddings = try reader.load("embeddings.token_type_embeddings.weight", shape: [config.typeVocabSize, C])
+        embeddingNorm = try reader.load("embeddings.LayerNorm.weight", shape: [C])
+        embeddingNormBias = try reader.load("embeddings.LayerNorm.bias", shape: [C])
+        if file.entries["pooler.dense.weight"] != nil || file.entries["bert.pooler.dense.weight"] != nil {
+            poolerWeight = try reader.load("pooler.dense.weight", shape: [C, C])
+            poolerBias = try reader.load("pooler.dense.bias", shape: [C])
+        } else {
+            poolerWeight = nil
+            poolerBias = nil
+        }
+        var layers: [LayerWeights] = []
+        var sites: [LinearSite] = []
+        var norms = [NormSite(layer: 0, module: .embeddings, width: C, parameterName: "embeddings.LayerNorm")]
+        for l in 0..<config.numHiddenLayers {
+            let p = "encoder.layer.\(l)."
+            norms.append(NormSite(layer: l, module: .attentionOutputNorm, width: C, parameterName: p + "attention.output.LayerNorm"))
+            norms.append(NormSite(layer: l, module: .outputNorm, width: C, parameterName: p + "output.LayerNorm"))
+            func dense(_ module: LinearModule, _ inFeatures: Int, _ outFeatures: Int) throws -> (UnsafePointer<Float>, UnsafePointer<Float>) {
+                sites.append(LinearSite(layer: l, module: module, inFeatures: inFeatures, outFeatures: outFeatures,
+                                        weightLayout: .outIn, parameterName: p + module.rawValue))
+                return (try reader.load(p + module.rawValue + ".weight", shape: [outFeatures, inFeatures]),
+                        try reader.load(p + module.rawValue + ".bias", shape: [outFeatures]))
+            }
+            let q = try dense(.query, C, C), k = try dense(.key, C, C), v = try dense(.value, C, C)
+            let ao = try dense(.attentionOutput, C, C)
+            let n1 = (try reader.load(p + "attention.output.LayerNorm.weight", shape: [C]),
+                      try reader.load(p + "attention.output.LayerNorm.bias", shape: [C]))
+            let i = try dense(.intermediate, C, I), o = try dense(.output, I, C)
+            let n2 = (try reader.load(p + "output.LayerNorm.weight", shape: [C]),
+                      try reader.load(p + "output.LayerNorm.bias", shape: [C]))
+            layers.append(LayerWeights(query: q.0, queryBias: q.1, key: k.0, keyBias: k.1, value: v.0, valueBias: v.1,
+                                       attentionOutput: ao.0, attentionOutputBias: ao.1, norm1: n1.0, norm1Bias: n1.1,
+                                       intermediate: i.0, intermediateBias: i.1, output: o.0, outputBias: o.1,
+                                       norm2: n2.0, norm2Bias: n2.1))
+        }
+        self.layers = layers
+        self.linearSites = sites
+        self.normSites = norms
+        self.normHooks = NormHookTable(width: C)
+        self.lowestHookedLayer = layers.count
+        self.weightOwner = reader
+        self.positions = (0..<Int32(config.maxPositionEmbeddings)).map { $0 }
+    }
+
+    public func setHook(_ hook: (any LinearHook)?, for site: LinearSite) {
+        precondition(linearSites.contains(site), "\(site) is not a site of this encoder")
+        hooks[HookKey(layer: site.layer, module: site.module)] = hook.map { (site, $0) }
+        updateLowestHookedLayer()
+    }
+
+    public func setNormHook(_ hook: (any NormHook)?, for site: NormSite) {
+        precondition(normSites.contains(site), "\(site) is not a norm of this encoder")
+        normHooks.set(hook, for: site)
+        updateLowestHookedLayer()
+    }
+
+    public func setHiddenStateHook(_ hook: (any HiddenStateHook)?, atBoundary boundary: Int) {
+        precondition((0...layerCount).contains(boundary), "boundary \(boundary) outside 0...\(layerCount)")
+        hiddenHooks[boundary] = hook
+        updateLowestHookedLayer()
+    }
+
+    // MARK: forward
+
+    public func forward(inputIDs: [Int32], tokenTypeIDs: [Int32]?, attentionMask: [Int32],
+                        batch: Int, seqLen: Int) -> UnsafeBufferPointer<Float> {
+        let C = config.hiddenSize, I = config.intermediateSize, NH = config.numAttentionHeads
+        precondition(batch >= 1 && seqLen >= 1, "batch \(batch) and seqLen \(seqLen) must be positive")
+        precondition(seqLen <= config.maxPositionEmbeddings, "seqLen \(seqLen) exceeds \(config.maxPositionEmbeddings) positions")
+        precondition(inputIDs.count == batch * seqLen && attentionMask.count == batch * seqLen
+                     && (tokenTypeIDs?.count ?? batch * seqLen) == batch * seqLen, "inputs must hold batch·seqLen values")
+        reserve(batch: batch, seqLen: seqLen)
+        B = batch
+        T = seqLen
+        let BT = B * T
+        let a = activations.base
+        let mask = a + layout.mask
+        for i in 0..<BT { mask[i] = attentionMask[i] != 0 ? 1 : 0 }
+        ids.replaceSubrange(0..<BT, with: inputIDs)
+        if let tokenTypeIDs {
+            tokenTypes.replaceSubrange(0..<BT, with: tokenTypeIDs)
+        } else {
+            for i in 0..<BT { tokenTypes[i] = 0 }
+        }
+
+        let x0 = boundary(0), sum = a + layout.embeddingSum, normalized = a + layout.normalized
+        sum.update(repeating: 0, count: BT * C)
+        embeddingForward(out: sum, ids: ids, table: wordEmbeddings, N: BT, V: config.vocabSize, C: C)
+        for b in 0..<B {
+            embeddingForward(out: sum + b * T * C, ids: positions, table: positionEmbeddings, N: T,
+                             V: config.maxPositionEmbeddings, C: C)
+        }
+        embeddingForward(out: sum, ids: tokenTypes, table: tokenTypeEmbeddings, N: BT, V: config.typeVocabSize, C: C)
+        layerNormForward(out: x0, mean: a + layout.embeddingMean, rstd: a + layout.embeddingRstd, input: sum,
+                         weight: embeddingNorm, bias: embeddingNormBias, N: BT, C: C, eps: config.layerNormEps)
+        normHooks.forward(0, .embeddings, out: x0, scratch: normalized, input: sum, mean: a + layout.embeddingMean,
+                          rstd: a + layout.embeddingRstd, B: B, T: T, C: C)
+        hiddenHooks[0]?.forward(hidden: x0, mask: mask, batch: B, seqLen: T, width: C)
+
+        for l in 0..<layerCount {
+            let w = layers[l], s = layerActivations(l), x = boundary(l), out = boundary(l + 1)
+            dense(l, .query, out: s.q, input: x, weight: w.query, bias: w.queryBias, IC: C, OC: C)
+            dense(l, .key, out: s.k, input: x, weight: w.key, bias: w.keyBias, IC: C, OC: C)
+            dense(l, .value, out: s.v, input: x, weight: w.value, bias: w.valueBias, IC: C, OC: C)
+            attentionForward(out: s.ctx, att: s.att, q: s.q, k: s.k, v: s.v, ld: C, mask: mask,
+                             B: B, T: T, C: C, NH: NH, causal: false)
+            dense(l, .attentionOutput, out: s.r1, input: s.ctx, weight: w.attentionOutput, bias: w.attentionOutputBias, IC: C, OC: C)
+            residualForward(out: s.r1, a: s.r1, b: x, N: BT * C)
+            layerNormForward(out: s.h1, mean: s.mean1, rstd: s.rstd1, input: s.r1, weight: w.norm1, bias: w.norm1Bias,
+                             N: BT, C: C, eps: config.layerNormEps)
+            normHooks.forward(l, .attentionOutputNorm, out: s.h1, scratch: normalized, input: s.r1, mean: s.mean1,
+                              rstd: s.rstd1, B: B, T: T, C: C)
+            dense(l, .intermediate, out: s.f, input: s.h1, weight: w.intermediate, bias: w.intermediateBias, IC: C, OC: I)
+            let g = a + layout.gelu   // (B, T, I), recomputed by backward: saves L·B·T·I floats
+            geluForward(out: g, input: s.f, N: BT * I, form: config.geluForm)
+            dense(l, .output, out: s.r2, input: g, weight: w.output, bias: w.outputBias, IC: I, OC: C)
+            residualForward(out: s.r2, a: s.r2, b: s.h1, N: BT * C)
+            layerNormForward(out: out, mean: s.mean2, rstd: s.rstd2, input: s.r2, weight: w.norm2, bias: w.norm2Bias,
+                             N: BT, C: C, eps: config.layerNormEps)
+            normHooks.forward(l, .outputNorm, out: out, scratch: normalized, input: s.r2, mean: s.mean2, rstd: s.rstd2,
+                              B: B, T: T, C: C)
+            hiddenHooks[l + 1]?.forward(hidden: out, mask: mask, batch: B, seqLen: T, width: C)
+        }
+        return UnsafeBufferPointer(start: boundary(layerCount), count: BT * C)
+    }
+
+    /// The token mask of the last `forward` `(B, T)`, as floats (1 real, 0 padding).
+    public var mask: UnsafeBufferPointer<Float> {
+        UnsafeBufferPointer(start: activations.base + layout.mask, count: B * T)
+    }
+
+    /// BERT's pooler on the last forward: `tanh(W·h[b, 0] + bias)` per sample, `(B, C)`,
+    /// or nil when the checkpoint has no pooler weights.
+    public func pooledOutput() -> [Float]? {
+        guard let poolerWeight, let poolerBias else { return nil }
+        let C = config.hiddenSize
+        let last = boundary(layerCount)
+        var cls = [Float](repeating: 0, count: B * C), out = [Float](repeating: 0, count: B * C)
+        for b in 0..<B { for c in 0..<C { cls[b * C + c] = last[b * T * C + c] } }
+        linearForward(out: &out, input: cls, weight: poolerWeight, bias: poolerBias, N: B, IC: C, OC: C, layout: .outIn)
+        return out.map { tanh($0) }
+    }
+
+    // MARK: backward
+
+    public func backward(lastHiddenGradient: UnsafePointer<Float>) {
+        let C = config.hiddenSize, I = config.intermediateSize, NH = config.numAttentionHeads
+        let BT = B * T
+        precondition(BT > 0, "backward called before forward")
+        let a = activations.base
+        let mask = UnsafePointer(a + layout.mask)
+        let g = gradients.base
+        var dCur = g + layout.dCur, dNext = g + layout.dNext
+        for n in 0..<BT {
+            let m = mask[n]
+            for c in 0..<C { dCur[n * C + c] = m * lastHiddenGradient[n * C + c] }
+        }
+        hiddenHooks[layerCount]?.backward(hiddenGradient: dCur, mask: mask, batch: B, seqLen: T, width: C)
+        let dr2 = g + layout.dr2, dh1 = g + layout.dh1, dr1 = g + layout.dr1, dctx = g + layout.dctx
+        let dq = g + layout.dq, dk = g + layout.dk, dv = g + layout.dv, dg = g + layout.dg, df = g + layout.df
+        let scratch = g + layout.scratch, normScratch = g + layout.normScratch
+        let gelu = a + layout.gelu
+        let lowest = lowestHookedLayer
+        for l in stride(from: layerCount - 1, through: lowest, by: -1) {
+            let w = layers[l], s = layerActivations(l), x = boundary(l)
+            // out = LN2(r2)
+            dr2.update(repeating: 0, count: BT * C)
+            normHooks.backward(l, .outputNorm, dinput: dr2, scratch: normScratch, dout: dCur, input: s.r2, weight: w.norm2,
+                               mean: s.mean2, rstd: s.rstd2, mask: mask, B: B, T: T, C: C)
+            // r2 = g·Wo2ᵀ + bo2 + h1
+            dg.update(repeating: 0, count: BT * I)
+            geluForward(out: gelu, input: s.f, N: BT * I, form: config.geluForm)
+            denseBackward(l, .output, dinput: dg, dout: dr2, input: gelu, weight: w.output, IC: I, OC: C)
+            dh1.update(from: dr2, count: BT * C)
+            // g = gelu(f)
+            df.update(repeating: 0, count: BT * I)
+            geluBackward(dinput: df, dout: dg, input: s.f, N: BT * I, form: config.geluForm)
+            // f = h1·Wiᵀ + bi
+            denseBackward(l, .intermediate, dinput: dh1, dout: df, input: s.h1, weight: w.intermediate, IC: C, OC: I)
+            // h1 = LN1(r1)
+            dr1.update(repeating: 0, count: BT * C)
+            normHooks.backward(l, .attentionOutputNorm, dinput: dr1, scratch: normScratch, dout: dh1, input: s.r1,
+                               weight: w.norm1, mean: s.mean1, rstd: s.rstd1, mask: mask, B: B, T: T, C: C)
+            // r1 = ctx·Woᵀ + bo + x
+            dctx.update(repeating: 0, count: BT * C)
+            denseBackward(l, .attentionOutput, dinput: dctx, dout: dr1, input: s.ctx, weight: w.attentionOutput, IC: C, OC: C)
+            dNext.update(from: dr1, count: BT * C)
+            // ctx = attention(q, k, v)
+            dq.update(repeating: 0, count: BT * C)
+            dk.update(repeating: 0, count: BT * C)
+            dv.update(repeating: 0, count: BT * C)
+            attentionBackward(dq: dq, dk: dk, dv: dv, scratch: scratch, dout: dctx, att: s.att,
+                              q: s.q, k: s.k, v: s.v, ld: C, B: B, T: T, C: C, NH: NH)
+            // q, k, v = x·Wᵀ + b
+            denseBackward(l, .query, dinput: dNext, dout: dq, input: x, weight: w.query, IC: C, OC: C)
+            denseBackward(l, .key, dinput: dNext, dout: dk, input: x, weight: w.key, IC: C, OC: C)
+            denseBackward(l, .value, dinput: dNext, dout: dv, input: x, weight: w.value, IC: C, OC: C)
+            swap(&dCur, &dNext)
+            hiddenHooks[l]?.backward(hiddenGradient: dCur, mask: mask, batch: B, seqLen: T, width: C)
+        }
+        if lowest == 0 {
+            // x0 = LN(sum of embeddings); the embeddings themselves are frozen
+            normHooks.backward(0, .embeddings, dinput: nil, scratch: normScratch, dout: dCur, input: a + layout.embeddingSum,
+                               weight: embeddingNorm, mean: a + layout.embeddingMean, rstd: a + layout.embeddingRstd,
+                               mask: mask, B: B, T: T, C: C)
+        }
+    }
+
+    /// Backward must reach the lowest hooked layer, boundary or norm.
+    private func updateLowestHookedLayer() {
+        let hooked = hooks.keys.map(\.layer) + hiddenHooks.keys + normHooks.layers
+        lowestHookedLayer = min(hooked.min() ?? layerCount, layerCount)
+    }
+
+    // MARK: dense layers with hooks
+
+    private func dense(_ l: Int, _ module: LinearModule, out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
+                       weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, IC: Int, OC: Int) {
+        linearForward(out: out, input: input, weight: weight, bias: bias, N: B * T, IC: IC, OC: OC, layout: .outIn)
+        if let entry = hooks[HookKey(layer: l, module: module)] {
+            entry.hook.forward(output: out, input: input, site: entry.site, batch: B, seqLen: T)
+        }
+    }
+
+    private func denseBackward(_ l: Int, _ module: LinearModule, dinput: UnsafeMutablePointer<Float>,
+                               dout: UnsafePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                               IC: Int, OC: Int) {
+        linearBackward(dinput: dinput, dout: dout, weight: weight, N: B * T, IC: IC, OC: OC, layout: .outIn)
+        if let entry = hooks[HookKey(layer: l, module: module)] {
+            entry.hook.backward(inputGradient: dinput, input: input, outputGradient: dout,
+                                mask: activations.base + layout.mask, site: entry.site, batch: B, seqLen: T)
+        }
+    }
+
+    // MARK: slab layout
+
+    /// Offsets (in floats) of every region, sized for the largest batch seen so far.
+    struct Layout {
+        var capacityB = 0, capacityT = 0
+        var mask = 0, embeddingSum = 0, normalized = 0, embeddingMean = 0, embeddingRstd = 0, boundaries = 0, layers = 0, layerStride = 0
+        var q = 0, k = 0, v = 0, att = 0, ctx = 0, r1 = 0, mean1 = 0, rstd1 = 0, h1 = 0, f = 0
+        var gelu = 0, r2 = 0, mean2 = 0, rstd2 = 0
+        var activationCount = 0
+        var dCur = 0, dNext = 0, dr2 = 0, dh1 = 0, dr1 = 0, dctx = 0, dq = 0, dk = 0, dv = 0, dg = 0, df = 0, scratch = 0, normScratch = 0
+        var gradientCount = 0
+
+        init(B: Int, T: Int, config: BertConfig?) {
+            guard let config else { return }
+            capacityB = B
+            capacityT = T
+            let BT = B * T, C = config.hiddenSize, I = config.intermediateSize, NH = config.numAttentionHeads
+            let L = config.numHiddenLayers
+            var cursor = SlabCursor()
+            mask = cursor.take(BT)                       // (B, T)
+            embeddingSum = cursor.take(BT * C)           // (B, T, C)
+            normalized = cursor.take(BT * C)             // (B, T, C): xhat for norm hooks
+            gelu = cursor.take(BT * I)                   // (B, T, I): gelu(f) of the current block
+            embeddingMean = cursor.take(BT)              // (B, T)
+            embeddingRstd = cursor.take(BT)              // (B, T)
+            boundaries = cursor.take((L + 1) * BT * C)   // (L+1, B, T, C)
+            var block = SlabCursor()
+            q = block.take(BT * C)                       // (B, T, C)
+            k = block.take(BT * C)                       // (B, T, C)
+            v = block.take(BT * C)                       // (B, T, C)
+            att = block.take(B * NH * T * T)             // (B, NH, T, T)
+            ctx = block.take(BT * C)                     // (B, T, C)
+            r1 = block.take(BT * C)                      // (B, T, C)
+            mean1 = block.take(BT)                       // (B, T)
+            rstd1 = block.take(BT)                       // (B, T)
+            h1 = block.take(BT * C)                      // (B, T, C)
+            f = block.take(BT * I)                       // (B, T, I)
+            r2 = block.take(BT * C)                      // (B, T, C)
+            mean2 = block.take(BT)                       // (B, T)
+            rstd2 = block.take(BT)                       // (B, T)
+            layerStride = block.offset
+            layers = cursor.take(L * layerStride)        // (L, layerStride)
+            activationCount = cursor.offset
+            var grads = SlabCursor()
+            dCur = grads.take(BT * C)                    // (B, T, C)
+            dNext = grads.take(BT * C)                   // (B, T, C)
+            dr2 = grads.take(BT * C)                     // (B, T, C)
+            dh1 = grads.take(BT * C)                     // (B, T, C)
+            dr1 = grads.take(BT * C)                     // (B, T, C)
+            dctx = grads.take(BT * C)                    // (B, T, C)
+            dq = grads.take(BT * C)                      // (B, T, C)
+            dk = grads.take(BT * C)                      // (B, T, C)
+            dv = grads.take(BT * C)                      // (B, T, C)
+            dg = grads.take(BT * I)                      // (B, T, I)
+            df = grads.take(BT * I)                      // (B, T, I)
+            scratch = grads.take(2 * T * T)              // (2, T, T)
+            normScratch = grads.take(2 * BT * C)         // (2, B, T, C): xhat and ∂L/∂xhat for norm hooks
+            gradientCount = grads.offset
+        }
+    }
+
+    struct LayerActivations {
+        let q, k, v, att, ctx, r1, mean1, rstd1, h1, f, r2, mean2, rstd2: UnsafeMutablePointer<Float>
+    }
+
+    private func reserve(batch: Int, seqLen: Int) {
+        guard batch > layout.capacityB || seqLen > layout.capacityT else { return }
+        let newLayout = Layout(B: max(batch, layout.capacityB), T: max(seqLen, layout.capacityT), config: config)
+        activations.reserve(newLayout.activationCount)
+        gradients.reserve(newLayout.gradientCount)
+        layout = newLayout
+        let capacity = newLayout.capacityB * newLayout.capacityT
+        ids = [Int32](repeating: 0, count: capacity)
+        tokenTypes = [Int32](repeating: 0, count: capacity)
+    }
+
+    private func boundary(_ k: Int) -> UnsafeMutablePointer<Float> {
+        activations.base + layout.boundaries + k * layout.capacityB * layout.capacityT * config.hiddenSize
+    }
+
+    private func layerActivations(_ l: Int) -> LayerActivations {
+        let p = activations.base + layout.layers + l * layout.layerStride
+        return LayerActivations(q: p + layout.q, k: p + layout.k, v: p + layout.v, att: p + layout.att, ctx: p + layout.ctx,
+                                r1: p + layout.r1, mean1: p + layout.mean1, rstd1: p + layout.rstd1, h1: p + layout.h1,
+                                f: p + layout.f, r2: p + layout.r2, mean2: p + layout.mean2,
+                                rstd2: p + layout.rstd2)
+    }
+}
+
+/// Identifies a dense layer inside a backbone's hook table.
+struct HookKey: Hashable {
+    let layer: Int
+    let module: LinearModule
+}

@@ -1,0 +1,360 @@
+// SPDX-License-Identifier: Apache-2.0
+// Dimensions: B = batch, T = sequence length, C = n_embd, NH = heads, I = inner size,
+// L = layers, V = vocabulary, P = positions.
+import Foundation
+import Linalg
+
+/// A frozen GPT-2 decoder (pre-LayerNorm, causal, learned positions, tanh GELU,
+/// Conv1D weights stored `(in, out)`, LM head tied to the token embeddings).
+///
+/// Block `l` (input `x`, boundary `l`):
+///
+///     a1  = LN1(x)
+///     qkv = a1·Wattn + b                  site qkv       (B, T, 3C)
+///     r1  = attention(qkv, causal)·Wproj + b + x          site attnProj
+///     a2  = LN2(r1)
+///     f   = a2·Wfc + b                    site fc
+///     out = gelu(f)·Wmproj + b + r1       site proj       boundary l+1
+///
+/// The last hidden state is `LN_f(boundary L)`, as in Hugging Face's `GPT2Model`.
+///
+/// - Important: not thread-safe; one training loop owns it.
+public final class GPT2Model: Backbone {
+    public let config: GPT2Config
+    public let linearSites: [LinearSite]
+    public let normSites: [NormSite]
+    public var hiddenSize: Int { config.nEmbd }
+    public var layerCount: Int { config.nLayer }
+
+    struct LayerWeights {
+        var norm1, norm1Bias, attention, attentionBias, attentionProjection, attentionProjectionBias: UnsafePointer<Float>
+        var norm2, norm2Bias, fc, fcBias, projection, projectionBias: UnsafePointer<Float>
+    }
+
+    private let file: SafetensorsFile
+    private let weightOwner: WeightReader
+    private let tokenEmbeddings: UnsafePointer<Float>      // (V, C), also the LM head
+    private let positionEmbeddings: UnsafePointer<Float>   // (P, C)
+    private let finalNorm, finalNormBias: UnsafePointer<Float>  // (C)
+    private let layers: [LayerWeights]
+
+    private var hooks: [HookKey: (site: LinearSite, hook: any LinearHook)] = [:]
+    private var hiddenHooks: [Int: any HiddenStateHook] = [:]
+    private let normHooks: NormHookTable
+    /// The lowest block backward must reach, kept current by the hook setters so that
+    /// backward allocates nothing.
+    private var lowestHookedLayer: Int
+
+    private let activations = ActivationSlab()
+    private let gradients = ActivationSlab()
+    private var layout = Layout(B: 0, T: 0, config: nil)
+    private var ids: [Int32] = []
+    private let positions: [Int32]
+    private var B = 0, T = 0
+
+    /// Loads `config.json` and `model.safetensors` from a Hugging Face model directory.
+    ///
+    /// - Throws: ``ModelLoadingError`` or ``SafetensorsError`` naming the bad file or tensor.
+    public convenience init(directory: URL) throws {
+        guard case .gpt2(let config) = try ModelConfig(directory: directory) else {
+            throw ModelLoadingError(.unsupportedArchitecture, "\(directory.path): config.json is not a GPT-2 model")
+        }
+        try self.init(config: config, weights: SafetensorsFile(url: directory.appendingPathComponent("model.safetensors")))
+    }
+
+    public init(config: GPT2Config, weights file: SafetensorsFile) throws {
+        self.config = config
+        self.file = file
+        let C = config.nEmbd, I = config.innerSize
+        var reader = WeightReader(file: file, prefixes: ["transformer.", ""])
+        tokenEmbeddings = try reader.load("wte.weight", shape: [config.vocabSize, C])
+        positionEmbeddings = try reader.load("wpe.weight", shape: [config.nPositions, C])
+        finalNorm = try reader.load("ln_f.weight", shape: [C])
+        finalNormBias = try reader.load("ln_f.bias", shape: [C])
+        var layers: [LayerWeights] = []
+        var sites: [LinearSite] = []
+        var norms: [NormSite] = []
+        for l in 0..<config.nLayer {
+            let p = "h.\(l)."
+            norms.append(NormSite(layer: l, module: .ln1, width: C, parameterName: "transformer." + p + "ln_1"))
+            norms.append(NormSite(layer: l, module: .ln2, width: C, parameterName: "transformer." + p + "ln_2"))
+            func dense(_ module: LinearModule, _ inFeatures: Int, _ outFeatures: Int) throws -> (UnsafePointer<Float>, UnsafePointer<Float>) {
+                sites.append(LinearSite(layer: l, module: module, inFeatures: inFeatures, outFeatures: outFeatures,
+                                        weightLayout: .inOut, parameterName: "transformer." + p + module.rawValue))
+                return (try reader.load(p + module.rawValue + ".weight", shape: [inFeatures, outFeatures]),
+                        try reader.load(p + module.rawValue + ".bias", shape: [outFeatures]))
+            }
+            let n1 = (try reader.load(p + "ln_1.weight", shape: [C]), try reader.load(p + "ln_1.bias", shape: [C]))
+            let qkv = try dense(.qkv, C, 3 * C), ap = try dense(.attnProj, C, C)
+            let n2 = (try reader.load(p + "ln_2.weight", shape: [C]), try reader.load(p + "ln_2.bias", shape: [C]))
+            let fc = try dense(.fc, C, I), proj = try dense(.proj, I, C)
+            layers.append(LayerWeights(norm1: n1.0, norm1Bias: n1.1, attention: qkv.0, attentionBias: qkv.1,
+                                       attentionProjection: ap.0, attentionProjectionBias: ap.1, norm2: n2.0, norm2Bias: n2.1,
+                                       fc: fc.0, fcBias: fc.1, projection: proj.0, projectionBias: proj.1))
+        }
+        self.layers = layers
+        self.linearSites = sites
+        self.normSites = norms + [NormSite(layer: config.nLayer, module: .finalNorm, width: C, parameterName: "transformer.ln_f")]
+        self.normHooks = NormHookTable(width: C)
+        self.lowestHookedLayer = layers.count
+        self.weightOwner = reader
+        self.positions = (0..<Int32(config.nPositions)).map { $0 }
+    }
+
+    public func setHook(_ hook: (any LinearHook)?, for site: LinearSite) {
+        precondition(linearSites.contains(site), "\(site) is not a site of this decoder")
+        hooks[HookKey(layer: site.layer, module: site.module)] = hook.map { (site, $0) }
+        updateLowestHookedLayer()
+    }
+
+    public func setNormHook(_ hook: (any NormHook)?, for site: NormSite) {
+        precondition(normSites.contains(site), "\(site) is not a norm of this decoder")
+        normHooks.set(hook, for: site)
+        updateLowestHookedLayer()
+    }
+
+    public func setHiddenStateHook(_ hook: (any HiddenStateHook)?, atBoundary boundary: Int) {
+        precondition((0...layerCount).contains(boundary), "boundary \(boundary) outside 0...\(layerCount)")
+        hiddenHooks[boundary] = hook
+        updateLowestHookedLayer()
+    }
+
+    // MARK: forward
+
+    public func forward(inputIDs: [Int32], tokenTypeIDs: [Int32]?, attentionMask: [Int32],
+                        batch: Int, seqLen: Int) -> UnsafeBufferPointer<Float> {
+        let C = config.nEmbd, I = config.innerSize, NH = config.nHead
+        precondition(batch >= 1 && seqLen >= 1, "batch \(batch) and seqLen \(seqLen) must be positive")
+        precondition(seqLen <= config.nPositions, "seqLen \(seqLen) exceeds \(config.nPositions) positions")
+        precondition(inputIDs.count == batch * seqLen && attentionMask.count == batch * seqLen,
+                     "inputs must hold batch·seqLen values")
+        reserve(batch: batch, seqLen: seqLen)
+        B = batch
+        T = seqLen
+        let BT = B * T
+        let a = activations.base
+        let mask = a + layout.mask, normalized = a + layout.normalized
+        for i in 0..<BT { mask[i] = attentionMask[i] != 0 ? 1 : 0 }
+        ids.replaceSubrange(0..<BT, with: inputIDs)
+
+        let x0 = boundary(0)
+        x0.update(repeating: 0, count: BT * C)
+        embeddingForward(out: x0, ids: ids, table: tokenEmbeddings, N: BT, V: config.vocabSize, C: C)
+        for b in 0..<B {
+            embeddingForward(out: x0 + b * T * C, ids: positions, table: positionEmbeddings, N: T, V: config.nPositions, C: C)
+        }
+        hiddenHooks[0]?.forward(hidden: x0, mask: mask, batch: B, seqLen: T, width: C)
+
+        for l in 0..<layerCount {
+            let w = layers[l], s = layerActivations(l), x = boundary(l), out = boundary(l + 1)
+            layerNormForward(out: s.a1, mean: s.mean1, rstd: s.rstd1, input: x, weight: w.norm1, bias: w.norm1Bias,
+                             N: BT, C: C, eps: config.layerNormEpsilon)
+            normHooks.forward(l, .ln1, out: s.a1, scratch: normalized, input: x, mean: s.mean1, rstd: s.rstd1, B: B, T: T, C: C)
+            dense(l, .qkv, out: s.qkv, input: s.a1, weight: w.attention, bias: w.attentionBias, IC: C, OC: 3 * C)
+            attentionForward(out: s.ctx, att: s.att, q: s.qkv, k: s.qkv + C, v: s.qkv + 2 * C, ld: 3 * C, mask: mask,
+                             B: B, T: T, C: C, NH: NH, causal: true)
+            dense(l, .attnProj, out: s.r1, input: s.ctx, weight: w.attentionProjection, bias: w.attentionProjectionBias,
+                  IC: C, OC: C)
+            residualForward(out: s.r1, a: s.r1, b: x, N: BT * C)
+            layerNormForward(out: s.a2, mean: s.mean2, rstd: s.rstd2, input: s.r1, weight: w.norm2, bias: w.norm2Bias,
+                             N: BT, C: C, eps: config.layerNormEpsilon)
+            normHooks.forward(l, .ln2, out: s.a2, scratch: normalized, input: s.r1, mean: s.mean2, rstd: s.rstd2,
+                              B: B, T: T, C: C)
+            dense(l, .fc, out: s.f, input: s.a2, weight: w.fc, bias: w.fcBias, IC: C, OC: I)
+            let g = a + layout.gelu   // (B, T, I), recomputed by backward: saves L·B·T·I floats
+            geluForward(out: g, input: s.f, N: BT * I, form: config.geluForm)
+            dense(l, .proj, out: out, input: g, weight: w.projection, bias: w.projectionBias, IC: I, OC: C)
+            residualForward(out: out, a: out, b: s.r1, N: BT * C)
+            hiddenHooks[l + 1]?.forward(hidden: out, mask: mask, batch: B, seqLen: T, width: C)
+        }
+        let last = a + layout.final
+        layerNormForward(out: last, mean: a + layout.finalMean, rstd: a + layout.finalRstd, input: boundary(layerCount),
+                         weight: finalNorm, bias: finalNormBias, N: BT, C: C, eps: config.layerNormEpsilon)
+        normHooks.forward(layerCount, .finalNorm, out: last, scratch: normalized, input: boundary(layerCount),
+                          mean: a + layout.finalMean, rstd: a + layout.finalRstd, B: B, T: T, C: C)
+        return UnsafeBufferPointer(start: last, count: BT * C)
+    }
+
+    /// The LM head tied to the token embeddings: `logits = hidden · wteᵀ`.
+    ///
+    /// - Parameters:
+    ///   - logits: `(N, V)`, overwritten
+    ///   - hidden: `(N, C)`
+    public func logitsForward(logits: UnsafeMutablePointer<Float>, hidden: UnsafePointer<Float>, N: Int) {
+        linearForward(out: logits, input: hidden, weight: tokenEmbeddings, bias: nil, N: N, IC: config.nEmbd,
+                      OC: config.vocabSize, layout: .outIn)
+    }
+
+    /// `dhidden += dlogits · wte`, the gradient of ``logitsForward(logits:hidden:N:)``.
+    ///
+    /// - Parameters:
+    ///   - dhidden: `(N, C)`, accumulated
+    ///   - dlogits: `(N, V)`
+    public func logitsBackward(dhidden: UnsafeMutablePointer<Float>, dlogits: UnsafePointer<Float>, N: Int) {
+        linearBackward(dinput: dhidden, dout: dlogits, weight: tokenEmbeddings, N: N, IC: config.nEmbd,
+                       OC: config.vocabSize, layout: .outIn)
+    }
+
+    // MARK: backward
+
+    public func backward(lastHiddenGradient: UnsafePointer<Float>) {
+        let C = config.nEmbd, I = config.innerSize, NH = config.nHead
+        let BT = B * T
+        precondition(BT > 0, "backward called before forward")
+        let a = activations.base
+        let mask = UnsafePointer(a + layout.mask)
+        let g = gradients.base
+        var dCur = g + layout.dCur, dNext = g + layout.dNext
+        let dr1 = g + layout.dr1, dctx = g + layout.dctx, da1 = g + layout.da1, da2 = g + layout.da2
+        let dqkv = g + layout.dqkv, dg = g + layout.dg, df = g + layout.df, scratch = g + layout.scratch
+        let normScratch = g + layout.normScratch, gelu = a + layout.gelu
+        // last = LN_f(x_L), with padding rows dropped
+        for n in 0..<BT {
+            let m = mask[n]
+            for c in 0..<C { dr1[n * C + c] = m * lastHiddenGradient[n * C + c] }
+        }
+        dCur.update(repeating: 0, count: BT * C)
+        normHooks.backward(layerCount, .finalNorm, dinput: dCur, scratch: normScratch, dout: dr1, input: boundary(layerCount),
+                           weight: finalNorm, mean: a + layout.finalMean, rstd: a + layout.finalRstd, mask: mask,
+                           B: B, T: T, C: C)
+        hiddenHooks[layerCount]?.backward(hiddenGradient: dCur, mask: mask, batch: B, seqLen: T, width: C)
+        for l in stride(from: layerCount - 1, through: lowestHookedLayer, by: -1) {
+            let w = layers[l], s = layerActivations(l), x = boundary(l)
+            // out = g·Wmproj + b + r1
+            dg.update(repeating: 0, count: BT * I)
+            geluForward(out: gelu, input: s.f, N: BT * I, form: config.geluForm)
+            denseBackward(l, .proj, dinput: dg, dout: dCur, input: gelu, weight: w.projection, IC: I, OC: C)
+            dr1.update(from: dCur, count: BT * C)
+            // g = gelu(f)
+            df.update(repeating: 0, count: BT * I)
+            geluBackward(dinput: df, dout: dg, input: s.f, N: BT * I, form: config.geluForm)
+            // f = a2·Wfc + b
+            da2.update(repeating: 0, count: BT * C)
+            denseBackward(l, .fc, dinput: da2, dout: df, input: s.a2, weight: w.fc, IC: C, OC: I)
+            // a2 = LN2(r1)
+            normHooks.backward(l, .ln2, dinput: dr1, scratch: normScratch, dout: da2, input: s.r1, weight: w.norm2,
+                               mean: s.mean2, rstd: s.rstd2, mask: mask, B: B, T: T, C: C)
+            // r1 = ctx·Wproj + b + x
+            dctx.update(repeating: 0, count: BT * C)
+            denseBackward(l, .attnProj, dinput: dctx, dout: dr1, input: s.ctx, weight: w.attentionProjection, IC: C, OC: C)
+            dNext.update(from: dr1, count: BT * C)
+            // ctx = attention(qkv)
+            dqkv.update(repeating: 0, count: BT * 3 * C)
+            attentionBackward(dq: dqkv, dk: dqkv + C, dv: dqkv + 2 * C, scratch: scratch, dout: dctx, att: s.att,
+                              q: s.qkv, k: s.qkv + C, v: s.qkv + 2 * C, ld: 3 * C, B: B, T: T, C: C, NH: NH)
+            // qkv = a1·Wattn + b
+            da1.update(repeating: 0, count: BT * C)
+            denseBackward(l, .qkv, dinput: da1, dout: dqkv, input: s.a1, weight: w.attention, IC: C, OC: 3 * C)
+            // a1 = LN1(x)
+            normHooks.backward(l, .ln1, dinput: dNext, scratch: normScratch, dout: da1, input: x, weight: w.norm1,
+                               mean: s.mean1, rstd: s.rstd1, mask: mask, B: B, T: T, C: C)
+            swap(&dCur, &dNext)
+            hiddenHooks[l]?.backward(hiddenGradient: dCur, mask: mask, batch: B, seqLen: T, width: C)
+        }
+    }
+
+    /// Backward must reach the lowest hooked layer, boundary or norm.
+    private func updateLowestHookedLayer() {
+        let hooked = hooks.keys.map(\.layer) + hiddenHooks.keys + normHooks.layers
+        lowestHookedLayer = min(hooked.min() ?? layerCount, layerCount)
+    }
+
+    // MARK: dense layers with hooks
+
+    private func dense(_ l: Int, _ module: LinearModule, out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
+                       weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, IC: Int, OC: Int) {
+        linearForward(out: out, input: input, weight: weight, bias: bias, N: B * T, IC: IC, OC: OC, layout: .inOut)
+        if let entry = hooks[HookKey(layer: l, module: module)] {
+            entry.hook.forward(output: out, input: input, site: entry.site, batch: B, seqLen: T)
+        }
+    }
+
+    private func denseBackward(_ l: Int, _ module: LinearModule, dinput: UnsafeMutablePointer<Float>,
+                               dout: UnsafePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                               IC: Int, OC: Int) {
+        linearBackward(dinput: dinput, dout: dout, weight: weight, N: B * T, IC: IC, OC: OC, layout: .inOut)
+        if let entry = hooks[HookKey(layer: l, module: module)] {
+            entry.hook.backward(inputGradient: dinput, input: input, outputGradient: dout,
+                                mask: activations.base + layout.mask, site: entry.site, batch: B, seqLen: T)
+        }
+    }
+
+    // MARK: slab layout
+
+    /// Offsets (in floats) of every region, sized for the largest batch seen so far.
+    struct Layout {
+        var capacityB = 0, capacityT = 0
+        var mask = 0, normalized = 0, gelu = 0, boundaries = 0, final = 0, finalMean = 0, finalRstd = 0, layers = 0, layerStride = 0
+        var a1 = 0, mean1 = 0, rstd1 = 0, qkv = 0, att = 0, ctx = 0, r1 = 0, a2 = 0, mean2 = 0, rstd2 = 0, f = 0
+        var activationCount = 0
+        var dCur = 0, dNext = 0, dr1 = 0, dctx = 0, da1 = 0, da2 = 0, dqkv = 0, dg = 0, df = 0, scratch = 0, normScratch = 0
+        var gradientCount = 0
+
+        init(B: Int, T: Int, config: GPT2Config?) {
+            guard let config else { return }
+            capacityB = B
+            capacityT = T
+            let BT = B * T, C = config.nEmbd, I = config.innerSize, NH = config.nHead, L = config.nLayer
+            var cursor = SlabCursor()
+            mask = cursor.take(BT)                       // (B, T)
+            normalized = cursor.take(BT * C)             // (B, T, C): xhat for norm hooks
+            gelu = cursor.take(BT * I)                   // (B, T, I): gelu(f) of the current block
+            boundaries = cursor.take((L + 1) * BT * C)   // (L+1, B, T, C)
+            final = cursor.take(BT * C)                  // (B, T, C)
+            finalMean = cursor.take(BT)                  // (B, T)
+            finalRstd = cursor.take(BT)                  // (B, T)
+            var block = SlabCursor()
+            a1 = block.take(BT * C)                      // (B, T, C)
+            mean1 = block.take(BT)                       // (B, T)
+            rstd1 = block.take(BT)                       // (B, T)
+            qkv = block.take(BT * 3 * C)                 // (B, T, 3C)
+            att = block.take(B * NH * T * T)             // (B, NH, T, T)
+            ctx = block.take(BT * C)                     // (B, T, C)
+            r1 = block.take(BT * C)                      // (B, T, C)
+            a2 = block.take(BT * C)                      // (B, T, C)
+            mean2 = block.take(BT)                       // (B, T)
+            rstd2 = block.take(BT)                       // (B, T)
+            f = block.take(BT * I)                       // (B, T, I)
+            layerStride = block.offset
+            layers = cursor.take(L * layerStride)        // (L, layerStride)
+            activationCount = cursor.offset
+            var grads = SlabCursor()
+            dCur = grads.take(BT * C)                    // (B, T, C)
+            dNext = grads.take(BT * C)                   // (B, T, C)
+            dr1 = grads.take(BT * C)                     // (B, T, C)
+            dctx = grads.take(BT * C)                    // (B, T, C)
+            da1 = grads.take(BT * C)                     // (B, T, C)
+            da2 = grads.take(BT * C)                     // (B, T, C)
+            dqkv = grads.take(BT * 3 * C)                // (B, T, 3C)
+            dg = grads.take(BT * I)                      // (B, T, I)
+            df = grads.take(BT * I)                      // (B, T, I)
+            scratch = grads.take(2 * T * T)              // (2, T, T)
+            normScratch = grads.take(2 * BT * C)         // (2, B, T, C): xhat and ∂L/∂xhat for norm hooks
+            gradientCount = grads.offset
+        }
+    }
+
+    struct LayerActivations {
+        let a1, mean1, rstd1, qkv, att, ctx, r1, a2, mean2, rstd2, f: UnsafeMutablePointer<Float>
+    }
+
+    private func reserve(batch: Int, seqLen: Int) {
+        guard batch > layout.capacityB || seqLen > layout.capacityT else { return }
+        let newLayout = Layout(B: max(batch, layout.capacityB), T: max(seqLen, layout.capacityT), config: config)
+        activations.reserve(newLayout.activationCount)
+        gradients.reserve(newLayout.gradientCount)
+        layout = newLayout
+        ids = [Int32](repeating: 0, count: newLayout.capacityB * newLayout.capacityT)
+    }
+
+    private func boundary(_ k: Int) -> UnsafeMutablePointer<Float> {
+        activations.base + layout.boundaries + k * layout.capacityB * layout.capacityT * config.nEmbd
+    }
+
+    private func layerActivations(_ l: Int) -> LayerActivations {
+        let p = activations.base + layout.layers + l * layout.layerStride
+        return LayerActivations(a1: p + layout.a1, mean1: p + layout.mean1, rstd1: p + layout.rstd1, qkv: p + layout.qkv,
+                                att: p + layout.att, ctx: p + layout.ctx, r1: p + layout.r1, a2: p + layout.a2,
+                                mean2: p + layout.mean2, rstd2: p + layout.rstd2, f: p + layout.f)
+    }
+}

@@ -396,9 +396,3 @@ public final class BertEncoder: Backbone {
                                 rstd2: p + layout.rstd2)
     }
 }
-
-/// Identifies a dense layer inside a backbone's hook table.
-struct HookKey: Hashable {
-    let layer: Int
-    let module: LinearModule
-}

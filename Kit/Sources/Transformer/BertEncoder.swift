@@ -242,7 +242,10 @@ public final class BertEncoder: Backbone {
                                mean: s.mean2, rstd: s.rstd2, mask: mask, B: B, T: T, C: C)
             // r2 = g·Wo2ᵀ + bo2 + h1
             dg.update(repeating: 0, count: BT * I)
-            geluForward(out: gelu, input: s.f, N: BT * I, form: config.geluForm)
+            if hooks[HookKey(layer: l, module: .output)] != nil {
+                // only a hook on this layer reads its input gelu(f)
+                geluForward(out: gelu, input: s.f, N: BT * I, form: config.geluForm)
+            }
             denseBackward(l, .output, dinput: dg, dout: dr2, input: gelu, weight: w.output, IC: I, OC: C)
             dh1.update(from: dr2, count: BT * C)
             // g = gelu(f)
@@ -392,10 +395,4 @@ public final class BertEncoder: Backbone {
                                 f: p + layout.f, r2: p + layout.r2, mean2: p + layout.mean2,
                                 rstd2: p + layout.rstd2)
     }
-}
-
-/// Identifies a dense layer inside a backbone's hook table.
-struct HookKey: Hashable {
-    let layer: Int
-    let module: LinearModule
 }

@@ -222,7 +222,10 @@ public final class GPT2Model: Backbone {
             let w = layers[l], s = layerActivations(l), x = boundary(l)
             // out = g·Wmproj + b + r1
             dg.update(repeating: 0, count: BT * I)
-            geluForward(out: gelu, input: s.f, N: BT * I, form: config.geluForm)
+            if hooks[HookKey(layer: l, module: .proj)] != nil {
+                // only a hook on this layer reads its input gelu(f)
+                geluForward(out: gelu, input: s.f, N: BT * I, form: config.geluForm)
+            }
             denseBackward(l, .proj, dinput: dg, dout: dCur, input: gelu, weight: w.projection, IC: I, OC: C)
             dr1.update(from: dCur, count: BT * C)
             // g = gelu(f)

@@ -60,3 +60,9 @@ public struct LinearSite: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { parameterName }
 }
+
+/// Identifies a dense layer inside a backbone's hook table.
+struct HookKey: Hashable {
+    let layer: Int
+    let module: LinearModule
+}

@@ -4,7 +4,7 @@ import Foundation
 /// Finds the noise that a DP-SGD run needs to meet a target (ε, δ).
 ///
 /// Works with any ``PrivacyAccountant``: ε of T Poisson-sampled Gaussian steps only decreases
-/// as σ grows, so bisection on σ finds the smallest σ whose ε is within target.
+/// as σ grows, so a bracketing root finder on σ finds the smallest σ whose ε is within target.
 public enum NoiseCalibration {
     /// Bracketing stops doubling past this σ: nothing useful needs more noise.
     static let largestNoiseMultiplier = 1e6
@@ -12,8 +12,8 @@ public enum NoiseCalibration {
     /// The smallest noise multiplier σ such that `steps` runs of
     /// `.poissonSampled(samplingRate, .gaussian(σ))` cost at most `targetEpsilon` at `delta`.
     ///
-    /// The answer is the upper end of the final bisection bracket, so it always meets the
-    /// target, and is within `tolerance` (relative) of the exact threshold.
+    /// The answer is the upper end of the final bracket, so it always meets the target, and
+    /// is within `tolerance` (relative) of the exact threshold.
     ///
     /// - Parameters:
     ///   - targetEpsilon: ε to meet, > 0.
@@ -48,25 +48,55 @@ public enum NoiseCalibration {
         guard tolerance > 0 && tolerance < 1 else {
             throw PrivacyError(.invalidArgument, "tolerance must be in (0, 1); found \(tolerance)")
         }
-        func meetsTarget(_ sigma: Double) throws -> Bool {
+        // f(σ) = ln ε(σ) − ln ε_target: decreasing, nearly linear in σ, and ≤ 0 exactly where σ meets the target.
+        func excess(_ sigma: Double) throws -> Double {
             var accountant = makeAccountant(neighboringRelation)
             let step = DpEvent.poissonSampled(probability: samplingRate, event: .gaussian(noiseMultiplier: sigma))
             try accountant.compose(step, count: steps)
-            return try accountant.epsilon(delta: delta) <= targetEpsilon
+            return log(try accountant.epsilon(delta: delta)) - log(targetEpsilon)
         }
-        var low = 0.0
-        var high = 1.0
-        while try !meetsTarget(high) {
+        // Bracket: low fails the target (f > 0), high meets it (f ≤ 0).
+        var (low, fLow) = (0.0, Double.infinity)
+        var (high, fHigh) = (1.0, try excess(1))
+        while fHigh > 0 {
             guard high < largestNoiseMultiplier else {
                 throw PrivacyError(.calibrationFailed,
                     "no noise multiplier up to \(largestNoiseMultiplier) meets epsilon \(targetEpsilon) at delta \(delta) with sampling rate \(samplingRate) over \(steps) steps")
             }
-            low = high
+            (low, fLow) = (high, fHigh)
             high *= 2
+            fHigh = try excess(high)
         }
+        if low == 0 {
+            // σ = 1 already meets the target: halve down to a failing σ.
+            (low, fLow) = (0.5, try excess(0.5))
+            while fLow <= 0 {
+                (high, fHigh) = (low, fLow)
+                guard low > 1e-6 else { return high }
+                low /= 2
+                fLow = try excess(low)
+            }
+        }
+        // The Illinois variant of regula falsi: superlinear on this near-linear f, and it keeps
+        // the bracket, so the answer (the meeting end) always meets the target. A step that
+        // cannot use the secant (an infinite ε) or that lands outside the bracket bisects, and
+        // so does every step after 60, in case a discretized ε(σ) makes the secant stall.
+        var lastMoved = 0
+        var iterations = 0
         while high - low > tolerance * high {
-            let middle = (low + high) / 2
-            if try meetsTarget(middle) { high = middle } else { low = middle }
+            iterations += 1
+            var sigma = (low * fHigh - high * fLow) / (fHigh - fLow)
+            if iterations > 60 || !sigma.isFinite || sigma <= low || sigma >= high { sigma = (low + high) / 2 }
+            let f = try excess(sigma)
+            if f <= 0 {
+                (high, fHigh) = (sigma, f)
+                if lastMoved == 1, fLow.isFinite { fLow /= 2 }
+                lastMoved = 1
+            } else {
+                (low, fLow) = (sigma, f)
+                if lastMoved == -1 { fHigh /= 2 }
+                lastMoved = -1
+            }
         }
         return high
     }

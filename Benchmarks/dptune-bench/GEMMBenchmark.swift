@@ -21,24 +21,29 @@ struct GEMMBenchmark: ParsableCommand {
         for threads in [1, 2] {
             BLAS.setThreadCount(threads)
             for (m, n, k) in Self.shapes {
-                let a = Tensor(shape: [m, k], repeating: 0.5)
-                let b = Tensor(shape: [k, n], repeating: 0.25)
-                var c = Tensor(shape: [m, n])
-                let seconds = medianSeconds(repeats: repeats) {
-                    a.withUnsafeBufferPointer { pa in
-                        b.withUnsafeBufferPointer { pb in
-                            c.withUnsafeMutableBufferPointer { pc in
-                                BLAS.sgemm(m: m, n: n, k: k, a: pa.baseAddress!, lda: k, b: pb.baseAddress!, ldb: n,
-                                           c: pc.baseAddress!, ldc: n)
-                            }
-                        }
-                    }
-                }
-                // Every output of an all-0.5 by all-0.25 product is k/8: a wrong kernel shows here.
-                precondition(abs(c[flat: 0] - Float(k) / 8) < 1e-3 * Float(k), "SGEMM computed a wrong result")
-                let gflops = 2 * Double(m) * Double(n) * Double(k) / seconds / 1e9
+                let gflops = sgemmGFLOPs(m: m, n: n, k: k, repeats: repeats)
                 print(row(["\(m) x \(n) x \(k)", "\(threads)", String(format: "%.1f", gflops)], widths: widths))
             }
         }
     }
+}
+
+/// The median GFLOP/s of one row-major product (m × k)·(k × n) at the current thread count.
+func sgemmGFLOPs(m: Int, n: Int, k: Int, repeats: Int) -> Double {
+    let a = Tensor(shape: [m, k], repeating: 0.5)
+    let b = Tensor(shape: [k, n], repeating: 0.25)
+    var c = Tensor(shape: [m, n])
+    let seconds = medianSeconds(repeats: repeats) {
+        a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+                c.withUnsafeMutableBufferPointer { pc in
+                    BLAS.sgemm(m: m, n: n, k: k, a: pa.baseAddress!, lda: k, b: pb.baseAddress!, ldb: n,
+                               c: pc.baseAddress!, ldc: n)
+                }
+            }
+        }
+    }
+    // Every output of an all-0.5 by all-0.25 product is k/8: a wrong kernel shows here.
+    precondition(abs(c[flat: 0] - Float(k) / 8) < 1e-3 * Float(k), "SGEMM computed a wrong result")
+    return 2 * Double(m) * Double(n) * Double(k) / seconds / 1e9
 }

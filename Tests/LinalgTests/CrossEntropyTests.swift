@@ -13,7 +13,7 @@ import Testing
     }
 
     @Test func ignoredRowsCostNothingAndGradientMatchesFiniteDifferences() {
-        var rng = SplitMix64(seed: 7)
+        var rng = SeededGenerator(seed: 7)
         let logits = randomFloats(N * V, &rng, scale: 2), dlosses = randomFloats(N, &rng)
         #expect(losses(logits)[1] == 0)
         var probs = [Float](repeating: 0, count: N * V), l = [Float](repeating: 0, count: N)

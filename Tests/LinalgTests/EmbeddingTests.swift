@@ -14,7 +14,7 @@ import Testing
     }
 
     @Test func scatterAddMatchesFiniteDifferences() {
-        var rng = SplitMix64(seed: 5)
+        var rng = SeededGenerator(seed: 5)
         let table = randomFloats(V * C, &rng)
         let ids: [Int32] = [1, 3, 1, 0, 1]
         let r = randomFloats(ids.count * C, &rng)

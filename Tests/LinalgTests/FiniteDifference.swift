@@ -1,21 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
+import Linalg
 import Testing
 
-/// A small deterministic generator so kernel tests are reproducible without Foundation.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+func randomFloats(_ count: Int, _ rng: inout SeededGenerator, scale: Float = 1) -> [Float] {
+    (0..<count).map { _ in Float.random(in: -scale...scale, using: &rng) }
 }
 
-func randomFloats(_ count: Int, _ rng: inout SplitMix64, scale: Float = 1) -> [Float] {
-    (0..<count).map { _ in Float.random(in: -scale...scale, using: &rng) }
+/// Deterministic values in [-1, 1] from `seed`, for tests that want one array per seed.
+func randomFloats(_ count: Int, seed: UInt64) -> [Float] {
+    var rng = SeededGenerator(seed: seed)
+    return randomFloats(count, &rng)
+}
+
+/// The loss `L = Σ forward(x) · probe` (in Double), whose gradient with respect to `x` is the
+/// kernel's backward applied to `dout = probe`.
+func probeLoss(_ forward: @escaping ([Float]) -> [Float], probe: [Float]) -> ([Float]) -> Double {
+    { x in zip(forward(x), probe).reduce(0.0) { $0 + Double($1.0) * Double($1.1) } }
 }
 
 /// Checks an analytic gradient against central differences of `loss` at `x`.

@@ -20,7 +20,7 @@ import Testing
 
     @Test(arguments: [GELUForm.erf, .tanh])
     func backwardMatchesFiniteDifferences(form: GELUForm) {
-        var rng = SplitMix64(seed: 3)
+        var rng = SeededGenerator(seed: 3)
         let x = randomFloats(40, &rng, scale: 4), r = randomFloats(40, &rng)
         var dx = [Float](repeating: 0, count: x.count)
         geluBackward(dinput: &dx, dout: r, input: x, N: x.count, form: form)

@@ -13,7 +13,7 @@ import Testing
     }
 
     @Test func forwardNormalizesEachRow() {
-        var rng = SplitMix64(seed: 1)
+        var rng = SeededGenerator(seed: 1)
         let x = randomFloats(N * C, &rng, scale: 3)
         let ones = [Float](repeating: 1, count: C), zeros = [Float](repeating: 0, count: C)
         let (out, mean, _) = forward(x, ones, zeros)
@@ -28,7 +28,7 @@ import Testing
     }
 
     @Test func backwardMatchesFiniteDifferences() {
-        var rng = SplitMix64(seed: 2)
+        var rng = SeededGenerator(seed: 2)
         let x = randomFloats(N * C, &rng, scale: 2)
         let w = randomFloats(C, &rng), b = randomFloats(C, &rng)
         let r = randomFloats(N * C, &rng)

@@ -13,8 +13,8 @@ import Testing
 
     /// Forward against the definition evaluated in Double.
     @Test func forwardMatchesDefinition() {
-        let x = CentralDifference.values(B * T * C, seed: 1).map { $0 * 3 }
-        let w = CentralDifference.values(C, seed: 2)
+        let x = randomFloats(B * T * C, seed: 1).map { $0 * 3 }
+        let w = randomFloats(C, seed: 2)
         let (out, rstd) = forward(x, w)
         for row in 0..<(B * T) {
             let slice = x[(row * C)..<((row + 1) * C)].map(Double.init)
@@ -28,17 +28,15 @@ import Testing
     }
 
     @Test func backwardMatchesCentralDifferences() {
-        let x = CentralDifference.values(B * T * C, seed: 3)
-        let w = CentralDifference.values(C, seed: 4).map { $0 + 1.5 }
-        let probe = CentralDifference.values(B * T * C, seed: 5)
+        let x = randomFloats(B * T * C, seed: 3)
+        let w = randomFloats(C, seed: 4).map { $0 + 1.5 }
+        let probe = randomFloats(B * T * C, seed: 5)
         let (_, rstd) = forward(x, w)
         // Backward accumulates: start from ones and subtract them afterwards.
         var dinp = [Float](repeating: 1, count: x.count), dweight = [Float](repeating: 1, count: C)
         rmsNormBackward(dinp: &dinp, dweight: &dweight, rstd: rstd, dout: probe, input: x, weight: w, B: B, T: T, C: C)
-        let numericInput = CentralDifference.gradient(of: { forward($0, w).out }, at: x, probe: probe)
-        let numericWeight = CentralDifference.gradient(of: { forward(x, $0).out }, at: w, probe: probe)
-        #expect(CentralDifference.maxError(numericInput, dinp.map { $0 - 1 }, "RMSNorm dinp") < 2e-3)
-        #expect(CentralDifference.maxError(numericWeight, dweight.map { $0 - 1 }, "RMSNorm dweight") < 2e-3)
+        expectGradientMatchesFiniteDifferences(analytic: dinp.map { $0 - 1 }, at: x, tolerance: 2e-3, loss: probeLoss({ forward($0, w).out }, probe: probe))
+        expectGradientMatchesFiniteDifferences(analytic: dweight.map { $0 - 1 }, at: w, tolerance: 2e-3, loss: probeLoss({ forward(x, $0).out }, probe: probe))
 
         var fromZero = [Float](repeating: 0, count: x.count), frozen = fromZero
         var weightFromZero = [Float](repeating: 0, count: C)

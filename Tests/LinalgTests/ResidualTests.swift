@@ -4,7 +4,7 @@ import Testing
 
 @Suite struct ResidualTests {
     @Test func forwardAddsAndBackwardAccumulatesIntoBoth() {
-        var rng = SplitMix64(seed: 6)
+        var rng = SeededGenerator(seed: 6)
         let a = randomFloats(8, &rng), b = randomFloats(8, &rng), r = randomFloats(8, &rng)
         var out = [Float](repeating: 0, count: 8)
         residualForward(out: &out, a: a, b: b, N: 8)

@@ -25,7 +25,7 @@ import Testing
 
     /// The HF rotate_half formula written out in Double for a tiny case.
     @Test func forwardMatchesRotateHalf() {
-        let x = CentralDifference.values(B * T * NH * HD, seed: 21)
+        let x = randomFloats(B * T * NH * HD, seed: 21)
         let out = forward(x)
         let half = HD / 2
         for bt in 0..<(B * T) {
@@ -44,7 +44,7 @@ import Testing
     }
 
     @Test func forwardWorksInPlace() {
-        let x = CentralDifference.values(B * T * NH * HD, seed: 22)
+        let x = randomFloats(B * T * NH * HD, seed: 22)
         let (c, s) = tables()
         var inPlace = x
         inPlace.withUnsafeMutableBufferPointer { buffer in
@@ -55,13 +55,12 @@ import Testing
     }
 
     @Test func backwardMatchesCentralDifferencesAndInverts() {
-        let x = CentralDifference.values(B * T * NH * HD, seed: 23)
-        let probe = CentralDifference.values(B * T * NH * HD, seed: 24)
+        let x = randomFloats(B * T * NH * HD, seed: 23)
+        let probe = randomFloats(B * T * NH * HD, seed: 24)
         let (c, s) = tables()
         var dinp = [Float](repeating: 1, count: x.count)
         rotaryBackward(dinp: &dinp, dout: probe, positions: positions, cos: c, sin: s, B: B, T: T, NH: NH, HD: HD, P: P)
-        let numeric = CentralDifference.gradient(of: forward, at: x, probe: probe)
-        #expect(CentralDifference.maxError(numeric, dinp.map { $0 - 1 }, "RoPE dinp") < 2e-3)
+        expectGradientMatchesFiniteDifferences(analytic: dinp.map { $0 - 1 }, at: x, tolerance: 2e-3, loss: probeLoss(forward, probe: probe))
 
         // The transpose of a rotation is its inverse: backward of forward(x) gives back x.
         var back = [Float](repeating: 0, count: x.count)

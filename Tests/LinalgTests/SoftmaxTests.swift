@@ -19,7 +19,7 @@ import Testing
     }
 
     @Test func backwardMatchesFiniteDifferences() {
-        var rng = SplitMix64(seed: 4)
+        var rng = SeededGenerator(seed: 4)
         let N = 3, K = 5
         let x = randomFloats(N * K, &rng, scale: 3), r = randomFloats(N * K, &rng)
         let y = forward(x, N: N, K: K)

@@ -13,8 +13,8 @@ import Testing
     }
 
     @Test func forwardMatchesDefinition() {
-        let gate = CentralDifference.values(B * T * H, seed: 11).map { $0 * 8 }
-        let up = CentralDifference.values(B * T * H, seed: 12)
+        let gate = randomFloats(B * T * H, seed: 11).map { $0 * 8 }
+        let up = randomFloats(B * T * H, seed: 12)
         for (i, y) in forward(gate, up).enumerated() {
             let g = Double(gate[i])
             let expected = g / (1 + exp(-g)) * Double(up[i])
@@ -23,14 +23,12 @@ import Testing
     }
 
     @Test func backwardMatchesCentralDifferences() {
-        let gate = CentralDifference.values(B * T * H, seed: 13).map { $0 * 4 }
-        let up = CentralDifference.values(B * T * H, seed: 14)
-        let probe = CentralDifference.values(B * T * H, seed: 15)
+        let gate = randomFloats(B * T * H, seed: 13).map { $0 * 4 }
+        let up = randomFloats(B * T * H, seed: 14)
+        let probe = randomFloats(B * T * H, seed: 15)
         var dgate = [Float](repeating: 1, count: gate.count), dup = [Float](repeating: 1, count: up.count)
         swigluBackward(dgate: &dgate, dup: &dup, dout: probe, gate: gate, up: up, B: B, T: T, H: H)
-        let numericGate = CentralDifference.gradient(of: { forward($0, up) }, at: gate, probe: probe, step: 1e-3)
-        let numericUp = CentralDifference.gradient(of: { forward(gate, $0) }, at: up, probe: probe, step: 1e-3)
-        #expect(CentralDifference.maxError(numericGate, dgate.map { $0 - 1 }, "SwiGLU dgate") < 2e-3)
-        #expect(CentralDifference.maxError(numericUp, dup.map { $0 - 1 }, "SwiGLU dup") < 2e-3)
+        expectGradientMatchesFiniteDifferences(analytic: dgate.map { $0 - 1 }, at: gate, step: 1e-3, tolerance: 2e-3, loss: probeLoss({ forward($0, up) }, probe: probe))
+        expectGradientMatchesFiniteDifferences(analytic: dup.map { $0 - 1 }, at: up, step: 1e-3, tolerance: 2e-3, loss: probeLoss({ forward(gate, $0) }, probe: probe))
     }
 }

@@ -109,7 +109,7 @@ import Transformer
 
         let top = RecordingHook()
         encoder.setHook(top, for: try #require(encoder.linearSites.last))
-        var rng = SplitMix64(seed: 15)
+        var rng = SeededGenerator(seed: 15)
         let gradient = randomFloats(4 * C, &rng)
         _ = encoder.forward(inputIDs: ids, tokenTypeIDs: nil, attentionMask: mask, batch: 1, seqLen: 4)
         encoder.backward(lastHiddenGradient: gradient)
@@ -149,7 +149,7 @@ enum SmallModels {
         let config = BertConfig(vocabSize: 11, hiddenSize: 8, numHiddenLayers: 2, numAttentionHeads: 2,
                                 intermediateSize: 12, maxPositionEmbeddings: 16)
         let C = 8, I = 12
-        var rng = SplitMix64(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         var tensors: [String: Tensor] = [:]
         func add(_ name: String, _ shape: [Int], scale: Float = 0.4, offset: Float = 0) {
             tensors[name] = Tensor(shape: shape, data: randomFloats(shape.reduce(1, *), &rng, scale: scale).map { $0 + offset })
@@ -180,7 +180,7 @@ enum SmallModels {
 
     static func gpt2(seed: UInt64) throws -> URL {
         let C = 8, I = 32, V = 13, P = 16, L = 2
-        var rng = SplitMix64(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         var tensors: [String: Tensor] = [:]
         func add(_ name: String, _ shape: [Int], scale: Float = 0.4, offset: Float = 0) {
             tensors[name] = Tensor(shape: shape, data: randomFloats(shape.reduce(1, *), &rng, scale: scale).map { $0 + offset })

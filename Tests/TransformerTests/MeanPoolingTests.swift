@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import Linalg
 import Testing
 import Transformer
 
@@ -13,7 +14,7 @@ import Transformer
     }
 
     @Test func averagesRealTokensAndBackwardIsItsTranspose() {
-        var rng = SplitMix64(seed: 70)
+        var rng = SeededGenerator(seed: 70)
         let hidden = randomFloats(B * T * C, &rng), dout = randomFloats(B * C, &rng)
         let out = pool(hidden)
         for c in 0..<C {

@@ -12,7 +12,7 @@ import Transformer
 
         init(B: Int, T: Int, IC: Int, OC: Int, seed: UInt64) {
             self.B = B; self.T = T; self.IC = IC; self.OC = OC
-            var rng = SplitMix64(seed: seed)
+            var rng = SeededGenerator(seed: seed)
             x = randomFloats(B * T * IC, &rng)
             var g = randomFloats(B * T * OC, &rng)
             for s in 0..<B {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
+import Linalg
 import Testing
 import Transformer
 
@@ -152,19 +153,7 @@ func l2(_ a: [Float]) -> Double {
     a.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot()
 }
 
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
-func randomFloats(_ count: Int, _ rng: inout SplitMix64, scale: Float = 1) -> [Float] {
+func randomFloats(_ count: Int, _ rng: inout SeededGenerator, scale: Float = 1) -> [Float] {
     (0..<count).map { _ in Float.random(in: -scale...scale, using: &rng) }
 }
 
@@ -174,7 +163,7 @@ func expectHookGradientsMatchFiniteDifferences(
     backbone: any Backbone, ids: [Int32], mask: [Int32], B: Int, T: Int, seed: UInt64,
     sourceLocation: SourceLocation = #_sourceLocation
 ) {
-    var rng = SplitMix64(seed: seed)
+    var rng = SeededGenerator(seed: seed)
     let C = backbone.hiddenSize
     let r = randomFloats(B * T * C, &rng)
     var linearHooks: [BiasDeltaHook] = []
@@ -249,7 +238,7 @@ func expectPerSampleQuantitiesMatchBatchesOfOne(
     sourceLocation: SourceLocation = #_sourceLocation
 ) {
     let B = lengths.count, C = backbone.hiddenSize
-    var rng = SplitMix64(seed: seed)
+    var rng = SeededGenerator(seed: seed)
     let r = randomFloats(B * T * C, &rng)
     let hooks = backbone.linearSites.map { site -> RecordingHook in
         let hook = RecordingHook()

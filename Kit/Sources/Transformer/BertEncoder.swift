@@ -39,12 +39,7 @@ public final class BertEncoder: Backbone {
     private let poolerWeight, poolerBias: UnsafePointer<Float>?          // (C, C), (C)
     private let layers: [LayerWeights]
 
-    private var hooks: [HookKey: (site: LinearSite, hook: any LinearHook)] = [:]
-    private var hiddenHooks: [Int: any HiddenStateHook] = [:]
-    private let normHooks: NormHookTable
-    /// The lowest block backward must reach, kept current by the hook setters so that
-    /// backward allocates nothing.
-    private var lowestHookedLayer: Int
+    private let hooks: BackboneHooks
 
     private let activations = ActivationSlab()
     private let gradients = ActivationSlab()
@@ -109,28 +104,21 @@ public final class BertEncoder: Backbone {
         self.layers = layers
         self.linearSites = sites
         self.normSites = norms
-        self.normHooks = NormHookTable(width: C)
-        self.lowestHookedLayer = layers.count
+        self.hooks = BackboneHooks(layerCount: layers.count, linearSites: linearSites, normSites: normSites, width: C)
         self.weightOwner = reader
         self.positions = (0..<Int32(config.maxPositionEmbeddings)).map { $0 }
     }
 
     public func setHook(_ hook: (any LinearHook)?, for site: LinearSite) {
-        precondition(linearSites.contains(site), "\(site) is not a site of this encoder")
-        hooks[HookKey(layer: site.layer, module: site.module)] = hook.map { (site, $0) }
-        updateLowestHookedLayer()
+        hooks.set(hook, for: site)
     }
 
     public func setNormHook(_ hook: (any NormHook)?, for site: NormSite) {
-        precondition(normSites.contains(site), "\(site) is not a norm of this encoder")
-        normHooks.set(hook, for: site)
-        updateLowestHookedLayer()
+        hooks.set(hook, for: site)
     }
 
     public func setHiddenStateHook(_ hook: (any HiddenStateHook)?, atBoundary boundary: Int) {
-        precondition((0...layerCount).contains(boundary), "boundary \(boundary) outside 0...\(layerCount)")
-        hiddenHooks[boundary] = hook
-        updateLowestHookedLayer()
+        hooks.set(hook, atBoundary: boundary)
     }
 
     // MARK: forward
@@ -166,9 +154,9 @@ public final class BertEncoder: Backbone {
         embeddingForward(out: sum, ids: tokenTypes, table: tokenTypeEmbeddings, N: BT, V: config.typeVocabSize, C: C)
         layerNormForward(out: x0, mean: a + layout.embeddingMean, rstd: a + layout.embeddingRstd, input: sum,
                          weight: embeddingNorm, bias: embeddingNormBias, N: BT, C: C, eps: config.layerNormEps)
-        normHooks.forward(0, .embeddings, out: x0, scratch: normalized, input: sum, mean: a + layout.embeddingMean,
+        hooks.norms.forward(0, .embeddings, out: x0, scratch: normalized, input: sum, mean: a + layout.embeddingMean,
                           rstd: a + layout.embeddingRstd, B: B, T: T, C: C)
-        hiddenHooks[0]?.forward(hidden: x0, mask: mask, batch: B, seqLen: T, width: C)
+        hooks.hidden[0]?.forward(hidden: x0, mask: mask, batch: B, seqLen: T, width: C)
 
         for l in 0..<layerCount {
             let w = layers[l], s = layerActivations(l), x = boundary(l), out = boundary(l + 1)
@@ -181,7 +169,7 @@ public final class BertEncoder: Backbone {
             residualForward(out: s.r1, a: s.r1, b: x, N: BT * C)
             layerNormForward(out: s.h1, mean: s.mean1, rstd: s.rstd1, input: s.r1, weight: w.norm1, bias: w.norm1Bias,
                              N: BT, C: C, eps: config.layerNormEps)
-            normHooks.forward(l, .attentionOutputNorm, out: s.h1, scratch: normalized, input: s.r1, mean: s.mean1,
+            hooks.norms.forward(l, .attentionOutputNorm, out: s.h1, scratch: normalized, input: s.r1, mean: s.mean1,
                               rstd: s.rstd1, B: B, T: T, C: C)
             dense(l, .intermediate, out: s.f, input: s.h1, weight: w.intermediate, bias: w.intermediateBias, IC: C, OC: I)
             let g = a + layout.gelu   // (B, T, I), recomputed by backward: saves L·B·T·I floats
@@ -190,9 +178,9 @@ public final class BertEncoder: Backbone {
             residualForward(out: s.r2, a: s.r2, b: s.h1, N: BT * C)
             layerNormForward(out: out, mean: s.mean2, rstd: s.rstd2, input: s.r2, weight: w.norm2, bias: w.norm2Bias,
                              N: BT, C: C, eps: config.layerNormEps)
-            normHooks.forward(l, .outputNorm, out: out, scratch: normalized, input: s.r2, mean: s.mean2, rstd: s.rstd2,
+            hooks.norms.forward(l, .outputNorm, out: out, scratch: normalized, input: s.r2, mean: s.mean2, rstd: s.rstd2,
                               B: B, T: T, C: C)
-            hiddenHooks[l + 1]?.forward(hidden: out, mask: mask, batch: B, seqLen: T, width: C)
+            hooks.hidden[l + 1]?.forward(hidden: out, mask: mask, batch: B, seqLen: T, width: C)
         }
         return UnsafeBufferPointer(start: boundary(layerCount), count: BT * C)
     }
@@ -228,21 +216,21 @@ public final class BertEncoder: Backbone {
             let m = mask[n]
             for c in 0..<C { dCur[n * C + c] = m * lastHiddenGradient[n * C + c] }
         }
-        hiddenHooks[layerCount]?.backward(hiddenGradient: dCur, mask: mask, batch: B, seqLen: T, width: C)
+        hooks.hidden[layerCount]?.backward(hiddenGradient: dCur, mask: mask, batch: B, seqLen: T, width: C)
         let dr2 = g + layout.dr2, dh1 = g + layout.dh1, dr1 = g + layout.dr1, dctx = g + layout.dctx
         let dq = g + layout.dq, dk = g + layout.dk, dv = g + layout.dv, dg = g + layout.dg, df = g + layout.df
         let scratch = g + layout.scratch, normScratch = g + layout.normScratch
         let gelu = a + layout.gelu
-        let lowest = lowestHookedLayer
+        let lowest = hooks.lowestHookedLayer
         for l in stride(from: layerCount - 1, through: lowest, by: -1) {
             let w = layers[l], s = layerActivations(l), x = boundary(l)
             // out = LN2(r2)
             dr2.update(repeating: 0, count: BT * C)
-            normHooks.backward(l, .outputNorm, dinput: dr2, scratch: normScratch, dout: dCur, input: s.r2, weight: w.norm2,
+            hooks.norms.backward(l, .outputNorm, dinput: dr2, scratch: normScratch, dout: dCur, input: s.r2, weight: w.norm2,
                                mean: s.mean2, rstd: s.rstd2, mask: mask, B: B, T: T, C: C)
             // r2 = g·Wo2ᵀ + bo2 + h1
             dg.update(repeating: 0, count: BT * I)
-            if hooks[HookKey(layer: l, module: .output)] != nil {
+            if hooks.hasLinearHook(layer: l, module: .output) {
                 // only a hook on this layer reads its input gelu(f)
                 geluForward(out: gelu, input: s.f, N: BT * I, form: config.geluForm)
             }
@@ -255,7 +243,7 @@ public final class BertEncoder: Backbone {
             denseBackward(l, .intermediate, dinput: dh1, dout: df, input: s.h1, weight: w.intermediate, IC: C, OC: I)
             // h1 = LN1(r1)
             dr1.update(repeating: 0, count: BT * C)
-            normHooks.backward(l, .attentionOutputNorm, dinput: dr1, scratch: normScratch, dout: dh1, input: s.r1,
+            hooks.norms.backward(l, .attentionOutputNorm, dinput: dr1, scratch: normScratch, dout: dh1, input: s.r1,
                                weight: w.norm1, mean: s.mean1, rstd: s.rstd1, mask: mask, B: B, T: T, C: C)
             // r1 = ctx·Woᵀ + bo + x
             dctx.update(repeating: 0, count: BT * C)
@@ -272,20 +260,14 @@ public final class BertEncoder: Backbone {
             denseBackward(l, .key, dinput: dNext, dout: dk, input: x, weight: w.key, IC: C, OC: C)
             denseBackward(l, .value, dinput: dNext, dout: dv, input: x, weight: w.value, IC: C, OC: C)
             swap(&dCur, &dNext)
-            hiddenHooks[l]?.backward(hiddenGradient: dCur, mask: mask, batch: B, seqLen: T, width: C)
+            hooks.hidden[l]?.backward(hiddenGradient: dCur, mask: mask, batch: B, seqLen: T, width: C)
         }
         if lowest == 0 {
             // x0 = LN(sum of embeddings); the embeddings themselves are frozen
-            normHooks.backward(0, .embeddings, dinput: nil, scratch: normScratch, dout: dCur, input: a + layout.embeddingSum,
+            hooks.norms.backward(0, .embeddings, dinput: nil, scratch: normScratch, dout: dCur, input: a + layout.embeddingSum,
                                weight: embeddingNorm, mean: a + layout.embeddingMean, rstd: a + layout.embeddingRstd,
                                mask: mask, B: B, T: T, C: C)
         }
-    }
-
-    /// Backward must reach the lowest hooked layer, boundary or norm.
-    private func updateLowestHookedLayer() {
-        let hooked = hooks.keys.map(\.layer) + hiddenHooks.keys + normHooks.layers
-        lowestHookedLayer = min(hooked.min() ?? layerCount, layerCount)
     }
 
     // MARK: dense layers with hooks
@@ -293,19 +275,15 @@ public final class BertEncoder: Backbone {
     private func dense(_ l: Int, _ module: LinearModule, out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
                        weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, IC: Int, OC: Int) {
         linearForward(out: out, input: input, weight: weight, bias: bias, N: B * T, IC: IC, OC: OC, layout: .outIn)
-        if let entry = hooks[HookKey(layer: l, module: module)] {
-            entry.hook.forward(output: out, input: input, site: entry.site, batch: B, seqLen: T)
-        }
+        hooks.forward(layer: l, module: module, output: out, input: input, batch: B, seqLen: T)
     }
 
     private func denseBackward(_ l: Int, _ module: LinearModule, dinput: UnsafeMutablePointer<Float>,
                                dout: UnsafePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                IC: Int, OC: Int) {
         linearBackward(dinput: dinput, dout: dout, weight: weight, N: B * T, IC: IC, OC: OC, layout: .outIn)
-        if let entry = hooks[HookKey(layer: l, module: module)] {
-            entry.hook.backward(inputGradient: dinput, input: input, outputGradient: dout,
-                                mask: activations.base + layout.mask, site: entry.site, batch: B, seqLen: T)
-        }
+        hooks.backward(layer: l, module: module, inputGradient: dinput, input: input, outputGradient: dout,
+                       mask: activations.base + layout.mask, batch: B, seqLen: T)
     }
 
     // MARK: slab layout

@@ -38,12 +38,7 @@ public final class GPT2Model: Backbone {
     private let finalNorm, finalNormBias: UnsafePointer<Float>  // (C)
     private let layers: [LayerWeights]
 
-    private var hooks: [HookKey: (site: LinearSite, hook: any LinearHook)] = [:]
-    private var hiddenHooks: [Int: any HiddenStateHook] = [:]
-    private let normHooks: NormHookTable
-    /// The lowest block backward must reach, kept current by the hook setters so that
-    /// backward allocates nothing.
-    private var lowestHookedLayer: Int
+    private let hooks: BackboneHooks
 
     private let activations = ActivationSlab()
     private let gradients = ActivationSlab()
@@ -95,28 +90,21 @@ public final class GPT2Model: Backbone {
         self.layers = layers
         self.linearSites = sites
         self.normSites = norms + [NormSite(layer: config.nLayer, module: .finalNorm, width: C, parameterName: "transformer.ln_f")]
-        self.normHooks = NormHookTable(width: C)
-        self.lowestHookedLayer = layers.count
+        self.hooks = BackboneHooks(layerCount: layers.count, linearSites: linearSites, normSites: normSites, width: C)
         self.weightOwner = reader
         self.positions = (0..<Int32(config.nPositions)).map { $0 }
     }
 
     public func setHook(_ hook: (any LinearHook)?, for site: LinearSite) {
-        precondition(linearSites.contains(site), "\(site) is not a site of this decoder")
-        hooks[HookKey(layer: site.layer, module: site.module)] = hook.map { (site, $0) }
-        updateLowestHookedLayer()
+        hooks.set(hook, for: site)
     }
 
     public func setNormHook(_ hook: (any NormHook)?, for site: NormSite) {
-        precondition(normSites.contains(site), "\(site) is not a norm of this decoder")
-        normHooks.set(hook, for: site)
-        updateLowestHookedLayer()
+        hooks.set(hook, for: site)
     }
 
     public func setHiddenStateHook(_ hook: (any HiddenStateHook)?, atBoundary boundary: Int) {
-        precondition((0...layerCount).contains(boundary), "boundary \(boundary) outside 0...\(layerCount)")
-        hiddenHooks[boundary] = hook
-        updateLowestHookedLayer()
+        hooks.set(hook, atBoundary: boundary)
     }
 
     // MARK: forward
@@ -143,13 +131,13 @@ public final class GPT2Model: Backbone {
         for b in 0..<B {
             embeddingForward(out: x0 + b * T * C, ids: positions, table: positionEmbeddings, N: T, V: config.nPositions, C: C)
         }
-        hiddenHooks[0]?.forward(hidden: x0, mask: mask, batch: B, seqLen: T, width: C)
+        hooks.hidden[0]?.forward(hidden: x0, mask: mask, batch: B, seqLen: T, width: C)
 
         for l in 0..<layerCount {
             let w = layers[l], s = layerActivations(l), x = boundary(l), out = boundary(l + 1)
             layerNormForward(out: s.a1, mean: s.mean1, rstd: s.rstd1, input: x, weight: w.norm1, bias: w.norm1Bias,
                              N: BT, C: C, eps: config.layerNormEpsilon)
-            normHooks.forward(l, .ln1, out: s.a1, scratch: normalized, input: x, mean: s.mean1, rstd: s.rstd1, B: B, T: T, C: C)
+            hooks.norms.forward(l, .ln1, out: s.a1, scratch: normalized, input: x, mean: s.mean1, rstd: s.rstd1, B: B, T: T, C: C)
             dense(l, .qkv, out: s.qkv, input: s.a1, weight: w.attention, bias: w.attentionBias, IC: C, OC: 3 * C)
             attentionForward(out: s.ctx, att: s.att, q: s.qkv, k: s.qkv + C, v: s.qkv + 2 * C, ld: 3 * C, mask: mask,
                              B: B, T: T, C: C, NH: NH, causal: true)
@@ -158,19 +146,19 @@ public final class GPT2Model: Backbone {
             residualForward(out: s.r1, a: s.r1, b: x, N: BT * C)
             layerNormForward(out: s.a2, mean: s.mean2, rstd: s.rstd2, input: s.r1, weight: w.norm2, bias: w.norm2Bias,
                              N: BT, C: C, eps: config.layerNormEpsilon)
-            normHooks.forward(l, .ln2, out: s.a2, scratch: normalized, input: s.r1, mean: s.mean2, rstd: s.rstd2,
+            hooks.norms.forward(l, .ln2, out: s.a2, scratch: normalized, input: s.r1, mean: s.mean2, rstd: s.rstd2,
                               B: B, T: T, C: C)
             dense(l, .fc, out: s.f, input: s.a2, weight: w.fc, bias: w.fcBias, IC: C, OC: I)
             let g = a + layout.gelu   // (B, T, I), recomputed by backward: saves L·B·T·I floats
             geluForward(out: g, input: s.f, N: BT * I, form: config.geluForm)
             dense(l, .proj, out: out, input: g, weight: w.projection, bias: w.projectionBias, IC: I, OC: C)
             residualForward(out: out, a: out, b: s.r1, N: BT * C)
-            hiddenHooks[l + 1]?.forward(hidden: out, mask: mask, batch: B, seqLen: T, width: C)
+            hooks.hidden[l + 1]?.forward(hidden: out, mask: mask, batch: B, seqLen: T, width: C)
         }
         let last = a + layout.final
         layerNormForward(out: last, mean: a + layout.finalMean, rstd: a + layout.finalRstd, input: boundary(layerCount),
                          weight: finalNorm, bias: finalNormBias, N: BT, C: C, eps: config.layerNormEpsilon)
-        normHooks.forward(layerCount, .finalNorm, out: last, scratch: normalized, input: boundary(layerCount),
+        hooks.norms.forward(layerCount, .finalNorm, out: last, scratch: normalized, input: boundary(layerCount),
                           mean: a + layout.finalMean, rstd: a + layout.finalRstd, B: B, T: T, C: C)
         return UnsafeBufferPointer(start: last, count: BT * C)
     }
@@ -214,15 +202,15 @@ public final class GPT2Model: Backbone {
             for c in 0..<C { dr1[n * C + c] = m * lastHiddenGradient[n * C + c] }
         }
         dCur.update(repeating: 0, count: BT * C)
-        normHooks.backward(layerCount, .finalNorm, dinput: dCur, scratch: normScratch, dout: dr1, input: boundary(layerCount),
+        hooks.norms.backward(layerCount, .finalNorm, dinput: dCur, scratch: normScratch, dout: dr1, input: boundary(layerCount),
                            weight: finalNorm, mean: a + layout.finalMean, rstd: a + layout.finalRstd, mask: mask,
                            B: B, T: T, C: C)
-        hiddenHooks[layerCount]?.backward(hiddenGradient: dCur, mask: mask, batch: B, seqLen: T, width: C)
-        for l in stride(from: layerCount - 1, through: lowestHookedLayer, by: -1) {
+        hooks.hidden[layerCount]?.backward(hiddenGradient: dCur, mask: mask, batch: B, seqLen: T, width: C)
+        for l in stride(from: layerCount - 1, through: hooks.lowestHookedLayer, by: -1) {
             let w = layers[l], s = layerActivations(l), x = boundary(l)
             // out = g·Wmproj + b + r1
             dg.update(repeating: 0, count: BT * I)
-            if hooks[HookKey(layer: l, module: .proj)] != nil {
+            if hooks.hasLinearHook(layer: l, module: .proj) {
                 // only a hook on this layer reads its input gelu(f)
                 geluForward(out: gelu, input: s.f, N: BT * I, form: config.geluForm)
             }
@@ -235,7 +223,7 @@ public final class GPT2Model: Backbone {
             da2.update(repeating: 0, count: BT * C)
             denseBackward(l, .fc, dinput: da2, dout: df, input: s.a2, weight: w.fc, IC: C, OC: I)
             // a2 = LN2(r1)
-            normHooks.backward(l, .ln2, dinput: dr1, scratch: normScratch, dout: da2, input: s.r1, weight: w.norm2,
+            hooks.norms.backward(l, .ln2, dinput: dr1, scratch: normScratch, dout: da2, input: s.r1, weight: w.norm2,
                                mean: s.mean2, rstd: s.rstd2, mask: mask, B: B, T: T, C: C)
             // r1 = ctx·Wproj + b + x
             dctx.update(repeating: 0, count: BT * C)
@@ -249,17 +237,11 @@ public final class GPT2Model: Backbone {
             da1.update(repeating: 0, count: BT * C)
             denseBackward(l, .qkv, dinput: da1, dout: dqkv, input: s.a1, weight: w.attention, IC: C, OC: 3 * C)
             // a1 = LN1(x)
-            normHooks.backward(l, .ln1, dinput: dNext, scratch: normScratch, dout: da1, input: x, weight: w.norm1,
+            hooks.norms.backward(l, .ln1, dinput: dNext, scratch: normScratch, dout: da1, input: x, weight: w.norm1,
                                mean: s.mean1, rstd: s.rstd1, mask: mask, B: B, T: T, C: C)
             swap(&dCur, &dNext)
-            hiddenHooks[l]?.backward(hiddenGradient: dCur, mask: mask, batch: B, seqLen: T, width: C)
+            hooks.hidden[l]?.backward(hiddenGradient: dCur, mask: mask, batch: B, seqLen: T, width: C)
         }
-    }
-
-    /// Backward must reach the lowest hooked layer, boundary or norm.
-    private func updateLowestHookedLayer() {
-        let hooked = hooks.keys.map(\.layer) + hiddenHooks.keys + normHooks.layers
-        lowestHookedLayer = min(hooked.min() ?? layerCount, layerCount)
     }
 
     // MARK: dense layers with hooks
@@ -267,19 +249,15 @@ public final class GPT2Model: Backbone {
     private func dense(_ l: Int, _ module: LinearModule, out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
                        weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, IC: Int, OC: Int) {
         linearForward(out: out, input: input, weight: weight, bias: bias, N: B * T, IC: IC, OC: OC, layout: .inOut)
-        if let entry = hooks[HookKey(layer: l, module: module)] {
-            entry.hook.forward(output: out, input: input, site: entry.site, batch: B, seqLen: T)
-        }
+        hooks.forward(layer: l, module: module, output: out, input: input, batch: B, seqLen: T)
     }
 
     private func denseBackward(_ l: Int, _ module: LinearModule, dinput: UnsafeMutablePointer<Float>,
                                dout: UnsafePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                IC: Int, OC: Int) {
         linearBackward(dinput: dinput, dout: dout, weight: weight, N: B * T, IC: IC, OC: OC, layout: .inOut)
-        if let entry = hooks[HookKey(layer: l, module: module)] {
-            entry.hook.backward(inputGradient: dinput, input: input, outputGradient: dout,
-                                mask: activations.base + layout.mask, site: entry.site, batch: B, seqLen: T)
-        }
+        hooks.backward(layer: l, module: module, inputGradient: dinput, input: input, outputGradient: dout,
+                       mask: activations.base + layout.mask, batch: B, seqLen: T)
     }
 
     // MARK: slab layout

@@ -189,7 +189,8 @@ private struct ConfigReader {
 
     func directory(_ keyPath: [String], default fallback: String?) throws(DaemonConfigError) -> URL {
         guard let text = try optionalString(keyPath) ?? fallback else { throw refuse(keyPath, "must be a path string") }
-        return URL(fileURLWithPath: text, relativeTo: baseDirectory).standardizedFileURL
+        let base = URL(fileURLWithPath: baseDirectory.path, isDirectory: true)
+        return URL(fileURLWithPath: text, relativeTo: base).standardizedFileURL
     }
 
     func number(_ keyPath: [String], default fallback: Double, in range: ClosedRange<Double>) throws(DaemonConfigError) -> Double {

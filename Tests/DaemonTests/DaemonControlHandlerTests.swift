@@ -37,15 +37,9 @@ import Testing
             try server.start()
         }
 
-        /// Sends on a thread of its own: the client blocks, and the server's handler needs
-        /// the cooperative pool.
         func send(_ request: ControlRequest) async throws -> ControlResult {
             let path = socketPath
-            return try await withCheckedThrowingContinuation { continuation in
-                Thread.detachNewThread {
-                    continuation.resume(with: Result { try ControlClient(socketPath: path, timeout: .seconds(5)).send(request) })
-                }
-            }
+            return try await DaemonFixture.offPool { try ControlClient(socketPath: path, timeout: .seconds(10)).send(request) }
         }
     }
 
@@ -92,14 +86,10 @@ import Testing
         #expect(await world.jobs.queuedIDs.isEmpty)
         let path = world.socketPath
         let id = world.job.id
-        let (final, eventCount) = try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread {
-                continuation.resume(with: Result {
-                    var count = 0
-                    let final = try ControlClient(socketPath: path, timeout: .seconds(5)).watch(jobID: id) { _ in count += 1 }
-                    return (final, count)
-                })
-            }
+        let (final, eventCount) = try await DaemonFixture.offPool {
+            var count = 0
+            let final = try ControlClient(socketPath: path, timeout: .seconds(10)).watch(jobID: id) { _ in count += 1 }
+            return (final, count)
         }
         #expect(eventCount == 0)
         #expect(final.summary.state == .cancelled)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import Control
 import Foundation
+import Glibc
 import Ledger
 import Testing
 import TestSupport
@@ -33,8 +34,16 @@ import TestSupport
         return (process, output)
     }
 
+    /// The notify socket, read by one test thread at a time.
+    final class NotifySink: @unchecked Sendable {
+        let sink: DatagramSink
+        init() throws { sink = try DatagramSink() }
+        var path: String { sink.path }
+        func receive(timeoutMilliseconds: Int32) -> [UInt8]? { sink.receive(timeoutMilliseconds: timeoutMilliseconds) }
+    }
+
     /// Datagrams until one contains `assignment`, or nil after the timeout.
-    static func await(_ assignment: String, from sink: DatagramSink, timeoutMilliseconds: Int32 = 60_000) -> String? {
+    static func await(_ assignment: String, from sink: NotifySink, timeoutMilliseconds: Int32 = 60_000) -> String? {
         while let datagram = sink.receive(timeoutMilliseconds: timeoutMilliseconds) {
             let text = String(decoding: datagram, as: UTF8.self)
             if text.split(separator: "\n").contains(Substring(assignment)) { return text }
@@ -42,27 +51,45 @@ import TestSupport
         return nil
     }
 
-    @Test func startsAnswersAndStopsOnSIGTERM() throws {
+    /// Runs the whole conversation off the cooperative pool: every step blocks.
+    @Test func startsAnswersAndStopsOnSIGTERM() async throws {
         let fixture = try DaemonFixture()
-        let sink = try DatagramSink()
+        let sink = try NotifySink()
         let (process, output) = try Self.launch(fixture, notifySocket: sink.path)
         defer { if process.isRunning { process.interrupt() } }
 
-        let ready = Self.await("READY=1", from: sink)
+        let ready = try await DaemonFixture.offPool { Self.await("READY=1", from: sink) }
         try #require(ready != nil, "no READY=1; stderr: \(output.text)")
-        let result = try ControlClient(socketPath: fixture.config.control.path, timeout: .seconds(10)).send(.status)
+        let socketPath = fixture.config.control.path
+        let result = try await DaemonFixture.offPool {
+            try ControlClient(socketPath: socketPath, timeout: .seconds(10)).send(.status)
+        }
         guard case .status(let status) = result else { Issue.record("not a status: \(result)"); return }
         #expect(status.ledgerPath == fixture.config.paths.ledger.path)
         #expect(status.queueLength == 0)
 
+        // No plugin is installed, so the watcher's dataset must end rejected, with its code.
+        try fixture.drop("reviews", manifest: DaemonFixture.manifest(account: "acme"))
+        let errorFile = fixture.config.paths.spool.appendingPathComponent("rejected/reviews.error.json").path
+        let arrived = try await DaemonFixture.offPool {
+            for _ in 0..<400 where !FileManager.default.fileExists(atPath: errorFile) { usleep(50_000) }
+            return FileManager.default.fileExists(atPath: errorFile)
+        }
+        #expect(arrived, "stderr: \(output.text)")
+        #expect(try fixture.errorCode(of: "reviews") == "unknown_strategy")
+
+        kill(process.processIdentifier, SIGHUP)
+        #expect(try await DaemonFixture.offPool { Self.await("RELOADING=1", from: sink) } != nil)
+        #expect(try await DaemonFixture.offPool { Self.await("READY=1", from: sink) } != nil)
+
         process.terminate()
-        #expect(Self.await("STOPPING=1", from: sink, timeoutMilliseconds: 20_000) != nil)
-        process.waitUntilExit()
+        #expect(try await DaemonFixture.offPool { Self.await("STOPPING=1", from: sink, timeoutMilliseconds: 20_000) } != nil)
+        try await DaemonFixture.offPool { process.waitUntilExit() }
         #expect(process.terminationReason == .exit)
         #expect(process.terminationStatus == 0, "stderr: \(output.text)")
     }
 
-    @Test func damagedLedgerRefusesToStart() throws {
+    @Test func damagedLedgerRefusesToStart() async throws {
         let fixture = try DaemonFixture()
         do {
             let ledger = try fixture.openLedger()
@@ -75,9 +102,9 @@ import TestSupport
         for index in 4096..<bytes.count { bytes[index] = UInt8(truncatingIfNeeded: index &* 7919) }
         try bytes.write(to: URL(fileURLWithPath: path))
 
-        let sink = try DatagramSink()
+        let sink = try NotifySink()
         let (process, output) = try Self.launch(fixture, notifySocket: sink.path)
-        process.waitUntilExit()
+        try await DaemonFixture.offPool { process.waitUntilExit() }
         #expect(process.terminationStatus != 0)
         #expect(sink.receive(timeoutMilliseconds: 100) == nil)
         let stderr = output.text

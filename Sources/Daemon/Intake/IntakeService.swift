@@ -49,12 +49,18 @@ public final class IntakeService: Sendable {
     }
 
     /// Processes names as the watcher reports them, until its stream ends.
-    public func follow(_ events: AsyncStream<SpoolWatcher.Event>) async {
+    ///
+    /// - Parameter afterEach: called after each event is handled (the daemon updates its
+    ///   `STATUS=` line).
+    public func follow(
+        _ events: AsyncStream<SpoolWatcher.Event>, afterEach: @Sendable () async -> Void = {}
+    ) async {
         for await event in events {
             switch event {
             case .arrived(let name): _ = await process(name)
             case .overflow: await scanIncoming()
             }
+            await afterEach()
         }
     }
 

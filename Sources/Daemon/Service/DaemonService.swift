@@ -57,7 +57,12 @@ public final class DaemonService: Sendable {
                 pluginDirectory: config.paths.plugins, stateDirectory: config.paths.stateDirectory,
                 probeExecutable: executable)
         } catch {
-            throw DaemonStartError("cannot open the daemon's state: \(error)")
+            throw DaemonStartError(.stateUnusable, "cannot open the daemon's state: \(error)")
+        }
+        do {
+            _ = try await JobReconciliation.reconcile(ledger: ledger, jobs: jobs, logger: logger)
+        } catch {
+            throw DaemonStartError(.ledgerUnusable, "the job records and the ledger cannot be reconciled: \(error)")
         }
         await plugins.scan()
         let intake = IntakeService(
@@ -72,9 +77,12 @@ public final class DaemonService: Sendable {
             watcher = try SpoolWatcher(directory: spool.url(of: .incoming))
         } catch {
             await server.shutdown()
-            throw DaemonStartError("cannot watch \(spool.url(of: .incoming).path): \(error)")
+            throw DaemonStartError(.stateUnusable, "cannot watch \(spool.url(of: .incoming).path): \(error)")
         }
-        notifier.ready(status: "idle")
+        @Sendable func status() async -> String {
+            "\(await jobs.queuedIDs.count) queued, \(await jobs.all().filter { $0.state == .running }.count) running"
+        }
+        notifier.ready(status: await status())
         logger.notice("dptuned ready", metadata: [
             "dptune.socket": "\(config.control.path)", "dptune.ledger": "\(ledger.path)",
         ])
@@ -83,7 +91,8 @@ public final class DaemonService: Sendable {
             group.addTask { try? await server.run() }
             group.addTask {
                 await intake.scanIncoming()
-                await intake.follow(watcher.events)
+                notifier.status(await status())
+                await intake.follow(watcher.events) { notifier.status(await status()) }
             }
             if let interval = notifier.watchdogPingInterval {
                 group.addTask {
@@ -99,7 +108,7 @@ public final class DaemonService: Sendable {
                     logger.notice("reloading accounts and plugins")
                     do { try syncAccounts(ledger) } catch { logger.error("accounts not reloaded", metadata: ["dptune.error": "\(error)"]) }
                     await plugins.scan()
-                    notifier.ready(status: "idle")
+                    notifier.ready(status: await status())
                     continue
                 }
                 break
@@ -125,9 +134,9 @@ public final class DaemonService: Sendable {
                 at: config.paths.ledger.deletingLastPathComponent(), withIntermediateDirectories: true)
             return try LedgerStore(path: path, create: firstStart, curveEvaluator: LedgerStore.accountantCurves)
         } catch let error as LedgerError {
-            throw DaemonStartError("the privacy ledger \(path) cannot be used: \(error.message)")
+            throw DaemonStartError(.ledgerUnusable, "the privacy ledger \(path) cannot be used: \(error.message)")
         } catch {
-            throw DaemonStartError("the privacy ledger \(path) cannot be opened: \(error)")
+            throw DaemonStartError(.ledgerUnusable, "the privacy ledger \(path) cannot be opened: \(error)")
         }
     }
 
@@ -138,7 +147,7 @@ public final class DaemonService: Sendable {
                 "dptune.created": "\(sync.created)", "dptune.updated": "\(sync.updated)",
             ])
         } catch let error as LedgerError {
-            throw DaemonStartError("accounts file refused: \(error.message)")
+            throw DaemonStartError(.accountsRefused, "accounts file refused: \(error.message)")
         }
     }
 
@@ -157,11 +166,4 @@ public final class DaemonService: Sendable {
         return ControlServer.Configuration(
             listener: listener, adminGroup: adminGroup, requestTimeout: config.control.requestTimeout)
     }
-}
-
-/// Why the daemon did not start; the message says what to inspect.
-public struct DaemonStartError: Error, Sendable, CustomStringConvertible {
-    public let message: String
-    init(_ message: String) { self.message = message }
-    public var description: String { message }
 }

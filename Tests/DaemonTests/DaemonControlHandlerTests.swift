@@ -84,6 +84,9 @@ import Testing
         #expect(try world.ledger.job(id: world.job.id).state == .cancelled)
         #expect(try world.ledger.charges(account: "acme").map(\.state) == [.committed])
         #expect(await world.jobs.queuedIDs.isEmpty)
+        let done = world.fixture.config.paths.spool.appendingPathComponent("done")
+        #expect(FileManager.default.fileExists(atPath: done.appendingPathComponent("reviews.jsonl").path))
+        #expect(FileManager.default.fileExists(atPath: done.appendingPathComponent("reviews.result.json").path))
         let path = world.socketPath
         let id = world.job.id
         let (final, eventCount) = try await DaemonFixture.offPool {

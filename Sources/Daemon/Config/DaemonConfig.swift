@@ -77,19 +77,19 @@ public struct DaemonConfig: Sendable, Hashable {
         try reader.allowOnly(["paths", "control", "scheduler", "intake", "defaults", "models"], in: [])
 
         try reader.allowOnly(["state", "spool", "plugins", "adapters", "ledger", "accounts", "models"], in: ["paths"])
-        let state = try reader.directory(["paths", "state"], default: "/var/lib/dptune")
+        let state = try reader.location(["paths", "state"], default: "/var/lib/dptune")
         paths = Paths(
             stateDirectory: state,
-            spool: try reader.directory(["paths", "spool"], default: "/var/spool/dptune"),
-            plugins: try reader.directory(["paths", "plugins"], default: "/usr/lib/dptune/plugins"),
-            adapters: try reader.directory(["paths", "adapters"], default: state.appendingPathComponent("adapters").path),
-            ledger: try reader.directory(["paths", "ledger"], default: state.appendingPathComponent("ledger.sqlite").path),
-            accounts: try reader.directory(["paths", "accounts"], default: "/etc/dptune/accounts.toml"),
-            models: try reader.directory(["paths", "models"], default: "/var/lib/dptune/models"))
+            spool: try reader.location(["paths", "spool"], default: "/var/spool/dptune"),
+            plugins: try reader.location(["paths", "plugins"], default: "/usr/lib/dptune/plugins"),
+            adapters: try reader.location(["paths", "adapters"], default: state.appendingPathComponent("adapters").path),
+            ledger: try reader.location(["paths", "ledger"], default: state.appendingPathComponent("ledger.sqlite").path),
+            accounts: try reader.location(["paths", "accounts"], default: "/etc/dptune/accounts.toml"),
+            models: try reader.location(["paths", "models"], default: "/var/lib/dptune/models"))
 
         try reader.allowOnly(["socket", "group", "admin_group", "request_timeout_seconds"], in: ["control"])
         control = ControlSocket(
-            path: try reader.directory(["control", "socket"], default: "/run/dptune/control.sock").path,
+            path: try reader.location(["control", "socket"], default: "/run/dptune/control.sock").path,
             group: try reader.optionalString(["control", "group"]),
             adminGroup: try reader.optionalString(["control", "admin_group"]),
             requestTimeout: .milliseconds(Int64(try reader.number(["control", "request_timeout_seconds"], default: 30, in: 0.1...3600) * 1000)))
@@ -130,7 +130,7 @@ public struct DaemonConfig: Sendable, Hashable {
 
         var models: [String: URL] = [:]
         for id in try reader.keys(of: ["models"]) {
-            models[id] = try reader.directory(["models", id], default: nil)
+            models[id] = try reader.location(["models", id], default: nil)
         }
         self.models = models
     }
@@ -187,7 +187,7 @@ private struct ConfigReader {
         return text
     }
 
-    func directory(_ keyPath: [String], default fallback: String?) throws(DaemonConfigError) -> URL {
+    func location(_ keyPath: [String], default fallback: String?) throws(DaemonConfigError) -> URL {
         guard let text = try optionalString(keyPath) ?? fallback else { throw refuse(keyPath, "must be a path string") }
         let base = URL(fileURLWithPath: baseDirectory.path, isDirectory: true)
         return URL(fileURLWithPath: text, relativeTo: base).standardizedFileURL

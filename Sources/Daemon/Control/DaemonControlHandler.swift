@@ -89,6 +89,7 @@ public struct DaemonControlHandler: ControlHandler {
             let reason = "cancelled by uid \(peer.uid) before it started"
             try ledger.cancel(job: id, reason: reason)
             try await jobs.finish(id: id, state: .cancelled, reason: reason)
+            try submissions.spool.finish(current.dataset, result: JobResult(try await job(id)))
         case .running:
             await runner?.cancel(jobID: id)
         case .succeeded, .failed, .cancelled:

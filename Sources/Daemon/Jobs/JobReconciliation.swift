@@ -2,6 +2,7 @@
 import Control
 import Ledger
 import Logging
+import Spool
 
 /// Brings the job records and the ledger into agreement at start-up, after a crash at any
 /// moment (DESIGN §3.1, §7): no job is silently dropped, and no charge is ever removed.
@@ -12,9 +13,13 @@ import Logging
 ///   it is failed (charged).
 /// - A job whose ledger state is already final (the daemon died between the two writes)
 ///   takes that state.
+/// - A dataset left in `accepted/` without a queued or running job moves to `done/` with a
+///   result saying why.
 enum JobReconciliation {
     /// - Returns: the ids of the jobs it changed.
-    static func reconcile(ledger: LedgerStore, jobs: JobStore, logger: Logger) async throws -> [String] {
+    static func reconcile(
+        ledger: LedgerStore, jobs: JobStore, spool: SpoolDirectory, logger: Logger
+    ) async throws -> [String] {
         var changed: [String] = []
         for orphan in try ledger.unfinishedJobs() where await jobs.job(id: orphan.id) == nil {
             try ledger.fail(job: orphan.id, reason: "the daemon stopped before the job was recorded; the charge is kept")
@@ -40,6 +45,17 @@ enum JobReconciliation {
         }
         for id in changed {
             logger.notice("job reconciled with the ledger at start-up", metadata: ["dptune.job": "\(id)"])
+        }
+        let all = await jobs.all()
+        let live = Set(all.filter { !$0.state.isFinal }.map(\.dataset))
+        let ended = Dictionary(all.filter(\.state.isFinal).map { ($0.dataset, $0) }) { _, newer in newer }
+        for name in try spool.scan(.accepted) where name.hasSuffix(SpoolName.datasetSuffix) && !live.contains(name) {
+            if let job = ended[name] {
+                try spool.finish(name, result: JobResult(job))
+            } else {
+                try spool.finish(name, result: JobResult(orphanReason: "the daemon stopped before the job was recorded; any admitted charge is kept"))
+            }
+            logger.notice("dataset settled at start-up", metadata: ["dptune.dataset": "\(name)"])
         }
         return changed
     }

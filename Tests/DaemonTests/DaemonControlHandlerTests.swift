@@ -105,13 +105,19 @@ import Testing
         guard case .submitted(let receipt) = try await world.send(.submit(path: source, manifestPath: nil)) else {
             Issue.record("not a receipt"); return
         }
-        #expect(receipt.dataset == "mine.jsonl")
+        #expect(receipt.dataset == "mine")
         let incoming = world.fixture.config.paths.spool.appendingPathComponent("incoming/mine.jsonl")
         #expect(try Data(contentsOf: incoming) == Data(DaemonFixture.dataset(records: 3).utf8))
         guard case .submitted(let second) = try await world.send(.submit(path: source, manifestPath: nil)) else {
             Issue.record("not a receipt"); return
         }
-        #expect(second.dataset == "mine-1.jsonl")
+        #expect(second.dataset == "mine-1")
+        let manifest = try world.fixture.directory.write("m.json", DaemonFixture.manifest(account: "acme"))
+        guard case .submitted(let third) = try await world.send(.submit(path: source, manifestPath: manifest)) else {
+            Issue.record("not a receipt"); return
+        }
+        let withManifest = world.fixture.config.paths.spool.appendingPathComponent("incoming/\(third.dataset).manifest.json")
+        #expect(try Data(contentsOf: withManifest) == Data(DaemonFixture.manifest(account: "acme").utf8))
         await #expect(throws: ControlError(.permissionDenied, "")) {
             try await world.send(.submit(path: world.fixture.directory.path, manifestPath: nil))
         }

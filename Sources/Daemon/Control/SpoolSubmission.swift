@@ -18,7 +18,7 @@ struct SpoolSubmission: Sendable {
     /// The largest file `submit` copies; bigger datasets go through the spool directly.
     static let maxBytes = 1 << 30
 
-    /// - Returns: the dataset's name in `incoming/`.
+    /// - Returns: the dataset's `NAME` (it is `incoming/NAME.jsonl`).
     /// - Throws: ``ControlError`` `.permissionDenied` or `.malformedRequest` naming the path.
     func submit(datasetPath: String, manifestPath: String?, peer: PeerCredentials) throws -> String {
         let dataset = try read(datasetPath, peer: peer)
@@ -32,7 +32,7 @@ struct SpoolSubmission: Sendable {
             guard !exists(names.datasetName), !exists(names.manifestName) else { continue }
             if let manifest { try place(manifest, as: names.manifestName) }
             try place(dataset, as: names.datasetName)
-            return names.datasetName
+            return candidate
         }
         throw ControlError(.internal, "no free name in incoming/ for \(stem)")
     }

@@ -33,6 +33,8 @@ public struct DaemonJob: Sendable, Hashable, Codable {
     public var startedAt: Date?
     public var finishedAt: Date?
     public var reason: String?
+    /// The published adapter directory, once the job succeeded.
+    public var adapterPath: String?
 
     init(id: String, dataset: String, manifest: Manifest, plan: TrainingPlan, chargeIDs: [Int64], createdAt: Date) {
         self.id = id
@@ -59,7 +61,7 @@ public struct DaemonJob: Sendable, Hashable, Codable {
             id: id, account: account, dataset: dataset, strategy: strategy, strategyVersion: "",
             state: state, progress: steps > 0 ? Double(step) / Double(steps) : 0,
             epsilonSpent: state == .queued ? 0 : epsilon, epsilonTarget: epsilon, createdAt: createdAt,
-            startedAt: startedAt, finishedAt: finishedAt, reason: reason)
+            startedAt: startedAt, finishedAt: finishedAt, reason: reason, adapterPath: adapterPath)
     }
 
     var detail: JobDetail {

@@ -18,6 +18,7 @@ struct JobResult: Encodable {
         jobID = job.id
         state = job.state
         reason = job.reason
+        adapterPath = job.adapterPath
         epsilon = job.epsilon
         delta = job.delta
     }

@@ -9,8 +9,9 @@ import Control
 public protocol JobRunner: Sendable {
     /// Trains `job` to its end, reporting progress as it goes.
     ///
+    /// - Parameter progress: awaited for each report, so reports arrive in order.
     /// - Returns: how the job ended (succeeded, failed or cancelled) and why.
-    func run(_ job: DaemonJob, progress: @escaping @Sendable (ProgressEvent) -> Void) async -> JobOutcome
+    func run(_ job: DaemonJob, progress: @escaping @Sendable (ProgressEvent) async -> Void) async -> JobOutcome
 
     /// Asks the running job `id` to stop; ``run(_:progress:)`` then returns `.cancelled`.
     func cancel(jobID id: String) async

@@ -71,11 +71,14 @@ public actor JobStore {
     }
 
     /// Marks a job ended (succeeded, failed or cancelled); its watch streams finish.
-    public func finish(id: String, state: JobState, reason: String?, at date: Date = Date()) throws {
+    public func finish(
+        id: String, state: JobState, reason: String?, adapterPath: String? = nil, at date: Date = Date()
+    ) throws {
         precondition(state.isFinal, "finish(id:state:) needs a final state; found \(state)")
         guard var job = jobs[id] else { return }
         job.state = state
         job.reason = reason
+        job.adapterPath = adapterPath
         job.finishedAt = date
         try persist(job)
         jobs[id] = job

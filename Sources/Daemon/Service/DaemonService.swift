@@ -87,12 +87,22 @@ public final class DaemonService: Sendable {
             "dptune.socket": "\(config.control.path)", "dptune.ledger": "\(ledger.path)",
         ])
 
+        let scheduler = runner.map { runner in
+            JobScheduler(
+                jobs: jobs, ledger: ledger, spool: spool, runner: runner, workers: config.scheduler.workers,
+                logger: logger)
+        }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { try? await server.run() }
+            if let scheduler { group.addTask { await scheduler.run() } }
             group.addTask {
                 await intake.scanIncoming()
+                scheduler?.wake()
                 notifier.status(await status())
-                await intake.follow(watcher.events) { notifier.status(await status()) }
+                await intake.follow(watcher.events) {
+                    scheduler?.wake()
+                    notifier.status(await status())
+                }
             }
             if let interval = notifier.watchdogPingInterval {
                 group.addTask {

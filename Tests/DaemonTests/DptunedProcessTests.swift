@@ -15,6 +15,13 @@ import TestSupport
         private var data = Data()
         func append(_ more: Data) { lock.withLock { data.append(more) } }
         var text: String { lock.withLock { String(decoding: data, as: UTF8.self) } }
+
+        /// The text once it contains `marker` (the reader thread may lag the child's exit),
+        /// or as it is after two seconds.
+        func text(containing marker: String) -> String {
+            for _ in 0..<100 where !text.contains(marker) { usleep(20_000) }
+            return text
+        }
     }
 
     static func launch(_ fixture: DaemonFixture, notifySocket: String) throws -> (Process, Output) {
@@ -107,9 +114,23 @@ import TestSupport
         try await DaemonFixture.offPool { process.waitUntilExit() }
         #expect(process.terminationStatus != 0)
         #expect(sink.receive(timeoutMilliseconds: 100) == nil)
-        let stderr = output.text
+        let stderr = output.text(containing: "refusing to start")
         #expect(stderr.contains("fails the integrity check '"), "stderr: \(stderr)")
         #expect(stderr.contains(path))
         #expect(stderr.contains("refusing to start"))
+    }
+
+    @Test func vanishedLedgerIsNotRecreatedOnceJobsExist() async throws {
+        let fixture = try DaemonFixture()
+        let jobsFolder = fixture.config.paths.stateDirectory.appendingPathComponent("jobs")
+        try FileManager.default.createDirectory(at: jobsFolder, withIntermediateDirectories: true)
+        try Data("{}".utf8).write(to: jobsFolder.appendingPathComponent("j-old.json"))
+        let sink = try NotifySink()
+        let (process, output) = try Self.launch(fixture, notifySocket: sink.path)
+        try await DaemonFixture.offPool { process.waitUntilExit() }
+        #expect(process.terminationStatus != 0)
+        let stderr = output.text(containing: "refusing to start")
+        #expect(stderr.contains("no privacy ledger at \(fixture.config.paths.ledger.path)"), "stderr: \(stderr)")
+        #expect(!FileManager.default.fileExists(atPath: fixture.config.paths.ledger.path))
     }
 }

@@ -43,6 +43,7 @@ let package = Package(
         .target(name: "Daemon", dependencies: [
             kit, "Training", "Ledger", "Records", "Spool", "Control",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
         .executableTarget(name: "dptuned", dependencies: [
             "Daemon", .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -7,10 +7,10 @@ import Foundation
 /// its line; this scan of the text recovers them for table headers (`[a.b]`), keys
 /// (`k = …`) and dotted keys (`a.b.k = …`). A key written inside an inline table or a
 /// multi-line value maps to the nearest enclosing key that the scan saw.
-struct TOMLKeyLines {
+public struct TOMLKeyLines: Sendable {
     private var lines: [[String]: Int] = [:]
 
-    init(_ source: String) {
+    public init(_ source: String) {
         var table: [String] = []
         for (index, raw) in source.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let text = raw.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -28,7 +28,7 @@ struct TOMLKeyLines {
 
     /// The line of `path`, else of its nearest recorded ancestor, else of its first
     /// recorded descendant.
-    func line(of path: [String]) -> Int? {
+    public func line(of path: [String]) -> Int? {
         var prefix = path
         while !prefix.isEmpty {
             if let line = lines[prefix] { return line }

@@ -4,11 +4,30 @@ import Daemon
 import Foundation
 
 /// dptuned: the daemon, and the internal commands it runs as child processes.
-struct DPTuned: ParsableCommand {
+@main
+struct DPTuned: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dptuned",
-        abstract: "Differentially private fine-tuning daemon.",
+        abstract: "Differentially private fine-tuning daemon; runs in the foreground.",
         subcommands: [PluginCommand.self])
+
+    @Option(help: "The daemon's configuration file.")
+    var config: String = "/etc/dptune/dptuned.toml"
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let logger = DaemonLogging.bootstrap(environment: environment)
+        do {
+            let settings = try DaemonConfig(contentsOf: URL(fileURLWithPath: config))
+            let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+            try await DaemonService(
+                config: settings, environment: environment, executable: executable, runner: nil, logger: logger
+            ).run()
+        } catch {
+            FileHandle.standardError.write(Data("dptuned: \(error), refusing to start\n".utf8))
+            throw ExitCode(1)
+        }
+    }
 }
 
 struct PluginCommand: ParsableCommand {
@@ -33,4 +52,3 @@ struct PluginCommand: ParsableCommand {
     }
 }
 
-DPTuned.main()

@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: Apache-2.0
+import Foundation
+import Ledger
+import Logging
+import Records
+import Spool
+import Training
+
+/// Takes datasets from the spool's `incoming/` to a queued job or to `rejected/`.
+///
+/// Scans `incoming/` at start-up, then reacts to the watcher. Every dataset ends in
+/// `accepted/` with a ledger reservation and a queued job, or in `rejected/` with its error;
+/// a bad dataset never stops the service.
+public final class IntakeService: Sendable {
+    private let spool: SpoolDirectory
+    private let validator: DatasetValidator
+    private let defaults: ManifestDefaults
+    private let heldOutFraction: Double
+    private let backbones: Set<String>
+    private let strategies: @Sendable () async -> Set<String>
+    private let ledger: LedgerStore
+    private let jobs: JobStore
+    private let logger: Logger
+
+    /// - Parameters:
+    ///   - strategies: the strategy ids new jobs may use now (the plugin registry's current ones).
+    public init(
+        spool: SpoolDirectory, config: DaemonConfig, strategies: @escaping @Sendable () async -> Set<String>,
+        ledger: LedgerStore, jobs: JobStore, logger: Logger
+    ) {
+        self.spool = spool
+        validator = DatasetValidator(maxLineLength: config.intake.maxLineBytes, maxRecords: config.intake.maxRecords)
+        defaults = config.defaults
+        heldOutFraction = config.heldOutFraction
+        backbones = Set(config.models.keys)
+        self.strategies = strategies
+        self.ledger = ledger
+        self.jobs = jobs
+        self.logger = logger
+    }
+
+    /// Processes every name now in `incoming/`, oldest first.
+    public func scanIncoming() async {
+        do {
+            for name in try spool.scan(.incoming) { _ = await process(name) }
+        } catch {
+            logger.error("cannot scan the spool's incoming folder", metadata: ["dptune.error": "\(error)"])
+        }
+    }
+
+    /// Processes names as the watcher reports them, until its stream ends.
+    ///
+    /// - Parameter afterEach: called after each event is handled (the daemon updates its
+    ///   `STATUS=` line).
+    public func follow(
+        _ events: AsyncStream<SpoolWatcher.Event>, afterEach: @Sendable () async -> Void = {}
+    ) async {
+        for await event in events {
+            switch event {
+            case .arrived(let name): _ = await process(name)
+            case .overflow: await scanIncoming()
+            }
+            await afterEach()
+        }
+    }
+
+    /// Validates, admits and queues the dataset `name`, or rejects it.
+    ///
+    /// - Returns: the queued job, or nil when the dataset was rejected or there was nothing to do.
+    @discardableResult
+    public func process(_ name: String) async -> DaemonJob? {
+        let jobID = Self.newJobID()
+        let policy: LedgerAdmissionPolicy
+        do {
+            policy = try LedgerAdmissionPolicy(
+                backbones: backbones, strategies: await strategies(), ledger: ledger, spoolName: name,
+                heldOutFraction: heldOutFraction, jobID: jobID)
+        } catch {
+            logger.error("cannot read the ledger's accounts; leaving the dataset in incoming/",
+                         metadata: ["dptune.dataset": "\(name)", "dptune.error": "\(error)"])
+            return nil
+        }
+        let intake = SpoolIntake(spool: spool, validator: validator, defaults: defaults, policy: policy)
+        let outcome: SpoolIntake.Outcome
+        do {
+            outcome = try intake.process(name)
+        } catch {
+            await failAdmitted(policy, reason: "the spool could not accept the dataset: \(error)")
+            logger.error("spool failure during intake", metadata: ["dptune.dataset": "\(name)", "dptune.error": "\(error)"])
+            return nil
+        }
+        switch outcome {
+        case .ignored:
+            await failAdmitted(policy, reason: "the dataset vanished from incoming/ before it was accepted")
+            return nil
+        case .rejected(let rejected, let error):
+            logger.notice("dataset rejected", metadata: [
+                "dptune.dataset": "\(rejected)", "dptune.code": "\(error.code)", "dptune.reason": "\(error.message)",
+            ])
+            return nil
+        case .accepted(let accepted):
+            guard let granted = policy.admitted else {
+                logger.critical("dataset accepted without an admission", metadata: ["dptune.dataset": "\(accepted.name)"])
+                return nil
+            }
+            let job = DaemonJob(
+                id: granted.jobID, dataset: accepted.name, manifest: accepted.manifest, plan: granted.plan,
+                chargeIDs: granted.admission.chargeIDs, createdAt: Date())
+            do {
+                try await jobs.enqueue(job)
+            } catch {
+                await failAdmitted(policy, reason: "the job record could not be written: \(error)")
+                return nil
+            }
+            logger.info("job queued", metadata: [
+                "dptune.job": "\(job.id)", "dptune.account": "\(job.account)", "dptune.dataset": "\(job.dataset)",
+                "dptune.steps": "\(job.steps)", "dptune.sigma": "\(job.noiseMultiplier)",
+            ])
+            return job
+        }
+    }
+
+    /// Marks an admitted job failed when intake could not finish: its charge is kept, since
+    /// the ledger never under-counts.
+    private func failAdmitted(_ policy: LedgerAdmissionPolicy, reason: String) async {
+        guard let granted = policy.admitted else { return }
+        do {
+            try ledger.fail(job: granted.jobID, reason: reason)
+        } catch {
+            logger.error("cannot mark the job failed in the ledger",
+                         metadata: ["dptune.job": "\(granted.jobID)", "dptune.error": "\(error)"])
+        }
+    }
+
+    /// A job id that sorts by admission time: `j-YYYYMMDD-HHMMSS-` and 8 random hex digits.
+    static func newJobID(now: Date = Date()) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd-HHmmss"
+        return "j-\(formatter.string(from: now))-\(String(UInt32.random(in: .min ... .max), radix: 16).leftPadded(to: 8))"
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        String(repeating: "0", count: max(0, width - count)) + self
+    }
+}

@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: Apache-2.0
+import Foundation
+import Ledger
+import Records
+import Synchronization
+import Training
+
+/// The intake policy of one dataset: names from the config, the plugin registry and the
+/// ledger; the budget check *is* the ledger's admission.
+///
+/// The ledger's `admit` is the single source of truth for budgets: the check that a job fits
+/// and the reservation of its charge happen in one ledger transaction, at the moment the
+/// dataset is accepted. A refusal charges nothing and its message (with the remaining
+/// budget) becomes the dataset's `budget_exhausted` error.
+///
+/// One instance serves one call of ``SpoolIntake/process(_:)``, so it can hand the admitted
+/// job back to the caller.
+final class LedgerAdmissionPolicy: IntakePolicy {
+    /// What the budget check granted.
+    struct Granted: Sendable {
+        let jobID: String
+        let plan: TrainingPlan
+        let admission: Admission
+    }
+
+    let knownBackbones: Set<String>
+    let knownStrategies: Set<String>
+    let knownAccounts: Set<String>
+    private let ledger: LedgerStore
+    private let spoolName: String
+    private let heldOutFraction: Double
+    private let jobID: String
+    private let granted = Mutex<Granted?>(nil)
+
+    init(
+        backbones: Set<String>, strategies: Set<String>, ledger: LedgerStore, spoolName: String,
+        heldOutFraction: Double, jobID: String
+    ) throws {
+        knownBackbones = backbones
+        knownStrategies = strategies
+        knownAccounts = Set(try ledger.accounts().map(\.name))
+        self.ledger = ledger
+        self.spoolName = spoolName
+        self.heldOutFraction = heldOutFraction
+        self.jobID = jobID
+    }
+
+    /// The admission made by ``budgetRefusal(account:manifest:dataset:)``, if it admitted.
+    var admitted: Granted? { granted.withLock { $0 } }
+
+    func budgetRefusal(account: String, manifest: Manifest, dataset: DatasetSummary) -> String? {
+        let plan: TrainingPlan
+        do {
+            plan = try TrainingPlan(manifest: manifest, dataset: dataset, heldOutFraction: heldOutFraction)
+        } catch {
+            return "the job cannot be planned: \(error.message)"
+        }
+        let request = AdmissionRequest(
+            jobID: jobID, account: account,
+            dataset: .init(sha256: dataset.sha256, spoolName: spoolName, recordCount: dataset.recordCount),
+            strategy: manifest.strategy, charges: [.init(event: plan.event)])
+        do {
+            let admission = try ledger.admit(request)
+            granted.withLock { $0 = Granted(jobID: jobID, plan: plan, admission: admission) }
+            return nil
+        } catch let error as LedgerError {
+            return error.message
+        } catch {
+            return "the ledger could not admit the job: \(error)"
+        }
+    }
+}

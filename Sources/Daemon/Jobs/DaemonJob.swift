@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: Apache-2.0
+import Control
+import Foundation
+import Records
+import Training
+
+/// A job as the daemon keeps it in its state directory (`jobs/ID.json`).
+///
+/// The ledger holds the job's charge and final state; this record holds what the ledger
+/// does not: the plan, the dataset's place in the spool, and progress.
+public struct DaemonJob: Sendable, Hashable, Codable {
+    public var id: String
+    public var account: String
+    /// The dataset's file name in `accepted/` (`NAME.jsonl`).
+    public var dataset: String
+    public var backbone: String
+    public var strategy: String
+    public var objective: String
+    public var epsilon: Double
+    public var delta: Double
+    /// `prv` or `rdp`: the accountant that calibrated σ.
+    public var accountant: String
+    /// N after the held-out split.
+    public var populationSize: Int
+    public var samplingRate: Double
+    public var steps: Int
+    public var noiseMultiplier: Double
+    public var chargeIDs: [Int64]
+    public var state: JobState
+    public var step: Int
+    public var loss: Double?
+    public var createdAt: Date
+    public var startedAt: Date?
+    public var finishedAt: Date?
+    public var reason: String?
+    /// The published adapter directory, once the job succeeded.
+    public var adapterPath: String?
+
+    init(id: String, dataset: String, manifest: Manifest, plan: TrainingPlan, chargeIDs: [Int64], createdAt: Date) {
+        self.id = id
+        account = manifest.account
+        self.dataset = dataset
+        backbone = manifest.backbone
+        strategy = manifest.strategy
+        objective = manifest.objective.rawValue
+        epsilon = plan.targetEpsilon
+        delta = plan.delta
+        accountant = plan.accountant.rawValue
+        populationSize = plan.populationSize
+        samplingRate = plan.samplingRate
+        steps = plan.steps
+        noiseMultiplier = plan.noiseMultiplier
+        self.chargeIDs = chargeIDs
+        state = .queued
+        step = 0
+        self.createdAt = createdAt
+    }
+
+    var summary: JobSummary {
+        JobSummary(
+            id: id, account: account, dataset: dataset, strategy: strategy, strategyVersion: "",
+            state: state, progress: steps > 0 ? Double(step) / Double(steps) : 0,
+            epsilonSpent: state == .queued ? 0 : epsilon, epsilonTarget: epsilon, createdAt: createdAt,
+            startedAt: startedAt, finishedAt: finishedAt, reason: reason, adapterPath: adapterPath)
+    }
+
+    var detail: JobDetail {
+        JobDetail(
+            summary: summary, backbone: backbone, delta: delta, accountant: accountant, step: step,
+            totalSteps: steps, loss: loss, chargeID: chargeIDs.first.map(String.init))
+    }
+}

@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: Apache-2.0
+import Control
+
+/// Where training happens: the seam between the scheduler and the worker processes
+/// (`dptuned worker --job ID`, DESIGN §6).
+///
+/// The daemon keeps the ledger and the job records; a runner only trains and reports. It
+/// never writes the ledger.
+public protocol JobRunner: Sendable {
+    /// Trains `job` to its end, reporting progress as it goes.
+    ///
+    /// - Parameter progress: awaited for each report, so reports arrive in order.
+    /// - Returns: how the job ended (succeeded, failed or cancelled) and why.
+    func run(_ job: DaemonJob, progress: @escaping @Sendable (ProgressEvent) async -> Void) async -> JobOutcome
+
+    /// Asks the running job `id` to stop; ``run(_:progress:)`` then returns `.cancelled`.
+    func cancel(jobID id: String) async
+}
+
+/// How a run ended.
+public enum JobOutcome: Sendable, Hashable {
+    case succeeded(adapterPath: String)
+    case failed(reason: String)
+    case cancelled(reason: String)
+}

@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: Apache-2.0
+import Control
+import Ledger
+import Logging
+import Spool
+
+/// Hands queued jobs to the ``JobRunner`` in FIFO order, at most `workers` at a time, and
+/// settles each outcome.
+///
+/// Settling goes ledger first (commit, fail or cancel: the charge stays in every case),
+/// then the job record, then the dataset to `done/` with its result. Only the daemon writes
+/// the ledger; the runner only trains.
+public actor JobScheduler {
+    private let jobs: JobStore
+    private let ledger: LedgerStore
+    private let spool: SpoolDirectory
+    private let runner: any JobRunner
+    private let workers: Int
+    private let logger: Logger
+    private var running = 0
+    private let wakeups: AsyncStream<Void>
+    private let wakeup: AsyncStream<Void>.Continuation
+
+    public init(
+        jobs: JobStore, ledger: LedgerStore, spool: SpoolDirectory, runner: any JobRunner, workers: Int,
+        logger: Logger
+    ) {
+        precondition(workers >= 1, "a scheduler needs at least one worker; found \(workers)")
+        self.jobs = jobs
+        self.ledger = ledger
+        self.spool = spool
+        self.runner = runner
+        self.workers = workers
+        self.logger = logger
+        (wakeups, wakeup) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Asks the scheduler to look at the queue (after a job was queued).
+    public nonisolated func wake() { wakeup.yield() }
+
+    /// Starts jobs as workers free up, until the task is cancelled.
+    public func run() async {
+        wake()
+        for await _ in wakeups {
+            if Task.isCancelled { break }
+            await startWhileWorkersFree()
+        }
+    }
+
+    /// Starts queued jobs until the queue is empty or every worker is busy; a job that
+    /// ends frees its worker and wakes the loop.
+    private func startWhileWorkersFree() async {
+        while running < workers {
+            let next: DaemonJob?
+            do {
+                next = try await jobs.startNext()
+            } catch {
+                logger.error("cannot start the next job", metadata: ["dptune.error": "\(error)"])
+                return
+            }
+            guard let job = next else { return }
+            running += 1
+            Task {
+                await execute(job)
+                running -= 1
+                wake()
+            }
+        }
+    }
+
+    private func execute(_ job: DaemonJob) async {
+        logger.info("job started", metadata: ["dptune.job": "\(job.id)"])
+        let store = jobs
+        let outcome = await runner.run(job) { event in try? await store.record(event) }
+        do {
+            switch outcome {
+            case .succeeded(let adapterPath):
+                try ledger.commit(job: job.id)
+                try await jobs.finish(id: job.id, state: .succeeded, reason: nil, adapterPath: adapterPath)
+            case .failed(let reason):
+                try ledger.fail(job: job.id, reason: reason)
+                try await jobs.finish(id: job.id, state: .failed, reason: reason)
+            case .cancelled(let reason):
+                try ledger.cancel(job: job.id, reason: reason)
+                try await jobs.finish(id: job.id, state: .cancelled, reason: reason)
+            }
+            if let ended = await jobs.job(id: job.id) {
+                try spool.finish(ended.dataset, result: JobResult(ended))
+            }
+            logger.info("job ended", metadata: ["dptune.job": "\(job.id)", "dptune.outcome": "\(outcome)"])
+        } catch {
+            logger.error("cannot settle the job", metadata: ["dptune.job": "\(job.id)", "dptune.error": "\(error)"])
+        }
+    }
+}

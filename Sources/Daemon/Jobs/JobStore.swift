@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: Apache-2.0
+import Control
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The daemon's jobs: their records in `STATE/jobs/ID.json`, the FIFO queue of jobs waiting
+/// for a worker, and the progress streams of `watch`.
+///
+/// Each record is written atomically (a new file, fsynced, renamed over the old one, then
+/// the directory fsynced), so a crash leaves either the old or the new record.
+public actor JobStore {
+    private let directory: URL
+    private var jobs: [String: DaemonJob] = [:]
+    private var queue: [String] = []
+    private var watchers: [String: [UUID: AsyncStream<ProgressEvent>.Continuation]] = [:]
+
+    /// Opens the job records under `stateDirectory/jobs`, creating the folder, and loads them.
+    ///
+    /// - Throws: when the folder cannot be created or a record cannot be decoded.
+    public init(stateDirectory: URL) throws {
+        directory = stateDirectory.appendingPathComponent("jobs", isDirectory: true)
+        try FileManager.default.createDirectory(
+            at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        var loaded: [DaemonJob] = []
+        for name in try FileManager.default.contentsOfDirectory(atPath: directory.path) where name.hasSuffix(".json") {
+            loaded.append(try decoder.decode(DaemonJob.self, from: Data(contentsOf: directory.appendingPathComponent(name))))
+        }
+        jobs = Dictionary(uniqueKeysWithValues: loaded.map { ($0.id, $0) })
+        queue = loaded.filter { $0.state == .queued }.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }.map(\.id)
+    }
+
+    /// Records a newly admitted job and puts it at the end of the queue.
+    public func enqueue(_ job: DaemonJob) throws {
+        try persist(job)
+        jobs[job.id] = job
+        queue.append(job.id)
+    }
+
+    /// Jobs, oldest first.
+    public func all() -> [DaemonJob] {
+        jobs.values.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
+    }
+
+    public func job(id: String) -> DaemonJob? { jobs[id] }
+
+    public var queuedIDs: [String] { queue }
+
+    /// Takes the oldest queued job off the queue and marks it running.
+    public func startNext(at date: Date = Date()) throws -> DaemonJob? {
+        guard let id = queue.first, var job = jobs[id] else { return nil }
+        job.state = .running
+        job.startedAt = date
+        try persist(job)
+        queue.removeFirst()
+        jobs[id] = job
+        publish(job)
+        return job
+    }
+
+    /// Records progress of a running job and forwards it to its watchers.
+    public func record(_ event: ProgressEvent) throws {
+        guard var job = jobs[event.jobID] else { return }
+        job.step = event.step
+        job.loss = event.loss
+        jobs[job.id] = job
+        for continuation in watchers[job.id, default: [:]].values { continuation.yield(event) }
+    }
+
+    /// Marks a job ended (succeeded, failed or cancelled); its watch streams finish.
+    public func finish(
+        id: String, state: JobState, reason: String?, adapterPath: String? = nil, at date: Date = Date()
+    ) throws {
+        precondition(state.isFinal, "finish(id:state:) needs a final state; found \(state)")
+        guard var job = jobs[id] else { return }
+        job.state = state
+        job.reason = reason
+        job.adapterPath = adapterPath
+        job.finishedAt = date
+        try persist(job)
+        jobs[id] = job
+        queue.removeAll { $0 == id }
+        publish(job)
+    }
+
+    /// The progress of job `id` until it ends; a job already ended gives a finished stream.
+    public func watch(id: String) -> AsyncStream<ProgressEvent>? {
+        guard let job = jobs[id] else { return nil }
+        let (stream, continuation) = AsyncStream.makeStream(of: ProgressEvent.self, bufferingPolicy: .bufferingNewest(64))
+        if job.state.isFinal {
+            continuation.finish()
+            return stream
+        }
+        let token = UUID()
+        watchers[id, default: [:]][token] = continuation
+        continuation.onTermination = { _ in Task { await self.dropWatcher(id: id, token: token) } }
+        return stream
+    }
+
+    private func dropWatcher(id: String, token: UUID) {
+        watchers[id]?[token] = nil
+    }
+
+    /// Sends the job's state to its watchers, and ends their streams once it is final.
+    private func publish(_ job: DaemonJob) {
+        let event = ProgressEvent(
+            jobID: job.id, state: job.state, step: job.step, totalSteps: job.steps, loss: job.loss,
+            epsilonSpent: job.summary.epsilonSpent, examplesPerSecond: 0)
+        for continuation in watchers[job.id, default: [:]].values {
+            continuation.yield(event)
+            if job.state.isFinal { continuation.finish() }
+        }
+        if job.state.isFinal { watchers[job.id] = nil }
+    }
+
+    private func persist(_ job: DaemonJob) throws {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        try AtomicFile.write(encoder.encode(job), to: directory.appendingPathComponent("\(job.id).json"))
+    }
+}

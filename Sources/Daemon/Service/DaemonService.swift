@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: Apache-2.0
+import Control
+import Dispatch
+import Foundation
+import Ledger
+import Logging
+import Spool
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The daemon: opens its parts in dependency order, tells systemd when it is ready, and
+/// runs until SIGTERM or SIGINT.
+///
+/// Start-up order: ledger (refusing a damaged one) → accounts → spool and job records →
+/// plugin registry → control socket → `READY=1` → intake of what waits in `incoming/`.
+/// SIGHUP re-reads the accounts file and rescans the plugins. Shutdown runs in reverse.
+public final class DaemonService: Sendable {
+    public static let version = "0.1.0"
+
+    private let config: DaemonConfig
+    private let environment: [String: String]
+    private let executable: URL
+    private let runner: (any JobRunner)?
+    private let logger: Logger
+
+    /// - Parameters:
+    ///   - executable: the `dptuned` binary, run as the plugin probe.
+    ///   - runner: the training seam; nil leaves admitted jobs queued.
+    public init(
+        config: DaemonConfig, environment: [String: String], executable: URL, runner: (any JobRunner)?,
+        logger: Logger
+    ) {
+        self.config = config
+        self.environment = environment
+        self.executable = executable
+        self.runner = runner
+        self.logger = logger
+    }
+
+    /// Runs the daemon until a termination signal.
+    ///
+    /// - Throws: ``DaemonStartError`` when a part cannot be opened; nothing has been
+    ///   announced to systemd then.
+    public func run() async throws {
+        let notifier = SystemdNotifier(environment: environment)
+        let signals = SignalStream(watching: [SIGTERM, SIGINT, SIGHUP])
+        let ledger = try openLedger()
+        try syncAccounts(ledger)
+        let spool: SpoolDirectory
+        let jobs: JobStore
+        let plugins: PluginRegistry
+        do {
+            spool = try SpoolDirectory(root: config.paths.spool)
+            jobs = try JobStore(stateDirectory: config.paths.stateDirectory)
+            plugins = try PluginRegistry(
+                pluginDirectory: config.paths.plugins, stateDirectory: config.paths.stateDirectory,
+                probeExecutable: executable)
+        } catch {
+            throw DaemonStartError(.stateUnusable, "cannot open the daemon's state: \(error)")
+        }
+        do {
+            _ = try await JobReconciliation.reconcile(ledger: ledger, jobs: jobs, spool: spool, logger: logger)
+        } catch {
+            throw DaemonStartError(.ledgerUnusable, "the job records and the ledger cannot be reconciled: \(error)")
+        }
+        await plugins.scan()
+        let intake = IntakeService(
+            spool: spool, config: config, strategies: { Set(await plugins.strategyIDs) }, ledger: ledger,
+            jobs: jobs, logger: logger)
+        let handler = DaemonControlHandler(
+            ledger: ledger, jobs: jobs, plugins: plugins, spool: spool, runner: runner, version: Self.version)
+        let server = ControlServer(configuration: try controlConfiguration(), handler: handler)
+        try server.start()
+        let watcher: SpoolWatcher
+        do {
+            watcher = try SpoolWatcher(directory: spool.url(of: .incoming))
+        } catch {
+            await server.shutdown()
+            throw DaemonStartError(.stateUnusable, "cannot watch \(spool.url(of: .incoming).path): \(error)")
+        }
+        @Sendable func status() async -> String {
+            "\(await jobs.queuedIDs.count) queued, \(await jobs.all().filter { $0.state == .running }.count) running"
+        }
+        notifier.ready(status: await status())
+        logger.notice("dptuned ready", metadata: [
+            "dptune.socket": "\(config.control.path)", "dptune.ledger": "\(ledger.path)",
+        ])
+
+        let scheduler = runner.map { runner in
+            JobScheduler(
+                jobs: jobs, ledger: ledger, spool: spool, runner: runner, workers: config.scheduler.workers,
+                logger: logger)
+        }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await server.run() }
+            if let scheduler { group.addTask { await scheduler.run() } }
+            group.addTask {
+                await intake.scanIncoming()
+                scheduler?.wake()
+                notifier.status(await status())
+                await intake.follow(watcher.events) {
+                    scheduler?.wake()
+                    notifier.status(await status())
+                }
+            }
+            if let interval = notifier.watchdogPingInterval {
+                group.addTask {
+                    while !Task.isCancelled {
+                        notifier.watchdog()
+                        try? await Task.sleep(for: interval)
+                    }
+                }
+            }
+            for await signal in signals.events {
+                if signal == SIGHUP {
+                    notifier.reloading()
+                    logger.notice("reloading accounts and plugins")
+                    do { try syncAccounts(ledger) } catch { logger.error("accounts not reloaded", metadata: ["dptune.error": "\(error)"]) }
+                    await plugins.scan()
+                    notifier.ready(status: await status())
+                    continue
+                }
+                break
+            }
+            notifier.stopping()
+            logger.notice("dptuned stopping")
+            watcher.close()
+            await server.shutdown()
+            group.cancelAll()
+        }
+        signals.stop()
+    }
+
+    /// Opens the ledger, creating it only on a first start (no job records yet): a ledger
+    /// that vanished after jobs ran must not silently start empty.
+    private func openLedger() throws -> LedgerStore {
+        let path = config.paths.ledger.path
+        let jobsFolder = config.paths.stateDirectory.appendingPathComponent("jobs").path
+        let firstStart = !FileManager.default.fileExists(atPath: path)
+            && ((try? FileManager.default.contentsOfDirectory(atPath: jobsFolder))?.isEmpty ?? true)
+        do {
+            try FileManager.default.createDirectory(
+                at: config.paths.ledger.deletingLastPathComponent(), withIntermediateDirectories: true)
+            return try LedgerStore(path: path, create: firstStart, curveEvaluator: LedgerStore.accountantCurves)
+        } catch let error as LedgerError {
+            throw DaemonStartError(.ledgerUnusable, "the privacy ledger \(path) cannot be used: \(error.message)")
+        } catch {
+            throw DaemonStartError(.ledgerUnusable, "the privacy ledger \(path) cannot be opened: \(error)")
+        }
+    }
+
+    private func syncAccounts(_ ledger: LedgerStore) throws {
+        do {
+            let sync = try ledger.syncAccounts(AccountsFile(contentsOf: config.paths.accounts))
+            logger.info("accounts loaded", metadata: [
+                "dptune.created": "\(sync.created)", "dptune.updated": "\(sync.updated)",
+            ])
+        } catch let error as LedgerError {
+            throw DaemonStartError(.accountsRefused, "accounts file refused: \(error.message)")
+        }
+    }
+
+    private func controlConfiguration() throws -> ControlServer.Configuration {
+        let adopted = SocketActivation.listenDescriptors(environment: environment)
+        let group = try config.control.group.map(ControlServer.Configuration.groupID(named:))
+        let adminGroup = try config.control.adminGroup.map(ControlServer.Configuration.groupID(named:))
+        let listener: ControlServer.Configuration.Listener
+        if let descriptor = adopted.first {
+            listener = .adopted(descriptor: descriptor)
+        } else {
+            try FileManager.default.createDirectory(
+                atPath: (config.control.path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            listener = .path(config.control.path, group: group)
+        }
+        return ControlServer.Configuration(
+            listener: listener, adminGroup: adminGroup, requestTimeout: config.control.requestTimeout)
+    }
+}

@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: Apache-2.0
+import Foundation
+import Privacy
+import Records
+
+/// The privacy side of a DP-SGD job, fixed before its first step: sampling rate, steps,
+/// noise, and the `DpEvent` the ledger is charged with.
+///
+/// N is the number of records (or units under per-unit privacy) left for training after the
+/// held-out split; it is treated as public (DESIGN §4.3 item 7).
+public struct TrainingPlan: Sendable, Hashable {
+    /// N: records or units the sampler draws from.
+    public let populationSize: Int
+    /// q = B/N, capped at 1.
+    public let samplingRate: Double
+    /// T = ⌈epochs · N / B⌉.
+    public let steps: Int
+    /// σ: noise standard deviation over the clipping norm.
+    public let noiseMultiplier: Double
+    public let targetEpsilon: Double
+    public let delta: Double
+    public let accountant: Manifest.Accountant
+
+    /// `poissonSampled(q, gaussian(σ))` repeated T times.
+    public var event: DpEvent {
+        DpEvent.poissonSampled(probability: samplingRate, event: .gaussian(noiseMultiplier: noiseMultiplier))
+            .repeated(steps)
+    }
+
+    /// Relative width of the σ bisection: σ is at most this much above the exact threshold.
+    public static let calibrationTolerance = 1e-4
+
+    /// Plans a job on `populationSize` records or units.
+    ///
+    /// - Throws: ``TrainingPlanError`` `.deltaTooLarge` for δ ≥ 1/N, `.invalidParameters`
+    ///   for a non-positive N, batch or epoch count, `.unreachableEpsilon` when no noise
+    ///   meets ε.
+    public init(
+        populationSize: Int, expectedBatch: Int, epochs: Int,
+        epsilon: Double, delta: Double, accountant: Manifest.Accountant
+    ) throws(TrainingPlanError) {
+        guard populationSize > 0 else {
+            throw TrainingPlanError(.invalidParameters, "the training split is empty (N = \(populationSize)), refusing")
+        }
+        guard expectedBatch > 0, epochs > 0 else {
+            throw TrainingPlanError(
+                .invalidParameters,
+                "expected batch and epochs must be positive; found expected_batch \(expectedBatch), epochs \(epochs)")
+        }
+        guard delta > 0, delta * Double(populationSize) < 1 else {
+            throw TrainingPlanError(
+                .deltaTooLarge,
+                "delta \(delta) must be in (0, 1/N) for N = \(populationSize) (1/N = \(1 / Double(populationSize))), refusing")
+        }
+        let rate = min(1, Double(expectedBatch) / Double(populationSize))
+        let (quotient, remainder) = (epochs * populationSize).quotientAndRemainder(dividingBy: expectedBatch)
+        let steps = quotient + (remainder == 0 ? 0 : 1)
+        let sigma: Double
+        do {
+            sigma = try NoiseCalibration.noiseMultiplier(
+                targetEpsilon: epsilon, delta: delta, samplingRate: rate, steps: steps,
+                tolerance: Self.calibrationTolerance, makeAccountant: Self.accountantFactory(accountant))
+        } catch {
+            throw TrainingPlanError(
+                .unreachableEpsilon,
+                "no noise meets epsilon \(epsilon) at delta \(delta) with q = \(rate) over \(steps) steps: \(error)")
+        }
+        self.populationSize = populationSize
+        self.samplingRate = rate
+        self.steps = steps
+        self.noiseMultiplier = sigma
+        self.targetEpsilon = epsilon
+        self.delta = delta
+        self.accountant = accountant
+    }
+
+    /// Plans the job a manifest asks for on a validated dataset, after holding out
+    /// `heldOutFraction` (in [0, 1)) of its records or units for evaluation, as
+    /// ``HeldOutSplit`` will at training time.
+    public init(manifest: Manifest, dataset: DatasetSummary, heldOutFraction: Double) throws(TrainingPlanError) {
+        guard dataset.privacyUnitCount > 0, heldOutFraction >= 0, heldOutFraction < 1 else {
+            throw TrainingPlanError(
+                .invalidParameters,
+                "need N > 0 and a held-out fraction in [0, 1); found N = \(dataset.privacyUnitCount), fraction \(heldOutFraction)")
+        }
+        let split = HeldOutSplit(
+            memberCount: dataset.privacyUnitCount, heldOutFraction: heldOutFraction, seed: manifest.train.seed)
+        try self.init(
+            populationSize: split.training.count, expectedBatch: manifest.train.expectedBatch,
+            epochs: manifest.train.epochs, epsilon: manifest.privacy.epsilon, delta: manifest.privacy.delta,
+            accountant: manifest.privacy.accountant)
+    }
+
+    /// A fresh accountant of the kind the manifest chose: PLD for `prv`, RDP for `rdp`.
+    public static func accountantFactory(
+        _ accountant: Manifest.Accountant
+    ) -> (NeighboringRelation) -> any PrivacyAccountant {
+        switch accountant {
+        case .prv: { PLDAccountant(neighboringRelation: $0) }
+        case .rdp: { RDPAccountant(neighboringRelation: $0) }
+        }
+    }
+}
+
+/// Why a job cannot be planned.
+public struct TrainingPlanError: Error, Sendable, Hashable, CustomStringConvertible {
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        private enum Value: String { case deltaTooLarge = "delta_too_large", invalidParameters = "invalid_parameters", unreachableEpsilon = "unreachable_epsilon" }
+        private let value: Value
+        private init(_ value: Value) { self.value = value }
+        public static let deltaTooLarge = Code(.deltaTooLarge)
+        public static let invalidParameters = Code(.invalidParameters)
+        public static let unreachableEpsilon = Code(.unreachableEpsilon)
+        public var description: String { value.rawValue }
+    }
+
+    public let code: Code
+    public let message: String
+    public let file: String
+    public let line: Int
+
+    public init(_ code: Code, _ message: String, file: String = #fileID, line: Int = #line) {
+        self.code = code
+        self.message = message
+        self.file = file
+        self.line = line
+    }
+
+    public static func == (lhs: TrainingPlanError, rhs: TrainingPlanError) -> Bool { lhs.code == rhs.code }
+    public func hash(into hasher: inout Hasher) { hasher.combine(code) }
+    public var description: String { "\(code): \(message)" }
+}

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: Apache-2.0
+import Daemon
+import Foundation
+import Testing
+
+@Suite struct DaemonConfigTests {
+    static let shippedFile = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("etc/dptune/dptuned.toml")
+
+    @Test func shippedFileHasTheDocumentedDefaults() throws {
+        let config = try DaemonConfig(contentsOf: Self.shippedFile)
+        #expect(config.paths.ledger.path == "/var/lib/dptune/ledger.sqlite")
+        #expect(config.control.path == "/run/dptune/control.sock")
+        #expect(config.control.adminGroup == "dptune-admin")
+        #expect(config.control.requestTimeout == .seconds(30))
+        #expect(config.scheduler.workers == 1)
+        #expect(config.scheduler.threadsPerWorker == 2)
+        #expect(config.defaults.backbone == "minilm-l6")
+        #expect(config.defaults.strategy == "lora")
+        #expect(config.defaults.objective == .classify)
+        #expect(config.defaults.privacy.epsilon == 8)
+        #expect(config.defaults.privacy.delta == 1e-5)
+        #expect(config.defaults.privacy.accountant == .prv)
+        #expect(config.defaults.train.expectedBatch == 64)
+        #expect(config.defaults.train.seed == 7)
+        #expect(config.heldOutFraction == 0.1)
+        #expect(config.models["minilm-l6"]?.path == "/var/lib/dptune/models/all-MiniLM-L6-v2")
+    }
+
+    @Test func relativePathsResolveAgainstTheFilesDirectory() throws {
+        let source = """
+            [paths]
+            spool = "spool"
+            ledger = "../state/ledger.sqlite"
+            [models]
+            tiny = "models/tiny"
+            """
+        let config = try DaemonConfig(parsing: source, path: "t.toml", baseDirectory: URL(fileURLWithPath: "/srv/dptune/etc"))
+        #expect(config.paths.spool.path == "/srv/dptune/etc/spool")
+        #expect(config.paths.ledger.path == "/srv/dptune/state/ledger.sqlite")
+        #expect(config.models["tiny"]?.path == "/srv/dptune/etc/models/tiny")
+        #expect(config.defaults.train.epochs == 3)
+        #expect(config.defaults.privacy.accountant == .prv)
+    }
+
+    @Test(arguments: [
+        ("[paths]\nspool = \"s\"\nspoll = \"t\"\n", 3, "paths.spoll"),
+        ("[scheduler]\n\nworkers = 0\n", 3, "scheduler.workers"),
+        ("[defaults.privacy]\nepsilon = 8\naccountant = \"moments\"\n", 3, "defaults.privacy.accountant"),
+        ("[defaults.train]\nexpected_batch = \"64\"\n", 2, "defaults.train.expected_batch"),
+        ("colour = 1\n", 1, "colour"),
+        ("[defaults]\nheld_out_fraction = 1.5\n", 2, "defaults.held_out_fraction"),
+    ])
+    func refusesWithTheLine(source: String, line: Int, key: String) {
+        do {
+            _ = try DaemonConfig(parsing: source, path: "bad.toml", baseDirectory: URL(fileURLWithPath: "/"))
+            Issue.record("accepted \(source.debugDescription)")
+        } catch {
+            #expect(error.code == .invalid)
+            #expect(error.sourceLine == line)
+            #expect(error.message.contains("bad.toml:\(line):"))
+            #expect(error.message.contains(key))
+        }
+    }
+
+    @Test func syntaxErrorsNameTheLine() {
+        do {
+            _ = try DaemonConfig(parsing: "[paths]\nspool = \n", path: "bad.toml", baseDirectory: URL(fileURLWithPath: "/"))
+            Issue.record("accepted a syntax error")
+        } catch {
+            #expect(error.sourceLine == 2)
+        }
+    }
+
+    @Test func missingFileIsUnreadable() {
+        #expect(throws: DaemonConfigError(.unreadable, "")) {
+            try DaemonConfig(contentsOf: URL(fileURLWithPath: "/nonexistent/dptuned.toml"))
+        }
+    }
+}

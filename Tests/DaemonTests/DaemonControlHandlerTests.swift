@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: Apache-2.0
+import Control
+import Daemon
+import Foundation
+import Ledger
+import Spool
+import Testing
+
+@Suite struct DaemonControlHandlerTests {
+    /// A daemon's parts with one queued job, answering on a real control socket.
+    struct World {
+        let fixture: DaemonFixture
+        let ledger: LedgerStore
+        let jobs: JobStore
+        let server: ControlServer
+        let job: DaemonJob
+        let socketPath: String
+
+        init() async throws {
+            fixture = try DaemonFixture()
+            ledger = try fixture.openLedger()
+            let spool = try SpoolDirectory(root: fixture.config.paths.spool)
+            jobs = try JobStore(stateDirectory: fixture.config.paths.stateDirectory)
+            let intake = IntakeService(
+                spool: spool, config: fixture.config, strategies: { ["lora"] }, ledger: ledger, jobs: jobs,
+                logger: DaemonFixture.logger)
+            try fixture.drop("reviews", manifest: DaemonFixture.manifest(account: "acme"))
+            job = try #require(await intake.process("reviews.jsonl"))
+            let plugins = try PluginRegistry(
+                pluginDirectory: fixture.directory.url.appendingPathComponent("plugins"),
+                stateDirectory: fixture.config.paths.stateDirectory, probeExecutable: URL(fileURLWithPath: "/bin/false"))
+            let handler = DaemonControlHandler(
+                ledger: ledger, jobs: jobs, plugins: plugins, spool: spool, runner: nil, version: "test")
+            socketPath = fixture.directory.url.appendingPathComponent("control.sock").path
+            server = ControlServer(
+                configuration: .init(listener: .path(socketPath, group: nil), adminGroup: getegid()), handler: handler)
+            try server.start()
+        }
+
+        func send(_ request: ControlRequest) async throws -> ControlResult {
+            let path = socketPath
+            return try await DaemonFixture.offPool { try ControlClient(socketPath: path, timeout: .seconds(10)).send(request) }
+        }
+    }
+
+    @Test func answersStatusJobsLedgerAndAccounts() async throws {
+        let world = try await World()
+        defer { Task { await world.server.shutdown() } }
+
+        guard case .status(let status) = try await world.send(.status) else { Issue.record("not a status"); return }
+        #expect(status.queueLength == 1)
+        #expect(status.runningJobs.isEmpty)
+        #expect(status.ledgerPath == world.ledger.path)
+        #expect(status.version == "test")
+
+        guard case .jobs(let jobs) = try await world.send(.jobs) else { Issue.record("not jobs"); return }
+        #expect(jobs.map(\.id) == [world.job.id])
+        #expect(jobs.first?.state == .queued)
+        #expect(jobs.first?.epsilonTarget == 2)
+
+        guard case .job(let detail) = try await world.send(.job(id: world.job.id)) else { Issue.record("not a job"); return }
+        #expect(detail.totalSteps == world.job.steps)
+        #expect(detail.accountant == "rdp")
+
+        guard case .ledger(let report) = try await world.send(.ledger(account: "acme")) else { Issue.record("not a ledger"); return }
+        #expect(report.account?.name == "acme")
+        #expect(report.charges.map(\.jobID) == [world.job.id])
+        #expect(report.charges.first?.state == .reserved)
+        #expect(report.account.map { $0.epsilonSpent > 0 && $0.epsilonRemaining < 20 } == true)
+
+        guard case .accounts(let accounts) = try await world.send(.accounts) else { Issue.record("not accounts"); return }
+        #expect(accounts.map(\.name) == ["acme", "poor"])
+        #expect(accounts.first?.jobCount == 1)
+
+        await #expect(throws: ControlError(.notFound, "")) { try await world.send(.job(id: "j-missing")) }
+        await #expect(throws: ControlError(.notFound, "")) { try await world.send(.ledger(account: "nobody")) }
+    }
+
+    @Test func cancellingAQueuedJobKeepsItsCharge() async throws {
+        let world = try await World()
+        defer { Task { await world.server.shutdown() } }
+        guard case .job(let detail) = try await world.send(.cancel(id: world.job.id)) else { Issue.record("not a job"); return }
+        #expect(detail.summary.state == .cancelled)
+        #expect(try world.ledger.job(id: world.job.id).state == .cancelled)
+        #expect(try world.ledger.charges(account: "acme").map(\.state) == [.committed])
+        #expect(await world.jobs.queuedIDs.isEmpty)
+        let done = world.fixture.config.paths.spool.appendingPathComponent("done")
+        #expect(FileManager.default.fileExists(atPath: done.appendingPathComponent("reviews.jsonl").path))
+        #expect(FileManager.default.fileExists(atPath: done.appendingPathComponent("reviews.result.json").path))
+        let path = world.socketPath
+        let id = world.job.id
+        let (final, eventCount) = try await DaemonFixture.offPool {
+            var count = 0
+            let final = try ControlClient(socketPath: path, timeout: .seconds(10)).watch(jobID: id) { _ in count += 1 }
+            return (final, count)
+        }
+        #expect(eventCount == 0)
+        #expect(final.summary.state == .cancelled)
+    }
+
+    @Test func submitCopiesIntoIncomingAndRefusesNonFiles() async throws {
+        let world = try await World()
+        defer { Task { await world.server.shutdown() } }
+        let source = try world.fixture.directory.write("mine.jsonl", DaemonFixture.dataset(records: 3))
+        guard case .submitted(let receipt) = try await world.send(.submit(path: source, manifestPath: nil)) else {
+            Issue.record("not a receipt"); return
+        }
+        #expect(receipt.dataset == "mine")
+        let incoming = world.fixture.config.paths.spool.appendingPathComponent("incoming/mine.jsonl")
+        #expect(try Data(contentsOf: incoming) == Data(DaemonFixture.dataset(records: 3).utf8))
+        guard case .submitted(let second) = try await world.send(.submit(path: source, manifestPath: nil)) else {
+            Issue.record("not a receipt"); return
+        }
+        #expect(second.dataset == "mine-1")
+        let manifest = try world.fixture.directory.write("m.json", DaemonFixture.manifest(account: "acme"))
+        guard case .submitted(let third) = try await world.send(.submit(path: source, manifestPath: manifest)) else {
+            Issue.record("not a receipt"); return
+        }
+        let withManifest = world.fixture.config.paths.spool.appendingPathComponent("incoming/\(third.dataset).manifest.json")
+        #expect(try Data(contentsOf: withManifest) == Data(DaemonFixture.manifest(account: "acme").utf8))
+        await #expect(throws: ControlError(.permissionDenied, "")) {
+            try await world.send(.submit(path: world.fixture.directory.path, manifestPath: nil))
+        }
+        let link = world.fixture.directory.url.appendingPathComponent("link.jsonl").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: source)
+        await #expect(throws: ControlError(.permissionDenied, "")) { try await world.send(.submit(path: link, manifestPath: nil)) }
+        await #expect(throws: ControlError(.malformedRequest, "")) { try await world.send(.submit(path: "mine.jsonl", manifestPath: nil)) }
+    }
+}

@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: Apache-2.0
+import Control
+import Foundation
+import Glibc
+import Ledger
+import Testing
+import TestSupport
+
+/// `dptuned --config FILE` run as systemd would: the notify protocol, the control socket,
+/// SIGTERM, and a refusal to start on a damaged ledger.
+@Suite(.serialized) struct DptunedProcessTests {
+    /// Collects a child's stderr on a thread of its own, so a chatty child never blocks.
+    final class Output: @unchecked Sendable {
+        private let lock = NSLock()
+        private var data = Data()
+        func append(_ more: Data) { lock.withLock { data.append(more) } }
+        var text: String { lock.withLock { String(decoding: data, as: UTF8.self) } }
+
+        /// The text once it contains `marker` (the reader thread may lag the child's exit),
+        /// or as it is after two seconds.
+        func text(containing marker: String) -> String {
+            for _ in 0..<100 where !text.contains(marker) { usleep(20_000) }
+            return text
+        }
+    }
+
+    static func launch(_ fixture: DaemonFixture, notifySocket: String) throws -> (Process, Output) {
+        let process = Process()
+        process.executableURL = try ProductExecutable("dptuned").url
+        process.arguments = ["--config", fixture.configFile.path]
+        var environment = ProcessInfo.processInfo.environment
+        environment["NOTIFY_SOCKET"] = notifySocket
+        environment.removeValue(forKey: "JOURNAL_STREAM")
+        environment.removeValue(forKey: "LISTEN_FDS")
+        process.environment = environment
+        let errors = Pipe()
+        process.standardError = errors
+        let output = Output()
+        errors.fileHandleForReading.readabilityHandler = { handle in output.append(handle.availableData) }
+        try process.run()
+        return (process, output)
+    }
+
+    /// The notify socket, read by one test thread at a time.
+    final class NotifySink: @unchecked Sendable {
+        let sink: DatagramSink
+        init() throws { sink = try DatagramSink() }
+        var path: String { sink.path }
+        func receive(timeoutMilliseconds: Int32) -> [UInt8]? { sink.receive(timeoutMilliseconds: timeoutMilliseconds) }
+    }
+
+    /// Datagrams until one contains `assignment`, or nil after the timeout.
+    static func await(_ assignment: String, from sink: NotifySink, timeoutMilliseconds: Int32 = 60_000) -> String? {
+        while let datagram = sink.receive(timeoutMilliseconds: timeoutMilliseconds) {
+            let text = String(decoding: datagram, as: UTF8.self)
+            if text.split(separator: "\n").contains(Substring(assignment)) { return text }
+        }
+        return nil
+    }
+
+    /// Runs the whole conversation off the cooperative pool: every step blocks.
+    @Test func startsAnswersAndStopsOnSIGTERM() async throws {
+        let fixture = try DaemonFixture()
+        let sink = try NotifySink()
+        let (process, output) = try Self.launch(fixture, notifySocket: sink.path)
+        defer { if process.isRunning { process.interrupt() } }
+
+        let ready = try await DaemonFixture.offPool { Self.await("READY=1", from: sink) }
+        try #require(ready != nil, "no READY=1; stderr: \(output.text)")
+        let socketPath = fixture.config.control.path
+        let result = try await DaemonFixture.offPool {
+            try ControlClient(socketPath: socketPath, timeout: .seconds(10)).send(.status)
+        }
+        guard case .status(let status) = result else { Issue.record("not a status: \(result)"); return }
+        #expect(status.ledgerPath == fixture.config.paths.ledger.path)
+        #expect(status.queueLength == 0)
+
+        // No plugin is installed, so the watcher's dataset must end rejected, with its code.
+        try fixture.drop("reviews", manifest: DaemonFixture.manifest(account: "acme"))
+        let errorFile = fixture.config.paths.spool.appendingPathComponent("rejected/reviews.error.json").path
+        let arrived = try await DaemonFixture.offPool {
+            for _ in 0..<400 where !FileManager.default.fileExists(atPath: errorFile) { usleep(50_000) }
+            return FileManager.default.fileExists(atPath: errorFile)
+        }
+        #expect(arrived, "stderr: \(output.text)")
+        #expect(try fixture.errorCode(of: "reviews") == "unknown_strategy")
+
+        kill(process.processIdentifier, SIGHUP)
+        #expect(try await DaemonFixture.offPool { Self.await("RELOADING=1", from: sink) } != nil)
+        #expect(try await DaemonFixture.offPool { Self.await("READY=1", from: sink) } != nil)
+
+        process.terminate()
+        #expect(try await DaemonFixture.offPool { Self.await("STOPPING=1", from: sink, timeoutMilliseconds: 20_000) } != nil)
+        try await DaemonFixture.offPool { process.waitUntilExit() }
+        #expect(process.terminationReason == .exit)
+        #expect(process.terminationStatus == 0, "stderr: \(output.text)")
+    }
+
+    @Test func damagedLedgerRefusesToStart() async throws {
+        let fixture = try DaemonFixture()
+        do {
+            let ledger = try fixture.openLedger()
+            _ = try ledger.accounts()
+        }
+        // Keep SQLite's header page, scramble the rest, as a bad disk would.
+        let path = fixture.config.paths.ledger.path
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        try #require(bytes.count > 8192)
+        for index in 4096..<bytes.count { bytes[index] = UInt8(truncatingIfNeeded: index &* 7919) }
+        try bytes.write(to: URL(fileURLWithPath: path))
+
+        let sink = try NotifySink()
+        let (process, output) = try Self.launch(fixture, notifySocket: sink.path)
+        try await DaemonFixture.offPool { process.waitUntilExit() }
+        #expect(process.terminationStatus != 0)
+        #expect(sink.receive(timeoutMilliseconds: 100) == nil)
+        let stderr = output.text(containing: "refusing to start")
+        #expect(stderr.contains("fails the integrity check '"), "stderr: \(stderr)")
+        #expect(stderr.contains(path))
+        #expect(stderr.contains("refusing to start"))
+    }
+
+    @Test func vanishedLedgerIsNotRecreatedOnceJobsExist() async throws {
+        let fixture = try DaemonFixture()
+        let jobsFolder = fixture.config.paths.stateDirectory.appendingPathComponent("jobs")
+        try FileManager.default.createDirectory(at: jobsFolder, withIntermediateDirectories: true)
+        try Data("{}".utf8).write(to: jobsFolder.appendingPathComponent("j-old.json"))
+        let sink = try NotifySink()
+        let (process, output) = try Self.launch(fixture, notifySocket: sink.path)
+        try await DaemonFixture.offPool { process.waitUntilExit() }
+        #expect(process.terminationStatus != 0)
+        let stderr = output.text(containing: "refusing to start")
+        #expect(stderr.contains("no privacy ledger at \(fixture.config.paths.ledger.path)"), "stderr: \(stderr)")
+        #expect(!FileManager.default.fileExists(atPath: fixture.config.paths.ledger.path))
+    }
+}

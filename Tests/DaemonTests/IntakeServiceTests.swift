@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: Apache-2.0
+import Daemon
+import Foundation
+import Ledger
+import Spool
+import Testing
+
+@Suite struct IntakeServiceTests {
+    struct World {
+        let fixture: DaemonFixture
+        let ledger: LedgerStore
+        let jobs: JobStore
+        let intake: IntakeService
+
+        init() throws {
+            fixture = try DaemonFixture()
+            ledger = try fixture.openLedger()
+            let spool = try SpoolDirectory(root: fixture.config.paths.spool)
+            jobs = try JobStore(stateDirectory: fixture.config.paths.stateDirectory)
+            intake = IntakeService(
+                spool: spool, config: fixture.config, strategies: { ["lora"] }, ledger: ledger, jobs: jobs,
+                logger: DaemonFixture.logger)
+        }
+    }
+
+    @Test func validDatasetIsAdmittedReservedAndQueued() async throws {
+        let world = try World()
+        try world.fixture.drop("reviews", manifest: DaemonFixture.manifest(account: "acme"))
+        let job = try #require(await world.intake.process("reviews.jsonl"))
+        #expect(job.account == "acme")
+        #expect(job.dataset == "reviews.jsonl")
+        #expect(job.populationSize == 180)
+        #expect(job.steps == 9)
+        #expect(job.state == .queued)
+        #expect(await world.jobs.queuedIDs == [job.id])
+        let record = try world.ledger.job(id: job.id)
+        #expect(record.state == .admitted)
+        let charges = try world.ledger.charges(account: "acme")
+        #expect(charges.map(\.id) == job.chargeIDs)
+        #expect(charges.allSatisfy { $0.state == .reserved })
+        let accepted = world.fixture.config.paths.spool.appendingPathComponent("accepted/reviews.jsonl")
+        #expect(FileManager.default.fileExists(atPath: accepted.path))
+        let persisted = world.fixture.config.paths.stateDirectory.appendingPathComponent("jobs/\(job.id).json")
+        #expect(FileManager.default.fileExists(atPath: persisted.path))
+        let reopened = try JobStore(stateDirectory: world.fixture.config.paths.stateDirectory)
+        let reloaded = try #require(await reopened.job(id: job.id))
+        #expect(reloaded.chargeIDs == job.chargeIDs)
+        #expect(reloaded.noiseMultiplier == job.noiseMultiplier)
+        #expect(await reopened.queuedIDs == [job.id])
+    }
+
+    @Test func overBudgetIsRejectedAndChargesNothing() async throws {
+        let world = try World()
+        try world.fixture.drop("big", manifest: DaemonFixture.manifest(account: "poor", epsilon: 4))
+        #expect(await world.intake.process("big.jsonl") == nil)
+        #expect(try world.fixture.errorCode(of: "big") == "budget_exhausted")
+        let message = try #require(try world.fixture.errorMessage(of: "big"))
+        #expect(message.contains("poor"))
+        #expect(try world.ledger.charges().isEmpty)
+        #expect(try world.ledger.account(named: "poor").epsilonSpent == 0)
+        #expect(await world.jobs.all().isEmpty)
+    }
+
+    @Test(arguments: [
+        ("nobody", "tiny", "lora", "unknown_account"),
+        ("acme", "huge", "lora", "unknown_backbone"),
+        ("acme", "tiny", "magic", "unknown_strategy"),
+    ])
+    func unknownNamesGetTheirCode(account: String, backbone: String, strategy: String, code: String) async throws {
+        let world = try World()
+        try world.fixture.drop(
+            "named", manifest: DaemonFixture.manifest(account: account, backbone: backbone, strategy: strategy))
+        #expect(await world.intake.process("named.jsonl") == nil)
+        #expect(try world.fixture.errorCode(of: "named") == code)
+        #expect(try world.ledger.charges().isEmpty)
+    }
+
+    @Test func scanTakesEverythingWaitingAndSurvivesGarbage() async throws {
+        let world = try World()
+        try world.fixture.drop("first", manifest: DaemonFixture.manifest(account: "acme"))
+        let incoming = world.fixture.config.paths.spool.appendingPathComponent("incoming")
+        for name in ["garbage", "empty"] {
+            try Data(DaemonFixture.manifest(account: "acme").utf8)
+                .write(to: incoming.appendingPathComponent("\(name).manifest.json"))
+        }
+        try Data("not json\n".utf8).write(to: incoming.appendingPathComponent("garbage.jsonl"))
+        try Data().write(to: incoming.appendingPathComponent("empty.jsonl"))
+        await world.intake.scanIncoming()
+        #expect(await world.jobs.all().count == 1)
+        #expect(try world.fixture.errorCode(of: "garbage") == "invalid_json")
+        #expect(try world.fixture.errorCode(of: "empty") == "empty_dataset")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: incoming.path).isEmpty)
+    }
+}

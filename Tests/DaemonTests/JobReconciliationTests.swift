@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: Apache-2.0
+@testable import Daemon
+import Foundation
+import Ledger
+import Privacy
+import Spool
+import Testing
+
+@Suite struct JobReconciliationTests {
+    @Test func restartLeavesNoJobDroppedAndNoChargeRemoved() async throws {
+        let fixture = try DaemonFixture()
+        let ledger = try fixture.openLedger()
+        let spool = try SpoolDirectory(root: fixture.config.paths.spool)
+        let jobs = try JobStore(stateDirectory: fixture.config.paths.stateDirectory)
+        let intake = IntakeService(
+            spool: spool, config: fixture.config, strategies: { ["lora"] }, ledger: ledger, jobs: jobs,
+            logger: DaemonFixture.logger)
+        for name in ["started", "waiting", "cancelled"] {
+            try fixture.drop(name, manifest: DaemonFixture.manifest(account: "acme"))
+        }
+        let started = try #require(await intake.process("started.jsonl"))
+        let waiting = try #require(await intake.process("waiting.jsonl"))
+        let cancelled = try #require(await intake.process("cancelled.jsonl"))
+        // The daemon died: after starting one job, between a ledger cancel and its record,
+        // and between an admission and its record.
+        #expect(try await jobs.startNext()?.id == started.id)
+        try ledger.cancel(job: cancelled.id, reason: "operator")
+        _ = try ledger.admit(AdmissionRequest(
+            jobID: "j-orphan", account: "acme",
+            dataset: .init(sha256: String(repeating: "0", count: 64), spoolName: "orphan.jsonl", recordCount: 100),
+            strategy: "lora", charges: [.init(event: .gaussian(noiseMultiplier: 5))]))
+        let chargesBefore = try ledger.charges().count
+
+        let reopened = try JobStore(stateDirectory: fixture.config.paths.stateDirectory)
+        let changed = try await JobReconciliation.reconcile(
+            ledger: ledger, jobs: reopened, spool: spool, logger: DaemonFixture.logger)
+        #expect(Set(changed) == ["j-orphan", started.id, cancelled.id])
+        #expect(try ledger.job(id: "j-orphan").state == .failed)
+        #expect(try ledger.job(id: started.id).state == .failed)
+        #expect(await reopened.job(id: started.id)?.state == .failed)
+        #expect(await reopened.job(id: cancelled.id)?.state == .cancelled)
+        #expect(await reopened.job(id: waiting.id)?.state == .queued)
+        #expect(await reopened.queuedIDs == [waiting.id])
+        #expect(try ledger.charges().count == chargesBefore)
+        #expect(try ledger.unfinishedJobs().map(\.id) == [waiting.id])
+        // Only the dataset of the still-queued job stays in accepted/; the others are in done/
+        // with their results.
+        #expect(try spool.scan(.accepted).filter { $0.hasSuffix(".jsonl") } == ["waiting.jsonl"])
+        let done = fixture.config.paths.spool.appendingPathComponent("done")
+        let result = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: done.appendingPathComponent("started.result.json"))) as? [String: Any]
+        #expect(result?["state"] as? String == "failed")
+        #expect(result?["job_id"] as? String == started.id)
+        let cancelledResult = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: done.appendingPathComponent("cancelled.result.json"))) as? [String: Any]
+        #expect(cancelledResult?["state"] as? String == "cancelled")
+    }
+}

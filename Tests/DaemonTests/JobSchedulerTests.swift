@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: Apache-2.0
+import Control
+import Daemon
+import Foundation
+import Ledger
+import Spool
+import Synchronization
+import Testing
+
+@Suite struct JobSchedulerTests {
+    /// A test double for the worker seam: it trains nothing, reports one step, and ends each
+    /// job as the test scripted (by dataset name).
+    final class ScriptedRunner: JobRunner {
+        let outcomes: [String: JobOutcome]
+        let started = Mutex<[String]>([])
+        init(_ outcomes: [String: JobOutcome]) { self.outcomes = outcomes }
+
+        func run(_ job: DaemonJob, progress: @escaping @Sendable (ProgressEvent) async -> Void) async -> JobOutcome {
+            started.withLock { $0.append(job.dataset) }
+            await progress(ProgressEvent(
+                jobID: job.id, state: .running, step: 1, totalSteps: job.steps, loss: 0.5,
+                epsilonSpent: 0, examplesPerSecond: 0))
+            return outcomes[job.dataset] ?? .failed(reason: "unscripted")
+        }
+
+        func cancel(jobID id: String) async {}
+    }
+
+    @Test func runsFIFOAndSettlesLedgerRecordAndSpool() async throws {
+        let fixture = try DaemonFixture()
+        let ledger = try fixture.openLedger()
+        let spool = try SpoolDirectory(root: fixture.config.paths.spool)
+        let jobs = try JobStore(stateDirectory: fixture.config.paths.stateDirectory)
+        let intake = IntakeService(
+            spool: spool, config: fixture.config, strategies: { ["lora"] }, ledger: ledger, jobs: jobs,
+            logger: DaemonFixture.logger)
+        var queued: [DaemonJob] = []
+        for name in ["one", "two", "three"] {
+            try fixture.drop(name, manifest: DaemonFixture.manifest(account: "acme"))
+            queued.append(try #require(await intake.process("\(name).jsonl")))
+        }
+        let runner = ScriptedRunner([
+            "one.jsonl": .succeeded(adapterPath: "/adapters/one"),
+            "two.jsonl": .failed(reason: "out of memory"),
+            "three.jsonl": .cancelled(reason: "operator"),
+        ])
+        let scheduler = JobScheduler(
+            jobs: jobs, ledger: ledger, spool: spool, runner: runner, workers: 1, logger: DaemonFixture.logger)
+        let loop = Task { await scheduler.run() }
+        defer { loop.cancel() }
+        for _ in 0..<200 where await !jobs.all().allSatisfy(\.state.isFinal) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+
+        #expect(runner.started.withLock { $0 } == ["one.jsonl", "two.jsonl", "three.jsonl"])
+        #expect(await jobs.job(id: queued[0].id)?.state == .succeeded)
+        #expect(await jobs.job(id: queued[0].id)?.adapterPath == "/adapters/one")
+        #expect(await jobs.job(id: queued[0].id)?.step == 1)
+        #expect(await jobs.job(id: queued[1].id)?.reason == "out of memory")
+        #expect(try queued.map { try ledger.job(id: $0.id).state } == [.succeeded, .failed, .cancelled])
+        #expect(try ledger.charges(account: "acme").allSatisfy { $0.state == .committed })
+        #expect(try ledger.charges(account: "acme").count == 3)
+        let done = try FileManager.default.contentsOfDirectory(
+            atPath: fixture.config.paths.spool.appendingPathComponent("done").path)
+        #expect(Set(done).isSuperset(of: ["one.result.json", "two.result.json", "three.result.json"]))
+        #expect(try spool.scan(.accepted).isEmpty)
+    }
+}

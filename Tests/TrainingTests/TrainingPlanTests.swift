@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: Apache-2.0
+import Privacy
+import Records
+import Testing
+import Training
+
+@Suite struct TrainingPlanTests {
+    @Test(arguments: [Manifest.Accountant.rdp, .prv])
+    func eventMeetsTargetWithinTolerance(accountant: Manifest.Accountant) throws {
+        let plan = try TrainingPlan(
+            populationSize: 1_000, expectedBatch: 100, epochs: 2, epsilon: 3, delta: 1e-5, accountant: accountant)
+        var priced = TrainingPlan.accountantFactory(accountant)(.addOrRemoveOne)
+        try priced.compose(plan.event)
+        let epsilon = try priced.epsilon(delta: 1e-5)
+        #expect(epsilon <= 3)
+        // σ is at most `calibrationTolerance` (relative) above the threshold: a little less
+        // noise must overshoot the target.
+        var lessNoise = TrainingPlan.accountantFactory(accountant)(.addOrRemoveOne)
+        let shaved = plan.noiseMultiplier * (1 - 2 * TrainingPlan.calibrationTolerance)
+        try lessNoise.compose(
+            DpEvent.poissonSampled(probability: plan.samplingRate, event: .gaussian(noiseMultiplier: shaved))
+                .repeated(plan.steps))
+        #expect(try lessNoise.epsilon(delta: 1e-5) > 3)
+        #expect(epsilon > 3 * 0.99)
+    }
+
+    @Test func stepsAndRateAreExact() throws {
+        let plan = try TrainingPlan(
+            populationSize: 1_000, expectedBatch: 64, epochs: 3, epsilon: 8, delta: 1e-5, accountant: .rdp)
+        #expect(plan.samplingRate == 0.064)
+        #expect(plan.steps == 47)  // ⌈3 · 1000 / 64⌉ = ⌈46.875⌉
+        let even = try TrainingPlan(
+            populationSize: 640, expectedBatch: 64, epochs: 3, epsilon: 8, delta: 1e-5, accountant: .rdp)
+        #expect(even.steps == 30)
+        let capped = try TrainingPlan(
+            populationSize: 50, expectedBatch: 64, epochs: 2, epsilon: 8, delta: 1e-3, accountant: .rdp)
+        #expect(capped.samplingRate == 1)
+        #expect(capped.steps == 2)
+        #expect(plan.event == DpEvent.poissonSampled(
+            probability: 0.064, event: .gaussian(noiseMultiplier: plan.noiseMultiplier)).repeated(47))
+    }
+
+    @Test func deltaMustStayBelowOneOverN() throws {
+        #expect(throws: TrainingPlanError(.deltaTooLarge, "")) {
+            try TrainingPlan(populationSize: 100_000, expectedBatch: 64, epochs: 1, epsilon: 8, delta: 1e-5, accountant: .rdp)
+        }
+        #expect(throws: TrainingPlanError(.deltaTooLarge, "")) {
+            try TrainingPlan(populationSize: 200_000, expectedBatch: 64, epochs: 1, epsilon: 8, delta: 1e-5, accountant: .rdp)
+        }
+        _ = try TrainingPlan(populationSize: 99_999, expectedBatch: 64, epochs: 1, epsilon: 8, delta: 1e-5, accountant: .rdp)
+    }
+
+    @Test func manifestPlanUsesTheTrainingSplit() throws {
+        var defaults = ManifestDefaults(account: "a", backbone: "b", strategy: "s", objective: .generate)
+        defaults.privacy = Manifest.Privacy(epsilon: 4, delta: 1e-4, unit: .record, accountant: .rdp)
+        defaults.train = Manifest.Train(epochs: 1, expectedBatch: 10, lr: 1e-3, maxLen: 8, clip: 1, seed: 3)
+        let manifest = try Manifest(defaults: defaults)
+        let summary = DatasetSummary(
+            sha256: "", byteCount: 0, recordCount: 200, unitCount: 0, taskCounts: [:], privacyUnitCount: 200)
+        let plan = try TrainingPlan(manifest: manifest, dataset: summary, heldOutFraction: 0.1)
+        #expect(plan.populationSize == HeldOutSplit(memberCount: 200, heldOutFraction: 0.1, seed: 3).training.count)
+        #expect(plan.populationSize == 180)
+        #expect(plan.steps == 18)
+        #expect(plan.samplingRate == 10.0 / 180.0)
+    }
+
+    @Test(arguments: [0.0, -1, .infinity, .nan])
+    func unreachableEpsilonIsRefused(epsilon: Double) {
+        do {
+            _ = try TrainingPlan(populationSize: 10, expectedBatch: 10, epochs: 1, epsilon: epsilon, delta: 1e-3, accountant: .rdp)
+            Issue.record("planned epsilon \(epsilon)")
+        } catch {
+            #expect(error.code == .unreachableEpsilon)
+            #expect(error.message.contains("epsilon \(epsilon)"))
+        }
+    }
+}

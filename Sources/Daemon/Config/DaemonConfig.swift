@@ -80,7 +80,7 @@ public struct DaemonConfig: Sendable, Hashable {
         let state = try reader.location(["paths", "state"], default: "/var/lib/dptune")
         paths = Paths(
             stateDirectory: state,
-            spool: try reader.location(["paths", "spool"], default: "/var/spool/dptune"),
+            spool: try reader.location(["paths", "spool"], default: "/var/lib/dptune/spool"),
             plugins: try reader.location(["paths", "plugins"], default: "/usr/lib/dptune/plugins"),
             adapters: try reader.location(["paths", "adapters"], default: state.appendingPathComponent("adapters").path),
             ledger: try reader.location(["paths", "ledger"], default: state.appendingPathComponent("ledger.sqlite").path),

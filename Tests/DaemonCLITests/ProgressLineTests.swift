@@ -33,11 +33,12 @@ import Testing
         #expect(line.hasPrefix("step 25/100"))
     }
 
-    @Test func noEtaBeforeThePaceIsKnownAndNoLossBeforeTheFirstStep() {
+    @Test func etaIsADashBeforeThePaceIsKnownAndLossBeforeTheFirstStep() {
         let first = ProgressEvent(
             jobID: "job-1", state: .queued, step: 0, totalSteps: 10, epsilonSpent: 0, examplesPerSecond: 0)
         let line = ProgressLine.bar(first, epsilonTarget: .infinity, secondsPerStep: nil, width: 80)
-        #expect(line.hasSuffix("step 0/10  loss -  ε 0.00/∞  0.0 ex/s"))
+        #expect(line.hasSuffix("step 0/10  loss -  ε 0.00/∞  0.0 ex/s  ETA -"))
+        #expect(line.count == 79)
         #expect(!line.contains("#"))
     }
 

@@ -30,20 +30,27 @@ struct WatchCommand: DaemonCommand {
         let redraw = !root.json && Terminal.standardOutputIsTerminal
         var pace = StepPace()
         var encodingFailure: ControlError?
-        let ended = try client.watch(jobID: id) { event in
-            if root.json {
-                do throws(ControlError) { try printJSON(event) } catch { encodingFailure = encodingFailure ?? error }
-            } else if redraw {
-                pace.record(step: event.step, at: .now)
-                let line = ProgressLine.bar(
-                    event, epsilonTarget: target, secondsPerStep: pace.secondsPerStep, width: Terminal.width)
-                Terminal.write("\r" + line + "\u{1B}[K")
-            } else {
-                Terminal.write(ProgressLine.plain(event, epsilonTarget: target) + "\n")
+        let ended: JobDetail
+        do {
+            ended = try client.watch(jobID: id) { event in
+                if root.json {
+                    do throws(ControlError) { try printJSON(event) } catch { encodingFailure = encodingFailure ?? error }
+                } else if redraw {
+                    pace.record(step: event.step, at: .now)
+                    let line = ProgressLine.bar(
+                        event, epsilonTarget: target, secondsPerStep: pace.secondsPerStep, width: Terminal.width)
+                    Terminal.write("\r" + line + "\u{1B}[K")
+                } else {
+                    Terminal.write(ProgressLine.plain(event, epsilonTarget: target) + "\n")
+                }
             }
+        } catch {
+            // A failure mid-watch (the daemon stopping) must not print its error over the bar.
+            if redraw { Terminal.write("\n") }
+            throw error
         }
-        if let encodingFailure { throw encodingFailure }
         if redraw { Terminal.write("\n") }
+        if let encodingFailure { throw encodingFailure }
         if root.json {
             try printJSON(ended)
         } else {

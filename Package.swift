@@ -52,7 +52,7 @@ let package = Package(
             kit, "Control",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .target(name: "TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Control"]),
         .executableTarget(name: "dptune-bench", dependencies: [
             kit, .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Benchmarks/dptune-bench"),
@@ -70,6 +70,7 @@ let package = Package(
         .testTarget(name: "RecordsTests", dependencies: ["Records", "TestSupport"]),
         .testTarget(name: "SpoolTests", dependencies: ["Spool", "Records", "TestSupport"]),
         .testTarget(name: "ControlTests", dependencies: ["Control", "TestSupport"]),
+        .testTarget(name: "DaemonCLITests", dependencies: ["dptunectl", "Control", "TestSupport"]),
         .testTarget(name: "DaemonTests", dependencies: [
             "Daemon", "TestSupport", .product(name: "Logging", package: "swift-log"),
         ]),

@@ -252,3 +252,19 @@ enum ControlWire {
         }
     }
 }
+
+extension JSONEncoder {
+    /// An encoder writing JSON exactly as the control socket does (sorted keys, ISO 8601
+    /// dates, non-finite numbers as strings), so `dptunectl --json` prints what the daemon sent.
+    public static func controlProtocol() -> JSONEncoder {
+        ControlWire.makeEncoder()
+    }
+}
+
+extension JSONDecoder {
+    /// A decoder reading JSON as the control socket writes it, for scripts and tests that
+    /// read `dptunectl --json` into the payload types.
+    public static func controlProtocol() -> JSONDecoder {
+        ControlWire.makeDecoder()
+    }
+}

@@ -36,12 +36,14 @@ public struct ProductExecutable: Sendable {
         process.standardError = error
         try process.run()
         // Read both pipes to the end before waiting, so a chatty child cannot block on a full pipe.
+        // The reader gets a thread of its own: blocked on a Dispatch worker, it would starve
+        // Swift's concurrency pool, which shares those workers, and stall an in-process server.
         let errorData = LockedData()
         let errorRead = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
+        Thread {
             errorData.set(error.fileHandleForReading.readDataToEndOfFile())
             errorRead.signal()
-        }
+        }.start()
         let outputData = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         errorRead.wait()

@@ -1,19 +1,24 @@
 // SPDX-License-Identifier: Apache-2.0
 import ArgumentParser
+import Control
 import Foundation
 
 /// `dptunectl`: the operator's command line (DESIGN.md §3.6).
 ///
-/// Daemon commands (status, jobs, …) will use `--socket` and `--json`; the `privacy`
-/// planning commands work offline and honour `--json`.
+/// Daemon commands (status, jobs, …) talk to `--socket`; the `privacy` planning commands
+/// work offline. All honour `--json`.
 struct DPTuneCtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dptunectl",
         abstract: "Control and query the dptune daemon, and plan privacy budgets offline.",
-        subcommands: [PrivacyCommand.self])
+        subcommands: [
+            DaemonStatusCommand.self, JobsCommand.self, JobCommand.self, WatchCommand.self, CancelCommand.self,
+            ReportCommand.self, LedgerCommand.self, AccountsCommand.self, PluginsCommand.self, SubmitCommand.self,
+            PrivacyCommand.self,
+        ])
 
     @Option(help: "The daemon's control socket.")
-    var socket: String = "/run/dptune/control.sock"
+    var socket: String = ControlClient.defaultSocketPath
 
     @Flag(help: "Print machine-readable JSON instead of human text.")
     var json = false
@@ -45,11 +50,12 @@ struct DPTuneCtl: ParsableCommand {
     }
 }
 
-/// The exit statuses of DESIGN.md §3.6 (3, daemon unreachable, comes with the daemon commands).
+/// The exit statuses of DESIGN.md §3.6.
 enum ExitStatus {
     static let ok: Int32 = 0
     static let failed: Int32 = 1
     static let usage: Int32 = 2
+    static let daemonUnreachable: Int32 = 3
 }
 
 /// A leaf command that does its work and returns the exit status, rather than throwing

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import Control
 import Foundation
+import TestSupport
 
 /// A running ``ControlServer`` with a ``FakeControlHandler`` on a socket in a fresh
 /// temporary directory, shut down and removed after the test body.

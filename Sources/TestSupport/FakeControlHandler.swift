@@ -5,14 +5,15 @@ import Synchronization
 
 /// An in-memory daemon behind the control socket: canned answers, a record of every request
 /// that reached it, and hooks to make a request wait (for concurrency and shutdown tests).
-final class FakeControlHandler: ControlHandler {
-    struct Received: Sendable, Hashable {
-        var request: ControlRequest
-        var peer: PeerCredentials
+public final class FakeControlHandler: ControlHandler {
+    public struct Received: Sendable, Hashable {
+        public var request: ControlRequest
+        public var peer: PeerCredentials
     }
 
     private struct State {
         var received: [Received] = []
+        var details: [String: JobDetail] = [FakeControlHandler.job.id: FakeControlHandler.detail]
         var watchEvents: [String: [ProgressEvent]] = [:]
         var statusRendezvous: Rendezvous?
         var jobsGate: Gate?
@@ -20,58 +21,65 @@ final class FakeControlHandler: ControlHandler {
 
     private let state = Mutex(State())
 
-    static let created = Date(timeIntervalSince1970: 1_790_000_000.5)
+    public init() {}
 
-    static let job = JobSummary(
+    public static let created = Date(timeIntervalSince1970: 1_790_000_000.5)
+
+    public static let job = JobSummary(
         id: "job-1", account: "hospital-a", dataset: "notes", strategy: "lora", strategyVersion: "1.2.0",
         state: .running, progress: 0.25, epsilonSpent: 1.5, epsilonTarget: 8, createdAt: created,
         startedAt: created.addingTimeInterval(2))
 
-    static let detail = JobDetail(
+    public static let detail = JobDetail(
         summary: job, backbone: "minilm-l6", delta: 1e-5, accountant: "prv", step: 25, totalSteps: 100,
         loss: 0.6931, chargeID: "charge-9")
 
-    static let account = AccountSummary(
+    public static let account = AccountSummary(
         name: "hospital-a", epsilonCap: 10, delta: 1e-5, epsilonSpent: 1.5, epsilonRemaining: 8.5, jobCount: 1)
 
-    static let charge = ChargeSummary(
+    public static let charge = ChargeSummary(
         chargeID: "charge-9", jobID: "job-1", account: "hospital-a", task: "sentiment", strategy: "lora",
         mechanism: "PoissonSampled(0.01, Gaussian(1.1)) x100", epsilon: 1.5, state: .reserved,
         reason: "admitted", time: created)
 
-    static let plugin = PluginSummary(
+    public static let plugin = PluginSummary(
         id: "lora", version: "1.2.0", file: "/var/lib/dptune/plugins/liblora.so", loadedAt: created,
         state: .current, jobs: ["job-1"])
 
-    static let retiredPlugin = PluginSummary(
+    public static let retiredPlugin = PluginSummary(
         id: "lora", version: "1.1.0", file: "/var/lib/dptune/plugins/liblora-old.so", loadedAt: created,
         state: .retired, reason: "replaced by 1.2.0", jobs: [])
 
-    static let status = DaemonStatus(
+    public static let status = DaemonStatus(
         version: "0.1.0", uptimeSeconds: 12.5, queueLength: 2, runningJobs: [job],
         ledgerPath: "/var/lib/dptune/ledger.sqlite", pluginCount: 5)
 
-    var received: [Received] { state.withLock { $0.received } }
+    public var received: [Received] { state.withLock { $0.received } }
 
     /// Makes `watch(jobID:)` replay `events`, then end.
-    func setWatchEvents(_ events: [ProgressEvent], for jobID: String) {
+    public func setWatchEvents(_ events: [ProgressEvent], for jobID: String) {
         state.withLock { $0.watchEvents[jobID] = events }
     }
 
+    /// Makes `job` requests answer `detail` for its id (e.g. a job that has ended).
+    public func setDetail(_ detail: JobDetail) {
+        state.withLock { $0.details[detail.summary.id] = detail }
+    }
+
     /// Makes every `status` request wait until `count` of them are in flight at once.
-    func requireConcurrentStatus(_ count: Int) {
+    public func requireConcurrentStatus(_ count: Int) {
         state.withLock { $0.statusRendezvous = Rendezvous(count: count) }
     }
 
     /// Makes `jobs` requests wait until `gate` opens.
-    func holdJobs(until gate: Gate) {
+    public func holdJobs(until gate: Gate) {
         state.withLock { $0.jobsGate = gate }
     }
 
-    func handle(_ request: ControlRequest, peer: PeerCredentials) async throws -> ControlResult {
-        let (rendezvous, gate) = state.withLock { state in
+    public func handle(_ request: ControlRequest, peer: PeerCredentials) async throws -> ControlResult {
+        let (rendezvous, gate, details) = state.withLock { state in
             state.received.append(Received(request: request, peer: peer))
-            return (state.statusRendezvous, state.jobsGate)
+            return (state.statusRendezvous, state.jobsGate, state.details)
         }
         switch request {
         case .status:
@@ -83,8 +91,8 @@ final class FakeControlHandler: ControlHandler {
             if let gate { await gate.wait() }
             return .jobs([Self.job])
         case .job(let id):
-            guard id == Self.job.id else { throw ControlError(.notFound, "no job \(id)") }
-            return .job(Self.detail)
+            guard let detail = details[id] else { throw ControlError(.notFound, "no job \(id)") }
+            return .job(detail)
         case .cancel(let id):
             guard id == Self.job.id else { throw ControlError(.notFound, "no job \(id)") }
             var detail = Self.detail
@@ -107,7 +115,7 @@ final class FakeControlHandler: ControlHandler {
         }
     }
 
-    func watch(jobID: String, peer: PeerCredentials) async throws -> AsyncStream<ProgressEvent> {
+    public func watch(jobID: String, peer: PeerCredentials) async throws -> AsyncStream<ProgressEvent> {
         let events = state.withLock { state in
             state.received.append(Received(request: .watch(id: jobID), peer: peer))
             return state.watchEvents[jobID]
@@ -123,14 +131,14 @@ final class FakeControlHandler: ControlHandler {
 /// Lets callers through only once `count` of them are waiting at the same time (or fails
 /// them all after ten seconds, so a server that serializes requests fails the test instead
 /// of hanging it).
-actor Rendezvous {
-    nonisolated let count: Int
+public actor Rendezvous {
+    public nonisolated let count: Int
     private var waiting: [CheckedContinuation<Bool, Never>] = []
     private var opened = false
 
-    init(count: Int) { self.count = count }
+    public init(count: Int) { self.count = count }
 
-    func arrive() async -> Bool {
+    public func arrive() async -> Bool {
         if opened { return true }
         return await withCheckedContinuation { continuation in
             waiting.append(continuation)
@@ -153,18 +161,20 @@ actor Rendezvous {
 }
 
 /// A latch that requests wait on until the test opens it.
-actor Gate {
+public actor Gate {
     private var waiting: [CheckedContinuation<Void, Never>] = []
     private var isOpen = false
-    private(set) var arrivals = 0
+    public private(set) var arrivals = 0
 
-    func wait() async {
+    public init() {}
+
+    public func wait() async {
         arrivals += 1
         if isOpen { return }
         await withCheckedContinuation { waiting.append($0) }
     }
 
-    func open() {
+    public func open() {
         isOpen = true
         for continuation in waiting { continuation.resume() }
         waiting.removeAll()

@@ -5,8 +5,8 @@ import Foundation
 ///
 /// The clients under test block in `recv`; on the few threads of Swift's cooperative pool
 /// they would starve the server's handler tasks, which run on that same pool.
-enum BlockingThread {
-    static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+public enum BlockingThread {
+    public static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             let thread = Thread {
                 continuation.resume(with: Result { try body() })

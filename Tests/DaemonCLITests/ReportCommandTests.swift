@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: Apache-2.0
+import Control
+import Foundation
+import TestSupport
+import Testing
+
+@Suite struct ReportCommandTests {
+    @Test func namesThePublishedFilesThatExist() async throws {
+        let adapter = try TemporaryDirectory(prefix: "dptunectl-adapter")
+        let card = try adapter.write("model_card.json", "{}")
+        try await CLIFixture.with { fixture in
+            var detail = FakeControlHandler.detail
+            detail.summary.state = .succeeded
+            detail.summary.adapterPath = adapter.path
+            fixture.handler.setDetail(detail)
+            let result = try await fixture.run("report", "job-1")
+            #expect(result.status == 0)
+            let lines = CLIFixture.lines(result.standardOutput)
+            #expect(lines.contains("adapter     \(adapter.path)"))
+            #expect(lines.contains("model card  \(card)"))
+            #expect(!lines.contains { $0.hasPrefix("report ") })
+            #expect(fixture.handler.received.map(\.request) == [.job(id: "job-1")])
+        }
+    }
+
+    @Test func saysWhyThereAreNoArtifactsYet() async throws {
+        try await CLIFixture.with { fixture in
+            let result = try await fixture.run("report", "job-1")
+            #expect(result.status == 0)
+            #expect(CLIFixture.lines(result.standardOutput).last == "artifacts   none (job running)")
+        }
+    }
+}

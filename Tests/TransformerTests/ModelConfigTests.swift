@@ -40,6 +40,6 @@ import Transformer
         try expectCode(#"{"model_type":"bert",\#(bert),"hidden_act":"gelu"}"#, .badConfig)   // 10 % 3 != 0
         try expectCode(#"{"model_type":"bert",\#(bert.replacingOccurrences(of: "\"num_attention_heads\":3", with: "\"num_attention_heads\":2")),"hidden_act":"relu"}"#,
                        .unsupportedArchitecture)
-        try #expect(throws: ModelLoadingError(.badConfig, "")) { try ModelConfig(directory: directory.appendingPathComponent("absent")) }
+        #expect(throws: ModelLoadingError(.badConfig, "")) { try ModelConfig(directory: directory.appendingPathComponent("absent")) }
     }
 }

@@ -48,7 +48,8 @@ public struct Manifest: Sendable, Hashable {
         public var lr: Double
         public var maxLen: Int
         public var clip: Double
-        /// Seeds sampling and initialization only, never privacy noise (DESIGN §4.3 item 3).
+        /// Seeds the held-out split and initialization only: never privacy noise, and never the
+        /// Poisson batch sampling, whose secrecy the subsampling amplification relies on.
         public var seed: UInt64
 
         public init(epochs: Int, expectedBatch: Int, lr: Double, maxLen: Int, clip: Double, seed: UInt64) {

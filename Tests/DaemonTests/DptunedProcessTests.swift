@@ -134,3 +134,44 @@ import TestSupport
         #expect(!FileManager.default.fileExists(atPath: fixture.config.paths.ledger.path))
     }
 }
+
+@Suite(.serialized) struct DptunedPluginSwapTests {
+    /// A plugin build renamed into the plugin directory of a running daemon is probed and
+    /// listed without a restart, and a rebuilt file replaces it.
+    @Test func newPluginBuildsAreLoadedWithoutARestart() async throws {
+        let fixture = try DaemonFixture()
+        try FileManager.default.createDirectory(at: fixture.config.paths.plugins, withIntermediateDirectories: true)
+        let sink = try DptunedProcessTests.NotifySink()
+        let (process, output) = try DptunedProcessTests.launch(fixture, notifySocket: sink.path)
+        defer { if process.isRunning { process.interrupt() } }
+        let ready = try await DaemonFixture.offPool { DptunedProcessTests.await("READY=1", from: sink) }
+        try #require(ready != nil, "no READY=1; stderr: \(output.text)")
+
+        let socketPath = fixture.config.control.path
+        let pluginDirectory = fixture.config.paths.plugins
+        /// Installs a build the way operators should (copy beside, then rename), then waits
+        /// until `plugins` reports `version` as current.
+        func install(_ library: String, expecting version: String) async throws -> Bool {
+            let staged = fixture.directory.url.appendingPathComponent("\(library).staged")
+            try? FileManager.default.removeItem(at: staged)
+            try FileManager.default.copyItem(at: BuildProducts.library(library), to: staged)
+            #expect(rename(staged.path, pluginDirectory.appendingPathComponent("libecho.so").path) == 0)
+            return try await DaemonFixture.offPool {
+                for _ in 0..<200 {
+                    if case .plugins(let rows) = try ControlClient(socketPath: socketPath, timeout: .seconds(10)).send(.plugins),
+                       rows.contains(where: { $0.id == "echo" && $0.version == version && $0.state == .current }) {
+                        return true
+                    }
+                    usleep(50_000)
+                }
+                return false
+            }
+        }
+        #expect(try await install("EchoV1", expecting: "1.0.0"), "stderr: \(output.text)")
+        #expect(try await install("EchoV2", expecting: "2.0.0"), "stderr: \(output.text)")
+
+        process.terminate()
+        try await DaemonFixture.offPool { process.waitUntilExit() }
+        #expect(process.terminationStatus == 0, "stderr: \(output.text)")
+    }
+}

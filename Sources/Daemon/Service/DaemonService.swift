@@ -79,6 +79,16 @@ public final class DaemonService: Sendable {
             await server.shutdown()
             throw DaemonStartError(.stateUnusable, "cannot watch \(spool.url(of: .incoming).path): \(error)")
         }
+        // The plugin directory usually sits on a read-only system path that may not exist
+        // yet: without a watch, new builds still load on SIGHUP or `plugins reload`.
+        let pluginWatcher: SpoolWatcher?
+        do {
+            pluginWatcher = try SpoolWatcher(directory: config.paths.plugins)
+        } catch {
+            logger.warning("plugin directory not watched; new plugins load on SIGHUP or `dptunectl plugins reload`",
+                           metadata: ["dptune.plugins": "\(config.paths.plugins.path)", "dptune.error": "\(error)"])
+            pluginWatcher = nil
+        }
         @Sendable func status() async -> String {
             "\(await jobs.queuedIDs.count) queued, \(await jobs.all().filter { $0.state == .running }.count) running"
         }
@@ -104,6 +114,21 @@ public final class DaemonService: Sendable {
                     notifier.status(await status())
                 }
             }
+            if let pluginWatcher {
+                let pluginDirectory = config.paths.plugins
+                group.addTask {
+                    for await event in pluginWatcher.events {
+                        switch event {
+                        case .arrived(let name) where name.hasSuffix(".so"):
+                            await plugins.fileChanged(pluginDirectory.appendingPathComponent(name))
+                        case .arrived:
+                            continue
+                        case .overflow:
+                            await plugins.scan()
+                        }
+                    }
+                }
+            }
             if let interval = notifier.watchdogPingInterval {
                 group.addTask {
                     while !Task.isCancelled {
@@ -126,6 +151,7 @@ public final class DaemonService: Sendable {
             notifier.stopping()
             logger.notice("dptuned stopping")
             watcher.close()
+            pluginWatcher?.close()
             await server.shutdown()
             group.cancelAll()
         }

@@ -95,9 +95,7 @@ public struct DatasetValidator: Sendable {
             sha256: reader.sha256, byteCount: reader.byteCount, recordCount: recordCount,
             unitCount: units.count, taskCounts: taskCounts, privacyUnitCount: privacyUnitCount)
         try checkSize(summary, manifest)
-        if let refusal = policy.budgetRefusal(account: manifest.account, manifest: manifest, dataset: summary) {
-            throw IntakeError(.budgetExhausted, refusal)
-        }
+        try policy.admit(account: manifest.account, manifest: manifest, dataset: summary)
         return summary
     }
 

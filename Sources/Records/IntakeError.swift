@@ -37,6 +37,8 @@ public struct IntakeError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let unknownBackbone = Code(rawValue: "unknown_backbone")
         public static let unknownAccount = Code(rawValue: "unknown_account")
         public static let budgetExhausted = Code(rawValue: "budget_exhausted")
+        /// The ledger could not be asked (an I/O or database failure), not a refusal.
+        public static let admissionFailed = Code(rawValue: "admission_failed")
         // Spool entries.
         public static let unsafePath = Code(rawValue: "unsafe_path")
         public static let notARegularFile = Code(rawValue: "not_a_regular_file")

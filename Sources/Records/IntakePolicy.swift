@@ -10,15 +10,18 @@ public protocol IntakePolicy: Sendable {
     var knownStrategies: Set<String> { get }
     var knownAccounts: Set<String> { get }
 
-    /// Why the account cannot pay for this job, or `nil` if it can.
+    /// Admits the job against the account's budget, or throws why not.
     ///
     /// Called last, once the dataset is known to be valid, because the charge depends on the
-    /// dataset size (sampling rate q = B/N and the number of steps). The message should state
-    /// the remaining budget (DESIGN §3.3).
-    func budgetRefusal(account: String, manifest: Manifest, dataset: DatasetSummary) -> String?
+    /// dataset size (sampling rate q = B/N and the number of steps).
+    ///
+    /// - Throws: ``IntakeError`` `budget_exhausted` when the account cannot pay, with the
+    ///   remaining budget in the message (DESIGN §3.3); another code when the job cannot
+    ///   even be priced (e.g. `delta_too_large` for the training split).
+    func admit(account: String, manifest: Manifest, dataset: DatasetSummary) throws(IntakeError)
 }
 
-/// An ``IntakePolicy`` from fixed sets and a budget closure.
+/// An ``IntakePolicy`` from fixed sets and a budget closure that returns a refusal message.
 public struct FixedIntakePolicy: IntakePolicy {
     public var knownBackbones: Set<String>
     public var knownStrategies: Set<String>
@@ -35,7 +38,7 @@ public struct FixedIntakePolicy: IntakePolicy {
         self.budgetCheck = budgetCheck
     }
 
-    public func budgetRefusal(account: String, manifest: Manifest, dataset: DatasetSummary) -> String? {
-        budgetCheck(account, manifest, dataset)
+    public func admit(account: String, manifest: Manifest, dataset: DatasetSummary) throws(IntakeError) {
+        if let refusal = budgetCheck(account, manifest, dataset) { throw IntakeError(.budgetExhausted, refusal) }
     }
 }

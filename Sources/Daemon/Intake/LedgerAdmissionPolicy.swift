@@ -45,15 +45,16 @@ final class LedgerAdmissionPolicy: IntakePolicy {
         self.jobID = jobID
     }
 
-    /// The admission made by ``budgetRefusal(account:manifest:dataset:)``, if it admitted.
+    /// The admission made by ``admit(account:manifest:dataset:)``, if it admitted.
     var admitted: Granted? { granted.withLock { $0 } }
 
-    func budgetRefusal(account: String, manifest: Manifest, dataset: DatasetSummary) -> String? {
+    func admit(account: String, manifest: Manifest, dataset: DatasetSummary) throws(IntakeError) {
         let plan: TrainingPlan
         do {
             plan = try TrainingPlan(manifest: manifest, dataset: dataset, heldOutFraction: heldOutFraction)
         } catch {
-            return "the job cannot be planned: \(error.message)"
+            throw IntakeError(error.code == .deltaTooLarge ? .deltaTooLarge : .invalidManifest,
+                              "the job cannot be planned: \(error.message)")
         }
         let request = AdmissionRequest(
             jobID: jobID, account: account,
@@ -62,11 +63,10 @@ final class LedgerAdmissionPolicy: IntakePolicy {
         do {
             let admission = try ledger.admit(request)
             granted.withLock { $0 = Granted(jobID: jobID, plan: plan, admission: admission) }
-            return nil
-        } catch let error as LedgerError {
-            return error.message
+        } catch let error as LedgerError where error.code == .budgetExceeded || error.code == .unknownAccount {
+            throw IntakeError(error.code == .budgetExceeded ? .budgetExhausted : .unknownAccount, error.message)
         } catch {
-            return "the ledger could not admit the job: \(error)"
+            throw IntakeError(.admissionFailed, "the ledger could not admit the job: \(error)")
         }
     }
 }

@@ -7,6 +7,8 @@ public struct LoadedPlugin: Sendable {
     public let strategy: any AdapterStrategy
     /// The file the plugin was loaded from (not the staging copy).
     public let path: String
+    /// The plugin ABI version its ELF note declared (checked to equal this AdapterKit's).
+    public let abiVersion: Int32
     public let loadedAt: Date
 }
 
@@ -77,7 +79,7 @@ public final class PluginLoader {
     ///   daemon therefore probes new files in a throw-away child first).
     public func load(_ url: URL) throws -> LoadedPlugin {
         let path = url.path
-        try Self.inspect(url)
+        let abiVersion = try Self.inspect(url)
         let staged = stagingDirectory.appendingPathComponent("\(url.deletingPathExtension().lastPathComponent)-\(UUID().uuidString).so")
         do {
             try FileManager.default.copyItem(at: url, to: staged)
@@ -109,7 +111,7 @@ public final class PluginLoader {
         if let existing = loaded[key] {
             throw PluginLoadError(.duplicate, path: path, "strategy \(key) is already provided by \(existing.path)")
         }
-        let plugin = LoadedPlugin(strategy: strategy, path: path, loadedAt: Date())
+        let plugin = LoadedPlugin(strategy: strategy, path: path, abiVersion: abiVersion, loadedAt: Date())
         loaded[key] = plugin
         return plugin
     }

@@ -16,13 +16,13 @@ public struct PluginDescription: Codable, Sendable, Equatable {
         case abiVersion = "abi_version"
     }
 
-    public init(_ plugin: LoadedPlugin, abiVersion: Int32) {
+    public init(_ plugin: LoadedPlugin) {
         path = plugin.path
         id = plugin.strategy.id
         version = plugin.strategy.version
         summary = plugin.strategy.summary
         options = plugin.strategy.options
-        self.abiVersion = abiVersion
+        abiVersion = plugin.abiVersion
     }
 }
 

@@ -17,9 +17,8 @@ public enum PluginProbe {
         let line: Data
         let status: Int32
         do {
-            let abi = try PluginLoader.inspect(file)
             let plugin = try PluginLoader(stagingDirectory: stagingDirectory).load(file)
-            line = try encoder.encode(PluginDescription(plugin, abiVersion: abi))
+            line = try encoder.encode(PluginDescription(plugin))
             status = 0
         } catch let error as PluginLoadError {
             line = (try? encoder.encode(PluginRefusal(path: file.path, code: error.code.description, message: error.message))) ?? Data()

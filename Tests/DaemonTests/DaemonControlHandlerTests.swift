@@ -17,15 +17,11 @@ import Testing
         let socketPath: String
 
         init() async throws {
-            fixture = try DaemonFixture()
-            ledger = try fixture.openLedger()
-            let spool = try SpoolDirectory(root: fixture.config.paths.spool)
-            jobs = try JobStore(stateDirectory: fixture.config.paths.stateDirectory)
-            let intake = IntakeService(
-                spool: spool, config: fixture.config, strategies: { ["lora"] }, ledger: ledger, jobs: jobs,
-                logger: DaemonFixture.logger)
+            let parts = try DaemonWorld()
+            let spool = parts.spool
+            (fixture, ledger, jobs) = (parts.fixture, parts.ledger, parts.jobs)
             try fixture.drop("reviews", manifest: DaemonFixture.manifest(account: "acme"))
-            job = try #require(await intake.process("reviews.jsonl"))
+            job = try #require(await parts.intake.process("reviews.jsonl"))
             let plugins = try PluginRegistry(
                 pluginDirectory: fixture.directory.url.appendingPathComponent("plugins"),
                 stateDirectory: fixture.config.paths.stateDirectory, probeExecutable: URL(fileURLWithPath: "/bin/false"))

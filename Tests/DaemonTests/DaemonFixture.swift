@@ -105,3 +105,22 @@ struct DaemonFixture {
         }
     }
 }
+
+/// A daemon's intake side over a ``DaemonFixture``: ledger, spool, job store and intake.
+struct DaemonWorld {
+    let fixture: DaemonFixture
+    let ledger: LedgerStore
+    let spool: SpoolDirectory
+    let jobs: JobStore
+    let intake: IntakeService
+
+    init() throws {
+        fixture = try DaemonFixture()
+        ledger = try fixture.openLedger()
+        spool = try SpoolDirectory(root: fixture.config.paths.spool)
+        jobs = try JobStore(stateDirectory: fixture.config.paths.stateDirectory)
+        intake = IntakeService(
+            spool: spool, config: fixture.config, strategies: { ["lora"] }, ledger: ledger, jobs: jobs,
+            logger: DaemonFixture.logger)
+    }
+}

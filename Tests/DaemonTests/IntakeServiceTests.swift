@@ -6,25 +6,8 @@ import Spool
 import Testing
 
 @Suite struct IntakeServiceTests {
-    struct World {
-        let fixture: DaemonFixture
-        let ledger: LedgerStore
-        let jobs: JobStore
-        let intake: IntakeService
-
-        init() throws {
-            fixture = try DaemonFixture()
-            ledger = try fixture.openLedger()
-            let spool = try SpoolDirectory(root: fixture.config.paths.spool)
-            jobs = try JobStore(stateDirectory: fixture.config.paths.stateDirectory)
-            intake = IntakeService(
-                spool: spool, config: fixture.config, strategies: { ["lora"] }, ledger: ledger, jobs: jobs,
-                logger: DaemonFixture.logger)
-        }
-    }
-
     @Test func validDatasetIsAdmittedReservedAndQueued() async throws {
-        let world = try World()
+        let world = try DaemonWorld()
         try world.fixture.drop("reviews", manifest: DaemonFixture.manifest(account: "acme"))
         let job = try #require(await world.intake.process("reviews.jsonl"))
         #expect(job.account == "acme")
@@ -50,7 +33,7 @@ import Testing
     }
 
     @Test func overBudgetIsRejectedAndChargesNothing() async throws {
-        let world = try World()
+        let world = try DaemonWorld()
         try world.fixture.drop("big", manifest: DaemonFixture.manifest(account: "poor", epsilon: 4))
         #expect(await world.intake.process("big.jsonl") == nil)
         #expect(try world.fixture.errorCode(of: "big") == "budget_exhausted")
@@ -67,7 +50,7 @@ import Testing
         ("acme", "tiny", "magic", "unknown_strategy"),
     ])
     func unknownNamesGetTheirCode(account: String, backbone: String, strategy: String, code: String) async throws {
-        let world = try World()
+        let world = try DaemonWorld()
         try world.fixture.drop(
             "named", manifest: DaemonFixture.manifest(account: account, backbone: backbone, strategy: strategy))
         #expect(await world.intake.process("named.jsonl") == nil)
@@ -76,7 +59,7 @@ import Testing
     }
 
     @Test func scanTakesEverythingWaitingAndSurvivesGarbage() async throws {
-        let world = try World()
+        let world = try DaemonWorld()
         try world.fixture.drop("first", manifest: DaemonFixture.manifest(account: "acme"))
         let incoming = world.fixture.config.paths.spool.appendingPathComponent("incoming")
         for name in ["garbage", "empty"] {

@@ -8,13 +8,8 @@ import Testing
 
 @Suite struct JobReconciliationTests {
     @Test func restartLeavesNoJobDroppedAndNoChargeRemoved() async throws {
-        let fixture = try DaemonFixture()
-        let ledger = try fixture.openLedger()
-        let spool = try SpoolDirectory(root: fixture.config.paths.spool)
-        let jobs = try JobStore(stateDirectory: fixture.config.paths.stateDirectory)
-        let intake = IntakeService(
-            spool: spool, config: fixture.config, strategies: { ["lora"] }, ledger: ledger, jobs: jobs,
-            logger: DaemonFixture.logger)
+        let world = try DaemonWorld()
+        let (fixture, ledger, spool, jobs, intake) = (world.fixture, world.ledger, world.spool, world.jobs, world.intake)
         for name in ["started", "waiting", "cancelled"] {
             try fixture.drop(name, manifest: DaemonFixture.manifest(account: "acme"))
         }

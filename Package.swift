@@ -9,6 +9,10 @@ import PackageDescription
 
 let kit: Target.Dependency = .product(name: "DPTuneKit", package: "Kit")
 
+/// The adapter strategies dptune ships, each a dynamic library loaded at run time
+/// (`Plugins/NAME` builds `libNAME.so`).
+let bundledPlugins = ["LoRA", "BiTFiT", "DPForward", "AnaDP", "Projected"]
+
 /// Plugins that exist only to test the loader (good, refused, and two builds of one).
 let pluginFixtures = ["EchoV1", "EchoV2", "WrongABI", "NoEntry", "NotAStrategy", "CrashingEntry"]
 
@@ -17,7 +21,7 @@ let package = Package(
     products: [
         .executable(name: "dptuned", targets: ["dptuned"]),
         .executable(name: "dptunectl", targets: ["dptunectl"]),
-    ] + pluginFixtures.map { .library(name: $0, type: .dynamic, targets: [$0]) },
+    ] + (bundledPlugins + pluginFixtures).map { .library(name: $0, type: .dynamic, targets: [$0]) },
     dependencies: [
         .package(path: "Kit"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -74,6 +78,8 @@ let package = Package(
         .testTarget(name: "DaemonTests", dependencies: [
             "Daemon", "TestSupport", .product(name: "Logging", package: "swift-log"),
         ]),
-    ] + pluginFixtures.map { .target(name: $0, dependencies: [kit], path: "Tests/PluginFixtures/\($0)") },
+        .testTarget(name: "PluginTests", dependencies: [kit, "TestSupport"]),
+    ] + bundledPlugins.map { .target(name: $0, dependencies: [kit], path: "Plugins/\($0)") }
+      + pluginFixtures.map { .target(name: $0, dependencies: [kit], path: "Tests/PluginFixtures/\($0)") },
     swiftLanguageModes: [.v6]
 )

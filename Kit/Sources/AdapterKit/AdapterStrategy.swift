@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import Transformer
 
 /// An adapter strategy, as a plugin exports it: a factory of adapters plus its identity.
 ///
@@ -14,6 +15,12 @@ public protocol AdapterStrategy: AnyObject, Sendable {
     var summary: String { get }
     /// The options a manifest's `strategy_options` may set.
     var options: [StrategyOption] { get }
+
+    /// A fresh adapter for one job on `backbone`.
+    ///
+    /// - Throws: ``AdapterError`` when an option is out of range or the backbone or
+    ///   objective is not supported, with a message for the data owner.
+    func makeAdapter(backbone: any Backbone, configuration: AdapterConfiguration) throws -> any Adapter
 }
 
 /// One option of a strategy, for validation and for `dptunectl plugins`.

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // A minimal plugin for the loader tests; EchoV1 and EchoV2 are two builds of one strategy.
 import AdapterKit
+import Transformer
 
 @section(".dptune_abi") @used
 let dptuneABINote: (UInt64, Int32, Int32) = (0x4241_454E_5554_5044, 1, 0)
@@ -16,4 +17,8 @@ final class EchoStrategy: AdapterStrategy {
     let version = "2.0.0"
     let summary = "test fixture, build 2"
     let options: [StrategyOption] = []
+
+    func makeAdapter(backbone: any Backbone, configuration: AdapterConfiguration) throws -> any Adapter {
+        throw AdapterError(.unsupportedBackbone, "echo is a plugin-loader test fixture and trains nothing")
+    }
 }

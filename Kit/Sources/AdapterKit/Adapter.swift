@@ -100,10 +100,17 @@ public protocol Adapter: AnyObject {
     /// Switches the adapter between training and inference (DP-Forward keeps its noise in
     /// both; most adapters ignore this).
     func setTraining(_ training: Bool)
+
+    /// Adds the gradient of a regularizer of the parameters alone (e.g. λ‖B·A‖²) to the
+    /// privatized gradient. The parameters are already released, so this is
+    /// post-processing and costs no privacy; it must not read anything else.
+    func addRegularizationGradient(parameters: TrainableParameters, into gradient: UnsafeMutableBufferPointer<Float>)
 }
 
 extension Adapter {
     public func setTraining(_ training: Bool) {}
+
+    public func addRegularizationGradient(parameters: TrainableParameters, into gradient: UnsafeMutableBufferPointer<Float>) {}
 
     public func noiseAllocation(target: NoiseTarget, previous: PrivatizedStatistics?) -> NoiseAllocation {
         .uniform(noiseMultiplier: target.noiseMultiplier, clip: target.clip, segmentCount: target.segments.count)

@@ -31,6 +31,9 @@ public final class TrainableParameters {
     private var sampleRows = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)
     /// Sample rows currently reserved.
     public private(set) var batch = 0
+    /// The row of sample 0 of the current forward/backward call: the trainer runs a large
+    /// batch in chunks and moves this so hooks keep indexing samples from 0.
+    public var chunkOffset = 0
     private var isSealed = false
 
     public init() {}
@@ -100,6 +103,7 @@ public final class TrainableParameters {
         }
         sampleRows.baseAddress?.initialize(repeating: 0, count: rows * count)
         batch = rows
+        chunkOffset = 0
     }
 
     /// All per-sample gradients of the batch, `(B, count)`: row `s` is sample `s`'s
@@ -111,8 +115,9 @@ public final class TrainableParameters {
     /// Segment `g`'s block of sample `s`'s gradient row: hooks *add* their contribution here.
     /// Consecutive samples are `count` floats apart (see ``sampleStride``).
     public func sampleGradients(_ g: Int, sample s: Int) -> UnsafeMutablePointer<Float> {
-        precondition(s < batch, "sample \(s) outside the reserved batch of \(batch)")
-        return sampleRows.baseAddress! + s * count + segments[g].offset
+        let row = chunkOffset + s
+        precondition(row < batch, "sample \(row) outside the reserved batch of \(batch)")
+        return sampleRows.baseAddress! + row * count + segments[g].offset
     }
 
     /// The distance in floats between two samples' rows.

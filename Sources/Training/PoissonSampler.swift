@@ -23,6 +23,16 @@ public struct PoissonSampler: Sendable {
         self.rate = min(1, Double(expectedBatchSize) / Double(population))
     }
 
+    /// - Parameters:
+    ///   - population: N.
+    ///   - rate: q in (0, 1].
+    public init(population: Int, rate: Double) {
+        precondition(population > 0, "population must be positive; found \(population)")
+        precondition(rate > 0 && rate <= 1, "sampling rate must be in (0, 1]; found \(rate)")
+        self.population = population
+        self.rate = rate
+    }
+
     /// The indices, in increasing order, of the members drawn for one batch.
     ///
     /// Gaps between members are geometric with parameter q, drawn by inversion, which is

@@ -9,6 +9,8 @@ import Foundation
 public protocol Backbone: AnyObject {
     var hiddenSize: Int { get }
     var layerCount: Int { get }
+    /// Every frozen parameter, for the trainable share a model card states.
+    var parameterCount: Int { get }
     /// Every dense layer, in forward order.
     var linearSites: [LinearSite] { get }
     func setHook(_ hook: (any LinearHook)?, for site: LinearSite)

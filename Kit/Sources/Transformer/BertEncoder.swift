@@ -22,6 +22,7 @@ public final class BertEncoder: Backbone {
     public let linearSites: [LinearSite]
     public let normSites: [NormSite]
     public var hiddenSize: Int { config.hiddenSize }
+    public var parameterCount: Int { file.entries.values.reduce(0) { $0 + $1.elementCount } }
     public var layerCount: Int { config.numHiddenLayers }
 
     struct LayerWeights {

@@ -24,6 +24,7 @@ public final class GPT2Model: Backbone {
     public let linearSites: [LinearSite]
     public let normSites: [NormSite]
     public var hiddenSize: Int { config.nEmbd }
+    public var parameterCount: Int { file.entries.values.reduce(0) { $0 + $1.elementCount } }
     public var layerCount: Int { config.nLayer }
 
     struct LayerWeights {

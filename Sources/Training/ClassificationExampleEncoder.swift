@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: Apache-2.0
+import Records
+import Tokenizers
+
+/// Turns records into encoder inputs `[CLS] instruction [SEP] input [SEP]` and label indices.
+///
+/// A chat record is read as its system and user turns (joined) for the first segment and
+/// no second segment; its last assistant turn is the label.
+public struct ClassificationExampleEncoder: Sendable {
+    public let tokenizer: WordPieceTokenizer
+    /// The job's tasks, sorted; a record without `task` belongs to the only one.
+    public let tasks: [String]
+    public let labels: [String: [String]]
+    public let maxLength: Int
+
+    public init(tokenizer: WordPieceTokenizer, labels: [String: [String]], maxLength: Int) {
+        self.tokenizer = tokenizer
+        self.tasks = labels.keys.sorted()
+        self.labels = labels
+        self.maxLength = maxLength
+    }
+
+    /// - Throws: ``TrainingError`` `.invalidRecord` for a task or label the manifest does not
+    ///   declare (the validator refuses those at intake; this guards direct callers).
+    public func encode(_ record: DatasetRecord, unit: Int) throws(TrainingError) -> TrainingExample {
+        let taskName: String
+        if let named = record.task {
+            taskName = named
+        } else if tasks.count == 1 {
+            taskName = tasks[0]
+        } else {
+            throw TrainingError(.invalidRecord, "a record has no task, but the manifest declares \(tasks.count) tasks")
+        }
+        guard let task = tasks.firstIndex(of: taskName), let taskLabels = labels[taskName] else {
+            throw TrainingError(.invalidRecord, "task \"\(taskName)\" is not declared in the manifest's labels")
+        }
+        guard let label = taskLabels.firstIndex(of: record.output) else {
+            throw TrainingError(.invalidRecord, "label \"\(record.output)\" is not declared for task \(taskName)")
+        }
+        let (first, second) = Self.segments(of: record)
+        let encoding = tokenizer.encode(first, pair: second, maxLength: maxLength)
+        return TrainingExample(ids: encoding.ids, tokenTypeIDs: encoding.tokenTypeIDs, task: task,
+                               target: .label(label), unit: unit)
+    }
+
+    static func segments(of record: DatasetRecord) -> (String, String?) {
+        switch record.body {
+        case .instruction(let instruction, let input, _):
+            return (instruction, input)
+        case .chat(let messages):
+            let end = messages.lastIndex { $0.role == .assistant } ?? messages.endIndex
+            let prompt = messages[..<end].filter { $0.role != .assistant }.map(\.content)
+            return (prompt.joined(separator: "\n"), nil)
+        }
+    }
+}

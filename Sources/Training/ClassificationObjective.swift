@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: Apache-2.0
+// Dimensions: B = examples in a chunk, T = the chunk's longest example, C = hidden width.
+import AdapterKit
+import Foundation
+import Linalg
+import Transformer
+
+/// `classify`: the mean-pooled last hidden state (how all-MiniLM-L6-v2 was trained) feeds
+/// one head per task; the loss is each record's cross entropy over its task's labels.
+final class ClassificationObjective {
+    let backbone: any Backbone
+    let head: ClassificationHead
+    private var pooled: [Float] = []
+    private var pooledGradient: [Float] = []
+    private var hiddenGradient: [Float] = []
+
+    init(backbone: any Backbone, tasks: [String], labels: [String: [String]]) {
+        self.backbone = backbone
+        head = ClassificationHead(tasks: tasks, labels: labels, width: backbone.hiddenSize)
+    }
+
+    /// The pooled representations `(B, C)` of `examples`, through every attached hook.
+    func pooledFeatures(_ examples: ArraySlice<TrainingExample>) -> [Float] {
+        let batch = PaddedBatch(examples)
+        let C = backbone.hiddenSize
+        let hidden = backbone.forward(inputIDs: batch.ids, tokenTypeIDs: batch.tokenTypeIDs, attentionMask: batch.mask,
+                                      batch: batch.count, seqLen: batch.length)
+        var out = [Float](repeating: 0, count: batch.count * C)
+        let mask = batch.mask.map(Float.init)
+        out.withUnsafeMutableBufferPointer { o in
+            mask.withUnsafeBufferPointer { m in
+                meanPoolingForward(out: o.baseAddress!, hidden: hidden.baseAddress!, mask: m.baseAddress!,
+                                   B: batch.count, T: batch.length, C: C)
+            }
+        }
+        return out
+    }
+
+    /// Forward, each example's loss, and backward: every hook and the head add each
+    /// example's own gradient to its row of `parameters` (from row `chunkOffset`).
+    func lossAndBackward(_ examples: ArraySlice<TrainingExample>, parameters: TrainableParameters) -> [Float] {
+        let batch = PaddedBatch(examples)
+        let C = backbone.hiddenSize, B = batch.count, T = batch.length
+        pooled = pooledFeatures(examples)
+        if pooledGradient.count < B * C { pooledGradient = [Float](repeating: 0, count: B * C) }
+        let losses = pooled.withUnsafeBufferPointer { h in
+            pooledGradient.withUnsafeMutableBufferPointer { dh in
+                head.loss(pooled: h.baseAddress!, tasks: examples.map(\.task), labels: examples.map { $0.label ?? 0 },
+                          parameters: parameters, pooledGradient: dh.baseAddress!)
+            }
+        }
+        hiddenGradient = [Float](repeating: 0, count: B * T * C)
+        let mask = batch.mask.map(Float.init)
+        hiddenGradient.withUnsafeMutableBufferPointer { dhidden in
+            pooledGradient.withUnsafeBufferPointer { dpooled in
+                mask.withUnsafeBufferPointer { m in
+                    meanPoolingBackward(dhidden: dhidden.baseAddress!, dout: dpooled.baseAddress!, mask: m.baseAddress!,
+                                        B: B, T: T, C: C)
+                }
+            }
+            backbone.backward(lastHiddenGradient: dhidden.baseAddress!)
+        }
+        return losses
+    }
+
+    /// Each pooled vector's predicted label and its task's label probabilities.
+    func predictions(pooled: [Float], tasks: [Int], parameters: TrainableParameters) -> [(label: Int, probabilities: [Float])] {
+        let C = backbone.hiddenSize
+        return pooled.withUnsafeBufferPointer { h in
+            tasks.enumerated().map { s, task in
+                let logits = head.logits(pooled: h.baseAddress! + s * C, task: task, parameters: parameters)
+                let maximum = logits.max() ?? 0
+                let exps = logits.map { expf($0 - maximum) }
+                let total = exps.reduce(0, +)
+                let probabilities = exps.map { $0 / total }
+                let label = probabilities.indices.max { probabilities[$0] < probabilities[$1] } ?? 0
+                return (label, probabilities)
+            }
+        }
+    }
+}
+
+/// Examples right-padded to the longest of them.
+struct PaddedBatch {
+    let count: Int
+    let length: Int
+    let ids: [Int32]
+    let tokenTypeIDs: [Int32]
+    let mask: [Int32]
+
+    init(_ examples: ArraySlice<TrainingExample>) {
+        count = examples.count
+        length = max(1, examples.map(\.ids.count).max() ?? 1)
+        var ids = [Int32](repeating: 0, count: count * length)
+        var types = [Int32](repeating: 0, count: count * length)
+        var mask = [Int32](repeating: 0, count: count * length)
+        for (b, example) in examples.enumerated() {
+            for (t, id) in example.ids.enumerated() {
+                ids[b * length + t] = id
+                mask[b * length + t] = 1
+                if t < example.tokenTypeIDs.count { types[b * length + t] = example.tokenTypeIDs[t] }
+            }
+        }
+        self.ids = ids
+        self.tokenTypeIDs = types
+        self.mask = mask
+    }
+}

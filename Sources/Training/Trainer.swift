@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: Apache-2.0
+@_spi(Trainer) import AdapterKit
+import Foundation
+import Linalg
+import Privacy
+import Transformer
+
+/// What the trainer reports after each step.
+public struct TrainingProgress: Sendable, Hashable {
+    public let step: Int
+    public let steps: Int
+    /// The mean loss of the step's batch (computed on private data, shown to operators only).
+    public let loss: Double
+    /// ε spent so far at the job's δ, from the RDP accountant on the σ_eff actually used.
+    public let epsilonSpent: Double
+}
+
+/// The settings of one run that are not part of the privacy plan.
+public struct TrainingSettings: Sendable, Hashable {
+    public var learningRate: Float
+    public var clip: Double
+    /// Public seed: initialization and the held-out split.
+    public var seed: UInt64
+    /// At most this many sequences go through the backbone at once; a Poisson batch above
+    /// it runs in several chunks into the same per-sample rows.
+    public var chunkSize: Int
+    /// Not private: derive sampling and noise from this seed. Tests only.
+    public var insecureReproducibleSeed: UInt64?
+
+    public init(learningRate: Float, clip: Double, seed: UInt64, chunkSize: Int = 32, insecureReproducibleSeed: UInt64? = nil) {
+        self.learningRate = learningRate
+        self.clip = clip
+        self.seed = seed
+        self.chunkSize = chunkSize
+        self.insecureReproducibleSeed = insecureReproducibleSeed
+    }
+}
+
+/// DP-SGD on a frozen backbone with one adapter and a classification head (DESIGN §4.3).
+///
+/// Each step draws a Poisson batch of privacy units with the secret generator, runs their
+/// records forward and backward (hooks and head write per-sample gradients), asks the
+/// adapter for a noise allocation, checks that allocation against the plan's σ, and
+/// releases the privatized gradient to AdamW. The accountant sees the σ_eff of every step.
+/// Strategies that privatize in the forward pass (DP-Forward) instead release each
+/// record's representation once and train the head on those releases.
+///
+/// - Important: not thread-safe; one job owns it.
+public final class Trainer {
+    public let parameters = TrainableParameters()
+    public let plan: TrainingPlan
+    public let settings: TrainingSettings
+    let adapter: any Adapter
+    let objective: ClassificationObjective
+    let privatizer: GradientPrivatizer
+    private let examples: [TrainingExample]
+    /// Record indices of each training unit.
+    private let unitMembers: [[Int]]
+    private var optimizer: AdamW
+    private var sampling: any RandomNumberGenerator
+    private(set) var statistics: PrivatizedStatistics?
+    /// σ_eff of each step taken, run-length encoded: what the accountant is handed.
+    public private(set) var noiseHistory: [(noiseMultiplier: Double, steps: Int)] = []
+    private var progressAccountant = RDPAccountant()
+    public private(set) var step = 0
+
+    /// - Parameters:
+    ///   - examples: the training split; each example's `unit` indexes the plan's population.
+    public init(backbone: any Backbone, adapter: any Adapter, labels: [String: [String]], examples: [TrainingExample],
+                plan: TrainingPlan, settings: TrainingSettings) throws {
+        self.plan = plan
+        self.settings = settings
+        self.adapter = adapter
+        self.examples = examples
+        objective = ClassificationObjective(backbone: backbone, tasks: labels.keys.sorted(), labels: labels)
+        var members = [[Int]](repeating: [], count: plan.populationSize)
+        for (index, example) in examples.enumerated() {
+            guard members.indices.contains(example.unit) else {
+                throw TrainingError(.invalidConfiguration,
+                                    "example \(index) names unit \(example.unit) outside the plan's \(plan.populationSize) units")
+            }
+            members[example.unit].append(index)
+        }
+        unitMembers = members
+        adapter.declareParameters(in: parameters)
+        objective.head.declareParameters(in: parameters)
+        var initialization = SeededGenerator(seed: settings.seed)
+        parameters.seal(generator: &initialization)
+        adapter.attach(to: backbone, parameters: parameters)
+        optimizer = AdamW(parameterCount: parameters.count, learningRate: settings.learningRate)
+        if let seed = settings.insecureReproducibleSeed {
+            privatizer = GradientPrivatizer(noise: .insecureReproducible(seed: seed))
+            sampling = SeededGenerator(seed: seed ^ 0x5A5A_5A5A_5A5A_5A5A)
+        } else {
+            privatizer = GradientPrivatizer(noise: try GaussianNoiseSource())
+            sampling = SystemRandomNumberGenerator()
+        }
+    }
+
+    deinit {
+        adapter.detach(from: objective.backbone)
+    }
+
+    /// Trainable parameters over the frozen backbone's.
+    public var trainableFraction: Double { Double(parameters.count) / Double(max(1, objective.backbone.parameterCount)) }
+
+    /// Runs the remaining steps; `progress` returning false stops after that step with
+    /// ``TrainingError`` `.cancelled`.
+    public func run(progress: (TrainingProgress) -> Bool = { _ in true }) throws {
+        switch adapter.mechanism {
+        case .gradientPerturbation:
+            while step < plan.steps {
+                let loss = try dpStep()
+                guard progress(TrainingProgress(step: step, steps: plan.steps, loss: loss, epsilonSpent: epsilonSpent)) else {
+                    throw TrainingError(.cancelled, "stopped after step \(step) of \(plan.steps)")
+                }
+            }
+        case .forwardPerturbation:
+            try trainOnReleasedFeatures(progress: progress)
+        }
+    }
+
+    /// ε at the plan's δ for the steps taken so far (RDP, for progress reports).
+    public var epsilonSpent: Double {
+        (try? progressAccountant.epsilon(delta: plan.delta)) ?? .infinity
+    }
+
+    /// One DP-SGD step; returns the batch's mean loss.
+    func dpStep() throws -> Double {
+        let members = PoissonSampler(population: plan.populationSize, rate: plan.samplingRate).sample(using: &sampling)
+        var rows: [Int] = []
+        var unitOfRow: [Int] = []
+        for (slot, unit) in members.enumerated() {
+            for record in unitMembers[unit] {
+                rows.append(record)
+                unitOfRow.append(slot)
+            }
+        }
+        parameters.reserveBatch(rows.count)
+        var lossSum = 0.0
+        for start in stride(from: 0, to: rows.count, by: settings.chunkSize) {
+            let chunk = rows[start..<min(start + settings.chunkSize, rows.count)].map { examples[$0] }
+            parameters.chunkOffset = start
+            lossSum += objective.lossAndBackward(chunk[...], parameters: parameters).reduce(0) { $0 + Double($1) }
+        }
+        let target = NoiseTarget(noiseMultiplier: plan.noiseMultiplier, clip: settings.clip, segments: parameters.segments)
+        let allocation = adapter.noiseAllocation(target: target, previous: statistics)
+        let sigmaEff = try Self.verify(allocation, against: target)
+        let perRecord = unitOfRow.count == members.count && zip(unitOfRow, unitOfRow.indices).allSatisfy { $0 == $1 }
+        var gradient = privatizer.privatize(parameters: parameters, unitOfRow: perRecord ? nil : unitOfRow,
+                                            unitCount: members.count, allocation: allocation,
+                                            expectedBatchSize: plan.samplingRate * Double(plan.populationSize))
+        let segmentNorms = parameters.segments.map { segment in
+            segment.range.reduce(0.0) { $0 + Double(gradient[$1]) * Double(gradient[$1]) }
+        }
+        step += 1
+        statistics = PrivatizedStatistics(step: step, noisyGradient: gradient, segmentSquaredNorms: segmentNorms,
+                                          allocation: allocation, expectedBatchSize: plan.samplingRate * Double(plan.populationSize))
+        gradient.withUnsafeMutableBufferPointer { adapter.addRegularizationGradient(parameters: parameters, into: $0) }
+        gradient.withUnsafeBufferPointer { optimizer.update(parameters: parameters.flatValues, gradients: $0) }
+        try record(noiseMultiplier: sigmaEff)
+        return rows.isEmpty ? 0 : lossSum / Double(rows.count)
+    }
+
+    /// σ_eff of `allocation`, after checking it spends no more than planned: group-wise
+    /// clips within C, and σ_eff ≥ σ overall and for each task's records.
+    static func verify(_ allocation: NoiseAllocation, against target: NoiseTarget) throws(TrainingError) -> Double {
+        let tolerance = 1e-9
+        guard allocation.standardDeviations.count == target.segments.count else {
+            throw TrainingError(.allocationRefused, "the allocation covers \(allocation.standardDeviations.count) segments, the job has \(target.segments.count)")
+        }
+        if case .groupWise(let clips) = allocation.clipping {
+            let total = clips.reduce(0) { $0 + $1 * $1 }
+            guard total <= target.clip * target.clip * (1 + tolerance) else {
+                throw TrainingError(.allocationRefused, "group-wise clips have Σ C_g² = \(total) > C² = \(target.clip * target.clip)")
+            }
+        }
+        let overall = allocation.effectiveNoiseMultiplier
+        guard overall >= target.noiseMultiplier * (1 - tolerance) else {
+            throw TrainingError(.allocationRefused, "σ_eff \(overall) is below the planned σ \(target.noiseMultiplier)")
+        }
+        let tasks = Set(target.segments.compactMap(\.task))
+        for task in tasks.sorted() {
+            let reachable = target.segments.indices.filter { target.segments[$0].task == nil || target.segments[$0].task == task }
+            let sigma = allocation.effectiveNoiseMultiplier(segments: reachable)
+            guard sigma >= target.noiseMultiplier * (1 - tolerance) else {
+                throw TrainingError(.allocationRefused, "σ_eff \(sigma) for task \(task) is below the planned σ \(target.noiseMultiplier)")
+            }
+        }
+        return overall
+    }
+
+    private func record(noiseMultiplier sigma: Double) throws {
+        if let last = noiseHistory.last, last.noiseMultiplier == sigma {
+            noiseHistory[noiseHistory.count - 1].steps += 1
+        } else {
+            noiseHistory.append((sigma, 1))
+        }
+        try progressAccountant.compose(.poissonSampled(probability: plan.samplingRate, event: .gaussian(noiseMultiplier: sigma)))
+    }
+
+    /// The event this run's releases add up to (what the model card prices).
+    public var spentEvent: DpEvent {
+        switch adapter.mechanism {
+        case .gradientPerturbation:
+            let parts = noiseHistory.map {
+                DpEvent.poissonSampled(probability: plan.samplingRate, event: .gaussian(noiseMultiplier: $0.noiseMultiplier))
+                    .repeated($0.steps)
+            }
+            return parts.count == 1 ? parts[0] : .composed(parts)
+        case .forwardPerturbation(let featureEvent, let labelEpsilon):
+            let k = objective.head.labelCounts.max() ?? 2
+            return .composed([featureEvent, .randomizedResponse(k: k, epsilon: labelEpsilon)])
+        }
+    }
+
+    /// DP-Forward: each record's representation is released once (the adapter's hooks clip
+    /// and noise it), its label once by randomized response; the head then trains on those
+    /// releases for the planned epochs without further privacy cost.
+    private func trainOnReleasedFeatures(progress: (TrainingProgress) -> Bool) throws {
+        guard case .forwardPerturbation(_, let labelEpsilon) = adapter.mechanism else { return }
+        adapter.setTraining(true)
+        let C = objective.backbone.hiddenSize
+        var features = [Float]()
+        features.reserveCapacity(examples.count * C)
+        for start in stride(from: 0, to: examples.count, by: settings.chunkSize) {
+            features += objective.pooledFeatures(examples[start..<min(start + settings.chunkSize, examples.count)])
+        }
+        let noisyLabels = try examples.map { example in
+            try RandomizedResponse.draw(label: example.label ?? 0, labelCount: objective.head.labelCounts[example.task],
+                                        epsilon: labelEpsilon, using: &sampling)
+        }
+        let batchSize = max(1, Int((plan.samplingRate * Double(plan.populationSize)).rounded()))
+        var order = Array(examples.indices)
+        var shuffler = SeededGenerator(seed: settings.seed)
+        let stepsPerEpoch = max(1, (examples.count + batchSize - 1) / batchSize)
+        let epochs = max(1, Int((Double(plan.steps) / Double(stepsPerEpoch)).rounded()))
+        let total = epochs * stepsPerEpoch
+        var pooledGradient = [Float](repeating: 0, count: batchSize * C)
+        while step < total {
+            if step % stepsPerEpoch == 0 { order.shuffle(using: &shuffler) }
+            let start = (step % stepsPerEpoch) * batchSize
+            let batch = Array(order[start..<min(start + batchSize, order.count)])
+            parameters.reserveBatch(batch.count)
+            let pooled = batch.flatMap { features[($0 * C)..<($0 * C + C)] }
+            let losses = pooled.withUnsafeBufferPointer { h in
+                pooledGradient.withUnsafeMutableBufferPointer { dh in
+                    objective.head.loss(pooled: h.baseAddress!, tasks: batch.map { examples[$0].task },
+                                        labels: batch.map { noisyLabels[$0] }, parameters: parameters,
+                                        pooledGradient: dh.baseAddress!)
+                }
+            }
+            var gradient = [Float](repeating: 0, count: parameters.count)
+            let rows = parameters.flatSampleGradients
+            for r in 0..<batch.count {
+                for p in 0..<parameters.count { gradient[p] += rows[r * parameters.count + p] / Float(batch.count) }
+            }
+            gradient.withUnsafeBufferPointer { optimizer.update(parameters: parameters.flatValues, gradients: $0) }
+            step += 1
+            let loss = losses.reduce(0) { $0 + Double($1) } / Double(max(1, losses.count))
+            guard progress(TrainingProgress(step: step, steps: total, loss: loss, epsilonSpent: plan.targetEpsilon)) else {
+                throw TrainingError(.cancelled, "stopped after step \(step) of \(total)")
+            }
+        }
+    }
+
+    /// Accuracy per task on `examples` (labels as given), with the adapter in inference mode.
+    public func evaluate(_ examples: [TrainingExample]) -> [String: Double] {
+        let predicted = predict(examples).map(\.label)
+        var correct = [Int: Int](), seen = [Int: Int]()
+        for (example, label) in zip(examples, predicted) {
+            seen[example.task, default: 0] += 1
+            if label == example.label { correct[example.task, default: 0] += 1 }
+        }
+        var result: [String: Double] = [:]
+        for (task, count) in seen { result[objective.head.tasks[task]] = Double(correct[task] ?? 0) / Double(count) }
+        return result
+    }
+
+    /// Each example's predicted label index and its task's label probabilities.
+    public func predict(_ examples: [TrainingExample]) -> [(label: Int, probabilities: [Float])] {
+        adapter.setTraining(false)
+        defer { adapter.setTraining(true) }
+        var result: [(label: Int, probabilities: [Float])] = []
+        for start in stride(from: 0, to: examples.count, by: settings.chunkSize) {
+            let chunk = examples[start..<min(start + settings.chunkSize, examples.count)]
+            let pooled = objective.pooledFeatures(chunk)
+            result += objective.predictions(pooled: pooled, tasks: chunk.map(\.task), parameters: parameters)
+        }
+        return result
+    }
+}

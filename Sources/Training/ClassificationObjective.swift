@@ -64,7 +64,7 @@ final class ClassificationObjective {
     }
 
     /// Each pooled vector's predicted label and its task's label probabilities.
-    func predictions(pooled: [Float], tasks: [Int], parameters: TrainableParameters) -> [(label: Int, probabilities: [Float])] {
+    func predictions(pooled: [Float], tasks: [Int], parameters: TrainableParameters) -> [Prediction] {
         let C = backbone.hiddenSize
         return pooled.withUnsafeBufferPointer { h in
             tasks.enumerated().map { s, task in
@@ -74,7 +74,7 @@ final class ClassificationObjective {
                 let total = exps.reduce(0, +)
                 let probabilities = exps.map { $0 / total }
                 let label = probabilities.indices.max { probabilities[$0] < probabilities[$1] } ?? 0
-                return (label, probabilities)
+                return Prediction(label: label, probabilities: probabilities)
             }
         }
     }

@@ -162,8 +162,12 @@ public final class Trainer {
         return rows.isEmpty ? 0 : lossSum / Double(rows.count)
     }
 
-    /// σ_eff of `allocation`, after checking it spends no more than planned: group-wise
-    /// clips within C, and σ_eff ≥ σ overall and for each task's records.
+    /// The σ_eff that prices a step: the smallest over the records' reach, after checking
+    /// the allocation spends no more than planned (group-wise clips within C, every
+    /// record's σ_eff ≥ σ).
+    ///
+    /// A record of task k reaches the shared segments and task k's own; its guarantee is
+    /// σ_eff over exactly those. Without task segments every record reaches everything.
     static func verify(_ allocation: NoiseAllocation, against target: NoiseTarget) throws(TrainingError) -> Double {
         let tolerance = 1e-9
         guard allocation.standardDeviations.count == target.segments.count else {
@@ -175,19 +179,18 @@ public final class Trainer {
                 throw TrainingError(.allocationRefused, "group-wise clips have Σ C_g² = \(total) > C² = \(target.clip * target.clip)")
             }
         }
-        let overall = allocation.effectiveNoiseMultiplier
-        guard overall >= target.noiseMultiplier * (1 - tolerance) else {
-            throw TrainingError(.allocationRefused, "σ_eff \(overall) is below the planned σ \(target.noiseMultiplier)")
-        }
-        let tasks = Set(target.segments.compactMap(\.task))
-        for task in tasks.sorted() {
-            let reachable = target.segments.indices.filter { target.segments[$0].task == nil || target.segments[$0].task == task }
-            let sigma = allocation.effectiveNoiseMultiplier(segments: reachable)
+        let tasks = Set(target.segments.compactMap(\.task)).sorted()
+        var smallest = Double.infinity
+        for task in tasks.isEmpty ? [nil] : tasks.map(Optional.some) {
+            let reach = target.segments.indices.filter { target.segments[$0].task == nil || target.segments[$0].task == task }
+            let sigma = allocation.effectiveNoiseMultiplier(segments: reach)
             guard sigma >= target.noiseMultiplier * (1 - tolerance) else {
-                throw TrainingError(.allocationRefused, "σ_eff \(sigma) for task \(task) is below the planned σ \(target.noiseMultiplier)")
+                let whose = task.map { "task \($0)'s records" } ?? "every record"
+                throw TrainingError(.allocationRefused, "σ_eff \(sigma) for \(whose) is below the planned σ \(target.noiseMultiplier)")
             }
+            smallest = min(smallest, sigma)
         }
-        return overall
+        return smallest
     }
 
     private func record(noiseMultiplier sigma: Double) throws {
@@ -266,27 +269,37 @@ public final class Trainer {
 
     /// Accuracy per task on `examples` (labels as given), with the adapter in inference mode.
     public func evaluate(_ examples: [TrainingExample]) -> [String: Double] {
-        let predicted = predict(examples).map(\.label)
-        var correct = [Int: Int](), seen = [Int: Int]()
-        for (example, label) in zip(examples, predicted) {
-            seen[example.task, default: 0] += 1
-            if label == example.label { correct[example.task, default: 0] += 1 }
-        }
-        var result: [String: Double] = [:]
-        for (task, count) in seen { result[objective.head.tasks[task]] = Double(correct[task] ?? 0) / Double(count) }
-        return result
+        Self.accuracy(tasks: objective.head.tasks, examples: examples, predicted: predict(examples).map(\.label))
     }
 
-    /// Each example's predicted label index and its task's label probabilities.
-    public func predict(_ examples: [TrainingExample]) -> [(label: Int, probabilities: [Float])] {
+    /// Per-task share of `examples` whose label is `predicted`.
+    static func accuracy(tasks: [String], examples: [TrainingExample], predicted: [Int]) -> [String: Double] {
+        var tally: [String: (correct: Int, seen: Int)] = [:]
+        for (example, label) in zip(examples, predicted) {
+            let hit = example.label == label ? 1 : 0
+            let previous = tally[tasks[example.task]] ?? (0, 0)
+            tally[tasks[example.task]] = (previous.correct + hit, previous.seen + 1)
+        }
+        return tally.mapValues { Double($0.correct) / Double($0.seen) }
+    }
+
+    /// Each example's predicted label and its task's label probabilities.
+    public func predict(_ examples: [TrainingExample]) -> [Prediction] {
         adapter.setTraining(false)
-        defer { adapter.setTraining(true) }
-        var result: [(label: Int, probabilities: [Float])] = []
+        var result: [Prediction] = []
+        result.reserveCapacity(examples.count)
         for start in stride(from: 0, to: examples.count, by: settings.chunkSize) {
             let chunk = examples[start..<min(start + settings.chunkSize, examples.count)]
             let pooled = objective.pooledFeatures(chunk)
-            result += objective.predictions(pooled: pooled, tasks: chunk.map(\.task), parameters: parameters)
+            result.append(contentsOf: objective.predictions(pooled: pooled, tasks: chunk.map(\.task), parameters: parameters))
         }
+        adapter.setTraining(true)
         return result
     }
+}
+
+/// One example's predicted label index and its task's label probabilities.
+public struct Prediction: Sendable, Hashable {
+    public let label: Int
+    public let probabilities: [Float]
 }

@@ -29,6 +29,9 @@ public struct TrainingExample: Sendable, Hashable {
 
     /// The label index of a classification example.
     public var label: Int? {
-        if case .label(let label) = target { label } else { nil }
+        switch target {
+        case .label(let label): return label
+        case .response: return nil
+        }
     }
 }

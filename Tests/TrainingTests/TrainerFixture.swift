@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: Apache-2.0
+import AdapterKit
+import Foundation
+import Records
+import Tokenizers
+import TestSupport
+@testable import Training
+import Transformer
+
+/// An adapter with no hooks whose allocation the test chooses; it can declare one extra
+/// segment that no gradient reaches, so the released values there are pure noise.
+final class ScriptedAdapter: Adapter {
+    let extraSegmentSize: Int
+    let allocate: @Sendable (NoiseTarget) -> NoiseAllocation
+    var mechanism: PrivacyMechanism = .gradientPerturbation
+
+    init(extraSegmentSize: Int = 0,
+         allocate: @escaping @Sendable (NoiseTarget) -> NoiseAllocation = {
+             .uniform(noiseMultiplier: $0.noiseMultiplier, clip: $0.clip, segmentCount: $0.segments.count)
+         }) {
+        self.extraSegmentSize = extraSegmentSize
+        self.allocate = allocate
+    }
+
+    func declareParameters(in parameters: TrainableParameters) {
+        if extraSegmentSize > 0 { parameters.addSegment(name: "unreached", shape: [extraSegmentSize]) }
+    }
+    func attach(to backbone: any Backbone, parameters: TrainableParameters) {}
+    func detach(from backbone: any Backbone) {}
+    func noiseAllocation(target: NoiseTarget, previous: PrivatizedStatistics?) -> NoiseAllocation { allocate(target) }
+    func exportedConfiguration(baseModel: String) -> [String: ConfigurationValue] { [:] }
+}
+
+/// MiniLM, its tokenizer and a few encoded sentiment records, loaded once.
+enum MiniLMFixture {
+    static let directory = SharedFixtures.url("models/minilm-l6")
+    static let labels = ["sentiment": ["negative", "positive"]]
+
+    static func backbone() throws -> any Backbone { try loadBackbone(directory: directory) }
+
+    static func encoder() throws -> ClassificationExampleEncoder {
+        ClassificationExampleEncoder(
+            tokenizer: try WordPieceTokenizer(tokenizerJSON: directory.appendingPathComponent("tokenizer.json")),
+            labels: labels, maxLength: 32)
+    }
+
+    /// The first `count` sentiment training records, one unit each (or `unitsOf` records per unit).
+    static func examples(_ count: Int, recordsPerUnit: Int = 1, file: String = "train") throws -> [TrainingExample] {
+        let encoder = try encoder()
+        let text = try String(contentsOf: SharedFixtures.url("data/sentiment/\(file).jsonl"), encoding: .utf8)
+        return try text.split(separator: "\n").prefix(count).enumerated().map { index, line in
+            try encoder.encode(DatasetRecord.parse(Data(line.utf8)), unit: index / recordsPerUnit)
+        }
+    }
+}

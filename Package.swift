@@ -50,7 +50,7 @@ let package = Package(
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
         .executableTarget(name: "dptuned", dependencies: [
-            "Daemon", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Daemon", "Training", "Records", kit, .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "dptunectl", dependencies: [
             kit, "Control",

@@ -63,6 +63,17 @@ final class ClassificationObjective {
         return losses
     }
 
+    /// Each example's predicted label, `chunkSize` examples per forward.
+    func predict(_ examples: [TrainingExample], parameters: TrainableParameters, chunkSize: Int) -> [Prediction] {
+        var result: [Prediction] = []
+        result.reserveCapacity(examples.count)
+        for start in stride(from: 0, to: examples.count, by: chunkSize) {
+            let chunk = examples[start..<min(start + chunkSize, examples.count)]
+            result.append(contentsOf: predictions(pooled: pooledFeatures(chunk), tasks: chunk.map(\.task), parameters: parameters))
+        }
+        return result
+    }
+
     /// Each pooled vector's predicted label and its task's label probabilities.
     func predictions(pooled: [Float], tasks: [Int], parameters: TrainableParameters) -> [Prediction] {
         let C = backbone.hiddenSize

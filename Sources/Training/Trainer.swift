@@ -101,8 +101,11 @@ public final class Trainer {
         adapter.detach(from: objective.backbone)
     }
 
-    /// Trainable parameters over the frozen backbone's.
-    public var trainableFraction: Double { Double(parameters.count) / Double(max(1, objective.backbone.parameterCount)) }
+    /// The frozen backbone's size, for the trainable share.
+    public var backboneParameterCount: Int { objective.backbone.parameterCount }
+
+    /// Where the job's privacy comes from.
+    public var adapterMechanism: PrivacyMechanism { adapter.mechanism }
 
     /// Runs the remaining steps; `progress` returning false stops after that step with
     /// ``TrainingError`` `.cancelled`.
@@ -286,13 +289,7 @@ public final class Trainer {
     /// Each example's predicted label and its task's label probabilities.
     public func predict(_ examples: [TrainingExample]) -> [Prediction] {
         adapter.setTraining(false)
-        var result: [Prediction] = []
-        result.reserveCapacity(examples.count)
-        for start in stride(from: 0, to: examples.count, by: settings.chunkSize) {
-            let chunk = examples[start..<min(start + settings.chunkSize, examples.count)]
-            let pooled = objective.pooledFeatures(chunk)
-            result.append(contentsOf: objective.predictions(pooled: pooled, tasks: chunk.map(\.task), parameters: parameters))
-        }
+        let result = objective.predict(examples, parameters: parameters, chunkSize: settings.chunkSize)
         adapter.setTraining(true)
         return result
     }

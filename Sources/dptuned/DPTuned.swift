@@ -9,7 +9,7 @@ struct DPTuned: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dptuned",
         abstract: "Differentially private fine-tuning daemon; runs in the foreground.",
-        subcommands: [PluginCommand.self])
+        subcommands: [TrainCommand.self, PredictCommand.self, PluginCommand.self])
 
     @Option(help: "The daemon's configuration file.")
     var config: String = "/etc/dptune/dptuned.toml"

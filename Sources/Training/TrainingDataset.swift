@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: Apache-2.0
+import Foundation
+import Records
+
+/// A dataset's records and the privacy unit of each, read with the validator's line rules.
+public struct TrainingDataset: Sendable {
+    public let records: [DatasetRecord]
+    /// Each record's unit, numbered `0..<unitCount` in order of first appearance; under
+    /// per-record privacy every record is its own unit.
+    public let unitOfRecord: [Int]
+    public let unitCount: Int
+
+    public init(records: [DatasetRecord], privacyUnit: Manifest.PrivacyUnit) throws(TrainingError) {
+        var units: [String: Int] = [:]
+        var unitOfRecord: [Int] = []
+        unitOfRecord.reserveCapacity(records.count)
+        for (index, record) in records.enumerated() {
+            switch privacyUnit {
+            case .record:
+                unitOfRecord.append(index)
+            case .unit:
+                guard let unit = record.unit else {
+                    throw TrainingError(.invalidRecord, "record \(index + 1) has no \"unit\" but privacy is per unit")
+                }
+                if units[unit] == nil { units[unit] = units.count }
+                unitOfRecord.append(units[unit] ?? 0)
+            }
+        }
+        self.records = records
+        self.unitOfRecord = unitOfRecord
+        self.unitCount = privacyUnit == .record ? records.count : units.count
+    }
+
+    /// Reads a JSON Lines file: blank lines skipped, a leading byte-order mark allowed.
+    public static func read(path: String, privacyUnit: Manifest.PrivacyUnit) throws -> TrainingDataset {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw TrainingError(.invalidRecord, "cannot open \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { close(descriptor) }
+        let reader = LineReader(fileDescriptor: descriptor, maxLineLength: 1 << 24)
+        var records: [DatasetRecord] = []
+        while let line = try reader.next() {
+            var bytes = line.bytes[...]
+            if line.number == 1, bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes = bytes.dropFirst(3) }
+            if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+            records.append(try DatasetRecord.parse(Data(bytes), lineNumber: line.number))
+        }
+        return try TrainingDataset(records: records, privacyUnit: privacyUnit)
+    }
+
+    /// The records of some units, with those units renumbered `0..<units.count`.
+    public func subset(units: [Int]) -> (records: [DatasetRecord], unitOfRecord: [Int]) {
+        var slot = [Int: Int]()
+        for (index, unit) in units.enumerated() { slot[unit] = index }
+        var chosen: [DatasetRecord] = []
+        var renumbered: [Int] = []
+        for (record, unit) in zip(records, unitOfRecord) {
+            if let index = slot[unit] {
+                chosen.append(record)
+                renumbered.append(index)
+            }
+        }
+        return (chosen, renumbered)
+    }
+}

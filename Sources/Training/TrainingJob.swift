@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: Apache-2.0
+import AdapterKit
+import Foundation
+import Linalg
+import Privacy
+import Records
+import Tokenizers
+import Transformer
+
+/// One job from files to a published adapter: what `dptuned train` and a daemon worker run.
+///
+/// The held-out split, the plan and the adapter are fixed before the first step, from
+/// the manifest and public facts only.
+public struct TrainingJob {
+    public var jobID: String
+    public var manifest: Manifest
+    public var datasetPath: String
+    public var backboneDirectory: URL
+    public var strategy: any AdapterStrategy
+    public var outputDirectory: URL
+    public var heldOutFraction: Double
+    /// The ledger job that paid for this run, recorded in the card.
+    public var ledgerCharge: String?
+    public var chunkSize: Int = 32
+
+    public init(jobID: String, manifest: Manifest, datasetPath: String, backboneDirectory: URL,
+                strategy: any AdapterStrategy, outputDirectory: URL, heldOutFraction: Double, ledgerCharge: String? = nil) {
+        self.jobID = jobID
+        self.manifest = manifest
+        self.datasetPath = datasetPath
+        self.backboneDirectory = backboneDirectory
+        self.strategy = strategy
+        self.outputDirectory = outputDirectory
+        self.heldOutFraction = heldOutFraction
+        self.ledgerCharge = ledgerCharge
+    }
+
+    /// Everything fixed before the first step.
+    public struct Prepared {
+        public let trainer: Trainer
+        public let adapter: any Adapter
+        public let heldOut: [TrainingExample]
+        public let populationSize: Int
+    }
+
+    /// Reads, splits and encodes the data, opens the backbone and makes the adapter and trainer.
+    public func prepare() throws -> Prepared {
+        guard manifest.objective == .classify else {
+            throw TrainingError(.invalidConfiguration, "objective \(manifest.objective.rawValue) needs a decoder backbone; \(manifest.backbone) trains classify only")
+        }
+        let dataset = try TrainingDataset.read(path: datasetPath, privacyUnit: manifest.privacy.unit)
+        let split = HeldOutSplit(memberCount: dataset.unitCount, heldOutFraction: heldOutFraction, seed: manifest.train.seed)
+        let backbone = try loadBackbone(directory: backboneDirectory)
+        let encoder = ClassificationExampleEncoder(
+            tokenizer: try WordPieceTokenizer(tokenizerJSON: backboneDirectory.appendingPathComponent("tokenizer.json")),
+            labels: manifest.labels, maxLength: manifest.train.maxLen)
+        func encode(_ units: [Int]) throws -> [TrainingExample] {
+            let (records, unitOfRecord) = dataset.subset(units: units)
+            return try zip(records, unitOfRecord).map { try encoder.encode($0, unit: $1) }
+        }
+        let training = try encode(split.training)
+        let heldOut = try encode(split.heldOut)
+        let options = try StrategyOptions(json: String(decoding: manifest.strategyOptionsJSON, as: UTF8.self),
+                                          schema: strategy.options)
+        let configuration = AdapterConfiguration(
+            options: options, objective: .classify, tasks: encoder.tasks, labels: manifest.labels,
+            seed: manifest.train.seed, clip: manifest.train.clip, epsilon: manifest.privacy.epsilon,
+            delta: manifest.privacy.delta)
+        let adapter = try strategy.makeAdapter(backbone: backbone, configuration: configuration)
+        let plan = try TrainingPlan(populationSize: split.training.count, expectedBatch: manifest.train.expectedBatch,
+                                    epochs: manifest.train.epochs, epsilon: manifest.privacy.epsilon,
+                                    delta: manifest.privacy.delta, accountant: manifest.privacy.accountant)
+        let settings = TrainingSettings(
+            learningRate: Float(manifest.train.lr), clip: manifest.train.clip, seed: manifest.train.seed,
+            chunkSize: chunkSize, insecureReproducibleSeed: manifest.insecureReproducibleNoise ? manifest.train.seed : nil)
+        let trainer = try Trainer(backbone: backbone, adapter: adapter, labels: manifest.labels, examples: training,
+                                  plan: plan, settings: settings)
+        return Prepared(trainer: trainer, adapter: adapter, heldOut: heldOut, populationSize: split.training.count)
+    }
+
+    /// Trains, evaluates on the held-out split and publishes the adapter; returns its card.
+    public func run(progress: (TrainingProgress) -> Bool = { _ in true }) throws -> ModelCard {
+        let prepared = try prepare()
+        try prepared.trainer.run(progress: progress)
+        return try publish(prepared)
+    }
+
+    /// Evaluates and writes the artifacts of a finished run.
+    public func publish(_ prepared: Prepared) throws -> ModelCard {
+        let trainer = prepared.trainer
+        let accuracy = trainer.evaluate(prepared.heldOut)
+        let card = try modelCard(trainer: trainer, accuracy: accuracy, heldOutCount: prepared.heldOut.count)
+        try AdapterArtifacts.write(
+            parameters: trainer.parameters,
+            configuration: prepared.adapter.exportedConfiguration(baseModel: manifest.backbone),
+            card: card, to: outputDirectory)
+        return card
+    }
+
+    private func modelCard(trainer: Trainer, accuracy: [String: Double], heldOutCount: Int) throws -> ModelCard {
+        let plan = trainer.plan
+        var accountant = TrainingPlan.accountantFactory(manifest.privacy.accountant)(.addOrRemoveOne)
+        let event = trainer.spentEvent
+        try accountant.compose(event)
+        let isDPSGD = { if case .gradientPerturbation = trainer.adapterMechanism { true } else { false } }()
+        let backboneSize = trainer.backboneParameterCount
+        return ModelCard(
+            format: ModelCard.currentFormat, jobID: jobID,
+            createdAt: ISO8601DateFormatter().string(from: Date()),
+            backbone: .init(id: manifest.backbone, parameters: backboneSize),
+            strategy: .init(id: strategy.id, version: strategy.version,
+                            options: String(decoding: manifest.strategyOptionsJSON, as: UTF8.self)),
+            trainableParameters: trainer.parameters.count,
+            trainablePercent: 100 * Double(trainer.parameters.count) / Double(max(1, backboneSize)),
+            privacy: .init(
+                epsilon: try accountant.epsilon(delta: plan.delta), targetEpsilon: plan.targetEpsilon, delta: plan.delta,
+                unit: manifest.privacy.unit.rawValue, adjacency: NeighboringRelation.addOrRemoveOne.rawValue,
+                accountant: manifest.privacy.accountant.rawValue,
+                mechanism: isDPSGD ? "dp-sgd" : "forward-perturbation",
+                noiseMultiplier: isDPSGD ? plan.noiseMultiplier : nil, samplingRate: isDPSGD ? plan.samplingRate : nil,
+                steps: isDPSGD ? trainer.step : nil, clip: manifest.train.clip, populationSize: plan.populationSize,
+                datasetSizeIsPublic: true, hyperparametersTuned: manifest.hyperparametersTuned, event: event),
+            evaluation: .init(split: "held_out", records: heldOutCount, accuracy: accuracy),
+            training: .init(objective: manifest.objective.rawValue, labels: manifest.labels, epochs: manifest.train.epochs,
+                            expectedBatch: manifest.train.expectedBatch, learningRate: manifest.train.lr,
+                            maxLength: manifest.train.maxLen, seed: manifest.train.seed),
+            ledgerCharge: ledgerCharge)
+    }
+}

@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: Apache-2.0
+import AdapterKit
+import ArgumentParser
+import Foundation
+import Records
+import Training
+
+/// `dptuned train`: one job in the foreground, without the daemon (DESIGN §3.6).
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train one adapter in the foreground; print progress, then the model card.")
+
+    @Argument(help: "The dataset (JSON Lines).")
+    var data: String
+
+    @Option(help: "The job's manifest (JSON); anything it leaves out takes the defaults below.")
+    var manifest: String?
+
+    @Option(help: "The backbone's Hugging Face model directory.")
+    var backbone: String
+
+    @Option(help: "Where to publish the adapter (must not exist).")
+    var out: String
+
+    @Option(help: "Directory holding the strategy plugins (default: next to dptuned, then ../lib/dptune/plugins).")
+    var plugins: String?
+
+    @Option(help: "Share of records (or units) held out for evaluation.")
+    var heldOut: Double = 0.1
+
+    @Flag(help: "Print the model card as JSON only.")
+    var json = false
+
+    func run() throws {
+        let defaults = ManifestDefaults(account: "local", backbone: URL(fileURLWithPath: backbone).lastPathComponent,
+                                        strategy: "lora")
+        let parsed: Manifest
+        do {
+            if let manifest {
+                parsed = try Manifest.parse(Data(contentsOf: URL(fileURLWithPath: manifest)), defaults: defaults)
+            } else {
+                parsed = try Manifest(defaults: defaults)
+            }
+        } catch {
+            throw ValidationError("\(manifest ?? "defaults"): \(error)")
+        }
+        let directories = plugins.map { [URL(fileURLWithPath: $0)] } ?? StrategyLocator.defaultDirectories
+        let strategy = try StrategyLocator.load(id: parsed.strategy, directories: directories)
+        let job = TrainingJob(jobID: "local-\(UUID().uuidString.prefix(8).lowercased())", manifest: parsed,
+                              datasetPath: data, backboneDirectory: URL(fileURLWithPath: backbone), strategy: strategy,
+                              outputDirectory: URL(fileURLWithPath: out), heldOutFraction: heldOut)
+        let quiet = json
+        let started = Date()
+        let card = try job.run { progress in
+            if !quiet {
+                let elapsed = Date().timeIntervalSince(started)
+                let line = String(format: "step %d/%d  loss %.4f  ε %.3f  %.0fs\n", progress.step, progress.steps,
+                                  progress.loss, progress.epsilonSpent, elapsed)
+                FileHandle.standardError.write(Data(line.utf8))
+            }
+            return true
+        }
+        FileHandle.standardOutput.write(try card.jsonData())
+        FileHandle.standardOutput.write(Data("\n".utf8))
+    }
+}
+
+/// `dptuned predict`: one JSON line per record with the prediction and the label scores.
+struct PredictCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "predict", abstract: "Predict with a published adapter; one JSON line per record.")
+
+    @Option(help: "The published adapter directory.")
+    var adapter: String
+
+    @Option(help: "The backbone's Hugging Face model directory.")
+    var backbone: String
+
+    @Option(help: "Directory holding the strategy plugins.")
+    var plugins: String?
+
+    @Argument(help: "Records to predict (JSON Lines, the dataset forms).")
+    var data: String
+
+    func run() throws {
+        let card = try ModelCard.read(from: URL(fileURLWithPath: adapter).appendingPathComponent(AdapterArtifacts.modelCardFile))
+        let directories = plugins.map { [URL(fileURLWithPath: $0)] } ?? StrategyLocator.defaultDirectories
+        let strategy = try StrategyLocator.load(id: card.strategy.id, directories: directories)
+        let predictor = try AdapterPredictor(adapterDirectory: URL(fileURLWithPath: adapter),
+                                             backboneDirectory: URL(fileURLWithPath: backbone), strategy: strategy)
+        let records = try TrainingDataset.read(path: data, privacyUnit: .record).records
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        for result in try predictor.predict(records) {
+            struct Line: Encodable { let task: String; let prediction: String; let scores: [String: Double] }
+            var bytes = try encoder.encode(Line(task: result.task, prediction: result.prediction, scores: result.scores))
+            bytes.append(0x0A)
+            FileHandle.standardOutput.write(bytes)
+        }
+    }
+}

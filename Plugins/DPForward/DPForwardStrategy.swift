@@ -1,14 +1,131 @@
 // SPDX-License-Identifier: Apache-2.0
 import AdapterKit
+import Privacy
 import Transformer
 
+/// DP-Forward (Du et al., 2023): privatize each sequence's hidden states in the forward
+/// pass instead of the gradients.
+///
+/// At one block boundary every sequence's hidden matrix (its real tokens) is clipped to
+/// Frobenius norm C and gets Gaussian noise calibrated by the analytic Gaussian mechanism
+/// for (ε_f, δ) at sensitivity 2C: replacing one sequence by another moves the clipped
+/// matrix by at most 2C. The label is released by k-ary randomized response with ε_l;
+/// ε_f + ε_l = ε. The guarantee is local, per sequence, and holds in inference too, which
+/// is why the noise stays on when the adapter is used for prediction.
 final class DPForwardStrategy: AdapterStrategy {
     let id = "dp-forward"
-    let version = "0.1.0"
+    let version = "1.0.0"
     let summary = "DP-Forward: analytic-Gaussian noise on each sequence's hidden states, labels by randomized response"
-    let options: [StrategyOption] = []
+    let options = [
+        StrategyOption(name: "layer", kind: .integer, defaultJSON: "-1",
+                       help: "block boundary where the noise is added (0 = embeddings; -1 = the last hidden state)"),
+        StrategyOption(name: "feature_clip", kind: .number, defaultJSON: "1.0",
+                       help: "Frobenius norm C each sequence's hidden matrix is clipped to"),
+        StrategyOption(name: "label_epsilon_share", kind: .number, defaultJSON: "0.25",
+                       help: "share of ε spent on randomized response for the label (0 < share < 1)"),
+    ]
 
     func makeAdapter(backbone: any Backbone, configuration: AdapterConfiguration) throws -> any Adapter {
-        throw AdapterError(.unsupportedObjective, "dp-forward: not built yet")
+        guard configuration.objective == .classify else {
+            throw AdapterError(.unsupportedObjective, "dp-forward releases labels by randomized response, so it trains classify only")
+        }
+        let requested = try configuration.options.integer("layer")
+        let boundary = requested == -1 ? backbone.layerCount : requested
+        guard (0...backbone.layerCount).contains(boundary) else {
+            throw AdapterError(.invalidOption, "layer must be -1 or in 0...\(backbone.layerCount); found \(requested)")
+        }
+        let clip = try configuration.options.number("feature_clip")
+        guard clip > 0, clip.isFinite else {
+            throw AdapterError(.invalidOption, "feature_clip must be positive; found \(clip)")
+        }
+        let share = try configuration.options.number("label_epsilon_share")
+        guard share > 0, share < 1 else {
+            throw AdapterError(.invalidOption, "label_epsilon_share must be in (0, 1); found \(share)")
+        }
+        let featureEpsilon = configuration.epsilon * (1 - share)
+        let sigma: Double
+        do {
+            sigma = try AnalyticGaussian.standardDeviation(epsilon: featureEpsilon, delta: configuration.delta,
+                                                           sensitivity: 2 * clip)
+        } catch {
+            throw AdapterError(.invalidOption, "cannot calibrate the feature noise for ε \(featureEpsilon), δ \(configuration.delta): \(error)")
+        }
+        return try ForwardPerturbationAdapter(
+            boundary: boundary, clip: clip, standardDeviation: sigma, labelEpsilon: configuration.epsilon * share)
+    }
+}
+
+/// Clips and noises hidden states at one boundary; trains nothing itself (the trainer's
+/// head learns on the released representations).
+final class ForwardPerturbationAdapter: Adapter, HiddenStateHook {
+    let boundary: Int
+    let clip: Double
+    let standardDeviation: Double
+    let labelEpsilon: Double
+    private let noise: GaussianNoiseSource
+    private var scales: [Float] = []
+    private var noiseBuffer: [Float] = []
+
+    init(boundary: Int, clip: Double, standardDeviation: Double, labelEpsilon: Double) throws {
+        self.boundary = boundary
+        self.clip = clip
+        self.standardDeviation = standardDeviation
+        self.labelEpsilon = labelEpsilon
+        noise = try GaussianNoiseSource()
+    }
+
+    var mechanism: PrivacyMechanism {
+        .forwardPerturbation(featureEvent: .gaussian(noiseMultiplier: standardDeviation / (2 * clip)), labelEpsilon: labelEpsilon)
+    }
+
+    func declareParameters(in parameters: TrainableParameters) {}
+
+    func attach(to backbone: any Backbone, parameters: TrainableParameters) {
+        backbone.setHiddenStateHook(self, atBoundary: boundary)
+    }
+
+    func detach(from backbone: any Backbone) {
+        backbone.setHiddenStateHook(nil, atBoundary: boundary)
+    }
+
+    func exportedConfiguration(baseModel: String) -> [String: ConfigurationValue] {
+        ["strategy": .string("dp-forward"), "base_model_name_or_path": .string(baseModel), "layer": .integer(boundary),
+         "feature_clip": .number(clip), "noise_standard_deviation": .number(standardDeviation),
+         "label_epsilon": .number(labelEpsilon)]
+    }
+
+    /// Each sequence's real-token rows: clipped to Frobenius norm C, then N(0, σ²) per entry.
+    /// Padding rows stay zero (pooling never reads them).
+    func forward(hidden: UnsafeMutablePointer<Float>, mask: UnsafePointer<Float>, batch: Int, seqLen: Int, width: Int) {
+        if scales.count < batch { scales = [Float](repeating: 1, count: batch) }
+        if noiseBuffer.count < batch * seqLen * width { noiseBuffer = [Float](repeating: 0, count: batch * seqLen * width) }
+        noiseBuffer.withUnsafeMutableBufferPointer { buffer in
+            noise.fill(UnsafeMutableBufferPointer(rebasing: buffer[0..<(batch * seqLen * width)]),
+                       standardDeviation: standardDeviation)
+            for b in 0..<batch {
+                var squares: Double = 0
+                for t in 0..<seqLen where mask[b * seqLen + t] != 0 {
+                    let row = hidden + (b * seqLen + t) * width
+                    for c in 0..<width { squares += Double(row[c]) * Double(row[c]) }
+                }
+                let scale = Float(clip / max(squares.squareRoot(), clip))
+                scales[b] = scale
+                for t in 0..<seqLen {
+                    let offset = (b * seqLen + t) * width
+                    let row = hidden + offset
+                    let isReal = mask[b * seqLen + t] != 0
+                    for c in 0..<width { row[c] = isReal ? row[c] * scale + buffer[offset + c] : 0 }
+                }
+            }
+        }
+    }
+
+    /// The noise is constant in the input and the clip a per-sequence scale: backward
+    /// scales the gradient by it (treating the scale as constant).
+    func backward(hiddenGradient: UnsafeMutablePointer<Float>, mask: UnsafePointer<Float>, batch: Int, seqLen: Int, width: Int) {
+        for b in 0..<batch {
+            let g = hiddenGradient + b * seqLen * width
+            for i in 0..<(seqLen * width) { g[i] *= scales[b] }
+        }
     }
 }

@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: Apache-2.0
+import AdapterKit
+import Foundation
+import Privacy
+import Testing
+import TestSupport
+import Transformer
+
+/// The DP-Forward plugin through the real loader, on MiniLM.
+@Suite(.disabled(if: SharedFixtures.mayBeSkipped, Comment(rawValue: SharedFixtures.skipMessage)))
+struct DPForwardPluginTests {
+    static func adapter(epsilon: Double = 8, options: String = "", delta: Double = 1e-5) throws -> any Adapter {
+        let staging = FileManager.default.temporaryDirectory.appendingPathComponent("staging-\(UUID().uuidString)")
+        let strategy = try PluginLoader(stagingDirectory: staging).load(BuildProducts.library("DPForward")).strategy
+        let backbone = try loadBackbone(directory: SharedFixtures.url("models/minilm-l6"))
+        return try strategy.makeAdapter(backbone: backbone, configuration: AdapterConfiguration(
+            options: StrategyOptions(json: options, schema: strategy.options), objective: .classify,
+            tasks: ["t"], labels: ["t": ["a", "b"]], seed: 1, clip: 1, epsilon: epsilon, delta: delta))
+    }
+
+    /// The feature event is the analytic Gaussian at sensitivity 2C for (ε·(1 − share), δ):
+    /// PLD prices it back to that ε, and the label gets the rest by randomized response.
+    /// `gaussian(z)` is the loss between N(0, z²) and N(1, z²), so z = σ/2C states the
+    /// replacement of a whole sequence; the ledger's accountants price it as it stands.
+    @Test func reportsTheCalibratedLocalEvent() throws {
+        let adapter = try Self.adapter(epsilon: 4, options: #"{"feature_clip": 2.5, "label_epsilon_share": 0.25}"#)
+        guard case .forwardPerturbation(let featureEvent, let labelEpsilon) = adapter.mechanism,
+              case .gaussian(let multiplier) = featureEvent else {
+            Issue.record("dp-forward must report forward perturbation with a Gaussian feature event")
+            return
+        }
+        #expect(abs(labelEpsilon - 1) < 1e-12)
+        let sigma = try AnalyticGaussian.standardDeviation(epsilon: 3, delta: 1e-5, sensitivity: 5)
+        #expect(abs(multiplier - sigma / 5) < 1e-12)
+        var accountant = PLDAccountant()
+        try accountant.compose(featureEvent)
+        let priced = try accountant.epsilon(delta: 1e-5)
+        #expect(abs(priced - 3) < 0.01, "PLD prices the feature event at ε \(priced)")
+    }
+
+    /// Each sequence's real rows come out as (clipped input + N(0, σ²)): the residual after
+    /// removing the clipped input has the calibrated std, padding rows are zero.
+    @Test func clipsEachSequenceAndAddsTheCalibratedNoise() throws {
+        let adapter = try Self.adapter(epsilon: 8, options: #"{"feature_clip": 3}"#)
+        let hook = try #require(adapter as? any HiddenStateHook)
+        guard case .forwardPerturbation(.gaussian(let multiplier), _) = adapter.mechanism else {
+            Issue.record("unexpected mechanism")
+            return
+        }
+        let sigma = multiplier * 6
+        let (B, T, C) = (4, 50, 384)
+        var generator = SystemRandomNumberGenerator()
+        let input = (0..<(B * T * C)).map { _ in Float.random(in: -2...2, using: &generator) }
+        var hidden = input
+        var mask = [Float](repeating: 1, count: B * T)
+        for t in 40..<T { mask[3 * T + t] = 0 }
+        hidden.withUnsafeMutableBufferPointer { h in
+            mask.withUnsafeBufferPointer { hook.forward(hidden: h.baseAddress!, mask: $0.baseAddress!, batch: B, seqLen: T, width: C) }
+        }
+        var residuals: [Double] = []
+        for b in 0..<B {
+            let real = (0..<T).filter { mask[b * T + $0] != 0 }
+            let norm = real.reduce(0.0) { sum, t in
+                sum + (0..<C).reduce(0.0) { $0 + Double(input[(b * T + t) * C + $1] * input[(b * T + t) * C + $1]) }
+            }.squareRoot()
+            #expect(norm > 3)  // every sequence here is above C, so clipping is exercised
+            let scale = 3 / norm
+            for t in 0..<T {
+                for c in 0..<C {
+                    let i = (b * T + t) * C + c
+                    if mask[b * T + t] == 0 { #expect(hidden[i] == 0) } else { residuals.append(Double(hidden[i]) - scale * Double(input[i])) }
+                }
+            }
+        }
+        let mean = residuals.reduce(0, +) / Double(residuals.count)
+        let std = (residuals.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(residuals.count - 1)).squareRoot()
+        // 76,800 draws: the sample std is within 1% of σ with overwhelming probability.
+        #expect(abs(std / sigma - 1) < 0.01)
+    }
+
+    @Test func refusesBadOptions() throws {
+        let error = try #require(throws: AdapterError.self) { try Self.adapter(options: #"{"label_epsilon_share": 1.5}"#) }
+        #expect(error.code == .invalidOption)
+        #expect(error.message.contains("label_epsilon_share"))
+    }
+}

@@ -42,6 +42,13 @@ public struct ModelCard: Codable, Sendable, Hashable {
         /// Whether hyper-parameters were tuned on private data (then tuning runs are charged too).
         public var hyperparametersTuned: Bool
         public var event: DpEvent
+
+        enum CodingKeys: String, CodingKey {
+            case epsilon, delta, unit, adjacency, accountant, mechanism, clip, event, steps
+            case targetEpsilon = "target_epsilon", noiseMultiplier = "noise_multiplier", samplingRate = "sampling_rate"
+            case populationSize = "population_size", datasetSizeIsPublic = "dataset_size_is_public"
+            case hyperparametersTuned = "hyperparameters_tuned"
+        }
     }
 
     public struct Evaluation: Codable, Sendable, Hashable {
@@ -59,6 +66,11 @@ public struct ModelCard: Codable, Sendable, Hashable {
         public var learningRate: Double
         public var maxLength: Int
         public var seed: UInt64
+
+        enum CodingKeys: String, CodingKey {
+            case objective, labels, epochs, seed
+            case expectedBatch = "expected_batch", learningRate = "learning_rate", maxLength = "max_length"
+        }
     }
 
     public var format: String
@@ -74,21 +86,22 @@ public struct ModelCard: Codable, Sendable, Hashable {
     /// The ledger job whose charge pays for this guarantee (nil for an unledgered run).
     public var ledgerCharge: String?
 
-    static let coder: (JSONEncoder, JSONDecoder) = {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        return (encoder, decoder)
-    }()
+    enum CodingKeys: String, CodingKey {
+        case format, backbone, strategy, privacy, evaluation, training
+        case jobID = "job_id", createdAt = "created_at", trainableParameters = "trainable_parameters"
+        case trainablePercent = "trainable_percent", ledgerCharge = "ledger_charge"
+    }
 
-    public func jsonData() throws -> Data { try Self.coder.0.encode(self) }
+    public func jsonData() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try encoder.encode(self)
+    }
 
     public static func read(from url: URL) throws -> ModelCard {
         let card: ModelCard
         do {
-            card = try coder.1.decode(ModelCard.self, from: Data(contentsOf: url))
+            card = try JSONDecoder().decode(ModelCard.self, from: Data(contentsOf: url))
         } catch {
             throw TrainingError(.artifactUnreadable, "\(url.path) is not a dptune model card: \(error)")
         }

@@ -123,6 +123,37 @@ public final class Trainer {
         }
     }
 
+    /// Saves what ``restore(from:jobID:)`` needs to continue after the last step taken.
+    public func saveCheckpoint(to url: URL, jobID: String) throws {
+        let checkpoint = TrainingCheckpoint(
+            jobID: jobID, step: step, plannedSteps: plan.steps, parameterCount: parameters.count,
+            noiseMultipliers: noiseHistory.map(\.noiseMultiplier), noiseSteps: noiseHistory.map(\.steps))
+        try checkpoint.write(parameters: UnsafeBufferPointer(parameters.flatValues), optimizer: optimizer.state, to: url)
+    }
+
+    /// Continues from a checkpoint of the same job and plan: the steps it records are not
+    /// taken again, and their σ_eff stay in the accounting.
+    ///
+    /// - Throws: ``TrainingError`` `.checkpointMismatch` for another job, plan or adapter size.
+    public func restore(from url: URL, jobID: String) throws {
+        let (checkpoint, values, state) = try TrainingCheckpoint.read(from: url)
+        guard checkpoint.jobID == jobID, checkpoint.plannedSteps == plan.steps,
+              checkpoint.parameterCount == parameters.count, values.count == parameters.count,
+              state.firstMoment.count == parameters.count, checkpoint.noiseMultipliers.count == checkpoint.noiseSteps.count else {
+            throw TrainingError(.checkpointMismatch,
+                                "\(url.path) belongs to job \(checkpoint.jobID) with \(checkpoint.parameterCount) parameters over \(checkpoint.plannedSteps) steps; this is job \(jobID) with \(parameters.count) over \(plan.steps)")
+        }
+        _ = parameters.flatValues.update(fromContentsOf: values)
+        optimizer = AdamW(restoring: state, learningRate: settings.learningRate)
+        step = checkpoint.step
+        noiseHistory = []
+        progressAccountant = RDPAccountant()
+        for (sigma, steps) in zip(checkpoint.noiseMultipliers, checkpoint.noiseSteps) {
+            for _ in 0..<steps { try record(noiseMultiplier: sigma) }
+        }
+        statistics = nil
+    }
+
     /// ε at the plan's δ for the steps taken so far (RDP, for progress reports).
     public var epsilonSpent: Double {
         (try? progressAccountant.epsilon(delta: plan.delta)) ?? .infinity

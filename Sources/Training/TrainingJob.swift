@@ -22,6 +22,10 @@ public struct TrainingJob {
     /// The ledger job that paid for this run, recorded in the card.
     public var ledgerCharge: String?
     public var chunkSize: Int = 32
+    /// Where to keep the checkpoint; a matching one found there is resumed from.
+    public var checkpointURL: URL?
+    /// Save a checkpoint after every this many steps.
+    public var checkpointEvery = 50
 
     public init(jobID: String, manifest: Manifest, datasetPath: String, backboneDirectory: URL,
                 strategy: any AdapterStrategy, outputDirectory: URL, heldOutFraction: Double, ledgerCharge: String? = nil) {
@@ -78,11 +82,31 @@ public struct TrainingJob {
         return Prepared(trainer: trainer, adapter: adapter, heldOut: heldOut, populationSize: split.training.count)
     }
 
-    /// Trains, evaluates on the held-out split and publishes the adapter; returns its card.
+    /// Trains (from the checkpoint, if one of this job exists), evaluates on the held-out
+    /// split and publishes the adapter; returns its card.
     public func run(progress: (TrainingProgress) -> Bool = { _ in true }) throws -> ModelCard {
         let prepared = try prepare()
-        try prepared.trainer.run(progress: progress)
-        return try publish(prepared)
+        let trainer = prepared.trainer
+        if let checkpointURL, FileManager.default.fileExists(atPath: checkpointURL.path) {
+            try trainer.restore(from: checkpointURL, jobID: jobID)
+        }
+        var saveError: (any Error)?
+        do {
+            try trainer.run { report in
+                if let checkpointURL, report.step % checkpointEvery == 0, case .gradientPerturbation = trainer.adapterMechanism {
+                    do { try trainer.saveCheckpoint(to: checkpointURL, jobID: jobID) } catch {
+                        saveError = error
+                        return false
+                    }
+                }
+                return progress(report)
+            }
+        } catch let error as TrainingError where error.code == .cancelled {
+            throw saveError ?? error
+        }
+        let card = try publish(prepared)
+        if let checkpointURL { try? FileManager.default.removeItem(at: checkpointURL) }
+        return card
     }
 
     /// Evaluates and writes the artifacts of a finished run.

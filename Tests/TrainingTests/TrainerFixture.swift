@@ -53,3 +53,32 @@ enum MiniLMFixture {
         }
     }
 }
+
+/// A strategy whose adapters are ``ScriptedAdapter``s: the head alone trains.
+final class HeadOnlyStrategy: AdapterStrategy {
+    let id = "head-only"
+    let version = "0.0.1"
+    let summary = "test strategy: trains the classification head only"
+    let options: [StrategyOption] = []
+
+    func makeAdapter(backbone: any Backbone, configuration: AdapterConfiguration) throws -> any Adapter {
+        ScriptedAdapter()
+    }
+}
+
+extension MiniLMFixture {
+    /// A manifest for the sentiment task with `body` merged into its JSON.
+    static func manifest(_ body: String = "") throws -> Manifest {
+        let text = #"{"account": "a", "backbone": "minilm-l6", "strategy": "head-only", "labels": {"sentiment": ["negative", "positive"]}"#
+            + (body.isEmpty ? "" : ", " + body) + "}"
+        return try Manifest.parse(Data(text.utf8), defaults: ManifestDefaults(allowInsecureReproducibleNoise: true))
+    }
+
+    /// The first `count` sentiment training lines as a dataset file.
+    static func datasetFile(_ count: Int, in directory: URL) throws -> String {
+        let text = try String(contentsOf: SharedFixtures.url("data/sentiment/train.jsonl"), encoding: .utf8)
+        let url = directory.appendingPathComponent("data.jsonl")
+        try (text.split(separator: "\n").prefix(count).joined(separator: "\n") + "\n").write(to: url, atomically: true, encoding: .utf8)
+        return url.path
+    }
+}

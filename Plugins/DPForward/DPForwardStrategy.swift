@@ -16,12 +16,13 @@ final class DPForwardStrategy: AdapterStrategy {
     let id = "dp-forward"
     let version = "1.0.0"
     let summary = "DP-Forward: analytic-Gaussian noise on each sequence's hidden states, labels by randomized response"
+    let mechanismKind = MechanismKind.forwardPerturbation
     let options = [
         StrategyOption(name: "layer", kind: .integer, defaultJSON: "-1",
                        help: "block boundary where the noise is added (0 = embeddings; -1 = the last hidden state)"),
         StrategyOption(name: "feature_clip", kind: .number, defaultJSON: "1.0",
                        help: "Frobenius norm C each sequence's hidden matrix is clipped to"),
-        StrategyOption(name: "label_epsilon_share", kind: .number, defaultJSON: "0.25",
+        StrategyOption(name: ForwardPerturbationBudget.labelShareOption, kind: .number, defaultJSON: "0.25",
                        help: "share of ε spent on randomized response for the label (0 < share < 1)"),
     ]
 
@@ -38,20 +39,20 @@ final class DPForwardStrategy: AdapterStrategy {
         guard clip > 0, clip.isFinite else {
             throw AdapterError(.invalidOption, "feature_clip must be positive; found \(clip)")
         }
-        let share = try configuration.options.number("label_epsilon_share")
-        guard share > 0, share < 1 else {
-            throw AdapterError(.invalidOption, "label_epsilon_share must be in (0, 1); found \(share)")
-        }
-        let featureEpsilon = configuration.epsilon * (1 - share)
-        let sigma: Double
+        let budget: ForwardPerturbationBudget
+        let multiplier: Double
         do {
-            sigma = try AnalyticGaussian.standardDeviation(epsilon: featureEpsilon, delta: configuration.delta,
-                                                           sensitivity: 2 * clip)
+            budget = try ForwardPerturbationBudget(
+                epsilon: configuration.epsilon, delta: configuration.delta,
+                labelShare: try configuration.options.number(ForwardPerturbationBudget.labelShareOption))
+            multiplier = try budget.featureNoiseMultiplier()
+        } catch let error as AdapterError {
+            throw error
         } catch {
-            throw AdapterError(.invalidOption, "cannot calibrate the feature noise for ε \(featureEpsilon), δ \(configuration.delta): \(error)")
+            throw AdapterError(.invalidOption, "\(error)")
         }
         return try ForwardPerturbationAdapter(
-            boundary: boundary, clip: clip, standardDeviation: sigma, labelEpsilon: configuration.epsilon * share)
+            boundary: boundary, clip: clip, noiseMultiplier: multiplier, labelEpsilon: budget.labelEpsilon)
     }
 }
 
@@ -60,22 +61,27 @@ final class DPForwardStrategy: AdapterStrategy {
 final class ForwardPerturbationAdapter: Adapter, HiddenStateHook {
     let boundary: Int
     let clip: Double
-    let standardDeviation: Double
+    /// σ per unit of sensitivity; the noise std is this times 2C.
+    let noiseMultiplier: Double
     let labelEpsilon: Double
     private let noise: GaussianNoiseSource
     private var scales: [Float] = []
     private var noiseBuffer: [Float] = []
 
-    init(boundary: Int, clip: Double, standardDeviation: Double, labelEpsilon: Double) throws {
+    init(boundary: Int, clip: Double, noiseMultiplier: Double, labelEpsilon: Double) throws {
         self.boundary = boundary
         self.clip = clip
-        self.standardDeviation = standardDeviation
+        self.noiseMultiplier = noiseMultiplier
         self.labelEpsilon = labelEpsilon
         noise = try GaussianNoiseSource()
     }
 
     var mechanism: PrivacyMechanism {
-        .forwardPerturbation(featureEvent: .gaussian(noiseMultiplier: standardDeviation / (2 * clip)), labelEpsilon: labelEpsilon)
+        .forwardPerturbation(featureEvent: .gaussian(noiseMultiplier: noiseMultiplier), labelEpsilon: labelEpsilon)
+    }
+
+    /// The noise std on each entry: sensitivity 2C times the multiplier.
+    var standardDeviation: Double { noiseMultiplier * 2 * clip
     }
 
     func declareParameters(in parameters: TrainableParameters) {}

@@ -246,7 +246,7 @@ public final class Trainer {
             }
             return parts.count == 1 ? parts[0] : .composed(parts)
         case .forwardPerturbation(let featureEvent, let labelEpsilon):
-            let k = objective.head.labelCounts.max() ?? 2
+            let k = objective.head.labelCounts.min() ?? 2
             return .composed([featureEvent, .randomizedResponse(k: k, epsilon: labelEpsilon)])
         }
     }

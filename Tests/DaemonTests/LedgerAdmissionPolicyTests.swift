@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 @testable import Daemon
+import AdapterKit
 import Foundation
 import Records
 import Testing
@@ -33,5 +34,29 @@ import Testing
                                       heldOutFraction: 0.1, jobID: "job-2").admit(account: "poor", manifest: poor, dataset: dataset)
         }
         #expect(refused?.code == .budgetExhausted)
+    }
+
+    /// A forward-perturbation strategy is charged its own per-record event (the Gaussian
+    /// release of the representation, then randomized response on the smallest label set),
+    /// with the label share from the manifest or the plugin's declared default.
+    @Test func forwardPerturbationIsPricedAsThePluginWillRunIt() throws {
+        let fixture = try DaemonFixture()
+        let ledger = try fixture.openLedger()
+        var defaults = fixture.config.defaults
+        defaults.account = "acme"
+        let dataset = DatasetSummary(sha256: String(repeating: "cd", count: 32), byteCount: 1_000, recordCount: 200,
+                                     unitCount: 0, taskCounts: ["sentiment": 200], privacyUnitCount: 200)
+        let catalog = StrategyCatalog(ids: ["dp-forward"], forwardLabelShares: ["dp-forward": 0.25])
+        for (job, options, share) in [("job-f1", "", 0.25), ("job-f2", #", "strategy_options": {"label_epsilon_share": 0.5}"#, 0.5)] {
+            let text = DaemonFixture.manifest(account: "acme", strategy: "dp-forward").replacingOccurrences(
+                of: #""train": {"epochs": 1, "expected_batch": 20}"#, with: #""train": {"epochs": 1, "expected_batch": 20}"# + options)
+            let manifest = try Manifest.parse(Data(text.utf8), defaults: defaults)
+            let policy = try LedgerAdmissionPolicy(backbones: ["tiny"], strategies: catalog, ledger: ledger,
+                                                   spoolName: "\(job).jsonl", heldOutFraction: 0.1, jobID: job)
+            try policy.admit(account: "acme", manifest: manifest, dataset: dataset)
+            let charged = try #require(try ledger.charges(account: "acme").first { $0.jobID == job })
+            let expected = try ForwardPerturbationBudget(epsilon: 2, delta: 1e-5, labelShare: share).event(labelCount: 2)
+            #expect(charged.event == expected)
+        }
     }
 }

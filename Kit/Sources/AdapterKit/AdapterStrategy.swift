@@ -16,11 +16,27 @@ public protocol AdapterStrategy: AnyObject, Sendable {
     /// The options a manifest's `strategy_options` may set.
     var options: [StrategyOption] { get }
 
+    /// How its jobs are priced, which the daemon must know before any plugin code runs for
+    /// the job (it charges the ledger at intake).
+    var mechanismKind: MechanismKind { get }
+
     /// A fresh adapter for one job on `backbone`.
     ///
     /// - Throws: ``AdapterError`` when an option is out of range or the backbone or
     ///   objective is not supported, with a message for the data owner.
     func makeAdapter(backbone: any Backbone, configuration: AdapterConfiguration) throws -> any Adapter
+}
+
+/// Where a strategy's privacy comes from, as far as pricing a job needs to know.
+public enum MechanismKind: String, Sendable, Hashable, Codable {
+    /// DP-SGD: the job is the subsampled Gaussian of its ``TrainingPlan``-style plan.
+    case gradientPerturbation = "gradient_perturbation"
+    /// Each record is released once in the forward pass (``ForwardPerturbationBudget``).
+    case forwardPerturbation = "forward_perturbation"
+}
+
+extension AdapterStrategy {
+    public var mechanismKind: MechanismKind { .gradientPerturbation }
 }
 
 /// One option of a strategy, for validation and for `dptunectl plugins`.

@@ -17,7 +17,7 @@ public final class IntakeService: Sendable {
     private let defaults: ManifestDefaults
     private let heldOutFraction: Double
     private let backbones: Set<String>
-    private let strategies: @Sendable () async -> Set<String>
+    private let strategies: @Sendable () async -> StrategyCatalog
     private let ledger: LedgerStore
     private let jobs: JobStore
     private let logger: Logger
@@ -25,7 +25,7 @@ public final class IntakeService: Sendable {
     /// - Parameters:
     ///   - strategies: the strategy ids new jobs may use now (the plugin registry's current ones).
     public init(
-        spool: SpoolDirectory, config: DaemonConfig, strategies: @escaping @Sendable () async -> Set<String>,
+        spool: SpoolDirectory, config: DaemonConfig, strategies: @escaping @Sendable () async -> StrategyCatalog,
         ledger: LedgerStore, jobs: JobStore, logger: Logger
     ) {
         self.spool = spool

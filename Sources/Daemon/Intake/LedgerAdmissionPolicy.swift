@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
+import AdapterKit
 import Foundation
 import Ledger
+import Privacy
 import Records
 import Synchronization
 import Training
@@ -26,6 +28,7 @@ final class LedgerAdmissionPolicy: IntakePolicy {
     let knownBackbones: Set<String>
     let knownStrategies: Set<String>
     let knownAccounts: Set<String>
+    private let forwardLabelShares: [String: Double]
     private let ledger: LedgerStore
     private let spoolName: String
     private let heldOutFraction: Double
@@ -33,16 +36,38 @@ final class LedgerAdmissionPolicy: IntakePolicy {
     private let granted = Mutex<Granted?>(nil)
 
     init(
-        backbones: Set<String>, strategies: Set<String>, ledger: LedgerStore, spoolName: String,
+        backbones: Set<String>, strategies: StrategyCatalog, ledger: LedgerStore, spoolName: String,
         heldOutFraction: Double, jobID: String
     ) throws {
         knownBackbones = backbones
-        knownStrategies = strategies
+        knownStrategies = strategies.ids
+        forwardLabelShares = strategies.forwardLabelShares
         knownAccounts = Set(try ledger.accounts().map(\.name))
         self.ledger = ledger
         self.spoolName = spoolName
         self.heldOutFraction = heldOutFraction
         self.jobID = jobID
+    }
+
+    /// What the job will release: the plan's subsampled Gaussian for DP-SGD, or one
+    /// forward-perturbation release per record, priced exactly as the plugin will run it.
+    private func event(of manifest: Manifest, plan: TrainingPlan) throws(IntakeError) -> DpEvent {
+        guard let defaultShare = forwardLabelShares[manifest.strategy] else { return plan.event }
+        var share = defaultShare
+        switch manifest.strategyOptions[ForwardPerturbationBudget.labelShareOption] {
+        case .number(let value)?: share = value
+        case .integer(let value)?: share = Double(value)
+        case nil: break
+        case let other?:
+            throw IntakeError(.invalidManifest, "strategy option \(ForwardPerturbationBudget.labelShareOption) must be a number; found \(other)")
+        }
+        let labelCount = manifest.labels.values.map(\.count).min() ?? 2
+        do {
+            return try ForwardPerturbationBudget(epsilon: manifest.privacy.epsilon, delta: manifest.privacy.delta,
+                                                 labelShare: share).event(labelCount: labelCount)
+        } catch {
+            throw IntakeError(.invalidManifest, "the job cannot be priced: \(error)")
+        }
     }
 
     /// The admission made by ``admit(account:manifest:dataset:)``, if it admitted.
@@ -59,7 +84,7 @@ final class LedgerAdmissionPolicy: IntakePolicy {
         let request = AdmissionRequest(
             jobID: jobID, account: account,
             dataset: .init(sha256: dataset.sha256, spoolName: spoolName, recordCount: dataset.recordCount),
-            strategy: manifest.strategy, charges: [.init(event: plan.event)])
+            strategy: manifest.strategy, charges: [.init(event: try event(of: manifest, plan: plan))])
         do {
             let admission = try ledger.admit(request)
             granted.withLock { $0 = Granted(jobID: jobID, plan: plan, admission: admission) }

@@ -10,9 +10,11 @@ public struct PluginDescription: Codable, Sendable, Equatable {
     public let summary: String
     public let abiVersion: Int32
     public let options: [StrategyOption]
+    /// How the strategy's jobs are priced at intake.
+    public let mechanism: MechanismKind
 
     enum CodingKeys: String, CodingKey {
-        case path, id, version, summary, options
+        case path, id, version, summary, options, mechanism
         case abiVersion = "abi_version"
     }
 
@@ -23,6 +25,7 @@ public struct PluginDescription: Codable, Sendable, Equatable {
         summary = plugin.strategy.summary
         options = plugin.strategy.options
         abiVersion = plugin.abiVersion
+        mechanism = plugin.strategy.mechanismKind
     }
 }
 

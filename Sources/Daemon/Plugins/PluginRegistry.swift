@@ -134,6 +134,9 @@ public actor PluginRegistry {
 
     public var strategyIDs: [String] { current.keys.sorted() }
 
+    /// What intake needs of the current versions.
+    public var catalog: StrategyCatalog { StrategyCatalog(current.values.map(\.description)) }
+
     /// Every current, retired and refused plugin, for `dptunectl plugins`.
     public func listing() -> [Listing] {
         func row(_ v: Version, _ state: Listing.State) -> Listing {

@@ -66,7 +66,7 @@ public final class DaemonService: Sendable {
         }
         await plugins.scan()
         let intake = IntakeService(
-            spool: spool, config: config, strategies: { Set(await plugins.strategyIDs) }, ledger: ledger,
+            spool: spool, config: config, strategies: { await plugins.catalog }, ledger: ledger,
             jobs: jobs, logger: logger)
         let handler = DaemonControlHandler(
             ledger: ledger, jobs: jobs, plugins: plugins, spool: spool, runner: runner, version: Self.version)

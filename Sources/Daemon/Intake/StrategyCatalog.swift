@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: Apache-2.0
+import AdapterKit
+import Foundation
+
+/// The strategies new jobs may use now, and what intake must know to price their jobs
+/// without loading a plugin into the daemon.
+public struct StrategyCatalog: Sendable, Hashable, ExpressibleByArrayLiteral {
+    public var ids: Set<String>
+    /// Forward-perturbation strategies, with the default label share of ε their options declare.
+    public var forwardLabelShares: [String: Double]
+
+    public init(ids: Set<String>, forwardLabelShares: [String: Double] = [:]) {
+        self.ids = ids
+        self.forwardLabelShares = forwardLabelShares
+    }
+
+    public init(arrayLiteral ids: String...) {
+        self.init(ids: Set(ids))
+    }
+
+    /// The catalog of the registry's current plugin versions.
+    public init(_ descriptions: [PluginDescription]) {
+        var shares: [String: Double] = [:]
+        for description in descriptions where description.mechanism == .forwardPerturbation {
+            let option = description.options.first { $0.name == ForwardPerturbationBudget.labelShareOption }
+            shares[description.id] = option.flatMap { Double($0.defaultJSON.trimmingCharacters(in: .whitespaces)) } ?? .nan
+        }
+        self.init(ids: Set(descriptions.map(\.id)), forwardLabelShares: shares)
+    }
+}

@@ -51,8 +51,8 @@ import TestSupport
     /// Runs `scripts/install` of `checkout` on this build, off the cooperative pool (it takes
     /// seconds).
     static func install(checkout: URL, root: String, prefix: String?) async throws -> Outcome {
-        var arguments = ["--from-build", BuildProducts.directory.path, "--root", root]
-        if let prefix { arguments += ["--prefix", prefix] }
+        let arguments = ["--from-build", BuildProducts.directory.path, "--root", root]
+            + (prefix.map { ["--prefix", $0] } ?? [])
         let script = checkout.appendingPathComponent("scripts/install").path
         return try await DaemonFixture.offPool { try run(script, arguments) }
     }

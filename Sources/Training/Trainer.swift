@@ -26,13 +26,18 @@ public struct TrainingSettings: Sendable, Hashable {
     public var chunkSize: Int
     /// Not private: derive sampling and noise from this seed. Tests only.
     public var insecureReproducibleSeed: UInt64?
+    /// No clipping and no noise: the mean gradient of each batch, ε = ∞. For the
+    /// non-private reference runs of tests and benchmarks; no manifest can ask for it.
+    public var nonPrivate: Bool
 
-    public init(learningRate: Float, clip: Double, seed: UInt64, chunkSize: Int = 32, insecureReproducibleSeed: UInt64? = nil) {
+    public init(learningRate: Float, clip: Double, seed: UInt64, chunkSize: Int = 32,
+                insecureReproducibleSeed: UInt64? = nil, nonPrivate: Bool = false) {
         self.learningRate = learningRate
         self.clip = clip
         self.seed = seed
         self.chunkSize = chunkSize
         self.insecureReproducibleSeed = insecureReproducibleSeed
+        self.nonPrivate = nonPrivate
     }
 }
 
@@ -156,7 +161,8 @@ public final class Trainer {
 
     /// ε at the plan's δ for the steps taken so far (RDP, for progress reports).
     public var epsilonSpent: Double {
-        (try? progressAccountant.epsilon(delta: plan.delta)) ?? .infinity
+        if settings.nonPrivate { return .infinity }
+        return (try? progressAccountant.epsilon(delta: plan.delta)) ?? .infinity
     }
 
     /// One DP-SGD step; returns the batch's mean loss.
@@ -176,6 +182,20 @@ public final class Trainer {
             let chunk = rows[start..<min(start + settings.chunkSize, rows.count)].map { examples[$0] }
             parameters.chunkOffset = start
             lossSum += objective.lossAndBackward(chunk[...], parameters: parameters).reduce(0) { $0 + Double($1) }
+        }
+        if settings.nonPrivate {
+            var mean = [Float](repeating: 0, count: parameters.count)
+            let rowsBuffer = parameters.flatSampleGradients
+            if let base = rowsBuffer.baseAddress, !rows.isEmpty {
+                let ones = [Float](repeating: 1 / Float(rows.count), count: rows.count)
+                mean.withUnsafeMutableBufferPointer { out in
+                    BLAS.sgemm(transA: true, m: parameters.count, n: 1, k: rows.count, a: base, lda: parameters.count,
+                               b: ones, ldb: 1, c: out.baseAddress!, ldc: 1)
+                }
+            }
+            step += 1
+            mean.withUnsafeBufferPointer { optimizer.update(parameters: parameters.flatValues, gradients: $0) }
+            return rows.isEmpty ? 0 : lossSum / Double(rows.count)
         }
         let target = NoiseTarget(noiseMultiplier: plan.noiseMultiplier, clip: settings.clip, segments: parameters.segments)
         let allocation = adapter.noiseAllocation(target: target, previous: statistics)
@@ -238,6 +258,7 @@ public final class Trainer {
 
     /// The event this run's releases add up to (what the model card prices).
     public var spentEvent: DpEvent {
+        if settings.nonPrivate { return .nonPrivate }
         switch adapter.mechanism {
         case .gradientPerturbation:
             let parts = noiseHistory.map {

@@ -9,8 +9,8 @@ import Transformer
 final class AnaDPAdapter: Adapter {
     private let update: LowRankOptions
     private var allocation: ImportanceAllocation
-    /// The A and B segment of each site, in site order, once declared.
-    private var factors: [(a: Int, b: Int)] = []
+    /// One hook per site, in site order, made when the segments are declared.
+    private var hooks: [LowRankUpdate] = []
 
     init(update: LowRankOptions, allocation: ImportanceAllocation) {
         self.update = update
@@ -20,20 +20,15 @@ final class AnaDPAdapter: Adapter {
     var mechanism: PrivacyMechanism { .gradientPerturbation }
 
     func declareParameters(in parameters: TrainableParameters) {
-        factors = update.sites.map { site in
-            let a = parameters.addSegment(name: "base_model.model.\(site.parameterName).lora_A.weight",
-                                          shape: [update.rank, site.inFeatures],
-                                          initialization: .uniform(bound: 1 / Float(site.inFeatures).squareRoot()))
-            let b = parameters.addSegment(name: "base_model.model.\(site.parameterName).lora_B.weight",
-                                          shape: [site.outFeatures, update.rank])
-            return (a, b)
+        hooks = update.sites.map { site in
+            LowRankUpdate(site: site, rank: update.rank, scale: update.scale,
+                          down: .trainable(name: "base_model.model.\(site.parameterName).lora_A.weight"),
+                          upName: "base_model.model.\(site.parameterName).lora_B.weight", parameters: parameters)
         }
     }
 
     func attach(to backbone: any Backbone, parameters: TrainableParameters) {
-        for (site, factor) in zip(update.sites, factors) {
-            _ = (site, 0)
-        }
+        for hook in hooks { backbone.setHook(hook, for: hook.site) }
     }
 
     func detach(from backbone: any Backbone) {

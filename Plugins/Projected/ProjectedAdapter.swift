@@ -25,8 +25,8 @@ final class ProjectedAdapter: Adapter {
     private var allocation: DistortionAllocation
     private let projections: [[Float]]       // per site (k, IC)
     private let projectionGrams: [[Float]]   // per site A·Aᵀ (k, k)
-    /// The B segment of each site, in site order, once declared.
-    private var factors: [Int] = []
+    /// One hook per site, in site order, made when the segments are declared.
+    private var hooks: [LowRankUpdate] = []
 
     init(update: LowRankOptions, seed: UInt64, l2: Double, allocation: DistortionAllocation) {
         self.update = update
@@ -55,15 +55,14 @@ final class ProjectedAdapter: Adapter {
     var mechanism: PrivacyMechanism { .gradientPerturbation }
 
     func declareParameters(in parameters: TrainableParameters) {
-        factors = update.sites.map { site in
-            parameters.addSegment(name: "\(site.parameterName).projected_B.weight", shape: [site.outFeatures, update.rank])
+        hooks = zip(update.sites, projections).map { site, projection in
+            LowRankUpdate(site: site, rank: update.rank, scale: update.scale, down: .fixed(projection),
+                          upName: "\(site.parameterName).projected_B.weight", parameters: parameters)
         }
     }
 
     func attach(to backbone: any Backbone, parameters: TrainableParameters) {
-        for (index, site) in update.sites.enumerated() {
-            _ = (site, 0)
-        }
+        for hook in hooks { backbone.setHook(hook, for: hook.site) }
     }
 
     func detach(from backbone: any Backbone) {
@@ -78,11 +77,11 @@ final class ProjectedAdapter: Adapter {
     func addRegularizationGradient(parameters: TrainableParameters, into gradient: UnsafeMutableBufferPointer<Float>) {
         guard l2 > 0, let base = gradient.baseAddress else { return }
         let k = update.rank
-        for (index, site) in update.sites.enumerated() {
-            let segment = parameters.segments[factors[index]]
-            BLAS.sgemm(m: site.outFeatures, n: k, k: k, alpha: Float(2 * l2) * update.scale * update.scale,
-                       a: parameters.values(factors[index]), lda: k, b: projectionGrams[index], ldb: k,
-                       beta: 1, c: base + segment.offset, ldc: k)
+        for (hook, gram) in zip(hooks, projectionGrams) {
+            // ∂/∂B += 2λ1·s²·B·(A·Aᵀ)   (OC, k)
+            BLAS.sgemm(m: hook.site.outFeatures, n: k, k: k, alpha: Float(2 * l2) * update.scale * update.scale,
+                       a: parameters.values(hook.upSegment), lda: k, b: gram, ldb: k,
+                       beta: 1, c: base + parameters.segments[hook.upSegment].offset, ldc: k)
         }
     }
 

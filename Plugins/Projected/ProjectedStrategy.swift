@@ -2,13 +2,62 @@
 import AdapterKit
 import Transformer
 
+/// `projected` (DESIGN §5.4): per target module ΔW = (alpha/k)·B·A with A a fixed public
+/// random projection and B trained, noise allocated to minimize the expected distortion.
 final class ProjectedStrategy: AdapterStrategy {
     let id = "projected"
     let version = "0.1.0"
     let summary = "Projected: B over a public random projection A, group-wise clips, per-task noise allocation"
-    let options: [StrategyOption] = []
+    let options: [StrategyOption] = [
+        StrategyOption(name: "rank", kind: .integer, defaultJSON: "16", help: "k, the rows of the projection A (k × in)"),
+        StrategyOption(name: "alpha", kind: .number, defaultJSON: "16", help: "the update is scaled by alpha / k"),
+        StrategyOption(name: "target_modules", kind: .stringList, defaultJSON: "[]",
+                       help: "dense layers to adapt, by module name; empty: attention query and value (query/value, q_proj/v_proj)"),
+        StrategyOption(name: "beta", kind: .number, defaultJSON: "0.9",
+                       help: "moving-average factor of the privatized signal estimates, in [0, 1)"),
+        StrategyOption(name: "max_change", kind: .number, defaultJSON: "1.5",
+                       help: "largest factor by which a segment's noise may change in one step, at least 1"),
+        StrategyOption(name: "task_weights", kind: .numberMap, defaultJSON: "{}",
+                       help: "importance of each task (positive; default 1, normalized to mean 1): noise on a task's segments scales like 1/weight"),
+        StrategyOption(name: "l2", kind: .number, defaultJSON: "0", help: "λ1 of the regularizer λ1·‖B·A‖² (non-negative)"),
+    ]
 
     func makeAdapter(backbone: any Backbone, configuration: AdapterConfiguration) throws -> any Adapter {
-        throw AdapterError(.unsupportedObjective, "projected: not built yet")
+        let options = configuration.options
+        let beta = try options.number("beta")
+        guard beta >= 0, beta < 1 else {
+            throw AdapterError(.invalidOption, "strategy option beta must be in [0, 1); found \(beta)")
+        }
+        let maxChange = try options.number("max_change")
+        guard maxChange >= 1, maxChange.isFinite else {
+            throw AdapterError(.invalidOption, "strategy option max_change must be a finite number ≥ 1; found \(maxChange)")
+        }
+        let l2 = try options.number("l2")
+        guard l2 >= 0, l2.isFinite else {
+            throw AdapterError(.invalidOption, "strategy option l2 must be a finite number ≥ 0; found \(l2)")
+        }
+        return try ProjectedAdapter(
+            update: LowRankOptions(options: options, backbone: backbone), seed: configuration.seed, l2: l2,
+            allocation: DistortionAllocation(smoothing: beta, maxChange: maxChange,
+                                             taskWeights: Self.taskWeights(options.numberMap("task_weights"),
+                                                                           tasks: configuration.tasks)))
+    }
+
+    /// The weights of every task of the job, defaults filled in, normalized to mean 1.
+    ///
+    /// - Throws: ``AdapterError`` `.invalidOption` for a task the job does not have or a
+    ///   weight that is not positive and finite.
+    static func taskWeights(_ given: [String: Double], tasks: [String]) throws(AdapterError) -> [String: Double] {
+        for (task, weight) in given.sorted(by: { $0.key < $1.key }) {
+            guard tasks.contains(task) else {
+                throw AdapterError(.invalidOption, "strategy option task_weights names task \"\(task)\", which the job does not have (tasks: \(tasks.joined(separator: ", ")))")
+            }
+            guard weight > 0, weight.isFinite else {
+                throw AdapterError(.invalidOption, "strategy option task_weights must be positive and finite; found \(weight) for task \"\(task)\"")
+            }
+        }
+        let weights = tasks.map { given[$0] ?? 1 }
+        let mean = weights.reduce(0, +) / Double(max(weights.count, 1))
+        return Dictionary(zip(tasks, weights.map { $0 / mean }), uniquingKeysWith: { first, _ in first })
     }
 }

@@ -1,0 +1,1 @@
+../AnaDP/LowRankOptions.swift

@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: Apache-2.0
+@_spi(Trainer) import AdapterKit
+import Foundation
+import Linalg
+import Testing
+
+@Suite struct GroupWiseAllocationTests {
+    /// Segments of varied sizes: two shared, two per task, like an adapter plus two heads.
+    static let segments: [ParameterSegment] = [
+        ParameterSegment(name: "a", offset: 0, shape: [8, 4]),
+        ParameterSegment(name: "b", offset: 32, shape: [6]),
+        ParameterSegment(name: "head.x.weight", offset: 38, shape: [2, 5], task: "x"),
+        ParameterSegment(name: "head.y.weight", offset: 48, shape: [3, 5], task: "y"),
+        ParameterSegment(name: "head.y.bias", offset: 63, shape: [3], task: "y"),
+    ]
+
+    private func relative(_ a: Double, _ b: Double) -> Double { abs(a - b) / abs(b) }
+
+    private func clipSquares(_ allocation: NoiseAllocation) -> Double {
+        Self.segments.indices.reduce(0.0) { $0 + allocation.clip(segment: $1) * allocation.clip(segment: $1) }
+    }
+
+    @Test func dimensionProportionalClipsSpendTheWholeBudget() {
+        let clips = GroupWiseAllocation.dimensionProportionalClips(clip: 0.7, segments: Self.segments)
+        #expect(relative(clips.reduce(0) { $0 + $1 * $1 }, 0.49) < 1e-12)
+        // C_g² ∝ d_g: segment a (32 coordinates) against b (6).
+        #expect(relative(clips[0] * clips[0] / (clips[1] * clips[1]), 32.0 / 6.0) < 1e-12)
+    }
+
+    /// Step 1 has no statistics: the same σ·C everywhere, σ_eff = σ exactly, each task ≥ σ.
+    @Test func uniformIsTight() {
+        let target = NoiseTarget(noiseMultiplier: 1.1, clip: 0.5, segments: Self.segments)
+        let allocation = GroupWiseAllocation.uniform(target: target)
+        #expect(allocation.standardDeviations.allSatisfy { relative($0, 0.55) < 1e-15 })
+        #expect(relative(allocation.effectiveNoiseMultiplier, 1.1) < 1e-12)
+        #expect(relative(clipSquares(allocation), 0.25) < 1e-12)
+        let tasks = GroupWiseAllocation.taskNoiseMultipliers(allocation, segments: Self.segments)
+        #expect(Set(tasks.keys) == ["x", "y"])
+        #expect(tasks.values.allSatisfy { $0 > 1.1 })
+    }
+
+    /// Any positive shape, however skewed, is scaled to σ_eff = σ and keeps its ratios.
+    @Test func normalizedMeetsTheTargetExactlyAndKeepsTheShape() {
+        var generator = SeededGenerator(seed: 11)
+        let clips = GroupWiseAllocation.dimensionProportionalClips(clip: 1.3, segments: Self.segments)
+        for _ in 0..<200 {
+            let sigma = 0.3 + 3 * generator.nextOpenUnitDouble()
+            let shape = Self.segments.map { _ in exp(8 * generator.nextOpenUnitDouble() - 4) }
+            let allocation = GroupWiseAllocation.normalized(clips: clips, varianceShape: shape, noiseMultiplier: sigma)
+            #expect(relative(allocation.effectiveNoiseMultiplier, sigma) < 1e-12)
+            let s = allocation.standardDeviations
+            #expect(relative(s[0] * s[0] / (s[3] * s[3]), shape[0] / shape[3]) < 1e-12)
+            for (task, taskSigma) in GroupWiseAllocation.taskNoiseMultipliers(allocation, segments: Self.segments) {
+                #expect(taskSigma >= sigma * (1 - 1e-12), "task \(task)")
+            }
+        }
+    }
+
+    /// Under a change limit every s_g stays within a factor m of the previous step, and σ_eff
+    /// still equals σ whenever the previous allocation was tight.
+    @Test func changeLimitHoldsAndStaysTight() {
+        var generator = SeededGenerator(seed: 12)
+        let clips = GroupWiseAllocation.dimensionProportionalClips(clip: 0.9, segments: Self.segments)
+        var limitedCount = 0
+        for _ in 0..<300 {
+            let sigma = 0.5 + 2 * generator.nextOpenUnitDouble()
+            let maxChange = 1 + generator.nextOpenUnitDouble()
+            let previousShape = Self.segments.map { _ in exp(4 * generator.nextOpenUnitDouble() - 2) }
+            let previous = GroupWiseAllocation.normalized(clips: clips, varianceShape: previousShape, noiseMultiplier: sigma)
+            let shape = Self.segments.map { _ in exp(10 * generator.nextOpenUnitDouble() - 5) }
+            let allocation = GroupWiseAllocation.normalized(
+                clips: clips, varianceShape: shape, noiseMultiplier: sigma,
+                previous: previous.standardDeviations, maxChange: maxChange)
+            #expect(relative(allocation.effectiveNoiseMultiplier, sigma) < 1e-9)
+            for (now, before) in zip(allocation.standardDeviations, previous.standardDeviations) {
+                #expect(now <= before * maxChange * (1 + 1e-9) && now >= before / maxChange * (1 - 1e-9))
+            }
+            let free = GroupWiseAllocation.normalized(clips: clips, varianceShape: shape, noiseMultiplier: sigma)
+            if zip(free.standardDeviations, allocation.standardDeviations).contains(where: { relative($0, $1) > 1e-6 }) {
+                limitedCount += 1
+            }
+        }
+        #expect(limitedCount > 100, "the limit should bind for most random shapes")
+    }
+
+    /// A shape already within the limit is returned as it is.
+    @Test func changeLimitLeavesSmallChangesAlone() {
+        let clips = GroupWiseAllocation.dimensionProportionalClips(clip: 1, segments: Self.segments)
+        let previous = GroupWiseAllocation.normalized(clips: clips, varianceShape: [1, 1, 1, 1, 1], noiseMultiplier: 2)
+        let shape = [1, 1.2, 0.9, 1.1, 1]
+        let limited = GroupWiseAllocation.normalized(clips: clips, varianceShape: shape, noiseMultiplier: 2,
+                                                     previous: previous.standardDeviations, maxChange: 1.5)
+        let free = GroupWiseAllocation.normalized(clips: clips, varianceShape: shape, noiseMultiplier: 2)
+        for (a, b) in zip(limited.standardDeviations, free.standardDeviations) { #expect(relative(a, b) < 1e-9) }
+    }
+
+    /// Privacy wins over the limit: from a previous step far less noisy than σ asks, the
+    /// limit cannot reach σ and is dropped; from a far noisier one, the least noise it allows
+    /// is used and σ_eff stays above σ.
+    @Test func changeLimitNeverLowersPrivacy() {
+        let clips = GroupWiseAllocation.dimensionProportionalClips(clip: 1, segments: Self.segments)
+        let shape = [1.0, 2, 3, 4, 5]
+        let fromQuiet = GroupWiseAllocation.normalized(clips: clips, varianceShape: shape, noiseMultiplier: 2,
+                                                       previous: Array(repeating: 0.1, count: 5), maxChange: 1.5)
+        #expect(relative(fromQuiet.effectiveNoiseMultiplier, 2) < 1e-12)
+        let fromNoisy = GroupWiseAllocation.normalized(clips: clips, varianceShape: shape, noiseMultiplier: 2,
+                                                       previous: Array(repeating: 30, count: 5), maxChange: 1.5)
+        #expect(fromNoisy.standardDeviations.allSatisfy { relative($0, 20) < 1e-12 })
+        #expect(fromNoisy.effectiveNoiseMultiplier > 2)
+    }
+
+    /// The signal estimate subtracts exactly the expected noise energy d_g·s_g²/B².
+    @Test func signalEnergiesSubtractTheKnownNoise() throws {
+        let deviations = [2.0, 1, 4, 0.5, 3]
+        let statistics = PrivatizedStatistics(
+            step: 3, noisyGradient: [], segmentSquaredNorms: [10, 1, 7, 0.01, 2],
+            allocation: NoiseAllocation(clipping: .groupWise(clips: [1, 1, 1, 1, 1]), standardDeviations: deviations),
+            expectedBatchSize: 10)
+        let energies = try #require(GroupWiseAllocation.signalEnergies(statistics, segments: Self.segments))
+        for g in Self.segments.indices {
+            let noise = Double(Self.segments[g].count) * deviations[g] * deviations[g] / 100
+            #expect(relative(energies[g], statistics.segmentSquaredNorms[g] - noise) < 1e-12)
+        }
+        #expect(GroupWiseAllocation.signalEnergies(statistics, segments: Array(Self.segments.prefix(3))) == nil)
+    }
+
+    /// σ_eff per task by hand: a task's records reach the shared segments and its own.
+    @Test func taskNoiseMultipliersByHand() {
+        let allocation = NoiseAllocation(clipping: .groupWise(clips: [0.6, 0.3, 0.5, 0.8, 0.2]),
+                                         standardDeviations: [1.2, 1, 1, 0.4, 1])
+        let tasks = GroupWiseAllocation.taskNoiseMultipliers(allocation, segments: Self.segments)
+        // Shared a, b: (0.6/1.2)² + 0.3² = 0.34; x adds 0.5², y adds (0.8/0.4)² + 0.2².
+        #expect(relative(tasks["x"] ?? 0, 1 / 0.59.squareRoot()) < 1e-12)
+        #expect(relative(tasks["y"] ?? 0, 1 / 4.38.squareRoot()) < 1e-12)
+    }
+}

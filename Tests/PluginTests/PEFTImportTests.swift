@@ -84,7 +84,7 @@ import Transformer
     @Test(arguments: [
         (#""use_dora": true"#, "use_dora"), (#""use_rslora": true"#, "use_rslora"), (#""bias": "all""#, "bias"),
         (#""rank_pattern": {"query": 8}"#, "rank_pattern"), (#""peft_type": "IA3""#, "peft_type"),
-        (#""target_modules": ".*query""#, "pattern"),
+        (#""target_modules": ".*query""#, "pattern"), (#""exclude_modules": ["value"]"#, "exclude_modules"),
     ])
     func unsupportedPEFTFeaturesAreRefused(members: String, name: String) throws {
         var members = members

@@ -8,7 +8,7 @@ import Foundation
 ///
 /// Reading refuses every PEFT feature whose result dptune's LoRA would not reproduce
 /// (DoRA, rsLoRA scaling, per-module rank or alpha patterns, trained biases, regex
-/// targets), rather than run a different model than the one that was trained.
+/// targets, excluded modules) rather than run a different model than the one trained.
 public struct PEFTLoRAConfiguration: Sendable, Hashable {
     public var rank: Int
     public var alpha: Double
@@ -56,6 +56,7 @@ public struct PEFTLoRAConfiguration: Sendable, Hashable {
         if !(file.rankPattern ?? [:]).isEmpty { refused.append("a rank_pattern") }
         if !(file.alphaPattern ?? [:]).isEmpty { refused.append("an alpha_pattern") }
         if case .pattern(let pattern)? = file.targetModules { refused.append("target_modules as a pattern \"\(pattern)\"") }
+        if file.excludeModules != nil { refused.append("exclude_modules") }
         if file.r < 1 { refused.append("r \(file.r)") }
         guard refused.isEmpty else {
             throw AdapterError(.incompatibleParameters, "adapter_config.json: unsupported \(refused.joined(separator: ", "))")
@@ -123,6 +124,7 @@ public struct PEFTLoRAConfiguration: Sendable, Hashable {
         let r: Int
         let loraAlpha: Double
         let targetModules: TargetModules?
+        let excludeModules: TargetModules?
         let layersToTransform: Layers?
         let bias: String?
         let loraBias: Bool?
@@ -136,7 +138,8 @@ public struct PEFTLoRAConfiguration: Sendable, Hashable {
 
         enum CodingKeys: String, CodingKey {
             case peftType = "peft_type", r, loraAlpha = "lora_alpha", targetModules = "target_modules"
-            case layersToTransform = "layers_to_transform", bias, loraBias = "lora_bias", useDora = "use_dora"
+            case excludeModules = "exclude_modules", layersToTransform = "layers_to_transform", bias
+            case loraBias = "lora_bias", useDora = "use_dora"
             case useRslora = "use_rslora", rankPattern = "rank_pattern", alphaPattern = "alpha_pattern"
             case baseModel = "base_model_name_or_path", taskType = "task_type", fanInFanOut = "fan_in_fan_out"
         }

@@ -46,9 +46,9 @@ final class LoRAStrategy: AdapterStrategy {
         }
         let layers = try Self.layers(try options.string("layers"), layerCount: backbone.layerCount)
         let sites = backbone.linearSites.filter { targets.contains($0.module.shortName) && (layers?.contains($0.layer) ?? true) }
-        let largest = sites.map { min($0.inFeatures, $0.outFeatures) }.min() ?? 0
-        guard rank >= 1, rank <= largest else {
-            throw AdapterError(.invalidOption, "lora: rank must be in 1...\(largest) for these layers; found \(rank)")
+        let maximumRank = sites.map { min($0.inFeatures, $0.outFeatures) }.min() ?? 0
+        guard rank >= 1, rank <= maximumRank else {
+            throw AdapterError(.invalidOption, "lora: rank must be in 1...\(maximumRank) for these layers; found \(rank)")
         }
         let peft = PEFTLoRAConfiguration(
             rank: rank, alpha: alpha, targetModules: targets, layers: layers, baseModel: "",

@@ -9,7 +9,7 @@ struct BackboneBenchmark: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backbone", abstract: "Encoder forward and forward+backward tokens/s (default: MiniLM, 32 x 128).")
 
-    @Option(help: "A Hugging Face model directory (BERT or GPT-2 family).")
+    @Option(help: "A Hugging Face model directory (BERT, GPT-2 or Llama family) or a Llama .gguf file.")
     var model = "../shared/models/minilm-l6"
     @Option var batch = 32
     @Option var seqLen = 128
@@ -22,7 +22,7 @@ struct BackboneBenchmark: ParsableCommand {
 
     func run() throws {
         BLAS.setThreadCount(threads)
-        let backbone = try loadBackbone(directory: URL(fileURLWithPath: model))
+        let backbone = try loadBackbone(url: URL(fileURLWithPath: model))
         let tokens = batch * seqLen
         var generator = SeededGenerator(seed: 1)
         let ids = (0..<tokens).map { _ in Int32.random(in: 1000..<20_000, using: &generator) }

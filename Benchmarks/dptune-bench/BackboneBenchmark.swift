@@ -55,6 +55,15 @@ struct BackboneBenchmark: ParsableCommand {
             print(row([name, String(format: "%.0f", Double(tokens) / seconds), String(format: "%.1f", gflops),
                        String(format: "%.0f%%", 100 * gflops / peak)], widths: widths))
         }
+        if let llama = backbone as? LlamaModel {
+            // Greedy generation with the key/value cache: one sequence, prompt of seqLen tokens.
+            let newTokens = 32
+            let decoder = GreedyDecoder(model: llama, stopTokens: [])
+            let prompt = Array(ids[0..<seqLen])
+            let seconds = medianSeconds(repeats: repeats) { _ = decoder.generate(prompt: prompt, maxNewTokens: newTokens) }
+            print(String(format: "greedy generation (%d-token prompt + %d new tokens): %.1f new tokens/s", seqLen, newTokens,
+                         Double(newTokens) / seconds))
+        }
         print(String(format: "peak RSS %.0f MiB (the model file is memory-mapped and counts when touched)", peakResidentMiB()))
     }
 }

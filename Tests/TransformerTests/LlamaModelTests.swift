@@ -120,10 +120,21 @@ extension SmallModels {
         let bytes = Data(try SmallModels.llamaGGUFBytes(seed: 31))
         try bytes.write(to: path)
         try bytes.write(to: ggufDirectory.appendingPathComponent("model.gguf"))
-        for url in [path, ggufDirectory] {
+        // a .gguf path; a directory with only a .gguf; a Llama config.json beside a .gguf
+        let configDirectory = directory.appendingPathComponent("config-and-gguf")
+        try FileManager.default.createDirectory(at: configDirectory, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: directory.appendingPathComponent("config.json"),
+                                         to: configDirectory.appendingPathComponent("config.json"))
+        try bytes.write(to: configDirectory.appendingPathComponent("model.Q8_0.gguf"))
+        for url in [path, ggufDirectory, configDirectory] {
             let loaded = try #require(try loadBackbone(url: url) as? LlamaModel)
             let c = Array(loaded.forward(inputIDs: ids, tokenTypeIDs: nil, attentionMask: mask, batch: 1, seqLen: 7))
             #expect(maxAbsDifference(a, c) == 0)
+        }
+        try bytes.write(to: ggufDirectory.appendingPathComponent("other.gguf"))
+        #expect(throws: ModelLoadingError(.missingWeight, "")) { try loadBackbone(url: ggufDirectory) }
+        #expect(throws: ModelLoadingError(.missingWeight, "")) {
+            try loadBackbone(directory: ggufDirectory.appendingPathComponent("absent"))
         }
     }
 

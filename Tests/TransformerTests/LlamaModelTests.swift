@@ -38,10 +38,14 @@ extension SmallModels {
     }
 
     static func llamaDirectory(seed: UInt64) throws -> URL {
+        try llamaDirectory(tensors: llamaTensors(seed: seed), config: llamaConfig)
+    }
+
+    static func llamaDirectory(tensors: [String: Tensor], config: [String: Any]) throws -> URL {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("dptune-llama-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try JSONSerialization.data(withJSONObject: llamaConfig).write(to: directory.appendingPathComponent("config.json"))
-        try SafetensorsFile.write(llamaTensors(seed: seed), to: directory.appendingPathComponent("model.safetensors"))
+        try JSONSerialization.data(withJSONObject: config).write(to: directory.appendingPathComponent("config.json"))
+        try SafetensorsFile.write(tensors, to: directory.appendingPathComponent("model.safetensors"))
         return directory
     }
 
@@ -138,6 +142,42 @@ extension SmallModels {
         }
     }
 
+    /// Grouped-query attention equals multi-head attention with each key/value head repeated
+    /// for the query heads of its group (head h reads key/value head h / (NH / NKV)).
+    @Test func groupedQueryAttentionEqualsRepeatedHeads() throws {
+        let tensors = SmallModels.llamaTensors(seed: 30)
+        var repeated = tensors
+        let HD = 4, C = 16
+        for l in 0..<2 {
+            for name in ["k_proj", "v_proj"] {
+                let key = "model.layers.\(l).self_attn.\(name).weight"
+                let rows = try #require(tensors[key]).scalars
+                let headSize = HD * C
+                var heads: [Float] = []
+                for h in 0..<4 {
+                    let start = (h / 2) * headSize
+                    heads += rows[start..<(start + headSize)]
+                }
+                repeated[key] = Tensor(shape: [4 * HD, C], data: heads)
+            }
+        }
+        var config = SmallModels.llamaConfig
+        config["num_key_value_heads"] = 4
+        let grouped = try SmallModels.llamaDirectory(tensors: tensors, config: SmallModels.llamaConfig)
+        let full = try SmallModels.llamaDirectory(tensors: repeated, config: config)
+        defer {
+            try? FileManager.default.removeItem(at: grouped)
+            try? FileManager.default.removeItem(at: full)
+        }
+        let ids: [Int32] = [2, 7, 1, 8, 2, 8]
+        let mask = [Int32](repeating: 1, count: 6)
+        let a = Array(try LlamaModel(directory: grouped).forward(inputIDs: ids, tokenTypeIDs: nil, attentionMask: mask,
+                                                                 batch: 1, seqLen: 6))
+        let b = Array(try LlamaModel(directory: full).forward(inputIDs: ids, tokenTypeIDs: nil, attentionMask: mask,
+                                                              batch: 1, seqLen: 6))
+        #expect(maxAbsDifference(a, b) < 1e-5)
+    }
+
     @Test func sitesAreNamedLikeHuggingFace() throws {
         let file = try SmallModels.llamaGGUF(seed: 32)
         let model = try LlamaModel(config: LlamaConfig(gguf: file), gguf: file)
@@ -165,10 +205,11 @@ extension SmallModels {
 
     /// The activation gradient at the embeddings, element by element, against central differences.
     ///
-    /// Float32 only: with step h = 1e-2 the truncation error of a central difference is O(h²·f''')
-    /// ≈ 1e-4 of the gradient's scale here, and the loss (≈ 10², summed in Double) loses ~1e-5 to
-    /// rounding, divided by 2h: both well under the 2e-3 relative tolerance, while a wrong term
-    /// (a missed RoPE or GQA path) changes gradients by O(1).
+    /// Float32 only, so the step is large: with h = 1e-2 the central difference's truncation error
+    /// is O(h²·f''') ≈ 1e-4 of the gradient's scale (≈ 3), and each loss (160 Float32 products
+    /// summed in Double) carries ~1e-6 of rounding, ≈ 5e-5 after dividing by 2h. Measured worst:
+    /// 3e-4 of the scale; the 2e-3 tolerance leaves room for that, while a wrong or missing term
+    /// (RoPE's direction, a query head reading the wrong key/value head) errs by O(1).
     @Test func embeddingGradientMatchesFiniteDifferences() throws {
         let file = try SmallModels.llamaGGUF(seed: 35)
         let model = try LlamaModel(config: LlamaConfig(gguf: file), gguf: file)

@@ -22,7 +22,7 @@ import Linalg
 /// does. All weights are held as Float32 in one allocation (GGUF files are dequantized on load).
 ///
 /// Token positions are counted over real tokens only (`cumsum(mask) - 1`), so a right- or
-/// left-padded row is computed exactly as the same row alone at its real length.
+/// left-padded row is computed as the same row alone at its real length.
 ///
 /// - Important: not thread-safe; one training or generation loop owns it.
 public final class LlamaModel: Backbone {
@@ -55,8 +55,8 @@ public final class LlamaModel: Backbone {
     let decodeScratch = ActivationSlab()
     var decodePositions: [Int32] = []
 
-    /// Reads one weight, named as in Hugging Face checkpoints, into `out`; `rotaryHeads` is the
-    /// head count of a q or k projection (GGUF stores those permuted).
+    /// Reads one weight into `out`; `rotaryHeads` is the head count of a q or k projection
+    /// (GGUF stores those permuted).
     typealias WeightSource = (_ name: WeightName, _ shape: [Int], _ rotaryHeads: Int?,
                               _ out: UnsafeMutableBufferPointer<Float>) throws -> Void
 

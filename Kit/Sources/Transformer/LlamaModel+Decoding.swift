@@ -27,12 +27,17 @@ extension LlamaModel {
 
         // Sized by the cache's capacity rather than TK, so that steps of one token reuse the slab.
         var cursor = SlabCursor()
-        let xOffset = cursor.take(N * C), yOffset = cursor.take(N * C)         // (N, C) each: block input, output
-        let a1 = cursor.take(N * C), rstd1 = cursor.take(N), q = cursor.take(N * Q)
-        let att = cursor.take(NH * N * cache.capacity), ctx = cursor.take(N * Q), r1 = cursor.take(N * C)
-        let a2 = cursor.take(N * C), rstd2 = cursor.take(N), gate = cursor.take(N * I), up = cursor.take(N * I)
-        let swiglu = cursor.take(N * I), normalized = cursor.take(N * C), mask = cursor.take(N)
-        let final = cursor.take(C), finalRstd = cursor.take(1), logits = cursor.take(V)
+        let xOffset = cursor.take(N * C), yOffset = cursor.take(N * C)   // (N, C) each: block input and output
+        let a1 = cursor.take(N * C), a2 = cursor.take(N * C)             // (N, C) each
+        let r1 = cursor.take(N * C), normalized = cursor.take(N * C)     // (N, C) each
+        let rstd1 = cursor.take(N), rstd2 = cursor.take(N)               // (N) each
+        let mask = cursor.take(N)                                        // (N), all ones
+        let q = cursor.take(N * Q), ctx = cursor.take(N * Q)             // (N, Q) each
+        let att = cursor.take(NH * N * cache.capacity)                   // (NH, N, TK ≤ capacity)
+        let gate = cursor.take(N * I), up = cursor.take(N * I)           // (N, I) each
+        let swiglu = cursor.take(N * I)                                  // (N, I)
+        let final = cursor.take(C), finalRstd = cursor.take(1)           // (C), (1): the last token only
+        let logits = cursor.take(V)                                      // (V)
         decodeScratch.reserve(cursor.offset)
         let d = decodeScratch.base
         if decodePositions.count < N { decodePositions = [Int32](repeating: 0, count: N) }

@@ -495,7 +495,7 @@ func singleGGUF(in directory: URL) throws -> URL {
     let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
     let ggufs = names.filter { $0.lowercased().hasSuffix(".gguf") }.sorted()
     guard ggufs.count == 1 else {
-        throw ModelLoadingError(.missingWeight, "\(directory.path): expected model.safetensors or exactly one .gguf file; found \(ggufs.isEmpty ? "none" : ggufs.joined(separator: ", "))")
+        throw ModelLoadingError(.missingWeight, "\(directory.path): needs config.json with model.safetensors, or exactly one .gguf file; found \(ggufs.isEmpty ? "none" : ggufs.joined(separator: ", "))")
     }
     return directory.appendingPathComponent(ggufs[0])
 }

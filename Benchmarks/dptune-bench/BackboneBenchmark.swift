@@ -9,7 +9,7 @@ struct BackboneBenchmark: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backbone", abstract: "Encoder forward and forward+backward tokens/s (default: MiniLM, 32 x 128).")
 
-    @Option(help: "A Hugging Face model directory (BERT or GPT-2 family).")
+    @Option(help: "A Hugging Face model directory (BERT, GPT-2 or Llama family) or a Llama .gguf file.")
     var model = "../shared/models/minilm-l6"
     @Option var batch = 32
     @Option var seqLen = 128
@@ -22,7 +22,7 @@ struct BackboneBenchmark: ParsableCommand {
 
     func run() throws {
         BLAS.setThreadCount(threads)
-        let backbone = try loadBackbone(directory: URL(fileURLWithPath: model))
+        let backbone = try loadBackbone(url: URL(fileURLWithPath: model))
         let tokens = batch * seqLen
         var generator = SeededGenerator(seed: 1)
         let ids = (0..<tokens).map { _ in Int32.random(in: 1000..<20_000, using: &generator) }
@@ -54,6 +54,15 @@ struct BackboneBenchmark: ParsableCommand {
             let gflops = flops / seconds / 1e9
             print(row([name, String(format: "%.0f", Double(tokens) / seconds), String(format: "%.1f", gflops),
                        String(format: "%.0f%%", 100 * gflops / peak)], widths: widths))
+        }
+        if let llama = backbone as? LlamaModel {
+            // Greedy generation with the key/value cache: one sequence, prompt of seqLen tokens.
+            let newTokens = 32
+            let decoder = GreedyDecoder(model: llama, stopTokens: [])
+            let prompt = Array(ids[0..<seqLen])
+            let seconds = medianSeconds(repeats: repeats) { _ = decoder.generate(prompt: prompt, maxNewTokens: newTokens) }
+            print(String(format: "greedy generation (%d-token prompt + %d new tokens): %.1f new tokens/s", seqLen, newTokens,
+                         Double(newTokens) / seconds))
         }
         print(String(format: "peak RSS %.0f MiB (the model file is memory-mapped and counts when touched)", peakResidentMiB()))
     }

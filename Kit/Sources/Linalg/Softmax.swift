@@ -20,13 +20,15 @@ public func softmaxForward(out: UnsafeMutablePointer<Float>, input: UnsafePointe
             for k in 0..<K { y[k] = 0 }
             continue
         }
-        var sum: Float = 0
+        // Summed in Double: over a vocabulary-sized row, a Float running sum near 1 drops the
+        // tail's many tiny terms and overstates the top probability.
+        var sum: Double = 0
         for k in 0..<K {
             let e = exp(x[k] - maxValue)
             y[k] = e
-            sum += e
+            sum += Double(e)
         }
-        let inverse = 1 / sum
+        let inverse = Float(1 / sum)
         for k in 0..<K { y[k] *= inverse }
     }
 }

@@ -34,11 +34,38 @@ public protocol Backbone: AnyObject {
     func backward(lastHiddenGradient: UnsafePointer<Float>)
 }
 
-/// Opens the backbone in a Hugging Face model directory, choosing the family from
-/// `config.json`'s `model_type`.
+/// Opens the backbone at `url`: a `.gguf` file (Llama family), or a directory as
+/// ``loadBackbone(directory:)`` reads it.
 ///
-/// - Throws: ``ModelLoadingError`` or ``SafetensorsError`` naming the bad file or tensor.
+/// - Throws: as ``loadBackbone(directory:)``, or ``GGUFError``/``LlamaConfigError`` for a GGUF file.
+public func loadBackbone(url: URL) throws -> any Backbone {
+    if url.pathExtension.lowercased() == "gguf" {
+        return try LlamaModel(ggufPath: url.path)
+    }
+    return try loadBackbone(directory: url)
+}
+
+/// Opens the backbone in a Hugging Face model directory, choosing the family from
+/// `config.json`'s `model_type`; a Llama directory may hold one `.gguf` file instead of
+/// `model.safetensors`, and a directory without `config.json` must hold exactly one `.gguf`.
+///
+/// - Throws: ``ModelLoadingError`` or ``SafetensorsError`` naming the bad file or tensor
+///   (``GGUFError``, ``LlamaConfigError`` for Llama models).
 public func loadBackbone(directory: URL) throws -> any Backbone {
+    let configURL = directory.appendingPathComponent("config.json")
+    guard FileManager.default.fileExists(atPath: configURL.path) else {
+        return try LlamaModel(ggufPath: singleGGUF(in: directory).path)
+    }
+    struct ModelType: Decodable { let model_type: String }
+    let data: Data
+    do {
+        data = try Data(contentsOf: configURL)
+    } catch {
+        throw ModelLoadingError(.badConfig, "\(configURL.path): cannot read (\(error.localizedDescription))")
+    }
+    if try ModelConfig.decode(ModelType.self, from: data, url: configURL).model_type == "llama" {
+        return try LlamaModel(directory: directory)
+    }
     switch try ModelConfig(directory: directory) {
     case .bert(let config):
         return try BertEncoder(config: config, weights: SafetensorsFile(url: directory.appendingPathComponent("model.safetensors")))

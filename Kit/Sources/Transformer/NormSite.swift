@@ -94,8 +94,8 @@ func layerNormNormalized(out: UnsafeMutablePointer<Float>, input: UnsafePointer<
 /// The norm hooks of one backbone and the scratch they need, shared by every family so
 /// that each backbone only says where its norms are.
 final class NormHookTable {
-    private var hooks: [NormKey: (site: NormSite, hook: any NormHook)] = [:]
-    private let ones: [Float]
+    private(set) var hooks: [NormKey: (site: NormSite, hook: any NormHook)] = [:]
+    let ones: [Float]
 
     struct NormKey: Hashable {
         let layer: Int

@@ -1,0 +1,501 @@
+// SPDX-License-Identifier: Apache-2.0
+// Dimensions: B = batch, T = sequence length, C = hidden size, NH = query heads, NKV = key/value
+// heads, HD = head width, Q = NH·HD, KV = NKV·HD, I = intermediate size, L = layers,
+// V = vocabulary, P = positions covered by the RoPE tables (the context length).
+import Foundation
+import Linalg
+
+/// A frozen Llama-family decoder (pre-RMSNorm, RoPE in Hugging Face's `rotate_half` form,
+/// grouped-query causal attention, SwiGLU MLP, `nn.Linear` weights `(out, in)` without biases).
+///
+/// Block `l` (input `x`, boundary `l`):
+///
+///     a1  = RMSNorm1(x)                                   norm input_layernorm
+///     q   = rope(a1·Wqᵀ), k = rope(a1·Wkᵀ), v = a1·Wvᵀ    sites q_proj (B,T,Q), k_proj, v_proj (B,T,KV)
+///     r1  = attention(q, k, v, causal)·Woᵀ + x            site o_proj
+///     a2  = RMSNorm2(r1)                                  norm post_attention_layernorm
+///     out = (silu(a2·Wgᵀ) ⊙ a2·Wuᵀ)·Wdᵀ + r1              sites gate_proj, up_proj, down_proj; boundary l+1
+///
+/// The last hidden state is `RMSNorm_f(boundary L)`, as in Hugging Face's `LlamaModel`; the LM
+/// head (``logitsForward(logits:hidden:N:)``) is tied to the token embeddings unless the
+/// checkpoint has its own. Hooks on q and k see the projections before RoPE, as PEFT's LoRA
+/// does. All weights are held as Float32 in one allocation (GGUF files are dequantized on load).
+///
+/// Token positions are counted over real tokens only (`cumsum(mask) - 1`), so a right- or
+/// left-padded row is computed as the same row alone at its real length.
+///
+/// - Important: not thread-safe; one training or generation loop owns it.
+public final class LlamaModel: Backbone {
+    public let config: LlamaConfig
+    public let linearSites: [LinearSite]
+    public let normSites: [NormSite]
+    public var hiddenSize: Int { config.hiddenSize }
+    public var layerCount: Int { config.layerCount }
+
+    struct LayerWeights {
+        let inputNorm, query, key, value, output, postAttentionNorm, gate, up, down: UnsafePointer<Float>
+    }
+
+    private let parameters: ActivationSlab     // every weight, in load order
+    let tokenEmbeddings: UnsafePointer<Float>   // (V, C)
+    let lmHead: UnsafePointer<Float>            // (V, C): tokenEmbeddings when tied
+    let finalNorm: UnsafePointer<Float>         // (C)
+    let layers: [LayerWeights]
+    let ropeCos: [Float], ropeSin: [Float]      // (P, HD/2)
+
+    let hooks: BackboneHooks
+
+    private let activations = ActivationSlab()
+    private let gradients = ActivationSlab()
+    private var layout = Layout(B: 0, T: 0, config: nil)
+    private var ids: [Int32] = []
+    private var positions: [Int32] = []
+    private var B = 0, T = 0
+    /// Scratch of ``decodeForward(tokens:cache:)``, apart from the activations saved for backward.
+    let decodeScratch = ActivationSlab()
+    var decodePositions: [Int32] = []
+
+    /// Reads one weight into `out`; `rotaryHeads` is the head count of a q or k projection
+    /// (GGUF stores those permuted).
+    typealias WeightSource = (_ name: WeightName, _ shape: [Int], _ rotaryHeads: Int?,
+                              _ out: UnsafeMutableBufferPointer<Float>) throws -> Void
+
+    /// A weight as Hugging Face and llama.cpp call it.
+    struct WeightName {
+        let huggingFace: String
+        let gguf: String
+    }
+
+    /// Opens a GGUF file (`general.architecture` "llama"), dequantizing every weight to Float32.
+    ///
+    /// - Throws: ``GGUFError``, ``LlamaConfigError`` or ``ModelLoadingError`` naming the file and the tensor.
+    public convenience init(ggufPath path: String) throws {
+        let file = try GGUFFile(contentsOf: path)
+        try self.init(config: LlamaConfig(gguf: file), gguf: file)
+    }
+
+    /// Builds the model from the tensors of `file` (llama.cpp names; q and k un-permuted for
+    /// `rotate_half`).
+    public convenience init(config: LlamaConfig, gguf file: GGUFFile) throws {
+        try self.init(config: config) { name, shape, rotaryHeads, out in
+            guard let tensor = file.tensor(named: name.gguf) else {
+                throw ModelLoadingError(.missingWeight, "\(file.path): no tensor \(name.gguf) (\(name.huggingFace))")
+            }
+            guard tensor.shape == shape else {
+                throw ModelLoadingError(.weightShapeMismatch, "\(file.path): \(name.gguf) has shape \(tensor.shape); the config implies \(shape)")
+            }
+            if let rotaryHeads {
+                try file.dequantize(tensor, unpermutingRotaryHeads: rotaryHeads, into: out)
+            } else {
+                try file.dequantize(tensor, into: out)
+            }
+        }
+    }
+
+    /// Builds the model from a Hugging Face `model.safetensors` (any float dtype it can convert).
+    public convenience init(config: LlamaConfig, weights file: SafetensorsFile) throws {
+        try self.init(config: config) { name, shape, _, out in
+            guard let entry = file.entries[name.huggingFace] else {
+                throw ModelLoadingError(.missingWeight, "\(file.url.path): no tensor \(name.huggingFace)")
+            }
+            guard entry.shape == shape else {
+                throw ModelLoadingError(.weightShapeMismatch, "\(file.url.path): \(entry.name) has shape \(entry.shape); the config implies \(shape)")
+            }
+            _ = try file.tensor(entry.name).withUnsafeBufferPointer { out.update(fromContentsOf: $0) }
+        }
+    }
+
+    /// Opens a Hugging Face directory: `config.json` (`model_type` "llama") with `model.safetensors`,
+    /// or, lacking the safetensors, the one `.gguf` file beside it.
+    ///
+    /// - Throws: ``ModelLoadingError``, ``LlamaConfigError``, ``SafetensorsError`` or ``GGUFError``.
+    public convenience init(directory: URL) throws {
+        let configURL = directory.appendingPathComponent("config.json")
+        let weightsURL = directory.appendingPathComponent("model.safetensors")
+        guard FileManager.default.fileExists(atPath: weightsURL.path) else {
+            try self.init(ggufPath: try singleGGUF(in: directory).path)
+            return
+        }
+        let data: Data
+        do {
+            data = try Data(contentsOf: configURL)
+        } catch {
+            throw ModelLoadingError(.badConfig, "\(configURL.path): cannot read (\(error.localizedDescription))")
+        }
+        try self.init(config: LlamaConfig(huggingFaceConfig: data, source: configURL.path),
+                      weights: SafetensorsFile(url: weightsURL))
+    }
+
+    init(config: LlamaConfig, source: WeightSource) throws {
+        self.config = config
+        let C = config.hiddenSize, I = config.intermediateSize, V = config.vocabSize
+        let HD = config.headDim, Q = config.headCount * HD, KV = config.kvHeadCount * HD, L = config.layerCount
+        let perLayer = 2 * C + Q * C + 2 * KV * C + C * Q + 3 * I * C
+        let parameters = ActivationSlab()
+        parameters.reserve(V * C * (config.tieWordEmbeddings ? 1 : 2) + C + L * perLayer)
+        self.parameters = parameters
+        var cursor = 0
+        let base = parameters.base
+        func load(_ huggingFace: String, _ gguf: String, _ shape: [Int], rotaryHeads: Int? = nil) throws -> UnsafePointer<Float> {
+            let count = shape.reduce(1, *)
+            let out = base + cursor
+            try source(WeightName(huggingFace: huggingFace, gguf: gguf), shape, rotaryHeads,
+                       UnsafeMutableBufferPointer(start: out, count: count))
+            cursor += count
+            return UnsafePointer(out)
+        }
+        tokenEmbeddings = try load("model.embed_tokens.weight", "token_embd.weight", [V, C])
+        finalNorm = try load("model.norm.weight", "output_norm.weight", [C])
+        lmHead = try config.tieWordEmbeddings ? tokenEmbeddings : load("lm_head.weight", "output.weight", [V, C])
+        var layers: [LayerWeights] = []
+        var sites: [LinearSite] = []
+        var norms: [NormSite] = []
+        for l in 0..<L {
+            let hf = "model.layers.\(l).", blk = "blk.\(l)."
+            func dense(_ module: LinearModule, _ gguf: String, _ inFeatures: Int, _ outFeatures: Int,
+                       rotaryHeads: Int? = nil) throws -> UnsafePointer<Float> {
+                sites.append(LinearSite(layer: l, module: module, inFeatures: inFeatures, outFeatures: outFeatures,
+                                        weightLayout: .outIn, parameterName: hf + module.rawValue))
+                return try load(hf + module.rawValue + ".weight", blk + gguf + ".weight", [outFeatures, inFeatures],
+                                rotaryHeads: rotaryHeads)
+            }
+            func norm(_ module: NormModule, _ gguf: String) throws -> UnsafePointer<Float> {
+                norms.append(NormSite(layer: l, module: module, width: C, parameterName: hf + module.rawValue))
+                return try load(hf + module.rawValue + ".weight", blk + gguf + ".weight", [C])
+            }
+            let inputNorm = try norm(.inputLayerNorm, "attn_norm")
+            let query = try dense(.qProj, "attn_q", C, Q, rotaryHeads: config.headCount)
+            let key = try dense(.kProj, "attn_k", C, KV, rotaryHeads: config.kvHeadCount)
+            let value = try dense(.vProj, "attn_v", C, KV)
+            let output = try dense(.oProj, "attn_output", Q, C)
+            let postAttentionNorm = try norm(.postAttentionLayerNorm, "ffn_norm")
+            let gate = try dense(.gateProj, "ffn_gate", C, I)
+            let up = try dense(.upProj, "ffn_up", C, I)
+            let down = try dense(.downProj, "ffn_down", I, C)
+            layers.append(LayerWeights(inputNorm: inputNorm, query: query, key: key, value: value, output: output,
+                                       postAttentionNorm: postAttentionNorm, gate: gate, up: up, down: down))
+        }
+        precondition(cursor <= parameters.count, "parameter slab of \(parameters.count) floats overrun (\(cursor))")
+        self.layers = layers
+        linearSites = sites
+        normSites = norms + [NormSite(layer: L, module: .finalRMSNorm, width: C, parameterName: "model.norm")]
+        hooks = BackboneHooks(layerCount: L, linearSites: linearSites, normSites: normSites, width: C)
+        let P = config.contextLength, half = HD / 2
+        var cosTable = [Float](repeating: 0, count: P * half), sinTable = cosTable
+        rotaryTables(cos: &cosTable, sin: &sinTable, theta: config.ropeTheta, P: P, HD: HD)
+        ropeCos = cosTable
+        ropeSin = sinTable
+    }
+
+    public func setHook(_ hook: (any LinearHook)?, for site: LinearSite) {
+        hooks.set(hook, for: site)
+    }
+
+    public func setNormHook(_ hook: (any NormHook)?, for site: NormSite) {
+        hooks.set(hook, for: site)
+    }
+
+    public func setHiddenStateHook(_ hook: (any HiddenStateHook)?, atBoundary boundary: Int) {
+        hooks.set(hook, atBoundary: boundary)
+    }
+
+    // MARK: forward
+
+    public func forward(inputIDs: [Int32], tokenTypeIDs: [Int32]?, attentionMask: [Int32],
+                        batch: Int, seqLen: Int) -> UnsafeBufferPointer<Float> {
+        let C = config.hiddenSize
+        precondition(batch >= 1 && seqLen >= 1, "batch \(batch) and seqLen \(seqLen) must be positive")
+        precondition(seqLen <= config.contextLength, "seqLen \(seqLen) exceeds the context length \(config.contextLength)")
+        precondition(inputIDs.count == batch * seqLen && attentionMask.count == batch * seqLen,
+                     "inputs must hold batch·seqLen values")
+        reserve(batch: batch, seqLen: seqLen)
+        B = batch
+        T = seqLen
+        let BT = B * T
+        let a = activations.base
+        let mask = a + layout.mask
+        for b in 0..<B {
+            var real: Int32 = 0
+            for t in 0..<T {
+                let n = b * T + t
+                mask[n] = attentionMask[n] != 0 ? 1 : 0
+                if attentionMask[n] != 0 { real += 1 }
+                positions[n] = max(real - 1, 0)
+            }
+        }
+        ids.replaceSubrange(0..<BT, with: inputIDs)
+
+        let x0 = boundary(0)
+        x0.update(repeating: 0, count: BT * C)
+        embeddingForward(out: x0, ids: ids, table: tokenEmbeddings, N: BT, V: config.vocabSize, C: C)
+        hooks.hidden[0]?.forward(hidden: x0, mask: mask, batch: B, seqLen: T, width: C)
+        for l in 0..<layerCount {
+            let s = layerBuffers(l)
+            blockForward(l, out: boundary(l + 1), x: boundary(l), s: s, swiglu: a + layout.swiglu,
+                         normalized: a + layout.normalized, keys: s.k, values: s.v, keyMask: mask, mask: mask,
+                         positions: positions, B: B, T: T, TK: T, offset: 0)
+        }
+        let last = a + layout.final
+        rmsNormForward(out: last, rstd: a + layout.finalRstd, input: boundary(layerCount), weight: finalNorm,
+                       B: 1, T: BT, C: C, epsilon: config.rmsNormEpsilon)
+        hooks.norms.forwardRMS(layerCount, .finalRMSNorm, out: last, scratch: a + layout.normalized,
+                               input: boundary(layerCount), rstd: a + layout.finalRstd, B: B, T: T, C: C)
+        return UnsafeBufferPointer(start: last, count: BT * C)
+    }
+
+    /// Where one block's forward writes what it computes: saved per layer for backward in
+    /// training, shared scratch in decoding (where `k` and `v` point into the cache).
+    struct BlockBuffers {
+        let a1, rstd1, q, k, v, att, ctx, r1, a2, rstd2, gate, up: UnsafeMutablePointer<Float>
+    }
+
+    /// One block, calling every hook; shared by training and cached decoding.
+    ///
+    /// - Parameters:
+    ///   - out, x: `(B, T, C)`
+    ///   - swiglu: `(B, T, I)` workspace
+    ///   - normalized: `(B, T, C)` workspace for norm hooks
+    ///   - keys, values: `(B, TK, KV)`; this block's new keys and values are written to `s.k`, `s.v`,
+    ///     which are their rows `offset ..< offset + T`
+    ///   - keyMask: `(B, TK)` or nil
+    ///   - mask: `(B, T)`, for hidden-state hooks
+    ///   - positions: `(B, T)`
+    func blockForward(
+        _ l: Int, out: UnsafeMutablePointer<Float>, x: UnsafeMutablePointer<Float>, s: BlockBuffers,
+        swiglu: UnsafeMutablePointer<Float>, normalized: UnsafeMutablePointer<Float>,
+        keys: UnsafePointer<Float>, values: UnsafePointer<Float>, keyMask: UnsafePointer<Float>?, mask: UnsafePointer<Float>,
+        positions: UnsafePointer<Int32>, B: Int, T: Int, TK: Int, offset: Int
+    ) {
+        let C = config.hiddenSize, I = config.intermediateSize, NH = config.headCount, NKV = config.kvHeadCount
+        let HD = config.headDim, Q = NH * HD, KV = NKV * HD, BT = B * T, w = layers[l]
+        rmsNormForward(out: s.a1, rstd: s.rstd1, input: x, weight: w.inputNorm, B: 1, T: BT, C: C, epsilon: config.rmsNormEpsilon)
+        hooks.norms.forwardRMS(l, .inputLayerNorm, out: s.a1, scratch: normalized, input: x, rstd: s.rstd1, B: B, T: T, C: C)
+        dense(l, .qProj, out: s.q, input: s.a1, weight: w.query, IC: C, OC: Q, B: B, T: T)
+        dense(l, .kProj, out: s.k, input: s.a1, weight: w.key, IC: C, OC: KV, B: B, T: T)
+        dense(l, .vProj, out: s.v, input: s.a1, weight: w.value, IC: C, OC: KV, B: B, T: T)
+        rotaryForward(out: s.q, input: s.q, positions: positions, cos: ropeCos, sin: ropeSin,
+                      B: B, T: T, NH: NH, HD: HD, P: config.contextLength)
+        rotaryForward(out: s.k, input: s.k, positions: positions, cos: ropeCos, sin: ropeSin,
+                      B: B, T: T, NH: NKV, HD: HD, P: config.contextLength)
+        groupedQueryAttentionForward(out: s.ctx, att: s.att, q: s.q, k: keys, v: values, keyMask: keyMask,
+                                     B: B, TQ: T, TK: TK, NH: NH, NKV: NKV, HD: HD, offset: offset)
+        dense(l, .oProj, out: s.r1, input: s.ctx, weight: w.output, IC: Q, OC: C, B: B, T: T)
+        residualForward(out: s.r1, a: s.r1, b: x, N: BT * C)
+        rmsNormForward(out: s.a2, rstd: s.rstd2, input: s.r1, weight: w.postAttentionNorm, B: 1, T: BT, C: C,
+                       epsilon: config.rmsNormEpsilon)
+        hooks.norms.forwardRMS(l, .postAttentionLayerNorm, out: s.a2, scratch: normalized, input: s.r1, rstd: s.rstd2,
+                               B: B, T: T, C: C)
+        dense(l, .gateProj, out: s.gate, input: s.a2, weight: w.gate, IC: C, OC: I, B: B, T: T)
+        dense(l, .upProj, out: s.up, input: s.a2, weight: w.up, IC: C, OC: I, B: B, T: T)
+        swigluForward(out: swiglu, gate: s.gate, up: s.up, B: 1, T: BT, H: I)
+        dense(l, .downProj, out: out, input: swiglu, weight: w.down, IC: I, OC: C, B: B, T: T)
+        residualForward(out: out, a: out, b: s.r1, N: BT * C)
+        hooks.hidden[l + 1]?.forward(hidden: out, mask: mask, batch: B, seqLen: T, width: C)
+    }
+
+    /// The LM head: `logits = hidden · Wᵀ`, `W` the token embeddings when tied.
+    ///
+    /// - Parameters:
+    ///   - logits: `(N, V)`, overwritten
+    ///   - hidden: `(N, C)`
+    public func logitsForward(logits: UnsafeMutablePointer<Float>, hidden: UnsafePointer<Float>, N: Int) {
+        linearForward(out: logits, input: hidden, weight: lmHead, bias: nil, N: N, IC: config.hiddenSize,
+                      OC: config.vocabSize, layout: .outIn)
+    }
+
+    /// `dhidden += dlogits · W`, the gradient of ``logitsForward(logits:hidden:N:)``.
+    ///
+    /// - Parameters:
+    ///   - dhidden: `(N, C)`, accumulated
+    ///   - dlogits: `(N, V)`
+    public func logitsBackward(dhidden: UnsafeMutablePointer<Float>, dlogits: UnsafePointer<Float>, N: Int) {
+        linearBackward(dinput: dhidden, dout: dlogits, weight: lmHead, N: N, IC: config.hiddenSize,
+                       OC: config.vocabSize, layout: .outIn)
+    }
+
+    // MARK: backward
+
+    public func backward(lastHiddenGradient: UnsafePointer<Float>) {
+        let C = config.hiddenSize, I = config.intermediateSize, NH = config.headCount, NKV = config.kvHeadCount
+        let HD = config.headDim, Q = NH * HD, KV = NKV * HD, P = config.contextLength
+        let BT = B * T
+        precondition(BT > 0, "backward called before forward")
+        let a = activations.base
+        let mask = UnsafePointer(a + layout.mask)
+        let g = gradients.base
+        var dCur = g + layout.dCur, dNext = g + layout.dNext
+        let dr1 = g + layout.dr1, dctx = g + layout.dctx, da1 = g + layout.da1, da2 = g + layout.da2
+        let dq = g + layout.dq, dqRaw = g + layout.dqRaw, dk = g + layout.dk, dkRaw = g + layout.dkRaw, dv = g + layout.dv
+        let dh = g + layout.dh, dgate = g + layout.dgate, dup = g + layout.dup
+        let scratch = g + layout.scratch, normScratch = g + layout.normScratch, swiglu = a + layout.swiglu
+        // last = RMSNorm_f(x_L), with padding rows dropped
+        for n in 0..<BT {
+            let m = mask[n]
+            for c in 0..<C { dr1[n * C + c] = m * lastHiddenGradient[n * C + c] }
+        }
+        dCur.update(repeating: 0, count: BT * C)
+        hooks.norms.backwardRMS(layerCount, .finalRMSNorm, dinput: dCur, scratch: normScratch, dout: dr1,
+                                input: boundary(layerCount), weight: finalNorm, rstd: a + layout.finalRstd, mask: mask,
+                                B: B, T: T, C: C)
+        hooks.hidden[layerCount]?.backward(hiddenGradient: dCur, mask: mask, batch: B, seqLen: T, width: C)
+        for l in stride(from: layerCount - 1, through: hooks.lowestHookedLayer, by: -1) {
+            let w = layers[l], s = layerBuffers(l), x = boundary(l)
+            // out = h·Wdᵀ + r1,  h = silu(gate) ⊙ up
+            dh.update(repeating: 0, count: BT * I)
+            if hooks.hasLinearHook(layer: l, module: .downProj) {
+                // only a hook on this layer reads its input h
+                swigluForward(out: swiglu, gate: s.gate, up: s.up, B: 1, T: BT, H: I)
+            }
+            denseBackward(l, .downProj, dinput: dh, dout: dCur, input: swiglu, weight: w.down, IC: I, OC: C)
+            dr1.update(from: dCur, count: BT * C)
+            dgate.update(repeating: 0, count: BT * I)
+            dup.update(repeating: 0, count: BT * I)
+            swigluBackward(dgate: dgate, dup: dup, dout: dh, gate: s.gate, up: s.up, B: 1, T: BT, H: I)
+            // gate = a2·Wgᵀ, up = a2·Wuᵀ
+            da2.update(repeating: 0, count: BT * C)
+            denseBackward(l, .gateProj, dinput: da2, dout: dgate, input: s.a2, weight: w.gate, IC: C, OC: I)
+            denseBackward(l, .upProj, dinput: da2, dout: dup, input: s.a2, weight: w.up, IC: C, OC: I)
+            // a2 = RMSNorm2(r1)
+            hooks.norms.backwardRMS(l, .postAttentionLayerNorm, dinput: dr1, scratch: normScratch, dout: da2,
+                                    input: s.r1, weight: w.postAttentionNorm, rstd: s.rstd2, mask: mask,
+                                    B: B, T: T, C: C)
+            // r1 = ctx·Woᵀ + x
+            dctx.update(repeating: 0, count: BT * Q)
+            denseBackward(l, .oProj, dinput: dctx, dout: dr1, input: s.ctx, weight: w.output, IC: Q, OC: C)
+            dNext.update(from: dr1, count: BT * C)
+            // ctx = attention(q, k, v)
+            dq.update(repeating: 0, count: BT * Q)
+            dk.update(repeating: 0, count: BT * KV)
+            dv.update(repeating: 0, count: BT * KV)
+            groupedQueryAttentionBackward(dq: dq, dk: dk, dv: dv, scratch: scratch, dout: dctx, att: s.att,
+                                          q: s.q, k: s.k, v: s.v, B: B, T: T, NH: NH, NKV: NKV, HD: HD)
+            // q = rope(a1·Wqᵀ), k = rope(a1·Wkᵀ)
+            dqRaw.update(repeating: 0, count: BT * Q)
+            dkRaw.update(repeating: 0, count: BT * KV)
+            rotaryBackward(dinp: dqRaw, dout: dq, positions: positions, cos: ropeCos, sin: ropeSin,
+                           B: B, T: T, NH: NH, HD: HD, P: P)
+            rotaryBackward(dinp: dkRaw, dout: dk, positions: positions, cos: ropeCos, sin: ropeSin,
+                           B: B, T: T, NH: NKV, HD: HD, P: P)
+            da1.update(repeating: 0, count: BT * C)
+            denseBackward(l, .qProj, dinput: da1, dout: dqRaw, input: s.a1, weight: w.query, IC: C, OC: Q)
+            denseBackward(l, .kProj, dinput: da1, dout: dkRaw, input: s.a1, weight: w.key, IC: C, OC: KV)
+            denseBackward(l, .vProj, dinput: da1, dout: dv, input: s.a1, weight: w.value, IC: C, OC: KV)
+            // a1 = RMSNorm1(x)
+            hooks.norms.backwardRMS(l, .inputLayerNorm, dinput: dNext, scratch: normScratch, dout: da1, input: x,
+                                    weight: w.inputNorm, rstd: s.rstd1, mask: mask, B: B, T: T, C: C)
+            swap(&dCur, &dNext)
+            hooks.hidden[l]?.backward(hiddenGradient: dCur, mask: mask, batch: B, seqLen: T, width: C)
+        }
+    }
+
+    // MARK: dense layers with hooks
+
+    private func dense(_ l: Int, _ module: LinearModule, out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
+                       weight: UnsafePointer<Float>, IC: Int, OC: Int, B: Int, T: Int) {
+        linearForward(out: out, input: input, weight: weight, bias: nil, N: B * T, IC: IC, OC: OC, layout: .outIn)
+        hooks.forward(layer: l, module: module, output: out, input: input, batch: B, seqLen: T)
+    }
+
+    private func denseBackward(_ l: Int, _ module: LinearModule, dinput: UnsafeMutablePointer<Float>,
+                               dout: UnsafePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                               IC: Int, OC: Int) {
+        linearBackward(dinput: dinput, dout: dout, weight: weight, N: B * T, IC: IC, OC: OC, layout: .outIn)
+        hooks.backward(layer: l, module: module, inputGradient: dinput, input: input, outputGradient: dout,
+                       mask: activations.base + layout.mask, batch: B, seqLen: T)
+    }
+
+    // MARK: slab layout
+
+    /// Offsets (in floats) of every region, sized for the largest batch seen so far.
+    struct Layout {
+        var capacityB = 0, capacityT = 0
+        var mask = 0, normalized = 0, swiglu = 0, boundaries = 0, final = 0, finalRstd = 0, layers = 0, layerStride = 0
+        var a1 = 0, rstd1 = 0, q = 0, k = 0, v = 0, att = 0, ctx = 0, r1 = 0, a2 = 0, rstd2 = 0, gate = 0, up = 0
+        var activationCount = 0
+        var dCur = 0, dNext = 0, dr1 = 0, dctx = 0, da1 = 0, da2 = 0, dq = 0, dqRaw = 0, dk = 0, dkRaw = 0, dv = 0
+        var dh = 0, dgate = 0, dup = 0, scratch = 0, normScratch = 0
+        var gradientCount = 0
+
+        init(B: Int, T: Int, config: LlamaConfig?) {
+            guard let config else { return }
+            capacityB = B
+            capacityT = T
+            let BT = B * T, C = config.hiddenSize, I = config.intermediateSize, NH = config.headCount
+            let Q = NH * config.headDim, KV = config.kvHeadCount * config.headDim, L = config.layerCount
+            var cursor = SlabCursor()
+            mask = cursor.take(BT)                       // (B, T)
+            normalized = cursor.take(BT * C)             // (B, T, C): xhat for norm hooks
+            swiglu = cursor.take(BT * I)                 // (B, T, I): silu(gate)·up of the current block
+            boundaries = cursor.take((L + 1) * BT * C)   // (L+1, B, T, C)
+            final = cursor.take(BT * C)                  // (B, T, C)
+            finalRstd = cursor.take(BT)                  // (B, T)
+            var block = SlabCursor()
+            a1 = block.take(BT * C)                      // (B, T, C)
+            rstd1 = block.take(BT)                       // (B, T)
+            q = block.take(BT * Q)                       // (B, T, Q), after RoPE
+            k = block.take(BT * KV)                      // (B, T, KV), after RoPE
+            v = block.take(BT * KV)                      // (B, T, KV)
+            att = block.take(B * NH * T * T)             // (B, NH, T, T)
+            ctx = block.take(BT * Q)                     // (B, T, Q)
+            r1 = block.take(BT * C)                      // (B, T, C)
+            a2 = block.take(BT * C)                      // (B, T, C)
+            rstd2 = block.take(BT)                       // (B, T)
+            gate = block.take(BT * I)                    // (B, T, I)
+            up = block.take(BT * I)                      // (B, T, I)
+            layerStride = block.offset
+            layers = cursor.take(L * layerStride)        // (L, layerStride)
+            activationCount = cursor.offset
+            var grads = SlabCursor()
+            dCur = grads.take(BT * C)                    // (B, T, C)
+            dNext = grads.take(BT * C)                   // (B, T, C)
+            dr1 = grads.take(BT * C)                     // (B, T, C)
+            dctx = grads.take(BT * Q)                    // (B, T, Q)
+            da1 = grads.take(BT * C)                     // (B, T, C)
+            da2 = grads.take(BT * C)                     // (B, T, C)
+            dq = grads.take(BT * Q)                      // (B, T, Q)
+            dqRaw = grads.take(BT * Q)                   // (B, T, Q)
+            dk = grads.take(BT * KV)                     // (B, T, KV)
+            dkRaw = grads.take(BT * KV)                  // (B, T, KV)
+            dv = grads.take(BT * KV)                     // (B, T, KV)
+            dh = grads.take(BT * I)                      // (B, T, I)
+            dgate = grads.take(BT * I)                   // (B, T, I)
+            dup = grads.take(BT * I)                     // (B, T, I)
+            scratch = grads.take(2 * T * T)              // (2, T, T)
+            normScratch = grads.take(2 * BT * C)         // (2, B, T, C): xhat and ∂L/∂xhat for norm hooks
+            gradientCount = grads.offset
+        }
+    }
+
+    private func reserve(batch: Int, seqLen: Int) {
+        guard batch > layout.capacityB || seqLen > layout.capacityT else { return }
+        let newLayout = Layout(B: max(batch, layout.capacityB), T: max(seqLen, layout.capacityT), config: config)
+        activations.reserve(newLayout.activationCount)
+        gradients.reserve(newLayout.gradientCount)
+        layout = newLayout
+        ids = [Int32](repeating: 0, count: newLayout.capacityB * newLayout.capacityT)
+        positions = ids
+    }
+
+    private func boundary(_ k: Int) -> UnsafeMutablePointer<Float> {
+        activations.base + layout.boundaries + k * layout.capacityB * layout.capacityT * config.hiddenSize
+    }
+
+    private func layerBuffers(_ l: Int) -> BlockBuffers {
+        let p = activations.base + layout.layers + l * layout.layerStride
+        return BlockBuffers(a1: p + layout.a1, rstd1: p + layout.rstd1, q: p + layout.q, k: p + layout.k, v: p + layout.v,
+                            att: p + layout.att, ctx: p + layout.ctx, r1: p + layout.r1, a2: p + layout.a2,
+                            rstd2: p + layout.rstd2, gate: p + layout.gate, up: p + layout.up)
+    }
+}
+
+/// The one `.gguf` file in `directory`.
+///
+/// - Throws: ``ModelLoadingError`` `.missingWeight` when there is none or more than one.
+func singleGGUF(in directory: URL) throws -> URL {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+    let ggufs = names.filter { $0.lowercased().hasSuffix(".gguf") }.sorted()
+    guard ggufs.count == 1 else {
+        throw ModelLoadingError(.missingWeight, "\(directory.path): needs config.json with model.safetensors, or exactly one .gguf file; found \(ggufs.isEmpty ? "none" : ggufs.joined(separator: ", "))")
+    }
+    return directory.appendingPathComponent(ggufs[0])
+}

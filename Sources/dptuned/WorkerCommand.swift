@@ -12,7 +12,9 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "The job id (its record is STATE/jobs/ID.json).")
     var job: String
 
-    @Option(help: "The daemon's configuration file.")
+    // Not `--config`: ArgumentParser gives that name to the root command's option even after
+    // the subcommand name.
+    @Option(name: .customLong("daemon-config"), help: "The daemon's configuration file.")
     var config: String = "/etc/dptune/dptuned.toml"
 
     @Option(help: "The plugin file to load (the registry's stored copy of the job's version).")

@@ -240,7 +240,7 @@ final class TrainingWorld: @unchecked Sendable {
         let id = try await DaemonFixture.offPool { () -> String? in
             for _ in 0..<300 {
                 let jobs = try self.ctl(["jobs"]).standardOutput
-                if let rows = try? JSONSerialization.jsonObject(with: Data(jobs.utf8)) as? [[String: Any]],
+                if let rows = Self.object(jobs)?["jobs"] as? [[String: Any]],
                    let row = rows.first(where: { $0["dataset"] as? String == "\(name).jsonl" }) {
                     return row["id"] as? String
                 }

@@ -12,7 +12,7 @@ import Training
 import Glibc
 #endif
 
-/// `dptuned worker --job ID`: trains one job in a process of its own (DESIGN §6), so a
+/// `dptuned worker --job ID --daemon-config FILE --plugin FILE`: trains one job in a process of its own (DESIGN §6), so a
 /// plugin that crashes, aborts or runs out of memory fails that job and not the daemon.
 ///
 /// The worker reads what intake fixed (the job record, the dataset in `accepted/` and its

@@ -88,7 +88,7 @@ public actor WorkerProcessRunner: JobRunner {
         let process = Process()
         process.executableURL = executable
         process.arguments = [
-            "worker", "--job", job.id, "--config", configFile.path, "--plugin", plugin.path, "--exit-when-input-closes",
+            "worker", "--job", job.id, "--daemon-config", configFile.path, "--plugin", plugin.path, "--exit-when-input-closes",
         ]
         // The worker's standard input is its lifeline: the daemon holds the write end and
         // never writes, so the worker sees end of file exactly when the daemon is gone.

@@ -9,7 +9,7 @@ struct DPTuned: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dptuned",
         abstract: "Differentially private fine-tuning daemon; runs in the foreground.",
-        subcommands: [TrainCommand.self, PredictCommand.self, PluginCommand.self])
+        subcommands: [TrainCommand.self, PredictCommand.self, PluginCommand.self, WorkerCommand.self])
 
     @Option(help: "The daemon's configuration file.")
     var config: String = "/etc/dptune/dptuned.toml"
@@ -18,10 +18,16 @@ struct DPTuned: AsyncParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         let logger = DaemonLogging.bootstrap(environment: environment)
         do {
-            let settings = try DaemonConfig(contentsOf: URL(fileURLWithPath: config))
+            let configFile = URL(fileURLWithPath: config).standardizedFileURL
+            let settings = try DaemonConfig(contentsOf: configFile)
             let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
             try await DaemonService(
-                config: settings, environment: environment, executable: executable, runner: nil, logger: logger
+                config: settings, environment: environment, executable: executable,
+                runner: { plugins in
+                    WorkerProcessRunner(executable: executable, configFile: configFile, plugins: plugins,
+                                        cancelGrace: settings.scheduler.cancelGrace, logger: logger)
+                },
+                logger: logger
             ).run()
         } catch {
             FileHandle.standardError.write(Data("dptuned: \(error), refusing to start\n".utf8))

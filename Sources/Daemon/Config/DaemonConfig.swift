@@ -32,6 +32,8 @@ public struct DaemonConfig: Sendable, Hashable {
     public struct Scheduler: Sendable, Hashable {
         public var workers: Int
         public var threadsPerWorker: Int
+        /// How long a cancelled job's worker may take to stop (SIGTERM) before SIGKILL.
+        public var cancelGrace: Duration
     }
 
     public struct IntakeLimits: Sendable, Hashable {
@@ -94,10 +96,11 @@ public struct DaemonConfig: Sendable, Hashable {
             adminGroup: try reader.optionalString(["control", "admin_group"]),
             requestTimeout: .milliseconds(Int64(try reader.number(["control", "request_timeout_seconds"], default: 30, in: 0.1...3600) * 1000)))
 
-        try reader.allowOnly(["workers", "threads_per_worker"], in: ["scheduler"])
+        try reader.allowOnly(["workers", "threads_per_worker", "cancel_grace_seconds"], in: ["scheduler"])
         scheduler = Scheduler(
             workers: try reader.integer(["scheduler", "workers"], default: 1, in: 1...64),
-            threadsPerWorker: try reader.integer(["scheduler", "threads_per_worker"], default: 2, in: 1...256))
+            threadsPerWorker: try reader.integer(["scheduler", "threads_per_worker"], default: 2, in: 1...256),
+            cancelGrace: .milliseconds(Int64(try reader.number(["scheduler", "cancel_grace_seconds"], default: 10, in: 0...3600) * 1000)))
 
         try reader.allowOnly(["max_line_bytes", "max_records"], in: ["intake"])
         intake = IntakeLimits(

@@ -18,7 +18,7 @@ public struct DaemonControlHandler: ControlHandler {
     private let version: String
 
     /// - Parameters:
-    ///   - runner: the worker seam; nil while training is not wired in (running jobs then
+    ///   - runner: the worker seam; nil for a daemon without training (running jobs then
     ///     cannot exist, queued jobs stay queued).
     public init(
         ledger: LedgerStore, jobs: JobStore, plugins: PluginRegistry, spool: SpoolDirectory,

@@ -9,8 +9,11 @@ import Spool
 ///
 /// - A job the ledger admitted but the daemon never recorded (it died in between) is marked
 ///   failed in the ledger; its charge stays.
-/// - A job recorded as running was interrupted; until workers can resume from a checkpoint
-///   it is failed (charged).
+/// - A job recorded as running whose ledger state is still `admitted` was interrupted (the
+///   daemon was killed or stopped mid-job): it goes back to the head of the queue, and its
+///   worker resumes from the job's last checkpoint, or starts over when it has none. The
+///   ledger reserved the whole plan at admission, so the job is charged once either way;
+///   nothing from the interrupted run was published.
 /// - A job whose ledger state is already final (the daemon died between the two writes)
 ///   takes that state.
 /// - A dataset left in `accepted/` without a queued or running job moves to `done/` with a
@@ -21,6 +24,7 @@ enum JobReconciliation {
         ledger: LedgerStore, jobs: JobStore, spool: SpoolDirectory, logger: Logger
     ) async throws -> [String] {
         var changed: [String] = []
+        var resumed: [String] = []
         for orphan in try ledger.unfinishedJobs() where await jobs.job(id: orphan.id) == nil {
             try ledger.fail(job: orphan.id, reason: "the daemon stopped before the job was recorded; the charge is kept")
             changed.append(orphan.id)
@@ -29,9 +33,8 @@ enum JobReconciliation {
             let record = try ledger.job(id: job.id)
             switch record.state {
             case .admitted where job.state == .running:
-                let reason = "interrupted by a daemon restart; the charge is kept"
-                try ledger.fail(job: job.id, reason: reason)
-                try await jobs.finish(id: job.id, state: .failed, reason: reason)
+                try await jobs.requeue(id: job.id)
+                resumed.append(job.id)
             case .admitted:
                 continue
             case .succeeded:
@@ -43,8 +46,11 @@ enum JobReconciliation {
             }
             changed.append(job.id)
         }
-        for id in changed {
+        for id in changed where !resumed.contains(id) {
             logger.notice("job reconciled with the ledger at start-up", metadata: ["dptune.job": "\(id)"])
+        }
+        for id in resumed {
+            logger.notice("job resumed after restart: queued again under its existing charge", metadata: ["dptune.job": "\(id)"])
         }
         let all = await jobs.all()
         let live = Set(all.filter { !$0.state.isFinal }.map(\.dataset))

@@ -17,13 +17,16 @@ public actor JobScheduler {
     private let runner: any JobRunner
     private let workers: Int
     private let logger: Logger
+    private let onProgress: @Sendable (ProgressEvent) async -> Void
     private var running = 0
     private let wakeups: AsyncStream<Void>
     private let wakeup: AsyncStream<Void>.Continuation
 
+    /// - Parameter onProgress: called after each progress report is recorded (the daemon
+    ///   updates its `STATUS=` line).
     public init(
         jobs: JobStore, ledger: LedgerStore, spool: SpoolDirectory, runner: any JobRunner, workers: Int,
-        logger: Logger
+        logger: Logger, onProgress: @escaping @Sendable (ProgressEvent) async -> Void = { _ in }
     ) {
         precondition(workers >= 1, "a scheduler needs at least one worker; found \(workers)")
         self.jobs = jobs
@@ -32,8 +35,12 @@ public actor JobScheduler {
         self.runner = runner
         self.workers = workers
         self.logger = logger
+        self.onProgress = onProgress
         (wakeups, wakeup) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
+
+    /// Returns once the scheduler's actor runs: the daemon's watchdog pings only while it does.
+    public func heartbeat() {}
 
     /// Asks the scheduler to look at the queue (after a job was queued).
     public nonisolated func wake() { wakeup.yield() }
@@ -70,8 +77,11 @@ public actor JobScheduler {
 
     private func execute(_ job: DaemonJob) async {
         logger.info("job started", metadata: ["dptune.job": "\(job.id)"])
-        let store = jobs
-        let outcome = await runner.run(job) { event in try? await store.record(event) }
+        let (store, onProgress) = (jobs, onProgress)
+        let outcome = await runner.run(job) { event in
+            try? await store.record(event)
+            await onProgress(event)
+        }
         do {
             switch outcome {
             case .succeeded(let adapterPath):

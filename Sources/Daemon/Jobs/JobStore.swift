@@ -23,14 +23,29 @@ public actor JobStore {
         directory = stateDirectory.appendingPathComponent("jobs", isDirectory: true)
         try FileManager.default.createDirectory(
             at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
         var loaded: [DaemonJob] = []
         for name in try FileManager.default.contentsOfDirectory(atPath: directory.path) where name.hasSuffix(".json") {
-            loaded.append(try decoder.decode(DaemonJob.self, from: Data(contentsOf: directory.appendingPathComponent(name))))
+            loaded.append(try Self.decode(Data(contentsOf: directory.appendingPathComponent(name))))
         }
         jobs = Dictionary(uniqueKeysWithValues: loaded.map { ($0.id, $0) })
         queue = loaded.filter { $0.state == .queued }.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }.map(\.id)
+    }
+
+    /// Reads the record of job `id` without opening the store (a worker reads its job this way).
+    ///
+    /// - Throws: when `id` is not a plain job id, or the record is missing or unreadable.
+    public static func record(id: String, stateDirectory: URL) throws -> DaemonJob {
+        guard !id.isEmpty, !id.hasPrefix("."), !id.contains("/") else {
+            throw CocoaError(.fileReadInvalidFileName, userInfo: [NSFilePathErrorKey: id])
+        }
+        let url = stateDirectory.appendingPathComponent("jobs", isDirectory: true).appendingPathComponent("\(id).json")
+        return try decode(Data(contentsOf: url))
+    }
+
+    private static func decode(_ data: Data) throws -> DaemonJob {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return try decoder.decode(DaemonJob.self, from: data)
     }
 
     /// Records a newly admitted job and puts it at the end of the queue.
@@ -59,6 +74,23 @@ public actor JobStore {
         jobs[id] = job
         publish(job)
         return job
+    }
+
+    /// Puts a job that was running when the daemon died back in the queue, in admission
+    /// order (ahead of the jobs admitted after it), to run again under its existing charge.
+    public func requeue(id: String) throws {
+        guard var job = jobs[id], job.state == .running else { return }
+        job.state = .queued
+        job.startedAt = nil
+        job.step = 0
+        job.loss = nil
+        try persist(job)
+        jobs[id] = job
+        queue.append(id)
+        queue.sort { lhs, rhs in
+            guard let a = jobs[lhs], let b = jobs[rhs] else { return lhs < rhs }
+            return (a.createdAt, a.id) < (b.createdAt, b.id)
+        }
     }
 
     /// Records progress of a running job and forwards it to its watchers.

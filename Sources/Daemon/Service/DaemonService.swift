@@ -5,6 +5,7 @@ import Foundation
 import Ledger
 import Logging
 import Spool
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,23 +19,27 @@ import Glibc
 public final class DaemonService: Sendable {
     public static let version = "0.1.0"
 
+    /// Makes the training seam once the plugin registry is open (the production runner
+    /// takes each job's plugin version from it).
+    public typealias RunnerFactory = @Sendable (PluginRegistry) -> any JobRunner
+
     private let config: DaemonConfig
     private let environment: [String: String]
     private let executable: URL
-    private let runner: (any JobRunner)?
+    private let makeRunner: RunnerFactory?
     private let logger: Logger
 
     /// - Parameters:
     ///   - executable: the `dptuned` binary, run as the plugin probe.
-    ///   - runner: the training seam; nil leaves admitted jobs queued.
+    ///   - runner: makes the training seam; nil leaves admitted jobs queued.
     public init(
-        config: DaemonConfig, environment: [String: String], executable: URL, runner: (any JobRunner)?,
+        config: DaemonConfig, environment: [String: String], executable: URL, runner: RunnerFactory?,
         logger: Logger
     ) {
         self.config = config
         self.environment = environment
         self.executable = executable
-        self.runner = runner
+        makeRunner = runner
         self.logger = logger
     }
 
@@ -65,6 +70,7 @@ public final class DaemonService: Sendable {
             throw DaemonStartError(.ledgerUnusable, "the job records and the ledger cannot be reconciled: \(error)")
         }
         await plugins.scan()
+        let runner = makeRunner?(plugins)
         let intake = IntakeService(
             spool: spool, config: config, strategies: { await plugins.catalog }, ledger: ledger,
             jobs: jobs, logger: logger)
@@ -90,8 +96,11 @@ public final class DaemonService: Sendable {
             pluginWatcher = nil
         }
         @Sendable func status() async -> String {
-            "\(await jobs.queuedIDs.count) queued, \(await jobs.all().filter { $0.state == .running }.count) running"
+            let running = await jobs.all().filter { $0.state == .running }
+            let steps = running.map { "\($0.id) step \($0.step)/\($0.steps)" }.joined(separator: ", ")
+            return "\(await jobs.queuedIDs.count) queued, \(running.count) running" + (steps.isEmpty ? "" : ": \(steps)")
         }
+        let progressStatus = Throttle(interval: .seconds(1))
         notifier.ready(status: await status())
         logger.notice("dptuned ready", metadata: [
             "dptune.socket": "\(config.control.path)", "dptune.ledger": "\(ledger.path)",
@@ -100,7 +109,11 @@ public final class DaemonService: Sendable {
         let scheduler = runner.map { runner in
             JobScheduler(
                 jobs: jobs, ledger: ledger, spool: spool, runner: runner, workers: config.scheduler.workers,
-                logger: logger)
+                logger: logger
+            ) { _ in
+                // At most one STATUS= a second, however fast the steps.
+                if progressStatus.admit() { notifier.status(await status()) }
+            }
         }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { try? await server.run() }
@@ -130,8 +143,12 @@ public final class DaemonService: Sendable {
                 }
             }
             if let interval = notifier.watchdogPingInterval {
+                // Pings only while the job store and the scheduler still answer: a hung
+                // daemon stops pinging; a slow worker is another process and does not matter.
                 group.addTask {
                     while !Task.isCancelled {
+                        _ = await jobs.queuedIDs
+                        await scheduler?.heartbeat()
                         notifier.watchdog()
                         try? await Task.sleep(for: interval)
                     }
@@ -201,5 +218,21 @@ public final class DaemonService: Sendable {
         }
         return ControlServer.Configuration(
             listener: listener, adminGroup: adminGroup, requestTimeout: config.control.requestTimeout)
+    }
+}
+
+/// Lets at most one call through per interval.
+private final class Throttle: Sendable {
+    private let interval: Duration
+    private let last = Mutex<ContinuousClock.Instant?>(nil)
+
+    init(interval: Duration) { self.interval = interval }
+
+    func admit(now: ContinuousClock.Instant = .now) -> Bool {
+        last.withLock { last in
+            if let previous = last, now - previous < interval { return false }
+            last = now
+            return true
+        }
     }
 }

@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: Apache-2.0
+import Foundation
+
+/// One line a worker writes to the daemon: progress after each step, then one result.
+///
+/// JSON Lines on the worker's standard output, which the worker keeps for this channel
+/// alone (anything else it or a plugin prints goes to standard error). The daemon turns
+/// progress into ``Control/ProgressEvent``s and the result into the job's outcome.
+struct WorkerMessage: Sendable, Hashable, Codable {
+    enum Kind: String, Sendable, Hashable, Codable {
+        case progress
+        case succeeded
+        case failed
+        case cancelled
+    }
+
+    var kind: Kind
+    var step: Int?
+    var steps: Int?
+    var loss: Double?
+    var epsilonSpent: Double?
+    var examplesPerSecond: Double?
+    /// The published adapter directory (`succeeded`).
+    var adapterPath: String?
+    /// Why the job did not succeed (`failed`, `cancelled`).
+    var reason: String?
+
+    static func progress(step: Int, steps: Int, loss: Double, epsilonSpent: Double, examplesPerSecond: Double) -> Self {
+        Self(kind: .progress, step: step, steps: steps, loss: loss, epsilonSpent: epsilonSpent,
+             examplesPerSecond: examplesPerSecond)
+    }
+
+    static func succeeded(adapterPath: String) -> Self { Self(kind: .succeeded, adapterPath: adapterPath) }
+    static func failed(_ reason: String) -> Self { Self(kind: .failed, reason: reason) }
+    static func cancelled(_ reason: String) -> Self { Self(kind: .cancelled, reason: reason) }
+
+    enum CodingKeys: String, CodingKey {
+        case kind, step, steps, loss, reason
+        case epsilonSpent = "epsilon_spent"
+        case examplesPerSecond = "examples_per_second"
+        case adapterPath = "adapter_path"
+    }
+
+    /// The message as one line, newline included.
+    func line() -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        // Every field is a plain number, string or nil: encoding cannot fail.
+        var data = (try? encoder.encode(self)) ?? Data(#"{"kind":"failed","reason":"unencodable message"}"#.utf8)
+        data.append(0x0A)
+        return data
+    }
+}
+
+/// The exit statuses of `dptuned worker`, read by the daemon together with the last message.
+public enum WorkerExitStatus {
+    public static let succeeded: Int32 = 0
+    public static let failed: Int32 = 1
+    /// SIGTERM stopped the job after a step (an operator's cancel).
+    public static let cancelled: Int32 = 3
+    /// The daemon went away (its end of the worker's standard input closed); the job stays
+    /// recorded as running and is resumed at the daemon's next start.
+    public static let orphaned: Int32 = 4
+}

@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: Apache-2.0
+import Control
+import Foundation
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The production ``JobRunner``: one `dptuned worker` process per job (DESIGN §6).
+///
+/// At a job's start it takes the strategy's current plugin version from the registry and
+/// hands the worker that version's stored copy, so `dptunectl plugins` lists the job under
+/// it and a new build dropped in meanwhile changes nothing for the job. The version is
+/// released when the job ends.
+///
+/// The worker's end decides the outcome: its result line and exit status normally; a
+/// signal (a crash, the kernel's OOM killer, `kill -9`) fails the job with the signal in
+/// the reason, and the daemon carries on. A cancel sends SIGTERM (the worker stops after
+/// its step), then SIGKILL after the grace period.
+public actor WorkerProcessRunner: JobRunner {
+    private struct RunningWorker {
+        let pid: Int32
+        var cancelRequested = false
+    }
+
+    private let executable: URL
+    private let configFile: URL
+    private let plugins: PluginRegistry
+    private let cancelGrace: Duration
+    private let logger: Logger
+    private var workers: [String: RunningWorker] = [:]
+    /// Jobs cancelled between their start and their worker's spawn.
+    private var cancelledEarly: Set<String> = []
+
+    /// - Parameters:
+    ///   - executable: the `dptuned` binary, run as `dptuned worker`.
+    ///   - configFile: the daemon's config file; the worker reads the same one.
+    ///   - cancelGrace: how long a cancelled worker may take to stop before SIGKILL.
+    public init(executable: URL, configFile: URL, plugins: PluginRegistry, cancelGrace: Duration, logger: Logger) {
+        self.executable = executable
+        self.configFile = configFile
+        self.plugins = plugins
+        self.cancelGrace = cancelGrace
+        self.logger = logger
+    }
+
+    public func run(_ job: DaemonJob, progress: @escaping @Sendable (ProgressEvent) async -> Void) async -> JobOutcome {
+        guard let version = await plugins.acquire(strategy: job.strategy, job: job.id) else {
+            return .failed(reason: "no loaded plugin provides strategy \(job.strategy)")
+        }
+        let outcome: JobOutcome
+        if cancelledEarly.remove(job.id) != nil {
+            outcome = .cancelled(reason: "cancelled by an operator before its worker started")
+        } else {
+            outcome = await supervise(job, plugin: version.storedFile, progress: progress)
+        }
+        await plugins.release(job: job.id)
+        return outcome
+    }
+
+    public func cancel(jobID id: String) async {
+        guard var worker = workers[id] else {
+            cancelledEarly.insert(id)
+            return
+        }
+        guard !worker.cancelRequested else { return }
+        worker.cancelRequested = true
+        workers[id] = worker
+        logger.notice("stopping the worker of a cancelled job", metadata: ["dptune.job": "\(id)", "dptune.pid": "\(worker.pid)"])
+        kill(worker.pid, SIGTERM)
+        let (grace, pid) = (cancelGrace, worker.pid)
+        Task {
+            try? await Task.sleep(for: grace)
+            self.killIfStillRunning(job: id, pid: pid)
+        }
+    }
+
+    private func killIfStillRunning(job id: String, pid: Int32) {
+        guard workers[id]?.pid == pid else { return }
+        logger.warning("the worker did not stop in time; killing it", metadata: ["dptune.job": "\(id)", "dptune.pid": "\(pid)"])
+        kill(pid, SIGKILL)
+    }
+
+    /// Spawns the worker, forwards its progress, and waits for its end.
+    private func supervise(
+        _ job: DaemonJob, plugin: URL, progress: @escaping @Sendable (ProgressEvent) async -> Void
+    ) async -> JobOutcome {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = [
+            "worker", "--job", job.id, "--daemon-config", configFile.path, "--plugin", plugin.path, "--exit-when-input-closes",
+        ]
+        // The worker's standard input is its lifeline: the daemon holds the write end and
+        // never writes, so the worker sees end of file exactly when the daemon is gone.
+        let lifeline = Pipe()
+        let reports = Pipe()
+        process.standardInput = lifeline
+        process.standardOutput = reports
+        let (ended, endedContinuation) = AsyncStream.makeStream(of: Void.self)
+        process.terminationHandler = { _ in endedContinuation.finish() }
+        do {
+            try process.run()
+        } catch {
+            return .failed(reason: "cannot start the worker \(executable.path): \(error)")
+        }
+        workers[job.id] = RunningWorker(pid: process.processIdentifier)
+        logger.info("worker started", metadata: ["dptune.job": "\(job.id)", "dptune.pid": "\(process.processIdentifier)"])
+
+        var result: WorkerMessage?
+        for await message in Self.messages(from: reports.fileHandleForReading) {
+            guard message.kind == .progress else {
+                result = message
+                continue
+            }
+            await progress(ProgressEvent(
+                jobID: job.id, state: .running, step: message.step ?? 0, totalSteps: message.steps ?? job.steps,
+                loss: message.loss, epsilonSpent: message.epsilonSpent ?? 0,
+                examplesPerSecond: message.examplesPerSecond ?? 0))
+        }
+        for await _ in ended {}
+        try? lifeline.fileHandleForWriting.close()
+        let cancelRequested = workers.removeValue(forKey: job.id)?.cancelRequested ?? false
+        cancelledEarly.remove(job.id)
+        let signalled = process.terminationReason == .uncaughtSignal
+        return Self.outcome(
+            status: process.terminationStatus, signalled: signalled, result: result, cancelRequested: cancelRequested,
+            grace: cancelGrace)
+    }
+
+    /// How a job ended, from the worker's exit and its last message.
+    static func outcome(
+        status: Int32, signalled: Bool, result: WorkerMessage?, cancelRequested: Bool, grace: Duration
+    ) -> JobOutcome {
+        if !signalled, status == WorkerExitStatus.succeeded, result?.kind == .succeeded, let path = result?.adapterPath {
+            return .succeeded(adapterPath: path)
+        }
+        if cancelRequested {
+            return .cancelled(reason: signalled
+                ? "cancelled by an operator; the worker did not stop within \(grace) and was killed"
+                : "cancelled by an operator")
+        }
+        if signalled {
+            let name = strsignal(status).map { String(cString: $0) } ?? "unknown signal"
+            return .failed(reason: "worker killed by signal \(status) (\(name))")
+        }
+        switch (status, result?.kind) {
+        case (WorkerExitStatus.failed, .failed):
+            return .failed(reason: result?.reason ?? "the worker failed without a reason")
+        case (WorkerExitStatus.cancelled, _):
+            return .cancelled(reason: "the worker was stopped by SIGTERM from outside the daemon")
+        default:
+            return .failed(reason: "worker exited with status \(status) without a result")
+        }
+    }
+
+    /// The worker's report lines, read on a thread of their own (a blocking read must not
+    /// hold one of the few cooperative threads); the stream ends at end of file.
+    private static func messages(from handle: FileHandle) -> AsyncStream<WorkerMessage> {
+        let (stream, continuation) = AsyncStream.makeStream(of: WorkerMessage.self)
+        Thread.detachNewThread {
+            let decoder = JSONDecoder()
+            var pending = Data()
+            var buffer = [UInt8](repeating: 0, count: 1 << 16)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
+                if count < 0 && errno == EINTR { continue }
+                if count <= 0 { break }
+                pending.append(contentsOf: buffer[0..<count])
+                while let newline = pending.firstIndex(of: 0x0A) {
+                    let line = pending[pending.startIndex..<newline]
+                    pending = Data(pending[pending.index(after: newline)...])
+                    if let message = try? decoder.decode(WorkerMessage.self, from: line) {
+                        continuation.yield(message)
+                    }
+                }
+            }
+            continuation.finish()
+        }
+        return stream
+    }
+}

@@ -1,0 +1,319 @@
+// SPDX-License-Identifier: Apache-2.0
+import Foundation
+import Glibc
+import Testing
+import TestSupport
+
+/// The main job end to end: a real `dptuned` on temporary directories trains with the real
+/// MiniLM and the bundled `dp-forward` plugin in `dptuned worker` processes, and is
+/// watched and steered with the built `dptunectl`.
+@Suite(.serialized, .disabled(if: SharedFixtures.mayBeSkipped, Comment(rawValue: SharedFixtures.skipMessage)))
+struct WorkerEndToEndTests {
+    @Test func droppedDatasetEndsPublishedAndCharged() async throws {
+        let world = try TrainingWorld()
+        try await world.start()
+        defer { world.stop() }
+        try world.drop("reviews", records: 120, epochs: 2, batch: 16)
+        let id = try await world.jobID(of: "reviews")
+        // Watch from the start: the stream shows steps, then the final job.
+        let watch = try await DaemonFixture.offPool { try world.ctl(["watch", id]) }
+        #expect(watch.status == 0, "watch: \(watch.standardError)\nstderr: \(world.output.text)")
+        let events = watch.standardOutput.split(separator: "\n").compactMap(TrainingWorld.object)
+        #expect(events.contains { ($0["step"] as? Int ?? 0) >= 1 && $0["state"] as? String == "running" })
+        #expect(events.last?["state"] as? String == "succeeded")
+
+        let job = try await world.job(id)
+        #expect(job["state"] as? String == "succeeded")
+        #expect((job["step"] as? Int ?? 0) == (job["total_steps"] as? Int ?? -1))
+        let adapterPath = try #require(job["adapter_path"] as? String)
+        #expect(adapterPath == world.root.appendingPathComponent("state/adapters/\(id)").path)
+        for file in ["adapter_model.safetensors", "adapter_config.json", "model_card.json"] {
+            #expect(FileManager.default.fileExists(atPath: adapterPath + "/" + file), "missing \(file)")
+        }
+        let card = try #require(TrainingWorld.object(Data(contentsOf: URL(fileURLWithPath: adapterPath + "/model_card.json"))))
+        #expect(card["job_id"] as? String == id)
+
+        let result = try #require(TrainingWorld.object(Data(contentsOf: world.spool("done/reviews.result.json"))))
+        #expect(result["state"] as? String == "succeeded")
+        #expect(result["adapter_path"] as? String == adapterPath)
+        #expect(!FileManager.default.fileExists(atPath: world.spool("accepted/reviews.jsonl").path))
+
+        let charges = try await world.charges(of: id)
+        #expect(charges.count == 1)
+        #expect(charges.allSatisfy { $0["state"] as? String == "committed" })
+        // The job no longer holds its plugin version.
+        let plugins = try await DaemonFixture.offPool { try world.ctl(["plugins"]) }
+        #expect(plugins.standardOutput.contains("dp-forward"))
+        #expect(!plugins.standardOutput.contains(id))
+    }
+
+    @Test func cancelStopsARunningJobAndKeepsItsCharge() async throws {
+        let world = try TrainingWorld()
+        try await world.start()
+        defer { world.stop() }
+        try world.drop("long", records: TrainingWorld.longRecords, epochs: TrainingWorld.longEpochs, batch: 1)
+        let id = try await world.jobID(of: "long")
+        try await world.waitUntilTraining(id)
+        // While it runs, the job holds the plugin version it started with.
+        let plugins = try await DaemonFixture.offPool { try world.ctl(["plugins"]) }
+        #expect(plugins.standardOutput.contains(id), "plugins: \(plugins.standardOutput)")
+
+        let cancel = try await DaemonFixture.offPool { try world.ctl(["cancel", id]) }
+        #expect(cancel.status == 0, "cancel: \(cancel.standardError)")
+        let ended = try await world.waitUntilEnded(id)
+        #expect(ended["state"] as? String == "cancelled", "job: \(ended)\nstderr: \(world.output.text)")
+        #expect((ended["step"] as? Int ?? 0) < (ended["total_steps"] as? Int ?? 0))
+        let charges = try await world.charges(of: id)
+        #expect(charges.count == 1)
+        #expect(charges.allSatisfy { ($0["epsilon"] as? Double ?? 0) > 0 && $0["state"] as? String == "committed" })
+        let result = try #require(TrainingWorld.object(Data(contentsOf: world.spool("done/long.result.json"))))
+        #expect(result["state"] as? String == "cancelled")
+        #expect(try world.workerProcesses(of: id).isEmpty)
+    }
+
+    @Test func killedWorkerFailsTheJobNotTheDaemon() async throws {
+        let world = try TrainingWorld()
+        try await world.start()
+        defer { world.stop() }
+        try world.drop("doomed", records: TrainingWorld.longRecords, epochs: TrainingWorld.longEpochs, batch: 1)
+        let id = try await world.jobID(of: "doomed")
+        try await world.waitUntilTraining(id)
+        let workers = try world.workerProcesses(of: id)
+        try #require(workers.count == 1, "worker processes: \(workers)")
+        #expect(kill(workers[0], SIGKILL) == 0)
+
+        let ended = try await world.waitUntilEnded(id)
+        #expect(ended["state"] as? String == "failed")
+        let reason = ended["reason"] as? String ?? ""
+        #expect(reason.contains("signal 9"), "reason: \(reason)")
+        let status = try await DaemonFixture.offPool { try world.ctl(["status"]) }
+        #expect(status.status == 0, "status: \(status.standardError)")
+        #expect(world.daemon?.isRunning == true)
+        let charges = try await world.charges(of: id)
+        #expect(charges.count == 1)
+        #expect(charges.allSatisfy { $0["state"] as? String == "committed" })
+    }
+
+    @Test func killedDaemonResumesTheJobAfterRestartWithOneCharge() async throws {
+        let world = try TrainingWorld()
+        try await world.start()
+        defer { world.stop() }
+        try world.drop("interrupted", records: TrainingWorld.longRecords, epochs: TrainingWorld.longEpochs, batch: 1)
+        let id = try await world.jobID(of: "interrupted")
+        try await world.waitUntilTraining(id)
+        let firstWorker = try world.workerProcesses(of: id)
+        let daemon = try #require(world.daemon)
+        kill(daemon.processIdentifier, SIGKILL)
+        try await DaemonFixture.offPool { daemon.waitUntilExit() }
+        // Its worker sees its lifeline close and goes too, so no stale worker trains on.
+        let orphansGone = try await DaemonFixture.offPool {
+            for _ in 0..<100 where firstWorker.contains(where: TrainingWorld.isAlive) { usleep(50_000) }
+            return !firstWorker.contains(where: TrainingWorld.isAlive)
+        }
+        #expect(orphansGone, "worker \(firstWorker) outlived its daemon")
+
+        try await world.start()
+        let ended = try await world.waitUntilEnded(id)
+        #expect(ended["state"] as? String == "succeeded", "job: \(ended)\nstderr: \(world.output.text)")
+        #expect(world.output.text.contains("resumed after restart"))
+        let charges = try await world.charges(of: id)
+        #expect(charges.count == 1)
+        #expect(charges.allSatisfy { $0["state"] as? String == "committed" })
+        let result = try #require(TrainingWorld.object(Data(contentsOf: world.spool("done/interrupted.result.json"))))
+        #expect(result["state"] as? String == "succeeded")
+    }
+}
+
+/// A daemon's world for training: MiniLM from `shared/`, the built `dp-forward` plugin, one
+/// account, and the daemon process with its stderr.
+final class TrainingWorld: @unchecked Sendable {
+    /// A job that is still in its steps a few seconds after its first one (batches of one
+    /// record over many epochs); it is cancelled or killed long before it would end.
+    static let longRecords = 100
+    static let longEpochs = 300
+
+    let directory: TemporaryDirectory
+    let root: URL
+    let configFile: URL
+    let socket: String
+    let output = DptunedProcessTests.Output()
+    private(set) var daemon: Process?
+
+    init() throws {
+        directory = try TemporaryDirectory(prefix: "dptune-worker")
+        root = directory.url
+        _ = try directory.write("accounts.toml", """
+            [accounts.lab]
+            epsilon = 100
+            delta = 1e-5
+            """)
+        let plugins = root.appendingPathComponent("plugins")
+        try FileManager.default.createDirectory(at: plugins, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: BuildProducts.library("DPForward"), to: plugins.appendingPathComponent("libDPForward.so"))
+        configFile = URL(fileURLWithPath: try directory.write("dptuned.toml", """
+            [paths]
+            state = "state"
+            spool = "spool"
+            plugins = "plugins"
+            accounts = "accounts.toml"
+
+            [control]
+            socket = "run/control.sock"
+            request_timeout_seconds = 5
+
+            [scheduler]
+            threads_per_worker = 1
+            cancel_grace_seconds = 5
+
+            [defaults]
+            backbone = "minilm-l6"
+            strategy = "dp-forward"
+
+            [defaults.privacy]
+            accountant = "rdp"
+
+            [models]
+            minilm-l6 = "\(SharedFixtures.url("models/minilm-l6").path)"
+            """))
+        socket = root.appendingPathComponent("run/control.sock").path
+    }
+
+    /// Starts `dptuned --config FILE` and waits for `READY=1`.
+    func start() async throws {
+        let sink = try DptunedProcessTests.NotifySink()
+        let process = Process()
+        process.executableURL = try ProductExecutable("dptuned").url
+        process.arguments = ["--config", configFile.path]
+        var environment = ProcessInfo.processInfo.environment
+        environment["NOTIFY_SOCKET"] = sink.path
+        for key in ["JOURNAL_STREAM", "LISTEN_FDS", "WATCHDOG_USEC"] { environment.removeValue(forKey: key) }
+        process.environment = environment
+        let errors = Pipe()
+        process.standardError = errors
+        let output = output
+        errors.fileHandleForReading.readabilityHandler = { handle in output.append(handle.availableData) }
+        try process.run()
+        daemon = process
+        let ready = try await DaemonFixture.offPool { DptunedProcessTests.await("READY=1", from: sink) }
+        try #require(ready != nil, "no READY=1; stderr: \(output.text)")
+    }
+
+    /// Stops the daemon (SIGTERM) if it still runs.
+    func stop() {
+        guard let daemon, daemon.isRunning else { return }
+        daemon.terminate()
+        daemon.waitUntilExit()
+    }
+
+    /// Drops `NAME.jsonl` (the first `records` sentiment records of `shared/`) and its
+    /// manifest into `incoming/` the way a data owner should: through `tmp/`, then rename.
+    func drop(_ name: String, records: Int, epochs: Int, batch: Int) throws {
+        let lines = try String(contentsOf: SharedFixtures.url("data/sentiment/train.jsonl"), encoding: .utf8)
+            .split(separator: "\n").prefix(records)
+        let manifest = """
+            {"account": "lab", "backbone": "minilm-l6", "strategy": "dp-forward",
+             "labels": {"sentiment": ["negative", "positive"]},
+             "privacy": {"epsilon": 4, "delta": 1e-5, "accountant": "rdp"},
+             "train": {"epochs": \(epochs), "expected_batch": \(batch), "max_len": 32, "lr": 0.01}}
+            """
+        for (file, text) in [("\(name).manifest.json", manifest), ("\(name).jsonl", lines.joined(separator: "\n") + "\n")] {
+            let staged = spool("tmp/\(file)")
+            try Data(text.utf8).write(to: staged)
+            try #require(rename(staged.path, spool("incoming/\(file)").path) == 0)
+        }
+    }
+
+    func spool(_ relative: String) -> URL { root.appendingPathComponent("spool/\(relative)") }
+
+    /// Runs the built `dptunectl --json` against this daemon.
+    func ctl(_ arguments: [String]) throws -> ProductExecutable.Result {
+        try ProductExecutable("dptunectl").run(["--socket", socket, "--json"] + arguments)
+    }
+
+    func job(_ id: String) async throws -> [String: Any] {
+        let result = try await DaemonFixture.offPool { try self.ctl(["job", id]) }
+        return try #require(Self.object(result.standardOutput), "job \(id): \(result.standardError)")
+    }
+
+    /// The id of the job made from `NAME.jsonl`, once intake queued it.
+    func jobID(of name: String) async throws -> String {
+        let id = try await DaemonFixture.offPool { () -> String? in
+            for _ in 0..<300 {
+                let jobs = try self.ctl(["jobs"]).standardOutput
+                if let rows = Self.object(jobs)?["jobs"] as? [[String: Any]],
+                   let row = rows.first(where: { $0["dataset"] as? String == "\(name).jsonl" }) {
+                    return row["id"] as? String
+                }
+                usleep(50_000)
+            }
+            return nil
+        }
+        return try #require(id, "no job for \(name); rejected: \((try? String(contentsOf: spool("rejected/\(name).error.json"), encoding: .utf8)) ?? "-")\nstderr: \(output.text)")
+    }
+
+    /// Waits until the job runs and has taken a step.
+    func waitUntilTraining(_ id: String) async throws {
+        let reached = try await DaemonFixture.offPool { () -> Bool in
+            for _ in 0..<1200 {
+                let result = try self.ctl(["job", id])
+                if let job = Self.object(result.standardOutput) {
+                    if job["state"] as? String == "running", (job["step"] as? Int ?? 0) >= 1 { return true }
+                    if job["state"] as? String != "running", job["state"] as? String != "queued" { return false }
+                }
+                usleep(25_000)
+            }
+            return false
+        }
+        if !reached {
+            let last = try await job(id)
+            Issue.record("job \(id) never trained: \(last)\nstderr: \(output.text)")
+            throw CancellationError()
+        }
+    }
+
+    /// Waits until the job is final (through a restart too) and returns it.
+    func waitUntilEnded(_ id: String) async throws -> [String: Any] {
+        let ended = try await DaemonFixture.offPool { () -> String? in
+            for _ in 0..<1200 {
+                let text = try self.ctl(["job", id]).standardOutput
+                if let state = Self.object(text)?["state"] as? String, ["succeeded", "failed", "cancelled"].contains(state) {
+                    return text
+                }
+                usleep(50_000)
+            }
+            return nil
+        }
+        return try #require(ended.flatMap(Self.object), "job \(id) did not end; stderr: \(output.text)")
+    }
+
+    /// The ledger's charges of job `id`, through `dptunectl ledger`.
+    func charges(of id: String) async throws -> [[String: Any]] {
+        let result = try await DaemonFixture.offPool { try self.ctl(["ledger", "--account", "lab"]) }
+        let report = try #require(Self.object(result.standardOutput), "ledger: \(result.standardError)")
+        return (report["charges"] as? [[String: Any]] ?? []).filter { $0["job_id"] as? String == id }
+    }
+
+    /// The pids of live `dptuned worker --job ID` processes, from `/proc`.
+    func workerProcesses(of id: String) throws -> [Int32] {
+        try FileManager.default.contentsOfDirectory(atPath: "/proc").compactMap(Int32.init).filter { pid in
+            guard Self.isAlive(pid), let bytes = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            let arguments = bytes.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            return arguments.contains("worker") && arguments.contains(id)
+        }
+    }
+
+    /// Whether `pid` exists and is not a zombie (an orphan may wait for a reaper that never comes).
+    static func isAlive(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return false }
+        return !stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
+    }
+
+    static func object(_ text: some StringProtocol) -> [String: Any]? {
+        object(Data(text.utf8))
+    }
+
+    static func object(_ data: Data) -> [String: Any]? {
+        (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+    }
+}

@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: Apache-2.0
+@testable import Daemon
+import Foundation
+import Testing
+
+/// How a worker's end becomes a job's outcome (the processes themselves run in
+/// ``WorkerEndToEndTests``).
+@Suite struct WorkerProcessRunnerTests {
+    static let grace = Duration.seconds(10)
+
+    static func outcome(
+        status: Int32, signalled: Bool = false, result: WorkerMessage?, cancelRequested: Bool = false
+    ) -> JobOutcome {
+        WorkerProcessRunner.outcome(
+            status: status, signalled: signalled, result: result, cancelRequested: cancelRequested, grace: grace)
+    }
+
+    @Test func successNeedsTheResultLineAndStatusZero() {
+        #expect(Self.outcome(status: 0, result: .succeeded(adapterPath: "/a/j-1")) == .succeeded(adapterPath: "/a/j-1"))
+        // A clean exit without a result line is not a success.
+        #expect(Self.outcome(status: 0, result: nil) == .failed(reason: "worker exited with status 0 without a result"))
+        #expect(Self.outcome(status: 1, result: .failed("invalid_record: label x")) == .failed(reason: "invalid_record: label x"))
+    }
+
+    @Test func signalsFailTheJobWithTheSignalNamed() {
+        #expect(Self.outcome(status: SIGKILL, signalled: true, result: nil) == .failed(reason: "worker killed by signal 9 (Killed)"))
+        guard case .failed(let reason) = Self.outcome(status: SIGSEGV, signalled: true, result: nil) else {
+            Issue.record("a segfault must fail the job")
+            return
+        }
+        #expect(reason.hasPrefix("worker killed by signal 11"))
+    }
+
+    @Test func anOperatorsCancelWinsUnlessTheJobAlreadySucceeded() {
+        #expect(Self.outcome(status: WorkerExitStatus.cancelled, result: .cancelled("stopped"), cancelRequested: true)
+            == .cancelled(reason: "cancelled by an operator"))
+        guard case .cancelled(let killed) = Self.outcome(status: SIGKILL, signalled: true, result: nil, cancelRequested: true) else {
+            Issue.record("a worker killed after the grace period is still a cancel")
+            return
+        }
+        #expect(killed.contains("was killed"))
+        #expect(Self.outcome(status: 0, result: .succeeded(adapterPath: "/a"), cancelRequested: true) == .succeeded(adapterPath: "/a"))
+    }
+
+    @Test func messagesRoundTripAsOneJSONLine() throws {
+        let message = WorkerMessage.progress(step: 3, steps: 10, loss: 0.5, epsilonSpent: 1.5, examplesPerSecond: 12)
+        let line = message.line()
+        #expect(line.last == 0x0A)
+        #expect(line.dropLast().firstIndex(of: 0x0A) == nil)
+        #expect(try JSONDecoder().decode(WorkerMessage.self, from: line.dropLast()) == message)
+        #expect(String(decoding: line, as: UTF8.self).contains(#""epsilon_spent":1.5"#))
+    }
+}

@@ -60,6 +60,9 @@ let package = Package(
         .executableTarget(name: "dptune-bench", dependencies: [
             kit, .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Benchmarks/dptune-bench"),
+        .executableTarget(name: "dptune-eval", dependencies: [
+            kit, "Training", "Records", "Tokenizers", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Benchmarks/dptune-eval"),
         .executableTarget(name: "ledger-torture", dependencies: ["Ledger", kit], path: "Tests/LedgerTorture"),
 
         .testTarget(name: "LinalgTests", dependencies: [kit, "TestSupport"]),

@@ -82,6 +82,7 @@ let package = Package(
             "Daemon", "TestSupport", .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "PluginTests", dependencies: [kit, "TestSupport"]),
+        .testTarget(name: "DPTuneEvalTests", dependencies: ["dptune-eval", "Training", kit]),
     ] + bundledPlugins.map { .target(name: $0, dependencies: [kit], path: "Plugins/\($0)") }
       + pluginFixtures.map { .target(name: $0, dependencies: [kit], path: "Tests/PluginFixtures/\($0)") },
     swiftLanguageModes: [.v6]

@@ -35,19 +35,19 @@ struct EvaluationPlan: Sendable {
     /// The ε of robustness, coupling and tuning.
     var focusEpsilon: Double { epsilons.max() ?? 8 }
 
-    /// About 30 minutes on an idle 2-core machine.
+    /// About 30 minutes on an idle 2-core machine (see docs/RESULTS.md for the estimate).
     static let standard = EvaluationPlan(
-        trainPerTask: 400, validationPerTask: 100, testPerTask: 250, epochs: 2, expectedBatch: 64, maxLength: 64,
+        trainPerTask: 175, validationPerTask: 50, testPerTask: 125, epochs: 1, expectedBatch: 64, maxLength: 64,
         seeds: [1, 2, 3], learningRates: [1e-3, 5e-3, 2e-2], strategies: ["lora", "bitfit", "dp-forward", "anadp", "projected"],
-        epsilons: [1, 3, 8], delta: 1e-5, clip: 1, noiseLevels: [0, 0.1, 0.2, 0.3, 0.4], biasTask: "sentiment",
+        epsilons: [1, 3, 8], delta: 1e-5, clip: 1, noiseLevels: [0, 0.2, 0.4], biasTask: "sentiment",
         biasLabel: "negative", biasShare: 0.3, couplingStrategies: ["projected", "lora"], couplingRates: [1e-3, 5e-3, 2e-2],
-        couplingBatches: [16, 64, 256], timingSteps: 8, sections: Set(Section.allCases))
+        couplingBatches: [16, 64, 128], timingSteps: 8, sections: Set(Section.allCases))
 
     /// A few minutes: small subsets, one seed, two-point grids.
     static let quick = EvaluationPlan(
-        trainPerTask: 60, validationPerTask: 30, testPerTask: 50, epochs: 1, expectedBatch: 32, maxLength: 64,
+        trainPerTask: 50, validationPerTask: 25, testPerTask: 40, epochs: 1, expectedBatch: 32, maxLength: 64,
         seeds: [1], learningRates: [5e-3, 2e-2], strategies: standard.strategies, epsilons: [1, 3, 8], delta: 1e-5,
-        clip: 1, noiseLevels: [0, 0.2, 0.4], biasTask: "sentiment", biasLabel: "negative", biasShare: 0.3,
+        clip: 1, noiseLevels: [0, 0.4], biasTask: "sentiment", biasLabel: "negative", biasShare: 0.3,
         couplingStrategies: ["projected", "lora"], couplingRates: [5e-3, 2e-2], couplingBatches: [16, 64],
         timingSteps: 4, sections: Set(Section.allCases))
 }

@@ -34,6 +34,7 @@ struct DPTuneEval: ParsableCommand {
     @Option(help: "Strategies (comma-separated plugin ids).") var strategies: String?
     @Option(help: "Target ε values (comma-separated).") var epsilons: String?
     @Option(help: "Label-noise rates of the robustness run (comma-separated).") var noiseLevels: String?
+    @Option(help: "Strategies of the coupling grid (comma-separated).") var couplingStrategies: String?
     @Option(help: "Coupling grid: learning rates (comma-separated).") var couplingRates: String?
     @Option(help: "Coupling grid: expected batch sizes (comma-separated).") var couplingBatches: String?
     @Option(help: "DP and non-DP steps timed per strategy.") var timingSteps: Int?
@@ -67,6 +68,7 @@ struct DPTuneEval: ParsableCommand {
         if let strategies { plan.strategies = strategies.split(separator: ",").map { String($0) } }
         if let epsilons { plan.epsilons = try Self.list(epsilons, "--epsilons") }
         if let noiseLevels { plan.noiseLevels = try Self.list(noiseLevels, "--noise-levels") }
+        if let couplingStrategies { plan.couplingStrategies = couplingStrategies.split(separator: ",").map { String($0) } }
         if let couplingRates { plan.couplingRates = try Self.list(couplingRates, "--coupling-rates") }
         if let couplingBatches { plan.couplingBatches = try Self.list(couplingBatches, "--coupling-batches") }
         if let timingSteps { plan.timingSteps = timingSteps }

@@ -15,17 +15,17 @@ struct HeatMap {
     let notes: [[String]]
 
     func svg() -> String {
-        let cell = 96.0, left = 110.0, top = 60.0
-        let width = left + cell * Double(columnLabels.count) + 20
+        let cell = 96.0, left = 110.0, top = 66.0
+        let width = max(380, left + cell * Double(columnLabels.count) + 20)
         let height = top + cell * Double(rowLabels.count) + 50
         let finite = values.joined().filter(\.isFinite)
         let low = finite.min() ?? 0, high = finite.max() ?? 1
         var out = SVGDocument(width: width, height: height)
         out.text(title, x: width / 2, y: 22, anchor: "middle", size: 14)
-        out.text(columnTitle, x: left + cell * Double(columnLabels.count) / 2, y: 44, anchor: "middle", size: 12)
+        out.text(columnTitle, x: left + cell * Double(columnLabels.count) / 2, y: 42, anchor: "middle", size: 12)
         out.text(rowTitle, x: 16, y: top + cell * Double(rowLabels.count) / 2, anchor: "middle", size: 12, rotate: -90)
         for (column, label) in columnLabels.enumerated() {
-            out.text(label, x: left + cell * (Double(column) + 0.5), y: top - 4, anchor: "middle", size: 11)
+            out.text(label, x: left + cell * (Double(column) + 0.5), y: top - 8, anchor: "middle", size: 11)
         }
         for (row, label) in rowLabels.enumerated() {
             out.text(label, x: left - 8, y: top + cell * (Double(row) + 0.5) + 4, anchor: "end", size: 11)
@@ -43,9 +43,9 @@ struct HeatMap {
         return out.finished()
     }
 
-    /// White to dark blue.
+    /// Pale to dark blue (the lowest cell stays visible on the white page).
     private static func colour(_ share: Double) -> String {
-        let t = min(1, max(0, share))
+        let t = 0.1 + 0.9 * min(1, max(0, share))
         let (r, g, b) = (255 - 247 * t, 255 - 207 * t, 255 - 148 * t)
         return String(format: "#%02x%02x%02x", Int(r), Int(g), Int(b))
     }

@@ -47,6 +47,7 @@ struct EvaluationResults {
     var forwardFLOPsPerToken = 0.0
     var accountantTimings: [(name: String, seconds: Double, value: Double)] = []
     var wallSeconds = 0.0
+    var runCount = 0
 }
 
 /// Runs the sections of an ``EvaluationPlan`` in order, logging each run to stderr.
@@ -59,6 +60,20 @@ final class Evaluation {
     let runner: EvaluationRunner
     let config: BertConfig
     private let started = ContinuousClock.now
+    private var runsDone = 0
+
+    /// Training runs the plan asks for (timing runs counted at two per strategy).
+    var plannedRuns: Int {
+        let utility = plan.sections.contains(.utility)
+        let tuning = (plan.strategies.count + (utility ? 1 : 0)) * plan.learningRates.count
+        let main = utility ? plan.strategies.count * plan.epsilons.count * plan.seeds.count + plan.seeds.count : 0
+        let corruptions = plan.noiseLevels.filter { !(utility && $0 == 0) }.count + 1
+        let robustness = plan.sections.contains(.robustness) ? plan.strategies.count * corruptions : 0
+        let coupling = plan.sections.contains(.coupling)
+            ? plan.couplingStrategies.count * plan.couplingRates.count * plan.couplingBatches.count : 0
+        let timing = plan.sections.contains(.performance) ? 2 * plan.strategies.count : 0
+        return tuning + main + robustness + coupling + timing
+    }
 
     init(plan: EvaluationPlan, dataDirectory: URL, backboneDirectory: URL, pluginDirectory: URL) throws {
         self.plan = plan
@@ -77,6 +92,7 @@ final class Evaluation {
     }
 
     func run() throws -> EvaluationResults {
+        log("\(plannedRuns) training runs planned on \(data.training.count) training records")
         var results = EvaluationResults()
         results.tasks = data.tasks
         results.trainingCount = data.training.count
@@ -152,6 +168,7 @@ final class Evaluation {
             log("timing the accountants")
             results.accountantTimings = (try? PerformanceProbe.accountantTimings()) ?? []
         }
+        results.runCount = runsDone
         results.wallSeconds = seconds(since: started)
         return results
     }
@@ -185,8 +202,9 @@ final class Evaluation {
     private func train(_ recipe: RunRecipe, on training: [TrainingExample]? = nil, scoredOn: [TrainingExample],
                        stopAfter: Int? = nil, note: String = "") -> Cell {
         let cell = runner.run(recipe, training: training ?? data.training, scoredOn: scoredOn, stopAfterSteps: stopAfter)
+        runsDone += 1
         let privacy = recipe.nonPrivate ? "non-private" : String(format: "ε %g", recipe.epsilon)
-        let what = "\(recipe.strategy) \(privacy) lr \(recipe.learningRate) B \(recipe.expectedBatch) seed \(recipe.seed)"
+        let what = "run \(runsDone)/\(plannedRuns): \(recipe.strategy) \(privacy) lr \(recipe.learningRate) B \(recipe.expectedBatch) seed \(recipe.seed)"
             + (note.isEmpty ? "" : " [\(note)]")
         switch cell {
         case .success(let run):

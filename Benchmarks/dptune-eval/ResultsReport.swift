@@ -54,7 +54,9 @@ struct ResultsReport {
             - Command: `\(commandLine)`
             - Date: \(ISO8601DateFormatter().string(from: Date()))
             - Machine: \(Self.machine()), \(threads) OpenBLAS threads, OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "unset")
-            - Total wall time: \(String(format: "%.0f", results.wallSeconds)) s
+            - Total wall time: \(String(format: "%.0f", results.wallSeconds)) s for \(results.runCount) training runs\(throughput())
+            - To match the external reference's data size (hours on 2 cores): `swift run -c release dptune-eval \
+            --train-per-task 2000 --epochs 2 --batch 64 --test-per-task 0 --sections utility`
             - Data: \(plan.trainPerTask) training records per task (\(results.trainingCount) in all), \
             \(plan.validationPerTask) validation records per task carved from train.jsonl for tuning, test records \
             scored per task: \(tests)\(plan.testPerTask == 0 ? " (whole test files)" : " (a fixed subset of each test file)"); \
@@ -75,6 +77,20 @@ struct ResultsReport {
 
 
             """
+    }
+
+    /// Training examples per second over the section-1 runs of each mechanism, for sizing other runs.
+    private func throughput() -> String {
+        let runs = results.utility.values.flatMap { $0.values.joined() }.compactMap { try? $0.get() }
+        var parts: [String] = []
+        for (name, forward) in [("DP-SGD", false), ("DP-Forward", true)] {
+            let chosen = runs.filter { $0.isForwardPerturbation == forward }
+            let seconds = chosen.reduce(0) { $0 + $1.trainingSeconds }
+            if seconds > 0 {
+                parts.append(String(format: "%@ %.1f", name, Double(chosen.reduce(0) { $0 + $1.trainedExamples }) / seconds))
+            }
+        }
+        return parts.isEmpty ? "" : "; training examples/s in section 1: " + parts.joined(separator: ", ")
     }
 
     // MARK: privacy–utility

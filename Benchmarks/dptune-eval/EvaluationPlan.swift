@@ -41,7 +41,7 @@ struct EvaluationPlan: Sendable {
         seeds: [1, 2, 3], learningRates: [1e-3, 5e-3, 2e-2], strategies: ["lora", "bitfit", "dp-forward", "anadp", "projected"],
         epsilons: [1, 3, 8], delta: 1e-5, clip: 1, noiseLevels: [0, 0.2, 0.4], biasTask: "sentiment",
         biasLabel: "negative", biasShare: 0.3, couplingStrategies: ["projected", "lora"], couplingRates: [1e-3, 5e-3, 2e-2],
-        couplingBatches: [16, 64, 128], timingSteps: 8, sections: Set(Section.allCases))
+        couplingBatches: [16, 64, 128], timingSteps: 10, sections: Set(Section.allCases))
 
     /// A few minutes: small subsets, one seed, two-point grids.
     static let quick = EvaluationPlan(

@@ -252,8 +252,8 @@ struct ResultsReport {
             ## 4. Performance
 
             Same process, same batches: \(plan.timingSteps) DP-SGD steps and \(plan.timingSteps) non-private steps \
-            (no clipping, no noise, the mean gradient) per strategy at expected batch \(plan.expectedBatch); the median \
-            step after the first is compared. SGEMM peak measured in this run: \
+            (no clipping, no noise, the mean gradient) per strategy at expected batch \(plan.expectedBatch); the mean \
+            step time after the first (warm-up) step is compared; Poisson batches vary in size, so short runs are noisy. SGEMM peak measured in this run: \
             **\(String(format: "%.1f", results.sgemmPeak)) GFLOP/s** (best of 2048³, 4096×1536×384, 4096×384×1536). \
             Backbone FLOPs per training example: forward \(String(format: "%.2f", results.forwardFLOPsPerToken * results.meanTokens / 1e9)) \
             GFLOP at the mean of \(String(format: "%.1f", results.meanTokens)) real tokens (dense layers 2·(4C²+2CI) and attention \
@@ -282,8 +282,8 @@ struct ResultsReport {
                               100 * gflops / results.sgemmPeak, row.peakResidentMiB)
                 continue
             }
-            let dpStep = Self.medianAfterFirst(dp.stepSeconds)
-            let plain = row.nonPrivateRun.flatMap { try? $0.get() }.map { Self.medianAfterFirst($0.stepSeconds) } ?? .nan
+            let dpStep = Self.meanAfterFirst(dp.stepSeconds)
+            let plain = row.nonPrivateRun.flatMap { try? $0.get() }.map { Self.meanAfterFirst($0.stepSeconds) } ?? .nan
             let rate = Double(plan.expectedBatch) / dpStep
             let gflops = rate * flopsPerExample / 1e9
             out += String(format: "| %@ | %.3f | %.3f | %.2f | %.1f | %.1f | %.1f%% | %.0f |\n", row.strategy, dpStep, plain,
@@ -365,10 +365,9 @@ struct ResultsReport {
         value == value.rounded() ? String(format: "%.0f", value) : String(value)
     }
 
-    private static func medianAfterFirst(_ values: [Double]) -> Double {
+    private static func meanAfterFirst(_ values: [Double]) -> Double {
         let timed = values.count > 1 ? Array(values.dropFirst()) : values
-        guard !timed.isEmpty else { return .nan }
-        return timed.sorted()[timed.count / 2]
+        return Spread(timed).mean
     }
 
     /// CPU model, logical cores and kernel, from /proc and uname.

@@ -48,7 +48,8 @@ struct ResultsReport {
             with the real MiniLM-L6 backbone, at ε ∈ {1, 3, 8} (δ = 10⁻⁵) and without privacy, and writes this file: \
             privacy–utility tables and curves, robustness to label noise and biased feedback, the learning-rate × \
             batch coupling, and DP overheads measured against SGEMM peak in the same run. `--quick` is a few-minute \
-            smoke run; the default takes about 30 minutes on 2 cores. Numbers below come only from the run \
+            smoke run; the default is sized for about 30 minutes on an idle 2-core machine (an estimate from measured \
+            rates: about 100 runs of 700 training and 500 test records; roughly twice as long when the cores are shared). Numbers below come only from the run \
             recorded here.
 
             - Command: `\(commandLine)`

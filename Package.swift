@@ -60,6 +60,9 @@ let package = Package(
         .executableTarget(name: "dptune-bench", dependencies: [
             kit, .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Benchmarks/dptune-bench"),
+        .executableTarget(name: "dptune-eval", dependencies: [
+            kit, "Training", "Records", "Tokenizers", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Benchmarks/dptune-eval"),
         .executableTarget(name: "ledger-torture", dependencies: ["Ledger", kit], path: "Tests/LedgerTorture"),
 
         .testTarget(name: "LinalgTests", dependencies: [kit, "TestSupport"]),
@@ -79,6 +82,7 @@ let package = Package(
             "Daemon", "TestSupport", .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "PluginTests", dependencies: [kit, "TestSupport"]),
+        .testTarget(name: "DPTuneEvalTests", dependencies: ["dptune-eval", "Training", kit]),
     ] + bundledPlugins.map { .target(name: $0, dependencies: [kit], path: "Plugins/\($0)") }
       + pluginFixtures.map { .target(name: $0, dependencies: [kit], path: "Tests/PluginFixtures/\($0)") },
     swiftLanguageModes: [.v6]

@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: Apache-2.0
+
+/// Every size, grid and seed of one evaluation, after the `--quick` preset and the flags.
+struct EvaluationPlan: Sendable {
+    var trainPerTask: Int
+    var validationPerTask: Int
+    var testPerTask: Int
+    var epochs: Int
+    var expectedBatch: Int
+    var maxLength: Int
+    var seeds: [UInt64]
+    /// The tuning grid every strategy gets (chosen on validation at the largest ε).
+    var learningRates: [Float]
+    var strategies: [String]
+    var epsilons: [Double]
+    var delta: Double
+    var clip: Double
+    var noiseLevels: [Double]
+    var biasTask: String
+    var biasLabel: String
+    var biasShare: Double
+    var couplingStrategies: [String]
+    var couplingRates: [Float]
+    var couplingBatches: [Int]
+    var timingSteps: Int
+    var sections: Set<Section>
+
+    enum Section: String, CaseIterable, Sendable {
+        case utility, robustness, coupling, performance
+    }
+
+    /// The public seed of the data cuts and the label corruptions.
+    static let dataSeed: UInt64 = 20_231_107
+
+    /// The ε of robustness, coupling and tuning.
+    var focusEpsilon: Double { epsilons.max() ?? 8 }
+
+    /// About 30 minutes on an idle 2-core machine (see docs/RESULTS.md for the estimate).
+    static let standard = EvaluationPlan(
+        trainPerTask: 175, validationPerTask: 50, testPerTask: 125, epochs: 1, expectedBatch: 64, maxLength: 64,
+        seeds: [1, 2, 3], learningRates: [1e-3, 5e-3, 2e-2], strategies: ["lora", "bitfit", "dp-forward", "anadp", "projected"],
+        epsilons: [1, 3, 8], delta: 1e-5, clip: 1, noiseLevels: [0, 0.2, 0.4], biasTask: "sentiment",
+        biasLabel: "negative", biasShare: 0.3, couplingStrategies: ["projected", "lora"], couplingRates: [1e-3, 5e-3, 2e-2],
+        couplingBatches: [16, 64, 128], timingSteps: 10, sections: Set(Section.allCases))
+
+    /// A few minutes: small subsets, one seed, two-point grids.
+    static let quick = EvaluationPlan(
+        trainPerTask: 50, validationPerTask: 25, testPerTask: 40, epochs: 1, expectedBatch: 32, maxLength: 64,
+        seeds: [1], learningRates: [5e-3, 2e-2], strategies: standard.strategies, epsilons: [1, 3, 8], delta: 1e-5,
+        clip: 1, noiseLevels: [0, 0.4], biasTask: "sentiment", biasLabel: "negative", biasShare: 0.3,
+        couplingStrategies: ["projected", "lora"], couplingRates: [5e-3, 2e-2], couplingBatches: [16, 64],
+        timingSteps: 4, sections: Set(Section.allCases))
+}

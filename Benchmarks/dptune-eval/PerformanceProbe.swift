@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: Apache-2.0
+import Foundation
+import Glibc
+import Linalg
+import Privacy
+import Records
+import Training
+import Transformer
+
+/// Machine-relative speed measurements taken in the same process as the training runs.
+enum PerformanceProbe {
+    /// The best SGEMM GFLOP/s over a square and two MiniLM-shaped products at the current
+    /// thread count: the peak the training throughput is compared with.
+    static func sgemmPeak() -> Double {
+        let shapes = [(2048, 2048, 2048), (4096, 1536, 384), (4096, 384, 1536)]
+        return shapes.map { sgemmGFLOPs(m: $0.0, n: $0.1, k: $0.2) }.max() ?? .nan
+    }
+
+    private static func sgemmGFLOPs(m: Int, n: Int, k: Int) -> Double {
+        let a = [Float](repeating: 0.5, count: m * k)
+        let b = [Float](repeating: 0.25, count: k * n)
+        var c = [Float](repeating: 0, count: m * n)
+        var best = Double.infinity
+        for _ in 0..<5 {
+            let start = ContinuousClock.now
+            c.withUnsafeMutableBufferPointer { out in
+                BLAS.sgemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: out.baseAddress!, ldc: n)
+            }
+            best = min(best, seconds(since: start))
+        }
+        // Every output of an all-0.5 by all-0.25 product is k/8: a wrong kernel shows here.
+        precondition(abs(c[0] - Float(k) / 8) < 1e-3 * Float(k), "SGEMM computed a wrong result")
+        return 2 * Double(m) * Double(n) * Double(k) / best / 1e9
+    }
+
+    /// Forward FLOPs of one token through an encoder's blocks at sequence length T:
+    /// per layer 2·(4C² + 2CI) for the dense layers and 2·2·T·C for attention scores and
+    /// the weighted sum. Embedding look-ups, norms and activations are not counted.
+    static func forwardFLOPsPerToken(_ config: BertConfig, sequenceLength: Double) -> Double {
+        let C = Double(config.hiddenSize), I = Double(config.intermediateSize)
+        return Double(config.numHiddenLayers) * (2 * (4 * C * C + 2 * C * I) + 4 * sequenceLength * C)
+    }
+
+    /// Peak resident set size of this process so far (getrusage), in MiB.
+    static func peakResidentMiB() -> Double {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        return Double(usage.ru_maxrss) / 1024
+    }
+
+    /// Seconds to price 10⁴ Poisson-sampled Gaussian steps (q = 0.01, σ = 1) at δ = 10⁻⁵,
+    /// and to calibrate σ for ε = 8 over them, with the PLD and the RDP accountant.
+    static func accountantTimings() throws -> [(name: String, seconds: Double, value: Double)] {
+        let event = DpEvent.poissonSampled(probability: 0.01, event: .gaussian(noiseMultiplier: 1)).repeated(10_000)
+        var rows: [(String, Double, Double)] = []
+        for (name, accountant) in [("PLD", Manifest.Accountant.prv), ("RDP", .rdp)] {
+            let start = ContinuousClock.now
+            var priced = TrainingPlan.accountantFactory(accountant)(.addOrRemoveOne)
+            try priced.compose(event)
+            let epsilon = try priced.epsilon(delta: 1e-5)
+            rows.append(("\(name): ε of 10⁴ steps (q 0.01, σ 1)", seconds(since: start), epsilon))
+            let calibrationStart = ContinuousClock.now
+            let sigma = try NoiseCalibration.noiseMultiplier(
+                targetEpsilon: 8, delta: 1e-5, samplingRate: 0.01, steps: 10_000,
+                tolerance: TrainingPlan.calibrationTolerance, makeAccountant: TrainingPlan.accountantFactory(accountant))
+            rows.append(("\(name): calibrate σ for ε 8 over 10⁴ steps", seconds(since: calibrationStart), sigma))
+        }
+        return rows
+    }
+}

@@ -20,11 +20,7 @@ public enum AdapterArtifacts {
             .appendingPathComponent(".\(directory.lastPathComponent).partial-\(getpid())")
         try? manager.removeItem(at: staging)
         try manager.createDirectory(at: staging, withIntermediateDirectories: true)
-        var tensors: [String: Tensor] = [:]
-        for (g, segment) in parameters.segments.enumerated() {
-            tensors[segment.name] = Tensor(shape: segment.shape, copying: parameters.values(g))
-        }
-        try SafetensorsFile.write(tensors, metadata: ["format": "pt", "dptune_job": card.jobID],
+        try SafetensorsFile.write(parameters.namedTensors(), metadata: ["format": "pt", "dptune_job": card.jobID],
                                   to: staging.appendingPathComponent(weightsFile))
         try jsonData(.object(configuration)).write(to: staging.appendingPathComponent(configurationFile))
         try card.jsonData().write(to: staging.appendingPathComponent(modelCardFile))
@@ -33,22 +29,9 @@ public enum AdapterArtifacts {
 
     /// Fills `parameters` (declared and sealed) from a published weights file by segment name.
     ///
-    /// - Throws: ``AdapterError`` `.incompatibleParameters` for a missing tensor or a wrong shape.
+    /// - Throws: ``AdapterError`` `.incompatibleParameters` for a missing, extra or misshapen tensor.
     public static func load(_ parameters: TrainableParameters, from directory: URL) throws {
-        let file = try SafetensorsFile(url: directory.appendingPathComponent(weightsFile))
-        for (g, segment) in parameters.segments.enumerated() {
-            guard file.entries[segment.name] != nil else {
-                throw AdapterError(.incompatibleParameters, "\(file.url.path) has no tensor \(segment.name)")
-            }
-            let tensor = try file.tensor(segment.name)
-            guard tensor.shape == segment.shape else {
-                throw AdapterError(.incompatibleParameters,
-                                   "\(segment.name) has shape \(tensor.shape) in \(file.url.lastPathComponent); the adapter expects \(segment.shape)")
-            }
-            tensor.withUnsafeBufferPointer { source in
-                parameters.values(g).update(from: source.baseAddress!, count: segment.count)
-            }
-        }
+        try parameters.load(from: SafetensorsFile(url: directory.appendingPathComponent(weightsFile)))
     }
 
     static func jsonData(_ value: ConfigurationValue) throws -> Data {

@@ -292,8 +292,7 @@ public final class Trainer {
         var order = Array(examples.indices)
         var shuffler = SeededGenerator(seed: settings.seed)
         let stepsPerEpoch = max(1, (examples.count + batchSize - 1) / batchSize)
-        let epochs = max(1, Int((Double(plan.steps) / Double(stepsPerEpoch)).rounded()))
-        let total = epochs * stepsPerEpoch
+        let total = plan.steps
         var pooledGradient = [Float](repeating: 0, count: batchSize * C)
         while step < total {
             if step % stepsPerEpoch == 0 { order.shuffle(using: &shuffler) }

@@ -123,8 +123,14 @@ public struct TrainingJob {
 
     private func modelCard(trainer: Trainer, accuracy: [String: Double], heldOutCount: Int) throws -> ModelCard {
         let plan = trainer.plan
-        var accountant = TrainingPlan.accountantFactory(manifest.privacy.accountant)(.addOrRemoveOne)
         let event = trainer.spentEvent
+        // PLD prices randomized response only under replace-one; RDP prices every event here.
+        var accountantKind = manifest.privacy.accountant
+        var accountant = TrainingPlan.accountantFactory(accountantKind)(.addOrRemoveOne)
+        if !accountant.supports(event) {
+            accountantKind = .rdp
+            accountant = TrainingPlan.accountantFactory(.rdp)(.addOrRemoveOne)
+        }
         try accountant.compose(event)
         let isDPSGD = { if case .gradientPerturbation = trainer.adapterMechanism { true } else { false } }()
         let backboneSize = trainer.backboneParameterCount
@@ -139,7 +145,7 @@ public struct TrainingJob {
             privacy: .init(
                 epsilon: try accountant.epsilon(delta: plan.delta), targetEpsilon: plan.targetEpsilon, delta: plan.delta,
                 unit: manifest.privacy.unit.rawValue, adjacency: NeighboringRelation.addOrRemoveOne.rawValue,
-                accountant: manifest.privacy.accountant.rawValue,
+                accountant: accountantKind.rawValue,
                 mechanism: isDPSGD ? "dp-sgd" : "forward-perturbation",
                 noiseMultiplier: isDPSGD ? plan.noiseMultiplier : nil, samplingRate: isDPSGD ? plan.samplingRate : nil,
                 steps: isDPSGD ? trainer.step : nil, clip: manifest.train.clip, populationSize: plan.populationSize,

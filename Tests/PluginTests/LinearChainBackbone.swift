@@ -13,6 +13,7 @@ import Transformer
 final class LinearChainBackbone: Backbone {
     let hiddenSize: Int
     let layerCount: Int
+    var parameterCount: Int { linearSites.reduce(0) { $0 + $1.inFeatures * $1.outFeatures } }
     let linearSites: [LinearSite]
     let normSites: [NormSite] = []
     private let weights: [[Float]]          // per site (OC, IC)

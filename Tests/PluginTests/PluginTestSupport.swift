@@ -24,6 +24,7 @@ func jobConfiguration(_ strategy: any AdapterStrategy, optionsJSON: String = "",
 final class SiteListBackbone: Backbone {
     let hiddenSize = 8
     let layerCount: Int
+    var parameterCount: Int { linearSites.reduce(0) { $0 + $1.inFeatures * $1.outFeatures } }
     let linearSites: [LinearSite]
     let normSites: [NormSite]
 

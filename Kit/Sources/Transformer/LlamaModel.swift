@@ -31,6 +31,12 @@ public final class LlamaModel: Backbone {
     public let normSites: [NormSite]
     public var hiddenSize: Int { config.hiddenSize }
     public var layerCount: Int { config.layerCount }
+    public var parameterCount: Int {
+        let (C, I, V) = (config.hiddenSize, config.intermediateSize, config.vocabSize)
+        let q = config.headCount * config.headDim, kv = config.kvHeadCount * config.headDim
+        let block = 2 * C + C * q + 2 * C * kv + q * C + 3 * C * I
+        return V * C * (config.tieWordEmbeddings ? 1 : 2) + C + config.layerCount * block
+    }
 
     struct LayerWeights {
         let inputNorm, query, key, value, output, postAttentionNorm, gate, up, down: UnsafePointer<Float>

@@ -30,7 +30,7 @@ struct DPTuned: AsyncParsableCommand {
                 logger: logger
             ).run()
         } catch {
-            FileHandle.standardError.write(Data("dptuned: \(error)\n".utf8))
+            FileHandle.standardError.write(Data("dptuned: \(error), refusing to start\n".utf8))
             throw ExitCode(1)
         }
     }

@@ -66,8 +66,7 @@ public struct DatasetValidator: Sendable {
         var units: Set<String> = []
         var taskCounts: [String: Int] = [:]
         while let line = try reader.next() {
-            let bytes = line.number == 1 ? Self.droppingByteOrderMark(line.bytes) : line.bytes[...]
-            if bytes.allSatisfy(Self.isJSONWhitespace) { continue }
+            guard let bytes = line.recordBytes else { continue }
             guard String(validating: bytes, as: UTF8.self) != nil else {
                 throw IntakeError(.invalidUTF8, "line \(line.number) is not valid UTF-8", line: line.number)
             }
@@ -164,11 +163,4 @@ public struct DatasetValidator: Sendable {
         }
     }
 
-    private static func isJSONWhitespace(_ byte: UInt8) -> Bool {
-        byte == 0x20 || byte == 0x09 || byte == 0x0D || byte == 0x0A
-    }
-
-    private static func droppingByteOrderMark(_ bytes: [UInt8]) -> ArraySlice<UInt8> {
-        bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? bytes.dropFirst(3) : bytes[...]
-    }
 }

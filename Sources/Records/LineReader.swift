@@ -100,3 +100,12 @@ public final class LineReader {
         atEndOfFile = count == 0
     }
 }
+
+extension LineReader.Line {
+    /// The line as a record's bytes: a byte-order mark dropped from line 1, nil when the
+    /// line is blank (JSON whitespace only), which datasets may contain between records.
+    public var recordBytes: ArraySlice<UInt8>? {
+        let bytes = number == 1 && self.bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? self.bytes.dropFirst(3) : self.bytes[...]
+        return bytes.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D || $0 == 0x0A } ? nil : bytes
+    }
+}

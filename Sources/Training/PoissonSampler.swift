@@ -19,8 +19,7 @@ public struct PoissonSampler: Sendable {
     public init(population: Int, expectedBatchSize: Int) {
         precondition(population > 0, "population must be positive; found \(population)")
         precondition(expectedBatchSize > 0, "expected batch size must be positive; found \(expectedBatchSize)")
-        self.population = population
-        self.rate = min(1, Double(expectedBatchSize) / Double(population))
+        self.init(population: population, rate: min(1, Double(expectedBatchSize) / Double(population)))
     }
 
     /// - Parameters:

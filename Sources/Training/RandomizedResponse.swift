@@ -12,8 +12,7 @@ public enum RandomizedResponse {
             throw TrainingError(.invalidConfiguration, "randomized response needs ε > 0 and a label in 0..<\(k); found ε \(epsilon), label \(label)")
         }
         if k == 1 { return label }
-        let keep = exp(epsilon) / (exp(epsilon) + Double(k - 1))
-        if Double.random(in: 0..<1, using: &generator) < keep { return label }
+        if Double.random(in: 0..<1, using: &generator) < keepProbability(labelCount: k, epsilon: epsilon) { return label }
         let other = Int.random(in: 0..<(k - 1), using: &generator)
         return other < label ? other : other + 1
     }

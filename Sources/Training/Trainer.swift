@@ -184,15 +184,7 @@ public final class Trainer {
             lossSum += objective.lossAndBackward(chunk[...], parameters: parameters).reduce(0) { $0 + Double($1) }
         }
         if settings.nonPrivate {
-            var mean = [Float](repeating: 0, count: parameters.count)
-            let rowsBuffer = parameters.flatSampleGradients
-            if let base = rowsBuffer.baseAddress, !rows.isEmpty {
-                let ones = [Float](repeating: 1 / Float(rows.count), count: rows.count)
-                mean.withUnsafeMutableBufferPointer { out in
-                    BLAS.sgemm(transA: true, m: parameters.count, n: 1, k: rows.count, a: base, lda: parameters.count,
-                               b: ones, ldb: 1, c: out.baseAddress!, ldc: 1)
-                }
-            }
+            let mean = meanSampleGradient()
             step += 1
             mean.withUnsafeBufferPointer { optimizer.update(parameters: parameters.flatValues, gradients: $0) }
             return rows.isEmpty ? 0 : lossSum / Double(rows.count)
@@ -214,6 +206,20 @@ public final class Trainer {
         gradient.withUnsafeBufferPointer { optimizer.update(parameters: parameters.flatValues, gradients: $0) }
         try record(noiseMultiplier: sigmaEff)
         return rows.isEmpty ? 0 : lossSum / Double(rows.count)
+    }
+
+    /// The plain mean of the batch's per-sample rows: the update when nothing is privatized
+    /// here (the non-private reference, training on already released representations).
+    private func meanSampleGradient() -> [Float] {
+        var mean = [Float](repeating: 0, count: parameters.count)
+        let rows = parameters.batch
+        guard let base = parameters.flatSampleGradients.baseAddress, rows > 0 else { return mean }
+        let weights = [Float](repeating: 1 / Float(rows), count: rows)
+        mean.withUnsafeMutableBufferPointer { out in
+            BLAS.sgemm(transA: true, m: parameters.count, n: 1, k: rows, a: base, lda: parameters.count,
+                       b: weights, ldb: 1, c: out.baseAddress!, ldc: 1)
+        }
+        return mean
     }
 
     /// The σ_eff that prices a step: the smallest over the records' reach, after checking
@@ -307,11 +313,7 @@ public final class Trainer {
                                         pooledGradient: dh.baseAddress!)
                 }
             }
-            var gradient = [Float](repeating: 0, count: parameters.count)
-            let rows = parameters.flatSampleGradients
-            for r in 0..<batch.count {
-                for p in 0..<parameters.count { gradient[p] += rows[r * parameters.count + p] / Float(batch.count) }
-            }
+            let gradient = meanSampleGradient()
             gradient.withUnsafeBufferPointer { optimizer.update(parameters: parameters.flatValues, gradients: $0) }
             step += 1
             let loss = losses.reduce(0) { $0 + Double($1) } / Double(max(1, losses.count))

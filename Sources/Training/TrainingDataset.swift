@@ -31,7 +31,7 @@ public struct TrainingDataset: Sendable {
         self.unitCount = privacyUnit == .record ? records.count : units.count
     }
 
-    /// Reads a JSON Lines file: blank lines skipped, a leading byte-order mark allowed.
+    /// Reads a JSON Lines file with the validator's line rules (``LineReader/Line/recordBytes``).
     public static func read(path: String, privacyUnit: Manifest.PrivacyUnit) throws -> TrainingDataset {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
@@ -41,9 +41,7 @@ public struct TrainingDataset: Sendable {
         let reader = LineReader(fileDescriptor: descriptor, maxLineLength: 1 << 24)
         var records: [DatasetRecord] = []
         while let line = try reader.next() {
-            var bytes = line.bytes[...]
-            if line.number == 1, bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes = bytes.dropFirst(3) }
-            if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+            guard let bytes = line.recordBytes else { continue }
             records.append(try DatasetRecord.parse(Data(bytes), lineNumber: line.number))
         }
         return try TrainingDataset(records: records, privacyUnit: privacyUnit)

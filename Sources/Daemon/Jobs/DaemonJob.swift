@@ -30,6 +30,9 @@ public struct DaemonJob: Sendable, Hashable, Codable {
     public var step: Int
     public var loss: Double?
     public var createdAt: Date
+    /// The job's place in admission order, which the queue follows across restarts: the
+    /// record's dates keep whole seconds only, and several jobs are admitted in one second.
+    public internal(set) var admissionNumber: Int
     public var startedAt: Date?
     public var finishedAt: Date?
     public var reason: String?
@@ -54,6 +57,7 @@ public struct DaemonJob: Sendable, Hashable, Codable {
         state = .queued
         step = 0
         self.createdAt = createdAt
+        admissionNumber = 0
     }
 
     var summary: JobSummary {

@@ -83,20 +83,22 @@ public actor JobScheduler {
             await onProgress(event)
         }
         do {
+            var ended = job
             switch outcome {
             case .succeeded(let adapterPath):
                 try ledger.commit(job: job.id)
-                try await jobs.finish(id: job.id, state: .succeeded, reason: nil, adapterPath: adapterPath)
+                (ended.state, ended.adapterPath) = (.succeeded, adapterPath)
             case .failed(let reason):
                 try ledger.fail(job: job.id, reason: reason)
-                try await jobs.finish(id: job.id, state: .failed, reason: reason)
+                (ended.state, ended.reason) = (.failed, reason)
             case .cancelled(let reason):
                 try ledger.cancel(job: job.id, reason: reason)
-                try await jobs.finish(id: job.id, state: .cancelled, reason: reason)
+                (ended.state, ended.reason) = (.cancelled, reason)
             }
-            if let ended = await jobs.job(id: job.id) {
-                try spool.finish(ended.dataset, result: JobResult(ended))
-            }
+            // The result lands in done/ before the record turns final, so whoever sees the
+            // job ended (status, watch) finds its result there.
+            try spool.finish(job.dataset, result: JobResult(ended))
+            try await jobs.finish(id: job.id, state: ended.state, reason: ended.reason, adapterPath: ended.adapterPath)
             logger.info("job ended", metadata: ["dptune.job": "\(job.id)", "dptune.outcome": "\(outcome)"])
         } catch {
             logger.error("cannot settle the job", metadata: ["dptune.job": "\(job.id)", "dptune.error": "\(error)"])

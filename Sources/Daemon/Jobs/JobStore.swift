@@ -28,7 +28,7 @@ public actor JobStore {
             loaded.append(try Self.decode(Data(contentsOf: directory.appendingPathComponent(name))))
         }
         jobs = Dictionary(uniqueKeysWithValues: loaded.map { ($0.id, $0) })
-        queue = loaded.filter { $0.state == .queued }.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }.map(\.id)
+        queue = loaded.filter { $0.state == .queued }.sorted { $0.admissionNumber < $1.admissionNumber }.map(\.id)
     }
 
     /// Reads the record of job `id` without opening the store (a worker reads its job this way).
@@ -48,16 +48,19 @@ public actor JobStore {
         return try decoder.decode(DaemonJob.self, from: data)
     }
 
-    /// Records a newly admitted job and puts it at the end of the queue.
-    public func enqueue(_ job: DaemonJob) throws {
+    /// Records a newly admitted job, numbers it after every job already recorded, and puts
+    /// it at the end of the queue.
+    public func enqueue(_ admitted: DaemonJob) throws {
+        var job = admitted
+        job.admissionNumber = (jobs.values.map(\.admissionNumber).max() ?? 0) + 1
         try persist(job)
         jobs[job.id] = job
         queue.append(job.id)
     }
 
-    /// Jobs, oldest first.
+    /// Jobs in admission order.
     public func all() -> [DaemonJob] {
-        jobs.values.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
+        jobs.values.sorted { $0.admissionNumber < $1.admissionNumber }
     }
 
     public func job(id: String) -> DaemonJob? { jobs[id] }
@@ -87,10 +90,7 @@ public actor JobStore {
         try persist(job)
         jobs[id] = job
         queue.append(id)
-        queue.sort { lhs, rhs in
-            guard let a = jobs[lhs], let b = jobs[rhs] else { return lhs < rhs }
-            return (a.createdAt, a.id) < (b.createdAt, b.id)
-        }
+        queue.sort { (jobs[$0]?.admissionNumber ?? 0) < (jobs[$1]?.admissionNumber ?? 0) }
     }
 
     /// Records progress of a running job and forwards it to its watchers.

@@ -15,7 +15,10 @@ import Glibc
 ///
 /// Start-up order: ledger (refusing a damaged one) → accounts → spool and job records →
 /// plugin registry → control socket → `READY=1` → intake of what waits in `incoming/`.
-/// SIGHUP re-reads the accounts file and rescans the plugins. Shutdown runs in reverse.
+/// SIGHUP re-reads the accounts file and rescans the plugins. Shutdown runs in reverse:
+/// intake and the control socket close, the running workers are stopped (their jobs stay
+/// admitted and resume from their checkpoints at the next start, charged once), and the
+/// daemon returns once no worker is left.
 public final class DaemonService: Sendable {
     public static let version = "0.1.0"
 
@@ -170,6 +173,7 @@ public final class DaemonService: Sendable {
             watcher.close()
             pluginWatcher?.close()
             await server.shutdown()
+            await scheduler?.drain()
             group.cancelAll()
         }
         signals.stop()

@@ -16,10 +16,14 @@ import Glibc
 /// The worker's end decides the outcome: its result line and exit status normally; a
 /// signal (a crash, the kernel's OOM killer, `kill -9`) fails the job with the signal in
 /// the reason, and the daemon carries on. A cancel sends SIGTERM (the worker stops after
-/// its step), then SIGKILL after the grace period.
+/// its step), then SIGKILL after the grace period. A daemon shutdown closes every worker's
+/// lifeline (the worker exits at once, as when the daemon dies) and leaves the jobs to
+/// resume at the next start.
 public actor WorkerProcessRunner: JobRunner {
     private struct RunningWorker {
         let pid: Int32
+        /// The write end of the worker's standard input; closing it stops the worker.
+        let lifeline: FileHandle
         var cancelRequested = false
     }
 
@@ -31,6 +35,8 @@ public actor WorkerProcessRunner: JobRunner {
     private var workers: [String: RunningWorker] = [:]
     /// Jobs cancelled between their start and their worker's spawn.
     private var cancelledEarly: Set<String> = []
+    /// Set by ``interruptAll()``: the daemon is stopping and spawns no more workers.
+    private var interrupting = false
 
     /// - Parameters:
     ///   - executable: the `dptuned` binary, run as `dptuned worker`.
@@ -51,6 +57,8 @@ public actor WorkerProcessRunner: JobRunner {
         let outcome: JobOutcome
         if cancelledEarly.remove(job.id) != nil {
             outcome = .cancelled(reason: "cancelled by an operator before its worker started")
+        } else if interrupting {
+            outcome = .interrupted(reason: "the daemon stopped before the job's worker started")
         } else {
             outcome = await supervise(job, plugin: version.storedFile, progress: progress)
         }
@@ -72,6 +80,20 @@ public actor WorkerProcessRunner: JobRunner {
         Task {
             try? await Task.sleep(for: grace)
             self.killIfStillRunning(job: id, pid: pid)
+        }
+    }
+
+    public func interruptAll() async {
+        interrupting = true
+        for (id, worker) in workers {
+            logger.notice("stopping the worker for the daemon's shutdown; the job resumes at the next start",
+                          metadata: ["dptune.job": "\(id)", "dptune.pid": "\(worker.pid)"])
+            try? worker.lifeline.close()
+            let (grace, pid) = (cancelGrace, worker.pid)
+            Task {
+                try? await Task.sleep(for: grace)
+                self.killIfStillRunning(job: id, pid: pid)
+            }
         }
     }
 
@@ -103,7 +125,7 @@ public actor WorkerProcessRunner: JobRunner {
         } catch {
             return .failed(reason: "cannot start the worker \(executable.path): \(error)")
         }
-        workers[job.id] = RunningWorker(pid: process.processIdentifier)
+        workers[job.id] = RunningWorker(pid: process.processIdentifier, lifeline: lifeline.fileHandleForWriting)
         logger.info("worker started", metadata: ["dptune.job": "\(job.id)", "dptune.pid": "\(process.processIdentifier)"])
 
         var result: WorkerMessage?
@@ -118,18 +140,23 @@ public actor WorkerProcessRunner: JobRunner {
                 examplesPerSecond: message.examplesPerSecond ?? 0))
         }
         for await _ in ended {}
-        try? lifeline.fileHandleForWriting.close()
         let cancelRequested = workers.removeValue(forKey: job.id)?.cancelRequested ?? false
+        if !interrupting { try? lifeline.fileHandleForWriting.close() }
         cancelledEarly.remove(job.id)
         let signalled = process.terminationReason == .uncaughtSignal
         return Self.outcome(
             status: process.terminationStatus, signalled: signalled, result: result, cancelRequested: cancelRequested,
-            grace: cancelGrace)
+            interrupted: interrupting, grace: cancelGrace)
     }
 
     /// How a job ended, from the worker's exit and its last message.
+    ///
+    /// - Parameter interrupted: the daemon is stopping; a job that did not succeed is
+    ///   interrupted, whatever its worker said (SIGTERM or SIGINT may have reached the whole
+    ///   process group, as a terminal's Ctrl-C does).
     static func outcome(
-        status: Int32, signalled: Bool, result: WorkerMessage?, cancelRequested: Bool, grace: Duration
+        status: Int32, signalled: Bool, result: WorkerMessage?, cancelRequested: Bool, interrupted: Bool,
+        grace: Duration
     ) -> JobOutcome {
         if !signalled, status == WorkerExitStatus.succeeded, result?.kind == .succeeded, let path = result?.adapterPath {
             return .succeeded(adapterPath: path)
@@ -138,6 +165,9 @@ public actor WorkerProcessRunner: JobRunner {
             return .cancelled(reason: signalled
                 ? "cancelled by an operator; the worker did not stop within \(grace) and was killed"
                 : "cancelled by an operator")
+        }
+        if interrupted {
+            return .interrupted(reason: "the daemon stopped while the job ran; it resumes at the next start")
         }
         if signalled {
             let name = strsignal(status).map { String(cString: $0) } ?? "unknown signal"

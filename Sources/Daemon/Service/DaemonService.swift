@@ -172,8 +172,11 @@ public final class DaemonService: Sendable {
             logger.notice("dptuned stopping")
             watcher.close()
             pluginWatcher?.close()
+            // Workers are told first: one that a terminal's Ctrl-C also reached must find
+            // the daemon already stopping, or its job would be settled as cancelled.
+            async let drained: Void? = scheduler?.drain()
             await server.shutdown()
-            await scheduler?.drain()
+            _ = await drained
             group.cancelAll()
         }
         signals.stop()

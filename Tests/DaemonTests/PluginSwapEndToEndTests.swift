@@ -58,6 +58,10 @@ struct PluginSwapEndToEndTests {
         let firstCard = try world.modelCard(of: first), secondCard = try world.modelCard(of: second)
         #expect((firstCard["strategy"] as? [String: Any])?["version"] as? String == Self.bundledVersion)
         #expect((secondCard["strategy"] as? [String: Any])?["version"] as? String == Self.nextVersion)
+        // The daemon's log traces each job to the exact build its worker loaded.
+        let started = world.output.text.split(separator: "\n").filter { $0.contains("worker started") }
+        #expect(started.contains { $0.contains("dptune.job=\(first)") && $0.contains("dptune.plugin=lora@\(Self.bundledVersion)#") })
+        #expect(started.contains { $0.contains("dptune.job=\(second)") && $0.contains("dptune.plugin=lora@\(Self.nextVersion)#") })
         for id in [first, second] {
             let charges = try await world.charges(of: id)
             #expect(charges.count == 1, "charges of \(id): \(charges)")

@@ -60,7 +60,7 @@ public actor WorkerProcessRunner: JobRunner {
         } else if interrupting {
             outcome = .interrupted(reason: "the daemon stopped before the job's worker started")
         } else {
-            outcome = await supervise(job, plugin: version.storedFile, progress: progress)
+            outcome = await supervise(job, plugin: version, progress: progress)
         }
         await plugins.release(job: job.id)
         return outcome
@@ -105,12 +105,12 @@ public actor WorkerProcessRunner: JobRunner {
 
     /// Spawns the worker, forwards its progress, and waits for its end.
     private func supervise(
-        _ job: DaemonJob, plugin: URL, progress: @escaping @Sendable (ProgressEvent) async -> Void
+        _ job: DaemonJob, plugin: PluginRegistry.Version, progress: @escaping @Sendable (ProgressEvent) async -> Void
     ) async -> JobOutcome {
         let process = Process()
         process.executableURL = executable
         process.arguments = [
-            "worker", "--job", job.id, "--daemon-config", configFile.path, "--plugin", plugin.path, "--exit-when-input-closes",
+            "worker", "--job", job.id, "--daemon-config", configFile.path, "--plugin", plugin.storedFile.path, "--exit-when-input-closes",
         ]
         // The worker's standard input is its lifeline: the daemon holds the write end and
         // never writes, so the worker sees end of file exactly when the daemon is gone.
@@ -126,7 +126,10 @@ public actor WorkerProcessRunner: JobRunner {
             return .failed(reason: "cannot start the worker \(executable.path): \(error)")
         }
         workers[job.id] = RunningWorker(pid: process.processIdentifier, lifeline: lifeline.fileHandleForWriting)
-        logger.info("worker started", metadata: ["dptune.job": "\(job.id)", "dptune.pid": "\(process.processIdentifier)"])
+        // The build's key (id@version#sha256 prefix) traces which plugin bytes trained the job.
+        logger.info("worker started", metadata: [
+            "dptune.job": "\(job.id)", "dptune.pid": "\(process.processIdentifier)", "dptune.plugin": "\(plugin.key)",
+        ])
 
         var result: WorkerMessage?
         for await message in Self.messages(from: reports.fileHandleForReading) {

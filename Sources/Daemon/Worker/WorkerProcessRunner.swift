@@ -76,11 +76,7 @@ public actor WorkerProcessRunner: JobRunner {
         workers[id] = worker
         logger.notice("stopping the worker of a cancelled job", metadata: ["dptune.job": "\(id)", "dptune.pid": "\(worker.pid)"])
         kill(worker.pid, SIGTERM)
-        let (grace, pid) = (cancelGrace, worker.pid)
-        Task {
-            try? await Task.sleep(for: grace)
-            self.killIfStillRunning(job: id, pid: pid)
-        }
+        killAfterGrace(job: id, pid: worker.pid)
     }
 
     public func interruptAll() async {
@@ -89,11 +85,16 @@ public actor WorkerProcessRunner: JobRunner {
             logger.notice("stopping the worker for the daemon's shutdown; the job resumes at the next start",
                           metadata: ["dptune.job": "\(id)", "dptune.pid": "\(worker.pid)"])
             try? worker.lifeline.close()
-            let (grace, pid) = (cancelGrace, worker.pid)
-            Task {
-                try? await Task.sleep(for: grace)
-                self.killIfStillRunning(job: id, pid: pid)
-            }
+            killAfterGrace(job: id, pid: worker.pid)
+        }
+    }
+
+    /// SIGKILL for a worker told to stop that still runs after the grace period.
+    private func killAfterGrace(job id: String, pid: Int32) {
+        let grace = cancelGrace
+        Task {
+            try? await Task.sleep(for: grace)
+            self.killIfStillRunning(job: id, pid: pid)
         }
     }
 

@@ -13,8 +13,9 @@ let kit: Target.Dependency = .product(name: "DPTuneKit", package: "Kit")
 /// (`Plugins/NAME` builds `libNAME.so`).
 let bundledPlugins = ["LoRA", "BiTFiT", "DPForward", "AnaDP", "Projected"]
 
-/// Plugins that exist only to test the loader (good, refused, and two builds of one).
-let pluginFixtures = ["EchoV1", "EchoV2", "WrongABI", "NoEntry", "NotAStrategy", "CrashingEntry"]
+/// Plugins that exist only to test the loader (good, refused, and two builds of one), and
+/// `LoRANext`: the bundled LoRA reporting another version, for the hot-swap tests.
+let pluginFixtures = ["EchoV1", "EchoV2", "WrongABI", "NoEntry", "NotAStrategy", "CrashingEntry", "LoRANext"]
 
 let package = Package(
     name: "dptune",

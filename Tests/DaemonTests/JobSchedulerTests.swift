@@ -60,4 +60,54 @@ import Testing
         #expect(Set(done).isSuperset(of: ["one.result.json", "two.result.json", "three.result.json"]))
         #expect(try spool.scan(.accepted).isEmpty)
     }
+
+    /// A test double that holds each job until the daemon's shutdown interrupts it.
+    actor HeldRunner: JobRunner {
+        nonisolated let started: AsyncStream<String>
+        private let startedContinuation: AsyncStream<String>.Continuation
+        private var held: [CheckedContinuation<Void, Never>] = []
+        private var interrupting = false
+
+        init() { (started, startedContinuation) = AsyncStream.makeStream(of: String.self) }
+
+        func run(_ job: DaemonJob, progress: @escaping @Sendable (ProgressEvent) async -> Void) async -> JobOutcome {
+            startedContinuation.yield(job.dataset)
+            if !interrupting { await withCheckedContinuation { held.append($0) } }
+            return .interrupted(reason: "the daemon stopped")
+        }
+
+        func cancel(jobID id: String) async {}
+
+        func interruptAll() async {
+            interrupting = true
+            for job in held { job.resume() }
+            held = []
+        }
+    }
+
+    /// A shutdown starts nothing more and settles nothing it interrupted: the job stays
+    /// running in its record and admitted in the ledger, for the next start to resume.
+    @Test func drainLeavesTheInterruptedJobAdmittedAndStartsNoOther() async throws {
+        let world = try DaemonWorld()
+        var queued: [DaemonJob] = []
+        for name in ["first", "second"] {
+            try world.fixture.drop(name, manifest: DaemonFixture.manifest(account: "acme"))
+            queued.append(try #require(await world.intake.process("\(name).jsonl")))
+        }
+        let runner = HeldRunner()
+        let scheduler = JobScheduler(
+            jobs: world.jobs, ledger: world.ledger, spool: world.spool, runner: runner, workers: 1,
+            logger: DaemonFixture.logger)
+        let loop = Task { await scheduler.run() }
+        defer { loop.cancel() }
+        var started = runner.started.makeAsyncIterator()
+        #expect(await started.next() == "first.jsonl")
+
+        await scheduler.drain()
+        #expect(await world.jobs.job(id: queued[0].id)?.state == .running)
+        #expect(try world.ledger.job(id: queued[0].id).state == .admitted)
+        #expect(await world.jobs.job(id: queued[1].id)?.state == .queued)
+        #expect(try world.ledger.charges(account: "acme").allSatisfy { $0.state == .reserved })
+        #expect(Set(try world.spool.scan(.accepted)).isSuperset(of: ["first.jsonl", "second.jsonl"]))
+    }
 }

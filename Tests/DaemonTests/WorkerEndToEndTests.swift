@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import Control
 import Foundation
 import Glibc
 import Testing
@@ -122,10 +123,42 @@ struct WorkerEndToEndTests {
         let result = try #require(TrainingWorld.object(Data(contentsOf: world.spool("done/interrupted.result.json"))))
         #expect(result["state"] as? String == "succeeded")
     }
+
+    /// `systemctl stop` (SIGTERM to the daemon alone, `KillMode=mixed`): the daemon stops its
+    /// worker, leaves the job admitted rather than failed or cancelled, and exits 0 with no
+    /// worker left; the next start resumes the job under its one charge.
+    @Test func stoppedDaemonLeavesNoWorkerAndResumesTheJobWithOneCharge() async throws {
+        let world = try TrainingWorld()
+        try await world.start()
+        defer { world.stop() }
+        try world.drop("stopped", records: TrainingWorld.longRecords, epochs: TrainingWorld.longEpochs, batch: 1)
+        let id = try await world.jobID(of: "stopped")
+        try await world.waitUntilTraining(id)
+        let firstWorker = try world.workerProcesses(of: id)
+        try #require(firstWorker.count == 1, "worker processes: \(firstWorker)")
+        let daemon = try #require(world.daemon)
+        daemon.terminate()
+        try await DaemonFixture.offPool { daemon.waitUntilExit() }
+        #expect(daemon.terminationReason == .exit)
+        #expect(daemon.terminationStatus == 0, "stderr: \(world.output.text)")
+        // The daemon waited for its worker: none is left to be killed by systemd.
+        #expect(!firstWorker.contains(where: TrainingWorld.isAlive), "worker \(firstWorker) outlived its daemon")
+        let record = try #require(TrainingWorld.object(Data(contentsOf: world.root.appendingPathComponent("state/jobs/\(id).json"))))
+        #expect(record["state"] as? String == "running", "record: \(record)")
+        #expect(world.output.text(containing: "job interrupted").contains("job interrupted"))
+
+        try await world.start()
+        let ended = try await world.waitUntilEnded(id)
+        #expect(ended["state"] as? String == "succeeded", "job: \(ended)\nstderr: \(world.output.text)")
+        #expect(world.output.text.contains("resumed after restart"))
+        let charges = try await world.charges(of: id)
+        #expect(charges.count == 1)
+        #expect(charges.allSatisfy { $0["state"] as? String == "committed" })
+    }
 }
 
-/// A daemon's world for training: MiniLM from `shared/`, the built `dp-forward` plugin, one
-/// account, and the daemon process with its stderr.
+/// A daemon's world for training: MiniLM from `shared/`, one built strategy plugin
+/// (`dp-forward` unless told), one account, and the daemon process with its stderr.
 final class TrainingWorld: @unchecked Sendable {
     /// A job that is still in its steps a few seconds after its first one (batches of one
     /// record over many epochs); it is cancelled or killed long before it would end.
@@ -136,10 +169,17 @@ final class TrainingWorld: @unchecked Sendable {
     let root: URL
     let configFile: URL
     let socket: String
+    /// The strategy id the manifests name, and the plugin library providing it.
+    let strategy: String
+    let pluginFile: URL
     let output = DptunedProcessTests.Output()
     private(set) var daemon: Process?
 
-    init() throws {
+    /// - Parameters:
+    ///   - plugin: the built library installed as `plugins/lib<plugin>.so`.
+    ///   - strategy: the strategy id it provides.
+    init(plugin: String = "DPForward", strategy: String = "dp-forward") throws {
+        self.strategy = strategy
         directory = try TemporaryDirectory(prefix: "dptune-worker")
         root = directory.url
         _ = try directory.write("accounts.toml", """
@@ -149,7 +189,8 @@ final class TrainingWorld: @unchecked Sendable {
             """)
         let plugins = root.appendingPathComponent("plugins")
         try FileManager.default.createDirectory(at: plugins, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(at: BuildProducts.library("DPForward"), to: plugins.appendingPathComponent("libDPForward.so"))
+        pluginFile = plugins.appendingPathComponent("lib\(plugin).so")
+        try FileManager.default.copyItem(at: BuildProducts.library(plugin), to: pluginFile)
         configFile = URL(fileURLWithPath: try directory.write("dptuned.toml", """
             [paths]
             state = "state"
@@ -167,7 +208,7 @@ final class TrainingWorld: @unchecked Sendable {
 
             [defaults]
             backbone = "minilm-l6"
-            strategy = "dp-forward"
+            strategy = "\(strategy)"
 
             [defaults.privacy]
             accountant = "rdp"
@@ -211,7 +252,7 @@ final class TrainingWorld: @unchecked Sendable {
         let lines = try String(contentsOf: SharedFixtures.url("data/sentiment/train.jsonl"), encoding: .utf8)
             .split(separator: "\n").prefix(records)
         let manifest = """
-            {"account": "lab", "backbone": "minilm-l6", "strategy": "dp-forward",
+            {"account": "lab", "backbone": "minilm-l6", "strategy": "\(strategy)",
              "labels": {"sentiment": ["negative", "positive"]},
              "privacy": {"epsilon": 4, "delta": 1e-5, "accountant": "rdp"},
              "train": {"epochs": \(epochs), "expected_batch": \(batch), "max_len": 32, "lr": 0.01}}
@@ -224,6 +265,52 @@ final class TrainingWorld: @unchecked Sendable {
     }
 
     func spool(_ relative: String) -> URL { root.appendingPathComponent("spool/\(relative)") }
+
+    /// Replaces the installed plugin file with another build the way operators should: a
+    /// copy beside it, renamed over it.
+    func replacePlugin(with library: String) throws {
+        let staged = root.appendingPathComponent("\(library).staged")
+        try FileManager.default.copyItem(at: BuildProducts.library(library), to: staged)
+        try #require(rename(staged.path, pluginFile.path) == 0)
+    }
+
+    /// The `plugins` rows once `done` holds for them (polled: the registry has no event to
+    /// wait for), or nil after ten seconds.
+    func plugins(until done: @escaping @Sendable ([PluginSummary]) -> Bool) async throws -> [PluginSummary]? {
+        let socket = socket
+        return try await DaemonFixture.offPool {
+            for _ in 0..<200 {
+                if case .plugins(let rows) = try ControlClient(socketPath: socket, timeout: .seconds(10)).send(.plugins),
+                   done(rows) {
+                    return rows
+                }
+                usleep(50_000)
+            }
+            return nil
+        }
+    }
+
+    /// The progress events of job `id` as the daemon streams them (`watch`), ending with the
+    /// job's final state.
+    func events(of id: String) -> AsyncThrowingStream<ProgressEvent, any Error> {
+        let socket = socket
+        return AsyncThrowingStream { continuation in
+            Thread.detachNewThread {
+                do {
+                    _ = try ControlClient(socketPath: socket).watch(jobID: id) { continuation.yield($0) }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+        }
+    }
+
+    /// The model card the job published.
+    func modelCard(of id: String) throws -> [String: Any] {
+        let url = root.appendingPathComponent("state/adapters/\(id)/model_card.json")
+        return try #require(Self.object(Data(contentsOf: url)), "model card of \(id)")
+    }
 
     /// Runs the built `dptunectl --json` against this daemon.
     func ctl(_ arguments: [String]) throws -> ProductExecutable.Result {

@@ -9,10 +9,12 @@ import Testing
     static let grace = Duration.seconds(10)
 
     static func outcome(
-        status: Int32, signalled: Bool = false, result: WorkerMessage?, cancelRequested: Bool = false
+        status: Int32, signalled: Bool = false, result: WorkerMessage?, cancelRequested: Bool = false,
+        interrupted: Bool = false
     ) -> JobOutcome {
         WorkerProcessRunner.outcome(
-            status: status, signalled: signalled, result: result, cancelRequested: cancelRequested, grace: grace)
+            status: status, signalled: signalled, result: result, cancelRequested: cancelRequested,
+            interrupted: interrupted, grace: grace)
     }
 
     @Test func successNeedsTheResultLineAndStatusZero() {
@@ -40,6 +42,19 @@ import Testing
         }
         #expect(killed.contains("was killed"))
         #expect(Self.outcome(status: 0, result: .succeeded(adapterPath: "/a"), cancelRequested: true) == .succeeded(adapterPath: "/a"))
+    }
+
+    /// A shutdown neither fails nor cancels a job, however its worker ended (the lifeline
+    /// closed, SIGTERM or Ctrl-C to the whole process group, SIGKILL after the grace period).
+    @Test func aShutdownInterruptsTheJobUnlessItSucceededOrWasCancelled() {
+        let interrupted = JobOutcome.interrupted(reason: "the daemon stopped while the job ran; it resumes at the next start")
+        #expect(Self.outcome(status: WorkerExitStatus.orphaned, result: nil, interrupted: true) == interrupted)
+        #expect(Self.outcome(status: WorkerExitStatus.cancelled, result: .cancelled("stopped by SIGTERM after a step"),
+                             interrupted: true) == interrupted)
+        #expect(Self.outcome(status: SIGKILL, signalled: true, result: nil, interrupted: true) == interrupted)
+        #expect(Self.outcome(status: 0, result: .succeeded(adapterPath: "/a"), interrupted: true) == .succeeded(adapterPath: "/a"))
+        #expect(Self.outcome(status: WorkerExitStatus.cancelled, result: .cancelled("stopped"), cancelRequested: true,
+                             interrupted: true) == .cancelled(reason: "cancelled by an operator"))
     }
 
     @Test func messagesRoundTripAsOneJSONLine() throws {

@@ -15,6 +15,15 @@ public protocol JobRunner: Sendable {
 
     /// Asks the running job `id` to stop; ``run(_:progress:)`` then returns `.cancelled`.
     func cancel(jobID id: String) async
+
+    /// Stops every job for a daemon shutdown; each ``run(_:progress:)`` then returns
+    /// `.interrupted` (or its real outcome, if the job ended first), and no job starts any more.
+    func interruptAll() async
+}
+
+extension JobRunner {
+    /// A runner whose jobs end on their own leaves them be.
+    public func interruptAll() async {}
 }
 
 /// How a run ended.
@@ -22,4 +31,7 @@ public enum JobOutcome: Sendable, Hashable {
     case succeeded(adapterPath: String)
     case failed(reason: String)
     case cancelled(reason: String)
+    /// The daemon is stopping and stopped the job: it is neither failed nor charged again;
+    /// it stays admitted and resumes at the next start (``JobReconciliation``).
+    case interrupted(reason: String)
 }

@@ -9,7 +9,9 @@ import Spool
 ///
 /// Settling goes ledger first (commit, fail or cancel: the charge stays in every case),
 /// then the job record, then the dataset to `done/` with its result. Only the daemon writes
-/// the ledger; the runner only trains.
+/// the ledger; the runner only trains. A job interrupted by the daemon's shutdown is not
+/// settled: it stays running in its record and admitted in the ledger, and the next start
+/// queues it again (``JobReconciliation``).
 public actor JobScheduler {
     private let jobs: JobStore
     private let ledger: LedgerStore
@@ -19,6 +21,10 @@ public actor JobScheduler {
     private let logger: Logger
     private let onProgress: @Sendable (ProgressEvent) async -> Void
     private var running = 0
+    /// Set by ``drain()``: no job starts any more.
+    private var draining = false
+    /// ``drain()`` callers waiting for the running jobs to end.
+    private var drained: [CheckedContinuation<Void, Never>] = []
     private let wakeups: AsyncStream<Void>
     private let wakeup: AsyncStream<Void>.Continuation
 
@@ -54,10 +60,23 @@ public actor JobScheduler {
         }
     }
 
+    /// Stops for a daemon shutdown: starts no more jobs, has the runner interrupt the
+    /// running ones, and returns once every job is settled or left to resume.
+    ///
+    /// - Important: bounded by the runner, which kills a worker that does not stop within
+    ///   its grace period.
+    public func drain() async {
+        draining = true
+        await runner.interruptAll()
+        if running > 0 {
+            await withCheckedContinuation { drained.append($0) }
+        }
+    }
+
     /// Starts queued jobs until the queue is empty or every worker is busy; a job that
     /// ends frees its worker and wakes the loop.
     private func startWhileWorkersFree() async {
-        while running < workers {
+        while running < workers, !draining {
             let next: DaemonJob?
             do {
                 next = try await jobs.startNext()
@@ -70,6 +89,10 @@ public actor JobScheduler {
             Task {
                 await execute(job)
                 running -= 1
+                if running == 0 {
+                    for waiter in drained { waiter.resume() }
+                    drained = []
+                }
                 wake()
             }
         }
@@ -94,6 +117,10 @@ public actor JobScheduler {
             case .cancelled(let reason):
                 try ledger.cancel(job: job.id, reason: reason)
                 (ended.state, ended.reason) = (.cancelled, reason)
+            case .interrupted(let reason):
+                logger.notice("job interrupted: it stays admitted and resumes at the next start",
+                              metadata: ["dptune.job": "\(job.id)", "dptune.reason": "\(reason)"])
+                return
             }
             // The result lands in done/ before the record turns final, so whoever sees the
             // job ended (status, watch) finds its result there.

@@ -15,7 +15,10 @@ import Glibc
 ///
 /// Start-up order: ledger (refusing a damaged one) → accounts → spool and job records →
 /// plugin registry → control socket → `READY=1` → intake of what waits in `incoming/`.
-/// SIGHUP re-reads the accounts file and rescans the plugins. Shutdown runs in reverse.
+/// SIGHUP re-reads the accounts file and rescans the plugins. Shutdown runs in reverse:
+/// intake and the control socket close, the running workers are stopped (their jobs stay
+/// admitted and resume from their checkpoints at the next start, charged once), and the
+/// daemon returns once no worker is left.
 public final class DaemonService: Sendable {
     public static let version = "0.1.0"
 
@@ -169,7 +172,11 @@ public final class DaemonService: Sendable {
             logger.notice("dptuned stopping")
             watcher.close()
             pluginWatcher?.close()
+            // Workers are told first: one that a terminal's Ctrl-C also reached must find
+            // the daemon already stopping, or its job would be settled as cancelled.
+            async let drained: Void? = scheduler?.drain()
             await server.shutdown()
+            _ = await drained
             group.cancelAll()
         }
         signals.stop()

@@ -16,10 +16,14 @@ import Glibc
 /// The worker's end decides the outcome: its result line and exit status normally; a
 /// signal (a crash, the kernel's OOM killer, `kill -9`) fails the job with the signal in
 /// the reason, and the daemon carries on. A cancel sends SIGTERM (the worker stops after
-/// its step), then SIGKILL after the grace period.
+/// its step), then SIGKILL after the grace period. A daemon shutdown closes every worker's
+/// lifeline (the worker exits at once, as when the daemon dies) and leaves the jobs to
+/// resume at the next start.
 public actor WorkerProcessRunner: JobRunner {
     private struct RunningWorker {
         let pid: Int32
+        /// The write end of the worker's standard input; closing it stops the worker.
+        let lifeline: FileHandle
         var cancelRequested = false
     }
 
@@ -31,6 +35,8 @@ public actor WorkerProcessRunner: JobRunner {
     private var workers: [String: RunningWorker] = [:]
     /// Jobs cancelled between their start and their worker's spawn.
     private var cancelledEarly: Set<String> = []
+    /// Set by ``interruptAll()``: the daemon is stopping and spawns no more workers.
+    private var interrupting = false
 
     /// - Parameters:
     ///   - executable: the `dptuned` binary, run as `dptuned worker`.
@@ -51,8 +57,10 @@ public actor WorkerProcessRunner: JobRunner {
         let outcome: JobOutcome
         if cancelledEarly.remove(job.id) != nil {
             outcome = .cancelled(reason: "cancelled by an operator before its worker started")
+        } else if interrupting {
+            outcome = .interrupted(reason: "the daemon stopped before the job's worker started")
         } else {
-            outcome = await supervise(job, plugin: version.storedFile, progress: progress)
+            outcome = await supervise(job, plugin: version, progress: progress)
         }
         await plugins.release(job: job.id)
         return outcome
@@ -68,7 +76,22 @@ public actor WorkerProcessRunner: JobRunner {
         workers[id] = worker
         logger.notice("stopping the worker of a cancelled job", metadata: ["dptune.job": "\(id)", "dptune.pid": "\(worker.pid)"])
         kill(worker.pid, SIGTERM)
-        let (grace, pid) = (cancelGrace, worker.pid)
+        killAfterGrace(job: id, pid: worker.pid)
+    }
+
+    public func interruptAll() async {
+        interrupting = true
+        for (id, worker) in workers {
+            logger.notice("stopping the worker for the daemon's shutdown; the job resumes at the next start",
+                          metadata: ["dptune.job": "\(id)", "dptune.pid": "\(worker.pid)"])
+            try? worker.lifeline.close()
+            killAfterGrace(job: id, pid: worker.pid)
+        }
+    }
+
+    /// SIGKILL for a worker told to stop that still runs after the grace period.
+    private func killAfterGrace(job id: String, pid: Int32) {
+        let grace = cancelGrace
         Task {
             try? await Task.sleep(for: grace)
             self.killIfStillRunning(job: id, pid: pid)
@@ -83,12 +106,12 @@ public actor WorkerProcessRunner: JobRunner {
 
     /// Spawns the worker, forwards its progress, and waits for its end.
     private func supervise(
-        _ job: DaemonJob, plugin: URL, progress: @escaping @Sendable (ProgressEvent) async -> Void
+        _ job: DaemonJob, plugin: PluginRegistry.Version, progress: @escaping @Sendable (ProgressEvent) async -> Void
     ) async -> JobOutcome {
         let process = Process()
         process.executableURL = executable
         process.arguments = [
-            "worker", "--job", job.id, "--daemon-config", configFile.path, "--plugin", plugin.path, "--exit-when-input-closes",
+            "worker", "--job", job.id, "--daemon-config", configFile.path, "--plugin", plugin.storedFile.path, "--exit-when-input-closes",
         ]
         // The worker's standard input is its lifeline: the daemon holds the write end and
         // never writes, so the worker sees end of file exactly when the daemon is gone.
@@ -103,8 +126,11 @@ public actor WorkerProcessRunner: JobRunner {
         } catch {
             return .failed(reason: "cannot start the worker \(executable.path): \(error)")
         }
-        workers[job.id] = RunningWorker(pid: process.processIdentifier)
-        logger.info("worker started", metadata: ["dptune.job": "\(job.id)", "dptune.pid": "\(process.processIdentifier)"])
+        workers[job.id] = RunningWorker(pid: process.processIdentifier, lifeline: lifeline.fileHandleForWriting)
+        // The build's key (id@version#sha256 prefix) traces which plugin bytes trained the job.
+        logger.info("worker started", metadata: [
+            "dptune.job": "\(job.id)", "dptune.pid": "\(process.processIdentifier)", "dptune.plugin": "\(plugin.key)",
+        ])
 
         var result: WorkerMessage?
         for await message in Self.messages(from: reports.fileHandleForReading) {
@@ -118,18 +144,23 @@ public actor WorkerProcessRunner: JobRunner {
                 examplesPerSecond: message.examplesPerSecond ?? 0))
         }
         for await _ in ended {}
-        try? lifeline.fileHandleForWriting.close()
         let cancelRequested = workers.removeValue(forKey: job.id)?.cancelRequested ?? false
+        if !interrupting { try? lifeline.fileHandleForWriting.close() }
         cancelledEarly.remove(job.id)
         let signalled = process.terminationReason == .uncaughtSignal
         return Self.outcome(
             status: process.terminationStatus, signalled: signalled, result: result, cancelRequested: cancelRequested,
-            grace: cancelGrace)
+            interrupted: interrupting, grace: cancelGrace)
     }
 
     /// How a job ended, from the worker's exit and its last message.
+    ///
+    /// - Parameter interrupted: the daemon is stopping; a job that did not succeed is
+    ///   interrupted, whatever its worker said (SIGTERM or SIGINT may have reached the whole
+    ///   process group, as a terminal's Ctrl-C does).
     static func outcome(
-        status: Int32, signalled: Bool, result: WorkerMessage?, cancelRequested: Bool, grace: Duration
+        status: Int32, signalled: Bool, result: WorkerMessage?, cancelRequested: Bool, interrupted: Bool,
+        grace: Duration
     ) -> JobOutcome {
         if !signalled, status == WorkerExitStatus.succeeded, result?.kind == .succeeded, let path = result?.adapterPath {
             return .succeeded(adapterPath: path)
@@ -138,6 +169,9 @@ public actor WorkerProcessRunner: JobRunner {
             return .cancelled(reason: signalled
                 ? "cancelled by an operator; the worker did not stop within \(grace) and was killed"
                 : "cancelled by an operator")
+        }
+        if interrupted {
+            return .interrupted(reason: "the daemon stopped while the job ran; it resumes at the next start")
         }
         if signalled {
             let name = strsignal(status).map { String(cString: $0) } ?? "unknown signal"

@@ -1,0 +1,1 @@
+../../../Plugins/LoRA/LoRAStrategy.swift

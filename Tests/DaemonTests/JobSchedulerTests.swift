@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import Control
-import Daemon
+@testable import Daemon
 import Foundation
 import Ledger
 import Spool
@@ -15,8 +15,12 @@ import Testing
         let started = Mutex<[String]>([])
         init(_ outcomes: [String: JobOutcome]) { self.outcomes = outcomes }
 
-        func run(_ job: DaemonJob, progress: @escaping @Sendable (ProgressEvent) async -> Void) async -> JobOutcome {
+        func run(
+            _ job: DaemonJob, started reportStart: @escaping @Sendable (String) async -> Void,
+            progress: @escaping @Sendable (ProgressEvent) async -> Void
+        ) async -> JobOutcome {
             started.withLock { $0.append(job.dataset) }
+            await reportStart("0.9.\(job.dataset.count)")
             await progress(ProgressEvent(
                 jobID: job.id, state: .running, step: 1, totalSteps: job.steps, loss: 0.5,
                 epsilonSpent: 0, examplesPerSecond: 0))
@@ -51,6 +55,10 @@ import Testing
         #expect(await jobs.job(id: queued[0].id)?.state == .succeeded)
         #expect(await jobs.job(id: queued[0].id)?.adapterPath == "/adapters/one")
         #expect(await jobs.job(id: queued[0].id)?.step == 1)
+        // The version the runner reported at the start stays on the record, across a restart too.
+        #expect(await jobs.job(id: queued[0].id)?.summary.strategyVersion == "0.9.9")
+        let reopened = try JobStore(stateDirectory: fixture.config.paths.stateDirectory)
+        #expect(await reopened.job(id: queued[2].id)?.strategyVersion == "0.9.11")
         #expect(await jobs.job(id: queued[1].id)?.reason == "out of memory")
         #expect(try queued.map { try ledger.job(id: $0.id).state } == [.succeeded, .failed, .cancelled])
         #expect(try ledger.charges(account: "acme").allSatisfy { $0.state == .committed })
@@ -70,7 +78,10 @@ import Testing
 
         init() { (started, startedContinuation) = AsyncStream.makeStream(of: String.self) }
 
-        func run(_ job: DaemonJob, progress: @escaping @Sendable (ProgressEvent) async -> Void) async -> JobOutcome {
+        func run(
+            _ job: DaemonJob, started _: @escaping @Sendable (String) async -> Void,
+            progress: @escaping @Sendable (ProgressEvent) async -> Void
+        ) async -> JobOutcome {
             startedContinuation.yield(job.dataset)
             if !interrupting { await withCheckedContinuation { held.append($0) } }
             return .interrupted(reason: "the daemon stopped")

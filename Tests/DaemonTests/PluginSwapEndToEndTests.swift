@@ -54,7 +54,10 @@ struct PluginSwapEndToEndTests {
         let ended = try await world.waitUntilEnded(second)
         #expect(ended["state"] as? String == "succeeded", "job: \(ended)\nstderr: \(world.output.text)")
 
-        // Each model card names the build that trained it.
+        // Each job's record and model card name the build that trained it.
+        let firstRecord = try await world.waitUntilEnded(first)
+        #expect(firstRecord["strategy_version"] as? String == Self.bundledVersion, "job: \(firstRecord)")
+        #expect(ended["strategy_version"] as? String == Self.nextVersion, "job: \(ended)")
         let firstCard = try world.modelCard(of: first), secondCard = try world.modelCard(of: second)
         #expect((firstCard["strategy"] as? [String: Any])?["version"] as? String == Self.bundledVersion)
         #expect((secondCard["strategy"] as? [String: Any])?["version"] as? String == Self.nextVersion)

@@ -15,6 +15,8 @@ public struct DaemonJob: Sendable, Hashable, Codable {
     public var dataset: String
     public var backbone: String
     public var strategy: String
+    /// The version of the plugin build that trains (or trained) the job; nil until it starts.
+    public var strategyVersion: String?
     public var objective: String
     public var epsilon: Double
     public var delta: Double
@@ -62,7 +64,7 @@ public struct DaemonJob: Sendable, Hashable, Codable {
 
     var summary: JobSummary {
         JobSummary(
-            id: id, account: account, dataset: dataset, strategy: strategy, strategyVersion: "",
+            id: id, account: account, dataset: dataset, strategy: strategy, strategyVersion: strategyVersion ?? "",
             state: state, progress: steps > 0 ? Double(step) / Double(steps) : 0,
             epsilonSpent: state == .queued ? 0 : epsilon, epsilonTarget: epsilon, createdAt: createdAt,
             startedAt: startedAt, finishedAt: finishedAt, reason: reason, adapterPath: adapterPath)

@@ -9,9 +9,16 @@ import Control
 public protocol JobRunner: Sendable {
     /// Trains `job` to its end, reporting progress as it goes.
     ///
-    /// - Parameter progress: awaited for each report, so reports arrive in order.
+    /// - Parameters:
+    ///   - started: awaited once the job's training begins, with the version of the plugin
+    ///     build that trains it (plugins are swapped while jobs run, so the strategy id alone
+    ///     does not say which code trained an adapter).
+    ///   - progress: awaited for each report, so reports arrive in order.
     /// - Returns: how the job ended (succeeded, failed or cancelled) and why.
-    func run(_ job: DaemonJob, progress: @escaping @Sendable (ProgressEvent) async -> Void) async -> JobOutcome
+    func run(
+        _ job: DaemonJob, started: @escaping @Sendable (_ strategyVersion: String) async -> Void,
+        progress: @escaping @Sendable (ProgressEvent) async -> Void
+    ) async -> JobOutcome
 
     /// Asks the running job `id` to stop; ``run(_:progress:)`` then returns `.cancelled`.
     func cancel(jobID id: String) async

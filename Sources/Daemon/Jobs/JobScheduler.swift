@@ -101,7 +101,9 @@ public actor JobScheduler {
     private func execute(_ job: DaemonJob) async {
         logger.info("job started", metadata: ["dptune.job": "\(job.id)"])
         let (store, onProgress) = (jobs, onProgress)
-        let outcome = await runner.run(job) { event in
+        let outcome = await runner.run(job) { version in
+            try? await store.record(strategyVersion: version, id: job.id)
+        } progress: { event in
             try? await store.record(event)
             await onProgress(event)
         }

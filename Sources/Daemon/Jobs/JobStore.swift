@@ -93,6 +93,14 @@ public actor JobStore {
         queue.sort { (jobs[$0]?.admissionNumber ?? 0) < (jobs[$1]?.admissionNumber ?? 0) }
     }
 
+    /// Records which plugin build trains job `id`.
+    public func record(strategyVersion: String, id: String) throws {
+        guard var job = jobs[id] else { return }
+        job.strategyVersion = strategyVersion
+        try persist(job)
+        jobs[id] = job
+    }
+
     /// Records progress of a running job and forwards it to its watchers.
     public func record(_ event: ProgressEvent) throws {
         guard var job = jobs[event.jobID] else { return }

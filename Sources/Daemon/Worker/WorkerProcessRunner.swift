@@ -50,10 +50,14 @@ public actor WorkerProcessRunner: JobRunner {
         self.logger = logger
     }
 
-    public func run(_ job: DaemonJob, progress: @escaping @Sendable (ProgressEvent) async -> Void) async -> JobOutcome {
+    public func run(
+        _ job: DaemonJob, started: @escaping @Sendable (_ strategyVersion: String) async -> Void,
+        progress: @escaping @Sendable (ProgressEvent) async -> Void
+    ) async -> JobOutcome {
         guard let version = await plugins.acquire(strategy: job.strategy, job: job.id) else {
             return .failed(reason: "no loaded plugin provides strategy \(job.strategy)")
         }
+        await started(version.description.version)
         let outcome: JobOutcome
         if cancelledEarly.remove(job.id) != nil {
             outcome = .cancelled(reason: "cancelled by an operator before its worker started")

@@ -9,7 +9,7 @@ struct DPTuneBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dptune-bench",
         abstract: "Speed measurements: SGEMM, privacy accounting and noise generation.",
-        subcommands: [GEMMBenchmark.self, BackboneBenchmark.self, PrivacyBenchmark.self])
+        subcommands: [GEMMBenchmark.self, BackboneBenchmark.self, PrivacyBenchmark.self, SentimentBenchmark.self])
 }
 
 /// The median of `repeats` timings of `body`, in seconds, after one warm-up run.

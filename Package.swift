@@ -58,7 +58,7 @@ let package = Package(
         ]),
         .target(name: "TestSupport", dependencies: ["Control"]),
         .executableTarget(name: "dptune-bench", dependencies: [
-            kit, .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            kit, "Training", "Records", "Tokenizers", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Benchmarks/dptune-bench"),
         .executableTarget(name: "dptune-eval", dependencies: [
             kit, "Training", "Records", "Tokenizers", .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -8,8 +8,8 @@ import Foundation
 struct DPTuneBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dptune-bench",
-        abstract: "Speed measurements: SGEMM, privacy accounting and noise generation.",
-        subcommands: [GEMMBenchmark.self, BackboneBenchmark.self, PrivacyBenchmark.self])
+        abstract: "Speed measurements: SGEMM, privacy accounting and noise generation; SmolLM2 DP training.",
+        subcommands: [GEMMBenchmark.self, BackboneBenchmark.self, PrivacyBenchmark.self, GenerationBenchmark.self])
 }
 
 /// The median of `repeats` timings of `body`, in seconds, after one warm-up run.

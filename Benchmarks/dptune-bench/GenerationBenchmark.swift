@@ -40,6 +40,8 @@ struct GenerationBenchmark: ParsableCommand {
     @Option var threads = 2
     @Option(help: "Timed steps in step mode (after one warm-up).")
     var repeats = 3
+    @Flag(help: "Skip evaluating the untrained model (its score does not depend on the run's settings).")
+    var skipUntrained = false
 
     func run() throws {
         BLAS.setThreadCount(threads)
@@ -52,7 +54,7 @@ struct GenerationBenchmark: ParsableCommand {
         let tokenizer = try ByteLevelBPETokenizer(tokenizerJSON: directory.appendingPathComponent("tokenizer.json"))
         let template = try ChatTemplate(jinja: String(contentsOf: directory.appendingPathComponent("chat_template.jinja"), encoding: .utf8))
         let encoder = GenerationExampleEncoder(tokenizer: tokenizer, template: template, tasks: ["sentiment"], maxLength: maxLen)
-        print("SmolLM2 loaded in \(ContinuousClock.now - loadStart); \(threads) threads")
+        say("SmolLM2 loaded in \(ContinuousClock.now - loadStart); \(threads) threads")
         let strategy = try PluginLoader(stagingDirectory: FileManager.default.temporaryDirectory
             .appendingPathComponent("dptune-bench-plugins-\(getpid())"))
             .load(URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
@@ -94,38 +96,44 @@ struct GenerationBenchmark: ParsableCommand {
                 seconds[nonPrivate ? "non-DP" : "DP"] = timed[timed.count / 2]
             }
             let dp = seconds["DP", default: .nan], plain = seconds["non-DP", default: .nan]
-            print(String(format: "batch %d sequences (%d tokens, max_len %d), LoRA r=%d on q,v: DP step %.2f s, non-DP step %.2f s, ratio %.3f, %.0f tokens/s (DP)",
+            say(String(format: "batch %d sequences (%d tokens, max_len %d), LoRA r=%d on q,v: DP step %.2f s, non-DP step %.2f s, ratio %.3f, %.0f tokens/s (DP)",
                          batch, tokens, maxLen, rank, dp, plain, dp / plain, Double(tokens) / dp))
-            print(String(format: "peak RSS %.0f MiB", peakResidentMiB()))
+            say(String(format: "peak RSS %.0f MiB", peakResidentMiB()))
         case "exact-match":
             let training = try examples("train", records)
             let test = try examples("test", testRecords)
             let plan = try TrainingPlan(populationSize: training.count, expectedBatch: batch, epochs: epochs,
                                         epsilon: epsilon, delta: delta, accountant: .prv)
             let trainer = try trainer(training, plan: plan, nonPrivate: false)
-            print("plan: N \(plan.populationSize), q \(plan.samplingRate), \(plan.steps) steps, σ \(plan.noiseMultiplier); lr \(lr), clip \(clip), LoRA r=\(rank) α=\(alpha), max_len \(maxLen)")
+            say("plan: N \(plan.populationSize), q \(plan.samplingRate), \(plan.steps) steps, σ \(plan.noiseMultiplier); lr \(lr), clip \(clip), LoRA r=\(rank) α=\(alpha), max_len \(maxLen)")
             var start = ContinuousClock.now
-            let untrained = trainer.evaluate(test)["sentiment"] ?? .nan
-            print(String(format: "untrained exact match on %d test records: %.3f (%.0f s)", test.count, untrained,
-                         Self.seconds(ContinuousClock.now - start)))
-            start = ContinuousClock.now
+            if !skipUntrained {
+                // LoRA's B starts at zero: the adapted model is the untrained one
+                let untrained = trainer.evaluate(test)["sentiment"] ?? .nan
+                say(String(format: "untrained exact match on %d test records: %.3f (%.0f s)", test.count, untrained,
+                           Self.seconds(ContinuousClock.now - start)))
+                start = ContinuousClock.now
+            }
             try trainer.run { report in
-                // unbuffered, so a long run can be watched
-                FileHandle.standardOutput.write(Data(String(
-                    format: "step %d/%d loss %.4f ε %.3f  %.0f s\n", report.step, report.steps, report.loss,
-                    report.epsilonSpent, Self.seconds(ContinuousClock.now - start)).utf8))
+                say(String(format: "step %d/%d loss %.4f ε %.3f  %.0f s", report.step, report.steps, report.loss,
+                           report.epsilonSpent, Self.seconds(ContinuousClock.now - start)))
                 return true
             }
             var accountant = PLDAccountant()
             try accountant.compose(trainer.spentEvent)
             start = ContinuousClock.now
             let trained = trainer.evaluate(test)["sentiment"] ?? .nan
-            print(String(format: "DP-trained (ε = %.3f at δ = %g, PLD) exact match on %d test records: %.3f (%.0f s)",
+            say(String(format: "DP-trained (ε = %.3f at δ = %g, PLD) exact match on %d test records: %.3f (%.0f s)",
                          try accountant.epsilon(delta: delta), delta, test.count, trained,
                          Self.seconds(ContinuousClock.now - start)))
         default:
             throw ValidationError("--mode must be step or exact-match; found \(mode)")
         }
+    }
+
+    /// Unbuffered, so that a long run can be watched.
+    func say(_ line: String) {
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
     }
 
     static func seconds(_ duration: Duration) -> Double {

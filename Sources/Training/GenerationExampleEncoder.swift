@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import Foundation
 import Records
 import Tokenizers
 
@@ -20,6 +21,25 @@ public struct GenerationExampleEncoder: Sendable {
         self.template = template
         self.tasks = tasks
         self.maxLength = maxLength
+    }
+
+    /// The encoder of a job on a model directory: its byte-level BPE (`tokenizer.json`) and
+    /// chat template (`chat_template.jinja`); the tasks are those `labels` declares, or one
+    /// task named `generate` when it declares none.
+    ///
+    /// - Throws: ``TrainingError`` `.invalidConfiguration` when the template is missing;
+    ///   ``TokenizerError`` for a tokenizer or template this code cannot reproduce exactly.
+    public init(backboneDirectory: URL, labels: [String: [String]], maxLength: Int) throws {
+        let templateURL = backboneDirectory.appendingPathComponent("chat_template.jinja")
+        let source: String
+        do {
+            source = try String(contentsOf: templateURL, encoding: .utf8)
+        } catch {
+            throw TrainingError(.invalidConfiguration, "objective generate renders records with the model's chat template; cannot read \(templateURL.path): \(error.localizedDescription)")
+        }
+        self.init(tokenizer: try ByteLevelBPETokenizer(tokenizerJSON: backboneDirectory.appendingPathComponent("tokenizer.json")),
+                  template: try ChatTemplate(jinja: source),
+                  tasks: labels.isEmpty ? ["generate"] : labels.keys.sorted(), maxLength: maxLength)
     }
 
     /// - Throws: ``TrainingError`` `.invalidRecord` for a task the job does not declare, or
@@ -44,6 +64,15 @@ public struct GenerationExampleEncoder: Sendable {
         let (ids, isResponse) = Self.truncated(ids: Array(encoding.ids[...last]), isResponse: Array(encoding.isResponse[...last]),
                                                maxLength: maxLength)
         return TrainingExample(ids: ids, tokenTypeIDs: [], task: task, target: .response(isResponse: isResponse), unit: unit)
+    }
+
+    /// The prompt that asks for the record's (last) response: the conversation before it,
+    /// ending with the generation prompt, at most `maxLength` tokens (its end kept).
+    public func prompt(for record: DatasetRecord) -> [Int32] {
+        var messages = Self.messages(of: record)
+        if messages.last?.role == .assistant { messages.removeLast() }
+        let ids = tokenizer.encode(template.render(messages, addGenerationPrompt: true)).ids
+        return Array(ids.suffix(maxLength))
     }
 
     static func messages(of record: DatasetRecord) -> [ChatMessage] {

@@ -17,8 +17,10 @@ final class GenerationObjective: TrainingObjective {
     let model: LlamaModel
     let tokenizer: ByteLevelBPETokenizer
     let tasks: [String]
-    /// The length limit of evaluated responses.
+    /// The length limit of generated responses.
     let maxNewTokens: Int
+    /// The length limit when the job sets none.
+    static let defaultMaxNewTokens = 32
     let endOfTurn: Int32
     var backbone: any Backbone { model }
 
@@ -127,6 +129,12 @@ final class GenerationObjective: TrainingObjective {
                 == Self.normalized(tokenizer.decode(reference, skippingSpecialTokens: true))
         }
         return Self.tally(tasks: tasks, examples: examples, hits: hits)
+    }
+
+    /// The greedy response to each prompt, as text without the end-of-turn token.
+    func responses(to prompts: [[Int32]]) -> [String] {
+        let decoder = GreedyDecoder(model: model, stopTokens: [endOfTurn])
+        return prompts.map { tokenizer.decode(decoder.generate(prompt: $0, maxNewTokens: maxNewTokens), skippingSpecialTokens: true) }
     }
 
     /// The tokens before the example's last response and that response's tokens.

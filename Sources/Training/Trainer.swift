@@ -85,15 +85,15 @@ public final class Trainer {
     ///
     /// - Parameters:
     ///   - tasks: the job's sorted task names, which the examples' `task` indexes
-    ///   - maxNewTokens: the length limit of the greedy responses that evaluation scores
+    ///   - maxNewTokens: the length limit of the greedy responses that evaluation scores (32 if nil)
     /// - Throws: ``TrainingError`` `.invalidConfiguration` for an adapter that privatizes in
     ///   the forward pass (its released features feed a classification head), or a tokenizer
     ///   without `<|im_end|>`.
     public convenience init(languageModel: LlamaModel, tokenizer: ByteLevelBPETokenizer, tasks: [String], adapter: any Adapter,
                             examples: [TrainingExample], plan: TrainingPlan, settings: TrainingSettings,
-                            maxNewTokens: Int = 32) throws {
+                            maxNewTokens: Int? = nil) throws {
         try self.init(objective: GenerationObjective(model: languageModel, tokenizer: tokenizer, tasks: tasks,
-                                                     maxNewTokens: maxNewTokens),
+                                                     maxNewTokens: maxNewTokens ?? GenerationObjective.defaultMaxNewTokens),
                       adapter: adapter, examples: examples, plan: plan, settings: settings)
     }
 

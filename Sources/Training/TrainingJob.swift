@@ -70,7 +70,8 @@ public struct TrainingJob {
             guard let model = backbone as? LlamaModel else {
                 throw TrainingError(.invalidConfiguration, "objective generate needs a Llama-family decoder; \(manifest.backbone) is \(type(of: backbone))")
             }
-            let encoder = try generationEncoder()
+            let encoder = try GenerationExampleEncoder(backboneDirectory: backboneDirectory, labels: manifest.labels,
+                                                       maxLength: manifest.train.maxLen)
             generation = (model, encoder)
             encode = { try encoder.encode($0, unit: $1) }
             tasks = encoder.tasks
@@ -106,22 +107,6 @@ public struct TrainingJob {
                         plan: plan, settings: settings)
         }
         return Prepared(trainer: trainer, adapter: adapter, heldOut: heldOut, populationSize: split.training.count)
-    }
-
-    /// The backbone directory's byte-level BPE (`tokenizer.json`) and chat template
-    /// (`chat_template.jinja`), for objective generate.
-    private func generationEncoder() throws -> GenerationExampleEncoder {
-        let templateURL = backboneDirectory.appendingPathComponent("chat_template.jinja")
-        let source: String
-        do {
-            source = try String(contentsOf: templateURL, encoding: .utf8)
-        } catch {
-            throw TrainingError(.invalidConfiguration, "objective generate renders records with the model's chat template; cannot read \(templateURL.path): \(error.localizedDescription)")
-        }
-        let tasks = manifest.labels.isEmpty ? [Manifest.Objective.generate.rawValue] : manifest.labels.keys.sorted()
-        let tokenizer = try ByteLevelBPETokenizer(tokenizerJSON: backboneDirectory.appendingPathComponent("tokenizer.json"))
-        return GenerationExampleEncoder(tokenizer: tokenizer, template: try ChatTemplate(jinja: source),
-                                        tasks: tasks, maxLength: manifest.train.maxLen)
     }
 
     /// Trains (from the checkpoint, if one of this job exists), evaluates on the held-out

@@ -26,13 +26,13 @@ struct GenerationTrainingTests {
                            outputDirectory: directory.url.appendingPathComponent("adapter"), heldOutFraction: 0.25)
     }
 
-    /// A few DP-LoRA steps on sentiment records rendered as chat: the spent ε stays within
-    /// the target, every reported loss is finite, the adapter moves and is published with
+    /// A few DP-LoRA steps on sentiment records rendered as chat: the spent ε (RDP, the
+    /// accountant the plan was calibrated with) stays within the target, every reported loss is finite, the adapter moves and is published with
     /// no head tensors.
     @Test func loraTrainsThroughTheJob() throws {
         let directory = try TemporaryDirectory()
         let job = try job(directory, strategy: "LoRA",
-                          manifest: #""train": {"epochs": 1, "expected_batch": 4, "lr": 0.002, "max_len": 64}, "privacy": {"epsilon": 8, "delta": 1e-5}"#)
+                          manifest: #""train": {"epochs": 1, "expected_batch": 4, "lr": 0.002, "max_len": 64}, "privacy": {"epsilon": 8, "delta": 1e-5, "accountant": "rdp"}"#)
         let prepared = try job.prepare()
         let trainer = prepared.trainer
         let before = Array(trainer.parameters.flatValues)
@@ -58,6 +58,18 @@ struct GenerationTrainingTests {
         #expect((0...1).contains(accuracy))
         let files = try FileManager.default.contentsOfDirectory(atPath: job.outputDirectory.path)
         #expect(files.contains(AdapterArtifacts.weightsFile) && files.contains(AdapterArtifacts.modelCardFile))
+
+        // the published files alone answer the held-out records as the evaluation did
+        let predictor = try AdapterPredictor(adapterDirectory: job.outputDirectory, backboneDirectory: Self.backboneDirectory,
+                                             strategy: try RealDataTrainingTests.strategy("LoRA"))
+        let dataset = try TrainingDataset.read(path: job.datasetPath, privacyUnit: .record)
+        let heldOut = HeldOutSplit(memberCount: 16, heldOutFraction: 0.25, seed: job.manifest.train.seed).heldOut
+            .map { dataset.records[$0] }
+        let results = try predictor.predict(heldOut)
+        let hits = zip(results, heldOut).filter { GenerationObjective.normalized($0.prediction) == GenerationObjective.normalized($1.output) }
+        print("held-out responses: \(results.map(\.prediction))")
+        #expect(results.count == 4 && results.allSatisfy { $0.task == "generate" && $0.scores.isEmpty })
+        #expect(abs(Double(hits.count) / 4 - accuracy) < 1e-12)
     }
 
     @Test func bitfitRefusesLlama() throws {

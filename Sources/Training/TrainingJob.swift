@@ -53,6 +53,9 @@ public struct TrainingJob {
     ///   is not a Llama-family decoder or with a strategy that privatizes in the forward
     ///   pass; the strategy's ``AdapterError`` (e.g. bitfit on Llama, which has no biases).
     public func prepare() throws -> Prepared {
+        if manifest.objective == .generate, strategy.mechanismKind != .gradientPerturbation {
+            throw TrainingError(.invalidConfiguration, "strategy \(strategy.id) privatizes hidden states for a classification head; objective generate trains no head, refusing")
+        }
         let dataset = try TrainingDataset.read(path: datasetPath, privacyUnit: manifest.privacy.unit)
         let split = HeldOutSplit(memberCount: dataset.unitCount, heldOutFraction: heldOutFraction, seed: manifest.train.seed)
         let backbone = try loadBackbone(directory: backboneDirectory)
@@ -85,9 +88,6 @@ public struct TrainingJob {
         let options = try StrategyOptions(json: String(decoding: manifest.strategyOptionsJSON, as: UTF8.self),
                                           schema: strategy.options)
         let objective: AdapterConfiguration.Objective = manifest.objective == .classify ? .classify : .generate
-        if objective == .generate, strategy.mechanismKind != .gradientPerturbation {
-            throw TrainingError(.invalidConfiguration, "strategy \(strategy.id) privatizes hidden states for a classification head; objective generate trains no head, refusing")
-        }
         let configuration = AdapterConfiguration(
             options: options, objective: objective, tasks: tasks, labels: manifest.labels,
             seed: manifest.train.seed, clip: manifest.train.clip, epsilon: manifest.privacy.epsilon,

@@ -12,6 +12,9 @@ import Transformer
 /// DP-LoRA with objective `generate` on SmolLM2-135M-Instruct and SST-2 records rendered as
 /// chat (issue 8): the step time with and without privacy on one fixed batch, and the exact
 /// match of greedy answers on test records before and after a DP run.
+///
+/// `swift run -c release dptune-bench generate --shared ../shared --records 1000 --test-records 200
+/// --epochs 2 --batch 128 --lr 2e-3 --threads 1` (add `--mode step --batch 16` for the step times).
 struct GenerationBenchmark: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",

@@ -8,8 +8,9 @@ import Foundation
 struct DPTuneBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dptune-bench",
-        abstract: "Speed measurements: SGEMM, privacy accounting and noise generation.",
-        subcommands: [GEMMBenchmark.self, BackboneBenchmark.self, PrivacyBenchmark.self, SentimentBenchmark.self])
+        abstract: "Speed and learning measurements: SGEMM, the backbone, privacy accounting and noise; DP-LoRA on SST-2 (MiniLM) and on chat records (SmolLM2).",
+        subcommands: [GEMMBenchmark.self, BackboneBenchmark.self, PrivacyBenchmark.self, SentimentBenchmark.self,
+                      GenerationBenchmark.self])
 }
 
 /// The median of `repeats` timings of `body`, in seconds, after one warm-up run.

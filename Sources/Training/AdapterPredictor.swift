@@ -12,13 +12,19 @@ import Transformer
 /// gives every parameter by segment name, so nothing of the training run is needed.
 public final class AdapterPredictor {
     public let card: ModelCard
-    private let objective: ClassificationObjective
-    private let encoder: ClassificationExampleEncoder
+    private let objective: any TrainingObjective
+    private let reader: Reader
     private let parameters = TrainableParameters()
     private let adapter: any Adapter
     public var chunkSize = 32
 
-    /// One record's prediction, with its task's label probabilities.
+    /// How records become model inputs and outputs become answers, per objective.
+    private enum Reader {
+        case labels(ClassificationObjective, ClassificationExampleEncoder)
+        case responses(GenerationObjective, GenerationExampleEncoder)
+    }
+
+    /// One record's prediction, with its task's label probabilities (none for a generated response).
     public struct Result: Sendable, Hashable {
         public let task: String
         public let prediction: String
@@ -26,27 +32,42 @@ public final class AdapterPredictor {
     }
 
     /// - Throws: ``TrainingError`` `.artifactUnreadable` for a missing or foreign card,
-    ///   `.invalidConfiguration` when `strategy` is not the card's; ``AdapterError`` for
-    ///   weights that do not fit.
+    ///   `.invalidConfiguration` when `strategy` is not the card's or a `generate` adapter
+    ///   meets a backbone that is not a Llama decoder; ``AdapterError`` for weights that do not fit.
     public init(adapterDirectory: URL, backboneDirectory: URL, strategy: any AdapterStrategy) throws {
         card = try ModelCard.read(from: adapterDirectory.appendingPathComponent(AdapterArtifacts.modelCardFile))
         guard strategy.id == card.strategy.id else {
             throw TrainingError(.invalidConfiguration, "the adapter was trained with strategy \(card.strategy.id); got \(strategy.id)")
         }
-        guard card.training.objective == Manifest.Objective.classify.rawValue else {
-            throw TrainingError(.invalidConfiguration, "objective \(card.training.objective) is not supported by predict on this backbone")
-        }
         let backbone = try loadBackbone(directory: backboneDirectory)
-        encoder = ClassificationExampleEncoder(
-            tokenizer: try WordPieceTokenizer(tokenizerJSON: backboneDirectory.appendingPathComponent("tokenizer.json")),
-            labels: card.training.labels, maxLength: card.training.maxLength)
-        objective = ClassificationObjective(backbone: backbone, tasks: encoder.tasks, labels: card.training.labels)
+        let labels = card.training.labels
+        let tasks: [String]
+        let kind: AdapterConfiguration.Objective
+        switch card.training.objective {
+        case Manifest.Objective.classify.rawValue:
+            let encoder = ClassificationExampleEncoder(
+                tokenizer: try WordPieceTokenizer(tokenizerJSON: backboneDirectory.appendingPathComponent("tokenizer.json")),
+                labels: labels, maxLength: card.training.maxLength)
+            let classification = ClassificationObjective(backbone: backbone, tasks: encoder.tasks, labels: labels)
+            (objective, reader, tasks, kind) = (classification, .labels(classification, encoder), encoder.tasks, .classify)
+        case Manifest.Objective.generate.rawValue:
+            guard let model = backbone as? LlamaModel else {
+                throw TrainingError(.invalidConfiguration, "a generate adapter needs a Llama-family decoder; \(backboneDirectory.path) holds \(type(of: backbone))")
+            }
+            let encoder = try GenerationExampleEncoder(backboneDirectory: backboneDirectory, labels: labels,
+                                                       maxLength: card.training.maxLength)
+            let generation = try GenerationObjective(model: model, tokenizer: encoder.tokenizer, tasks: encoder.tasks,
+                                                     maxNewTokens: GenerationObjective.defaultMaxNewTokens)
+            (objective, reader, tasks, kind) = (generation, .responses(generation, encoder), encoder.tasks, .generate)
+        default:
+            throw TrainingError(.artifactUnreadable, "the model card names objective \(card.training.objective), which this version does not know")
+        }
         let options = try StrategyOptions(json: card.strategy.options, schema: strategy.options)
         adapter = try strategy.makeAdapter(backbone: backbone, configuration: AdapterConfiguration(
-            options: options, objective: .classify, tasks: encoder.tasks, labels: card.training.labels,
+            options: options, objective: kind, tasks: tasks, labels: labels,
             seed: card.training.seed, clip: card.privacy.clip, epsilon: card.privacy.targetEpsilon, delta: card.privacy.delta))
         adapter.declareParameters(in: parameters)
-        objective.head.declareParameters(in: parameters)
+        objective.declareParameters(in: parameters)
         var generator = SeededGenerator(seed: card.training.seed)
         parameters.seal(generator: &generator)
         try AdapterArtifacts.load(parameters, from: adapterDirectory)
@@ -58,16 +79,25 @@ public final class AdapterPredictor {
         adapter.detach(from: objective.backbone)
     }
 
-    /// Predicts each record's label within its task.
+    /// Predicts each record's label within its task, or generates its response greedily.
     public func predict(_ records: [DatasetRecord]) throws -> [Result] {
-        let examples = try records.enumerated().map { index, record in
-            try encoder.encode(Self.withDeclaredLabel(record, labels: encoder.labels, tasks: encoder.tasks), unit: index)
-        }
-        return zip(examples, objective.predict(examples, parameters: parameters, chunkSize: chunkSize)).map { example, prediction in
-            let task = encoder.tasks[example.task]
-            let labels = encoder.labels[task] ?? []
-            return Result(task: task, prediction: labels[prediction.label],
-                          scores: Dictionary(uniqueKeysWithValues: zip(labels, prediction.probabilities.map(Double.init))))
+        switch reader {
+        case .labels(let objective, let encoder):
+            let examples = try records.enumerated().map { index, record in
+                try encoder.encode(Self.withDeclaredLabel(record, labels: encoder.labels, tasks: encoder.tasks), unit: index)
+            }
+            return zip(examples, objective.predict(examples, parameters: parameters, chunkSize: chunkSize)).map { example, prediction in
+                let task = encoder.tasks[example.task]
+                let labels = encoder.labels[task] ?? []
+                return Result(task: task, prediction: labels[prediction.label],
+                              scores: Dictionary(uniqueKeysWithValues: zip(labels, prediction.probabilities.map(Double.init))))
+            }
+        case .responses(let objective, let encoder):
+            let responses = objective.responses(to: records.map(encoder.prompt(for:)))
+            return zip(records, responses).map { record, response in
+                let task = encoder.tasks.count == 1 ? encoder.tasks[0] : record.task ?? ""
+                return Result(task: task, prediction: response, scores: [:])
+            }
         }
     }
 

@@ -7,7 +7,7 @@ import Transformer
 
 /// `classify`: the mean-pooled last hidden state (how all-MiniLM-L6-v2 was trained) feeds
 /// one head per task; the loss is each record's cross entropy over its task's labels.
-final class ClassificationObjective {
+final class ClassificationObjective: TrainingObjective {
     let backbone: any Backbone
     let head: ClassificationHead
     private var pooled: [Float] = []
@@ -17,6 +17,15 @@ final class ClassificationObjective {
     init(backbone: any Backbone, tasks: [String], labels: [String: [String]]) {
         self.backbone = backbone
         head = ClassificationHead(tasks: tasks, labels: labels, width: backbone.hiddenSize)
+    }
+
+    func declareParameters(in parameters: TrainableParameters) {
+        head.declareParameters(in: parameters)
+    }
+
+    func accuracy(_ examples: [TrainingExample], parameters: TrainableParameters, chunkSize: Int) -> [String: Double] {
+        let predicted = predict(examples, parameters: parameters, chunkSize: chunkSize)
+        return Self.tally(tasks: head.tasks, examples: examples, hits: zip(examples, predicted).map { $0.label == $1.label })
     }
 
     /// The pooled representations `(B, C)` of `examples`, through every attached hook.
@@ -36,8 +45,6 @@ final class ClassificationObjective {
         return out
     }
 
-    /// Forward, each example's loss, and backward: every hook and the head add each
-    /// example's own gradient to its row of `parameters` (from row `chunkOffset`).
     func lossAndBackward(_ examples: ArraySlice<TrainingExample>, parameters: TrainableParameters) -> [Float] {
         let batch = PaddedBatch(examples)
         let C = backbone.hiddenSize, B = batch.count, T = batch.length

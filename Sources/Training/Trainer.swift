@@ -3,6 +3,7 @@
 import Foundation
 import Linalg
 import Privacy
+import Tokenizers
 import Transformer
 
 /// What the trainer reports after each step.
@@ -41,7 +42,8 @@ public struct TrainingSettings: Sendable, Hashable {
     }
 }
 
-/// DP-SGD on a frozen backbone with one adapter and a classification head (DESIGN §4.3).
+/// DP-SGD on a frozen backbone with one adapter and an objective: a classification head
+/// (`classify`) or the response tokens' cross entropy (`generate`) (DESIGN §4.3).
 ///
 /// Each step draws a Poisson batch of privacy units with the secret generator, runs their
 /// records forward and backward (hooks and head write per-sample gradients), asks the
@@ -56,7 +58,7 @@ public final class Trainer {
     public let plan: TrainingPlan
     public let settings: TrainingSettings
     let adapter: any Adapter
-    let objective: ClassificationObjective
+    let objective: any TrainingObjective
     let privatizer: GradientPrivatizer
     private let examples: [TrainingExample]
     /// Record indices of each training unit.
@@ -69,15 +71,43 @@ public final class Trainer {
     private var progressAccountant = RDPAccountant()
     public private(set) var step = 0
 
+    /// A `classify` job: one head per task over its declared labels.
+    ///
     /// - Parameters:
     ///   - examples: the training split; each example's `unit` indexes the plan's population.
-    public init(backbone: any Backbone, adapter: any Adapter, labels: [String: [String]], examples: [TrainingExample],
-                plan: TrainingPlan, settings: TrainingSettings) throws {
+    public convenience init(backbone: any Backbone, adapter: any Adapter, labels: [String: [String]], examples: [TrainingExample],
+                            plan: TrainingPlan, settings: TrainingSettings) throws {
+        try self.init(objective: ClassificationObjective(backbone: backbone, tasks: labels.keys.sorted(), labels: labels),
+                      adapter: adapter, examples: examples, plan: plan, settings: settings)
+    }
+
+    /// A `generate` job: the response tokens' cross entropy, no head (the adapter alone trains).
+    ///
+    /// - Parameters:
+    ///   - tasks: the job's sorted task names, which the examples' `task` indexes
+    ///   - maxNewTokens: the length limit of the greedy responses that evaluation scores (32 if nil)
+    /// - Throws: ``TrainingError`` `.invalidConfiguration` for an adapter that privatizes in
+    ///   the forward pass (its released features feed a classification head), or a tokenizer
+    ///   without `<|im_end|>`.
+    public convenience init(languageModel: LlamaModel, tokenizer: ByteLevelBPETokenizer, tasks: [String], adapter: any Adapter,
+                            examples: [TrainingExample], plan: TrainingPlan, settings: TrainingSettings,
+                            maxNewTokens: Int? = nil) throws {
+        try self.init(objective: GenerationObjective(model: languageModel, tokenizer: tokenizer, tasks: tasks,
+                                                     maxNewTokens: maxNewTokens ?? GenerationObjective.defaultMaxNewTokens),
+                      adapter: adapter, examples: examples, plan: plan, settings: settings)
+    }
+
+    init(objective: any TrainingObjective, adapter: any Adapter, examples: [TrainingExample],
+         plan: TrainingPlan, settings: TrainingSettings) throws {
+        if case .forwardPerturbation = adapter.mechanism, !(objective is ClassificationObjective) {
+            throw TrainingError(.invalidConfiguration,
+                                "a forward-perturbation strategy (dp-forward) releases pooled representations for a classification head; objective generate has no such head and would train on unreleased hidden states, refusing")
+        }
         self.plan = plan
         self.settings = settings
         self.adapter = adapter
         self.examples = examples
-        objective = ClassificationObjective(backbone: backbone, tasks: labels.keys.sorted(), labels: labels)
+        self.objective = objective
         var members = [[Int]](repeating: [], count: plan.populationSize)
         for (index, example) in examples.enumerated() {
             guard members.indices.contains(example.unit) else {
@@ -88,10 +118,10 @@ public final class Trainer {
         }
         unitMembers = members
         adapter.declareParameters(in: parameters)
-        objective.head.declareParameters(in: parameters)
+        objective.declareParameters(in: parameters)
         var initialization = SeededGenerator(seed: settings.seed)
         parameters.seal(generator: &initialization)
-        adapter.attach(to: backbone, parameters: parameters)
+        adapter.attach(to: objective.backbone, parameters: parameters)
         optimizer = AdamW(parameterCount: parameters.count, learningRate: settings.learningRate)
         if let seed = settings.insecureReproducibleSeed {
             privatizer = GradientPrivatizer(noise: .insecureReproducible(seed: seed))
@@ -273,7 +303,7 @@ public final class Trainer {
             }
             return parts.count == 1 ? parts[0] : .composed(parts)
         case .forwardPerturbation(let featureEvent, let labelEpsilon):
-            let k = objective.head.labelCounts.min() ?? 2
+            let k = (objective as? ClassificationObjective)?.head.labelCounts.min() ?? 2
             return .composed([featureEvent, .randomizedResponse(k: k, epsilon: labelEpsilon)])
         }
     }
@@ -282,7 +312,8 @@ public final class Trainer {
     /// and noise it), its label once by randomized response; the head then trains on those
     /// releases for the planned epochs without further privacy cost.
     private func trainOnReleasedFeatures(progress: (TrainingProgress) -> Bool) throws {
-        guard case .forwardPerturbation(_, let labelEpsilon) = adapter.mechanism else { return }
+        guard case .forwardPerturbation(_, let labelEpsilon) = adapter.mechanism,
+              let objective = objective as? ClassificationObjective else { return }
         adapter.setTraining(true)
         let C = objective.backbone.hiddenSize
         var features = [Float]()
@@ -323,28 +354,25 @@ public final class Trainer {
         }
     }
 
-    /// Accuracy per task on `examples` (labels as given), with the adapter in inference mode.
+    /// Accuracy per task on `examples` (labels or responses as given), with the adapter in
+    /// inference mode: label accuracy for `classify`, exact match of the normalized greedy
+    /// response for `generate`.
     public func evaluate(_ examples: [TrainingExample]) -> [String: Double] {
-        Self.accuracy(tasks: objective.head.tasks, examples: examples, predicted: predict(examples).map(\.label))
-    }
-
-    /// Per-task share of `examples` whose label is `predicted`.
-    static func accuracy(tasks: [String], examples: [TrainingExample], predicted: [Int]) -> [String: Double] {
-        var tally: [String: (correct: Int, seen: Int)] = [:]
-        for (example, label) in zip(examples, predicted) {
-            let hit = example.label == label ? 1 : 0
-            let previous = tally[tasks[example.task]] ?? (0, 0)
-            tally[tasks[example.task]] = (previous.correct + hit, previous.seen + 1)
-        }
-        return tally.mapValues { Double($0.correct) / Double($0.seen) }
+        adapter.setTraining(false)
+        defer { adapter.setTraining(true) }
+        return objective.accuracy(examples, parameters: parameters, chunkSize: settings.chunkSize)
     }
 
     /// Each example's predicted label and its task's label probabilities.
+    ///
+    /// - Precondition: the objective is `classify`.
     public func predict(_ examples: [TrainingExample]) -> [Prediction] {
+        guard let objective = objective as? ClassificationObjective else {
+            preconditionFailure("predict gives labels of a classify job; this job generates")
+        }
         adapter.setTraining(false)
-        let result = objective.predict(examples, parameters: parameters, chunkSize: settings.chunkSize)
-        adapter.setTraining(true)
-        return result
+        defer { adapter.setTraining(true) }
+        return objective.predict(examples, parameters: parameters, chunkSize: settings.chunkSize)
     }
 }
 

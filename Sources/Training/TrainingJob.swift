@@ -48,26 +48,48 @@ public struct TrainingJob {
     }
 
     /// Reads, splits and encodes the data, opens the backbone and makes the adapter and trainer.
+    ///
+    /// - Throws: ``TrainingError`` `.invalidConfiguration` for `generate` on a backbone that
+    ///   is not a Llama-family decoder or with a strategy that privatizes in the forward
+    ///   pass; the strategy's ``AdapterError`` (e.g. bitfit on Llama, which has no biases).
     public func prepare() throws -> Prepared {
-        guard manifest.objective == .classify else {
-            throw TrainingError(.invalidConfiguration, "objective \(manifest.objective.rawValue) needs a decoder backbone; \(manifest.backbone) trains classify only")
+        if manifest.objective == .generate, strategy.mechanismKind != .gradientPerturbation {
+            throw TrainingError(.invalidConfiguration, "strategy \(strategy.id) privatizes hidden states for a classification head; objective generate trains no head, refusing")
         }
         let dataset = try TrainingDataset.read(path: datasetPath, privacyUnit: manifest.privacy.unit)
         let split = HeldOutSplit(memberCount: dataset.unitCount, heldOutFraction: heldOutFraction, seed: manifest.train.seed)
         let backbone = try loadBackbone(directory: backboneDirectory)
-        let encoder = ClassificationExampleEncoder(
-            tokenizer: try WordPieceTokenizer(tokenizerJSON: backboneDirectory.appendingPathComponent("tokenizer.json")),
-            labels: manifest.labels, maxLength: manifest.train.maxLen)
-        func encode(_ units: [Int]) throws -> [TrainingExample] {
-            let (records, unitOfRecord) = dataset.subset(units: units)
-            return try zip(records, unitOfRecord).map { try encoder.encode($0, unit: $1) }
+        let encode: (DatasetRecord, Int) throws -> TrainingExample
+        let tasks: [String]
+        var generation: (model: LlamaModel, encoder: GenerationExampleEncoder)?
+        switch manifest.objective {
+        case .classify:
+            let encoder = ClassificationExampleEncoder(
+                tokenizer: try WordPieceTokenizer(tokenizerJSON: backboneDirectory.appendingPathComponent("tokenizer.json")),
+                labels: manifest.labels, maxLength: manifest.train.maxLen)
+            encode = { try encoder.encode($0, unit: $1) }
+            tasks = encoder.tasks
+        case .generate:
+            guard let model = backbone as? LlamaModel else {
+                throw TrainingError(.invalidConfiguration, "objective generate needs a Llama-family decoder; \(manifest.backbone) is \(type(of: backbone))")
+            }
+            let encoder = try GenerationExampleEncoder(backboneDirectory: backboneDirectory, labels: manifest.labels,
+                                                       maxLength: manifest.train.maxLen)
+            generation = (model, encoder)
+            encode = { try encoder.encode($0, unit: $1) }
+            tasks = encoder.tasks
         }
-        let training = try encode(split.training)
-        let heldOut = try encode(split.heldOut)
+        func encodeUnits(_ units: [Int]) throws -> [TrainingExample] {
+            let (records, unitOfRecord) = dataset.subset(units: units)
+            return try zip(records, unitOfRecord).map { try encode($0, $1) }
+        }
+        let training = try encodeUnits(split.training)
+        let heldOut = try encodeUnits(split.heldOut)
         let options = try StrategyOptions(json: String(decoding: manifest.strategyOptionsJSON, as: UTF8.self),
                                           schema: strategy.options)
+        let objective: AdapterConfiguration.Objective = manifest.objective == .classify ? .classify : .generate
         let configuration = AdapterConfiguration(
-            options: options, objective: .classify, tasks: encoder.tasks, labels: manifest.labels,
+            options: options, objective: objective, tasks: tasks, labels: manifest.labels,
             seed: manifest.train.seed, clip: manifest.train.clip, epsilon: manifest.privacy.epsilon,
             delta: manifest.privacy.delta)
         let adapter = try strategy.makeAdapter(backbone: backbone, configuration: configuration)
@@ -77,8 +99,13 @@ public struct TrainingJob {
         let settings = TrainingSettings(
             learningRate: Float(manifest.train.lr), clip: manifest.train.clip, seed: manifest.train.seed,
             chunkSize: chunkSize, insecureReproducibleSeed: manifest.insecureReproducibleNoise ? manifest.train.seed : nil)
-        let trainer = try Trainer(backbone: backbone, adapter: adapter, labels: manifest.labels, examples: training,
-                                  plan: plan, settings: settings)
+        let trainer = if let generation {
+            try Trainer(languageModel: generation.model, tokenizer: generation.encoder.tokenizer, tasks: tasks,
+                        adapter: adapter, examples: training, plan: plan, settings: settings)
+        } else {
+            try Trainer(backbone: backbone, adapter: adapter, labels: manifest.labels, examples: training,
+                        plan: plan, settings: settings)
+        }
         return Prepared(trainer: trainer, adapter: adapter, heldOut: heldOut, populationSize: split.training.count)
     }
 

@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: Apache-2.0
+import AdapterKit
+import Foundation
+import Linalg
+import Privacy
+import Records
+import Testing
+import TestSupport
+@testable import Training
+
+/// `generate` jobs on SmolLM2-135M-Instruct with the bundled strategies, loaded as plugins.
+@Suite(.serialized, .disabled(if: SharedFixtures.mayBeSkipped, Comment(rawValue: SharedFixtures.skipMessage)))
+struct GenerationTrainingTests {
+    static let backboneDirectory = SharedFixtures.url("models/smollm2-135m-instruct")
+
+    init() { BLAS.setThreadCount(2) }
+
+    func job(_ directory: TemporaryDirectory, strategy product: String, records: Int = 16,
+             manifest body: String = "") throws -> TrainingJob {
+        let text = #"{"account": "a", "backbone": "smollm2-135m-instruct", "strategy": "s", "objective": "generate""#
+            + (body.isEmpty ? "" : ", " + body) + "}"
+        let manifest = try Manifest.parse(Data(text.utf8), defaults: ManifestDefaults(allowInsecureReproducibleNoise: true))
+        return TrainingJob(jobID: "gen-1", manifest: manifest,
+                           datasetPath: try MiniLMFixture.datasetFile(records, in: directory.url),
+                           backboneDirectory: Self.backboneDirectory, strategy: try RealDataTrainingTests.strategy(product),
+                           outputDirectory: directory.url.appendingPathComponent("adapter"), heldOutFraction: 0.25)
+    }
+
+    /// A few DP-LoRA steps on sentiment records rendered as chat: the spent ε (RDP, the
+    /// accountant the plan was calibrated with) stays within the target, every reported loss is finite, the adapter moves and is published with
+    /// no head tensors.
+    @Test func loraTrainsThroughTheJob() throws {
+        let directory = try TemporaryDirectory()
+        let job = try job(directory, strategy: "LoRA",
+                          manifest: #""train": {"epochs": 1, "expected_batch": 4, "lr": 0.002, "max_len": 64}, "privacy": {"epsilon": 8, "delta": 1e-5, "accountant": "rdp"}"#)
+        let prepared = try job.prepare()
+        let trainer = prepared.trainer
+        let before = Array(trainer.parameters.flatValues)
+        var losses: [Double] = []
+        let start = ContinuousClock.now
+        try trainer.run { report in
+            losses.append(report.loss)
+            return true
+        }
+        print("SmolLM2 DP lora: \(trainer.step) steps in \(ContinuousClock.now - start), losses \(losses), ε \(trainer.epsilonSpent)")
+        let card = try job.publish(prepared)
+        #expect(trainer.step == 3)
+        #expect(losses.count == 3 && losses.allSatisfy(\.isFinite))
+        #expect(losses.contains { $0 > 0 })
+        #expect(card.privacy.epsilon <= 8 && trainer.epsilonSpent <= 8)
+        #expect(Array(trainer.parameters.flatValues) != before)
+        // rank 8 on q (576 → 576) and v (576 → 192) of all 30 blocks, nothing else
+        #expect(trainer.parameters.count == 30 * (8 * 576 + 576 * 8 + 8 * 576 + 192 * 8))
+        #expect(trainer.parameters.segments.allSatisfy { $0.name.contains("lora_") })
+        #expect(card.training.objective == "generate")
+        #expect(card.evaluation.records == 4)
+        let accuracy = try #require(card.evaluation.accuracy["generate"])
+        #expect((0...1).contains(accuracy))
+        let files = try FileManager.default.contentsOfDirectory(atPath: job.outputDirectory.path)
+        #expect(files.contains(AdapterArtifacts.weightsFile) && files.contains(AdapterArtifacts.modelCardFile))
+
+        // the published files alone answer the held-out records as the evaluation did
+        let predictor = try AdapterPredictor(adapterDirectory: job.outputDirectory, backboneDirectory: Self.backboneDirectory,
+                                             strategy: try RealDataTrainingTests.strategy("LoRA"))
+        let dataset = try TrainingDataset.read(path: job.datasetPath, privacyUnit: .record)
+        let heldOut = HeldOutSplit(memberCount: 16, heldOutFraction: 0.25, seed: job.manifest.train.seed).heldOut
+            .map { dataset.records[$0] }
+        let results = try predictor.predict(heldOut)
+        let hits = zip(results, heldOut).filter { GenerationObjective.normalized($0.prediction) == GenerationObjective.normalized($1.output) }
+        print("held-out responses: \(results.map(\.prediction))")
+        #expect(results.count == 4 && results.allSatisfy { $0.task == "generate" && $0.scores.isEmpty })
+        #expect(abs(Double(hits.count) / 4 - accuracy) < 1e-12)
+    }
+
+    @Test func bitfitRefusesLlama() throws {
+        let directory = try TemporaryDirectory()
+        let job = try job(directory, strategy: "BiTFiT", records: 8)
+        let error = try #require(throws: AdapterError.self) { try job.prepare() }
+        #expect(error.code == .unsupportedBackbone)
+        #expect(error.message.contains("bias"))
+    }
+
+    /// DP-Forward releases pooled features for a classification head; generate has none.
+    @Test func dpForwardRefusesGenerate() throws {
+        let directory = try TemporaryDirectory()
+        let job = try job(directory, strategy: "DPForward", records: 8)
+        let error = try #require(throws: TrainingError.self) { try job.prepare() }
+        #expect(error.code == .invalidConfiguration)
+        print(error)
+    }
+}

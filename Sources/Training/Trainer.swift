@@ -68,7 +68,6 @@ public final class Trainer {
     private(set) var statistics: PrivatizedStatistics?
     /// σ_eff of each step taken, run-length encoded: what the accountant is handed.
     public private(set) var noiseHistory: [(noiseMultiplier: Double, steps: Int)] = []
-    private var progressAccountant = RDPAccountant()
     public private(set) var step = 0
 
     /// A `classify` job: one head per task over its declared labels.
@@ -181,18 +180,15 @@ public final class Trainer {
         _ = parameters.flatValues.update(fromContentsOf: values)
         optimizer = AdamW(restoring: state, learningRate: settings.learningRate)
         step = checkpoint.step
-        noiseHistory = []
-        progressAccountant = RDPAccountant()
-        for (sigma, steps) in zip(checkpoint.noiseMultipliers, checkpoint.noiseSteps) {
-            for _ in 0..<steps { try record(noiseMultiplier: sigma) }
-        }
+        noiseHistory = zip(checkpoint.noiseMultipliers, checkpoint.noiseSteps).map { ($0, $1) }
         statistics = nil
     }
 
-    /// ε at the plan's δ for the steps taken so far (RDP, for progress reports).
+    /// ε at the plan's δ for the steps taken so far, priced as the model card will price the
+    /// finished run (so progress never shows more than the target of a plan that meets it).
     public var epsilonSpent: Double {
         if settings.nonPrivate { return .infinity }
-        return (try? progressAccountant.epsilon(delta: plan.delta)) ?? .infinity
+        return (try? plan.epsilon(of: spentEvent).epsilon) ?? .infinity
     }
 
     /// One DP-SGD step; returns the batch's mean loss.
@@ -234,7 +230,7 @@ public final class Trainer {
                                           allocation: allocation, expectedBatchSize: plan.samplingRate * Double(plan.populationSize))
         gradient.withUnsafeMutableBufferPointer { adapter.addRegularizationGradient(parameters: parameters, into: $0) }
         gradient.withUnsafeBufferPointer { optimizer.update(parameters: parameters.flatValues, gradients: $0) }
-        try record(noiseMultiplier: sigmaEff)
+        record(noiseMultiplier: sigmaEff)
         return rows.isEmpty ? 0 : lossSum / Double(rows.count)
     }
 
@@ -283,13 +279,12 @@ public final class Trainer {
         return smallest
     }
 
-    private func record(noiseMultiplier sigma: Double) throws {
+    private func record(noiseMultiplier sigma: Double) {
         if let last = noiseHistory.last, last.noiseMultiplier == sigma {
             noiseHistory[noiseHistory.count - 1].steps += 1
         } else {
             noiseHistory.append((sigma, 1))
         }
-        try progressAccountant.compose(.poissonSampled(probability: plan.samplingRate, event: .gaussian(noiseMultiplier: sigma)))
     }
 
     /// The event this run's releases add up to (what the model card prices).
@@ -361,18 +356,6 @@ public final class Trainer {
         adapter.setTraining(false)
         defer { adapter.setTraining(true) }
         return objective.accuracy(examples, parameters: parameters, chunkSize: settings.chunkSize)
-    }
-
-    /// Each example's predicted label and its task's label probabilities.
-    ///
-    /// - Precondition: the objective is `classify`.
-    public func predict(_ examples: [TrainingExample]) -> [Prediction] {
-        guard let objective = objective as? ClassificationObjective else {
-            preconditionFailure("predict gives labels of a classify job; this job generates")
-        }
-        adapter.setTraining(false)
-        defer { adapter.setTraining(true) }
-        return objective.predict(examples, parameters: parameters, chunkSize: settings.chunkSize)
     }
 }
 

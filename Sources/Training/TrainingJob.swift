@@ -151,14 +151,7 @@ public struct TrainingJob {
     private func modelCard(trainer: Trainer, accuracy: [String: Double], heldOutCount: Int) throws -> ModelCard {
         let plan = trainer.plan
         let event = trainer.spentEvent
-        // PLD prices randomized response only under replace-one; RDP prices every event here.
-        var accountantKind = manifest.privacy.accountant
-        var accountant = TrainingPlan.accountantFactory(accountantKind)(.addOrRemoveOne)
-        if !accountant.supports(event) {
-            accountantKind = .rdp
-            accountant = TrainingPlan.accountantFactory(.rdp)(.addOrRemoveOne)
-        }
-        try accountant.compose(event)
+        let spent = try plan.epsilon(of: event)
         let isDPSGD = { if case .gradientPerturbation = trainer.adapterMechanism { true } else { false } }()
         let backboneSize = trainer.backboneParameterCount
         return ModelCard(
@@ -170,9 +163,9 @@ public struct TrainingJob {
             trainableParameters: trainer.parameters.count,
             trainablePercent: 100 * Double(trainer.parameters.count) / Double(max(1, backboneSize)),
             privacy: .init(
-                epsilon: try accountant.epsilon(delta: plan.delta), targetEpsilon: plan.targetEpsilon, delta: plan.delta,
+                epsilon: spent.epsilon, targetEpsilon: plan.targetEpsilon, delta: plan.delta,
                 unit: manifest.privacy.unit.rawValue, adjacency: NeighboringRelation.addOrRemoveOne.rawValue,
-                accountant: accountantKind.rawValue,
+                accountant: spent.accountant.rawValue,
                 mechanism: isDPSGD ? "dp-sgd" : "forward-perturbation",
                 noiseMultiplier: isDPSGD ? plan.noiseMultiplier : nil, samplingRate: isDPSGD ? plan.samplingRate : nil,
                 steps: isDPSGD ? trainer.step : nil, clip: manifest.train.clip, populationSize: plan.populationSize,

@@ -91,6 +91,22 @@ public struct TrainingPlan: Sendable, Hashable {
             accountant: manifest.privacy.accountant)
     }
 
+    /// ε of `event` at the plan's δ (add-or-remove adjacency), by the plan's accountant, or by
+    /// RDP for an event the plan's cannot price (PLD prices randomized response only under
+    /// replace-one).
+    ///
+    /// - Returns: ε and the accountant that priced it.
+    public func epsilon(of event: DpEvent) throws -> (epsilon: Double, accountant: Manifest.Accountant) {
+        var kind = accountant
+        var priced = Self.accountantFactory(kind)(.addOrRemoveOne)
+        if !priced.supports(event) {
+            kind = .rdp
+            priced = Self.accountantFactory(.rdp)(.addOrRemoveOne)
+        }
+        try priced.compose(event)
+        return (try priced.epsilon(delta: delta), kind)
+    }
+
     /// A fresh accountant of the kind the manifest chose: PLD for `prv`, RDP for `rdp`.
     public static func accountantFactory(
         _ accountant: Manifest.Accountant

@@ -71,6 +71,26 @@ struct TrainerInvariantTests {
         #expect(abs(mean) < 5 * expected / Double(size).squareRoot())
     }
 
+    /// Progress prices the steps taken as the model card prices the run, by the plan's
+    /// accountant: a PLD-calibrated plan run to its end shows its target, not the looser RDP
+    /// bound of the same steps (which exceeds the target and would alarm an operator).
+    @Test func progressEpsilonIsPricedByThePlansAccountant() throws {
+        let examples = try MiniLMFixture.examples(32)
+        let plan = try TrainingPlan(populationSize: 32, expectedBatch: 4, epochs: 1, epsilon: 8, delta: 1e-5, accountant: .prv)
+        let trainer = try Trainer(backbone: MiniLMFixture.backbone(), adapter: ScriptedAdapter(), labels: MiniLMFixture.labels,
+                                  examples: examples, plan: plan,
+                                  settings: TrainingSettings(learningRate: 1e-3, clip: 1, seed: 1, insecureReproducibleSeed: 5))
+        var reported: [Double] = []
+        try trainer.run { reported.append($0.epsilonSpent); return true }
+        #expect(reported.count == plan.steps)
+        #expect(zip(reported, reported.dropFirst()).allSatisfy { $0 < $1 })
+        let final = try #require(reported.last)
+        #expect(abs(final - 8) < 1e-3, "PLD ε after every planned step: \(final)")
+        var rdp = RDPAccountant()
+        try rdp.compose(trainer.spentEvent)
+        #expect(try rdp.epsilon(delta: 1e-5) > 8.05)
+    }
+
     /// With two segments of different noise under group-wise clipping the accountant is
     /// handed σ_eff = (Σ C_g²/s_g²)^(-1/2), not either segment's own multiplier.
     @Test func accountantReceivesEffectiveNoiseMultiplier() throws {

@@ -72,6 +72,29 @@ struct GenerationTrainingTests {
         #expect(abs(Double(hits.count) / 4 - accuracy) < 1e-12)
     }
 
+    /// The adaptive and projected low-rank strategies train a decoder too: their allocations
+    /// pass the trainer's σ_eff check on SmolLM2's segments and the adapter moves.
+    @Test(arguments: ["AnaDP", "Projected"])
+    func lowRankStrategiesTrainThroughTheJob(strategy: String) throws {
+        let directory = try TemporaryDirectory()
+        let job = try job(directory, strategy: strategy, records: 8,
+                          manifest: #""train": {"epochs": 1, "expected_batch": 3, "lr": 0.002, "max_len": 48}, "privacy": {"epsilon": 8, "delta": 1e-5, "accountant": "rdp"}"#)
+        let prepared = try job.prepare()
+        let trainer = prepared.trainer
+        let before = Array(trainer.parameters.flatValues)
+        var losses: [Double] = []
+        try trainer.run { report in
+            losses.append(report.loss)
+            return true
+        }
+        let card = try job.publish(prepared)
+        #expect(trainer.step == trainer.plan.steps && trainer.step > 0)
+        #expect(!losses.isEmpty && losses.allSatisfy(\.isFinite))
+        #expect(card.privacy.epsilon <= 8 && trainer.epsilonSpent <= 8)
+        #expect(card.training.objective == "generate")
+        #expect(Array(trainer.parameters.flatValues) != before)
+    }
+
     @Test func bitfitRefusesLlama() throws {
         let directory = try TemporaryDirectory()
         let job = try job(directory, strategy: "BiTFiT", records: 8)

@@ -57,7 +57,7 @@ let package = Package(
             kit, "Control",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .target(name: "TestSupport", dependencies: ["Control"]),
+        .target(name: "TestSupport", dependencies: ["Control", kit]),
         .executableTarget(name: "dptune-bench", dependencies: [
             kit, "Training", "Records", "Tokenizers", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Benchmarks/dptune-bench"),

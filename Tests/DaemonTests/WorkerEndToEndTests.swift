@@ -52,9 +52,7 @@ struct WorkerEndToEndTests {
         let world = try TrainingWorld()
         try await world.start()
         defer { world.stop() }
-        try world.drop("long", records: TrainingWorld.longRecords, epochs: TrainingWorld.longEpochs, batch: 1)
-        let id = try await world.jobID(of: "long")
-        try await world.waitUntilTraining(id)
+        let id = try await world.startLongJob("long")
         // While it runs, the job holds the plugin version it started with.
         let plugins = try await DaemonFixture.offPool { try world.ctl(["plugins"]) }
         #expect(plugins.standardOutput.contains(id), "plugins: \(plugins.standardOutput)")
@@ -76,9 +74,7 @@ struct WorkerEndToEndTests {
         let world = try TrainingWorld()
         try await world.start()
         defer { world.stop() }
-        try world.drop("doomed", records: TrainingWorld.longRecords, epochs: TrainingWorld.longEpochs, batch: 1)
-        let id = try await world.jobID(of: "doomed")
-        try await world.waitUntilTraining(id)
+        let id = try await world.startLongJob("doomed")
         let workers = try world.workerProcesses(of: id)
         try #require(workers.count == 1, "worker processes: \(workers)")
         #expect(kill(workers[0], SIGKILL) == 0)
@@ -99,9 +95,7 @@ struct WorkerEndToEndTests {
         let world = try TrainingWorld()
         try await world.start()
         defer { world.stop() }
-        try world.drop("interrupted", records: TrainingWorld.longRecords, epochs: TrainingWorld.longEpochs, batch: 1)
-        let id = try await world.jobID(of: "interrupted")
-        try await world.waitUntilTraining(id)
+        let id = try await world.startLongJob("interrupted")
         let firstWorker = try world.workerProcesses(of: id)
         let daemon = try #require(world.daemon)
         kill(daemon.processIdentifier, SIGKILL)
@@ -131,9 +125,7 @@ struct WorkerEndToEndTests {
         let world = try TrainingWorld()
         try await world.start()
         defer { world.stop() }
-        try world.drop("stopped", records: TrainingWorld.longRecords, epochs: TrainingWorld.longEpochs, batch: 1)
-        let id = try await world.jobID(of: "stopped")
-        try await world.waitUntilTraining(id)
+        let id = try await world.startLongJob("stopped")
         let firstWorker = try world.workerProcesses(of: id)
         try #require(firstWorker.count == 1, "worker processes: \(firstWorker)")
         let daemon = try #require(world.daemon)
@@ -336,6 +328,17 @@ final class TrainingWorld: @unchecked Sendable {
             return nil
         }
         return try #require(id, "no job for \(name); rejected: \((try? String(contentsOf: spool("rejected/\(name).error.json"), encoding: .utf8)) ?? "-")\nstderr: \(output.text)")
+    }
+
+    /// Drops a dataset long enough to be caught mid-training, and waits until its job runs
+    /// and has taken a step.
+    ///
+    /// - Returns: the job's id.
+    func startLongJob(_ name: String) async throws -> String {
+        try drop(name, records: Self.longRecords, epochs: Self.longEpochs, batch: 1)
+        let id = try await jobID(of: name)
+        try await waitUntilTraining(id)
+        return id
     }
 
     /// Waits until the job runs and has taken a step.

@@ -7,46 +7,15 @@ import Transformer
 
 /// A small random Llama (GQA: 4 query heads over 2 key/value heads) in both file formats.
 extension SmallModels {
-    static var llamaConfig: [String: Any] {
-        ["model_type": "llama", "vocab_size": 13, "hidden_size": 16, "num_hidden_layers": 2,
-         "num_attention_heads": 4, "num_key_value_heads": 2, "intermediate_size": 24,
-         "max_position_embeddings": 32, "rms_norm_eps": 1e-5, "rope_theta": 10_000.0,
-         "hidden_act": "silu", "tie_word_embeddings": true]
-    }
+    static let llamaVocabulary = 13
+    static var llamaConfig: [String: Any] { SmallLlamaCheckpoint.config(vocabulary: llamaVocabulary) }
 
-    /// Hugging Face tensors (q and k rows in `rotate_half` order).
     static func llamaTensors(seed: UInt64) -> [String: Tensor] {
-        let C = 16, I = 24, V = 13, Q = 16, KV = 8
-        var rng = SeededGenerator(seed: seed)
-        var tensors: [String: Tensor] = [:]
-        func add(_ name: String, _ shape: [Int], scale: Float = 0.4, offset: Float = 0) {
-            tensors[name] = Tensor(shape: shape, data: randomFloats(shape.reduce(1, *), &rng, scale: scale).map { $0 + offset })
-        }
-        add("model.embed_tokens.weight", [V, C], scale: 1)
-        add("model.norm.weight", [C], scale: 0.2, offset: 1)
-        for l in 0..<2 {
-            let p = "model.layers.\(l)."
-            for (module, i, o) in [("self_attn.q_proj", C, Q), ("self_attn.k_proj", C, KV), ("self_attn.v_proj", C, KV),
-                                   ("self_attn.o_proj", Q, C), ("mlp.gate_proj", C, I), ("mlp.up_proj", C, I),
-                                   ("mlp.down_proj", I, C)] {
-                add(p + module + ".weight", [o, i])
-            }
-            add(p + "input_layernorm.weight", [C], scale: 0.2, offset: 1)
-            add(p + "post_attention_layernorm.weight", [C], scale: 0.2, offset: 1)
-        }
-        return tensors
+        SmallLlamaCheckpoint.tensors(seed: seed, vocabulary: llamaVocabulary)
     }
 
     static func llamaDirectory(seed: UInt64) throws -> URL {
-        try llamaDirectory(tensors: llamaTensors(seed: seed), config: llamaConfig)
-    }
-
-    static func llamaDirectory(tensors: [String: Tensor], config: [String: Any]) throws -> URL {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("dptune-llama-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try JSONSerialization.data(withJSONObject: config).write(to: directory.appendingPathComponent("config.json"))
-        try SafetensorsFile.write(tensors, to: directory.appendingPathComponent("model.safetensors"))
-        return directory
+        try SmallLlamaCheckpoint.directory(tensors: llamaTensors(seed: seed), config: llamaConfig)
     }
 
     static func llamaGGUF(seed: UInt64) throws -> GGUFFile {
@@ -163,8 +132,8 @@ extension SmallModels {
         }
         var config = SmallModels.llamaConfig
         config["num_key_value_heads"] = 4
-        let grouped = try SmallModels.llamaDirectory(tensors: tensors, config: SmallModels.llamaConfig)
-        let full = try SmallModels.llamaDirectory(tensors: repeated, config: config)
+        let grouped = try SmallLlamaCheckpoint.directory(tensors: tensors, config: SmallModels.llamaConfig)
+        let full = try SmallLlamaCheckpoint.directory(tensors: repeated, config: config)
         defer {
             try? FileManager.default.removeItem(at: grouped)
             try? FileManager.default.removeItem(at: full)

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import AdapterKit
 import ArgumentParser
 import Foundation
 
@@ -11,6 +12,14 @@ struct DPTuneBench: ParsableCommand {
         abstract: "Speed and learning measurements: SGEMM, the backbone, privacy accounting and noise; DP-LoRA on SST-2 (MiniLM) and on chat records (SmolLM2).",
         subcommands: [GEMMBenchmark.self, BackboneBenchmark.self, PrivacyBenchmark.self, SentimentBenchmark.self,
                       GenerationBenchmark.self])
+}
+
+/// The bundled plugin `lib<product>.so` built beside this executable, loaded as the daemon
+/// loads plugins (from a private staging copy).
+func bundledStrategy(_ product: String) throws -> any AdapterStrategy {
+    try PluginLoader(stagingDirectory: FileManager.default.temporaryDirectory.appendingPathComponent("dptune-bench-plugins-\(getpid())"))
+        .load(URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+            .appendingPathComponent("lib\(product).so")).strategy
 }
 
 /// The median of `repeats` timings of `body`, in seconds, after one warm-up run.

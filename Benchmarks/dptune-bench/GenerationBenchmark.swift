@@ -58,10 +58,7 @@ struct GenerationBenchmark: ParsableCommand {
         let template = try ChatTemplate(jinja: String(contentsOf: directory.appendingPathComponent("chat_template.jinja"), encoding: .utf8))
         let encoder = GenerationExampleEncoder(tokenizer: tokenizer, template: template, tasks: ["sentiment"], maxLength: maxLen)
         say("SmolLM2 loaded in \(ContinuousClock.now - loadStart); \(threads) threads")
-        let strategy = try PluginLoader(stagingDirectory: FileManager.default.temporaryDirectory
-            .appendingPathComponent("dptune-bench-plugins-\(getpid())"))
-            .load(URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
-                .appendingPathComponent("libLoRA.so")).strategy
+        let strategy = try bundledStrategy("LoRA")
         func examples(_ file: String, _ count: Int) throws -> [TrainingExample] {
             let text = try String(contentsOf: root.appendingPathComponent("data/sentiment/\(file).jsonl"), encoding: .utf8)
             return try text.split(separator: "\n").prefix(count).enumerated().map { index, line in

@@ -55,10 +55,7 @@ struct SentimentBenchmark: ParsableCommand {
             }
         }
         let training = try examples("train", records), test = try examples("test", 872)
-        let strategy = try PluginLoader(stagingDirectory: FileManager.default.temporaryDirectory
-            .appendingPathComponent("dptune-bench-plugins-\(getpid())"))
-            .load(URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
-                .appendingPathComponent("libLoRA.so")).strategy
+        let strategy = try bundledStrategy("LoRA")
         let plan = try TrainingPlan(populationSize: training.count, expectedBatch: batch, epochs: epochs, epsilon: epsilon,
                                     delta: delta, accountant: .prv)
         print("lora r=8 on query/value, \(training.count) records, \(epochs) epochs, expected batch \(batch), lr \(lr), " +

@@ -54,9 +54,9 @@ struct GenerationBenchmark: ParsableCommand {
         guard let model = try loadBackbone(directory: directory) as? LlamaModel else {
             throw ValidationError("\(directory.path) is not a Llama model")
         }
-        let tokenizer = try ByteLevelBPETokenizer(tokenizerJSON: directory.appendingPathComponent("tokenizer.json"))
-        let template = try ChatTemplate(jinja: String(contentsOf: directory.appendingPathComponent("chat_template.jinja"), encoding: .utf8))
-        let encoder = GenerationExampleEncoder(tokenizer: tokenizer, template: template, tasks: ["sentiment"], maxLength: maxLen)
+        let files = try GenerationExampleEncoder(backboneDirectory: directory, labels: [:], maxLength: maxLen)
+        let tokenizer = files.tokenizer
+        let encoder = GenerationExampleEncoder(tokenizer: tokenizer, template: files.template, tasks: ["sentiment"], maxLength: maxLen)
         say("SmolLM2 loaded in \(ContinuousClock.now - loadStart); \(threads) threads")
         let strategy = try bundledStrategy("LoRA")
         func examples(_ file: String, _ count: Int) throws -> [TrainingExample] {

@@ -41,4 +41,15 @@ public enum SharedFixtures {
         let data = try Data(contentsOf: url(relativePath))
         return try JSONSerialization.jsonObject(with: data)
     }
+
+    /// A model directory holding nothing but SmolLM2's GGUF file (linked), as a user who
+    /// downloaded only the `.gguf` has it.
+    public static func smolLM2GGUFOnly(in directory: URL) throws -> URL {
+        let file = "SmolLM2-135M-Instruct.Q4_1.gguf"
+        let model = directory.appendingPathComponent("smollm2-gguf-only", isDirectory: true)
+        try FileManager.default.createDirectory(at: model, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(at: model.appendingPathComponent(file),
+                                                   withDestinationURL: url("models/smollm2-135m-instruct/\(file)"))
+        return model
+    }
 }

@@ -2,6 +2,7 @@
 import Foundation
 import Records
 import Tokenizers
+import Transformer
 
 /// Turns records into decoder inputs rendered with the model's chat template, marking the
 /// assistant's tokens as the ones the loss scores.
@@ -23,22 +24,44 @@ public struct GenerationExampleEncoder: Sendable {
         self.maxLength = maxLength
     }
 
-    /// The encoder of a job on a model directory: its byte-level BPE (`tokenizer.json`) and
-    /// chat template (`chat_template.jinja`); the tasks are those `labels` declares, or one
-    /// task named `generate` when it declares none.
+    /// The encoder of a job on a model directory: its byte-level BPE and chat template, from
+    /// `tokenizer.json` and `chat_template.jinja` when the directory has them (a Hugging Face
+    /// export), otherwise from the metadata of the directory's one `.gguf` file; the tasks
+    /// are those `labels` declares, or one task named `generate` when it declares none.
     ///
-    /// - Throws: ``TrainingError`` `.invalidConfiguration` when the template is missing;
-    ///   ``TokenizerError`` for a tokenizer or template this code cannot reproduce exactly.
+    /// - Throws: ``TrainingError`` `.invalidConfiguration` when neither source has a template
+    ///   or the GGUF's tokenizer is not byte-level BPE; ``TokenizerError`` for a tokenizer or
+    ///   template this code cannot reproduce exactly; ``GGUFError`` or ``ModelLoadingError``
+    ///   for a missing or broken GGUF file.
     public init(backboneDirectory: URL, labels: [String: [String]], maxLength: Int) throws {
+        let tokenizerURL = backboneDirectory.appendingPathComponent("tokenizer.json")
         let templateURL = backboneDirectory.appendingPathComponent("chat_template.jinja")
-        let source: String
-        do {
-            source = try String(contentsOf: templateURL, encoding: .utf8)
-        } catch {
-            throw TrainingError(.invalidConfiguration, "objective generate renders records with the model's chat template; cannot read \(templateURL.path): \(error.localizedDescription)")
+        let hasTokenizer = FileManager.default.fileExists(atPath: tokenizerURL.path)
+        let hasTemplate = FileManager.default.fileExists(atPath: templateURL.path)
+        var embedded: (metadata: GGUFTokenizerMetadata, path: String)?
+        if !hasTokenizer || !hasTemplate {
+            let path = try singleGGUF(in: backboneDirectory).path
+            embedded = (try GGUFTokenizerMetadata(GGUFFile(contentsOf: path)), path)
         }
-        self.init(tokenizer: try ByteLevelBPETokenizer(tokenizerJSON: backboneDirectory.appendingPathComponent("tokenizer.json")),
-                  template: try ChatTemplate(jinja: source),
+        let tokenizer = if let embedded, !hasTokenizer {
+            try ByteLevelBPETokenizer(gguf: embedded.metadata, path: embedded.path)
+        } else {
+            try ByteLevelBPETokenizer(tokenizerJSON: tokenizerURL)
+        }
+        let source: String
+        if let embedded, !hasTemplate {
+            guard let template = embedded.metadata.chatTemplate else {
+                throw TrainingError(.invalidConfiguration, "objective generate renders records with the model's chat template; \(backboneDirectory.path) has no chat_template.jinja and \(embedded.path) no tokenizer.chat_template")
+            }
+            source = template
+        } else {
+            do {
+                source = try String(contentsOf: templateURL, encoding: .utf8)
+            } catch {
+                throw TrainingError(.invalidConfiguration, "cannot read the chat template \(templateURL.path): \(error.localizedDescription)")
+            }
+        }
+        self.init(tokenizer: tokenizer, template: try ChatTemplate(jinja: source),
                   tasks: labels.isEmpty ? ["generate"] : labels.keys.sorted(), maxLength: maxLength)
     }
 

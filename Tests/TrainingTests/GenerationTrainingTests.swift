@@ -16,23 +16,26 @@ struct GenerationTrainingTests {
     init() { BLAS.setThreadCount(2) }
 
     func job(_ directory: TemporaryDirectory, strategy product: String, records: Int = 16,
-             manifest body: String = "") throws -> TrainingJob {
+             manifest body: String = "", backboneDirectory: URL = Self.backboneDirectory) throws -> TrainingJob {
         let text = #"{"account": "a", "backbone": "smollm2-135m-instruct", "strategy": "s", "objective": "generate""#
             + (body.isEmpty ? "" : ", " + body) + "}"
         let manifest = try Manifest.parse(Data(text.utf8), defaults: ManifestDefaults(allowInsecureReproducibleNoise: true))
         return TrainingJob(jobID: "gen-1", manifest: manifest,
                            datasetPath: try MiniLMFixture.datasetFile(records, in: directory.url),
-                           backboneDirectory: Self.backboneDirectory, strategy: try RealDataTrainingTests.strategy(product),
+                           backboneDirectory: backboneDirectory, strategy: try RealDataTrainingTests.strategy(product),
                            outputDirectory: directory.url.appendingPathComponent("adapter"), heldOutFraction: 0.25)
     }
 
-    /// A few DP-LoRA steps on sentiment records rendered as chat: the spent ε (RDP, the
-    /// accountant the plan was calibrated with) stays within the target, every reported loss is finite, the adapter moves and is published with
-    /// no head tensors.
+    /// A few DP-LoRA steps on sentiment records rendered as chat, on a directory holding
+    /// only the GGUF file: the spent ε (RDP, the accountant the plan was calibrated with)
+    /// stays within the target, every reported loss is finite, the adapter moves and is
+    /// published with no head tensors.
     @Test func loraTrainsThroughTheJob() throws {
         let directory = try TemporaryDirectory()
+        let ggufOnly = try SharedFixtures.smolLM2GGUFOnly(in: directory.url)
         let job = try job(directory, strategy: "LoRA",
-                          manifest: #""train": {"epochs": 1, "expected_batch": 4, "lr": 0.002, "max_len": 64}, "privacy": {"epsilon": 8, "delta": 1e-5, "accountant": "rdp"}"#)
+                          manifest: #""train": {"epochs": 1, "expected_batch": 4, "lr": 0.002, "max_len": 64}, "privacy": {"epsilon": 8, "delta": 1e-5, "accountant": "rdp"}"#,
+                          backboneDirectory: ggufOnly)
         let prepared = try job.prepare()
         let trainer = prepared.trainer
         let before = Array(trainer.parameters.flatValues)
@@ -60,7 +63,7 @@ struct GenerationTrainingTests {
         #expect(files.contains(AdapterArtifacts.weightsFile) && files.contains(AdapterArtifacts.modelCardFile))
 
         // the published files alone answer the held-out records as the evaluation did
-        let predictor = try AdapterPredictor(adapterDirectory: job.outputDirectory, backboneDirectory: Self.backboneDirectory,
+        let predictor = try AdapterPredictor(adapterDirectory: job.outputDirectory, backboneDirectory: ggufOnly,
                                              strategy: try RealDataTrainingTests.strategy("LoRA"))
         let dataset = try TrainingDataset.read(path: job.datasetPath, privacyUnit: .record)
         let heldOut = HeldOutSplit(memberCount: 16, heldOutFraction: 0.25, seed: job.manifest.train.seed).heldOut

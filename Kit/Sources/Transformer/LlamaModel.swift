@@ -497,7 +497,7 @@ public final class LlamaModel: Backbone {
 /// The one `.gguf` file in `directory`.
 ///
 /// - Throws: ``ModelLoadingError`` `.missingWeight` when there is none or more than one.
-func singleGGUF(in directory: URL) throws -> URL {
+public func singleGGUF(in directory: URL) throws -> URL {
     let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
     let ggufs = names.filter { $0.lowercased().hasSuffix(".gguf") }.sorted()
     guard ggufs.count == 1 else {

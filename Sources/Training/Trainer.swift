@@ -184,11 +184,27 @@ public final class Trainer {
         statistics = nil
     }
 
-    /// ε at the plan's δ for the steps taken so far, priced as the model card will price the
-    /// finished run (so progress never shows more than the target of a plan that meets it).
+    /// ε at the plan's δ for the steps taken so far, priced by the accountant that prices the
+    /// finished run on the model card (so progress never shows more than the target of a
+    /// plan that meets it).
+    ///
+    /// An adaptive allocation gives nearly every step its own σ_eff, and pricing all of
+    /// them after each step would make accounting quadratic in the run's length (seconds per
+    /// step late in a long PLD-priced run). Progress therefore prices every step at the
+    /// smallest σ_eff taken: one self-composition, an upper bound on the exact ε (a step with
+    /// more noise is a post-processing of one with less), and equal to it while σ_eff has
+    /// not changed. ``spentEvent`` keeps the exact history for the card.
     public var epsilonSpent: Double {
         if settings.nonPrivate { return .infinity }
-        return (try? plan.epsilon(of: spentEvent).epsilon) ?? .infinity
+        return (try? plan.epsilon(of: progressEvent).epsilon) ?? .infinity
+    }
+
+    /// The event ``epsilonSpent`` prices: every step taken at the smallest σ_eff among them.
+    var progressEvent: DpEvent {
+        guard case .gradientPerturbation = adapter.mechanism, !settings.nonPrivate,
+              let smallest = noiseHistory.map(\.noiseMultiplier).min() else { return spentEvent }
+        let steps = noiseHistory.reduce(0) { $0 + $1.steps }
+        return DpEvent.poissonSampled(probability: plan.samplingRate, event: .gaussian(noiseMultiplier: smallest)).repeated(steps)
     }
 
     /// One DP-SGD step; returns the batch's mean loss.

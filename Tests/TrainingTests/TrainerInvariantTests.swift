@@ -2,6 +2,7 @@
 import AdapterKit
 import Foundation
 import Privacy
+import Synchronization
 import Testing
 import TestSupport
 @testable import Training
@@ -89,6 +90,34 @@ struct TrainerInvariantTests {
         var rdp = RDPAccountant()
         try rdp.compose(trainer.spentEvent)
         #expect(try rdp.epsilon(delta: 1e-5) > 8.05)
+    }
+
+    /// An allocation whose σ_eff changes every step: progress prices all steps at the
+    /// smallest σ_eff (one event, an upper bound), the card's event keeps every step's own.
+    @Test func progressEpsilonBoundsAnAdaptiveRunByItsSmallestNoise() throws {
+        let examples = try MiniLMFixture.examples(16)
+        let plan = try Self.plan(population: 16, batch: 8, steps: 2)
+        let scales = [1.3, 1.1, 1.25, 1.5]
+        let calls = Mutex(0)
+        let adapter = ScriptedAdapter { target in
+            let scale = calls.withLock { count in
+                defer { count += 1 }
+                return scales[count % scales.count]
+            }
+            return .uniform(noiseMultiplier: target.noiseMultiplier * scale, clip: target.clip, segmentCount: target.segments.count)
+        }
+        let trainer = try Trainer(backbone: MiniLMFixture.backbone(), adapter: adapter, labels: MiniLMFixture.labels,
+                                  examples: examples, plan: plan,
+                                  settings: TrainingSettings(learningRate: 1e-3, clip: 1, seed: 1, insecureReproducibleSeed: 3))
+        for _ in scales { _ = try trainer.dpStep() }
+        #expect(trainer.noiseHistory.map(\.steps) == [1, 1, 1, 1])
+        let smallest = plan.noiseMultiplier * 1.1
+        #expect(abs((trainer.noiseHistory.map(\.noiseMultiplier).min() ?? 0) / smallest - 1) < 1e-12)
+        var bound = RDPAccountant()
+        try bound.compose(.poissonSampled(probability: plan.samplingRate, event: .gaussian(noiseMultiplier: smallest)), count: 4)
+        let exact = try plan.epsilon(of: trainer.spentEvent).epsilon
+        #expect(abs(trainer.epsilonSpent / (try bound.epsilon(delta: plan.delta)) - 1) < 1e-9)
+        #expect(trainer.epsilonSpent > exact, "progress \(trainer.epsilonSpent) vs exact \(exact)")
     }
 
     /// With two segments of different noise under group-wise clipping the accountant is

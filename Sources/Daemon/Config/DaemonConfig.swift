@@ -59,7 +59,7 @@ public struct DaemonConfig: Sendable, Hashable {
         do {
             source = try String(contentsOf: url, encoding: .utf8)
         } catch {
-            throw DaemonConfigError(.unreadable, "cannot read \(url.path) as UTF-8 text: \(error.localizedDescription), refusing")
+            throw DaemonConfigError(.unreadable, "cannot read \(url.path) as UTF-8 text: \(error.localizedDescription)")
         }
         try self.init(parsing: source, path: url.path, baseDirectory: url.deletingLastPathComponent())
     }
@@ -148,7 +148,7 @@ private struct ConfigReader {
 
     func refuse(_ keyPath: [String], _ message: String) -> DaemonConfigError {
         let line = lines.line(of: keyPath)
-        return DaemonConfigError(.invalid, "\(path):\(line.map { "\($0):" } ?? "") \(keyPath.joined(separator: ".")) \(message), refusing", sourceLine: line)
+        return DaemonConfigError(.invalid, "\(path):\(line.map { "\($0):" } ?? "") \(keyPath.joined(separator: ".")) \(message)", sourceLine: line)
     }
 
     private func table(_ keyPath: [String]) throws(DaemonConfigError) -> TOMLTable? {

@@ -116,19 +116,38 @@ final class GenerationObjective: TrainingObjective {
     /// Exact match of the greedy response (stopped at `<|im_end|>` or the length limit)
     /// with the example's last response, both normalized by ``normalized(_:)``.
     ///
-    /// Generation also stops `slack` tokens past the reference's length: a longer response
-    /// can match only through a run of that many whitespace tokens, and rambling answers of
-    /// an untrained model would otherwise cost the whole limit each.
+    /// Generation stops as soon as the response can no longer match
+    /// (``canStillMatch(_:normalizedReference:)``), and at the latest `slack` tokens past the
+    /// reference's length: a longer response could match only through a run of that many
+    /// whitespace tokens. Rambling answers of an untrained model would otherwise cost the
+    /// whole limit each, and decoding one token reads every weight of the model.
     func accuracy(_ examples: [TrainingExample], parameters: TrainableParameters, chunkSize: Int) -> [String: Double] {
         let decoder = GreedyDecoder(model: model, stopTokens: [endOfTurn])
         let slack = 8
         let hits = examples.map { example in
             let (prompt, reference) = Self.lastTurn(of: example)
-            let generated = decoder.generate(prompt: prompt, maxNewTokens: min(maxNewTokens, reference.count + slack))
-            return Self.normalized(tokenizer.decode(generated, skippingSpecialTokens: true))
-                == Self.normalized(tokenizer.decode(reference, skippingSpecialTokens: true))
+            let expected = Self.normalized(tokenizer.decode(reference, skippingSpecialTokens: true))
+            let generated = decoder.generate(prompt: prompt, maxNewTokens: min(maxNewTokens, reference.count + slack)) {
+                Self.canStillMatch(tokenizer.decode($0, skippingSpecialTokens: true), normalizedReference: expected)
+            }
+            return Self.normalized(tokenizer.decode(generated, skippingSpecialTokens: true)) == expected
         }
         return Self.tally(tasks: tasks, examples: examples, hits: hits)
+    }
+
+    /// Whether some continuation of the partial response `text` normalizes to `reference`.
+    ///
+    /// Only text before the last character decides: a token may end inside a multi-byte
+    /// character (decoded as U+FFFD until completed), or the next may add a combining mark
+    /// to it. Case folding (`lowercased()`, scalar by scalar) commutes with appending. So
+    /// this never answers false for a response that would match; it may answer true one
+    /// token longer than necessary.
+    static func canStillMatch(_ text: String, normalizedReference reference: String) -> Bool {
+        let settled = text.drop { $0.unicodeScalars.allSatisfy(CharacterSet.whitespacesAndNewlines.contains) }.dropLast()
+        let folded = String(settled).lowercased()
+        if reference.hasPrefix(folded) { return true }
+        guard folded.hasPrefix(reference) else { return false }
+        return folded.dropFirst(reference.count).unicodeScalars.allSatisfy(CharacterSet.whitespacesAndNewlines.contains)
     }
 
     /// The greedy response to each prompt, as text without the end-of-turn token.

@@ -114,6 +114,47 @@ import Transformer
         #expect(difference <= 1e-5 * max(1, full.map(abs).max() ?? 0))
     }
 
+    /// Stopping once a response cannot match changes no verdict: on references that are the
+    /// model's own greedy responses, and on the same with one token changed, accuracy equals
+    /// that of decoding to the limit.
+    @Test func earlyStopKeepsEveryVerdict() throws {
+        let decoder = GreedyDecoder(model: model, stopTokens: [objective.endOfTurn])
+        var examples: [TrainingExample] = []
+        var expectedHits = 0
+        for (index, prompt) in [[3, 9, 14], [5, 1, 1, 8], [12, 6], [20, 4, 17, 2, 2], [7]].enumerated() {
+            let own = decoder.generate(prompt: prompt.map(Int32.init), maxNewTokens: 8)
+            var changed = own
+            changed[index % own.count] = changed[index % own.count] % 26 + 1
+            for reference in [own, changed] {
+                let ids = prompt.map(Int32.init) + reference
+                examples.append(Self.example(ids, response: prompt.count..<ids.count))
+                let full = decoder.generate(prompt: prompt.map(Int32.init), maxNewTokens: min(8, reference.count + 8))
+                let tokenizer = objective.tokenizer
+                if GenerationObjective.normalized(tokenizer.decode(full, skippingSpecialTokens: true))
+                    == GenerationObjective.normalized(tokenizer.decode(reference, skippingSpecialTokens: true)) {
+                    expectedHits += 1
+                }
+            }
+        }
+        #expect(expectedHits >= 5, "the model's own responses match themselves")
+        let accuracy = try #require(objective.accuracy(examples, parameters: parameters, chunkSize: 4)["t"])
+        #expect(abs(accuracy - Double(expectedHits) / Double(examples.count)) < 1e-12)
+    }
+
+    @Test func partialResponsesThatCanStillMatch() {
+        let reference = "very positive"
+        for (text, verdict) in [
+            ("", true), ("  \n", true), (" Very", true), ("VERY POS", true), ("very positive", true),
+            ("very positive \n ", true), ("Very posit\u{FFFD}", true), ("vert", true), ("verz x", false),
+            ("The answer", false), ("very positive!", true), ("very positive!x", false), ("very positive  x", true), ("very positive  xy", false),
+            ("e\u{301}", true),
+        ] {
+            #expect(GenerationObjective.canStillMatch(text, normalizedReference: reference) == verdict, "\(text.debugDescription)")
+        }
+        #expect(GenerationObjective.canStillMatch("cafe", normalizedReference: "caf\u{E9}"))
+        #expect(!GenerationObjective.canStillMatch("cafe x", normalizedReference: "caf\u{E9}"))
+    }
+
     @Test func lastTurnSplitsPromptAndReference() {
         let (prompt, reference) = GenerationObjective.lastTurn(of: Self.example([1, 2, 3, 4, 5, 6, 7], response: 2..<4))
         #expect(prompt == [1, 2])

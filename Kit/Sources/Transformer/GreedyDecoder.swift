@@ -24,8 +24,11 @@ public final class GreedyDecoder {
     /// - Parameters:
     ///   - prompt: token ids, at least one
     ///   - maxNewTokens: the most tokens to produce; fewer when the context length is reached
+    ///   - continuing: asked after each token that is not a stop token, with all tokens so
+    ///     far; false ends generation there (a caller scoring against a reference stops once
+    ///     the response can no longer match)
     /// - Returns: the new tokens, the last one a stop token if one was produced.
-    public func generate(prompt: [Int32], maxNewTokens: Int) -> [Int32] {
+    public func generate(prompt: [Int32], maxNewTokens: Int, while continuing: ([Int32]) -> Bool = { _ in true }) -> [Int32] {
         let context = model.config.contextLength
         precondition(!prompt.isEmpty && prompt.count <= context, "prompt of \(prompt.count) tokens must be in 1...\(context)")
         precondition(maxNewTokens >= 0, "maxNewTokens must not be negative; found \(maxNewTokens)")
@@ -46,7 +49,8 @@ public final class GreedyDecoder {
         while true {
             let token = argmax(logits)
             generated.append(token)
-            if stopTokens.contains(token) || generated.count == maxNewTokens || cache.count == cache.capacity {
+            if stopTokens.contains(token) || generated.count == maxNewTokens || cache.count == cache.capacity
+                || !continuing(generated) {
                 return generated
             }
             logits = withUnsafePointer(to: token) {

@@ -7,6 +7,7 @@ import Records
 import Testing
 import TestSupport
 @testable import Training
+import Transformer
 
 /// `generate` jobs on SmolLM2-135M-Instruct with the bundled strategies, loaded as plugins.
 @Suite(.serialized, .disabled(if: SharedFixtures.mayBeSkipped, Comment(rawValue: SharedFixtures.skipMessage)))
@@ -96,6 +97,47 @@ struct GenerationTrainingTests {
         #expect(card.privacy.epsilon <= 8 && trainer.epsilonSpent <= 8)
         #expect(card.training.objective == "generate")
         #expect(Array(trainer.parameters.flatValues) != before)
+    }
+
+    /// The issue's experiment: DP-LoRA (rank 8 on q and v) on the first 1,000 SST-2 training
+    /// records rendered as chat, ε = 8 by PLD, scored by exact match of the greedy response
+    /// on the first 200 test records, the untrained model measured in the same run.
+    ///
+    /// Like `loraLearnsSentimentAtEpsilonEight`, it pins one reproducible draw of batches
+    /// and noise (seed 1; the same noise scale): a DP run's accuracy is a random variable.
+    @Test func loraRaisesSentimentExactMatchAtEpsilonEight() throws {
+        let model = try #require(try loadBackbone(directory: Self.backboneDirectory) as? LlamaModel)
+        let files = try GenerationExampleEncoder(backboneDirectory: Self.backboneDirectory, labels: [:], maxLength: 128)
+        let encoder = GenerationExampleEncoder(tokenizer: files.tokenizer, template: files.template, tasks: ["sentiment"],
+                                               maxLength: 128)
+        func examples(_ file: String, _ count: Int) throws -> [TrainingExample] {
+            let text = try String(contentsOf: SharedFixtures.url("data/sentiment/\(file).jsonl"), encoding: .utf8)
+            return try text.split(separator: "\n").prefix(count).enumerated().map { index, line in
+                try encoder.encode(DatasetRecord.parse(Data(line.utf8)), unit: index)
+            }
+        }
+        let training = try examples("train", 1_000)
+        let test = try examples("test", 200)
+        let strategy = try RealDataTrainingTests.strategy("LoRA")
+        let configuration = AdapterConfiguration(
+            options: try StrategyOptions(json: #"{"rank": 8, "alpha": 16}"#, schema: strategy.options), objective: .generate,
+            tasks: ["sentiment"], labels: [:], seed: 7, clip: 1, epsilon: 8, delta: 1e-5)
+        let plan = try TrainingPlan(populationSize: training.count, expectedBatch: 64, epochs: 1, epsilon: 8, delta: 1e-5,
+                                    accountant: .prv)
+        let trainer = try Trainer(languageModel: model, tokenizer: encoder.tokenizer, tasks: ["sentiment"],
+                                  adapter: strategy.makeAdapter(backbone: model, configuration: configuration),
+                                  examples: training, plan: plan,
+                                  settings: TrainingSettings(learningRate: 3e-3, clip: 1, seed: 7, insecureReproducibleSeed: 1))
+        let untrained = try #require(trainer.evaluate(test)["sentiment"])
+        try trainer.run()
+        let trained = try #require(trainer.evaluate(test)["sentiment"])
+        var accountant = PLDAccountant()
+        try accountant.compose(trainer.spentEvent)
+        let epsilon = try accountant.epsilon(delta: 1e-5)
+        print("SmolLM2 DP lora on 1,000 records: exact match on 200 test records \(untrained) untrained, \(trained) trained; ε \(epsilon), \(trainer.step) steps")
+        #expect(epsilon <= 8)
+        #expect(untrained < 0.1)
+        #expect(trained >= untrained + 0.5)
     }
 
     @Test func bitfitRefusesLlama() throws {

@@ -3,6 +3,7 @@
 import Foundation
 import Linalg
 import Privacy
+import Records
 import Tokenizers
 import Transformer
 
@@ -30,15 +31,19 @@ public struct TrainingSettings: Sendable, Hashable {
     /// No clipping and no noise: the mean gradient of each batch, ε = ∞. For the
     /// non-private reference runs of tests and benchmarks; no manifest can ask for it.
     public var nonPrivate: Bool
+    /// What neighbouring datasets differ by (the manifest's `privacy.unit`): under `unit`
+    /// one unit's gradient may reach every task's segments (``NoiseTarget/reaches``).
+    public var privacyUnit: Manifest.PrivacyUnit
 
     public init(learningRate: Float, clip: Double, seed: UInt64, chunkSize: Int = 32,
-                insecureReproducibleSeed: UInt64? = nil, nonPrivate: Bool = false) {
+                insecureReproducibleSeed: UInt64? = nil, nonPrivate: Bool = false, privacyUnit: Manifest.PrivacyUnit = .record) {
         self.learningRate = learningRate
         self.clip = clip
         self.seed = seed
         self.chunkSize = chunkSize
         self.insecureReproducibleSeed = insecureReproducibleSeed
         self.nonPrivate = nonPrivate
+        self.privacyUnit = privacyUnit
     }
 }
 
@@ -231,7 +236,8 @@ public final class Trainer {
             mean.withUnsafeBufferPointer { optimizer.update(parameters: parameters.flatValues, gradients: $0) }
             return rows.isEmpty ? 0 : lossSum / Double(rows.count)
         }
-        let target = NoiseTarget(noiseMultiplier: plan.noiseMultiplier, clip: settings.clip, segments: parameters.segments)
+        let target = NoiseTarget(noiseMultiplier: plan.noiseMultiplier, clip: settings.clip, segments: parameters.segments,
+                                 unitsSpanRecords: settings.privacyUnit == .unit)
         let allocation = adapter.noiseAllocation(target: target, previous: statistics)
         let sigmaEff = try Self.verify(allocation, against: target)
         let perRecord = unitOfRow.count == members.count && zip(unitOfRow, unitOfRow.indices).allSatisfy { $0 == $1 }
@@ -264,12 +270,9 @@ public final class Trainer {
         return mean
     }
 
-    /// The σ_eff that prices a step: the smallest over the records' reach, after checking
+    /// The σ_eff that prices a step: the smallest over the target's reaches, after checking
     /// the allocation spends no more than planned (group-wise clips within C, every
-    /// record's σ_eff ≥ σ).
-    ///
-    /// A record of task k reaches the shared segments and task k's own; its guarantee is
-    /// σ_eff over exactly those. Without task segments every record reaches everything.
+    /// unit's σ_eff ≥ σ). See ``NoiseTarget/reaches`` for what a unit reaches.
     static func verify(_ allocation: NoiseAllocation, against target: NoiseTarget) throws(TrainingError) -> Double {
         let tolerance = 1e-9
         guard allocation.standardDeviations.count == target.segments.count else {
@@ -281,13 +284,11 @@ public final class Trainer {
                 throw TrainingError(.allocationRefused, "group-wise clips have Σ C_g² = \(total) > C² = \(target.clip * target.clip)")
             }
         }
-        let tasks = Set(target.segments.compactMap(\.task)).sorted()
         var smallest = Double.infinity
-        for task in tasks.isEmpty ? [nil] : tasks.map(Optional.some) {
-            let reach = target.segments.indices.filter { target.segments[$0].task == nil || target.segments[$0].task == task }
-            let sigma = allocation.effectiveNoiseMultiplier(segments: reach)
+        for reach in target.reaches {
+            let sigma = allocation.effectiveNoiseMultiplier(segments: reach.segments)
             guard sigma >= target.noiseMultiplier * (1 - tolerance) else {
-                let whose = task.map { "task \($0)'s records" } ?? "every record"
+                let whose = reach.task.map { "task \($0)'s records" } ?? "every unit"
                 throw TrainingError(.allocationRefused, "σ_eff \(sigma) for \(whose) is below the planned σ \(target.noiseMultiplier)")
             }
             smallest = min(smallest, sigma)

@@ -98,7 +98,8 @@ public struct TrainingJob {
                                     delta: manifest.privacy.delta, accountant: manifest.privacy.accountant)
         let settings = TrainingSettings(
             learningRate: Float(manifest.train.lr), clip: manifest.train.clip, seed: manifest.train.seed,
-            chunkSize: chunkSize, insecureReproducibleSeed: manifest.insecureReproducibleNoise ? manifest.train.seed : nil)
+            chunkSize: chunkSize, insecureReproducibleSeed: manifest.insecureReproducibleNoise ? manifest.train.seed : nil,
+            privacyUnit: manifest.privacy.unit)
         let trainer = if let generation {
             try Trainer(languageModel: generation.model, tokenizer: generation.encoder.tokenizer, tasks: tasks,
                         adapter: adapter, examples: training, plan: plan, settings: settings)

@@ -185,6 +185,25 @@ struct TrainerInvariantTests {
         #expect(abs(try Trainer.verify(uneven, against: target) - worst) < 1e-12)
     }
 
+    /// Under unit-level privacy a unit may hold records of every task, so σ_eff is priced
+    /// over every segment: the allocation each task's records accept above is refused.
+    @Test func unitLevelPrivacyPricesEveryTaskTogether() throws {
+        let segments = [ParameterSegment(name: "shared", offset: 0, shape: [4]),
+                        ParameterSegment(name: "head.a.weight", offset: 4, shape: [2], task: "a"),
+                        ParameterSegment(name: "head.b.weight", offset: 6, shape: [2], task: "b")]
+        let perRecord = NoiseTarget(noiseMultiplier: 1, clip: 1, segments: segments)
+        let perUnit = NoiseTarget(noiseMultiplier: 1, clip: 1, segments: segments, unitsSpanRecords: true)
+        #expect(perRecord.reaches.map(\.segments) == [[0, 1], [0, 2]])
+        #expect(perUnit.reaches.map(\.segments) == [[0, 1, 2]] && perUnit.reaches[0].task == nil)
+        let clips = [0.5, 0.5, 0.5]
+        let allocation = NoiseAllocation(clipping: .groupWise(clips: clips), standardDeviations: [0.82, 0.82, 0.82])
+        #expect(try Trainer.verify(allocation, against: perRecord) > 1)
+        let error = try #require(throws: TrainingError.self) { try Trainer.verify(allocation, against: perUnit) }
+        #expect(error.code == .allocationRefused && error.message.contains("every unit"))
+        let enough = NoiseAllocation(clipping: .groupWise(clips: clips), standardDeviations: [0.9, 0.9, 0.9])
+        #expect(abs(try Trainer.verify(enough, against: perUnit) - 0.9 / 0.75.squareRoot()) < 1e-12)
+    }
+
     /// Records of one unit are summed before clipping: the unit, not each record, has norm ≤ C.
     @Test func unitsAreClippedAsAWhole() throws {
         let examples = try MiniLMFixture.examples(24, recordsPerUnit: 3)

@@ -46,6 +46,23 @@ struct TrainingJobTests {
         for result in results { #expect(abs(result.scores.values.reduce(0, +) - 1) < 1e-5) }
     }
 
+    /// `privacy.unit = unit` reaches the trainer, which then prices σ_eff over every segment.
+    @Test func unitLevelPrivacyReachesTheTrainer() throws {
+        let directory = try TemporaryDirectory()
+        let text = try String(contentsOf: SharedFixtures.url("data/sentiment/train.jsonl"), encoding: .utf8)
+        let lines = text.split(separator: "\n").prefix(40).enumerated().map { index, line in
+            #"{"unit": "user-\#(index / 2)", "# + line.dropFirst()
+        }
+        let url = directory.url.appendingPathComponent("units.jsonl")
+        try (lines.joined(separator: "\n") + "\n").write(to: url, atomically: true, encoding: .utf8)
+        let job = TrainingJob(jobID: "job-units", manifest: try MiniLMFixture.manifest(#""privacy": {"epsilon": 8, "delta": 1e-5, "unit": "unit"}"#),
+                              datasetPath: url.path, backboneDirectory: MiniLMFixture.directory, strategy: HeadOnlyStrategy(),
+                              outputDirectory: directory.url.appendingPathComponent("adapter"), heldOutFraction: 0.25)
+        let prepared = try job.prepare()
+        #expect(prepared.trainer.settings.privacyUnit == .unit)
+        #expect(prepared.populationSize == 15)
+    }
+
     /// A run stopped after a checkpoint resumes there: the steps already taken are neither
     /// repeated nor forgotten by the accounting.
     @Test func resumesFromItsCheckpoint() throws {

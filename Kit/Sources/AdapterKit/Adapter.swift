@@ -52,18 +52,40 @@ public enum PrivacyMechanism: Sendable, Hashable {
 
 /// What the trainer tells an adapter before a step so it can allocate noise.
 public struct NoiseTarget: Sendable, Hashable {
-    /// The σ the job was planned and charged with: σ_eff (per task, where segments belong
-    /// to tasks) must be at least this.
+    /// The segments one privacy unit's gradient can reach. The unit's guarantee is the
+    /// Gaussian with σ_eff = (Σ_{g ∈ segments} C_g²/s_g²)^(-1/2) over exactly these.
+    public struct Reach: Sendable, Hashable {
+        /// The task whose units reach these segments, or nil when any unit may reach them all.
+        public let task: String?
+        /// Indices into ``NoiseTarget/segments``.
+        public let segments: [Int]
+    }
+
+    /// The σ the job was planned and charged with: σ_eff over every reach must be at least this.
     public let noiseMultiplier: Double
     /// The manifest's clip C; group-wise clips must satisfy Σ_g C_g² = C².
     public let clip: Double
     /// Every trainable segment, the head's included, in order.
     public let segments: [ParameterSegment]
+    /// One reach per task when each unit is one record (its task's segments and the shared
+    /// ones); a single reach over every segment when units group records, since the unit
+    /// a neighbouring dataset adds may hold records of every task, whatever this dataset's
+    /// units hold.
+    public let reaches: [Reach]
 
-    public init(noiseMultiplier: Double, clip: Double, segments: [ParameterSegment]) {
+    /// - Parameter unitsSpanRecords: true under unit-level privacy (`privacy.unit = unit`).
+    public init(noiseMultiplier: Double, clip: Double, segments: [ParameterSegment], unitsSpanRecords: Bool = false) {
         self.noiseMultiplier = noiseMultiplier
         self.clip = clip
         self.segments = segments
+        let tasks = Set(segments.compactMap(\.task)).sorted()
+        if unitsSpanRecords || tasks.isEmpty {
+            reaches = [Reach(task: nil, segments: Array(segments.indices))]
+        } else {
+            reaches = tasks.map { task in
+                Reach(task: task, segments: segments.indices.filter { segments[$0].task == nil || segments[$0].task == task })
+            }
+        }
     }
 }
 

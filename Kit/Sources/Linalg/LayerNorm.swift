@@ -3,7 +3,7 @@
 
 /// `out = (input - mean) * rstd * weight + bias` per row; saves `mean` and `rstd` for backward.
 ///
-/// Rows are split across cores.
+/// Rows are split across cores; each row's sums run in eight SIMD lanes.
 ///
 /// - Parameters:
 ///   - out: `(N, C)`
@@ -21,17 +21,21 @@ public func layerNormForward(
     concurrentChunks(N, minimumChunk: minimumRowsPerChunk(width: C)) { rows in
         for n in rows {
             let x = input + n * C
-            var sum: Float = 0
-            for c in 0..<C { sum += x[c] }
-            let m = sum / Float(C)
-            var squares: Float = 0
-            for c in 0..<C {
-                let d = x[c] - m
+            // Eight running sums, one per lane (padding lanes add 0), then their total.
+            var sums = SIMDMath.Vector(repeating: 0)
+            for c in stride(from: 0, to: C, by: 8) { sums += SIMDMath.load(x, c, end: C) }
+            let m = sums.sum() / Float(C)
+            var squares = SIMDMath.Vector(repeating: 0)
+            for c in stride(from: 0, to: C, by: 8) {
+                let d = SIMDMath.load(x, c, end: C, padding: m) - m
                 squares += d * d
             }
-            let s = 1 / (squares / Float(C) + eps).squareRoot()
+            let s = 1 / (squares.sum() / Float(C) + eps).squareRoot()
             let y = out + n * C
-            for c in 0..<C { y[c] = (x[c] - m) * s * weight[c] + bias[c] }
+            for c in stride(from: 0, to: C, by: 8) {
+                let xhat = (SIMDMath.load(x, c, end: C) - m) * s
+                SIMDMath.store(xhat * SIMDMath.load(weight, c, end: C) + SIMDMath.load(bias, c, end: C), y, c, end: C)
+            }
             mean[n] = m
             rstd[n] = s
         }

@@ -17,7 +17,7 @@ public enum SIMDMath {
 
     @inlinable @inline(__always)
     public static func exp(_ input: Vector) -> Vector {
-        let x = pointwiseMin(pointwiseMax(input, Vector(repeating: -87.3)), Vector(repeating: 88.3))
+        let x = input.replacing(with: -87.3, where: input .< -87.3).replacing(with: 88.3, where: input .> 88.3)
         let magic: Float = 12_582_912   // 1.5·2^23: adding it rounds to the nearest integer
         let shifted = x * 1.442_695_04 + Vector(repeating: magic)
         let n = shifted - Vector(repeating: magic)
@@ -46,7 +46,8 @@ public enum SIMDMath {
     public static func erfAndGaussian(_ x: Vector) -> (erf: Vector, gaussian: Vector) {
         let bits = unsafeBitCast(x, to: SIMD8<UInt32>.self)
         let sign = bits & 0x8000_0000
-        let a = pointwiseMin(unsafeBitCast(bits & 0x7fff_ffff, to: Vector.self), Vector(repeating: 3.92))
+        let magnitude = unsafeBitCast(bits & 0x7fff_ffff, to: Vector.self)
+        let a = magnitude.replacing(with: 3.92, where: magnitude .> 3.92)
         let u = a * a
         var p = Vector(repeating: -9.680_486_98e-06)
         p = p * u + 1.127_067_52e-04
@@ -70,8 +71,8 @@ public enum SIMDMath {
         q = q * a + 9.931_372_40e-01
         let gaussian = exp(-(x * x))
         let large = 1 - gaussian * q
-        let magnitude = small.replacing(with: large, where: a .> 1)
-        return (unsafeBitCast(unsafeBitCast(magnitude, to: SIMD8<UInt32>.self) | sign, to: Vector.self), gaussian)
+        let result = small.replacing(with: large, where: a .> 1)
+        return (unsafeBitCast(unsafeBitCast(result, to: SIMD8<UInt32>.self) | sign, to: Vector.self), gaussian)
     }
 
     /// Eight floats from `p + i`, `padding` past `end`.

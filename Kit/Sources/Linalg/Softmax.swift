@@ -15,8 +15,12 @@ public func softmaxForward(out: UnsafeMutablePointer<Float>, input: UnsafePointe
     concurrentChunks(N, minimumChunk: minimumRowsPerChunk(width: K)) { rows in
         for n in rows {
             let x = input + n * K, y = out + n * K
-            var maxValue = -Float.infinity
-            for k in 0..<K where x[k] > maxValue { maxValue = x[k] }
+            var maxima = SIMDMath.Vector(repeating: -.infinity)
+            for k in stride(from: 0, to: K, by: 8) {
+                let v = SIMDMath.load(x, k, end: K, padding: -.infinity)
+                maxima = maxima.replacing(with: v, where: v .> maxima)
+            }
+            let maxValue = maxima.max()
             if maxValue == -Float.infinity {
                 for k in 0..<K { y[k] = 0 }
                 continue
@@ -30,7 +34,7 @@ public func softmaxForward(out: UnsafeMutablePointer<Float>, input: UnsafePointe
                 SIMDMath.store(e, y, k, end: K)
             }
             let inverse = Float(1 / sums.sum())
-            for k in 0..<K { y[k] *= inverse }
+            for k in stride(from: 0, to: K, by: 8) { SIMDMath.store(SIMDMath.load(y, k, end: K) * inverse, y, k, end: K) }
         }
     }
 }

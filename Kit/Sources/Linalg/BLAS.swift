@@ -10,11 +10,12 @@ public enum BLAS {
     /// The configured thread count and whether a ``concurrentChunks(_:minimumChunk:_:)``
     /// region is running (OpenBLAS is then held at one thread).
     private struct ThreadState {
-        var configured: Int?
+        var configured: Int
         var inConcurrentRegion = false
     }
 
-    private static let threadState = Mutex(ThreadState())
+    /// Starts from OpenBLAS's own default (the core count, or `OPENBLAS_NUM_THREADS`).
+    private static let threadState = Mutex(ThreadState(configured: Int(openblas_get_num_threads())))
 
     /// Sets the number of threads for every later call in the process: OpenBLAS's and the
     /// engine's own kernels' (``concurrentChunks(_:minimumChunk:_:)``).
@@ -26,17 +27,8 @@ public enum BLAS {
         }
     }
 
-    /// The configured thread count (OpenBLAS's own default until ``setThreadCount(_:)``).
-    public static var threadCount: Int { configuredThreadCount }
-
-    static var configuredThreadCount: Int {
-        threadState.withLock { state in
-            if let configured = state.configured { return configured }
-            let initial = Int(openblas_get_num_threads())
-            state.configured = initial
-            return initial
-        }
-    }
+    /// The configured thread count.
+    public static var threadCount: Int { threadState.withLock { $0.configured } }
 
     /// Claims the cores for a concurrent region; false when another region holds them.
     static func enterConcurrentRegion() -> Bool {
@@ -51,7 +43,7 @@ public enum BLAS {
     static func leaveConcurrentRegion() {
         threadState.withLock { state in
             state.inConcurrentRegion = false
-            openblas_set_num_threads(Int32(state.configured ?? 1))
+            openblas_set_num_threads(Int32(state.configured))
         }
     }
 

@@ -25,7 +25,7 @@ import Dispatch
 public func concurrentChunks(
     _ count: Int, minimumChunk: Int, maximumChunks: Int = .max, _ body: @Sendable (_ chunk: Int, Range<Int>) -> Void
 ) {
-    let chunks = min(BLAS.configuredThreadCount, count / max(minimumChunk, 1), maximumChunks)
+    let chunks = min(BLAS.threadCount, count / max(minimumChunk, 1), maximumChunks)
     guard chunks > 1, BLAS.enterConcurrentRegion() else {
         body(0, 0..<count)
         return

@@ -25,23 +25,26 @@ public func crossEntropyForward(
     }
 }
 
-/// `dlogits[n] += dlosses[n] · (probs[n] - onehot(targets[n]))` for scored rows.
+/// `dlogits[n] += dlosses[n] · (probs[n] - onehot(targets[n]))` for scored rows, split
+/// across cores by row.
 ///
 /// - Parameters:
 ///   - dlogits: `(N, V)`, accumulated
 ///   - dlosses: `(N)`
 ///   - probs: `(N, V)` saved by forward
 ///   - targets: `(N)`
-@inlinable
 public func crossEntropyBackward(
     dlogits: UnsafeMutablePointer<Float>, dlosses: UnsafePointer<Float>, probs: UnsafePointer<Float>,
     targets: UnsafePointer<Int32>, N: Int, V: Int
 ) {
-    for n in 0..<N {
-        let target = Int(targets[n])
-        guard target >= 0 else { continue }
-        let d = dlosses[n], p = probs + n * V, g = dlogits + n * V
-        for v in 0..<V { g[v] += d * p[v] }
-        g[target] -= d
+    nonisolated(unsafe) let dlogits = dlogits, dlosses = dlosses, probs = probs, targets = targets
+    concurrentChunks(N, minimumChunk: minimumRowsPerChunk(width: V)) { rows in
+        for n in rows {
+            let target = Int(targets[n])
+            guard target >= 0 else { continue }
+            let d = dlosses[n], p = probs + n * V, g = dlogits + n * V
+            for v in 0..<V { g[v] += d * p[v] }
+            g[target] -= d
+        }
     }
 }

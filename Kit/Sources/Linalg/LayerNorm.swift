@@ -3,6 +3,8 @@
 
 /// `out = (input - mean) * rstd * weight + bias` per row; saves `mean` and `rstd` for backward.
 ///
+/// Rows are split across cores; each row's sums run in eight SIMD lanes.
+///
 /// - Parameters:
 ///   - out: `(N, C)`
 ///   - mean: `(N)`, written
@@ -10,27 +12,33 @@
 ///   - input: `(N, C)`
 ///   - weight: `(C)`
 ///   - bias: `(C)`
-@inlinable
 public func layerNormForward(
     out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
     input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
     N: Int, C: Int, eps: Float
 ) {
-    for n in 0..<N {
-        let x = input + n * C
-        var sum: Float = 0
-        for c in 0..<C { sum += x[c] }
-        let m = sum / Float(C)
-        var squares: Float = 0
-        for c in 0..<C {
-            let d = x[c] - m
-            squares += d * d
+    nonisolated(unsafe) let out = out, mean = mean, rstd = rstd, input = input, weight = weight, bias = bias
+    concurrentChunks(N, minimumChunk: minimumRowsPerChunk(width: C)) { rows in
+        for n in rows {
+            let x = input + n * C
+            // Eight running sums, one per lane (padding lanes add 0), then their total.
+            var sums = SIMDMath.Vector(repeating: 0)
+            for c in stride(from: 0, to: C, by: 8) { sums += SIMDMath.load(x, c, end: C) }
+            let m = sums.sum() / Float(C)
+            var squares = SIMDMath.Vector(repeating: 0)
+            for c in stride(from: 0, to: C, by: 8) {
+                let d = SIMDMath.load(x, c, end: C, padding: m) - m
+                squares += d * d
+            }
+            let s = 1 / (squares.sum() / Float(C) + eps).squareRoot()
+            let y = out + n * C
+            for c in stride(from: 0, to: C, by: 8) {
+                let xhat = (SIMDMath.load(x, c, end: C) - m) * s
+                SIMDMath.store(xhat * SIMDMath.load(weight, c, end: C) + SIMDMath.load(bias, c, end: C), y, c, end: C)
+            }
+            mean[n] = m
+            rstd[n] = s
         }
-        let s = 1 / (squares / Float(C) + eps).squareRoot()
-        let y = out + n * C
-        for c in 0..<C { y[c] = (x[c] - m) * s * weight[c] + bias[c] }
-        mean[n] = m
-        rstd[n] = s
     }
 }
 
@@ -40,7 +48,8 @@ public func layerNormForward(
 /// `dxhat = dout * weight`,
 /// `dinput += rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))`,
 /// `dweight += Σ_n dout * xhat`, `dbias += Σ_n dout`. The parameter gradients are
-/// optional: a frozen backbone asks only for `dinput`.
+/// optional: a frozen backbone asks only for `dinput`. Rows of `dinput` are split across
+/// cores; the parameter gradients, sums over rows, are accumulated serially afterwards.
 ///
 /// - Parameters:
 ///   - dinput: `(N, C)`, accumulated
@@ -50,31 +59,38 @@ public func layerNormForward(
 ///   - input: `(N, C)` as given to forward
 ///   - weight: `(C)`
 ///   - mean, rstd: `(N)` saved by forward
-@inlinable
 public func layerNormBackward(
     dinput: UnsafeMutablePointer<Float>, dweight: UnsafeMutablePointer<Float>?, dbias: UnsafeMutablePointer<Float>?,
     dout: UnsafePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
     mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
     N: Int, C: Int
 ) {
+    nonisolated(unsafe) let dinput = dinput, dout = dout, input = input, weight = weight, mean = mean, rstd = rstd
+    concurrentChunks(N, minimumChunk: minimumRowsPerChunk(width: C)) { rows in
+        for n in rows {
+            let x = input + n * C, g = dout + n * C, dx = dinput + n * C
+            let m = mean[n], s = rstd[n]
+            var meanDxhat: Float = 0
+            var meanDxhatXhat: Float = 0
+            for c in 0..<C {
+                let xhat = (x[c] - m) * s
+                let dxhat = g[c] * weight[c]
+                meanDxhat += dxhat
+                meanDxhatXhat += dxhat * xhat
+            }
+            meanDxhat /= Float(C)
+            meanDxhatXhat /= Float(C)
+            for c in 0..<C {
+                let xhat = (x[c] - m) * s
+                let dxhat = g[c] * weight[c]
+                dx[c] += s * (dxhat - meanDxhat - xhat * meanDxhatXhat)
+            }
+        }
+    }
+    guard dweight != nil || dbias != nil else { return }
     for n in 0..<N {
-        let x = input + n * C, g = dout + n * C, dx = dinput + n * C
+        let x = input + n * C, g = dout + n * C
         let m = mean[n], s = rstd[n]
-        var meanDxhat: Float = 0
-        var meanDxhatXhat: Float = 0
-        for c in 0..<C {
-            let xhat = (x[c] - m) * s
-            let dxhat = g[c] * weight[c]
-            meanDxhat += dxhat
-            meanDxhatXhat += dxhat * xhat
-        }
-        meanDxhat /= Float(C)
-        meanDxhatXhat /= Float(C)
-        for c in 0..<C {
-            let xhat = (x[c] - m) * s
-            let dxhat = g[c] * weight[c]
-            dx[c] += s * (dxhat - meanDxhat - xhat * meanDxhatXhat)
-        }
         if let dweight {
             for c in 0..<C { dweight[c] += g[c] * (x[c] - m) * s }
         }

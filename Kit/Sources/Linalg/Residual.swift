@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 // Dimensions: N = number of elements.
 
-/// `out = a + b`.
+/// `out = a + b`, split across cores.
 ///
 /// - Parameters:
 ///   - out: `(N)`; may alias `a` or `b`
 ///   - a, b: `(N)`
-@inlinable
 public func residualForward(out: UnsafeMutablePointer<Float>, a: UnsafePointer<Float>, b: UnsafePointer<Float>, N: Int) {
-    for i in 0..<N { out[i] = a[i] + b[i] }
+    nonisolated(unsafe) let out = out, a = a, b = b
+    concurrentChunks(N, minimumChunk: minimumElementsPerChunk) { range in
+        for i in range { out[i] = a[i] + b[i] }
+    }
 }
 
 /// `da += dout; db += dout`, the gradient of `out = a + b`.
@@ -16,12 +18,14 @@ public func residualForward(out: UnsafeMutablePointer<Float>, a: UnsafePointer<F
 /// - Parameters:
 ///   - da, db: `(N)`, accumulated
 ///   - dout: `(N)`
-@inlinable
 public func residualBackward(
     da: UnsafeMutablePointer<Float>, db: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, N: Int
 ) {
-    for i in 0..<N {
-        da[i] += dout[i]
-        db[i] += dout[i]
+    nonisolated(unsafe) let da = da, db = db, dout = dout
+    concurrentChunks(N, minimumChunk: minimumElementsPerChunk) { range in
+        for i in range {
+            da[i] += dout[i]
+            db[i] += dout[i]
+        }
     }
 }

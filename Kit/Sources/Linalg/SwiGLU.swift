@@ -6,7 +6,7 @@ import Glibc
 /// The gated activation of a Llama MLP: `out = silu(gate) · up`, `silu(g) = g · σ(g)`.
 ///
 /// `gate` and `up` are the outputs of the two input projections (GGUF `ffn_gate`, `ffn_up`); no
-/// cache is needed, backward recomputes σ(gate).
+/// cache is needed, backward recomputes σ(gate). Split across cores by element.
 public func swigluForward(
     out: UnsafeMutablePointer<Float>,     // (B, T, H)
     gate: UnsafePointer<Float>,           // (B, T, H)
@@ -14,9 +14,12 @@ public func swigluForward(
     B: Int, T: Int, H: Int
 ) {
     precondition(B >= 0 && T >= 0 && H >= 0, "bad dimensions B=\(B) T=\(T) H=\(H)")
-    for i in 0..<(B * T * H) {
-        let g = gate[i]
-        out[i] = g / (1 + expf(-g)) * up[i]
+    nonisolated(unsafe) let out = out, gate = gate, up = up
+    concurrentChunks(B * T * H, minimumChunk: minimumElementsPerChunk) { range in
+        for i in range {
+            let g = gate[i]
+            out[i] = g / (1 + expf(-g)) * up[i]
+        }
     }
 }
 
@@ -35,10 +38,13 @@ public func swigluBackward(
     B: Int, T: Int, H: Int
 ) {
     precondition(B >= 0 && T >= 0 && H >= 0, "bad dimensions B=\(B) T=\(T) H=\(H)")
-    for i in 0..<(B * T * H) {
-        let g = gate[i]
-        let s = 1 / (1 + expf(-g))
-        dgate[i] += dout[i] * up[i] * s * (1 + g * (1 - s))
-        dup[i] += dout[i] * g * s
+    nonisolated(unsafe) let dgate = dgate, dup = dup, dout = dout, gate = gate, up = up
+    concurrentChunks(B * T * H, minimumChunk: minimumElementsPerChunk) { range in
+        for i in range {
+            let g = gate[i]
+            let s = 1 / (1 + expf(-g))
+            dgate[i] += dout[i] * up[i] * s * (1 + g * (1 - s))
+            dup[i] += dout[i] * g * s
+        }
     }
 }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
+import Linalg
 import Synchronization
 
 /// An in-place radix-2 complex fast Fourier transform of one power-of-two length, in Double.
@@ -219,20 +220,5 @@ private func butterflyRun(_ data: SplitComplexPointer, start: Int, span: Int, k:
             bRe[k] = dr * c + di * s
             bIm[k] = di * c - dr * s
         }
-    }
-}
-
-/// Runs `body` over `0..<count` split into contiguous chunks of at least `minimumChunk`, one
-/// per core, concurrently; small ranges run inline.
-///
-/// - Important: `body` must touch disjoint data for disjoint ranges.
-func concurrentChunks(_ count: Int, minimumChunk: Int, _ body: @Sendable (Range<Int>) -> Void) {
-    let chunks = min(ProcessInfo.processInfo.activeProcessorCount, count / max(minimumChunk, 1))
-    guard chunks > 1 else {
-        body(0..<count)
-        return
-    }
-    DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-        body((count * chunk / chunks)..<(count * (chunk + 1) / chunks))
     }
 }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
+import Linalg
 
 // Pure math for privacy loss distributions (PLDs), in the construction of Google's
 // dp_accounting (pld/privacy_loss_mechanism.py, pld/pld_pmf.py, pld/common.py) and of

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
+import Linalg
 
 /// A discretized privacy loss distribution in one adjacency direction: mass `probabilities[i]`
 /// at loss (lowerIndex + i)·interval, plus `infinityMass` at +∞.

@@ -23,10 +23,13 @@ func attentionForward(
 ) {
     let hs = C / NH
     let scale = 1 / Float(hs).squareRoot()
-    for b in 0..<B {
-        let rowBase = b * T * ld
-        for h in 0..<NH {
-            let scores = att + (b * NH + h) * T * T
+    nonisolated(unsafe) let out = out, att = att, q = q, k = k, v = v, mask = mask
+    // One (b, h) pair per item: each writes its own scores and its own columns of out.
+    concurrentChunks(B * NH, minimumChunk: 1) { pairs in
+        for pair in pairs {
+            let b = pair / NH, h = pair % NH
+            let rowBase = b * T * ld
+            let scores = att + pair * T * T
             // scores = scale · q_h k_hᵀ   (T, T)
             BLAS.sgemm(transB: true, m: T, n: T, k: hs, alpha: scale,
                        a: q + rowBase + h * hs, lda: ld, b: k + rowBase + h * hs, ldb: ld,
@@ -51,7 +54,8 @@ func attentionForward(
 ///
 /// - Parameters:
 ///   - dq, dk, dv: `(B, T, ld)` views, accumulated
-///   - scratch: `(2, T, T)` workspace
+///   - scratch: `(workers, 2, T, T)` workspace, one slice per concurrent worker
+///   - workers: the slices in `scratch`; at least 1, at most ``BLAS/threadCount`` are used
 ///   - dout: `(B, T, C)`
 ///   - att: `(B, NH, T, T)` saved by forward
 ///   - q, k, v: as given to forward
@@ -60,15 +64,18 @@ func attentionBackward(
     scratch: UnsafeMutablePointer<Float>,
     dout: UnsafePointer<Float>, att: UnsafePointer<Float>,
     q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, ld: Int,
-    B: Int, T: Int, C: Int, NH: Int
+    B: Int, T: Int, C: Int, NH: Int, workers: Int
 ) {
     let hs = C / NH
     let scale = 1 / Float(hs).squareRoot()
-    let dP = scratch, dS = scratch + T * T
-    for b in 0..<B {
-        let rowBase = b * T * ld
-        for h in 0..<NH {
-            let P = att + (b * NH + h) * T * T
+    nonisolated(unsafe) let dq = dq, dk = dk, dv = dv, scratch = scratch, dout = dout, att = att, q = q, k = k, v = v
+    // One (b, h) pair per item: each accumulates into its own columns of dq, dk, dv.
+    concurrentChunks(B * NH, minimumChunk: 1, maximumChunks: workers) { worker, pairs in
+        let dP = scratch + worker * 2 * T * T, dS = dP + T * T
+        for pair in pairs {
+            let b = pair / NH, h = pair % NH
+            let rowBase = b * T * ld
+            let P = att + pair * T * T
             let dO = dout + b * T * C + h * hs
             // dP = dO · v_hᵀ   (T, T)
             BLAS.sgemm(transB: true, m: T, n: T, k: hs, a: dO, lda: C, b: v + rowBase + h * hs, ldb: ld,

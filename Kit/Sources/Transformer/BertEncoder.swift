@@ -44,7 +44,7 @@ public final class BertEncoder: Backbone {
 
     private let activations = ActivationSlab()
     private let gradients = ActivationSlab()
-    private var layout = Layout(B: 0, T: 0, config: nil)
+    private var layout = Layout(B: 0, T: 0, workers: 0, config: nil)
     private var ids: [Int32] = []
     private var tokenTypes: [Int32] = []
     private let positions: [Int32]
@@ -255,7 +255,8 @@ public final class BertEncoder: Backbone {
             dk.update(repeating: 0, count: BT * C)
             dv.update(repeating: 0, count: BT * C)
             attentionBackward(dq: dq, dk: dk, dv: dv, scratch: scratch, dout: dctx, att: s.att,
-                              q: s.q, k: s.k, v: s.v, ld: C, B: B, T: T, C: C, NH: NH)
+                              q: s.q, k: s.k, v: s.v, ld: C, B: B, T: T, C: C, NH: NH,
+                              workers: layout.capacityWorkers)
             // q, k, v = x·Wᵀ + b
             denseBackward(l, .query, dinput: dNext, dout: dq, input: x, weight: w.query, IC: C, OC: C)
             denseBackward(l, .key, dinput: dNext, dout: dk, input: x, weight: w.key, IC: C, OC: C)
@@ -291,7 +292,7 @@ public final class BertEncoder: Backbone {
 
     /// Offsets (in floats) of every region, sized for the largest batch seen so far.
     struct Layout {
-        var capacityB = 0, capacityT = 0
+        var capacityB = 0, capacityT = 0, capacityWorkers = 0
         var mask = 0, embeddingSum = 0, normalized = 0, embeddingMean = 0, embeddingRstd = 0, boundaries = 0, layers = 0, layerStride = 0
         var q = 0, k = 0, v = 0, att = 0, ctx = 0, r1 = 0, mean1 = 0, rstd1 = 0, h1 = 0, f = 0
         var gelu = 0, r2 = 0, mean2 = 0, rstd2 = 0
@@ -299,10 +300,11 @@ public final class BertEncoder: Backbone {
         var dCur = 0, dNext = 0, dr2 = 0, dh1 = 0, dr1 = 0, dctx = 0, dq = 0, dk = 0, dv = 0, dg = 0, df = 0, scratch = 0, normScratch = 0
         var gradientCount = 0
 
-        init(B: Int, T: Int, config: BertConfig?) {
+        init(B: Int, T: Int, workers: Int, config: BertConfig?) {
             guard let config else { return }
             capacityB = B
             capacityT = T
+            capacityWorkers = workers
             let BT = B * T, C = config.hiddenSize, I = config.intermediateSize, NH = config.numAttentionHeads
             let L = config.numHiddenLayers
             var cursor = SlabCursor()
@@ -342,7 +344,7 @@ public final class BertEncoder: Backbone {
             dv = grads.take(BT * C)                      // (B, T, C)
             dg = grads.take(BT * I)                      // (B, T, I)
             df = grads.take(BT * I)                      // (B, T, I)
-            scratch = grads.take(2 * T * T)              // (2, T, T)
+            scratch = grads.take(workers * 2 * T * T)    // (workers, 2, T, T): attention backward
             normScratch = grads.take(2 * BT * C)         // (2, B, T, C): xhat and ∂L/∂xhat for norm hooks
             gradientCount = grads.offset
         }
@@ -353,8 +355,10 @@ public final class BertEncoder: Backbone {
     }
 
     private func reserve(batch: Int, seqLen: Int) {
-        guard batch > layout.capacityB || seqLen > layout.capacityT else { return }
-        let newLayout = Layout(B: max(batch, layout.capacityB), T: max(seqLen, layout.capacityT), config: config)
+        let workers = BLAS.threadCount
+        guard batch > layout.capacityB || seqLen > layout.capacityT || workers > layout.capacityWorkers else { return }
+        let newLayout = Layout(B: max(batch, layout.capacityB), T: max(seqLen, layout.capacityT),
+                               workers: max(workers, layout.capacityWorkers), config: config)
         activations.reserve(newLayout.activationCount)
         gradients.reserve(newLayout.gradientCount)
         layout = newLayout

@@ -43,7 +43,7 @@ public final class GPT2Model: Backbone {
 
     private let activations = ActivationSlab()
     private let gradients = ActivationSlab()
-    private var layout = Layout(B: 0, T: 0, config: nil)
+    private var layout = Layout(B: 0, T: 0, workers: 0, config: nil)
     private var ids: [Int32] = []
     private let positions: [Int32]
     private var B = 0, T = 0
@@ -233,7 +233,8 @@ public final class GPT2Model: Backbone {
             // ctx = attention(qkv)
             dqkv.update(repeating: 0, count: BT * 3 * C)
             attentionBackward(dq: dqkv, dk: dqkv + C, dv: dqkv + 2 * C, scratch: scratch, dout: dctx, att: s.att,
-                              q: s.qkv, k: s.qkv + C, v: s.qkv + 2 * C, ld: 3 * C, B: B, T: T, C: C, NH: NH)
+                              q: s.qkv, k: s.qkv + C, v: s.qkv + 2 * C, ld: 3 * C, B: B, T: T, C: C, NH: NH,
+                              workers: layout.capacityWorkers)
             // qkv = a1·Wattn + b
             da1.update(repeating: 0, count: BT * C)
             denseBackward(l, .qkv, dinput: da1, dout: dqkv, input: s.a1, weight: w.attention, IC: C, OC: 3 * C)
@@ -265,17 +266,18 @@ public final class GPT2Model: Backbone {
 
     /// Offsets (in floats) of every region, sized for the largest batch seen so far.
     struct Layout {
-        var capacityB = 0, capacityT = 0
+        var capacityB = 0, capacityT = 0, capacityWorkers = 0
         var mask = 0, normalized = 0, gelu = 0, boundaries = 0, final = 0, finalMean = 0, finalRstd = 0, layers = 0, layerStride = 0
         var a1 = 0, mean1 = 0, rstd1 = 0, qkv = 0, att = 0, ctx = 0, r1 = 0, a2 = 0, mean2 = 0, rstd2 = 0, f = 0
         var activationCount = 0
         var dCur = 0, dNext = 0, dr1 = 0, dctx = 0, da1 = 0, da2 = 0, dqkv = 0, dg = 0, df = 0, scratch = 0, normScratch = 0
         var gradientCount = 0
 
-        init(B: Int, T: Int, config: GPT2Config?) {
+        init(B: Int, T: Int, workers: Int, config: GPT2Config?) {
             guard let config else { return }
             capacityB = B
             capacityT = T
+            capacityWorkers = workers
             let BT = B * T, C = config.nEmbd, I = config.innerSize, NH = config.nHead, L = config.nLayer
             var cursor = SlabCursor()
             mask = cursor.take(BT)                       // (B, T)
@@ -310,7 +312,7 @@ public final class GPT2Model: Backbone {
             dqkv = grads.take(BT * 3 * C)                // (B, T, 3C)
             dg = grads.take(BT * I)                      // (B, T, I)
             df = grads.take(BT * I)                      // (B, T, I)
-            scratch = grads.take(2 * T * T)              // (2, T, T)
+            scratch = grads.take(workers * 2 * T * T)    // (workers, 2, T, T): attention backward
             normScratch = grads.take(2 * BT * C)         // (2, B, T, C): xhat and ∂L/∂xhat for norm hooks
             gradientCount = grads.offset
         }
@@ -321,8 +323,10 @@ public final class GPT2Model: Backbone {
     }
 
     private func reserve(batch: Int, seqLen: Int) {
-        guard batch > layout.capacityB || seqLen > layout.capacityT else { return }
-        let newLayout = Layout(B: max(batch, layout.capacityB), T: max(seqLen, layout.capacityT), config: config)
+        let workers = BLAS.threadCount
+        guard batch > layout.capacityB || seqLen > layout.capacityT || workers > layout.capacityWorkers else { return }
+        let newLayout = Layout(B: max(batch, layout.capacityB), T: max(seqLen, layout.capacityT),
+                               workers: max(workers, layout.capacityWorkers), config: config)
         activations.reserve(newLayout.activationCount)
         gradients.reserve(newLayout.gradientCount)
         layout = newLayout

@@ -28,11 +28,13 @@ func groupedQueryAttentionForward(
     precondition(NH % NKV == 0 && offset + TQ <= TK, "bad attention shape NH=\(NH) NKV=\(NKV) TQ=\(TQ) TK=\(TK) offset=\(offset)")
     let Q = NH * HD, KV = NKV * HD, group = NH / NKV
     let scale = 1 / Float(HD).squareRoot()
-    for b in 0..<B {
-        let qb = q + b * TQ * Q, kb = k + b * TK * KV, vb = v + b * TK * KV
-        for h in 0..<NH {
-            let g = h / group
-            let scores = att + (b * NH + h) * TQ * TK
+    nonisolated(unsafe) let out = out, att = att, q = q, k = k, v = v, keyMask = keyMask
+    // One (b, h) pair per item: each writes its own scores and its own columns of out.
+    concurrentChunks(B * NH, minimumChunk: 1) { pairs in
+        for pair in pairs {
+            let b = pair / NH, h = pair % NH, g = h / group
+            let qb = q + b * TQ * Q, kb = k + b * TK * KV, vb = v + b * TK * KV
+            let scores = att + pair * TQ * TK
             // scores = scale · q_h k_gᵀ   (TQ, TK)
             BLAS.sgemm(transB: true, m: TQ, n: TK, k: HD, alpha: scale, a: qb + h * HD, lda: Q, b: kb + g * HD, ldb: KV,
                        c: scores, ldc: TK)
@@ -60,7 +62,8 @@ func groupedQueryAttentionForward(
 /// - Parameters:
 ///   - dq: `(B, T, Q)`, accumulated
 ///   - dk, dv: `(B, T, KV)`, accumulated
-///   - scratch: `(2, T, T)` workspace
+///   - scratch: `(workers, 2, T, T)` workspace, one slice per concurrent worker
+///   - workers: the slices in `scratch`; at least 1, at most ``BLAS/threadCount`` are used
 ///   - dout: `(B, T, Q)`
 ///   - att: `(B, NH, T, T)` saved by forward
 ///   - q, k, v: as given to forward
@@ -68,29 +71,34 @@ func groupedQueryAttentionBackward(
     dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
     scratch: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, att: UnsafePointer<Float>,
     q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
-    B: Int, T: Int, NH: Int, NKV: Int, HD: Int
+    B: Int, T: Int, NH: Int, NKV: Int, HD: Int, workers: Int
 ) {
     let Q = NH * HD, KV = NKV * HD, group = NH / NKV
     let scale = 1 / Float(HD).squareRoot()
-    let dP = scratch, dS = scratch + T * T
-    for b in 0..<B {
-        let qb = q + b * T * Q, kb = k + b * T * KV, vb = v + b * T * KV
-        let dqb = dq + b * T * Q, dkb = dk + b * T * KV, dvb = dv + b * T * KV
-        for h in 0..<NH {
-            let g = h / group
-            let P = att + (b * NH + h) * T * T
-            let dO = dout + b * T * Q + h * HD
-            // dP = dO · v_gᵀ   (T, T)
-            BLAS.sgemm(transB: true, m: T, n: T, k: HD, a: dO, lda: Q, b: vb + g * HD, ldb: KV, c: dP, ldc: T)
-            // dv_g += Pᵀ · dO
-            BLAS.sgemm(transA: true, m: T, n: HD, k: T, a: P, lda: T, b: dO, ldb: Q, beta: 1, c: dvb + g * HD, ldc: KV)
-            dS.update(repeating: 0, count: T * T)
-            softmaxBackward(dinput: dS, dout: dP, out: P, N: T, K: T)
-            // dq_h += scale · dS · k_g;  dk_g += scale · dSᵀ · q_h
-            BLAS.sgemm(m: T, n: HD, k: T, alpha: scale, a: dS, lda: T, b: kb + g * HD, ldb: KV,
-                       beta: 1, c: dqb + h * HD, ldc: Q)
-            BLAS.sgemm(transA: true, m: T, n: HD, k: T, alpha: scale, a: dS, lda: T, b: qb + h * HD, ldb: Q,
-                       beta: 1, c: dkb + g * HD, ldc: KV)
+    nonisolated(unsafe) let dq = dq, dk = dk, dv = dv, scratch = scratch, dout = dout, att = att, q = q, k = k, v = v
+    // One (b, g) key/value group per item: its query heads accumulate into dk_g and dv_g in
+    // order h = g·group, g·group + 1, …, as a serial loop would.
+    concurrentChunks(B * NKV, minimumChunk: 1, maximumChunks: workers) { worker, groups in
+        let dP = scratch + worker * 2 * T * T, dS = dP + T * T
+        for item in groups {
+            let b = item / NKV, g = item % NKV
+            let qb = q + b * T * Q, kb = k + b * T * KV, vb = v + b * T * KV
+            let dqb = dq + b * T * Q, dkb = dk + b * T * KV, dvb = dv + b * T * KV
+            for h in (g * group)..<((g + 1) * group) {
+                let P = att + (b * NH + h) * T * T
+                let dO = dout + b * T * Q + h * HD
+                // dP = dO · v_gᵀ   (T, T)
+                BLAS.sgemm(transB: true, m: T, n: T, k: HD, a: dO, lda: Q, b: vb + g * HD, ldb: KV, c: dP, ldc: T)
+                // dv_g += Pᵀ · dO
+                BLAS.sgemm(transA: true, m: T, n: HD, k: T, a: P, lda: T, b: dO, ldb: Q, beta: 1, c: dvb + g * HD, ldc: KV)
+                dS.update(repeating: 0, count: T * T)
+                softmaxBackward(dinput: dS, dout: dP, out: P, N: T, K: T)
+                // dq_h += scale · dS · k_g;  dk_g += scale · dSᵀ · q_h
+                BLAS.sgemm(m: T, n: HD, k: T, alpha: scale, a: dS, lda: T, b: kb + g * HD, ldb: KV,
+                           beta: 1, c: dqb + h * HD, ldc: Q)
+                BLAS.sgemm(transA: true, m: T, n: HD, k: T, alpha: scale, a: dS, lda: T, b: qb + h * HD, ldb: Q,
+                           beta: 1, c: dkb + g * HD, ldc: KV)
+            }
         }
     }
 }

@@ -22,7 +22,10 @@ func linearForward(
     bias: UnsafePointer<Float>?, N: Int, IC: Int, OC: Int, layout: WeightLayout
 ) {
     if let bias {
-        for n in 0..<N { (out + n * OC).update(from: bias, count: OC) }
+        nonisolated(unsafe) let out = out, bias = bias
+        concurrentChunks(N, minimumChunk: minimumRowsPerChunk(width: OC)) { rows in
+            for n in rows { (out + n * OC).update(from: bias, count: OC) }
+        }
     }
     BLAS.sgemm(transB: layout == .outIn, m: N, n: OC, k: IC,
                a: input, lda: IC, b: weight, ldb: layout == .outIn ? IC : OC,

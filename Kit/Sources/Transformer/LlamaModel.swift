@@ -53,7 +53,7 @@ public final class LlamaModel: Backbone {
 
     private let activations = ActivationSlab()
     private let gradients = ActivationSlab()
-    private var layout = Layout(B: 0, T: 0, config: nil)
+    private var layout = Layout(B: 0, T: 0, workers: 0, config: nil)
     private var ids: [Int32] = []
     private var positions: [Int32] = []
     private var B = 0, T = 0
@@ -374,7 +374,8 @@ public final class LlamaModel: Backbone {
             dk.update(repeating: 0, count: BT * KV)
             dv.update(repeating: 0, count: BT * KV)
             groupedQueryAttentionBackward(dq: dq, dk: dk, dv: dv, scratch: scratch, dout: dctx, att: s.att,
-                                          q: s.q, k: s.k, v: s.v, B: B, T: T, NH: NH, NKV: NKV, HD: HD)
+                                          q: s.q, k: s.k, v: s.v, B: B, T: T, NH: NH, NKV: NKV, HD: HD,
+                                          workers: layout.capacityWorkers)
             // q = rope(a1·Wqᵀ), k = rope(a1·Wkᵀ)
             dqRaw.update(repeating: 0, count: BT * Q)
             dkRaw.update(repeating: 0, count: BT * KV)
@@ -414,7 +415,7 @@ public final class LlamaModel: Backbone {
 
     /// Offsets (in floats) of every region, sized for the largest batch seen so far.
     struct Layout {
-        var capacityB = 0, capacityT = 0
+        var capacityB = 0, capacityT = 0, capacityWorkers = 0
         var mask = 0, normalized = 0, swiglu = 0, boundaries = 0, final = 0, finalRstd = 0, layers = 0, layerStride = 0
         var a1 = 0, rstd1 = 0, q = 0, k = 0, v = 0, att = 0, ctx = 0, r1 = 0, a2 = 0, rstd2 = 0, gate = 0, up = 0
         var activationCount = 0
@@ -422,10 +423,11 @@ public final class LlamaModel: Backbone {
         var dh = 0, dgate = 0, dup = 0, scratch = 0, normScratch = 0
         var gradientCount = 0
 
-        init(B: Int, T: Int, config: LlamaConfig?) {
+        init(B: Int, T: Int, workers: Int, config: LlamaConfig?) {
             guard let config else { return }
             capacityB = B
             capacityT = T
+            capacityWorkers = workers
             let BT = B * T, C = config.hiddenSize, I = config.intermediateSize, NH = config.headCount
             let Q = NH * config.headDim, KV = config.kvHeadCount * config.headDim, L = config.layerCount
             var cursor = SlabCursor()
@@ -466,15 +468,17 @@ public final class LlamaModel: Backbone {
             dh = grads.take(BT * I)                      // (B, T, I)
             dgate = grads.take(BT * I)                   // (B, T, I)
             dup = grads.take(BT * I)                     // (B, T, I)
-            scratch = grads.take(2 * T * T)              // (2, T, T)
+            scratch = grads.take(workers * 2 * T * T)    // (workers, 2, T, T): attention backward
             normScratch = grads.take(2 * BT * C)         // (2, B, T, C): xhat and ∂L/∂xhat for norm hooks
             gradientCount = grads.offset
         }
     }
 
     private func reserve(batch: Int, seqLen: Int) {
-        guard batch > layout.capacityB || seqLen > layout.capacityT else { return }
-        let newLayout = Layout(B: max(batch, layout.capacityB), T: max(seqLen, layout.capacityT), config: config)
+        let workers = BLAS.threadCount
+        guard batch > layout.capacityB || seqLen > layout.capacityT || workers > layout.capacityWorkers else { return }
+        let newLayout = Layout(B: max(batch, layout.capacityB), T: max(seqLen, layout.capacityT),
+                               workers: max(workers, layout.capacityWorkers), config: config)
         activations.reserve(newLayout.activationCount)
         gradients.reserve(newLayout.gradientCount)
         layout = newLayout

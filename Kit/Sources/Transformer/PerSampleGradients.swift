@@ -12,7 +12,8 @@ import Linalg
 /// tokens are zero, so padding contributes nothing to either.
 ///
 /// Holds a workspace that grows to the largest shape seen, so steady-state calls
-/// allocate nothing.
+/// allocate nothing. Samples are split across cores (``concurrentChunks(_:minimumChunk:_:)``),
+/// one workspace slice per worker; each sample's result is computed as it would be alone.
 ///
 /// - Important: not thread-safe; use one instance per training loop.
 public final class PerSampleGradients {
@@ -41,26 +42,34 @@ public final class PerSampleGradients {
         into norms: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
         B: Int, T: Int, IC: Int, OC: Int, method: Method? = nil
     ) {
+        let workers = BLAS.threadCount
+        nonisolated(unsafe) let norms = norms, input = input, outputGradient = outputGradient
         switch method ?? Self.method(seqLen: T, inFeatures: IC, outFeatures: OC) {
         case .ghost:
-            workspace.reserve(2 * T * T)
-            let xx = workspace.base, gg = workspace.base + T * T
-            for s in 0..<B {
-                let x = input + s * T * IC, g = outputGradient + s * T * OC
-                BLAS.sgemm(transB: true, m: T, n: T, k: IC, a: x, lda: IC, b: x, ldb: IC, c: xx, ldc: T)
-                BLAS.sgemm(transB: true, m: T, n: T, k: OC, a: g, lda: OC, b: g, ldb: OC, c: gg, ldc: T)
-                var total: Double = 0
-                for i in 0..<(T * T) { total += Double(xx[i]) * Double(gg[i]) }
-                norms[s] += Float(total)
+            workspace.reserve(workers * 2 * T * T)
+            nonisolated(unsafe) let slab = workspace.base   // (workers, 2, T, T)
+            concurrentChunks(B, minimumChunk: 1, maximumChunks: workers) { worker, samples in
+                let xx = slab + worker * 2 * T * T, gg = xx + T * T
+                for s in samples {
+                    let x = input + s * T * IC, g = outputGradient + s * T * OC
+                    BLAS.sgemm(transB: true, m: T, n: T, k: IC, a: x, lda: IC, b: x, ldb: IC, c: xx, ldc: T)
+                    BLAS.sgemm(transB: true, m: T, n: T, k: OC, a: g, lda: OC, b: g, ldb: OC, c: gg, ldc: T)
+                    var total: Double = 0
+                    for i in 0..<(T * T) { total += Double(xx[i]) * Double(gg[i]) }
+                    norms[s] += Float(total)
+                }
             }
         case .instantiate:
-            workspace.reserve(OC * IC)
-            let w = workspace.base
-            for s in 0..<B {
-                // W_s = G_sᵀ X_s   (OC, IC)
-                BLAS.sgemm(transA: true, m: OC, n: IC, k: T, a: outputGradient + s * T * OC, lda: OC,
-                           b: input + s * T * IC, ldb: IC, c: w, ldc: IC)
-                norms[s] += Float(Reductions.sumOfSquares(w, N: OC * IC))
+            workspace.reserve(workers * OC * IC)
+            nonisolated(unsafe) let slab = workspace.base   // (workers, OC, IC)
+            concurrentChunks(B, minimumChunk: 1, maximumChunks: workers) { worker, samples in
+                let w = slab + worker * OC * IC
+                for s in samples {
+                    // W_s = G_sᵀ X_s   (OC, IC)
+                    BLAS.sgemm(transA: true, m: OC, n: IC, k: T, a: outputGradient + s * T * OC, lda: OC,
+                               b: input + s * T * IC, ldb: IC, c: w, ldc: IC)
+                    norms[s] += Float(Reductions.sumOfSquares(w, N: OC * IC))
+                }
             }
         }
     }
@@ -73,8 +82,11 @@ public final class PerSampleGradients {
     public static func accumulateBiasGradients(
         into biasGradients: UnsafeMutablePointer<Float>, outputGradient: UnsafePointer<Float>, B: Int, T: Int, OC: Int
     ) {
-        for s in 0..<B {
-            Reductions.columnSums(out: biasGradients + s * OC, outputGradient + s * T * OC, N: T, K: OC)
+        nonisolated(unsafe) let biasGradients = biasGradients, outputGradient = outputGradient
+        concurrentChunks(B, minimumChunk: minimumRowsPerChunk(width: T * OC)) { samples in
+            for s in samples {
+                Reductions.columnSums(out: biasGradients + s * OC, outputGradient + s * T * OC, N: T, K: OC)
+            }
         }
     }
 
@@ -92,10 +104,13 @@ public final class PerSampleGradients {
         B: Int, T: Int, IC: Int, OC: Int, layout: WeightLayout = .outIn
     ) {
         workspace.reserve(B * T * OC)
-        let scaled = workspace.base   // (B, T, OC): G with each sample's rows times its scale
-        for s in 0..<B {
-            let c = scales[s], g = outputGradient + s * T * OC, y = scaled + s * T * OC
-            for i in 0..<(T * OC) { y[i] = c * g[i] }
+        nonisolated(unsafe) let scaled = workspace.base   // (B, T, OC): G with each sample's rows times its scale
+        nonisolated(unsafe) let outputGradient = outputGradient, scales = scales
+        concurrentChunks(B, minimumChunk: minimumRowsPerChunk(width: T * OC)) { samples in
+            for s in samples {
+                let c = scales[s], g = outputGradient + s * T * OC, y = scaled + s * T * OC
+                for i in 0..<(T * OC) { y[i] = c * g[i] }
+            }
         }
         switch layout {
         case .outIn:

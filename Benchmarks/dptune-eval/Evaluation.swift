@@ -88,7 +88,7 @@ final class Evaluation {
         runner = EvaluationRunner(
             backbone: try loadBackbone(directory: backboneDirectory),
             catalog: try StrategyCatalog(directory: pluginDirectory), labels: data.labels, delta: plan.delta,
-            clip: plan.clip, chunkSize: 32)
+            clip: plan.clip, strategyOptions: plan.strategyOptions, chunkSize: 32)
     }
 
     func run() throws -> EvaluationResults {

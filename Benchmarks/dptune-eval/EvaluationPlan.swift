@@ -24,6 +24,8 @@ struct EvaluationPlan: Sendable {
     var couplingBatches: [Int]
     var timingSteps: Int
     var sections: Set<Section>
+    /// Strategy id → options JSON; a strategy not named runs with its defaults.
+    var strategyOptions: [String: String] = [:]
 
     enum Section: String, CaseIterable, Sendable {
         case utility, robustness, coupling, performance

@@ -43,6 +43,7 @@ struct DPTuneEval: ParsableCommand {
     @Option(help: ArgumentHelp("Options of one strategy as JSON (repeatable); others keep their defaults.",
                                valueName: "id=json"))
     var strategyOptions: [String] = []
+    @Flag(help: "Leave out the non-private LoRA reference of the utility section.") var skipReference = false
 
     func run() throws {
         let plan = try resolvedPlan()
@@ -75,6 +76,7 @@ struct DPTuneEval: ParsableCommand {
         if let couplingRates { plan.couplingRates = try Self.list(couplingRates, "--coupling-rates") }
         if let couplingBatches { plan.couplingBatches = try Self.list(couplingBatches, "--coupling-batches") }
         if let timingSteps { plan.timingSteps = timingSteps }
+        plan.nonPrivateReference = !skipReference
         for setting in strategyOptions {
             guard let equals = setting.firstIndex(of: "=") else {
                 throw ValidationError("--strategy-options: \(setting) is not id=json, refusing")

@@ -6,7 +6,7 @@ import Transformer
 /// random projection and B trained, noise allocated to minimize the expected distortion.
 final class ProjectedStrategy: AdapterStrategy {
     let id = "projected"
-    let version = "0.1.0"
+    let version = "0.2.0"
     let summary = "Projected: B over a public random projection A, group-wise clips, per-task noise allocation"
     let options: [StrategyOption] = [
         StrategyOption(name: "rank", kind: .integer, defaultJSON: "16", help: "k, the rows of the projection A (k × in)"),

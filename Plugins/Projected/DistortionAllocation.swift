@@ -42,7 +42,7 @@ import Foundation
 ///     s_g² ∝ q_g^ω_g / α_g,   q_g = k_g·Σ_h(C_h²/k_h) / C²   (optimum over uniform),
 ///
 /// with E_g floored at 1e-6·√u_g, so a segment whose signal is buried in noise stays
-/// uniform. Finally no s_g may change by more than `max_change` per step
+/// uniform. Finally no s_g may change by more than `max_change` per step,
 /// and the result is scaled so the least private task has σ_eff = σ. Step 1 has no
 /// statistics: s_g² ∝ 1/α_g.
 ///

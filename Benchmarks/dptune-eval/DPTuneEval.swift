@@ -40,6 +40,10 @@ struct DPTuneEval: ParsableCommand {
     @Option(help: "DP and non-DP steps timed per strategy.") var timingSteps: Int?
     @Option(help: "Sections to run (comma-separated: utility, robustness, coupling, performance).") var sections: String?
     @Option(help: "OpenBLAS threads.") var threads = 2
+    @Option(help: ArgumentHelp("Options of one strategy as JSON (repeatable); others keep their defaults.",
+                               valueName: "id=json"))
+    var strategyOptions: [String] = []
+    @Flag(help: "Leave out the non-private LoRA reference of the utility section.") var skipReference = false
 
     func run() throws {
         let plan = try resolvedPlan()
@@ -72,6 +76,13 @@ struct DPTuneEval: ParsableCommand {
         if let couplingRates { plan.couplingRates = try Self.list(couplingRates, "--coupling-rates") }
         if let couplingBatches { plan.couplingBatches = try Self.list(couplingBatches, "--coupling-batches") }
         if let timingSteps { plan.timingSteps = timingSteps }
+        plan.nonPrivateReference = !skipReference
+        for setting in strategyOptions {
+            guard let equals = setting.firstIndex(of: "=") else {
+                throw ValidationError("--strategy-options: \(setting) is not id=json, refusing")
+            }
+            plan.strategyOptions[String(setting[..<equals])] = String(setting[setting.index(after: equals)...])
+        }
         if let sections {
             plan.sections = Set(try sections.split(separator: ",").map { name in
                 guard let section = EvaluationPlan.Section(rawValue: String(name)) else {

@@ -65,8 +65,9 @@ final class Evaluation {
     /// Training runs the plan asks for (timing runs counted at two per strategy).
     var plannedRuns: Int {
         let utility = plan.sections.contains(.utility)
-        let tuning = (plan.strategies.count + (utility ? 1 : 0)) * plan.learningRates.count
-        let main = utility ? plan.strategies.count * plan.epsilons.count * plan.seeds.count + plan.seeds.count : 0
+        let tuning = (plan.strategies.count + (plan.runsReference ? 1 : 0)) * plan.learningRates.count
+        let main = (utility ? plan.strategies.count * plan.epsilons.count * plan.seeds.count : 0)
+            + (plan.runsReference ? plan.seeds.count : 0)
         let corruptions = plan.noiseLevels.filter { !(utility && $0 == 0) }.count + 1
         let robustness = plan.sections.contains(.robustness) ? plan.strategies.count * corruptions : 0
         let coupling = plan.sections.contains(.coupling)
@@ -88,7 +89,7 @@ final class Evaluation {
         runner = EvaluationRunner(
             backbone: try loadBackbone(directory: backboneDirectory),
             catalog: try StrategyCatalog(directory: pluginDirectory), labels: data.labels, delta: plan.delta,
-            clip: plan.clip, chunkSize: 32)
+            clip: plan.clip, strategyOptions: plan.strategyOptions, chunkSize: 32)
     }
 
     func run() throws -> EvaluationResults {
@@ -115,7 +116,7 @@ final class Evaluation {
                     }
                 }
             }
-            results.reference = plan.seeds.map { seed in
+            results.reference = !plan.runsReference ? [] : plan.seeds.map { seed in
                 var reference = recipe("lora", epsilon: plan.focusEpsilon, rate: chosen[Self.referenceLabel], seed: seed)
                 reference.nonPrivate = true
                 return train(reference, scoredOn: data.test)
@@ -176,7 +177,7 @@ final class Evaluation {
     /// Every strategy (and the non-private reference) on the same learning-rate grid at the
     /// focus ε with the first seed, scored on validation; the best macro accuracy wins.
     private func tune() -> [EvaluationResults.TuningRow] {
-        let labels = plan.strategies + (plan.sections.contains(.utility) ? [Self.referenceLabel] : [])
+        let labels = plan.strategies + (plan.runsReference ? [Self.referenceLabel] : [])
         return labels.map { label in
             let scores = plan.learningRates.map { rate in
                 var tried = recipe(label == Self.referenceLabel ? "lora" : label, epsilon: plan.focusEpsilon, rate: rate,

@@ -24,6 +24,13 @@ struct EvaluationPlan: Sendable {
     var couplingBatches: [Int]
     var timingSteps: Int
     var sections: Set<Section>
+    /// Strategy id → options JSON; a strategy not named runs with its defaults.
+    var strategyOptions: [String: String] = [:]
+    /// Whether the utility section also tunes and trains the non-private LoRA reference.
+    var nonPrivateReference = true
+
+    /// The non-private reference runs: the utility section asks for it and it is not skipped.
+    var runsReference: Bool { sections.contains(.utility) && nonPrivateReference }
 
     enum Section: String, CaseIterable, Sendable {
         case utility, robustness, coupling, performance

@@ -58,15 +58,18 @@ final class EvaluationRunner {
     let labels: [String: [String]]
     let delta: Double
     let clip: Double
+    /// Strategy id → options JSON; the others run with their defaults.
+    let strategyOptions: [String: String]
     let chunkSize: Int
 
     init(backbone: any Backbone, catalog: StrategyCatalog, labels: [String: [String]], delta: Double, clip: Double,
-         chunkSize: Int) {
+         strategyOptions: [String: String] = [:], chunkSize: Int) {
         self.backbone = backbone
         self.catalog = catalog
         self.labels = labels
         self.delta = delta
         self.clip = clip
+        self.strategyOptions = strategyOptions
         self.chunkSize = chunkSize
     }
 
@@ -90,7 +93,7 @@ final class EvaluationRunner {
         let strategy = try catalog.strategy(recipe.strategy).get()
         let tasks = labels.keys.sorted()
         let configuration = AdapterConfiguration(
-            options: try StrategyOptions(json: "", schema: strategy.options), objective: .classify, tasks: tasks,
+            options: try StrategyOptions(json: strategyOptions[recipe.strategy] ?? "", schema: strategy.options), objective: .classify, tasks: tasks,
             labels: labels, seed: recipe.seed, clip: clip, epsilon: recipe.epsilon, delta: delta)
         let adapter = try strategy.makeAdapter(backbone: backbone, configuration: configuration)
         let calibrationStart = ContinuousClock.now

@@ -6,7 +6,7 @@ import Transformer
 /// random projection and B trained, noise allocated to minimize the expected distortion.
 final class ProjectedStrategy: AdapterStrategy {
     let id = "projected"
-    let version = "0.1.0"
+    let version = "0.2.0"
     let summary = "Projected: B over a public random projection A, group-wise clips, per-task noise allocation"
     let options: [StrategyOption] = [
         StrategyOption(name: "rank", kind: .integer, defaultJSON: "16", help: "k, the rows of the projection A (k × in)"),
@@ -20,6 +20,8 @@ final class ProjectedStrategy: AdapterStrategy {
         StrategyOption(name: "task_weights", kind: .numberMap, defaultJSON: "{}",
                        help: "importance of each task (positive; default 1, normalized to mean 1): noise on a task's segments scales like 1/weight"),
         StrategyOption(name: "l2", kind: .number, defaultJSON: "0", help: "λ1 of the regularizer λ1·‖B·A‖² (non-negative)"),
+        StrategyOption(name: "head_clip_share", kind: .number, defaultJSON: "0.7",
+                       help: "part of each record's squared clip budget its task head gets, in (0, 1); the B's get the rest"),
     ]
 
     func makeAdapter(backbone: any Backbone, configuration: AdapterConfiguration) throws -> any Adapter {
@@ -36,11 +38,16 @@ final class ProjectedStrategy: AdapterStrategy {
         guard l2 >= 0, l2.isFinite else {
             throw AdapterError(.invalidOption, "strategy option l2 must be a finite number ≥ 0; found \(l2)")
         }
+        let headClipShare = try options.number("head_clip_share")
+        guard headClipShare > 0, headClipShare < 1 else {
+            throw AdapterError(.invalidOption, "strategy option head_clip_share must be in (0, 1); found \(headClipShare)")
+        }
         return try ProjectedAdapter(
             update: LowRankOptions(options: options, backbone: backbone), seed: configuration.seed, l2: l2,
             allocation: DistortionAllocation(smoothing: beta, maxChange: maxChange,
                                              taskWeights: Self.taskWeights(options.numberMap("task_weights"),
-                                                                           tasks: configuration.tasks)))
+                                                                           tasks: configuration.tasks),
+                                             headClipShare: headClipShare))
     }
 
     /// The weights of every task of the job, defaults filled in, normalized to mean 1.

@@ -26,8 +26,9 @@ import Foundation
 /// closed form. Weighting by α_k² is what makes the noise on task-k segments scale like
 /// σ²C²/α_k (DESIGN §5.4); shared segments have α = 1, and the weights are normalized to
 /// mean 1 over the job's tasks. That fixes the shape; the scale μ is then set per task
-/// (``TaskExactNormalization``): a record reaches the shared segments and its own task's,
-/// never another task's head, so the largest of those reach precisions is made 1/σ².
+/// (``TaskExactNormalization``): over the segments one unit can reach (a record: the shared
+/// ones and its own task's, never another task's head), the largest reach precision is
+/// made 1/σ².
 ///
 /// **Clips.** A record's task head gets the part `head_clip_share` of its clip budget, the
 /// B's the rest (see ``clips(clip:segments:headClipShare:)`` for why not by size).
@@ -123,7 +124,7 @@ struct DistortionAllocation {
            let energies = GroupWiseAllocation.signalEnergies(previous, segments: segments) {
             update(energies: energies, statistics: previous, segments: segments)
         }
-        let reaches = TaskExactNormalization.reaches(segments)
+        let reaches = target.reaches.map(\.segments)
         guard let previous, signal.count == segments.count, updates > 0 else {
             return TaskExactNormalization.normalized(clips: clips, varianceShape: weights.map { 1 / $0 },
                                                      noiseMultiplier: target.noiseMultiplier, reaches: reaches)

@@ -1,31 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
 import AdapterKit
 
-/// Scales a noise shape so that the least private task's records get σ_eff = σ exactly
+/// Scales a noise shape so that the least private unit gets σ_eff = σ exactly
 /// (DESIGN §5.4: "σ_eff per task is exact and charged per task").
 ///
-/// A record of task k reaches the shared segments and task k's own, so its guarantee is
-/// σ_k = (Σ_{g ∈ reach(k)} C_g²/s_g²)^(-1/2); the trainer checks every σ_k ≥ σ and charges
-/// the smallest (``NoiseTarget``). ``GroupWiseAllocation/normalized(clips:varianceShape:noiseMultiplier:)``
-/// instead makes the sum over *all* segments 1/σ², as if one record reached every task's
-/// head: with T tasks whose heads hold a part h of the clip budget, each σ_k is then
-/// σ/√(1 − h + h/T), noise the accountant never sees a use for (on the MiniLM benchmark,
-/// T = 4 and h = 0.9: ε 2.2 spent of the 8 planned). Here the largest reach precision is
-/// 1/σ², so the job is charged σ, and a task with smaller weight α_k has σ_k above it.
-///
-/// - Important: this prices records that reach one task each, as the trainer's per-task
-///   check does. A privacy unit whose records span several tasks reaches several heads;
-///   its σ_eff is below every σ_k, whatever allocation the adapter picks, unless the
-///   trainer prices such units over the union of their tasks.
+/// The trainer says which segments one unit can reach (``NoiseTarget/reaches``): a record
+/// of task k the shared segments and task k's own, so its guarantee is
+/// σ_k = (Σ_{g ∈ reach(k)} C_g²/s_g²)^(-1/2); under unit-level privacy one reach covers
+/// every segment. The trainer checks every reach's σ_eff ≥ σ and charges the smallest.
+/// ``GroupWiseAllocation/normalized(clips:varianceShape:noiseMultiplier:)`` instead makes
+/// the sum over *all* segments 1/σ², as if one record reached every task's head: with T
+/// tasks whose heads hold a part h of the clip budget, each σ_k is then σ/√(1 − h + h/T),
+/// noise the accountant never sees a use for (on the MiniLM benchmark, T = 4 and h = 0.9:
+/// ε 2.2 spent of the 8 planned). Here the largest reach precision is 1/σ², so the job is
+/// charged σ, and a task with smaller weight α_k has σ_k above it.
 enum TaskExactNormalization {
-    /// The segments each task's records reach, one list per task in name order; all
-    /// segments when none belongs to a task.
-    static func reaches(_ segments: [ParameterSegment]) -> [[Int]] {
-        let tasks = Set(segments.compactMap(\.task)).sorted()
-        guard !tasks.isEmpty else { return [Array(segments.indices)] }
-        return tasks.map { task in segments.indices.filter { segments[$0].task == nil || segments[$0].task == task } }
-    }
-
     /// s_g = √(μ·w_g) with μ = σ²·max_k Σ_{g ∈ reach(k)} C_g²/w_g; when `previous` is given,
     /// each s_g is clamped to [p_g/m, p_g·m] and μ found by bisection (the largest reach
     /// precision is continuous and non-increasing in μ). As in

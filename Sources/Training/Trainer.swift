@@ -285,8 +285,7 @@ public final class Trainer {
             }
         }
         var smallest = Double.infinity
-        for reach in target.reaches {
-            let sigma = allocation.effectiveNoiseMultiplier(segments: reach.segments)
+        for (reach, sigma) in zip(target.reaches, target.effectiveNoiseMultipliers(of: allocation)) {
             guard sigma >= target.noiseMultiplier * (1 - tolerance) else {
                 let whose = reach.task.map { "task \($0)'s records" } ?? "every unit"
                 throw TrainingError(.allocationRefused, "σ_eff \(sigma) for \(whose) is below the planned σ \(target.noiseMultiplier)")

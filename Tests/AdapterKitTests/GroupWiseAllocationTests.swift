@@ -34,9 +34,8 @@ import Testing
         #expect(allocation.standardDeviations.allSatisfy { relative($0, 0.55) < 1e-15 })
         #expect(relative(allocation.effectiveNoiseMultiplier, 1.1) < 1e-12)
         #expect(relative(clipSquares(allocation), 0.25) < 1e-12)
-        let tasks = GroupWiseAllocation.taskNoiseMultipliers(allocation, segments: Self.segments)
-        #expect(Set(tasks.keys) == ["x", "y"])
-        #expect(tasks.values.allSatisfy { $0 > 1.1 })
+        #expect(target.reaches.map(\.task) == ["x", "y"])
+        #expect(target.effectiveNoiseMultipliers(of: allocation).allSatisfy { $0 > 1.1 })
     }
 
     /// Any positive shape, however skewed, is scaled to σ_eff = σ and keeps its ratios.
@@ -50,8 +49,9 @@ import Testing
             #expect(relative(allocation.effectiveNoiseMultiplier, sigma) < 1e-12)
             let s = allocation.standardDeviations
             #expect(relative(s[0] * s[0] / (s[3] * s[3]), shape[0] / shape[3]) < 1e-12)
-            for (task, taskSigma) in GroupWiseAllocation.taskNoiseMultipliers(allocation, segments: Self.segments) {
-                #expect(taskSigma >= sigma * (1 - 1e-12), "task \(task)")
+            let target = NoiseTarget(noiseMultiplier: sigma, clip: 1.3, segments: Self.segments)
+            for (reach, reachSigma) in zip(target.reaches, target.effectiveNoiseMultipliers(of: allocation)) {
+                #expect(reachSigma >= sigma * (1 - 1e-12), "task \(reach.task ?? "-")")
             }
         }
     }
@@ -124,13 +124,17 @@ import Testing
         #expect(GroupWiseAllocation.signalEnergies(statistics, segments: Array(Self.segments.prefix(3))) == nil)
     }
 
-    /// σ_eff per task by hand: a task's records reach the shared segments and its own.
-    @Test func taskNoiseMultipliersByHand() {
+    /// σ_eff per reach by hand: a task's records reach the shared segments and its own; a
+    /// unit (unit-level privacy) reaches every segment.
+    @Test func reachNoiseMultipliersByHand() {
         let allocation = NoiseAllocation(clipping: .groupWise(clips: [0.6, 0.3, 0.5, 0.8, 0.2]),
                                          standardDeviations: [1.2, 1, 1, 0.4, 1])
-        let tasks = GroupWiseAllocation.taskNoiseMultipliers(allocation, segments: Self.segments)
+        let perTask = NoiseTarget(noiseMultiplier: 1, clip: 1.2, segments: Self.segments).effectiveNoiseMultipliers(of: allocation)
         // Shared a, b: (0.6/1.2)² + 0.3² = 0.34; x adds 0.5², y adds (0.8/0.4)² + 0.2².
-        #expect(relative(tasks["x"] ?? 0, 1 / 0.59.squareRoot()) < 1e-12)
-        #expect(relative(tasks["y"] ?? 0, 1 / 4.38.squareRoot()) < 1e-12)
+        #expect(perTask.count == 2)
+        #expect(relative(perTask[0], 1 / 0.59.squareRoot()) < 1e-12)
+        #expect(relative(perTask[1], 1 / 4.38.squareRoot()) < 1e-12)
+        let perUnit = NoiseTarget(noiseMultiplier: 1, clip: 1.2, segments: Self.segments, unitsSpanRecords: true)
+        #expect(perUnit.effectiveNoiseMultipliers(of: allocation).map { relative($0, 1 / 4.63.squareRoot()) < 1e-12 } == [true])
     }
 }

@@ -49,8 +49,8 @@ final class AdapterHarness {
         for i in 0..<adapterCount { parameters.flatValues[i] = Float(0.1 * generator.nextStandardNormal()) }
     }
 
-    func target(noiseMultiplier: Double, clip: Double) -> NoiseTarget {
-        NoiseTarget(noiseMultiplier: noiseMultiplier, clip: clip, segments: parameters.segments)
+    func target(noiseMultiplier: Double, clip: Double, unitsSpanRecords: Bool = false) -> NoiseTarget {
+        NoiseTarget(noiseMultiplier: noiseMultiplier, clip: clip, segments: parameters.segments, unitsSpanRecords: unitsSpanRecords)
     }
 
     /// What the trainer would release after privatizing with `allocation`: per segment, a
@@ -106,8 +106,8 @@ final class AdapterHarness {
         let squares = clips.reduce(0) { $0 + $1 * $1 }, sigma = target.noiseMultiplier
         #expect(abs(squares - target.clip * target.clip) <= 1e-12 * target.clip * target.clip, sourceLocation: sourceLocation)
         #expect(abs(allocation.effectiveNoiseMultiplier - sigma) <= 1e-9 * sigma, sourceLocation: sourceLocation)
-        for (task, taskSigma) in GroupWiseAllocation.taskNoiseMultipliers(allocation, segments: target.segments) {
-            #expect(taskSigma >= sigma * (1 - 1e-9), "task \(task)", sourceLocation: sourceLocation)
+        for (reach, reachSigma) in zip(target.reaches, target.effectiveNoiseMultipliers(of: allocation)) {
+            #expect(reachSigma >= sigma * (1 - 1e-9), "task \(reach.task ?? "-")", sourceLocation: sourceLocation)
         }
     }
 

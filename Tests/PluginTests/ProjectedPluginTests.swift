@@ -33,12 +33,12 @@ import Transformer
         }
         let squares = clips.reduce(0) { $0 + $1 * $1 }, sigma = target.noiseMultiplier
         #expect(abs(squares - target.clip * target.clip) <= 1e-12 * target.clip * target.clip, sourceLocation: sourceLocation)
-        let perTask = GroupWiseAllocation.taskNoiseMultipliers(allocation, segments: target.segments)
-        #expect(!perTask.isEmpty, sourceLocation: sourceLocation)
-        for (task, taskSigma) in perTask {
-            #expect(taskSigma >= sigma * (1 - 1e-9), "task \(task)", sourceLocation: sourceLocation)
+        let perReach = target.effectiveNoiseMultipliers(of: allocation)
+        #expect(!perReach.isEmpty, sourceLocation: sourceLocation)
+        for (reach, reachSigma) in zip(target.reaches, perReach) {
+            #expect(reachSigma >= sigma * (1 - 1e-9), "task \(reach.task ?? "-")", sourceLocation: sourceLocation)
         }
-        let charged = perTask.values.min() ?? .infinity
+        let charged = perReach.min() ?? .infinity
         #expect(abs(charged - sigma) <= 1e-9 * sigma, "charged σ \(charged) for planned \(sigma)", sourceLocation: sourceLocation)
     }
 
@@ -92,10 +92,17 @@ import Transformer
                     #expect(relative(c * c, 0.64 * part * Double(segments[g].count) / size) < 1e-12, "\(segments[g].name)")
                 }
             }
-            for (_, sigma) in GroupWiseAllocation.taskNoiseMultipliers(allocation, segments: segments) {
+            for sigma in target.effectiveNoiseMultipliers(of: allocation) {
                 #expect(relative(sigma, 1.2) < 1e-12)
             }
             expectTaskExact(allocation, target)
+            // Under unit-level privacy one unit may reach both heads: the same shape is
+            // scaled so that the all-segment σ_eff is σ, and the trainer accepts it.
+            let unitTarget = harness.target(noiseMultiplier: 1.2, clip: 0.8, unitsSpanRecords: true)
+            let unitAllocation = harness.adapter.noiseAllocation(target: unitTarget, previous: nil)
+            #expect(relative(unitAllocation.effectiveNoiseMultiplier, 1.2) < 1e-12)
+            #expect(unitAllocation.standardDeviations[0] > s[0])
+            expectTaskExact(unitAllocation, unitTarget)
         }
     }
 

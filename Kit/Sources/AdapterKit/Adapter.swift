@@ -87,6 +87,12 @@ public struct NoiseTarget: Sendable, Hashable {
             }
         }
     }
+
+    /// σ_eff of each reach under `allocation`, in the order of ``reaches``: what the trainer
+    /// checks against ``noiseMultiplier``, charging the smallest.
+    public func effectiveNoiseMultipliers(of allocation: NoiseAllocation) -> [Double] {
+        reaches.map { allocation.effectiveNoiseMultiplier(segments: $0.segments) }
+    }
 }
 
 /// One job's trainable add-on to a frozen backbone.

@@ -111,19 +111,6 @@ public enum GroupWiseAllocation {
         return deviation * deviation
     }
 
-    /// The σ_eff of each task's records: over the segments with that task or none.
-    ///
-    /// The trainer refuses an allocation where any of these (or the overall σ_eff) is below
-    /// the planned σ; a task whose σ_eff is above it could be charged less.
-    public static func taskNoiseMultipliers(_ allocation: NoiseAllocation, segments: [ParameterSegment]) -> [String: Double] {
-        let tasks = Set(segments.compactMap(\.task))
-        return Dictionary(uniqueKeysWithValues: tasks.map { task in
-            (task, allocation.effectiveNoiseMultiplier(segments: segments.indices.filter {
-                segments[$0].task == nil || segments[$0].task == task
-            }))
-        })
-    }
-
     private static func precision(clips: [Double], standardDeviations: [Double]) -> Double {
         zip(clips, standardDeviations).reduce(0.0) { $0 + ($1.0 / $1.1) * ($1.0 / $1.1) }
     }

@@ -72,13 +72,16 @@ final class ClassificationObjective: TrainingObjective {
 
     /// Each example's predicted label, `chunkSize` examples per forward.
     func predict(_ examples: [TrainingExample], parameters: TrainableParameters, chunkSize: Int) -> [Prediction] {
-        var result: [Prediction] = []
-        result.reserveCapacity(examples.count)
-        for start in stride(from: 0, to: examples.count, by: chunkSize) {
-            let chunk = examples[start..<min(start + chunkSize, examples.count)]
-            result.append(contentsOf: predictions(pooled: pooledFeatures(chunk), tasks: chunk.map(\.task), parameters: parameters))
+        // Chunks of similar length pad little; the predictions go back to the input order.
+        let order = examples.indices.sorted { (examples[$0].ids.count, $0) < (examples[$1].ids.count, $1) }
+        var result = [Prediction?](repeating: nil, count: examples.count)
+        for start in stride(from: 0, to: order.count, by: chunkSize) {
+            let indices = order[start..<min(start + chunkSize, order.count)]
+            let chunk = indices.map { examples[$0] }
+            let predicted = predictions(pooled: pooledFeatures(chunk[...]), tasks: chunk.map(\.task), parameters: parameters)
+            for (index, prediction) in zip(indices, predicted) { result[index] = prediction }
         }
-        return result
+        return result.compactMap { $0 }
     }
 
     /// Each pooled vector's predicted label and its task's label probabilities.

@@ -68,6 +68,8 @@ public final class Trainer {
     private let examples: [TrainingExample]
     /// Record indices of each training unit.
     private let unitMembers: [[Int]]
+    /// Each unit's longest record in tokens: a batch runs shortest units first.
+    private let unitLengths: [Int]
     private var optimizer: AdamW
     private var sampling: any RandomNumberGenerator
     private(set) var statistics: PrivatizedStatistics?
@@ -121,6 +123,7 @@ public final class Trainer {
             members[example.unit].append(index)
         }
         unitMembers = members
+        unitLengths = members.map { records in records.map { examples[$0].ids.count }.max() ?? 0 }
         adapter.declareParameters(in: parameters)
         objective.declareParameters(in: parameters)
         var initialization = SeededGenerator(seed: settings.seed)
@@ -206,7 +209,7 @@ public final class Trainer {
 
     /// The event ``epsilonSpent`` prices: every step taken at the smallest σ_eff among them.
     var progressEvent: DpEvent {
-        guard case .gradientPerturbation = adapter.mechanism, !settings.nonPrivate,
+        guard case .gradientPerturbation = adapter.mechanism,
               let smallest = noiseHistory.map(\.noiseMultiplier).min() else { return spentEvent }
         let steps = noiseHistory.reduce(0) { $0 + $1.steps }
         return DpEvent.poissonSampled(probability: plan.samplingRate, event: .gaussian(noiseMultiplier: smallest)).repeated(steps)
@@ -214,7 +217,11 @@ public final class Trainer {
 
     /// One DP-SGD step; returns the batch's mean loss.
     func dpStep() throws -> Double {
+        // Shortest units first, so each chunk pads to about its own members' length instead of
+        // the batch's longest (half of a MiniLM chunk was padding); the clipped sum does not
+        // depend on the order.
         let members = PoissonSampler(population: plan.populationSize, rate: plan.samplingRate).sample(using: &sampling)
+            .sorted { (unitLengths[$0], $0) < (unitLengths[$1], $1) }
         var rows: [Int] = []
         var unitOfRow: [Int] = []
         for (slot, unit) in members.enumerated() {

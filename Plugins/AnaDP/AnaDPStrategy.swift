@@ -5,7 +5,7 @@ import Transformer
 /// `anadp`: LoRA-style low-rank factors whose noise follows privatized importance.
 final class AnaDPStrategy: AdapterStrategy {
     let id = "anadp"
-    let version = "0.1.0"
+    let version = "0.2.0"
     let summary = "AnaDP-style: low-rank factors, per-segment noise from privatized importance"
     let options: [StrategyOption] = [
         StrategyOption(name: "rank", kind: .integer, defaultJSON: "8", help: "rank r of A (r × in) and B (out × r)"),

@@ -2,7 +2,8 @@
 import AdapterKit
 
 /// AnaDP-style noise allocation: less noise on the segments whose released gradients say
-/// they matter most, normalized so that σ_eff is exactly the planned σ.
+/// they matter most, normalized so that the least private record's σ_eff is exactly the
+/// planned σ.
 ///
 /// The rule reads nothing but ``PrivatizedStatistics`` (the released noisy gradient's
 /// per-segment squared norms, the allocation it was privatized with, the expected batch
@@ -15,15 +16,18 @@ import AdapterKit
 ///     uncertainty   Ū_g(t) = β·Ū_g(t−1) + (1−β)·|I_g(t) − Ī_g(t)|
 ///     importance    ι_g    = Ī_g·Ū_g                           (AdaLoRA's sensitivity × uncertainty)
 ///
-/// Clips are C_g = C·√(d_g/D) (D = Σ d_g). The precision budget 1/σ² is shared out: segment
-/// g gets the share p_g = m·d_g/D + (1−m)·ι_g·d_g/Σ_h ι_h·d_h (Σ_g p_g = 1) and noise
-/// s_g² = σ²·C_g²/p_g, so Σ_g C_g²/s_g² = 1/σ² exactly. Since C_g² = C²·d_g/D this is
+/// Clips are C_g = C·√(d_g/D) (D = Σ d_g). The precision budget is shared out: segment g
+/// gets the share p_g = m·d_g/D + (1−m)·ι_g·d_g/Σ_h ι_h·d_h (Σ_g p_g = 1) and noise
+/// s_g² ∝ C_g²/p_g. Since C_g² = C²·d_g/D this is
 ///
-///     s_g² = σ²C² / (m + (1−m)·ι_g/ῑ),   ῑ = Σ_h ι_h·d_h / D,
+///     s_g² ∝ 1 / (m + (1−m)·ι_g/ῑ),   ῑ = Σ_h ι_h·d_h / D,
 ///
-/// less noise for a more important segment, and never more than σC/√m (m = `min_share`).
+/// less noise for a more important segment, at most 1/m times the least (m = `min_share`).
+/// The scale makes the least private reach's σ_eff exactly σ
+/// (``GroupWiseAllocation/normalized(clips:varianceShape:target:previous:maxChange:)``): at
+/// most σC on every segment, less when each record reaches only its own task's head.
 /// Without statistics (step 1), or when no segment shows any importance, all shares are
-/// d_g/D: the same σC everywhere.
+/// d_g/D: the same noise everywhere.
 struct ImportanceAllocation {
     /// β, the moving-average factor.
     let smoothing: Double
@@ -55,7 +59,7 @@ struct ImportanceAllocation {
             let share = minShare * sizes[g] / total + (1 - minShare) * importance[g] * sizes[g] / weightedImportance
             return clips[g] * clips[g] / share
         }
-        return GroupWiseAllocation.normalized(clips: clips, varianceShape: shape, noiseMultiplier: target.noiseMultiplier)
+        return GroupWiseAllocation.normalized(clips: clips, varianceShape: shape, target: target)
     }
 
     private mutating func update(energies: [Double], statistics: PrivatizedStatistics, segments: [ParameterSegment]) {

@@ -26,9 +26,9 @@ import Foundation
 /// closed form. Weighting by α_k² is what makes the noise on task-k segments scale like
 /// σ²C²/α_k (DESIGN §5.4); shared segments have α = 1, and the weights are normalized to
 /// mean 1 over the job's tasks. That fixes the shape; the scale μ is then set per task
-/// (``TaskExactNormalization``): over the segments one unit can reach (a record: the shared
-/// ones and its own task's, never another task's head), the largest reach precision is
-/// made 1/σ².
+/// (``GroupWiseAllocation/normalized(clips:varianceShape:target:previous:maxChange:)``):
+/// over the segments one unit can reach (a record: the shared ones and its own task's,
+/// never another task's head), the largest reach precision is made 1/σ².
 ///
 /// **Clips.** A record's task head gets the part `head_clip_share` of its clip budget, the
 /// B's the rest (see ``clips(clip:segments:headClipShare:)`` for why not by size).
@@ -124,10 +124,8 @@ struct DistortionAllocation {
            let energies = GroupWiseAllocation.signalEnergies(previous, segments: segments) {
             update(energies: energies, statistics: previous, segments: segments)
         }
-        let reaches = target.reaches.map(\.segments)
         guard let previous, signal.count == segments.count, updates > 0 else {
-            return TaskExactNormalization.normalized(clips: clips, varianceShape: weights.map { 1 / $0 },
-                                                     noiseMultiplier: target.noiseMultiplier, reaches: reaches)
+            return GroupWiseAllocation.normalized(clips: clips, varianceShape: weights.map { 1 / $0 }, target: target)
         }
         let correction = 1 - pow(smoothing, Double(updates))
         var optimum: [Double] = [], reliability: [Double] = []
@@ -143,11 +141,10 @@ struct DistortionAllocation {
         let shape = segments.indices.map { g in pow(optimum[g] * reference, reliability[g]) / weights[g] }
         let before = previous.allocation
         guard case .groupWise = before.clipping, before.standardDeviations.count == segments.count else {
-            return TaskExactNormalization.normalized(clips: clips, varianceShape: shape,
-                                                     noiseMultiplier: target.noiseMultiplier, reaches: reaches)
+            return GroupWiseAllocation.normalized(clips: clips, varianceShape: shape, target: target)
         }
-        return TaskExactNormalization.normalized(clips: clips, varianceShape: shape, noiseMultiplier: target.noiseMultiplier,
-                                                 reaches: reaches, previous: before.standardDeviations, maxChange: maxChange)
+        return GroupWiseAllocation.normalized(clips: clips, varianceShape: shape, target: target,
+                                              previous: before.standardDeviations, maxChange: maxChange)
     }
 
     private mutating func update(energies: [Double], statistics: PrivatizedStatistics, segments: [ParameterSegment]) {

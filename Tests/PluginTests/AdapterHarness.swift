@@ -95,18 +95,10 @@ final class AdapterHarness {
         return allocations
     }
 
-    /// Which σ_eff an allocation promises to make exactly σ.
-    enum Tightness {
-        /// Over every segment (every reach's σ_eff is then at least σ).
-        case everySegment
-        /// Over the least private reach, the one the job is charged.
-        case leastPrivateReach
-    }
-
     /// The privacy checks the trainer makes, tightened to equality where the plugin promises
-    /// it: group-wise clips with Σ C_g² = C², every reach's σ_eff at least σ, and the σ_eff
-    /// that `tightness` names exactly σ.
-    static func expectTight(_ allocation: NoiseAllocation, _ target: NoiseTarget, at tightness: Tightness = .everySegment,
+    /// it: group-wise clips with Σ C_g² = C², every reach's σ_eff at least σ, and the least
+    /// private reach's (the one the job is charged) exactly σ.
+    static func expectTight(_ allocation: NoiseAllocation, _ target: NoiseTarget,
                             sourceLocation: SourceLocation = #_sourceLocation) {
         guard case .groupWise(let clips) = allocation.clipping else {
             Issue.record("expected group-wise clipping", sourceLocation: sourceLocation)
@@ -119,10 +111,7 @@ final class AdapterHarness {
         for (reach, reachSigma) in zip(target.reaches, perReach) {
             #expect(reachSigma >= sigma * (1 - 1e-9), "task \(reach.task ?? "-")", sourceLocation: sourceLocation)
         }
-        let exact = switch tightness {
-        case .everySegment: allocation.effectiveNoiseMultiplier
-        case .leastPrivateReach: perReach.min() ?? .infinity
-        }
+        let exact = perReach.min() ?? .infinity
         #expect(abs(exact - sigma) <= 1e-9 * sigma, "σ_eff \(exact) for planned \(sigma)", sourceLocation: sourceLocation)
     }
 

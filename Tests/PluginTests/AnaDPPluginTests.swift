@@ -92,7 +92,8 @@ import Transformer
         let allocations = harness.allocations(steps: 12, seed: 6) { step, g in
             g == important ? 400 * (1 + Double(step % 3)) : 0
         }
-        let uniform = AdapterHarness.runNoiseMultiplier * AdapterHarness.runClip
+        let target = harness.target(noiseMultiplier: AdapterHarness.runNoiseMultiplier, clip: AdapterHarness.runClip)
+        let uniform = try #require(GroupWiseAllocation.uniform(target: target).standardDeviations.first)
         for allocation in allocations.dropFirst() {
             let s = allocation.standardDeviations
             #expect(s[important] < uniform)

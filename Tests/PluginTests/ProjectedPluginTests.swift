@@ -75,14 +75,14 @@ import Transformer
             for sigma in target.effectiveNoiseMultipliers(of: allocation) {
                 #expect(relative(sigma, 1.2) < 1e-12)
             }
-            AdapterHarness.expectTight(allocation, target, at: .leastPrivateReach)
+            AdapterHarness.expectTight(allocation, target)
             // Under unit-level privacy one unit may reach both heads: the same shape is
             // scaled so that the all-segment σ_eff is σ, and the trainer accepts it.
             let unitTarget = harness.target(noiseMultiplier: 1.2, clip: 0.8, unitsSpanRecords: true)
             let unitAllocation = harness.adapter.noiseAllocation(target: unitTarget, previous: nil)
             #expect(relative(unitAllocation.effectiveNoiseMultiplier, 1.2) < 1e-12)
             #expect(unitAllocation.standardDeviations[0] > s[0])
-            AdapterHarness.expectTight(unitAllocation, unitTarget, at: .leastPrivateReach)
+            AdapterHarness.expectTight(unitAllocation, unitTarget)
         }
     }
 
@@ -96,7 +96,7 @@ import Transformer
             let allocations = harness.allocations(steps: 30, seed: 50 + UInt64(run)) { _, _ in 0 }
             let first = allocations[0].standardDeviations
             for allocation in allocations {
-                AdapterHarness.expectTight(allocation, target, at: .leastPrivateReach)
+                AdapterHarness.expectTight(allocation, target)
                 for (s, s0) in zip(allocation.standardDeviations, first) { #expect(relative(s, s0) < 0.05) }
             }
         }
@@ -116,7 +116,7 @@ import Transformer
             let allocations = first.allocations(steps: 25, seed: UInt64(run), signal: signal)
             #expect(allocations == second.allocations(steps: 25, seed: UInt64(run), signal: signal))
             for (before, after) in zip(allocations, allocations.dropFirst()) {
-                AdapterHarness.expectTight(after, target, at: .leastPrivateReach)
+                AdapterHarness.expectTight(after, target)
                 for (s0, s1) in zip(before.standardDeviations, after.standardDeviations) {
                     #expect(s1 <= s0 * 1.3 * (1 + 1e-9) && s1 >= s0 / 1.3 * (1 - 1e-9))
                 }
@@ -152,7 +152,7 @@ import Transformer
         let statistics = AdapterHarness.statistics(step: 1, allocation: start, segments: segments, signalEnergies: energies,
                                                    expectedBatchSize: 32, generator: &generator)
         let allocation = harness.adapter.noiseAllocation(target: target, previous: statistics)
-        AdapterHarness.expectTight(allocation, target, at: .leastPrivateReach)
+        AdapterHarness.expectTight(allocation, target)
         let estimated = try #require(GroupWiseAllocation.signalEnergies(statistics, segments: segments))
         let alpha = segments.map { $0.task == "x" ? 1.5 : $0.task == "y" ? 0.5 : 1 }
         func distortion(_ s: [Double]) -> Double {
@@ -169,9 +169,10 @@ import Transformer
         for value in stationarity { #expect(relative(value, stationarity[0]) < 1e-6) }
         // The shape is the optimum under the all-segment constraint; the scale is then set per task.
         let clips = segments.indices.map { allocation.clip(segment: $0) }
+        let everySegment = NoiseTarget(noiseMultiplier: target.noiseMultiplier, clip: target.clip, segments: segments,
+                                       unitsSpanRecords: true)
         func allSegments(_ shape: [Double]) -> [Double] {
-            GroupWiseAllocation.normalized(clips: clips, varianceShape: shape, noiseMultiplier: target.noiseMultiplier)
-                .standardDeviations
+            GroupWiseAllocation.normalized(clips: clips, varianceShape: shape, target: everySegment).standardDeviations
         }
         let optimum = distortion(allSegments(s.map { $0 * $0 }))
         for _ in 0..<50 {
@@ -193,7 +194,7 @@ import Transformer
         // Weights 3 and 1 normalize to 1.5 and 0.5; shared segments keep 1.
         #expect(relative(s[x] * s[x] / (s[y] * s[y]), 1.0 / 3) < 1e-12)
         #expect(relative(s[shared] * s[shared] / (s[y] * s[y]), 0.5) < 1e-12)
-        AdapterHarness.expectTight(first, target, at: .leastPrivateReach)
+        AdapterHarness.expectTight(first, target)
         let allocations = harness.allocations(steps: 8, seed: 4) { _, g in g == x || g == y ? 50 : 5 }
         for allocation in allocations.dropFirst() {
             #expect(allocation.standardDeviations[x] < allocation.standardDeviations[y])

@@ -77,7 +77,8 @@ struct RealDataTrainingTests {
         #expect(accuracy >= 0.80)
     }
 
-    /// Every strategy trains on a four-task mixture and states its size and its ε.
+    /// Every strategy trains on a four-task mixture and states its size and its ε; the
+    /// gradient strategies spend exactly the ε they were planned (and charged) for.
     @Test(arguments: ["LoRA", "BiTFiT", "DPForward", "AnaDP", "Projected"])
     func trainsOnTheFourTaskMixture(strategy: String) throws {
         let tasks = try #require(try SharedFixtures.json("data/tasks.json") as? [String: [String: Any]])
@@ -98,6 +99,10 @@ struct RealDataTrainingTests {
         let share = 100 * Double(trainer.parameters.count) / Double(trainer.backboneParameterCount)
         print("\(strategy): trainable \(trainer.parameters.count) (\(share)%), ε spent (RDP) \(epsilon)")
         #expect(epsilon.isFinite && epsilon > 0)
+        if strategy != "DPForward" {
+            // The least private record gets σ_eff = σ exactly: the run spends what it was charged.
+            #expect(abs(try trainer.plan.epsilon(of: trainer.spentEvent).epsilon - 8) < 1e-3)
+        }
         #expect(share > 0 && share < 5)
         #expect(Set(trainer.evaluate(training).keys) == Set(labels.keys))
     }

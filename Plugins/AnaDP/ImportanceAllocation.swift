@@ -22,10 +22,11 @@ import AdapterKit
 ///
 ///     s_g² ∝ 1 / (m + (1−m)·ι_g/ῑ),   ῑ = Σ_h ι_h·d_h / D,
 ///
-/// less noise for a more important segment, at most 1/m times the least (m = `min_share`).
-/// The scale makes the least private reach's σ_eff exactly σ
-/// (``GroupWiseAllocation/normalized(clips:varianceShape:target:previous:maxChange:)``): at
-/// most σC on every segment, less when each record reaches only its own task's head.
+/// less noise for a more important segment, and never more than 1/m times the uniform
+/// variance (m = `min_share`). The scale makes the least private reach's σ_eff exactly σ
+/// (``GroupWiseAllocation/normalized(clips:varianceShape:target:previous:maxChange:)``).
+/// A reach is a subset of all segments, so that scale is at most the one that would make
+/// σ_eff over all segments σ, s_g² = σ²C²/(m + (1−m)·ι_g/ῑ): no segment's noise exceeds σC/√m.
 /// Without statistics (step 1), or when no segment shows any importance, all shares are
 /// d_g/D: the same noise everywhere.
 struct ImportanceAllocation {

@@ -42,6 +42,14 @@ public struct Manifest: Sendable, Hashable {
         }
     }
 
+    /// Where a `classify` job's heads start.
+    public enum HeadInitialization: String, Sendable, Hashable, CaseIterable {
+        /// Small random weights from the public seed.
+        case random
+        /// At the backbone's features of the declared label names (public, so free of privacy cost).
+        case labelNames = "label_names"
+    }
+
     public struct Train: Sendable, Hashable {
         public var epochs: Int
         public var expectedBatch: Int
@@ -51,14 +59,17 @@ public struct Manifest: Sendable, Hashable {
         /// Seeds the held-out split and initialization only: never privacy noise, and never the
         /// Poisson batch sampling, whose secrecy the subsampling amplification relies on.
         public var seed: UInt64
+        public var headInit: HeadInitialization
 
-        public init(epochs: Int, expectedBatch: Int, lr: Double, maxLen: Int, clip: Double, seed: UInt64) {
+        public init(epochs: Int, expectedBatch: Int, lr: Double, maxLen: Int, clip: Double, seed: UInt64,
+                    headInit: HeadInitialization = .random) {
             self.epochs = epochs
             self.expectedBatch = expectedBatch
             self.lr = lr
             self.maxLen = maxLen
             self.clip = clip
             self.seed = seed
+            self.headInit = headInit
         }
     }
 
@@ -128,14 +139,19 @@ public struct Manifest: Sendable, Hashable {
             accountant: try privacyObject.choice("accountant", default: defaults.privacy.accountant, aliases: ["pld": .prv]))
 
         let trainObject = try root.object("train") ?? ManifestObject([:], path: "train.")
-        try trainObject.allowOnly(["epochs", "expected_batch", "lr", "max_len", "clip", "seed"])
+        try trainObject.allowOnly(["epochs", "expected_batch", "lr", "max_len", "clip", "seed", "head_init"])
         train = Train(
             epochs: try trainObject.integer("epochs") ?? defaults.train.epochs,
             expectedBatch: try trainObject.integer("expected_batch") ?? defaults.train.expectedBatch,
             lr: try trainObject.number("lr") ?? defaults.train.lr,
             maxLen: try trainObject.integer("max_len") ?? defaults.train.maxLen,
             clip: try trainObject.number("clip") ?? defaults.train.clip,
-            seed: try trainObject.seed("seed") ?? defaults.train.seed)
+            seed: try trainObject.seed("seed") ?? defaults.train.seed,
+            headInit: try trainObject.choice("head_init", default: defaults.train.headInit))
+        if objective == .generate, try trainObject.choice("head_init", default: HeadInitialization.random) == .labelNames {
+            throw IntakeError(.invalidManifest,
+                              "\"train.head_init\" \"label_names\" starts a classification head; objective \"generate\" has none")
+        }
 
         try checkRanges(allowInsecureNoise: defaults.allowInsecureReproducibleNoise)
     }

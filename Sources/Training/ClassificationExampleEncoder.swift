@@ -54,3 +54,21 @@ public struct ClassificationExampleEncoder: Sendable {
         }
     }
 }
+
+extension ClassificationExampleEncoder {
+    /// One example per declared label: the label's own text, `[CLS] text [SEP]`, with `_`
+    /// read as a space (`card_arrival` → "card arrival"), in task order then label order.
+    ///
+    /// These are public inputs (the manifest declares its labels), so features computed
+    /// from them cost no privacy; ``LabelPrior`` starts the heads from them.
+    public func labelExamples() -> [TrainingExample] {
+        tasks.enumerated().flatMap { task, name in
+            (labels[name] ?? []).enumerated().map { label, text in
+                let encoding = tokenizer.encode(text.split(separator: "_", omittingEmptySubsequences: false).joined(separator: " "),
+                                                pair: nil, maxLength: maxLength)
+                return TrainingExample(ids: encoding.ids, tokenTypeIDs: encoding.tokenTypeIDs, task: task,
+                                       target: .label(label), unit: 0)
+            }
+        }
+    }
+}

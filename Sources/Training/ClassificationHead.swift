@@ -32,6 +32,12 @@ final class ClassificationHead {
         }
     }
 
+    /// Sets task `task`'s weight rows `(K, C)` to `weights` and its bias to zero.
+    func start(task: Int, weights: [Float], parameters: TrainableParameters) {
+        parameters.values(weightSegments[task]).update(from: weights, count: labelCounts[task] * width)
+        parameters.values(biasSegments[task]).update(repeating: 0, count: labelCounts[task])
+    }
+
     /// `logits (K)` of one pooled vector under `task`'s head.
     func logits(pooled: UnsafePointer<Float>, task: Int, parameters: TrainableParameters) -> [Float] {
         let count = labelCounts[task], w = parameters.values(weightSegments[task]), b = parameters.values(biasSegments[task])

@@ -45,6 +45,22 @@ final class ClassificationObjective: TrainingObjective {
         return out
     }
 
+    /// Starts every task's head at ``LabelPrior``'s rows for its labels' features.
+    func start(from prior: LabelPrior, parameters: TrainableParameters) throws(TrainingError) {
+        let C = backbone.hiddenSize
+        for task in head.tasks.indices {
+            let labels = prior.examples.filter { $0.task == task }
+            guard labels.map({ $0.label ?? -1 }).sorted() == Array(0..<head.labelCounts[task]) else {
+                throw TrainingError(.invalidConfiguration,
+                                    "the label prior needs one example per label of task \(head.tasks[task]); it has \(labels.count) for \(head.labelCounts[task]) labels")
+            }
+            let features = pooledFeatures(labels.sorted { ($0.label ?? 0) < ($1.label ?? 0) }[...])
+            head.start(task: task, weights: LabelPrior.weights(features: features, labelCount: head.labelCounts[task],
+                                                               width: C, margin: prior.margin),
+                       parameters: parameters)
+        }
+    }
+
     func lossAndBackward(_ examples: ArraySlice<TrainingExample>, parameters: TrainableParameters) -> [Float] {
         let batch = PaddedBatch(examples)
         let C = backbone.hiddenSize, B = batch.count, T = batch.length

@@ -66,10 +66,14 @@ public struct ModelCard: Codable, Sendable, Hashable {
         public var learningRate: Double
         public var maxLength: Int
         public var seed: UInt64
+        /// Where the heads started (`random` or `label_names`); absent on generate jobs and
+        /// on cards written before the choice existed, which started at random.
+        public var headInit: String?
 
         enum CodingKeys: String, CodingKey {
             case objective, labels, epochs, seed
             case expectedBatch = "expected_batch", learningRate = "learning_rate", maxLength = "max_length"
+            case headInit = "head_init"
         }
     }
 

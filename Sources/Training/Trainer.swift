@@ -81,10 +81,12 @@ public final class Trainer {
     ///
     /// - Parameters:
     ///   - examples: the training split; each example's `unit` indexes the plan's population.
+    ///   - labelPrior: where the heads start; random (the public seed) when nil.
     public convenience init(backbone: any Backbone, adapter: any Adapter, labels: [String: [String]], examples: [TrainingExample],
-                            plan: TrainingPlan, settings: TrainingSettings) throws {
-        try self.init(objective: ClassificationObjective(backbone: backbone, tasks: labels.keys.sorted(), labels: labels),
-                      adapter: adapter, examples: examples, plan: plan, settings: settings)
+                            plan: TrainingPlan, settings: TrainingSettings, labelPrior: LabelPrior? = nil) throws {
+        let objective = ClassificationObjective(backbone: backbone, tasks: labels.keys.sorted(), labels: labels)
+        try self.init(objective: objective, adapter: adapter, examples: examples, plan: plan, settings: settings)
+        if let labelPrior { try objective.start(from: labelPrior, parameters: parameters) }
     }
 
     /// A `generate` job: the response tokens' cross entropy, no head (the adapter alone trains).

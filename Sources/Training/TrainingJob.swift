@@ -62,6 +62,7 @@ public struct TrainingJob {
         let encode: (DatasetRecord, Int) throws -> TrainingExample
         let tasks: [String]
         var generation: (model: LlamaModel, encoder: GenerationExampleEncoder)?
+        var labelPrior: LabelPrior?
         switch manifest.objective {
         case .classify:
             let encoder = ClassificationExampleEncoder(
@@ -69,6 +70,7 @@ public struct TrainingJob {
                 labels: manifest.labels, maxLength: manifest.train.maxLen)
             encode = { try encoder.encode($0, unit: $1) }
             tasks = encoder.tasks
+            if manifest.train.headInit == .labelNames { labelPrior = LabelPrior(examples: encoder.labelExamples()) }
         case .generate:
             guard let model = backbone as? LlamaModel else {
                 throw TrainingError(.invalidConfiguration, "objective generate needs a Llama-family decoder; \(manifest.backbone) is \(type(of: backbone))")
@@ -105,7 +107,7 @@ public struct TrainingJob {
                         adapter: adapter, examples: training, plan: plan, settings: settings)
         } else {
             try Trainer(backbone: backbone, adapter: adapter, labels: manifest.labels, examples: training,
-                        plan: plan, settings: settings)
+                        plan: plan, settings: settings, labelPrior: labelPrior)
         }
         return Prepared(trainer: trainer, adapter: adapter, heldOut: heldOut, populationSize: split.training.count)
     }
@@ -174,7 +176,8 @@ public struct TrainingJob {
             evaluation: .init(split: "held_out", records: heldOutCount, accuracy: accuracy),
             training: .init(objective: manifest.objective.rawValue, labels: manifest.labels, epochs: manifest.train.epochs,
                             expectedBatch: manifest.train.expectedBatch, learningRate: manifest.train.lr,
-                            maxLength: manifest.train.maxLen, seed: manifest.train.seed),
+                            maxLength: manifest.train.maxLen, seed: manifest.train.seed,
+                            headInit: manifest.objective == .classify ? manifest.train.headInit.rawValue : nil),
             ledgerCharge: ledgerCharge)
     }
 }

@@ -50,6 +50,12 @@ import Testing
         #expect(try Manifest(defaults: defaults) == parse("{}", defaults: defaults))
     }
 
+    @Test func headsStartAtRandomUnlessTheLabelNamesAreAskedFor() throws {
+        #expect(try parse(#"{"labels": {"s": ["a", "b"]}}"#).train.headInit == .random)
+        #expect(try parse(#"{"labels": {"s": ["a", "b"]}, "train": {"head_init": "label_names"}}"#).train.headInit == .labelNames)
+        #expect(try parse(#"{"objective": "generate", "train": {"head_init": "random"}}"#).train.headInit == .random)
+    }
+
     @Test func pldNamesThePLDAccountant() throws {
         let manifest = try parse(#"{"privacy": {"accountant": "pld"}, "objective": "generate"}"#)
         #expect(manifest.privacy.accountant == .prv)
@@ -96,6 +102,8 @@ import Testing
         (#"{"objective": "classify"}"#, "labels"),
         (#"{"objective": "generate", "account": ""}"#, "account"),
         (#"{"objective": "generate", "insecure_reproducible_noise": true}"#, "insecure_reproducible_noise"),
+        (#"{"labels": {"s": ["a", "b"]}, "train": {"head_init": "zeros"}}"#, "train.head_init"),
+        (#"{"objective": "generate", "train": {"head_init": "label_names"}}"#, "train.head_init"),
     ])
     func invalidManifestsNameTheKey(text: String, key: String) {
         let error = #expect(throws: IntakeError.self) { try parse(text) }

@@ -25,7 +25,7 @@ struct RealDataTrainingTests {
 
     static func trainer(strategy product: String, labels: [String: [String]], training: [TrainingExample],
                         epsilon: Double, epochs: Int, learningRate: Float, nonPrivate: Bool = false,
-                        reproducibleSeed: UInt64? = nil, options: String = "") throws -> Trainer {
+                        reproducibleSeed: UInt64? = nil, options: String = "", labelPrior: LabelPrior? = nil) throws -> Trainer {
         let strategy = try strategy(product)
         let backbone = try MiniLMFixture.backbone()
         let configuration = AdapterConfiguration(
@@ -36,7 +36,8 @@ struct RealDataTrainingTests {
         return try Trainer(backbone: backbone, adapter: strategy.makeAdapter(backbone: backbone, configuration: configuration),
                            labels: labels, examples: training, plan: plan,
                            settings: TrainingSettings(learningRate: learningRate, clip: 1, seed: 7,
-                                                              insecureReproducibleSeed: reproducibleSeed, nonPrivate: nonPrivate))
+                                                              insecureReproducibleSeed: reproducibleSeed, nonPrivate: nonPrivate),
+                           labelPrior: labelPrior)
     }
 
     /// DP-LoRA on the first 2,000 SST-2 training records at ε = 8 against the 872 test sentences.

@@ -33,6 +33,7 @@ struct TrainingJobTests {
         #expect(abs(try accountant.epsilon(delta: 1e-5) - card.privacy.epsilon) < 1e-9)
         #expect(card.trainableParameters == 2 * 384 + 2)
         #expect(card.evaluation.records == 30)
+        #expect(card.training.headInit == "random")
         #expect(try ModelCard.read(from: job.outputDirectory.appendingPathComponent(AdapterArtifacts.modelCardFile)) == card)
 
         let predictor = try AdapterPredictor(adapterDirectory: job.outputDirectory, backboneDirectory: MiniLMFixture.directory,
@@ -44,6 +45,22 @@ struct TrainingJobTests {
         let accuracy = Double(zip(results, heldOut).filter { $0.prediction == $1.output }.count) / Double(heldOut.count)
         #expect(abs(accuracy - (card.evaluation.accuracy["sentiment"] ?? -1)) < 1e-12)
         for result in results { #expect(abs(result.scores.values.reduce(0, +) - 1) < 1e-5) }
+    }
+
+    /// `train.head_init = label_names` reaches the trainer: with the head-only strategy and no
+    /// training step that changes it much, the published head still points at the label names.
+    @Test func labelNamesStartTheHead() throws {
+        let directory = try TemporaryDirectory()
+        let job = try job(directory, manifest: #""train": {"epochs": 1, "expected_batch": 16, "lr": 1e-6, "head_init": "label_names"}"#)
+        let card = try job.run()
+        #expect(card.training.headInit == "label_names")
+        let predictor = try AdapterPredictor(adapterDirectory: job.outputDirectory, backboneDirectory: MiniLMFixture.directory,
+                                             strategy: HeadOnlyStrategy())
+        let labels = try predictor.predict([
+            DatasetRecord(body: .instruction(instruction: "negative", input: nil, output: "negative")),
+            DatasetRecord(body: .instruction(instruction: "positive", input: nil, output: "positive")),
+        ])
+        #expect(labels.map(\.prediction) == ["negative", "positive"])
     }
 
     /// `privacy.unit = unit` reaches the trainer, which then prices σ_eff over every segment.

@@ -109,7 +109,7 @@ public struct DaemonConfig: Sendable, Hashable {
 
         try reader.allowOnly(["backbone", "strategy", "objective", "held_out_fraction", "privacy", "train"], in: ["defaults"])
         try reader.allowOnly(["epsilon", "delta", "unit", "accountant"], in: ["defaults", "privacy"])
-        try reader.allowOnly(["epochs", "expected_batch", "lr", "max_len", "clip", "seed"], in: ["defaults", "train"])
+        try reader.allowOnly(["epochs", "expected_batch", "lr", "max_len", "clip", "seed", "head_init"], in: ["defaults", "train"])
         let accountantName = try reader.choice(["defaults", "privacy", "accountant"], default: "prv", among: ["prv", "pld", "rdp"])
         defaults = ManifestDefaults(
             backbone: try reader.optionalString(["defaults", "backbone"]),
@@ -128,7 +128,10 @@ public struct DaemonConfig: Sendable, Hashable {
                 lr: try reader.number(["defaults", "train", "lr"], default: 1e-3, in: 1e-12...10),
                 maxLen: try reader.integer(["defaults", "train", "max_len"], default: 128, in: 1...1_000_000),
                 clip: try reader.number(["defaults", "train", "clip"], default: 1, in: 1e-9...1e9),
-                seed: UInt64(try reader.integer(["defaults", "train", "seed"], default: 7, in: 0...Int.max))))
+                seed: UInt64(try reader.integer(["defaults", "train", "seed"], default: 7, in: 0...Int.max)),
+                headInit: Manifest.HeadInitialization(rawValue: try reader.choice(
+                    ["defaults", "train", "head_init"], default: "random",
+                    among: Manifest.HeadInitialization.allCases.map(\.rawValue))) ?? .random))
         heldOutFraction = try reader.number(["defaults", "held_out_fraction"], default: 0.1, in: 0...0.9)
 
         var models: [String: URL] = [:]

@@ -31,6 +31,14 @@ struct SentimentBenchmark: ParsableCommand {
     @Option var lr = 5e-3
     @Option var maxLength = 64
     @Option var threads = 2
+    @Option(help: "lora's options as JSON (e.g. {\"alpha\": 16}); empty keeps its defaults.")
+    var options = ""
+    @Option(help: "Score on this many SST-2 training records after the training ones instead of the test sentences: a validation split for tuning, so the test set chooses nothing.")
+    var validation = 0
+    @Option(help: "Start the head at the label names' features (LabelPrior) with this logit margin; a random head when absent.")
+    var labelPriorMargin: Double?
+    @Flag(help: "Ablation: encode each review alone, without the instruction.")
+    var withoutInstruction = false
     @Flag(help: "No clipping and no noise (ε = ∞).")
     var nonPrivate = false
 
@@ -48,29 +56,43 @@ struct SentimentBenchmark: ParsableCommand {
         let encoder = ClassificationExampleEncoder(
             tokenizer: try WordPieceTokenizer(tokenizerJSON: directory.appendingPathComponent("tokenizer.json")),
             labels: labels, maxLength: maxLength)
-        func examples(_ file: String, _ count: Int) throws -> [TrainingExample] {
+        func examples(_ file: String, _ range: Range<Int>) throws -> [TrainingExample] {
             let text = try String(contentsOf: root.appendingPathComponent("data/sentiment/\(file).jsonl"), encoding: .utf8)
-            return try text.split(separator: "\n").prefix(count).enumerated().map { index, line in
-                try encoder.encode(DatasetRecord.parse(Data(line.utf8)), unit: index)
+            let lines = text.split(separator: "\n")
+            guard range.upperBound <= lines.count else {
+                throw ValidationError("\(file).jsonl has \(lines.count) records; \(range.upperBound) asked for")
+            }
+            return try lines[range].enumerated().map { index, line in
+                var record = try DatasetRecord.parse(Data(line.utf8))
+                if withoutInstruction, case .instruction(_, let input?, let output) = record.body {
+                    record.body = .instruction(instruction: input, input: nil, output: output)
+                }
+                return try encoder.encode(record, unit: index)
             }
         }
-        let training = try examples("train", records), test = try examples("test", 872)
+        let training = try examples("train", 0..<records)
+        let test = validation > 0 ? try examples("train", records..<(records + validation)) : try examples("test", 0..<872)
         let strategy = try bundledStrategy("LoRA")
         let plan = try TrainingPlan(populationSize: training.count, expectedBatch: batch, epochs: epochs, epsilon: epsilon,
                                     delta: delta, accountant: .prv)
-        print("lora r=8 on query/value, \(training.count) records, \(epochs) epochs, expected batch \(batch), lr \(lr), " +
-              "\(maxLength) tokens, " + (nonPrivate ? "non-private" : "ε \(epsilon) at δ \(delta): σ \(plan.noiseMultiplier), \(plan.steps) steps"))
+        print("lora on query/value, \(training.count) records, \(epochs) epochs, expected batch \(batch), lr \(lr), " +
+              "\(maxLength) tokens, options \(options.isEmpty ? "default" : options), " +
+              (withoutInstruction ? "reviews without the instruction, " : "") +
+              (labelPriorMargin.map { "heads from the label names (margin \($0)), " } ?? "") +
+              "scored on " + (validation > 0 ? "\(test.count) validation records from train" : "the \(test.count) test sentences") + ", " +
+              (nonPrivate ? "non-private" : "ε \(epsilon) at δ \(delta): σ \(plan.noiseMultiplier), \(plan.steps) steps"))
         var accuracies: [Double] = []
         for seed in draws {
             let backbone = try loadBackbone(directory: directory)
             let configuration = AdapterConfiguration(
-                options: try StrategyOptions(json: "", schema: strategy.options), objective: .classify,
+                options: try StrategyOptions(json: options, schema: strategy.options), objective: .classify,
                 tasks: ["sentiment"], labels: labels, seed: 7, clip: 1, epsilon: epsilon, delta: delta)
             let trainer = try Trainer(
                 backbone: backbone, adapter: strategy.makeAdapter(backbone: backbone, configuration: configuration),
                 labels: labels, examples: training, plan: plan,
                 settings: TrainingSettings(learningRate: Float(lr), clip: 1, seed: 7,
-                                           insecureReproducibleSeed: seed == 0 ? nil : seed, nonPrivate: nonPrivate))
+                                           insecureReproducibleSeed: seed == 0 ? nil : seed, nonPrivate: nonPrivate),
+                labelPrior: labelPriorMargin.map { LabelPrior(examples: encoder.labelExamples(), margin: $0) })
             let start = ContinuousClock.now
             try trainer.run()
             let seconds = ContinuousClock.now - start

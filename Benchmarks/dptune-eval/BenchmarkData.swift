@@ -18,6 +18,8 @@ struct BenchmarkData {
     let training: [TrainingExample]
     let validation: [TrainingExample]
     let test: [TrainingExample]
+    /// One public example per declared label (``ClassificationExampleEncoder/labelExamples()``).
+    let labelExamples: [TrainingExample]
 
     /// Why the benchmark cannot be read.
     struct LoadError: Error, CustomStringConvertible {
@@ -59,7 +61,8 @@ struct BenchmarkData {
             test += try scored.map { try encoder.encode($0, unit: 0) }
         }
         for index in training.indices { training[index].unit = index }
-        return BenchmarkData(labels: labels, training: training, validation: validation, test: test)
+        return BenchmarkData(labels: labels, training: training, validation: validation, test: test,
+                             labelExamples: encoder.labelExamples())
     }
 
     /// Up to `count` records of a file, in an order shuffled by the public seed.

@@ -44,6 +44,8 @@ struct DPTuneEval: ParsableCommand {
                                valueName: "id=json"))
     var strategyOptions: [String] = []
     @Flag(help: "Leave out the non-private LoRA reference of the utility section.") var skipReference = false
+    @Option(help: "Start every head at the label names' features (LabelPrior) with this logit margin; random heads when absent.")
+    var labelPriorMargin: Double?
 
     func run() throws {
         let plan = try resolvedPlan()
@@ -77,6 +79,7 @@ struct DPTuneEval: ParsableCommand {
         if let couplingBatches { plan.couplingBatches = try Self.list(couplingBatches, "--coupling-batches") }
         if let timingSteps { plan.timingSteps = timingSteps }
         plan.nonPrivateReference = !skipReference
+        plan.labelPriorMargin = labelPriorMargin
         for setting in strategyOptions {
             guard let equals = setting.firstIndex(of: "=") else {
                 throw ValidationError("--strategy-options: \(setting) is not id=json, refusing")

@@ -79,9 +79,10 @@ final class Evaluation {
     init(plan: EvaluationPlan, dataDirectory: URL, backboneDirectory: URL, pluginDirectory: URL) throws {
         self.plan = plan
         let tokenizer = try WordPieceTokenizer(tokenizerJSON: backboneDirectory.appendingPathComponent("tokenizer.json"))
-        data = try BenchmarkData.load(
+        let data = try BenchmarkData.load(
             directory: dataDirectory, tokenizer: tokenizer, maxLength: plan.maxLength, trainPerTask: plan.trainPerTask,
             validationPerTask: plan.validationPerTask, testPerTask: plan.testPerTask, seed: EvaluationPlan.dataSeed)
+        self.data = data
         guard case .bert(let config) = try ModelConfig(directory: backboneDirectory) else {
             throw EvaluationFailure("\(backboneDirectory.path) is not a BERT-family encoder; the benchmark classifies with one, refusing")
         }
@@ -89,7 +90,8 @@ final class Evaluation {
         runner = EvaluationRunner(
             backbone: try loadBackbone(directory: backboneDirectory),
             catalog: try StrategyCatalog(directory: pluginDirectory), labels: data.labels, delta: plan.delta,
-            clip: plan.clip, strategyOptions: plan.strategyOptions, chunkSize: 32)
+            clip: plan.clip, strategyOptions: plan.strategyOptions, chunkSize: 32,
+            labelPrior: plan.labelPriorMargin.map { LabelPrior(examples: data.labelExamples, margin: $0) })
     }
 
     func run() throws -> EvaluationResults {

@@ -28,6 +28,8 @@ struct EvaluationPlan: Sendable {
     var strategyOptions: [String: String] = [:]
     /// Whether the utility section also tunes and trains the non-private LoRA reference.
     var nonPrivateReference = true
+    /// Every run's heads start at ``LabelPrior`` with this margin; random heads when nil.
+    var labelPriorMargin: Double?
 
     /// The non-private reference runs: the utility section asks for it and it is not skipped.
     var runsReference: Bool { sections.contains(.utility) && nonPrivateReference }

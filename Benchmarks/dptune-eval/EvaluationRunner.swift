@@ -61,9 +61,12 @@ final class EvaluationRunner {
     /// Strategy id → options JSON; the others run with their defaults.
     let strategyOptions: [String: String]
     let chunkSize: Int
+    /// Where every run's heads start; random when nil.
+    let labelPrior: LabelPrior?
 
     init(backbone: any Backbone, catalog: StrategyCatalog, labels: [String: [String]], delta: Double, clip: Double,
-         strategyOptions: [String: String] = [:], chunkSize: Int) {
+         strategyOptions: [String: String] = [:], chunkSize: Int, labelPrior: LabelPrior? = nil) {
+        self.labelPrior = labelPrior
         self.backbone = backbone
         self.catalog = catalog
         self.labels = labels
@@ -103,7 +106,7 @@ final class EvaluationRunner {
         let settings = TrainingSettings(learningRate: recipe.learningRate, clip: clip, seed: recipe.seed,
                                         chunkSize: chunkSize, nonPrivate: recipe.nonPrivate)
         let trainer = try Trainer(backbone: backbone, adapter: adapter, labels: labels, examples: training,
-                                  plan: plan, settings: settings)
+                                  plan: plan, settings: settings, labelPrior: labelPrior)
         var stepSeconds: [Double] = []
         let trainingStart = ContinuousClock.now
         var lastReport = trainingStart

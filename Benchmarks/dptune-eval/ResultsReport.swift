@@ -12,6 +12,11 @@ struct ResultsReport {
     let threads: Int
 
     /// The strategy options the runs used, as the report states them.
+    private var headText: String {
+        plan.labelPriorMargin.map { "heads started at the label names' features (margin \(Self.number($0)), public: no privacy cost)" }
+            ?? "heads started at random"
+    }
+
     private var strategyOptionsText: String {
         guard !plan.strategyOptions.isEmpty else { return "at their defaults" }
         return plan.strategyOptions.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
@@ -71,7 +76,7 @@ struct ResultsReport {
             every cut drawn with the public seed \(EvaluationPlan.dataSeed); \(plan.maxLength) tokens per record \
             (mean \(String(format: "%.1f", results.meanTokens)) real tokens).
             - Training: \(plan.epochs) epoch(s), expected batch \(plan.expectedBatch) (Poisson sampling), clip \(plan.clip), \
-            δ = \(plan.delta), AdamW, strategy options \(strategyOptionsText), seeds \(plan.seeds.map(String.init).joined(separator: ", ")) \
+            δ = \(plan.delta), AdamW, strategy options \(strategyOptionsText), \(headText), seeds \(plan.seeds.map(String.init).joined(separator: ", ")) \
             (public; initialization and public projections — sampling and noise come from the secure generator).
             - Tuning: every strategy gets the same learning-rate grid {\(plan.learningRates.map { "\($0)" }.joined(separator: ", "))}, \
             at ε = \(Self.number(plan.focusEpsilon)) with seed \(plan.seeds.first ?? 1), chosen by macro accuracy on the \

@@ -24,8 +24,18 @@ import Testing
         #expect(config.defaults.privacy.accountant == .prv)
         #expect(config.defaults.train.expectedBatch == 64)
         #expect(config.defaults.train.seed == 7)
+        #expect(config.defaults.train.headInit == .random)
         #expect(config.heldOutFraction == 0.1)
         #expect(config.models["minilm-l6"]?.path == "/var/lib/dptune/models/all-MiniLM-L6-v2")
+    }
+
+    @Test func headInitDefaultIsReadAndChecked() throws {
+        let config = try DaemonConfig(parsing: "[defaults.train]\nhead_init = \"label_names\"\n", path: "t.toml",
+                                      baseDirectory: URL(fileURLWithPath: "/"))
+        #expect(config.defaults.train.headInit == .labelNames)
+        #expect(throws: (any Error).self) {
+            try DaemonConfig(parsing: "[defaults.train]\nhead_init = \"zeros\"\n", path: "t.toml", baseDirectory: URL(fileURLWithPath: "/"))
+        }
     }
 
     @Test func relativePathsResolveAgainstTheFilesDirectory() throws {

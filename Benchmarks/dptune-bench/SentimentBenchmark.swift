@@ -81,6 +81,7 @@ struct SentimentBenchmark: ParsableCommand {
               (labelPriorMargin.map { "heads from the label names (margin \($0)), " } ?? "") +
               "scored on " + (validation > 0 ? "\(test.count) validation records from train" : "the \(test.count) test sentences") + ", " +
               (nonPrivate ? "non-private" : "ε \(epsilon) at δ \(delta): σ \(plan.noiseMultiplier), \(plan.steps) steps"))
+        let labelPrior = labelPriorMargin.map { LabelPrior(examples: encoder.labelExamples(), margin: $0) }
         var accuracies: [Double] = []
         for seed in draws {
             let backbone = try loadBackbone(directory: directory)
@@ -92,7 +93,7 @@ struct SentimentBenchmark: ParsableCommand {
                 labels: labels, examples: training, plan: plan,
                 settings: TrainingSettings(learningRate: Float(lr), clip: 1, seed: 7,
                                            insecureReproducibleSeed: seed == 0 ? nil : seed, nonPrivate: nonPrivate),
-                labelPrior: labelPriorMargin.map { LabelPrior(examples: encoder.labelExamples(), margin: $0) })
+                labelPrior: labelPrior)
             let start = ContinuousClock.now
             try trainer.run()
             let seconds = ContinuousClock.now - start

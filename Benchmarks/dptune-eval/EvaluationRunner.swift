@@ -66,7 +66,6 @@ final class EvaluationRunner {
 
     init(backbone: any Backbone, catalog: StrategyCatalog, labels: [String: [String]], delta: Double, clip: Double,
          strategyOptions: [String: String] = [:], chunkSize: Int, labelPrior: LabelPrior? = nil) {
-        self.labelPrior = labelPrior
         self.backbone = backbone
         self.catalog = catalog
         self.labels = labels
@@ -74,6 +73,7 @@ final class EvaluationRunner {
         self.clip = clip
         self.strategyOptions = strategyOptions
         self.chunkSize = chunkSize
+        self.labelPrior = labelPrior
     }
 
     /// Trains `recipe` on `training` and scores `scoredOn`; a failure of any part is returned, not thrown.

@@ -11,12 +11,13 @@ struct ResultsReport {
     let commandLine: String
     let threads: Int
 
-    /// The strategy options the runs used, as the report states them.
+    /// Where the runs' heads started, as the report states it.
     private var headText: String {
         plan.labelPriorMargin.map { "heads started at the label names' features (margin \(Self.number($0)), public: no privacy cost)" }
             ?? "heads started at random"
     }
 
+    /// The strategy options the runs used, as the report states them.
     private var strategyOptionsText: String {
         guard !plan.strategyOptions.isEmpty else { return "at their defaults" }
         return plan.strategyOptions.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")

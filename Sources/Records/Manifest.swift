@@ -140,6 +140,12 @@ public struct Manifest: Sendable, Hashable {
 
         let trainObject = try root.object("train") ?? ManifestObject([:], path: "train.")
         try trainObject.allowOnly(["epochs", "expected_batch", "lr", "max_len", "clip", "seed", "head_init"])
+        let askedHeadInit: HeadInitialization? = trainObject.members["head_init"] == nil
+            ? nil : try trainObject.choice("head_init", default: .random)
+        if objective == .generate, askedHeadInit == .labelNames {
+            throw IntakeError(.invalidManifest,
+                              "\"train.head_init\" \"label_names\" starts a classification head; objective \"generate\" has none")
+        }
         train = Train(
             epochs: try trainObject.integer("epochs") ?? defaults.train.epochs,
             expectedBatch: try trainObject.integer("expected_batch") ?? defaults.train.expectedBatch,
@@ -147,11 +153,7 @@ public struct Manifest: Sendable, Hashable {
             maxLen: try trainObject.integer("max_len") ?? defaults.train.maxLen,
             clip: try trainObject.number("clip") ?? defaults.train.clip,
             seed: try trainObject.seed("seed") ?? defaults.train.seed,
-            headInit: try trainObject.choice("head_init", default: defaults.train.headInit))
-        if objective == .generate, try trainObject.choice("head_init", default: HeadInitialization.random) == .labelNames {
-            throw IntakeError(.invalidManifest,
-                              "\"train.head_init\" \"label_names\" starts a classification head; objective \"generate\" has none")
-        }
+            headInit: askedHeadInit ?? defaults.train.headInit)
 
         try checkRanges(allowInsecureNoise: defaults.allowInsecureReproducibleNoise)
     }

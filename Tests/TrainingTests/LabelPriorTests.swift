@@ -59,8 +59,8 @@ struct LabelPriorRealDataTests {
         // Each task beats guessing, and all records together by more than 4 standard
         // deviations of the number of hits guessing would give.
         var hits = 0.0, guessed = 0.0, variance = 0.0
-        for (task, names) in labels {
-            let chance = 1 / Double(names.count), count = Double(test.filter { labels.keys.sorted()[$0.task] == task }.count)
+        for (index, task) in labels.keys.sorted().enumerated() {
+            let chance = 1 / Double(labels[task]?.count ?? 1), count = Double(test.filter { $0.task == index }.count)
             let taskAccuracy = try #require(accuracy[task])
             #expect(taskAccuracy > chance, "\(task) is no better than guessing")
             hits += taskAccuracy * count

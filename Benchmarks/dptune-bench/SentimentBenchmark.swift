@@ -9,6 +9,8 @@ import Tokenizers
 import Training
 import Transformer
 
+extension Manifest.InstructionUse: ExpressibleByArgument {}
+
 /// The issue's reference experiment, repeated over seeds: DP-LoRA on the first 2,000 SST-2
 /// training records against the 872 test sentences, MiniLM, mean-pooled head.
 ///
@@ -37,8 +39,8 @@ struct SentimentBenchmark: ParsableCommand {
     var validation = 0
     @Option(help: "Start the head at the label names' features (LabelPrior) with this logit margin; a random head when absent.")
     var labelPriorMargin: Double?
-    @Flag(help: "Ablation: encode each review alone, without the instruction.")
-    var withoutInstruction = false
+    @Option(help: "encode: [CLS] instruction [SEP] review [SEP]; omit: [CLS] review [SEP] (the manifest's train.instruction).")
+    var instruction = Manifest.InstructionUse.encode
     @Flag(help: "No clipping and no noise (ε = ∞).")
     var nonPrivate = false
 
@@ -55,7 +57,7 @@ struct SentimentBenchmark: ParsableCommand {
         let labels = ["sentiment": ["negative", "positive"]]
         let encoder = ClassificationExampleEncoder(
             tokenizer: try WordPieceTokenizer(tokenizerJSON: directory.appendingPathComponent("tokenizer.json")),
-            labels: labels, maxLength: maxLength)
+            labels: labels, maxLength: maxLength, instruction: instruction)
         func examples(_ file: String, _ range: Range<Int>) throws -> [TrainingExample] {
             let text = try String(contentsOf: root.appendingPathComponent("data/sentiment/\(file).jsonl"), encoding: .utf8)
             let lines = text.split(separator: "\n")
@@ -63,11 +65,7 @@ struct SentimentBenchmark: ParsableCommand {
                 throw ValidationError("\(file).jsonl has \(lines.count) records; \(range.upperBound) asked for")
             }
             return try lines[range].enumerated().map { index, line in
-                var record = try DatasetRecord.parse(Data(line.utf8))
-                if withoutInstruction, case .instruction(_, let input?, let output) = record.body {
-                    record.body = .instruction(instruction: input, input: nil, output: output)
-                }
-                return try encoder.encode(record, unit: index)
+                try encoder.encode(DatasetRecord.parse(Data(line.utf8)), unit: index)
             }
         }
         let training = try examples("train", 0..<records)
@@ -77,7 +75,7 @@ struct SentimentBenchmark: ParsableCommand {
                                     delta: delta, accountant: .prv)
         print("lora on query/value, \(training.count) records, \(epochs) epochs, expected batch \(batch), lr \(lr), " +
               "\(maxLength) tokens, options \(options.isEmpty ? "default" : options), " +
-              (withoutInstruction ? "reviews without the instruction, " : "") +
+              "instruction \(instruction.rawValue), " +
               (labelPriorMargin.map { "heads from the label names (margin \($0)), " } ?? "") +
               "scored on " + (validation > 0 ? "\(test.count) validation records from train" : "the \(test.count) test sentences") + ", " +
               (nonPrivate ? "non-private" : "ε \(epsilon) at δ \(delta): σ \(plan.noiseMultiplier), \(plan.steps) steps"))

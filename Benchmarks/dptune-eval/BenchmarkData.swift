@@ -32,8 +32,8 @@ struct BenchmarkData {
     ///   - trainPerTask: training records drawn per task.
     ///   - validationPerTask: records per task carved from train.jsonl before the training draw.
     ///   - testPerTask: test records scored per task; 0 scores the whole test file.
-    static func load(directory: URL, tokenizer: WordPieceTokenizer, maxLength: Int, trainPerTask: Int,
-                     validationPerTask: Int, testPerTask: Int, seed: UInt64) throws -> BenchmarkData {
+    static func load(directory: URL, tokenizer: WordPieceTokenizer, maxLength: Int, instruction: Manifest.InstructionUse,
+                     trainPerTask: Int, validationPerTask: Int, testPerTask: Int, seed: UInt64) throws -> BenchmarkData {
         let tasksURL = directory.appendingPathComponent("tasks.json")
         guard let object = try JSONSerialization.jsonObject(with: Data(contentsOf: tasksURL)) as? [String: Any] else {
             throw LoadError(description: "\(tasksURL.path) is not a JSON object, refusing")
@@ -45,7 +45,8 @@ struct BenchmarkData {
             }
             labels[task] = set
         }
-        let encoder = ClassificationExampleEncoder(tokenizer: tokenizer, labels: labels, maxLength: maxLength)
+        let encoder = ClassificationExampleEncoder(tokenizer: tokenizer, labels: labels, maxLength: maxLength,
+                                                   instruction: instruction)
         var training: [TrainingExample] = [], validation: [TrainingExample] = [], test: [TrainingExample] = []
         for task in labels.keys.sorted() {
             let folder = directory.appendingPathComponent(task)

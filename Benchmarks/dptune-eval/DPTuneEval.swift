@@ -2,6 +2,9 @@
 import ArgumentParser
 import Foundation
 import Linalg
+import Records
+
+extension Manifest.InstructionUse: ExpressibleByArgument {}
 
 /// The paper's experiments on the real four-task benchmark with the real MiniLM backbone,
 /// written to `docs/RESULTS.md` with SVG plots (not run by `swift test`).
@@ -46,6 +49,8 @@ struct DPTuneEval: ParsableCommand {
     @Flag(help: "Leave out the non-private LoRA reference of the utility section.") var skipReference = false
     @Option(help: "Start every head at the label names' features (LabelPrior) with this logit margin; random heads when absent.")
     var labelPriorMargin: Double?
+    @Option(help: "encode: [CLS] instruction [SEP] input [SEP]; omit: [CLS] input [SEP] (the manifest's train.instruction).")
+    var instruction = Manifest.InstructionUse.encode
 
     func run() throws {
         let plan = try resolvedPlan()
@@ -80,6 +85,7 @@ struct DPTuneEval: ParsableCommand {
         if let timingSteps { plan.timingSteps = timingSteps }
         plan.nonPrivateReference = !skipReference
         plan.labelPriorMargin = labelPriorMargin
+        plan.instruction = instruction
         for setting in strategyOptions {
             guard let equals = setting.firstIndex(of: "=") else {
                 throw ValidationError("--strategy-options: \(setting) is not id=json, refusing")

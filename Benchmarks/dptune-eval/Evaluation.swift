@@ -80,7 +80,8 @@ final class Evaluation {
         self.plan = plan
         let tokenizer = try WordPieceTokenizer(tokenizerJSON: backboneDirectory.appendingPathComponent("tokenizer.json"))
         let data = try BenchmarkData.load(
-            directory: dataDirectory, tokenizer: tokenizer, maxLength: plan.maxLength, trainPerTask: plan.trainPerTask,
+            directory: dataDirectory, tokenizer: tokenizer, maxLength: plan.maxLength, instruction: plan.instruction,
+            trainPerTask: plan.trainPerTask,
             validationPerTask: plan.validationPerTask, testPerTask: plan.testPerTask, seed: EvaluationPlan.dataSeed)
         self.data = data
         guard case .bert(let config) = try ModelConfig(directory: backboneDirectory) else {

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import Records
 
 /// Every size, grid and seed of one evaluation, after the `--quick` preset and the flags.
 struct EvaluationPlan: Sendable {
@@ -30,6 +31,8 @@ struct EvaluationPlan: Sendable {
     var nonPrivateReference = true
     /// Every run's heads start at ``LabelPrior`` with this margin; random heads when nil.
     var labelPriorMargin: Double?
+    /// Whether records are encoded with their instruction (the manifest's `train.instruction`).
+    var instruction = Manifest.InstructionUse.encode
 
     /// The non-private reference runs: the utility section asks for it and it is not skipped.
     var runsReference: Bool { sections.contains(.utility) && nonPrivateReference }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
+import Records
 
 /// Writes `RESULTS.md` and its SVG plots from one evaluation's measurements.
 ///
@@ -77,7 +78,8 @@ struct ResultsReport {
             every cut drawn with the public seed \(EvaluationPlan.dataSeed); \(plan.maxLength) tokens per record \
             (mean \(String(format: "%.1f", results.meanTokens)) real tokens).
             - Training: \(plan.epochs) epoch(s), expected batch \(plan.expectedBatch) (Poisson sampling), clip \(plan.clip), \
-            δ = \(plan.delta), AdamW, strategy options \(strategyOptionsText), \(headText), seeds \(plan.seeds.map(String.init).joined(separator: ", ")) \
+            δ = \(plan.delta), AdamW, strategy options \(strategyOptionsText), \(headText), \
+            \(plan.instruction == .omit ? "records encoded without their instruction ([CLS] input [SEP])" : "records encoded with their instruction"), seeds \(plan.seeds.map(String.init).joined(separator: ", ")) \
             (public; initialization and public projections — sampling and noise come from the secure generator).
             - Tuning: every strategy gets the same learning-rate grid {\(plan.learningRates.map { "\($0)" }.joined(separator: ", "))}, \
             at ε = \(Self.number(plan.focusEpsilon)) with seed \(plan.seeds.first ?? 1), chosen by macro accuracy on the \

@@ -50,6 +50,19 @@ public struct Manifest: Sendable, Hashable {
         case labelNames = "label_names"
     }
 
+    /// Whether a `classify` job's encoder reads each record's instruction.
+    ///
+    /// With one head per task, a task's instruction is the same for all its records and
+    /// tells the head nothing; MiniLM was not trained to follow instructions, and averaging
+    /// over the instruction's tokens dilutes the short inputs that differ (DESIGN §5).
+    public enum InstructionUse: String, Sendable, Hashable, CaseIterable {
+        /// `[CLS] instruction [SEP] input [SEP]`.
+        case encode
+        /// `[CLS] input [SEP]`; a record without an input keeps its instruction as its text,
+        /// and a chat record keeps its user turns only, when it has any.
+        case omit
+    }
+
     public struct Train: Sendable, Hashable {
         public var epochs: Int
         public var expectedBatch: Int
@@ -60,9 +73,10 @@ public struct Manifest: Sendable, Hashable {
         /// Poisson batch sampling, whose secrecy the subsampling amplification relies on.
         public var seed: UInt64
         public var headInit: HeadInitialization
+        public var instruction: InstructionUse
 
         public init(epochs: Int, expectedBatch: Int, lr: Double, maxLen: Int, clip: Double, seed: UInt64,
-                    headInit: HeadInitialization = .random) {
+                    headInit: HeadInitialization = .random, instruction: InstructionUse = .encode) {
             self.epochs = epochs
             self.expectedBatch = expectedBatch
             self.lr = lr
@@ -70,6 +84,7 @@ public struct Manifest: Sendable, Hashable {
             self.clip = clip
             self.seed = seed
             self.headInit = headInit
+            self.instruction = instruction
         }
     }
 
@@ -139,12 +154,18 @@ public struct Manifest: Sendable, Hashable {
             accountant: try privacyObject.choice("accountant", default: defaults.privacy.accountant, aliases: ["pld": .prv]))
 
         let trainObject = try root.object("train") ?? ManifestObject([:], path: "train.")
-        try trainObject.allowOnly(["epochs", "expected_batch", "lr", "max_len", "clip", "seed", "head_init"])
+        try trainObject.allowOnly(["epochs", "expected_batch", "lr", "max_len", "clip", "seed", "head_init", "instruction"])
         let askedHeadInit: HeadInitialization? = trainObject.members["head_init"] == nil
             ? nil : try trainObject.choice("head_init", default: .random)
         if objective == .generate, askedHeadInit == .labelNames {
             throw IntakeError(.invalidManifest,
                               "\"train.head_init\" \"label_names\" starts a classification head; objective \"generate\" has none")
+        }
+        let askedInstruction: InstructionUse? = trainObject.members["instruction"] == nil
+            ? nil : try trainObject.choice("instruction", default: .encode)
+        if objective == .generate, askedInstruction == .omit {
+            throw IntakeError(.invalidManifest,
+                              "\"train.instruction\" \"omit\" applies to classification; objective \"generate\" answers the instruction, which its prompt must keep")
         }
         train = Train(
             epochs: try trainObject.integer("epochs") ?? defaults.train.epochs,
@@ -153,7 +174,8 @@ public struct Manifest: Sendable, Hashable {
             maxLen: try trainObject.integer("max_len") ?? defaults.train.maxLen,
             clip: try trainObject.number("clip") ?? defaults.train.clip,
             seed: try trainObject.seed("seed") ?? defaults.train.seed,
-            headInit: askedHeadInit ?? defaults.train.headInit)
+            headInit: askedHeadInit ?? defaults.train.headInit,
+            instruction: askedInstruction ?? defaults.train.instruction)
 
         try checkRanges(allowInsecureNoise: defaults.allowInsecureReproducibleNoise)
     }

@@ -45,9 +45,13 @@ public final class AdapterPredictor {
         let kind: AdapterConfiguration.Objective
         switch card.training.objective {
         case Manifest.Objective.classify.rawValue:
+            let instruction = card.training.instruction ?? Manifest.InstructionUse.encode.rawValue
+            guard let use = Manifest.InstructionUse(rawValue: instruction) else {
+                throw TrainingError(.artifactUnreadable, "the model card's training.instruction is \"\(instruction)\", which this version does not know (encode, omit)")
+            }
             let encoder = ClassificationExampleEncoder(
                 tokenizer: try WordPieceTokenizer(tokenizerJSON: backboneDirectory.appendingPathComponent("tokenizer.json")),
-                labels: labels, maxLength: card.training.maxLength)
+                labels: labels, maxLength: card.training.maxLength, instruction: use)
             let classification = ClassificationObjective(backbone: backbone, tasks: encoder.tasks, labels: labels)
             (objective, reader, tasks, kind) = (classification, .labels(classification, encoder), encoder.tasks, .classify)
         case Manifest.Objective.generate.rawValue:

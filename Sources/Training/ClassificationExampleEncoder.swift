@@ -5,19 +5,24 @@ import Tokenizers
 /// Turns records into encoder inputs `[CLS] instruction [SEP] input [SEP]` and label indices.
 ///
 /// A chat record is read as its system and user turns (joined) for the first segment and
-/// no second segment; its last assistant turn is the label.
+/// no second segment; its last assistant turn is the label. With ``Manifest/InstructionUse/omit``
+/// the instruction (a chat record's system turns) is left out where the record has
+/// anything else to read.
 public struct ClassificationExampleEncoder: Sendable {
     public let tokenizer: WordPieceTokenizer
     /// The job's tasks, sorted; a record without `task` belongs to the only one.
     public let tasks: [String]
     public let labels: [String: [String]]
     public let maxLength: Int
+    public let instruction: Manifest.InstructionUse
 
-    public init(tokenizer: WordPieceTokenizer, labels: [String: [String]], maxLength: Int) {
+    public init(tokenizer: WordPieceTokenizer, labels: [String: [String]], maxLength: Int,
+                instruction: Manifest.InstructionUse = .encode) {
         self.tokenizer = tokenizer
         self.tasks = labels.keys.sorted()
         self.labels = labels
         self.maxLength = maxLength
+        self.instruction = instruction
     }
 
     /// - Throws: ``TrainingError`` `.invalidRecord` for a task or label the manifest does not
@@ -37,20 +42,24 @@ public struct ClassificationExampleEncoder: Sendable {
         guard let label = taskLabels.firstIndex(of: record.output) else {
             throw TrainingError(.invalidRecord, "label \"\(record.output)\" is not declared for task \(taskName)")
         }
-        let (first, second) = Self.segments(of: record)
+        let (first, second) = Self.segments(of: record, instruction: instruction)
         let encoding = tokenizer.encode(first, pair: second, maxLength: maxLength)
         return TrainingExample(ids: encoding.ids, tokenTypeIDs: encoding.tokenTypeIDs, task: task,
                                target: .label(label), unit: unit)
     }
 
-    static func segments(of record: DatasetRecord) -> (String, String?) {
+    static func segments(of record: DatasetRecord, instruction use: Manifest.InstructionUse) -> (String, String?) {
         switch record.body {
+        case .instruction(_, let input?, _) where use == .omit:
+            return (input, nil)
         case .instruction(let instruction, let input, _):
             return (instruction, input)
         case .chat(let messages):
             let end = messages.lastIndex { $0.role == .assistant } ?? messages.endIndex
-            let prompt = messages[..<end].filter { $0.role != .assistant }.map(\.content)
-            return (prompt.joined(separator: "\n"), nil)
+            let prompt = messages[..<end].filter { $0.role != .assistant }
+            let users = prompt.filter { $0.role == .user }
+            let read = use == .omit && !users.isEmpty ? users : prompt
+            return (read.map(\.content).joined(separator: "\n"), nil)
         }
     }
 }

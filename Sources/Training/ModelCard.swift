@@ -69,9 +69,12 @@ public struct ModelCard: Codable, Sendable, Hashable {
         /// Where the heads started (`random` or `label_names`); absent on generate jobs and
         /// on cards written before the choice existed, which started at random.
         public var headInit: String?
+        /// Whether the encoder read each record's instruction (`encode` or `omit`); absent on
+        /// generate jobs and on cards written before the choice existed, which encoded it.
+        public var instruction: String?
 
         enum CodingKeys: String, CodingKey {
-            case objective, labels, epochs, seed
+            case objective, labels, epochs, seed, instruction
             case expectedBatch = "expected_batch", learningRate = "learning_rate", maxLength = "max_length"
             case headInit = "head_init"
         }

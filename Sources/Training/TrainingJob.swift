@@ -67,7 +67,7 @@ public struct TrainingJob {
         case .classify:
             let encoder = ClassificationExampleEncoder(
                 tokenizer: try WordPieceTokenizer(tokenizerJSON: backboneDirectory.appendingPathComponent("tokenizer.json")),
-                labels: manifest.labels, maxLength: manifest.train.maxLen)
+                labels: manifest.labels, maxLength: manifest.train.maxLen, instruction: manifest.train.instruction)
             encode = { try encoder.encode($0, unit: $1) }
             tasks = encoder.tasks
             if manifest.train.headInit == .labelNames { labelPrior = LabelPrior(examples: encoder.labelExamples()) }
@@ -177,7 +177,8 @@ public struct TrainingJob {
             training: .init(objective: manifest.objective.rawValue, labels: manifest.labels, epochs: manifest.train.epochs,
                             expectedBatch: manifest.train.expectedBatch, learningRate: manifest.train.lr,
                             maxLength: manifest.train.maxLen, seed: manifest.train.seed,
-                            headInit: manifest.objective == .classify ? manifest.train.headInit.rawValue : nil),
+                            headInit: manifest.objective == .classify ? manifest.train.headInit.rawValue : nil,
+                            instruction: manifest.objective == .classify ? manifest.train.instruction.rawValue : nil),
             ledgerCharge: ledgerCharge)
     }
 }

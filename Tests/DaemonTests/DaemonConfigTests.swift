@@ -25,6 +25,7 @@ import Testing
         #expect(config.defaults.train.expectedBatch == 64)
         #expect(config.defaults.train.seed == 7)
         #expect(config.defaults.train.headInit == .random)
+        #expect(config.defaults.train.instruction == .encode)
         #expect(config.heldOutFraction == 0.1)
         #expect(config.models["minilm-l6"]?.path == "/var/lib/dptune/models/all-MiniLM-L6-v2")
     }
@@ -35,6 +36,15 @@ import Testing
         #expect(config.defaults.train.headInit == .labelNames)
         #expect(throws: (any Error).self) {
             try DaemonConfig(parsing: "[defaults.train]\nhead_init = \"zeros\"\n", path: "t.toml", baseDirectory: URL(fileURLWithPath: "/"))
+        }
+    }
+
+    @Test func instructionDefaultIsReadAndChecked() throws {
+        let config = try DaemonConfig(parsing: "[defaults.train]\ninstruction = \"omit\"\n", path: "t.toml",
+                                      baseDirectory: URL(fileURLWithPath: "/"))
+        #expect(config.defaults.train.instruction == .omit)
+        #expect(throws: (any Error).self) {
+            try DaemonConfig(parsing: "[defaults.train]\ninstruction = \"drop\"\n", path: "t.toml", baseDirectory: URL(fileURLWithPath: "/"))
         }
     }
 

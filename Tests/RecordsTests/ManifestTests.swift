@@ -56,6 +56,12 @@ import Testing
         #expect(try parse(#"{"objective": "generate", "train": {"head_init": "random"}}"#).train.headInit == .random)
     }
 
+    @Test func classifyJobsEncodeTheInstructionUnlessAskedToOmitIt() throws {
+        #expect(try parse(#"{"labels": {"s": ["a", "b"]}}"#).train.instruction == .encode)
+        #expect(try parse(#"{"labels": {"s": ["a", "b"]}, "train": {"instruction": "omit"}}"#).train.instruction == .omit)
+        #expect(try parse(#"{"objective": "generate", "train": {"instruction": "encode"}}"#).train.instruction == .encode)
+    }
+
     @Test func pldNamesThePLDAccountant() throws {
         let manifest = try parse(#"{"privacy": {"accountant": "pld"}, "objective": "generate"}"#)
         #expect(manifest.privacy.accountant == .prv)
@@ -104,6 +110,8 @@ import Testing
         (#"{"objective": "generate", "insecure_reproducible_noise": true}"#, "insecure_reproducible_noise"),
         (#"{"labels": {"s": ["a", "b"]}, "train": {"head_init": "zeros"}}"#, "train.head_init"),
         (#"{"objective": "generate", "train": {"head_init": "label_names"}}"#, "train.head_init"),
+        (#"{"labels": {"s": ["a", "b"]}, "train": {"instruction": "drop"}}"#, "train.instruction"),
+        (#"{"objective": "generate", "train": {"instruction": "omit"}}"#, "train.instruction"),
     ])
     func invalidManifestsNameTheKey(text: String, key: String) {
         let error = #expect(throws: IntakeError.self) { try parse(text) }

@@ -34,6 +34,7 @@ struct TrainingJobTests {
         #expect(card.trainableParameters == 2 * 384 + 2)
         #expect(card.evaluation.records == 30)
         #expect(card.training.headInit == "random")
+        #expect(card.training.instruction == "encode")
         #expect(try ModelCard.read(from: job.outputDirectory.appendingPathComponent(AdapterArtifacts.modelCardFile)) == card)
 
         let predictor = try AdapterPredictor(adapterDirectory: job.outputDirectory, backboneDirectory: MiniLMFixture.directory,
@@ -61,6 +62,26 @@ struct TrainingJobTests {
             DatasetRecord(body: .instruction(instruction: "positive", input: nil, output: "positive")),
         ])
         #expect(labels.map(\.prediction) == ["negative", "positive"])
+    }
+
+    /// `train.instruction = omit` reaches the card, and the predictor rebuilt from the files
+    /// reads the input alone: records that differ only in their instruction score the same.
+    @Test func anOmittedInstructionIsOmittedInPrediction() throws {
+        let directory = try TemporaryDirectory()
+        let job = try job(directory, manifest: #""train": {"epochs": 1, "expected_batch": 16, "lr": 0.01, "instruction": "omit"}"#)
+        let card = try job.run()
+        #expect(card.training.instruction == "omit")
+        let predictor = try AdapterPredictor(adapterDirectory: job.outputDirectory, backboneDirectory: MiniLMFixture.directory,
+                                             strategy: HeadOnlyStrategy())
+        let input = "a gripping , beautifully acted film"
+        let scores = try predictor.predict([
+            DatasetRecord(body: .instruction(instruction: "Classify the sentiment of this movie review.", input: input, output: "positive")),
+            DatasetRecord(body: .instruction(instruction: "Is this review negative or positive?", input: input, output: "positive")),
+            DatasetRecord(body: .instruction(instruction: input, input: nil, output: "positive")),
+        ]).map(\.scores)
+        for other in scores.dropFirst() {
+            for (label, score) in scores[0] { #expect(abs(score - (other[label] ?? -1)) < 1e-6) }
+        }
     }
 
     /// `privacy.unit = unit` reaches the trainer, which then prices σ_eff over every segment.

@@ -109,7 +109,8 @@ public struct DaemonConfig: Sendable, Hashable {
 
         try reader.allowOnly(["backbone", "strategy", "objective", "held_out_fraction", "privacy", "train"], in: ["defaults"])
         try reader.allowOnly(["epsilon", "delta", "unit", "accountant"], in: ["defaults", "privacy"])
-        try reader.allowOnly(["epochs", "expected_batch", "lr", "max_len", "clip", "seed", "head_init"], in: ["defaults", "train"])
+        try reader.allowOnly(["epochs", "expected_batch", "lr", "max_len", "clip", "seed", "head_init", "instruction"],
+                             in: ["defaults", "train"])
         let accountantName = try reader.choice(["defaults", "privacy", "accountant"], default: "prv", among: ["prv", "pld", "rdp"])
         defaults = ManifestDefaults(
             backbone: try reader.optionalString(["defaults", "backbone"]),
@@ -131,7 +132,10 @@ public struct DaemonConfig: Sendable, Hashable {
                 seed: UInt64(try reader.integer(["defaults", "train", "seed"], default: 7, in: 0...Int.max)),
                 headInit: Manifest.HeadInitialization(rawValue: try reader.choice(
                     ["defaults", "train", "head_init"], default: "random",
-                    among: Manifest.HeadInitialization.allCases.map(\.rawValue))) ?? .random))
+                    among: Manifest.HeadInitialization.allCases.map(\.rawValue))) ?? .random,
+                instruction: Manifest.InstructionUse(rawValue: try reader.choice(
+                    ["defaults", "train", "instruction"], default: "encode",
+                    among: Manifest.InstructionUse.allCases.map(\.rawValue))) ?? .encode))
         heldOutFraction = try reader.number(["defaults", "held_out_fraction"], default: 0.1, in: 0...0.9)
 
         var models: [String: URL] = [:]

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 @testable import Daemon
+import Control
 import Foundation
 import Testing
 
@@ -19,5 +20,29 @@ import Testing
         #expect(await reopened.queuedIDs == admitted)
         #expect(await reopened.all().map(\.id) == admitted)
         #expect(await reopened.all().map(\.admissionNumber) == Array(1...admitted.count))
+    }
+
+    /// A watcher who arrives between two steps gets the last step's progress first, then
+    /// every later step, then the final state.
+    @Test func aLateWatcherStartsFromTheLatestStep() async throws {
+        let world = try DaemonWorld()
+        try world.fixture.drop("late", manifest: DaemonFixture.manifest(account: "acme"))
+        let id = try #require(await world.intake.process("late.jsonl")).id
+        let started = try #require(try await world.jobs.startNext())
+        #expect(started.id == id)
+        func progress(_ step: Int) -> ProgressEvent {
+            ProgressEvent(jobID: id, state: .running, step: step, totalSteps: 10, loss: 0.5,
+                          epsilonSpent: 0.1 * Double(step), examplesPerSecond: 40)
+        }
+        try await world.jobs.record(progress(2))
+        try await world.jobs.record(progress(3))
+        let stream = try #require(await world.jobs.watch(id: id))
+        try await world.jobs.record(progress(4))
+        try await world.jobs.finish(id: id, state: .succeeded, reason: nil)
+        var seen: [ProgressEvent] = []
+        for await event in stream { seen.append(event) }
+        #expect(seen.map(\.step) == [3, 4, 4])
+        #expect(seen.map(\.state) == [.running, .running, .succeeded])
+        #expect(seen.first == progress(3))
     }
 }

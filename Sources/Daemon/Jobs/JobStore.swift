@@ -15,6 +15,9 @@ public actor JobStore {
     private var jobs: [String: DaemonJob] = [:]
     private var queue: [String] = []
     private var watchers: [String: [UUID: AsyncStream<ProgressEvent>.Continuation]] = [:]
+    /// The last progress event of each running job, so a watcher who arrives between two
+    /// steps sees the pace and ε so far at once rather than after the next step.
+    private var latestProgress: [String: ProgressEvent] = [:]
 
     /// Opens the job records under `stateDirectory/jobs`, creating the folder, and loads them.
     ///
@@ -89,6 +92,7 @@ public actor JobStore {
         job.loss = nil
         try persist(job)
         jobs[id] = job
+        latestProgress[id] = nil
         queue.append(id)
         queue.sort { (jobs[$0]?.admissionNumber ?? 0) < (jobs[$1]?.admissionNumber ?? 0) }
     }
@@ -107,6 +111,7 @@ public actor JobStore {
         job.step = event.step
         job.loss = event.loss
         jobs[job.id] = job
+        latestProgress[job.id] = event
         for continuation in watchers[job.id, default: [:]].values { continuation.yield(event) }
     }
 
@@ -123,10 +128,12 @@ public actor JobStore {
         try persist(job)
         jobs[id] = job
         queue.removeAll { $0 == id }
+        latestProgress[id] = nil
         publish(job)
     }
 
-    /// The progress of job `id` until it ends; a job already ended gives a finished stream.
+    /// The progress of job `id` until it ends, starting with its latest progress event if a
+    /// step has been recorded since it started; a job already ended gives a finished stream.
     public func watch(id: String) -> AsyncStream<ProgressEvent>? {
         guard let job = jobs[id] else { return nil }
         let (stream, continuation) = AsyncStream.makeStream(of: ProgressEvent.self, bufferingPolicy: .bufferingNewest(64))
@@ -134,6 +141,7 @@ public actor JobStore {
             continuation.finish()
             return stream
         }
+        if let latest = latestProgress[id] { continuation.yield(latest) }
         let token = UUID()
         watchers[id, default: [:]][token] = continuation
         continuation.onTermination = { _ in Task { await self.dropWatcher(id: id, token: token) } }

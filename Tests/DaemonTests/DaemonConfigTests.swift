@@ -30,22 +30,19 @@ import Testing
         #expect(config.models["minilm-l6"]?.path == "/var/lib/dptune/models/all-MiniLM-L6-v2")
     }
 
-    @Test func headInitDefaultIsReadAndChecked() throws {
-        let config = try DaemonConfig(parsing: "[defaults.train]\nhead_init = \"label_names\"\n", path: "t.toml",
-                                      baseDirectory: URL(fileURLWithPath: "/"))
-        #expect(config.defaults.train.headInit == .labelNames)
-        #expect(throws: (any Error).self) {
-            try DaemonConfig(parsing: "[defaults.train]\nhead_init = \"zeros\"\n", path: "t.toml", baseDirectory: URL(fileURLWithPath: "/"))
-        }
+    /// A `[defaults.train]` table holding only `line`.
+    func trainDefaults(_ line: String) throws -> DaemonConfig {
+        try DaemonConfig(parsing: "[defaults.train]\n\(line)\n", path: "t.toml", baseDirectory: URL(fileURLWithPath: "/"))
     }
 
-    @Test func instructionDefaultIsReadAndChecked() throws {
-        let config = try DaemonConfig(parsing: "[defaults.train]\ninstruction = \"omit\"\n", path: "t.toml",
-                                      baseDirectory: URL(fileURLWithPath: "/"))
-        #expect(config.defaults.train.instruction == .omit)
-        #expect(throws: (any Error).self) {
-            try DaemonConfig(parsing: "[defaults.train]\ninstruction = \"drop\"\n", path: "t.toml", baseDirectory: URL(fileURLWithPath: "/"))
-        }
+    @Test func trainChoicesAreRead() throws {
+        #expect(try trainDefaults(#"head_init = "label_names""#).defaults.train.headInit == .labelNames)
+        #expect(try trainDefaults(#"instruction = "omit""#).defaults.train.instruction == .omit)
+    }
+
+    @Test(arguments: [#"head_init = "zeros""#, #"instruction = "drop""#])
+    func unknownTrainChoicesAreRefused(line: String) {
+        #expect(throws: (any Error).self) { try trainDefaults(line) }
     }
 
     @Test func relativePathsResolveAgainstTheFilesDirectory() throws {

@@ -17,6 +17,12 @@ struct TrainingJobTests {
                     outputDirectory: directory.url.appendingPathComponent("adapter"), heldOutFraction: 0.25)
     }
 
+    /// The published adapter of `job`, rebuilt from its files alone.
+    func predictor(_ job: TrainingJob) throws -> AdapterPredictor {
+        try AdapterPredictor(adapterDirectory: job.outputDirectory, backboneDirectory: MiniLMFixture.directory,
+                             strategy: HeadOnlyStrategy())
+    }
+
     /// The card states the plan and an ε the accountant recomputes from its own event;
     /// the predictor rebuilt from the files alone reproduces the held-out accuracy.
     @Test func publishesArtifactsThatPredictAlone() throws {
@@ -37,8 +43,7 @@ struct TrainingJobTests {
         #expect(card.training.instruction == "encode")
         #expect(try ModelCard.read(from: job.outputDirectory.appendingPathComponent(AdapterArtifacts.modelCardFile)) == card)
 
-        let predictor = try AdapterPredictor(adapterDirectory: job.outputDirectory, backboneDirectory: MiniLMFixture.directory,
-                                             strategy: HeadOnlyStrategy())
+        let predictor = try predictor(job)
         let dataset = try TrainingDataset.read(path: job.datasetPath, privacyUnit: .record)
         let split = HeldOutSplit(memberCount: 120, heldOutFraction: 0.25, seed: job.manifest.train.seed)
         let heldOut = split.heldOut.map { dataset.records[$0] }
@@ -55,9 +60,7 @@ struct TrainingJobTests {
         let job = try job(directory, manifest: #""train": {"epochs": 1, "expected_batch": 16, "lr": 1e-6, "head_init": "label_names"}"#)
         let card = try job.run()
         #expect(card.training.headInit == "label_names")
-        let predictor = try AdapterPredictor(adapterDirectory: job.outputDirectory, backboneDirectory: MiniLMFixture.directory,
-                                             strategy: HeadOnlyStrategy())
-        let labels = try predictor.predict([
+        let labels = try predictor(job).predict([
             DatasetRecord(body: .instruction(instruction: "negative", input: nil, output: "negative")),
             DatasetRecord(body: .instruction(instruction: "positive", input: nil, output: "positive")),
         ])
@@ -71,10 +74,8 @@ struct TrainingJobTests {
         let job = try job(directory, manifest: #""train": {"epochs": 1, "expected_batch": 16, "lr": 0.01, "instruction": "omit"}"#)
         let card = try job.run()
         #expect(card.training.instruction == "omit")
-        let predictor = try AdapterPredictor(adapterDirectory: job.outputDirectory, backboneDirectory: MiniLMFixture.directory,
-                                             strategy: HeadOnlyStrategy())
         let input = "a gripping , beautifully acted film"
-        let scores = try predictor.predict([
+        let scores = try predictor(job).predict([
             DatasetRecord(body: .instruction(instruction: "Classify the sentiment of this movie review.", input: input, output: "positive")),
             DatasetRecord(body: .instruction(instruction: "Is this review negative or positive?", input: input, output: "positive")),
             DatasetRecord(body: .instruction(instruction: input, input: nil, output: "positive")),

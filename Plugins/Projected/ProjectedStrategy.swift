@@ -6,7 +6,7 @@ import Transformer
 /// random projection and B trained, noise allocated to minimize the expected distortion.
 final class ProjectedStrategy: AdapterStrategy {
     let id = "projected"
-    let version = "0.2.0"
+    let version = "0.3.0"
     let summary = "Projected: B over a public random projection A, group-wise clips, per-task noise allocation"
     let options: [StrategyOption] = [
         StrategyOption(name: "rank", kind: .integer, defaultJSON: "16", help: "k, the rows of the projection A (k × in)"),
@@ -20,7 +20,7 @@ final class ProjectedStrategy: AdapterStrategy {
         StrategyOption(name: "task_weights", kind: .numberMap, defaultJSON: "{}",
                        help: "importance of each task (positive; default 1, normalized to mean 1): noise on a task's segments scales like 1/weight"),
         StrategyOption(name: "l2", kind: .number, defaultJSON: "0", help: "λ1 of the regularizer λ1·‖B·A‖² (non-negative)"),
-        StrategyOption(name: "head_clip_share", kind: .number, defaultJSON: "0.7",
+        StrategyOption(name: "head_clip_share", kind: .number, defaultJSON: "0.5",
                        help: "part of each record's squared clip budget its task head gets, in (0, 1); the B's get the rest"),
     ]
 

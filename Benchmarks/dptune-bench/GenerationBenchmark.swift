@@ -54,9 +54,8 @@ struct GenerationBenchmark: ParsableCommand {
         guard let model = try loadBackbone(directory: directory) as? LlamaModel else {
             throw ValidationError("\(directory.path) is not a Llama model")
         }
-        let files = try GenerationExampleEncoder(backboneDirectory: directory, labels: [:], maxLength: maxLen)
-        let tokenizer = files.tokenizer
-        let encoder = GenerationExampleEncoder(tokenizer: tokenizer, template: files.template, tasks: ["sentiment"], maxLength: maxLen)
+        let encoder = try GenerationExampleEncoder(backboneDirectory: directory, labels: ["sentiment": ["negative", "positive"]],
+                                                   maxLength: maxLen)
         say("SmolLM2 loaded in \(ContinuousClock.now - loadStart); \(threads) threads")
         let strategy = try bundledStrategy("LoRA")
         func examples(_ file: String, _ count: Int) throws -> [TrainingExample] {
@@ -69,7 +68,7 @@ struct GenerationBenchmark: ParsableCommand {
             let options = try StrategyOptions(json: #"{"rank": \#(rank), "alpha": \#(alpha)}"#, schema: strategy.options)
             let configuration = AdapterConfiguration(options: options, objective: .generate, tasks: ["sentiment"], labels: [:],
                                                      seed: 7, clip: clip, epsilon: epsilon, delta: delta)
-            return try Trainer(languageModel: model, tokenizer: tokenizer, tasks: ["sentiment"],
+            return try Trainer(languageModel: model, tokenizer: encoder.tokenizer, tasks: ["sentiment"],
                                adapter: strategy.makeAdapter(backbone: model, configuration: configuration),
                                examples: training, plan: plan,
                                settings: TrainingSettings(learningRate: Float(lr), clip: clip, seed: 7, chunkSize: chunk,

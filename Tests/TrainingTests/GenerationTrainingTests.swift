@@ -107,9 +107,8 @@ struct GenerationTrainingTests {
     /// and noise (seed 1; the same noise scale): a DP run's accuracy is a random variable.
     @Test func loraRaisesSentimentExactMatchAtEpsilonEight() throws {
         let model = try #require(try loadBackbone(directory: Self.backboneDirectory) as? LlamaModel)
-        let files = try GenerationExampleEncoder(backboneDirectory: Self.backboneDirectory, labels: [:], maxLength: 128)
-        let encoder = GenerationExampleEncoder(tokenizer: files.tokenizer, template: files.template, tasks: ["sentiment"],
-                                               maxLength: 128)
+        let encoder = try GenerationExampleEncoder(backboneDirectory: Self.backboneDirectory,
+                                                   labels: ["sentiment": ["negative", "positive"]], maxLength: 128)
         func examples(_ file: String, _ count: Int) throws -> [TrainingExample] {
             let text = try String(contentsOf: SharedFixtures.url("data/sentiment/\(file).jsonl"), encoding: .utf8)
             return try text.split(separator: "\n").prefix(count).enumerated().map { index, line in

@@ -81,8 +81,8 @@ final class Evaluation {
         let tokenizer = try WordPieceTokenizer(tokenizerJSON: backboneDirectory.appendingPathComponent("tokenizer.json"))
         let data = try BenchmarkData.load(
             directory: dataDirectory, tokenizer: tokenizer, maxLength: plan.maxLength, instruction: plan.instruction,
-            trainPerTask: plan.trainPerTask,
-            validationPerTask: plan.validationPerTask, testPerTask: plan.testPerTask, seed: EvaluationPlan.dataSeed)
+            trainPerTask: plan.trainPerTask, validationPerTask: plan.validationPerTask, testPerTask: plan.testPerTask,
+            seed: EvaluationPlan.dataSeed)
         self.data = data
         guard case .bert(let config) = try ModelConfig(directory: backboneDirectory) else {
             throw EvaluationFailure("\(backboneDirectory.path) is not a BERT-family encoder; the benchmark classifies with one, refusing")

@@ -54,9 +54,9 @@ public struct Manifest: Sendable, Hashable {
     ///
     /// With one head per task, a task's instruction is the same for all its records and
     /// tells the head nothing; MiniLM was not trained to follow instructions, and averaging
-    /// over the instruction's tokens dilutes the short inputs that differ (DESIGN §5).
+    /// over the instruction's tokens dilutes the short inputs that differ.
     public enum InstructionUse: String, Sendable, Hashable, CaseIterable {
-        /// `[CLS] instruction [SEP] input [SEP]`.
+        /// `[CLS] instruction [SEP] input [SEP]`, the encoding DESIGN §5 gives.
         case encode
         /// `[CLS] input [SEP]`; a record without an input keeps its instruction as its text,
         /// and a chat record keeps its user turns only, when it has any.

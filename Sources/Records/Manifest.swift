@@ -155,14 +155,12 @@ public struct Manifest: Sendable, Hashable {
 
         let trainObject = try root.object("train") ?? ManifestObject([:], path: "train.")
         try trainObject.allowOnly(["epochs", "expected_batch", "lr", "max_len", "clip", "seed", "head_init", "instruction"])
-        let askedHeadInit: HeadInitialization? = trainObject.members["head_init"] == nil
-            ? nil : try trainObject.choice("head_init", default: .random)
+        let askedHeadInit: HeadInitialization? = try trainObject.choice("head_init")
         if objective == .generate, askedHeadInit == .labelNames {
             throw IntakeError(.invalidManifest,
                               "\"train.head_init\" \"label_names\" starts a classification head; objective \"generate\" has none")
         }
-        let askedInstruction: InstructionUse? = trainObject.members["instruction"] == nil
-            ? nil : try trainObject.choice("instruction", default: .encode)
+        let askedInstruction: InstructionUse? = try trainObject.choice("instruction")
         if objective == .generate, askedInstruction == .omit {
             throw IntakeError(.invalidManifest,
                               "\"train.instruction\" \"omit\" applies to classification; objective \"generate\" answers the instruction, which its prompt must keep")
@@ -244,15 +242,22 @@ private struct ManifestObject {
         return value
     }
 
+    /// The value `key` names, or nil when the manifest leaves it out.
     func choice<T: RawRepresentable & CaseIterable>(
-        _ key: String, default fallback: T, aliases: [String: T] = [:]
-    ) throws(IntakeError) -> T where T.RawValue == String {
-        guard let raw = try string(key) else { return fallback }
+        _ key: String, aliases: [String: T] = [:]
+    ) throws(IntakeError) -> T? where T.RawValue == String {
+        guard let raw = try string(key) else { return nil }
         guard let value = T(rawValue: raw) ?? aliases[raw] else {
             let known = (T.allCases.map(\.rawValue) + aliases.keys.sorted()).joined(separator: " | ")
             throw IntakeError(.invalidManifest, "\"\(path)\(key)\" must be one of \(known); found \"\(raw)\"")
         }
         return value
+    }
+
+    func choice<T: RawRepresentable & CaseIterable>(
+        _ key: String, default fallback: T, aliases: [String: T] = [:]
+    ) throws(IntakeError) -> T where T.RawValue == String {
+        try choice(key, aliases: aliases) ?? fallback
     }
 
     func number(_ key: String) throws(IntakeError) -> Double? {

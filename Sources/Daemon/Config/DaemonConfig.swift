@@ -115,13 +115,11 @@ public struct DaemonConfig: Sendable, Hashable {
         defaults = ManifestDefaults(
             backbone: try reader.optionalString(["defaults", "backbone"]),
             strategy: try reader.optionalString(["defaults", "strategy"]),
-            objective: Manifest.Objective(rawValue: try reader.choice(
-                ["defaults", "objective"], default: "classify", among: Manifest.Objective.allCases.map(\.rawValue))) ?? .classify,
+            objective: try reader.choice(["defaults", "objective"], default: Manifest.Objective.classify),
             privacy: Manifest.Privacy(
                 epsilon: try reader.number(["defaults", "privacy", "epsilon"], default: 8, in: 1e-6...1e6),
                 delta: try reader.number(["defaults", "privacy", "delta"], default: 1e-5, in: 1e-300...0.5),
-                unit: Manifest.PrivacyUnit(rawValue: try reader.choice(
-                    ["defaults", "privacy", "unit"], default: "record", among: Manifest.PrivacyUnit.allCases.map(\.rawValue))) ?? .record,
+                unit: try reader.choice(["defaults", "privacy", "unit"], default: Manifest.PrivacyUnit.record),
                 accountant: accountantName == "rdp" ? .rdp : .prv),
             train: Manifest.Train(
                 epochs: try reader.integer(["defaults", "train", "epochs"], default: 3, in: 1...10_000),
@@ -130,12 +128,8 @@ public struct DaemonConfig: Sendable, Hashable {
                 maxLen: try reader.integer(["defaults", "train", "max_len"], default: 128, in: 1...1_000_000),
                 clip: try reader.number(["defaults", "train", "clip"], default: 1, in: 1e-9...1e9),
                 seed: UInt64(try reader.integer(["defaults", "train", "seed"], default: 7, in: 0...Int.max)),
-                headInit: Manifest.HeadInitialization(rawValue: try reader.choice(
-                    ["defaults", "train", "head_init"], default: "random",
-                    among: Manifest.HeadInitialization.allCases.map(\.rawValue))) ?? .random,
-                instruction: Manifest.InstructionUse(rawValue: try reader.choice(
-                    ["defaults", "train", "instruction"], default: "encode",
-                    among: Manifest.InstructionUse.allCases.map(\.rawValue))) ?? .encode))
+                headInit: try reader.choice(["defaults", "train", "head_init"], default: Manifest.HeadInitialization.random),
+                instruction: try reader.choice(["defaults", "train", "instruction"], default: Manifest.InstructionUse.encode)))
         heldOutFraction = try reader.number(["defaults", "held_out_fraction"], default: 0.1, in: 0...0.9)
 
         var models: [String: URL] = [:]
@@ -195,6 +189,12 @@ private struct ConfigReader {
             throw refuse(keyPath, "must be one of \(choices.joined(separator: ", ")); found \(text.debugDescription)")
         }
         return text
+    }
+
+    func choice<T: RawRepresentable & CaseIterable>(_ keyPath: [String], default fallback: T) throws(DaemonConfigError) -> T
+    where T.RawValue == String {
+        let text = try choice(keyPath, default: fallback.rawValue, among: T.allCases.map(\.rawValue))
+        return T(rawValue: text) ?? fallback
     }
 
     func location(_ keyPath: [String], default fallback: String?) throws(DaemonConfigError) -> URL {

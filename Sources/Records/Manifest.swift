@@ -56,7 +56,7 @@ public struct Manifest: Sendable, Hashable {
     /// tells the head nothing; MiniLM was not trained to follow instructions, and averaging
     /// over the instruction's tokens dilutes the short inputs that differ.
     public enum InstructionUse: String, Sendable, Hashable, CaseIterable {
-        /// `[CLS] instruction [SEP] input [SEP]`, the encoding DESIGN §5 gives.
+        /// `[CLS] instruction [SEP] input [SEP]`, the encoding the training issue specifies.
         case encode
         /// `[CLS] input [SEP]`; a record without an input keeps its instruction as its text,
         /// and a chat record keeps its user turns only, when it has any.

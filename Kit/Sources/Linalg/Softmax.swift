@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // Dimensions: N = rows, K = columns (the softmax axis).
+import CVectorMath
 
 /// Row-wise `out = softmax(input)`, subtracting each row's maximum for stability.
 ///
 /// Entries equal to `-infinity` get probability 0 (masked attention scores); a row that
-/// is entirely `-infinity` becomes all zeros rather than NaN. The exponentials come from
-/// ``SIMDMath/exp(_:)``, eight at a time; rows are split across cores.
+/// is entirely `-infinity` becomes all zeros rather than NaN. Each row is one
+/// `dptune_softmax_row` (CVectorMath: eight exponentials at a time, the sum in Double);
+/// rows are split across cores.
 ///
 /// - Parameters:
 ///   - out: `(N, K)`; may alias `input`
@@ -13,29 +15,7 @@
 public func softmaxForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, N: Int, K: Int) {
     nonisolated(unsafe) let out = out, input = input
     concurrentChunks(N, minimumChunk: minimumRowsPerChunk(width: K)) { rows in
-        for n in rows {
-            let x = input + n * K, y = out + n * K
-            var maxima = SIMDMath.Vector(repeating: -.infinity)
-            for k in stride(from: 0, to: K, by: 8) {
-                let v = SIMDMath.load(x, k, end: K, padding: -.infinity)
-                maxima = maxima.replacing(with: v, where: v .> maxima)
-            }
-            let maxValue = maxima.max()
-            if maxValue == -Float.infinity {
-                for k in 0..<K { y[k] = 0 }
-                continue
-            }
-            // Summed in Double: over a vocabulary-sized row, a Float running sum near 1 drops the
-            // tail's many tiny terms and overstates the top probability.
-            var sums = SIMD8<Double>(repeating: 0)
-            for k in stride(from: 0, to: K, by: 8) {
-                let e = SIMDMath.exp(SIMDMath.load(x, k, end: K, padding: -.infinity) - maxValue)
-                sums += SIMD8<Double>(e)
-                SIMDMath.store(e, y, k, end: K)
-            }
-            let inverse = Float(1 / sums.sum())
-            for k in stride(from: 0, to: K, by: 8) { SIMDMath.store(SIMDMath.load(y, k, end: K) * inverse, y, k, end: K) }
-        }
+        for n in rows { dptune_softmax_row(out + n * K, input + n * K, K) }
     }
 }
 

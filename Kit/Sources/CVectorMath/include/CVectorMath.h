@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: Apache-2.0
+// Dimensions: N = number of elements, K = row length.
+//
+// exp, erf and the kernels built on them (exact GELU, row softmax), eight floats at a
+// time. Each entry point runs an AVX2 + FMA build of its loop when the CPU and OS support
+// it and a baseline x86-64 (SSE2) build otherwise: Swift compiles the package for baseline
+// x86-64 and has no per-function target attribute, which left these loops, about a tenth
+// of a MiniLM training step, at half the vector width and without fused multiply-adds.
+// The two builds evaluate the same polynomials; FMA rounds once where the baseline rounds
+// twice, so their results may differ in the last bit.
+#ifndef DPTUNE_CVECTORMATH_H
+#define DPTUNE_CVECTORMATH_H
+
+#include <stddef.h>
+
+/// out[i] = exp(input[i]); exactly 0 below -87.3 (so exp(-inf) = 0), within 2 ulp elsewhere.
+/// out may alias input.
+void dptune_exp(float *out, const float *input, ptrdiff_t N);
+
+/// erf[i] = erf(input[i]) (absolute error below 1.2e-7) and gaussian[i] = exp(-input[i]²).
+void dptune_erf(float *erf, float *gaussian, const float *input, ptrdiff_t N);
+
+/// out[i] = 0.5 x (1 + erf(x / √2)) with x = input[i]; out may alias input.
+void dptune_gelu_erf_forward(float *out, const float *input, ptrdiff_t N);
+
+/// dinput[i] += (Φ(x) + x φ(x)) dout[i] with x = input[i], the exact GELU's derivative.
+void dptune_gelu_erf_backward(float *dinput, const float *dout, const float *input, ptrdiff_t N);
+
+/// One row: out = softmax(input) over K entries, the maximum subtracted first and the sum
+/// taken in double. -inf entries get 0; an all -inf row becomes all zeros. out may alias input.
+void dptune_softmax_row(float *out, const float *input, ptrdiff_t K);
+
+/// Whether the AVX2 + FMA builds run: the CPU and OS support them and they are allowed.
+int dptune_vector_math_uses_avx2(void);
+
+/// Allows (the default) or forbids the AVX2 + FMA builds, so tests can check the baseline
+/// builds on a machine that has AVX2.
+void dptune_vector_math_allow_avx2(int allowed);
+
+#endif

@@ -44,6 +44,8 @@ struct EvaluationResults {
     var coupling: [CouplingGrid] = []
     var timings: [TimingRow] = []
     var sgemmPeak = Double.nan
+    /// Computed tokens per real token: the trainer's length cuts and fixed chunks of 32.
+    var padding = (cut: Double.nan, fixed: Double.nan)
     var forwardFLOPsPerToken = 0.0
     var accountantTimings: [(name: String, seconds: Double, value: Double)] = []
     var wallSeconds = 0.0
@@ -107,6 +109,8 @@ final class Evaluation {
             log("measuring the SGEMM peak")
             results.sgemmPeak = PerformanceProbe.sgemmPeak()
             results.forwardFLOPsPerToken = PerformanceProbe.forwardFLOPsPerToken(config, sequenceLength: results.meanTokens)
+            results.padding = PerformanceProbe.paddedTokensPerRealToken(
+                lengths: data.training.map(\.ids.count), batch: plan.expectedBatch, chunkSize: runner.chunkSize)
         }
         results.tuning = tune()
         let chosen = Dictionary(uniqueKeysWithValues: results.tuning.map { ($0.label, $0.chosen) })

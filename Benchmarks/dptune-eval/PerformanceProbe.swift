@@ -41,6 +41,27 @@ enum PerformanceProbe {
         return Double(config.numHiddenLayers) * (2 * (4 * C * C + 2 * C * I) + 4 * sequenceLength * C)
     }
 
+    /// Tokens the backbone computes per real token when batches of `batch` records, drawn
+    /// uniformly (a public seed), run shortest first in the trainer's ``LengthChunks`` of at
+    /// most `chunkSize`, and when the same sorted batches run in fixed chunks of `chunkSize`.
+    static func paddedTokensPerRealToken(lengths: [Int], batch: Int, chunkSize: Int,
+                                         batches: Int = 300) -> (cut: Double, fixed: Double) {
+        guard !lengths.isEmpty, batch > 0 else { return (.nan, .nan) }
+        var generator = SeededGenerator(seed: 41)
+        var real = 0, cut = 0, fixed = 0
+        let chunks = LengthChunks(maxCount: chunkSize)
+        for _ in 0..<batches {
+            let drawn = (0..<batch).map { _ in lengths[Int(generator.next() % UInt64(lengths.count))] }.sorted()
+            real += drawn.reduce(0, +)
+            cut += chunks.ranges(lengths: drawn).reduce(0) { $0 + $1.count * (drawn[$1].max() ?? 0) }
+            fixed += stride(from: 0, to: drawn.count, by: chunkSize).reduce(0) { total, start in
+                let members = drawn[start..<min(start + chunkSize, drawn.count)]
+                return total + members.count * (members.max() ?? 0)
+            }
+        }
+        return (Double(cut) / Double(real), Double(fixed) / Double(real))
+    }
+
     /// Peak resident set size of this process so far (getrusage), in MiB.
     static func peakResidentMiB() -> Double {
         var usage = rusage()

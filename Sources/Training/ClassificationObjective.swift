@@ -88,11 +88,11 @@ final class ClassificationObjective: TrainingObjective {
 
     /// Each example's predicted label, `chunkSize` examples per forward.
     func predict(_ examples: [TrainingExample], parameters: TrainableParameters, chunkSize: Int) -> [Prediction] {
-        // Chunks of similar length pad little; the predictions go back to the input order.
+        // Chunks of similar length (LengthChunks) pad little; the predictions go back to the input order.
         let order = examples.indices.sorted { (examples[$0].ids.count, $0) < (examples[$1].ids.count, $1) }
         var result = [Prediction?](repeating: nil, count: examples.count)
-        for start in stride(from: 0, to: order.count, by: chunkSize) {
-            let indices = order[start..<min(start + chunkSize, order.count)]
+        for range in LengthChunks(maxCount: chunkSize).ranges(lengths: order.map { examples[$0].ids.count }) {
+            let indices = order[range]
             let chunk = indices.map { examples[$0] }
             let predicted = predictions(pooled: pooledFeatures(chunk[...]), tasks: chunk.map(\.task), parameters: parameters)
             for (index, prediction) in zip(indices, predicted) { result[index] = prediction }

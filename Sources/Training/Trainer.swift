@@ -219,9 +219,9 @@ public final class Trainer {
 
     /// One DP-SGD step; returns the batch's mean loss.
     func dpStep() throws -> Double {
-        // Shortest units first, so each chunk pads to about its own members' length instead of
-        // the batch's longest (the four-task benchmark's records average 33 real tokens of up
-        // to 64); the clipped sum does not depend on the order, up to rounding.
+        // Shortest units first, cut where padding plus per-chunk cost is least (LengthChunks),
+        // so each chunk pads to about its own members' length instead of the batch's longest;
+        // the clipped sum does not depend on the order, up to rounding.
         let members = PoissonSampler(population: plan.populationSize, rate: plan.samplingRate).sample(using: &sampling)
             .sorted { (unitLengths[$0], $0) < (unitLengths[$1], $1) }
         var rows: [Int] = []
@@ -234,9 +234,10 @@ public final class Trainer {
         }
         parameters.reserveBatch(rows.count)
         var lossSum = 0.0
-        for start in stride(from: 0, to: rows.count, by: settings.chunkSize) {
-            let chunk = rows[start..<min(start + settings.chunkSize, rows.count)].map { examples[$0] }
-            parameters.chunkOffset = start
+        let chunks = LengthChunks(maxCount: settings.chunkSize).ranges(lengths: rows.map { examples[$0].ids.count })
+        for range in chunks {
+            let chunk = rows[range].map { examples[$0] }
+            parameters.chunkOffset = range.lowerBound
             lossSum += objective.lossAndBackward(chunk[...], parameters: parameters).reduce(0) { $0 + Double($1) }
         }
         if settings.nonPrivate {

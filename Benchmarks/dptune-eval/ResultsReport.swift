@@ -42,7 +42,7 @@ struct ResultsReport {
 
     func markdown() -> String {
         var out = header()
-        if !results.utility.isEmpty { out += utilitySection() }
+        if !results.utility.isEmpty || !results.reference.isEmpty { out += utilitySection() }
         if !results.tuning.isEmpty { out += tuningSection() }
         if !results.robustness.isEmpty { out += robustnessSection() }
         if !results.coupling.isEmpty { out += couplingSection() }
@@ -275,7 +275,10 @@ struct ResultsReport {
             GFLOP at the mean of \(String(format: "%.1f", results.meanTokens)) real tokens (dense layers 2·(4C²+2CI) and attention \
             4TC per token per layer, from config.json), doubled for the backward pass to the activations (the backbone \
             is frozen: no weight gradients); padding and adapter FLOPs are not counted, so achieved GFLOP/s is a lower \
-            bound. DP-Forward trains no backbone parameters: its row times the one forward release of every record \
+            bound. Padding: a batch runs shortest first in chunks cut where padded tokens plus a per-chunk cost are \
+            least, which computes \(String(format: "%.2f", results.padding.cut)) tokens per real token on these \
+            records (fixed chunks of the same size: \(String(format: "%.2f", results.padding.fixed)); 300 batches of \
+            \(plan.expectedBatch) drawn with a public seed). DP-Forward trains no backbone parameters: its row times the one forward release of every record \
             (forward FLOPs only) and has no DP-SGD overhead to compare. Peak RSS is the process high-water mark after \
             the strategy's runs (it only grows).
 

@@ -18,8 +18,9 @@ public struct LengthChunks: Sendable, Hashable {
     public let overheadTokens: Int
 
     /// A chunk's cost in padded tokens, measured: a MiniLM `lora` DP step on the four-task
-    /// benchmark (expected batch 64, one thread, 10 steps) took 1.29 s with an overhead of
-    /// 32 or 64 tokens, 1.30 s with 128, 1.42 s with 256, and 1.50 s with the fewest chunks.
+    /// benchmark (expected batch 64, one OpenBLAS thread beside another one-thread job, 10
+    /// steps) took 1.29 s with an overhead of 32 or 64 tokens, 1.30 s with 128, 1.42 s with
+    /// 256, and 1.50 s with the fewest chunks.
     public static let defaultOverheadTokens = 64
 
     public init(maxCount: Int, overheadTokens: Int = defaultOverheadTokens) {

@@ -74,22 +74,42 @@ struct TrainerInvariantTests {
 
     /// Progress prices the steps taken as the model card prices the run, by the plan's
     /// accountant: a PLD-calibrated plan run to its end shows its target, not the looser RDP
-    /// bound of the same steps (which exceeds the target and would alarm an operator).
+    /// bound of the same steps (which exceeds the target and would alarm an operator). Over
+    /// 48 steps it prices 16 step counts, 3, 6, …, 48: after step t it shows the ε of the next
+    /// of them, never less than the ε of t steps.
     @Test func progressEpsilonIsPricedByThePlansAccountant() throws {
-        let examples = try MiniLMFixture.examples(32)
-        let plan = try TrainingPlan(populationSize: 32, expectedBatch: 4, epochs: 1, epsilon: 8, delta: 1e-5, accountant: .prv)
+        let examples = try MiniLMFixture.examples(48)
+        let plan = try TrainingPlan(populationSize: 48, expectedBatch: 1, epochs: 1, epsilon: 8, delta: 1e-5, accountant: .prv)
         let trainer = try Trainer(backbone: MiniLMFixture.backbone(), adapter: ScriptedAdapter(), labels: MiniLMFixture.labels,
                                   examples: examples, plan: plan,
                                   settings: TrainingSettings(learningRate: 1e-3, clip: 1, seed: 1, insecureReproducibleSeed: 5))
         var reported: [Double] = []
         try trainer.run { reported.append($0.epsilonSpent); return true }
-        #expect(reported.count == plan.steps)
-        #expect(zip(reported, reported.dropFirst()).allSatisfy { $0 < $1 })
+        #expect(reported.count == plan.steps && plan.steps == 48)
+        let step = DpEvent.poissonSampled(probability: plan.samplingRate, event: .gaussian(noiseMultiplier: plan.noiseMultiplier))
+        let exact = try (1...48).map { try plan.epsilon(of: step.repeated($0)).epsilon }
+        for t in 1...48 {
+            let priced = (t + 2) / 3 * 3
+            #expect(abs(reported[t - 1] - exact[priced - 1]) < 1e-12, "step \(t)")
+            #expect(reported[t - 1] >= exact[t - 1])
+        }
+        #expect(Set(reported).count == 16)
         let final = try #require(reported.last)
         #expect(abs(final - 8) < 1e-3, "PLD ε after every planned step: \(final)")
         var rdp = RDPAccountant()
         try rdp.compose(trainer.spentEvent)
         #expect(try rdp.epsilon(delta: 1e-5) > 8.05)
+    }
+
+    @Test func progressIsPricedAtMostTwentyTimesAndExactFromThePlansEnd() {
+        #expect((1...250).map { Trainer.progressPriceSteps(taken: $0, planned: 250) }.allSatisfy { $0 % 13 == 0 || $0 == 250 })
+        #expect(Set((1...250).map { Trainer.progressPriceSteps(taken: $0, planned: 250) }).count == 20)
+        #expect(Trainer.progressPriceSteps(taken: 1, planned: 250) == 13)
+        #expect(Trainer.progressPriceSteps(taken: 13, planned: 250) == 13)
+        #expect(Trainer.progressPriceSteps(taken: 14, planned: 250) == 26)
+        #expect(Trainer.progressPriceSteps(taken: 248, planned: 250) == 250)
+        #expect(Trainer.progressPriceSteps(taken: 251, planned: 250) == 251)
+        #expect((1...8).map { Trainer.progressPriceSteps(taken: $0, planned: 8) } == Array(1...8))
     }
 
     /// An allocation whose σ_eff changes every step: progress prices all steps at the

@@ -58,6 +58,25 @@ INLINE void store_partial(float *p, ptrdiff_t i, ptrdiff_t end, v8f v) {
     for (int lane = 0; i + lane < end; lane++) p[i + lane] = lanes[lane];
 }
 
+/// c[0]·x^(n−1) + … + c[n−1] by Horner's rule (one fused multiply-add a term where FMA is on).
+INLINE v8f polynomial(v8f x, const float *c, int n) {
+    v8f p = splat(c[0]);
+    for (int i = 1; i < n; i++) p = p * x + c[i];
+    return p;
+}
+
+static const float exp_coefficients[] = {
+    1.98756915e-4f, 1.39819995e-3f, 8.3334519e-3f, 4.16657958e-2f, 1.66666655e-1f, 5.00000012e-1f,
+};
+static const float erf_small_coefficients[] = {
+    -9.68048698e-06f, 1.12706752e-04f, -8.48473108e-04f, 5.22107631e-03f,
+    -2.68654469e-02f, 1.12837829e-01f, -3.76126379e-01f, 1.28379166e-01f,
+};
+static const float erf_large_coefficients[] = {
+    1.73365356e-06f, -4.97272413e-05f, 6.45278662e-04f, -5.02113020e-03f, 2.62053031e-02f, -9.73268747e-02f,
+    2.66795546e-01f, -5.53403199e-01f, 8.83037746e-01f, -1.08643842f, 9.93137240e-01f,
+};
+
 INLINE v8f vexp(v8f input) {
     v8f x = select(input < splat(-87.3f), splat(-87.3f), input);
     x = select(x > splat(88.3f), splat(88.3f), x);
@@ -65,13 +84,7 @@ INLINE v8f vexp(v8f input) {
     v8f shifted = x * 1.44269504f + magic;
     v8f n = shifted - magic;
     v8f r = x - n * 0.693359375f + n * 2.1219444e-4f;
-    v8f p = splat(1.98756915e-4f);
-    p = p * r + 1.39819995e-3f;
-    p = p * r + 8.3334519e-3f;
-    p = p * r + 4.16657958e-2f;
-    p = p * r + 1.66666655e-1f;
-    p = p * r + 5.00000012e-1f;
-    v8f y = p * (r * r) + r + 1.0f;
+    v8f y = polynomial(r, exp_coefficients, 6) * (r * r) + r + 1.0f;
     v8i exponent = ((float_to_bits(shifted) - float_to_bits(magic)) + 127) << 23;
     return select(input < splat(-87.3f), splat(0), y * bits_to_float(exponent));
 }
@@ -82,28 +95,9 @@ INLINE v8f verf(v8f x, v8f *gaussian) {
     v8f magnitude = bits_to_float(float_to_bits(x) & 0x7fffffff);
     v8f a = select(magnitude > splat(3.92f), splat(3.92f), magnitude);
     v8f u = a * a;
-    v8f p = splat(-9.68048698e-06f);
-    p = p * u + 1.12706752e-04f;
-    p = p * u - 8.48473108e-04f;
-    p = p * u + 5.22107631e-03f;
-    p = p * u - 2.68654469e-02f;
-    p = p * u + 1.12837829e-01f;
-    p = p * u - 3.76126379e-01f;
-    p = p * u + 1.28379166e-01f;
-    v8f small = a + a * p;
-    v8f q = splat(1.73365356e-06f);
-    q = q * a - 4.97272413e-05f;
-    q = q * a + 6.45278662e-04f;
-    q = q * a - 5.02113020e-03f;
-    q = q * a + 2.62053031e-02f;
-    q = q * a - 9.73268747e-02f;
-    q = q * a + 2.66795546e-01f;
-    q = q * a - 5.53403199e-01f;
-    q = q * a + 8.83037746e-01f;
-    q = q * a - 1.08643842f;
-    q = q * a + 9.93137240e-01f;
+    v8f small = a + a * polynomial(u, erf_small_coefficients, 8);
     *gaussian = vexp(-(x * x));
-    v8f large = 1.0f - *gaussian * q;
+    v8f large = 1.0f - *gaussian * polynomial(a, erf_large_coefficients, 11);
     v8f result = select(a > splat(1.0f), large, small);
     return bits_to_float(float_to_bits(result) | sign);
 }

@@ -225,7 +225,7 @@ public final class Trainer {
         return epsilon
     }
 
-    /// How many times, at most, progress is priced over a planned run.
+    /// How many times, at most, progress is priced over a planned run while its smallest σ_eff holds.
     static let progressPricePoints = 20
 
     /// The step count progress prices after `taken` steps: the next of

@@ -4,13 +4,13 @@
 /// that minimize the tokens computed: every chunk pads to its longest member, and every
 /// chunk also costs a fixed overhead.
 ///
-/// Fixed chunks of 32 on the four-task benchmark (a Poisson batch of 64 records averaging
-/// 33.6 real tokens, sorted by length) computed 1.34 tokens per real token; the padding is
-/// spent in the GEMMs, GELU and attention alike. Minimizing over the cuts (dynamic
-/// programming over the n + 1 cut points, O(n·maxCount)) brings that to about 1.1 with four
-/// or five chunks instead of two. The overhead term keeps chunks from shrinking to one
-/// record: a small chunk runs every kernel at a poor GEMM shape and pays each layer's fixed
-/// costs again.
+/// Fixed chunks of 32 on the four-task benchmark (batches of 64 records averaging 33 real
+/// tokens, sorted by length) computed 1.34 tokens per real token; the padding is spent in
+/// the GEMMs, GELU and attention alike. Minimizing over the cuts (dynamic programming over
+/// the n + 1 cut points, O(n·maxCount)) brings that to 1.09 (`dptune-eval --sections
+/// performance` reports both). The overhead term keeps chunks from shrinking to one record:
+/// a small chunk runs every kernel at a poor GEMM shape and pays each layer's fixed costs
+/// again.
 public struct LengthChunks: Sendable, Hashable {
     /// At most this many sequences per chunk (the backbone's activations are sized for it).
     public let maxCount: Int

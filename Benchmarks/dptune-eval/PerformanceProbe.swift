@@ -52,12 +52,11 @@ enum PerformanceProbe {
         let chunks = LengthChunks(maxCount: chunkSize)
         for _ in 0..<batches {
             let drawn = (0..<batch).map { _ in lengths[Int(generator.next() % UInt64(lengths.count))] }.sorted()
+            // Each chunk pads to its longest member.
+            func computed(_ ranges: [Range<Int>]) -> Int { ranges.reduce(0) { $0 + $1.count * (drawn[$1].max() ?? 0) } }
             real += drawn.reduce(0, +)
-            cut += chunks.ranges(lengths: drawn).reduce(0) { $0 + $1.count * (drawn[$1].max() ?? 0) }
-            fixed += stride(from: 0, to: drawn.count, by: chunkSize).reduce(0) { total, start in
-                let members = drawn[start..<min(start + chunkSize, drawn.count)]
-                return total + members.count * (members.max() ?? 0)
-            }
+            cut += computed(chunks.ranges(lengths: drawn))
+            fixed += computed(stride(from: 0, to: drawn.count, by: chunkSize).map { $0..<min($0 + chunkSize, drawn.count) })
         }
         return (Double(cut) / Double(real), Double(fixed) / Double(real))
     }

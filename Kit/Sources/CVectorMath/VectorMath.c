@@ -22,6 +22,7 @@ typedef double v8d __attribute__((vector_size(64)));
 
 #define INLINE static inline __attribute__((always_inline))
 #define AVX2 __attribute__((target("avx2,fma")))
+#define COUNT(array) ((int)(sizeof(array) / sizeof((array)[0])))
 
 INLINE v8f splat(float x) { return (v8f){x, x, x, x, x, x, x, x}; }
 INLINE v8f bits_to_float(v8i v) { return (v8f)v; }
@@ -84,7 +85,7 @@ INLINE v8f vexp(v8f input) {
     v8f shifted = x * 1.44269504f + magic;
     v8f n = shifted - magic;
     v8f r = x - n * 0.693359375f + n * 2.1219444e-4f;
-    v8f y = polynomial(r, exp_coefficients, 6) * (r * r) + r + 1.0f;
+    v8f y = polynomial(r, exp_coefficients, COUNT(exp_coefficients)) * (r * r) + r + 1.0f;
     v8i exponent = ((float_to_bits(shifted) - float_to_bits(magic)) + 127) << 23;
     return select(input < splat(-87.3f), splat(0), y * bits_to_float(exponent));
 }
@@ -95,9 +96,9 @@ INLINE v8f verf(v8f x, v8f *gaussian) {
     v8f magnitude = bits_to_float(float_to_bits(x) & 0x7fffffff);
     v8f a = select(magnitude > splat(3.92f), splat(3.92f), magnitude);
     v8f u = a * a;
-    v8f small = a + a * polynomial(u, erf_small_coefficients, 8);
+    v8f small = a + a * polynomial(u, erf_small_coefficients, COUNT(erf_small_coefficients));
     *gaussian = vexp(-(x * x));
-    v8f large = 1.0f - *gaussian * polynomial(a, erf_large_coefficients, 11);
+    v8f large = 1.0f - *gaussian * polynomial(a, erf_large_coefficients, COUNT(erf_large_coefficients));
     v8f result = select(a > splat(1.0f), large, small);
     return bits_to_float(float_to_bits(result) | sign);
 }

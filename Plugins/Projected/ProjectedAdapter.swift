@@ -4,21 +4,18 @@ import AdapterKit
 import Linalg
 import Transformer
 
-/// θ' = θ + P(u): per target module ΔW = (alpha/k)·B·A with A a fixed public random
-/// projection and B trained from zero; u is all the B's (DESIGN §5.4).
+/// θ' = θ + P(u): per target module ΔW = (alpha/k)·B·A with A a fixed public projection
+/// (``Projection``) and B trained from zero; u is all the B's (DESIGN §5.4).
 ///
-/// A is public: it is drawn from ``projectionSeed`` (the job's public seed mixed with a
-/// constant, so it is not the stream that initializes other parameters) by one
-/// ``SeededGenerator``, target modules in forward order, each A `(k, IC)` row-major with
-/// entries N(0, 1/IC), so every row has unit expected squared norm. Anyone holding the
-/// seed regenerates it; only B is trained, clipped, noised and published. The hooks own A,
-/// so no update can reach it.
+/// The hooks own A, so no update can reach it; only B is trained, clipped, noised and
+/// published.
 final class ProjectedAdapter: Adapter {
     /// Mixed into the job's seed to give the projection its own stream ("projecte").
     static let projectionStream: UInt64 = 0x7072_6F6A_6563_7465
 
     private let update: LowRankOptions
-    /// The seed A is drawn from; published in the adapter's configuration.
+    private let projection: Projection
+    /// The seed a random A is drawn from; published in the adapter's configuration.
     let projectionSeed: UInt64
     /// λ1 of the regularizer λ1·‖ΔW‖².
     private let l2: Double
@@ -28,12 +25,15 @@ final class ProjectedAdapter: Adapter {
     /// One hook per site, in site order, made when the segments are declared.
     private var hooks: [LowRankUpdate] = []
 
-    init(update: LowRankOptions, seed: UInt64, l2: Double, allocation: DistortionAllocation) {
+    /// - Throws: ``AdapterError`` from ``Projection/matrices(sites:rank:backbone:seed:)``.
+    init(update: LowRankOptions, projection: Projection, backbone: any Backbone, seed: UInt64, l2: Double,
+         allocation: DistortionAllocation) throws(AdapterError) {
         self.update = update
+        self.projection = projection
         self.l2 = l2
         self.allocation = allocation
         projectionSeed = seed ^ Self.projectionStream
-        projections = Self.projections(seed: projectionSeed, sites: update.sites, rank: update.rank)
+        projections = try projection.matrices(sites: update.sites, rank: update.rank, backbone: backbone, seed: projectionSeed)
         projectionGrams = zip(update.sites, projections).map { site, a in
             var gram = [Float](repeating: 0, count: update.rank * update.rank)
             // A·Aᵀ (k, k)
@@ -43,14 +43,8 @@ final class ProjectedAdapter: Adapter {
         }
     }
 
-    /// The projections of `sites`, in order, each `(rank, IC)` row-major with entries N(0, 1/IC).
-    static func projections(seed: UInt64, sites: [LinearSite], rank: Int) -> [[Float]] {
-        var generator = SeededGenerator(seed: seed)
-        return sites.map { site in
-            let std = 1 / Double(site.inFeatures).squareRoot()
-            return (0..<(rank * site.inFeatures)).map { _ in Float(std * generator.nextStandardNormal()) }
-        }
-    }
+    /// The projections of each site, in order, `(rank, IC)` row-major.
+    var projectionMatrices: [[Float]] { projections }
 
     var mechanism: PrivacyMechanism { .gradientPerturbation }
 
@@ -94,7 +88,8 @@ final class ProjectedAdapter: Adapter {
             "target_modules": .array(update.moduleNames.map { .string($0) }),
             // A string: a 64-bit seed does not survive JSON readers that hold numbers as doubles.
             "projection_seed": .string(String(projectionSeed)),
-            "projection": .string("A (rank, in_features) per target module in forward order, row-major, entries N(0, 1/in_features) from xoshiro256** seeded by SplitMix64(projection_seed), Box-Muller"),
+            "projection_rule": .string(projection.rawValue),
+            "projection": .string(projection.exportedDescription),
             "update": .string("delta_W = (alpha / rank) * B @ A; tensors <module>.projected_B.weight (out_features, rank)"),
             "l2": .number(l2),
         ]

@@ -3,11 +3,11 @@ import AdapterKit
 import Transformer
 
 /// `projected` (DESIGN §5.4): per target module ΔW = (alpha/k)·B·A with A a fixed public
-/// random projection and B trained, noise allocated to minimize the expected distortion.
+/// projection and B trained, noise allocated to minimize the expected distortion.
 final class ProjectedStrategy: AdapterStrategy {
     let id = "projected"
-    let version = "0.3.0"
-    let summary = "Projected: B over a public random projection A, group-wise clips, per-task noise allocation"
+    let version = "0.4.0"
+    let summary = "Projected: B over a fixed public projection A, group-wise clips, per-task noise allocation"
     let options: [StrategyOption] = [
         StrategyOption(name: "rank", kind: .integer, defaultJSON: "16", help: "k, the rows of the projection A (k × in)"),
         StrategyOption(name: "alpha", kind: .number, defaultJSON: "16", help: "the update is scaled by alpha / k"),
@@ -20,6 +20,8 @@ final class ProjectedStrategy: AdapterStrategy {
         StrategyOption(name: "task_weights", kind: .numberMap, defaultJSON: "{}",
                        help: "importance of each task (positive; default 1, normalized to mean 1): noise on a task's segments scales like 1/weight"),
         StrategyOption(name: "l2", kind: .number, defaultJSON: "0", help: "λ1 of the regularizer λ1·‖B·A‖² (non-negative)"),
+        StrategyOption(name: "projection", kind: .string, defaultJSON: "\"principal\"",
+                       help: "A: principal (the leading right singular vectors of the frozen weight) or random (seeded Gaussian)"),
         StrategyOption(name: "head_clip_share", kind: .number, defaultJSON: "0.5",
                        help: "part of each record's squared clip budget its task head gets, in (0, 1); the B's get the rest"),
     ]
@@ -42,8 +44,13 @@ final class ProjectedStrategy: AdapterStrategy {
         guard headClipShare > 0, headClipShare < 1 else {
             throw AdapterError(.invalidOption, "strategy option head_clip_share must be in (0, 1); found \(headClipShare)")
         }
+        let projectionName = try options.string("projection")
+        guard let projection = Projection(rawValue: projectionName) else {
+            throw AdapterError(.invalidOption, "strategy option projection must be one of \(Projection.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")); found \"\(projectionName)\"")
+        }
         return try ProjectedAdapter(
-            update: LowRankOptions(options: options, backbone: backbone), seed: configuration.seed, l2: l2,
+            update: LowRankOptions(options: options, backbone: backbone), projection: projection, backbone: backbone,
+            seed: configuration.seed, l2: l2,
             allocation: DistortionAllocation(smoothing: beta, maxChange: maxChange,
                                              taskWeights: Self.taskWeights(options.numberMap("task_weights"),
                                                                            tasks: configuration.tasks),

@@ -16,7 +16,7 @@ final class LinearChainBackbone: Backbone {
     var parameterCount: Int { linearSites.reduce(0) { $0 + $1.inFeatures * $1.outFeatures } }
     let linearSites: [LinearSite]
     let normSites: [NormSite] = []
-    private let weights: [[Float]]          // per site (OC, IC)
+    private let weights: [UnsafeMutableBufferPointer<Float>]   // per site (OC, IC)
     private let embedding: [Float]          // (V, C)
     private var hooks: [LinearSite: any LinearHook] = [:]
     private var inputs: [[Float]] = []      // per site (B, T, IC)
@@ -37,11 +37,20 @@ final class LinearChainBackbone: Backbone {
         embedding = (0..<(V * C)).map { _ in Float(generator.nextStandardNormal()) }
         weights = linearSites.map { site in
             let scale = 1 / Double(site.inFeatures).squareRoot()
-            return (0..<(site.inFeatures * site.outFeatures)).map { _ in Float(scale * generator.nextStandardNormal()) }
+            let weight = UnsafeMutableBufferPointer<Float>.allocate(capacity: site.inFeatures * site.outFeatures)
+            for i in weight.indices { weight[i] = Float(scale * generator.nextStandardNormal()) }
+            return weight
         }
     }
 
-    deinit { output.deallocate() }
+    deinit {
+        output.deallocate()
+        for weight in weights { weight.deallocate() }
+    }
+
+    func frozenWeight(of site: LinearSite) -> UnsafeBufferPointer<Float>? {
+        linearSites.firstIndex(of: site).map { UnsafeBufferPointer(weights[$0]) }
+    }
 
     func setHook(_ hook: (any LinearHook)?, for site: LinearSite) { hooks[site] = hook }
     func setNormHook(_ hook: (any NormHook)?, for site: NormSite) {}
@@ -64,7 +73,7 @@ final class LinearChainBackbone: Backbone {
             var y = [Float](repeating: 0, count: N * site.outFeatures)
             // y = x·Wᵀ
             BLAS.sgemm(transB: true, m: N, n: site.outFeatures, k: site.inFeatures,
-                       a: x, lda: site.inFeatures, b: weight, ldb: site.inFeatures, c: &y, ldc: site.outFeatures)
+                       a: x, lda: site.inFeatures, b: weight.baseAddress!, ldb: site.inFeatures, c: &y, ldc: site.outFeatures)
             hooks[site]?.forward(output: &y, input: x, site: site, batch: batch, seqLen: seqLen)
             x = y
         }
@@ -81,7 +90,7 @@ final class LinearChainBackbone: Backbone {
             var inputGradient = [Float](repeating: 0, count: N * site.inFeatures)
             // ∂L/∂x = ∂L/∂y · W for y = x·Wᵀ
             BLAS.sgemm(m: N, n: site.inFeatures, k: site.outFeatures, a: gradient, lda: site.outFeatures,
-                       b: weights[index], ldb: site.inFeatures, c: &inputGradient, ldc: site.inFeatures)
+                       b: weights[index].baseAddress!, ldb: site.inFeatures, c: &inputGradient, ldc: site.inFeatures)
             hooks[site]?.backward(inputGradient: &inputGradient, input: inputs[index], outputGradient: gradient,
                                   mask: mask, site: site, batch: batch, seqLen: seqLen)
             gradient = inputGradient

@@ -34,6 +34,8 @@ final class SiteListBackbone: Backbone {
         self.normSites = normSites
     }
 
+    func frozenWeight(of site: LinearSite) -> UnsafeBufferPointer<Float>? { nil }
+
     /// Llama's shape: four attention projections per block, no biases, no layer norms.
     static func llamaLike(layers: Int = 2) -> SiteListBackbone {
         SiteListBackbone(layerCount: layers, linearSites: (0..<layers).flatMap { l in

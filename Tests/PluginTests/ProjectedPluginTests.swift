@@ -31,6 +31,7 @@ import Transformer
             (#"{"rank": 3, "task_weights": {"x": 0}}"#, "task_weights"),
             (#"{"rank": 3, "target_modules": ["nope"]}"#, "\"nope\""), (#"{"ranks": 3}"#, "ranks"),
             (#"{"rank": 3, "head_clip_share": 0}"#, "head_clip_share"), (#"{"rank": 3, "head_clip_share": 1}"#, "head_clip_share"),
+            (#"{"rank": 3, "projection": "pca"}"#, "\"pca\""),
         ]
         for (json, named) in cases {
             let error = try #require(throws: AdapterError.self, Comment(rawValue: json)) {
@@ -220,7 +221,7 @@ import Transformer
     /// ΔWᵀ = (alpha/k)·(B·A)ᵀ with A regenerated here from `projection_seed` by the recipe the
     /// configuration states; another job seed gives another A.
     @Test func projectionIsFixedAndReproducibleFromTheSeed() throws {
-        let harness = try harness()
+        let harness = try harness(#"{"rank": 3, "alpha": 6, "projection": "random"}"#)
         let backbone = try #require(harness.backbone as? LinearChainBackbone)
         harness.adapter.attach(to: backbone, parameters: harness.parameters)
         let configuration = harness.adapter.exportedConfiguration(baseModel: "chain")
@@ -245,10 +246,95 @@ import Transformer
                 }
             }
         }
+        #expect(configuration["projection_rule"] == .string("random"))
         let other = try self.harness(seed: 8).adapter.exportedConfiguration(baseModel: "chain")["projection_seed"]
         #expect(other != configuration["projection_seed"])
         harness.adapter.detach(from: backbone)
         #expect(backbone.installedHooks.isEmpty)
+    }
+
+    /// The update s·B·A of every hook, as a matrix `(OC, IC)`: its forward on the identity input.
+    private func updateMatrices(_ harness: AdapterHarness) throws -> [(site: LinearSite, update: [[Double]])] {
+        let backbone = try #require(harness.backbone as? LinearChainBackbone)
+        harness.adapter.attach(to: backbone, parameters: harness.parameters)
+        defer { harness.adapter.detach(from: backbone) }
+        return try backbone.linearSites.map { site in
+            let hook = try #require(backbone.installedHooks[site])
+            let identity = (0..<(site.inFeatures * site.inFeatures)).map { Float($0 % (site.inFeatures + 1) == 0 ? 1 : 0) }
+            var output = [Float](repeating: 0, count: site.inFeatures * site.outFeatures)
+            hook.forward(output: &output, input: identity, site: site, batch: 1, seqLen: site.inFeatures)
+            return (site, (0..<site.outFeatures).map { o in (0..<site.inFeatures).map { Double(output[$0 * site.outFeatures + o]) } })
+        }
+    }
+
+    /// Orthonormal rows spanning the leading k-dimensional right singular subspace of W
+    /// `(m, n)`, by orthogonal iteration on WᵀW in Double: independent of the plugin's LAPACK.
+    private func leadingSubspace(_ w: UnsafeBufferPointer<Float>, m: Int, n: Int, k: Int) -> [[Double]] {
+        var gram = [[Double]](repeating: [Double](repeating: 0, count: n), count: n)
+        for i in 0..<n { for j in 0..<n { gram[i][j] = (0..<m).reduce(0.0) { $0 + Double(w[$1 * n + i]) * Double(w[$1 * n + j]) } } }
+        var q: [[Double]] = (0..<k).map { r in
+            (0..<n).map { (i: Int) -> Double in Double((i * 7 + r * 3) % 5) - 2 + (r == i ? 1 : 0) }
+        }
+        for _ in 0..<5000 {
+            q = q.map { row in (0..<n).map { i in (0..<n).reduce(0.0) { $0 + gram[i][$1] * row[$1] } } }
+            for r in 0..<k {
+                for p in 0..<r {
+                    let dot = zip(q[r], q[p]).reduce(0.0) { $0 + $1.0 * $1.1 }
+                    q[r] = zip(q[r], q[p]).map { (a: Double, b: Double) -> Double in a - dot * b }
+                }
+                let norm = q[r].reduce(0.0) { $0 + $1 * $1 }.squareRoot()
+                q[r] = q[r].map { $0 / norm }
+            }
+        }
+        return q
+    }
+
+    /// The part of `vector`'s squared norm outside the span of the orthonormal `rows`.
+    private func outsideShare(_ vector: [Double], _ rows: [[Double]]) -> Double {
+        var rest = vector
+        for row in rows {
+            let dot = zip(rest, row).reduce(0.0) { $0 + $1.0 * $1.1 }
+            rest = zip(rest, row).map { $0 - dot * $1 }
+        }
+        return rest.reduce(0.0) { $0 + $1 * $1 } / vector.reduce(0.0) { $0 + $1 * $1 }
+    }
+
+    /// By default (`projection` "principal") each update s·B·A moves its layer only along
+    /// the leading right singular vectors of the frozen weight, with random (full-rank) B:
+    /// every row of the update lies in that subspace. A random projection does not, which
+    /// shows the check can fail.
+    @Test func principalProjectionSpansTheLeadingSingularSubspace() throws {
+        let backbone = try #require(try harness().backbone as? LinearChainBackbone)
+        var subspaces: [LinearSite: [[Double]]] = [:]
+        for site in backbone.linearSites {
+            let weight = try #require(backbone.frozenWeight(of: site))
+            subspaces[site] = leadingSubspace(weight, m: site.outFeatures, n: site.inFeatures, k: 3)
+        }
+        let principal = try harness()
+        #expect(principal.adapter.exportedConfiguration(baseModel: "chain")["projection_rule"] == .string("principal"))
+        for (site, update) in try updateMatrices(principal) {
+            let rows = try #require(subspaces[site])
+            for row in update { #expect(outsideShare(row, rows) < 1e-8, "\(site)") }
+        }
+        let random = try harness(#"{"rank": 3, "alpha": 6, "projection": "random"}"#)
+        let largest = try updateMatrices(random).flatMap { site, update in
+            update.map { outsideShare($0, subspaces[site] ?? []) }
+        }.max() ?? 0
+        #expect(largest > 0.1)
+    }
+
+    /// A backbone that does not expose its weights gets a specific error for the principal
+    /// projection and still works with a random one.
+    @Test func principalProjectionNeedsTheFrozenWeights() throws {
+        let strategy = try Self.strategy.get()
+        let error = try #require(throws: AdapterError.self) {
+            try strategy.makeAdapter(backbone: SiteListBackbone.llamaLike(),
+                                     configuration: AdapterHarness.configuration(strategy, optionsJSON: #"{"rank": 3}"#))
+        }
+        #expect(error.code == AdapterError.Code.unsupportedBackbone)
+        #expect(error.message.contains("does not expose the weight") && error.message.contains("\"random\""), "\(error)")
+        _ = try strategy.makeAdapter(backbone: SiteListBackbone.llamaLike(),
+                                     configuration: AdapterHarness.configuration(strategy, optionsJSON: #"{"rank": 3, "projection": "random"}"#))
     }
 
     /// The regularizer's gradient is ∂/∂B of λ1·‖ΔW‖², checked by finite differences of

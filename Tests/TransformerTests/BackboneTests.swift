@@ -17,6 +17,30 @@ import Transformer
         #expect(sites.map(\.module.shortName).prefix(4) == ["c_attn", "c_proj", "c_fc", "c_proj"])
         #expect(sites.first?.weightLayout == .inOut && sites.first?.outFeatures == 24)
     }
+
+    /// Every family hands out each dense layer's weight exactly as the checkpoint stores
+    /// it (the `projected` plugin derives its projection from it), and nothing for a site
+    /// of another backbone.
+    @Test(arguments: ["bert", "gpt2", "llama"])
+    func frozenWeightsAreTheCheckpointsTensors(family: String) throws {
+        let directory = try family == "bert" ? SmallModels.bert(seed: 66)
+            : family == "gpt2" ? SmallModels.gpt2(seed: 67) : SmallModels.llamaDirectory(seed: 68)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let backbone = try loadBackbone(directory: directory)
+        let file = try SafetensorsFile(url: directory.appendingPathComponent("model.safetensors"))
+        for site in backbone.linearSites {
+            let name = [site.parameterName, String(site.parameterName.dropFirst("transformer.".count))]
+                .map { $0 + ".weight" }.first { file.entries[$0] != nil }
+            let stored = try file.tensor(try #require(name, "\(site) has no tensor"))
+            let expectedShape = site.weightLayout == .outIn ? [site.outFeatures, site.inFeatures] : [site.inFeatures, site.outFeatures]
+            #expect(stored.shape == expectedShape, "\(site)")
+            let weight = try #require(backbone.frozenWeight(of: site))
+            #expect(Array(weight) == stored.scalars, "\(site)")
+        }
+        let foreign = LinearSite(layer: 0, module: .downProj, inFeatures: 3, outFeatures: 3, weightLayout: .outIn,
+                                 parameterName: "elsewhere")
+        #expect(backbone.frozenWeight(of: foreign) == nil)
+    }
 }
 
 @Suite struct BackboneThreadingTests {

@@ -32,6 +32,13 @@ public protocol Backbone: AnyObject {
     /// Back-propagates `∂L/∂(last hidden state)` `(B, T, C)` of the last `forward`
     /// through the frozen blocks, calling the hooks. Rows at padding tokens are ignored.
     func backward(lastHiddenGradient: UnsafePointer<Float>)
+
+    /// The frozen weight of `site`, `(OC, IC)` or `(IC, OC)` as `site.weightLayout` says,
+    /// valid while the backbone lives; nil for a site that is not this backbone's.
+    ///
+    /// Last in the protocol so that the witness-table slots of plugins built before it
+    /// stay where they were (ABI version 1).
+    func frozenWeight(of site: LinearSite) -> UnsafeBufferPointer<Float>?
 }
 
 /// Opens the backbone at `url`: a `.gguf` file (Llama family), or a directory as

@@ -39,6 +39,7 @@ public final class BertEncoder: Backbone {
     private let embeddingNorm, embeddingNormBias: UnsafePointer<Float>  // (C)
     private let poolerWeight, poolerBias: UnsafePointer<Float>?          // (C, C), (C)
     private let layers: [LayerWeights]
+    private let siteWeights: [LinearSite: UnsafePointer<Float>]
 
     private let hooks: BackboneHooks
 
@@ -79,16 +80,19 @@ public final class BertEncoder: Backbone {
         }
         var layers: [LayerWeights] = []
         var sites: [LinearSite] = []
+        var siteWeights: [LinearSite: UnsafePointer<Float>] = [:]
         var norms = [NormSite(layer: 0, module: .embeddings, width: C, parameterName: "embeddings.LayerNorm")]
         for l in 0..<config.numHiddenLayers {
             let p = "encoder.layer.\(l)."
             norms.append(NormSite(layer: l, module: .attentionOutputNorm, width: C, parameterName: p + "attention.output.LayerNorm"))
             norms.append(NormSite(layer: l, module: .outputNorm, width: C, parameterName: p + "output.LayerNorm"))
             func dense(_ module: LinearModule, _ inFeatures: Int, _ outFeatures: Int) throws -> (UnsafePointer<Float>, UnsafePointer<Float>) {
-                sites.append(LinearSite(layer: l, module: module, inFeatures: inFeatures, outFeatures: outFeatures,
-                                        weightLayout: .outIn, parameterName: p + module.rawValue))
-                return (try reader.load(p + module.rawValue + ".weight", shape: [outFeatures, inFeatures]),
-                        try reader.load(p + module.rawValue + ".bias", shape: [outFeatures]))
+                let site = LinearSite(layer: l, module: module, inFeatures: inFeatures, outFeatures: outFeatures,
+                                      weightLayout: .outIn, parameterName: p + module.rawValue)
+                sites.append(site)
+                let weight = try reader.load(p + module.rawValue + ".weight", shape: [outFeatures, inFeatures])
+                siteWeights[site] = weight
+                return (weight, try reader.load(p + module.rawValue + ".bias", shape: [outFeatures]))
             }
             let q = try dense(.query, C, C), k = try dense(.key, C, C), v = try dense(.value, C, C)
             let ao = try dense(.attentionOutput, C, C)
@@ -104,6 +108,7 @@ public final class BertEncoder: Backbone {
         }
         self.layers = layers
         self.linearSites = sites
+        self.siteWeights = siteWeights
         self.normSites = norms
         self.hooks = BackboneHooks(layerCount: layers.count, linearSites: linearSites, normSites: normSites, width: C)
         self.weightOwner = reader
@@ -112,6 +117,10 @@ public final class BertEncoder: Backbone {
 
     public func setHook(_ hook: (any LinearHook)?, for site: LinearSite) {
         hooks.set(hook, for: site)
+    }
+
+    public func frozenWeight(of site: LinearSite) -> UnsafeBufferPointer<Float>? {
+        siteWeights[site].map { UnsafeBufferPointer(start: $0, count: site.inFeatures * site.outFeatures) }
     }
 
     public func setNormHook(_ hook: (any NormHook)?, for site: NormSite) {

@@ -38,6 +38,7 @@ public final class GPT2Model: Backbone {
     private let positionEmbeddings: UnsafePointer<Float>   // (P, C)
     private let finalNorm, finalNormBias: UnsafePointer<Float>  // (C)
     private let layers: [LayerWeights]
+    private let siteWeights: [LinearSite: UnsafePointer<Float>]
 
     private let hooks: BackboneHooks
 
@@ -69,16 +70,19 @@ public final class GPT2Model: Backbone {
         finalNormBias = try reader.load("ln_f.bias", shape: [C])
         var layers: [LayerWeights] = []
         var sites: [LinearSite] = []
+        var siteWeights: [LinearSite: UnsafePointer<Float>] = [:]
         var norms: [NormSite] = []
         for l in 0..<config.nLayer {
             let p = "h.\(l)."
             norms.append(NormSite(layer: l, module: .ln1, width: C, parameterName: "transformer." + p + "ln_1"))
             norms.append(NormSite(layer: l, module: .ln2, width: C, parameterName: "transformer." + p + "ln_2"))
             func dense(_ module: LinearModule, _ inFeatures: Int, _ outFeatures: Int) throws -> (UnsafePointer<Float>, UnsafePointer<Float>) {
-                sites.append(LinearSite(layer: l, module: module, inFeatures: inFeatures, outFeatures: outFeatures,
-                                        weightLayout: .inOut, parameterName: "transformer." + p + module.rawValue))
-                return (try reader.load(p + module.rawValue + ".weight", shape: [inFeatures, outFeatures]),
-                        try reader.load(p + module.rawValue + ".bias", shape: [outFeatures]))
+                let site = LinearSite(layer: l, module: module, inFeatures: inFeatures, outFeatures: outFeatures,
+                                      weightLayout: .inOut, parameterName: "transformer." + p + module.rawValue)
+                sites.append(site)
+                let weight = try reader.load(p + module.rawValue + ".weight", shape: [inFeatures, outFeatures])
+                siteWeights[site] = weight
+                return (weight, try reader.load(p + module.rawValue + ".bias", shape: [outFeatures]))
             }
             let n1 = (try reader.load(p + "ln_1.weight", shape: [C]), try reader.load(p + "ln_1.bias", shape: [C]))
             let qkv = try dense(.qkv, C, 3 * C), ap = try dense(.attnProj, C, C)
@@ -90,10 +94,15 @@ public final class GPT2Model: Backbone {
         }
         self.layers = layers
         self.linearSites = sites
+        self.siteWeights = siteWeights
         self.normSites = norms + [NormSite(layer: config.nLayer, module: .finalNorm, width: C, parameterName: "transformer.ln_f")]
         self.hooks = BackboneHooks(layerCount: layers.count, linearSites: linearSites, normSites: normSites, width: C)
         self.weightOwner = reader
         self.positions = (0..<Int32(config.nPositions)).map { $0 }
+    }
+
+    public func frozenWeight(of site: LinearSite) -> UnsafeBufferPointer<Float>? {
+        siteWeights[site].map { UnsafeBufferPointer(start: $0, count: site.inFeatures * site.outFeatures) }
     }
 
     public func setHook(_ hook: (any LinearHook)?, for site: LinearSite) {

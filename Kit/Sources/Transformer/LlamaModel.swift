@@ -47,6 +47,7 @@ public final class LlamaModel: Backbone {
     let lmHead: UnsafePointer<Float>            // (V, C): tokenEmbeddings when tied
     let finalNorm: UnsafePointer<Float>         // (C)
     let layers: [LayerWeights]
+    private let siteWeights: [LinearSite: UnsafePointer<Float>]
     let ropeCos: [Float], ropeSin: [Float]      // (P, HD/2)
 
     let hooks: BackboneHooks
@@ -155,15 +156,19 @@ public final class LlamaModel: Backbone {
         lmHead = try config.tieWordEmbeddings ? tokenEmbeddings : load("lm_head.weight", "output.weight", [V, C])
         var layers: [LayerWeights] = []
         var sites: [LinearSite] = []
+        var siteWeights: [LinearSite: UnsafePointer<Float>] = [:]
         var norms: [NormSite] = []
         for l in 0..<L {
             let hf = "model.layers.\(l).", blk = "blk.\(l)."
             func dense(_ module: LinearModule, _ gguf: String, _ inFeatures: Int, _ outFeatures: Int,
                        rotaryHeads: Int? = nil) throws -> UnsafePointer<Float> {
-                sites.append(LinearSite(layer: l, module: module, inFeatures: inFeatures, outFeatures: outFeatures,
-                                        weightLayout: .outIn, parameterName: hf + module.rawValue))
-                return try load(hf + module.rawValue + ".weight", blk + gguf + ".weight", [outFeatures, inFeatures],
-                                rotaryHeads: rotaryHeads)
+                let site = LinearSite(layer: l, module: module, inFeatures: inFeatures, outFeatures: outFeatures,
+                                      weightLayout: .outIn, parameterName: hf + module.rawValue)
+                sites.append(site)
+                let weight = try load(hf + module.rawValue + ".weight", blk + gguf + ".weight", [outFeatures, inFeatures],
+                                      rotaryHeads: rotaryHeads)
+                siteWeights[site] = weight
+                return weight
             }
             func norm(_ module: NormModule, _ gguf: String) throws -> UnsafePointer<Float> {
                 norms.append(NormSite(layer: l, module: module, width: C, parameterName: hf + module.rawValue))
@@ -184,6 +189,7 @@ public final class LlamaModel: Backbone {
         precondition(cursor <= parameters.count, "parameter slab of \(parameters.count) floats overrun (\(cursor))")
         self.layers = layers
         linearSites = sites
+        self.siteWeights = siteWeights
         normSites = norms + [NormSite(layer: L, module: .finalRMSNorm, width: C, parameterName: "model.norm")]
         hooks = BackboneHooks(layerCount: L, linearSites: linearSites, normSites: normSites, width: C)
         let P = config.contextLength, half = HD / 2
@@ -191,6 +197,10 @@ public final class LlamaModel: Backbone {
         rotaryTables(cos: &cosTable, sin: &sinTable, theta: config.ropeTheta, P: P, HD: HD)
         ropeCos = cosTable
         ropeSin = sinTable
+    }
+
+    public func frozenWeight(of site: LinearSite) -> UnsafeBufferPointer<Float>? {
+        siteWeights[site].map { UnsafeBufferPointer(start: $0, count: site.inFeatures * site.outFeatures) }
     }
 
     public func setHook(_ hook: (any LinearHook)?, for site: LinearSite) {

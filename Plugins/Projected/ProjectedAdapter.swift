@@ -43,9 +43,6 @@ final class ProjectedAdapter: Adapter {
         }
     }
 
-    /// The projections of each site, in order, `(rank, IC)` row-major.
-    var projectionMatrices: [[Float]] { projections }
-
     var mechanism: PrivacyMechanism { .gradientPerturbation }
 
     func declareParameters(in parameters: TrainableParameters) {

@@ -36,8 +36,8 @@ public protocol Backbone: AnyObject {
     /// The frozen weight of `site`, `(OC, IC)` or `(IC, OC)` as `site.weightLayout` says,
     /// valid while the backbone lives; nil for a site that is not this backbone's.
     ///
-    /// Last in the protocol so that the witness-table slots of plugins built before it
-    /// stay where they were (ABI version 1).
+    /// Added after the first plugin ABI and kept last, so that the requirements before it
+    /// keep their order.
     func frozenWeight(of site: LinearSite) -> UnsafeBufferPointer<Float>?
 }
 

@@ -32,8 +32,10 @@ public final class AdapterPredictor {
     }
 
     /// - Throws: ``TrainingError`` `.artifactUnreadable` for a missing or foreign card,
-    ///   `.invalidConfiguration` when `strategy` is not the card's or a `generate` adapter
-    ///   meets a backbone that is not a Llama decoder; ``AdapterError`` for weights that do not fit.
+    ///   `.invalidConfiguration` when `strategy` is not the card's, is another version and
+    ///   would fill options the card does not record with its own defaults, or a `generate`
+    ///   adapter meets a backbone that is not a Llama decoder; ``AdapterError`` for weights
+    ///   that do not fit.
     public init(adapterDirectory: URL, backboneDirectory: URL, strategy: any AdapterStrategy) throws {
         card = try ModelCard.read(from: adapterDirectory.appendingPathComponent(AdapterArtifacts.modelCardFile))
         guard strategy.id == card.strategy.id else {
@@ -66,6 +68,7 @@ public final class AdapterPredictor {
         default:
             throw TrainingError(.artifactUnreadable, "the model card names objective \(card.training.objective), which this version does not know")
         }
+        try Self.checkOptionsAreComplete(card: card.strategy, for: strategy)
         let options = try StrategyOptions(json: card.strategy.options, schema: strategy.options)
         adapter = try strategy.makeAdapter(backbone: backbone, configuration: AdapterConfiguration(
             options: options, objective: kind, tasks: tasks, labels: labels,
@@ -81,6 +84,19 @@ public final class AdapterPredictor {
 
     deinit {
         adapter.detach(from: objective.backbone)
+    }
+
+    /// Refuses to rebuild with another version of the strategy an adapter whose card leaves
+    /// options out: that version would fill them with its own defaults, which may not be
+    /// the ones it was trained with (`projected` 0.4.0 changed how A is made), and the
+    /// predictions would be silently wrong. The same version has the same defaults.
+    static func checkOptionsAreComplete(card: ModelCard.Strategy, for strategy: any AdapterStrategy) throws {
+        guard card.version != strategy.version else { return }
+        let recorded = (try? JSONSerialization.jsonObject(with: Data(card.options.utf8))) as? [String: Any] ?? [:]
+        let missing = strategy.options.map(\.name).filter { recorded[$0] == nil }
+        guard missing.isEmpty else {
+            throw TrainingError(.invalidConfiguration, "the adapter was trained with \(card.id) \(card.version) and its card does not record strategy options \(missing.joined(separator: ", ")); \(strategy.id) \(strategy.version) would use its own defaults for them, which may differ: predict with the plugin version that trained it")
+        }
     }
 
     /// Predicts each record's label within its task, or generates its response greedily.

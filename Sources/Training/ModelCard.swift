@@ -16,7 +16,8 @@ public struct ModelCard: Codable, Sendable, Hashable {
     public struct Strategy: Codable, Sendable, Hashable {
         public var id: String
         public var version: String
-        /// The manifest's `strategy_options`, as the plugin received them.
+        /// Every strategy option the plugin read: the manifest's values and the defaults of
+        /// the others. Earlier cards hold the manifest's `strategy_options` only.
         public var options: String
     }
 

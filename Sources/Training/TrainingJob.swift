@@ -162,7 +162,8 @@ public struct TrainingJob {
             createdAt: ISO8601DateFormatter().string(from: Date()),
             backbone: .init(id: manifest.backbone, parameters: backboneSize),
             strategy: .init(id: strategy.id, version: strategy.version,
-                            options: String(decoding: manifest.strategyOptionsJSON, as: UTF8.self)),
+                            options: try StrategyOptions(json: String(decoding: manifest.strategyOptionsJSON, as: UTF8.self),
+                                                         schema: strategy.options).resolvedJSON),
             trainableParameters: trainer.parameters.count,
             trainablePercent: 100 * Double(trainer.parameters.count) / Double(max(1, backboneSize)),
             privacy: .init(

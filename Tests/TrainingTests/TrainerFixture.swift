@@ -57,9 +57,15 @@ enum MiniLMFixture {
 /// A strategy whose adapters are ``ScriptedAdapter``s: the head alone trains.
 final class HeadOnlyStrategy: AdapterStrategy {
     let id = "head-only"
-    let version = "0.0.1"
+    let version: String
     let summary = "test strategy: trains the classification head only"
-    let options: [StrategyOption] = []
+    let options: [StrategyOption]
+
+    /// Another `version` with more `options` stands for a later release of the plugin.
+    init(version: String = "0.0.1", options: [StrategyOption] = []) {
+        self.version = version
+        self.options = options
+    }
 
     func makeAdapter(backbone: any Backbone, configuration: AdapterConfiguration) throws -> any Adapter {
         ScriptedAdapter()

@@ -53,6 +53,37 @@ struct TrainingJobTests {
         for result in results { #expect(abs(result.scores.values.reduce(0, +) - 1) < 1e-5) }
     }
 
+    /// The card records every option the strategy read, defaults included; a later version
+    /// of the strategy rebuilds an adapter whose card names all of its options and refuses
+    /// one whose card leaves an option out, since its own default might not be the one the
+    /// adapter was trained with.
+    @Test func predictionRefusesOptionsACardDoesNotRecord() throws {
+        let directory = try TemporaryDirectory()
+        let job = try job(directory, manifest: #""train": {"epochs": 1, "expected_batch": 16, "lr": 0.01}"#)
+        let card = try job.run()
+        #expect(card.strategy.options == "{}")
+        let later = HeadOnlyStrategy(version: "0.0.2")
+        _ = try AdapterPredictor(adapterDirectory: job.outputDirectory, backboneDirectory: MiniLMFixture.directory, strategy: later)
+        let widened = HeadOnlyStrategy(version: "0.0.2", options: [
+            StrategyOption(name: "projection", kind: .string, defaultJSON: #""principal""#, help: "new in 0.0.2"),
+        ])
+        let error = try #require(throws: TrainingError.self) {
+            try AdapterPredictor(adapterDirectory: job.outputDirectory, backboneDirectory: MiniLMFixture.directory, strategy: widened)
+        }
+        #expect(error.code == .invalidConfiguration)
+        #expect(error.message.contains("head-only 0.0.1") && error.message.contains("projection"), "\(error)")
+
+        let resolved = try TemporaryDirectory()
+        let widenedJob = TrainingJob(jobID: "job-2", manifest: try MiniLMFixture.manifest(#""train": {"epochs": 1, "expected_batch": 16, "lr": 0.01}"#),
+                                     datasetPath: try MiniLMFixture.datasetFile(120, in: resolved.url),
+                                     backboneDirectory: MiniLMFixture.directory, strategy: widened,
+                                     outputDirectory: resolved.url.appendingPathComponent("adapter"), heldOutFraction: 0.25)
+        #expect(try widenedJob.run().strategy.options == #"{"projection":"principal"}"#)
+        let successor = HeadOnlyStrategy(version: "0.0.3", options: widened.options)
+        _ = try AdapterPredictor(adapterDirectory: widenedJob.outputDirectory, backboneDirectory: MiniLMFixture.directory,
+                                 strategy: successor)
+    }
+
     /// `train.head_init = label_names` reaches the trainer: with the head-only strategy and no
     /// training step that changes it much, the published head still points at the label names.
     @Test func labelNamesStartTheHead() throws {

@@ -11,7 +11,8 @@ import Transformer
 /// so the effective weight is `W + s·B·A` whatever the frozen weight's storage layout.
 /// A and B are segments of the job's ``TrainableParameters`` (their names are the caller's,
 /// e.g. PEFT's state-dict keys); A may instead be a fixed public matrix owned by the hook
-/// (a seeded random projection), in which case only B is trained and A is no segment.
+/// (a public projection: seeded random, or derived from the frozen weight), in which case
+/// only B is trained and A is no segment.
 ///
 /// Backward differentiates the forward expression once for the whole batch and writes
 /// each sample's gradients into its row with one GEMM per sample:

@@ -11,12 +11,35 @@ public struct StrategyOptions: Sendable {
     private let schema: [String: StrategyOption]
 
     /// One JSON value, as far as options need them.
-    public enum OptionValue: Sendable, Hashable {
+    public enum OptionValue: Sendable, Hashable, Encodable {
         case number(Double)
         case string(String)
         case boolean(Bool)
         case stringList([String])
         case numberMap([String: Double])
+
+        public func encode(to encoder: Encoder) throws {
+            var container = encoder.singleValueContainer()
+            switch self {
+            case .number(let value): try container.encode(value)
+            case .string(let value): try container.encode(value)
+            case .boolean(let value): try container.encode(value)
+            case .stringList(let value): try container.encode(value)
+            case .numberMap(let value): try container.encode(value)
+            }
+        }
+    }
+
+    /// Every declared option with the value the strategy reads, defaults included, as one
+    /// JSON object with sorted keys.
+    ///
+    /// A model card records this rather than the manifest's text, so that a later plugin
+    /// version with other defaults rebuilds the adapter as it was trained.
+    public var resolvedJSON: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Encoding strings, numbers read from JSON, lists and maps of them cannot fail.
+        return (try? encoder.encode(values)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 
     /// Parses `json` (a JSON object; empty text means no options) against `schema`.

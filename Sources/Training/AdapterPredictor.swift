@@ -68,8 +68,8 @@ public final class AdapterPredictor {
         default:
             throw TrainingError(.artifactUnreadable, "the model card names objective \(card.training.objective), which this version does not know")
         }
-        try Self.checkOptionsAreComplete(card: card.strategy, for: strategy)
         let options = try StrategyOptions(json: card.strategy.options, schema: strategy.options)
+        try Self.checkNothingDefaulted(options, card: card.strategy, for: strategy)
         adapter = try strategy.makeAdapter(backbone: backbone, configuration: AdapterConfiguration(
             options: options, objective: kind, tasks: tasks, labels: labels,
             seed: card.training.seed, clip: card.privacy.clip, epsilon: card.privacy.targetEpsilon, delta: card.privacy.delta))
@@ -90,13 +90,10 @@ public final class AdapterPredictor {
     /// options out: that version would fill them with its own defaults, which may not be
     /// the ones it was trained with (`projected` 0.4.0 changed how A is made), and the
     /// predictions would be silently wrong. The same version has the same defaults.
-    static func checkOptionsAreComplete(card: ModelCard.Strategy, for strategy: any AdapterStrategy) throws {
-        guard card.version != strategy.version else { return }
-        let recorded = (try? JSONSerialization.jsonObject(with: Data(card.options.utf8))) as? [String: Any] ?? [:]
-        let missing = strategy.options.map(\.name).filter { recorded[$0] == nil }
-        guard missing.isEmpty else {
-            throw TrainingError(.invalidConfiguration, "the adapter was trained with \(card.id) \(card.version) and its card does not record strategy options \(missing.joined(separator: ", ")); \(strategy.id) \(strategy.version) would use its own defaults for them, which may differ: predict with the plugin version that trained it")
-        }
+    static func checkNothingDefaulted(_ options: StrategyOptions, card: ModelCard.Strategy,
+                                      for strategy: any AdapterStrategy) throws {
+        guard card.version != strategy.version, !options.defaultedNames.isEmpty else { return }
+        throw TrainingError(.invalidConfiguration, "the adapter was trained with \(card.id) \(card.version) and its card does not record strategy options \(options.defaultedNames.joined(separator: ", ")); \(strategy.id) \(strategy.version) would use its own defaults for them, which may differ: predict with the plugin version that trained it")
     }
 
     /// Predicts each record's label within its task, or generates its response greedily.

@@ -43,6 +43,8 @@ public struct TrainingJob {
     public struct Prepared {
         public let trainer: Trainer
         public let adapter: any Adapter
+        /// The options the adapter was made with, defaults filled in; the card records them.
+        public let options: StrategyOptions
         public let heldOut: [TrainingExample]
         public let populationSize: Int
     }
@@ -109,7 +111,8 @@ public struct TrainingJob {
             try Trainer(backbone: backbone, adapter: adapter, labels: manifest.labels, examples: training,
                         plan: plan, settings: settings, labelPrior: labelPrior)
         }
-        return Prepared(trainer: trainer, adapter: adapter, heldOut: heldOut, populationSize: split.training.count)
+        return Prepared(trainer: trainer, adapter: adapter, options: options, heldOut: heldOut,
+                        populationSize: split.training.count)
     }
 
     /// Trains (from the checkpoint, if one of this job exists), evaluates on the held-out
@@ -143,7 +146,8 @@ public struct TrainingJob {
     public func publish(_ prepared: Prepared) throws -> ModelCard {
         let trainer = prepared.trainer
         let accuracy = trainer.evaluate(prepared.heldOut)
-        let card = try modelCard(trainer: trainer, accuracy: accuracy, heldOutCount: prepared.heldOut.count)
+        let card = try modelCard(trainer: trainer, options: prepared.options, accuracy: accuracy,
+                                 heldOutCount: prepared.heldOut.count)
         try AdapterArtifacts.write(
             parameters: trainer.parameters,
             configuration: prepared.adapter.exportedConfiguration(baseModel: manifest.backbone),
@@ -151,7 +155,8 @@ public struct TrainingJob {
         return card
     }
 
-    private func modelCard(trainer: Trainer, accuracy: [String: Double], heldOutCount: Int) throws -> ModelCard {
+    private func modelCard(trainer: Trainer, options: StrategyOptions, accuracy: [String: Double],
+                           heldOutCount: Int) throws -> ModelCard {
         let plan = trainer.plan
         let event = trainer.spentEvent
         let spent = try plan.epsilon(of: event)
@@ -161,9 +166,7 @@ public struct TrainingJob {
             format: ModelCard.currentFormat, jobID: jobID,
             createdAt: ISO8601DateFormatter().string(from: Date()),
             backbone: .init(id: manifest.backbone, parameters: backboneSize),
-            strategy: .init(id: strategy.id, version: strategy.version,
-                            options: try StrategyOptions(json: String(decoding: manifest.strategyOptionsJSON, as: UTF8.self),
-                                                         schema: strategy.options).resolvedJSON),
+            strategy: .init(id: strategy.id, version: strategy.version, options: options.resolvedJSON),
             trainableParameters: trainer.parameters.count,
             trainablePercent: 100 * Double(trainer.parameters.count) / Double(max(1, backboneSize)),
             privacy: .init(

@@ -18,10 +18,12 @@ import Testing
     @Test func resolvedJSONRecordsEveryOptionAndReadsBack() throws {
         let given = #"{"rank": 8, "modules": ["query", "value"], "weights": {"intent": 2.5}, "frozen": true}"#
         let options = try StrategyOptions(json: given, schema: Self.schema)
+        #expect(options.defaultedNames == ["alpha", "projection"])
         let resolved = options.resolvedJSON
         let object = try #require(try JSONSerialization.jsonObject(with: Data(resolved.utf8)) as? [String: Any])
         #expect(Set(object.keys) == Set(Self.schema.map(\.name)))
         let again = try StrategyOptions(json: resolved, schema: Self.schema)
+        #expect(again.defaultedNames.isEmpty)
         #expect(try again.integer("rank") == 8)
         #expect(try again.number("alpha") == 0.005)
         #expect(try again.string("projection") == "principal")

@@ -9,6 +9,11 @@ import Foundation
 public struct StrategyOptions: Sendable {
     private let values: [String: OptionValue]
     private let schema: [String: StrategyOption]
+    /// The declared options the JSON left out, which read the strategy's default, sorted.
+    ///
+    /// Another version of the strategy may default them differently, so a reader of a
+    /// recorded configuration asks which ones it would be filling in.
+    public let defaultedNames: [String]
 
     /// One JSON value, as far as options need them.
     public enum OptionValue: Sendable, Hashable, Encodable {
@@ -54,6 +59,7 @@ public struct StrategyOptions: Sendable {
             }
             parsed[option.name] = try Self.convert(value, for: option, source: "default")
         }
+        var givenNames: Set<String> = []
         let text = json.trimmingCharacters(in: .whitespacesAndNewlines)
         if !text.isEmpty {
             guard case .object(let object)? = try? JSONDecoder().decode(JSONText.self, from: Data(text.utf8)) else {
@@ -65,9 +71,11 @@ public struct StrategyOptions: Sendable {
                     throw AdapterError(.invalidOption, "unknown strategy option \"\(key)\" (known: \(known.isEmpty ? "none" : known))")
                 }
                 parsed[key] = try Self.convert(value, for: option, source: "manifest")
+                givenNames.insert(key)
             }
         }
         values = parsed
+        defaultedNames = schema.map(\.name).filter { !givenNames.contains($0) }.sorted()
     }
 
     public func integer(_ name: String) throws(AdapterError) -> Int {

@@ -47,8 +47,9 @@ struct DPTuneEval: ParsableCommand {
                                valueName: "id=json"))
     var strategyOptions: [String] = []
     @Flag(help: "Leave out the non-private LoRA reference of the utility section.") var skipReference = false
-    @Option(help: "Start every head at the label names' features (LabelPrior) with this logit margin; random heads when absent.")
+    @Option(help: "Logit margin of the heads' start at the label names' features (LabelPrior; default 4).")
     var labelPriorMargin: Double?
+    @Flag(help: "Start every head at random instead of at the label names.") var randomHeads = false
     @Option(help: "encode: [CLS] instruction [SEP] input [SEP]; omit: [CLS] input [SEP] (the manifest's train.instruction).")
     var instruction = Manifest.InstructionUse.encode
 
@@ -84,7 +85,13 @@ struct DPTuneEval: ParsableCommand {
         if let couplingBatches { plan.couplingBatches = try Self.list(couplingBatches, "--coupling-batches") }
         if let timingSteps { plan.timingSteps = timingSteps }
         plan.nonPrivateReference = !skipReference
-        plan.labelPriorMargin = labelPriorMargin
+        if let labelPriorMargin { plan.labelPriorMargin = labelPriorMargin }
+        if randomHeads {
+            guard labelPriorMargin == nil else {
+                throw ValidationError("--random-heads and --label-prior-margin contradict each other, refusing")
+            }
+            plan.labelPriorMargin = nil
+        }
         plan.instruction = instruction
         for setting in strategyOptions {
             guard let equals = setting.firstIndex(of: "=") else {

@@ -62,16 +62,17 @@ struct ResultsReport {
             with the real MiniLM-L6 backbone, at ε ∈ {1, 3, 8} (δ = 10⁻⁵) and without privacy, and writes this file: \
             privacy–utility tables and curves, robustness to label noise and biased feedback, the learning-rate × \
             batch coupling, and DP overheads measured against SGEMM peak in the same run. `--quick` is a few-minute \
-            smoke run; the default is sized for about 30 minutes on an idle 2-core machine (an estimate from measured \
-            rates: about 100 runs of 700 training and 500 test records; roughly twice as long when the cores are shared). Numbers below come only from the run \
-            recorded here.
+            smoke run; the default is sized for about 30 minutes on an idle 2-core machine (the run recorded here \
+            states its own wall time; roughly twice as long when the cores are shared). Numbers below come only from \
+            the run recorded here.
 
             - Command: `\(commandLine)`
             - Date: \(ISO8601DateFormatter().string(from: Date()))
             - Machine: \(Self.machine()), \(threads) OpenBLAS threads, OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "unset")
             - Total wall time: \(String(format: "%.0f", results.wallSeconds)) s for \(results.runCount) training runs\(throughput())
-            - To match the external reference's data size (hours on 2 cores): `swift run -c release dptune-eval \
-            --train-per-task 2000 --epochs 2 --batch 64 --test-per-task 0 --sections utility`
+            - To match the external reference's data size (about 5 minutes a training run on 2 cores): `swift run -c release \
+            dptune-eval --train-per-task 2000 --validation-per-task 200 --test-per-task 0 --epochs 2 --batch 64 \
+            --sections utility`
             - Data: \(plan.trainPerTask) training records per task (\(results.trainingCount) in all), \
             \(plan.validationPerTask) validation records per task carved from train.jsonl for tuning, test records \
             scored per task: \(tests)\(plan.testPerTask == 0 ? " (whole test files)" : " (a fixed subset of each test file)"); \

@@ -39,6 +39,8 @@ struct EvaluationResults {
     /// Strategy → ε → one cell per seed.
     var utility: [String: [Double: [Cell]]] = [:]
     var reference: [Cell] = []
+    /// The heads' label-name start scored on test before any step (nil with random heads).
+    var labelNameStart: Cell?
     /// Strategy → one cell per corruption (nil = clean labels).
     var robustness: [String: [(corruption: LabelCorruption?, cell: Cell)]] = [:]
     var coupling: [CouplingGrid] = []
@@ -56,6 +58,8 @@ struct EvaluationResults {
 final class Evaluation {
     /// The non-private reference's row label.
     static let referenceLabel = "lora (non-private)"
+    /// The untrained label-name start's row label.
+    static let labelNameStartLabel = "label names, untrained"
 
     let plan: EvaluationPlan
     let data: BenchmarkData
@@ -69,7 +73,7 @@ final class Evaluation {
         let utility = plan.sections.contains(.utility)
         let tuning = (plan.strategies.count + (plan.runsReference ? 1 : 0)) * plan.learningRates.count
         let main = (utility ? plan.strategies.count * plan.epsilons.count * plan.seeds.count : 0)
-            + (plan.runsReference ? plan.seeds.count : 0)
+            + (plan.runsReference ? plan.seeds.count : 0) + (utility && plan.labelPriorMargin != nil ? 1 : 0)
         let corruptions = plan.noiseLevels.filter { !(utility && $0 == 0) }.count + 1
         let robustness = plan.sections.contains(.robustness) ? plan.strategies.count * corruptions : 0
         let coupling = plan.sections.contains(.coupling)
@@ -127,6 +131,11 @@ final class Evaluation {
                 var reference = recipe("lora", epsilon: plan.focusEpsilon, rate: chosen[Self.referenceLabel], seed: seed)
                 reference.nonPrivate = true
                 return train(reference, scoredOn: data.test)
+            }
+            if plan.labelPriorMargin != nil {
+                var start = recipe("lora", epsilon: plan.focusEpsilon, rate: nil, seed: firstSeed)
+                start.untrained = true
+                results.labelNameStart = train(start, scoredOn: data.test, note: "label-name start, untrained")
             }
         }
         if plan.sections.contains(.robustness) {

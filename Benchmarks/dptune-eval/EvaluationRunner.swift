@@ -16,6 +16,10 @@ struct RunRecipe: Sendable, Hashable {
     var epochs: Int
     /// Public seed: initialization and public projections (sampling and noise stay secret).
     var seed: UInt64
+    /// Scored where the heads start, before any step: no record is read and nothing is
+    /// spent. With a strategy whose update starts at zero (`lora`) that is the zero-shot
+    /// classifier of the label names, the point every private run starts from.
+    var untrained = false
 }
 
 /// What one training run measured.
@@ -111,11 +115,13 @@ final class EvaluationRunner {
         let trainingStart = ContinuousClock.now
         var lastReport = trainingStart
         do {
-            try trainer.run { progress in
-                let now = ContinuousClock.now
-                stepSeconds.append(seconds(from: lastReport, to: now))
-                lastReport = now
-                return stopAfterSteps.map { progress.step < $0 } ?? true
+            if !recipe.untrained {
+                try trainer.run { progress in
+                    let now = ContinuousClock.now
+                    stepSeconds.append(seconds(from: lastReport, to: now))
+                    lastReport = now
+                    return stopAfterSteps.map { progress.step < $0 } ?? true
+                }
             }
         } catch let error as TrainingError where error.code == .cancelled && stopAfterSteps != nil {
             // Stopped on purpose after the timed steps.
@@ -124,7 +130,7 @@ final class EvaluationRunner {
         let isForward: Bool
         if case .forwardPerturbation = trainer.adapterMechanism { isForward = true } else { isForward = false }
         let pricingStart = ContinuousClock.now
-        let epsilonSpent = try Self.price(trainer.spentEvent, delta: delta)
+        let epsilonSpent = recipe.untrained ? 0 : try Self.price(trainer.spentEvent, delta: delta)
         let pricingSeconds = seconds(since: pricingStart)
         var accuracy: [String: Double] = [:]
         if stopAfterSteps == nil { accuracy = trainer.evaluate(scoredOn) }
@@ -139,7 +145,8 @@ final class EvaluationRunner {
             backboneParameters: trainer.backboneParameterCount, stepSeconds: stepSeconds,
             trainingSeconds: trainingSeconds, wallSeconds: seconds(since: started),
             calibrationSeconds: calibrationSeconds, pricingSeconds: pricingSeconds,
-            trainedExamples: stopAfterSteps == nil ? training.count * recipe.epochs : trainer.step * recipe.expectedBatch,
+            trainedExamples: recipe.untrained ? 0
+                : stopAfterSteps == nil ? training.count * recipe.epochs : trainer.step * recipe.expectedBatch,
             isForwardPerturbation: isForward)
     }
 }

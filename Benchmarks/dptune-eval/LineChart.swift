@@ -6,7 +6,7 @@ import Foundation
 /// ```
 ///  y (accuracy, 0…1)
 ///  ┌──────────────────────┐  legend: one colour per series;
-///  │   ●───●────●         │  the reference, if any, is a dashed
+///  │   ●───●────●         │  each reference is a dashed
 ///  │ ●─┼───●              │  horizontal line across the plot
 ///  └──────────────────────┘
 ///    x positions are categories, equally spaced, labelled by `xLabels`
@@ -31,7 +31,7 @@ struct LineChart {
     let xLabels: [String]
     let series: [Series]
     /// A dashed horizontal line (e.g. the non-private accuracy) and its label.
-    var reference: (value: Double, label: String)?
+    var references: [(value: Double, label: String)] = []
 
     static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#17becf"]
 
@@ -57,7 +57,7 @@ struct LineChart {
         out.line(x1: left, y1: top + plotHeight, x2: left + plotWidth, y2: top + plotHeight, stroke: "#333")
         out.text(xTitle, x: left + plotWidth / 2, y: height - 10, anchor: "middle", size: 12)
         out.text(yTitle, x: 16, y: top + plotHeight / 2, anchor: "middle", size: 12, rotate: -90)
-        if let reference {
+        for reference in references {
             out.line(x1: left, y1: py(reference.value), x2: left + plotWidth, y2: py(reference.value), stroke: "#555",
                      dash: "6,4")
             out.text(reference.label, x: left + plotWidth - 4, y: py(reference.value) - 5, anchor: "end", size: 11)

@@ -131,6 +131,9 @@ struct ResultsReport {
         if !results.reference.isEmpty {
             out += utilityRow(Evaluation.referenceLabel, target: "∞", cells: results.reference)
         }
+        if let start = results.labelNameStart {
+            out += utilityRow(Evaluation.labelNameStartLabel, target: "—", cells: [start])
+        }
         out += "\n![privacy–utility curves](privacy-utility.svg)\n\n"
         out += verdict()
         return out + "\n"
@@ -145,7 +148,9 @@ struct ResultsReport {
         let first = runs[0]
         let perTask = results.tasks.map { task in Spread(runs.map { $0.accuracy[task] ?? .nan }).percentText }
         let spent = Spread(runs.map(\.epsilonSpent))
-        return "| \(label) | \(target) | \(first.trainableParameters) (\(String(format: "%.3f", first.trainablePercent))%) | "
+        let trainable = first.recipe.untrained
+            ? "none (no step)" : "\(first.trainableParameters) (\(String(format: "%.3f", first.trainablePercent))%)"
+        return "| \(label) | \(target) | \(trainable) | "
             + "\(Spread(runs.map(\.macroAccuracy)).percentText) | \(Spread(runs.map(\.pooledAccuracy)).percentText) | "
             + perTask.joined(separator: " | ")
             + " | \(spent.mean.isFinite ? String(format: "%.3f", spent.mean) : "∞") | \(first.steps) | "
@@ -175,6 +180,11 @@ struct ResultsReport {
             }
         } else {
             out += "No strategy produced a result. "
+        }
+        if let best = ranked.first, let start = try? results.labelNameStart?.get() {
+            let change = (best.1 - start.macroAccuracy) * 100
+            out += String(format: "The label names alone, before any step, score %.1f%%; the best strategy ends %.1f points %@ that start. ",
+                          start.macroAccuracy * 100, abs(change), change >= 0 ? "above" : "**below**")
         }
         let reference = Spread(results.reference.compactMap { try? $0.get() }.map(\.pooledAccuracy))
         out += String(format: "\n\nExternal reference (PyTorch + Opacus, LoRA r = 8 on q/v with a linear head, B = 64, 64 tokens, lr 5e-3, 2 epochs over 2,000 training records per task, PRV accountant): %.1f%% at ε = 8 and %.1f%% non-private over the four full test sets. ",
@@ -333,7 +343,10 @@ struct ResultsReport {
         var chart = LineChart(title: "Privacy–utility (macro test accuracy, mean ± std over seeds)", xTitle: "target ε (δ = 1e-5)",
                               yTitle: "macro accuracy", xLabels: plan.epsilons.map(Self.number), series: series)
         let reference = Spread(results.reference.compactMap { try? $0.get() }.map(\.macroAccuracy))
-        if reference.count > 0 { chart.reference = (reference.mean, String(format: "non-private LoRA %.1f%%", reference.mean * 100)) }
+        if reference.count > 0 { chart.references.append((reference.mean, String(format: "non-private LoRA %.1f%%", reference.mean * 100))) }
+        if let start = try? results.labelNameStart?.get() {
+            chart.references.append((start.macroAccuracy, String(format: "label names, untrained %.1f%%", start.macroAccuracy * 100)))
+        }
         return chart
     }
 

@@ -13,12 +13,14 @@ import Testing
             series: [.init(name: "lora", points: [.init(x: 0, y: 0.4, spread: 0.02), .init(x: 1, y: 0.5, spread: 0),
                                                  .init(x: 2, y: 0.6, spread: 0.01)]),
                      .init(name: "failed", points: [.init(x: 0, y: .nan, spread: 0)])])
-        chart.reference = (0.8, "non-private")
+        chart.references = [(0.8, "non-private"), (0.55, "untrained")]
         let svg = chart.svg()
         #expect(XMLParser(data: Data(svg.utf8)).parse())
         #expect(svg.components(separatedBy: "<circle").count - 1 == 3)
         #expect(svg.contains("failed (no result)"))
         #expect(svg.contains("a &lt; b &amp; c"))
+        #expect(svg.components(separatedBy: "stroke-dasharray").count - 1 == 2)
+        #expect(svg.contains(">non-private<") && svg.contains(">untrained<"))
     }
 
     @Test func heatMapIsWellFormedWithAFailedCell() {

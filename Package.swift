@@ -80,7 +80,7 @@ let package = Package(
         .testTarget(name: "ControlTests", dependencies: ["Control", "TestSupport"]),
         .testTarget(name: "DaemonCLITests", dependencies: ["dptunectl", "Control", "TestSupport"]),
         .testTarget(name: "DaemonTests", dependencies: [
-            "Daemon", "TestSupport", .product(name: "Logging", package: "swift-log"),
+            "Daemon", "TestSupport", kit, .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "PluginTests", dependencies: [kit, "TestSupport"]),
         .testTarget(name: "DPTuneEvalTests", dependencies: ["dptune-eval", "Training", kit]),

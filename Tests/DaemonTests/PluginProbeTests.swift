@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import AdapterKit
 import Daemon
 import Foundation
 import Testing
@@ -16,7 +17,7 @@ import TestSupport
         let description = try await probe("EchoV2").get()
         #expect(description.id == "echo")
         #expect(description.version == "2.0.0")
-        #expect(description.abiVersion == 1)
+        #expect(description.abiVersion == adapterKitABIVersion)
         #expect(description.path == BuildProducts.library("EchoV2").path)
     }
 

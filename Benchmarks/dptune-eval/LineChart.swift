@@ -30,7 +30,7 @@ struct LineChart {
     let yTitle: String
     let xLabels: [String]
     let series: [Series]
-    /// A dashed horizontal line (e.g. the non-private accuracy) and its label.
+    /// Dashed horizontal lines (the non-private accuracy, the untrained start) and their labels.
     var references: [(value: Double, label: String)] = []
 
     static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#17becf"]

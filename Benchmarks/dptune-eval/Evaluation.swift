@@ -73,7 +73,7 @@ final class Evaluation {
         let utility = plan.sections.contains(.utility)
         let tuning = (plan.strategies.count + (plan.runsReference ? 1 : 0)) * plan.learningRates.count
         let main = (utility ? plan.strategies.count * plan.epsilons.count * plan.seeds.count : 0)
-            + (plan.runsReference ? plan.seeds.count : 0) + (utility && plan.labelPriorMargin != nil ? 1 : 0)
+            + (plan.runsReference ? plan.seeds.count : 0) + (plan.scoresUntrainedStart ? 1 : 0)
         let corruptions = plan.noiseLevels.filter { !(utility && $0 == 0) }.count + 1
         let robustness = plan.sections.contains(.robustness) ? plan.strategies.count * corruptions : 0
         let coupling = plan.sections.contains(.coupling)
@@ -132,7 +132,7 @@ final class Evaluation {
                 reference.nonPrivate = true
                 return train(reference, scoredOn: data.test)
             }
-            if plan.labelPriorMargin != nil {
+            if plan.scoresUntrainedStart {
                 var start = recipe("lora", epsilon: plan.focusEpsilon, rate: nil, seed: firstSeed)
                 start.untrained = true
                 results.labelNameStart = train(start, scoredOn: data.test, note: "label-name start, untrained")

@@ -40,6 +40,9 @@ struct EvaluationPlan: Sendable {
     /// The non-private reference runs: the utility section asks for it and it is not skipped.
     var runsReference: Bool { sections.contains(.utility) && nonPrivateReference }
 
+    /// The utility section scores the label-name start untrained: the heads start there.
+    var scoresUntrainedStart: Bool { sections.contains(.utility) && labelPriorMargin != nil }
+
     enum Section: String, CaseIterable, Sendable {
         case utility, robustness, coupling, performance
     }

@@ -130,7 +130,7 @@ final class EvaluationRunner {
         let isForward: Bool
         if case .forwardPerturbation = trainer.adapterMechanism { isForward = true } else { isForward = false }
         let pricingStart = ContinuousClock.now
-        let epsilonSpent = recipe.untrained ? 0 : try Self.price(trainer.spentEvent, delta: delta)
+        let epsilonSpent = try Self.price(trainer.spentEvent, delta: delta)
         let pricingSeconds = seconds(since: pricingStart)
         var accuracy: [String: Double] = [:]
         if stopAfterSteps == nil { accuracy = trainer.evaluate(scoredOn) }

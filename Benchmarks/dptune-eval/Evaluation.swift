@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import AdapterKit
 import Foundation
 import Tokenizers
 import Training
@@ -68,7 +69,7 @@ final class Evaluation {
     private let started = ContinuousClock.now
     private var runsDone = 0
 
-    /// Training runs the plan asks for (timing runs counted at two per strategy).
+    /// Training runs the plan asks for.
     var plannedRuns: Int {
         let utility = plan.sections.contains(.utility)
         let tuning = (plan.strategies.count + (plan.runsReference ? 1 : 0)) * plan.learningRates.count
@@ -78,7 +79,11 @@ final class Evaluation {
         let robustness = plan.sections.contains(.robustness) ? plan.strategies.count * corruptions : 0
         let coupling = plan.sections.contains(.coupling)
             ? plan.couplingStrategies.count * plan.couplingRates.count * plan.couplingBatches.count : 0
-        let timing = plan.sections.contains(.performance) ? 2 * plan.strategies.count : 0
+        // a forward-perturbation strategy has no non-private step to time beside its private one
+        let timing = !plan.sections.contains(.performance) ? 0 : plan.strategies.reduce(0) { count, strategy in
+            let forward = (try? runner.catalog.strategy(strategy).get())?.mechanismKind == .forwardPerturbation
+            return count + (forward ? 1 : 2)
+        }
         return tuning + main + robustness + coupling + timing
     }
 

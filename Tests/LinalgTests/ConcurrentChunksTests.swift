@@ -36,6 +36,50 @@ import Testing
         #expect(inner.withLock { $0 } == [0, 0])
     }
 
+    /// Every item runs exactly once; concurrent calls never share a worker index; a nested
+    /// call runs its items in order on the calling thread as worker 0.
+    @Test(arguments: [0, 1, 2, 9])
+    func itemsRunOnceEachOnDistinctWorkers(count: Int) {
+        BLAS.setThreadCount(2)
+        let visits = Mutex([Int](repeating: 0, count: count))
+        let busy = Mutex<Set<Int>>([])
+        let overlapped = Mutex(false)
+        let nested = Mutex<[[Int]]>([])
+        concurrentItems(count, maximumWorkers: 3) { worker, item in
+            #expect(worker >= 0 && worker < 2)
+            busy.withLock { if !$0.insert(worker).inserted { overlapped.withLock { $0 = true } } }
+            visits.withLock { $0[item] += 1 }
+            let inner = Mutex<[Int]>([])
+            concurrentItems(3, maximumWorkers: 2) { innerWorker, innerItem in
+                #expect(innerWorker == 0)
+                inner.withLock { $0.append(innerItem) }
+            }
+            nested.withLock { $0.append(inner.withLock { $0 }) }
+            busy.withLock { _ = $0.remove(worker) }
+        }
+        #expect(visits.withLock { $0 } == [Int](repeating: 1, count: count))
+        #expect(!overlapped.withLock { $0 })
+        #expect(nested.withLock { $0 } == [[Int]](repeating: [0, 1, 2], count: count))
+    }
+
+    /// Callers that overlap get distinct buffers; a buffer returned to the pool is lent again.
+    @Test func scratchIsNotSharedByOverlappingCallers() {
+        let pool = ScratchPool()
+        let first = pool.withScratch(count: 8) { outer in
+            pool.withScratch(count: 8) { inner in
+                #expect(inner != outer)
+                return UInt(bitPattern: outer)
+            }
+        }
+        let again = pool.withScratch(count: 4) { UInt(bitPattern: $0) }
+        let grown = pool.withScratch(count: 1 << 16) { buffer in
+            buffer[(1 << 16) - 1] = 1
+            return buffer[(1 << 16) - 1]
+        }
+        #expect(again == first)
+        #expect(grown == 1)
+    }
+
     /// The kernels split by rows, elements or samples give bit-identical results at one and
     /// two threads, on sizes that no chunking divides evenly.
     @Test func kernelsGiveTheSameBitsAtOneAndTwoThreads() {

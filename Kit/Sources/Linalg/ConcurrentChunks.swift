@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import Dispatch
+import Synchronization
 
 /// Runs `body` over `0..<count` split into contiguous chunks of at least `minimumChunk`
 /// items, one chunk per configured thread (``BLAS/setThreadCount(_:)``), concurrently.
@@ -48,4 +49,37 @@ public let minimumElementsPerChunk = 1 << 15
 /// Rows of `width` floats per chunk, for ``minimumElementsPerChunk``.
 public func minimumRowsPerChunk(width: Int) -> Int {
     max(1, minimumElementsPerChunk / max(width, 1))
+}
+
+/// Runs `body` once for every item of `0..<count` on up to `maximumWorkers` configured
+/// threads, each worker taking the next item as soon as it is free.
+///
+/// For a few large items of uneven cost (a training step's length chunks) a fixed split
+/// would leave one core waiting for the other; order the items longest first and the
+/// queue balances them. Each item runs with OpenBLAS held at one thread and the engine's
+/// own kernels inline, as inside ``concurrentChunks(_:minimumChunk:maximumChunks:_:)``, so
+/// an item computes the same bits whichever worker runs it. With one worker, or when
+/// called inside another region, the items run in order on the calling thread.
+///
+/// - Parameters:
+///   - body: called with the worker's index in `0..<maximumWorkers` and the item; no two
+///     concurrent calls share a worker index, so it may index per-worker state with it
+/// - Important: `body` must write disjoint data for distinct items.
+public func concurrentItems(
+    _ count: Int, maximumWorkers: Int, _ body: @Sendable (_ worker: Int, _ item: Int) -> Void
+) {
+    let workers = min(BLAS.threadCount, count, maximumWorkers)
+    guard workers > 1, BLAS.enterConcurrentRegion() else {
+        for item in 0..<count { body(0, item) }
+        return
+    }
+    defer { BLAS.leaveConcurrentRegion() }
+    let next = Atomic(0)
+    DispatchQueue.concurrentPerform(iterations: workers) { worker in
+        while true {
+            let item = next.add(1, ordering: .relaxed).oldValue
+            guard item < count else { return }
+            body(worker, item)
+        }
+    }
 }

@@ -21,10 +21,14 @@ import Transformer
 ///     ∂L/∂B_s = s·G_sᵀ H_s (OC, r)      ∂L/∂A_s = s·U_sᵀ X_s (r, IC)      dX += s·U A
 ///
 /// Rows of `G` at padding tokens are zero, so padding adds nothing to any of them.
-/// Scratch for `H` and `U` grows to the largest batch seen and is then reused.
+/// `H` and `U` live in scratch borrowed for each call from a pool that grows to the
+/// largest batch seen and is then reused.
 ///
-/// - Important: not thread-safe; it belongs to one job's training loop. It keeps a
-///   reference to `parameters` and reads the current values on every call.
+/// A trainer may attach one update to several replicas of its backbone and run their
+/// chunks at once: every call keeps its state in its own scratch and writes only its own
+/// samples' rows (``TrainableParameters/chunkOffset`` is per thread), and the parameter
+/// values are only read during a step. It keeps a reference to `parameters` and reads the
+/// current values on every call.
 public final class LowRankUpdate: LinearHook {
     /// Where the down-projection A `(r, IC)` comes from.
     public enum DownProjection: Sendable {
@@ -45,8 +49,7 @@ public final class LowRankUpdate: LinearHook {
 
     private let parameters: TrainableParameters
     private let fixedDown: UnsafeMutablePointer<Float>?   // (r, IC) when A is fixed
-    private var scratch = UnsafeMutablePointer<Float>.allocate(capacity: 0)
-    private var scratchCount = 0
+    private let scratch = ScratchPool()
 
     /// Declares B (zeros, as PEFT) and, when trainable, A in `parameters`.
     ///
@@ -85,7 +88,6 @@ public final class LowRankUpdate: LinearHook {
 
     deinit {
         fixedDown?.deallocate()
-        scratch.deallocate()
     }
 
     /// A `(r, IC)`: the fixed matrix, or the segment's current values.
@@ -95,26 +97,17 @@ public final class LowRankUpdate: LinearHook {
         return UnsafePointer(parameters.values(downSegment))
     }
 
-    /// Scratch of at least `count` floats; grows, never shrinks.
-    private func reserveScratch(_ count: Int) -> UnsafeMutablePointer<Float> {
-        if count > scratchCount {
-            scratch.deallocate()
-            scratch = .allocate(capacity: count)
-            scratchCount = count
-        }
-        return scratch
-    }
-
     public func forward(output: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
                         site: LinearSite, batch: Int, seqLen: Int) {
         precondition(site == self.site, "low-rank update of \(self.site) called for \(site)")
         let N = batch * seqLen, IC = site.inFeatures, OC = site.outFeatures, r = rank
-        let up = UnsafePointer(parameters.values(upSegment))
-        let h = reserveScratch(N * r)   // (N, r): H = X Aᵀ
-        BLAS.sgemm(transB: true, m: N, n: r, k: IC, a: input, lda: IC, b: down, ldb: IC, c: h, ldc: r)
-        // Y += s·H Bᵀ
-        BLAS.sgemm(transB: true, m: N, n: OC, k: r, alpha: scale, a: h, lda: r, b: up, ldb: r,
-                   beta: 1, c: output, ldc: OC)
+        let up = UnsafePointer(parameters.values(upSegment)), a = down
+        scratch.withScratch(count: N * r) { h in   // (N, r): H = X Aᵀ
+            BLAS.sgemm(transB: true, m: N, n: r, k: IC, a: input, lda: IC, b: a, ldb: IC, c: h, ldc: r)
+            // Y += s·H Bᵀ
+            BLAS.sgemm(transB: true, m: N, n: OC, k: r, alpha: scale, a: h, lda: r, b: up, ldb: r,
+                       beta: 1, c: output, ldc: OC)
+        }
     }
 
     public func backward(inputGradient: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
@@ -124,25 +117,26 @@ public final class LowRankUpdate: LinearHook {
         precondition(batch <= parameters.batch, "backward over \(batch) samples; only \(parameters.batch) reserved")
         let T = seqLen, N = batch * T, IC = site.inFeatures, OC = site.outFeatures, r = rank
         let up = UnsafePointer(parameters.values(upSegment)), a = down
-        let work = reserveScratch(2 * N * r)
-        let h = work, u = work + N * r   // (N, r) each: H = X Aᵀ, U = G B
-        BLAS.sgemm(transB: true, m: N, n: r, k: IC, a: input, lda: IC, b: a, ldb: IC, c: h, ldc: r)
-        BLAS.sgemm(m: N, n: r, k: OC, a: outputGradient, lda: OC, b: up, ldb: r, c: u, ldc: r)
-        // Y = X Wᵀ + s·(X Aᵀ) Bᵀ  ⇒  dX += s·(G B) A
-        BLAS.sgemm(m: N, n: IC, k: r, alpha: scale, a: u, lda: r, b: a, ldb: IC, beta: 1, c: inputGradient, ldc: IC)
-        guard batch > 0 else { return }
-        let stride = parameters.sampleStride
-        // ∂L/∂B_s += s·G_sᵀ H_s   (OC, r) per sample
-        BLAS.sgemmStridedBatched(transA: true, m: OC, n: r, k: T, alpha: scale,
-                                 a: outputGradient, lda: OC, strideA: T * OC, b: h, ldb: r, strideB: T * r,
-                                 beta: 1, c: parameters.sampleGradients(upSegment, sample: 0), ldc: r, strideC: stride,
-                                 count: batch)
-        if let downSegment {
-            // ∂L/∂A_s += s·U_sᵀ X_s   (r, IC) per sample
-            BLAS.sgemmStridedBatched(transA: true, m: r, n: IC, k: T, alpha: scale,
-                                     a: u, lda: r, strideA: T * r, b: input, ldb: IC, strideB: T * IC,
-                                     beta: 1, c: parameters.sampleGradients(downSegment, sample: 0), ldc: IC,
-                                     strideC: stride, count: batch)
+        scratch.withScratch(count: 2 * N * r) { work in
+            let h = work, u = work + N * r   // (N, r) each: H = X Aᵀ, U = G B
+            BLAS.sgemm(transB: true, m: N, n: r, k: IC, a: input, lda: IC, b: a, ldb: IC, c: h, ldc: r)
+            BLAS.sgemm(m: N, n: r, k: OC, a: outputGradient, lda: OC, b: up, ldb: r, c: u, ldc: r)
+            // Y = X Wᵀ + s·(X Aᵀ) Bᵀ  ⇒  dX += s·(G B) A
+            BLAS.sgemm(m: N, n: IC, k: r, alpha: scale, a: u, lda: r, b: a, ldb: IC, beta: 1, c: inputGradient, ldc: IC)
+            guard batch > 0 else { return }
+            let stride = parameters.sampleStride
+            // ∂L/∂B_s += s·G_sᵀ H_s   (OC, r) per sample
+            BLAS.sgemmStridedBatched(transA: true, m: OC, n: r, k: T, alpha: scale,
+                                     a: outputGradient, lda: OC, strideA: T * OC, b: h, ldb: r, strideB: T * r,
+                                     beta: 1, c: parameters.sampleGradients(upSegment, sample: 0), ldc: r, strideC: stride,
+                                     count: batch)
+            if let downSegment {
+                // ∂L/∂A_s += s·U_sᵀ X_s   (r, IC) per sample
+                BLAS.sgemmStridedBatched(transA: true, m: r, n: IC, k: T, alpha: scale,
+                                         a: u, lda: r, strideA: T * r, b: input, ldb: IC, strideB: T * IC,
+                                         beta: 1, c: parameters.sampleGradients(downSegment, sample: 0), ldc: IC,
+                                         strideC: stride, count: batch)
+            }
         }
     }
 }

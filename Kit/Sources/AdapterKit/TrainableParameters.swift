@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Dimensions: B = rows of the current batch (samples), P_g = parameters of segment g.
+import Glibc
 import Linalg
+import Synchronization
 
 /// The trainable parameters of one job and the per-sample gradients of the current batch.
 ///
@@ -12,8 +14,10 @@ import Linalg
 /// plain row operations that the trainer owns. No hook can skip clipping: it only ever
 /// writes gradients, the trainer alone turns them into an update.
 ///
-/// - Important: not thread-safe; one training loop owns it. Pointers stay valid until the
-///   next ``reserveBatch(_:)`` that grows the batch.
+/// - Important: one training loop owns it. During a step's forward and backward the
+///   values are only read and each thread writes its own samples' rows (through its own
+///   ``chunkOffset``), so chunks may run on several threads; everything else is not
+///   thread-safe. Pointers stay valid until the next ``reserveBatch(_:)`` that grows the batch.
 public final class TrainableParameters {
     /// How a segment's values start.
     public enum Initialization: Sendable, Hashable {
@@ -31,9 +35,18 @@ public final class TrainableParameters {
     private var sampleRows = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)
     /// Sample rows currently reserved.
     public private(set) var batch = 0
-    /// The row of sample 0 of the current forward/backward call: the trainer runs a large
-    /// batch in chunks and moves this so hooks keep indexing samples from 0.
-    public var chunkOffset = 0
+    /// The row of sample 0 of the current forward/backward call on the calling thread: the
+    /// trainer runs a large batch in chunks and moves this so hooks keep indexing samples
+    /// from 0.
+    ///
+    /// It is per thread because the trainer may run two chunks at once on replicas of the
+    /// backbone, each on its own thread, and hooks are called on the thread that runs the
+    /// chunk (``LinearHook``). A thread that never set it reads 0.
+    public var chunkOffset: Int {
+        get { chunkOffsets.withLock { $0[Self.currentThread] ?? 0 } }
+        set { chunkOffsets.withLock { $0[Self.currentThread] = newValue } }
+    }
+    private let chunkOffsets = Mutex<[UInt: Int]>([:])
     private var isSealed = false
 
     public init() {}
@@ -103,8 +116,10 @@ public final class TrainableParameters {
         }
         sampleRows.baseAddress?.initialize(repeating: 0, count: rows * count)
         batch = rows
-        chunkOffset = 0
+        chunkOffsets.withLock { $0.removeAll() }
     }
+
+    private static var currentThread: UInt { UInt(pthread_self()) }
 
     /// All per-sample gradients of the batch, `(B, count)`: row `s` is sample `s`'s
     /// gradient over every segment.

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // A plugin with a valid ABI note that forgot dptune_plugin_entry().
 @section(".dptune_abi") @used
-let dptuneABINote: (UInt64, Int32, Int32) = (0x4241_454E_5554_5044, 2, 0)
+let dptuneABINote: (UInt64, Int32, Int32) = (0x4241_454E_5554_5044, 3, 0)
 
-@_cdecl("dptune_plugin_abi_version") public func dptunePluginABIVersion() -> Int32 { 2 }
+@_cdecl("dptune_plugin_abi_version") public func dptunePluginABIVersion() -> Int32 { 3 }

@@ -19,6 +19,17 @@ final class ClassificationObjective: TrainingObjective {
         head = ClassificationHead(tasks: tasks, labels: labels, width: backbone.hiddenSize)
     }
 
+    private init(backbone: any Backbone, head: ClassificationHead) {
+        self.backbone = backbone
+        self.head = head
+    }
+
+    /// Shares the head, whose parameters are declared once and only read during a step.
+    func replica() throws -> (any TrainingObjective)? {
+        guard let replicable = backbone as? any ReplicableBackbone else { return nil }
+        return ClassificationObjective(backbone: try replicable.replica(), head: head)
+    }
+
     func declareParameters(in parameters: TrainableParameters) {
         head.declareParameters(in: parameters)
     }

@@ -47,6 +47,11 @@ final class GenerationObjective: TrainingObjective {
 
     func declareParameters(in parameters: TrainableParameters) {}
 
+    func replica() throws -> (any TrainingObjective)? {
+        guard let replica = try model.replica() as? LlamaModel else { return nil }
+        return try GenerationObjective(model: replica, tokenizer: tokenizer, tasks: tasks, maxNewTokens: maxNewTokens)
+    }
+
     /// The positions whose next token is a response token, in batch order.
     struct ScoredPositions {
         /// Row `b·T + t` of the hidden state.

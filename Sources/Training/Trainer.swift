@@ -71,6 +71,12 @@ public final class Trainer {
     private let unitMembers: [[Int]]
     /// Each unit's longest record in tokens: a batch runs shortest units first.
     private let unitLengths: [Int]
+    /// Objectives over replicas of the backbone, one per further configured thread, with
+    /// the adapter attached to each; made on the first step that can use them.
+    private(set) var replicas: [any TrainingObjective] = []
+    /// Set when the backbone cannot be replicated or a replica failed to open: steps then
+    /// run their chunks in turn, which only costs time.
+    private var replicasUnavailable = false
     private var optimizer: AdamW
     private var sampling: any RandomNumberGenerator
     private(set) var statistics: PrivatizedStatistics?
@@ -146,6 +152,7 @@ public final class Trainer {
 
     deinit {
         adapter.detach(from: objective.backbone)
+        for replica in replicas { adapter.detach(from: replica.backbone) }
     }
 
     /// The frozen backbone's size, for the trainable share.
@@ -253,13 +260,7 @@ public final class Trainer {
             }
         }
         parameters.reserveBatch(rows.count)
-        var lossSum = 0.0
-        let chunks = LengthChunks(maxCount: settings.chunkSize).ranges(lengths: rows.map { examples[$0].ids.count })
-        for range in chunks {
-            let chunk = rows[range].map { examples[$0] }
-            parameters.chunkOffset = range.lowerBound
-            lossSum += objective.lossAndBackward(chunk[...], parameters: parameters).reduce(0) { $0 + Double($1) }
-        }
+        let lossSum = runChunks(rows: rows)
         if settings.nonPrivate {
             let mean = meanSampleGradient()
             step += 1
@@ -284,6 +285,59 @@ public final class Trainer {
         gradient.withUnsafeBufferPointer { optimizer.update(parameters: parameters.flatValues, gradients: $0) }
         record(noiseMultiplier: sigmaEff)
         return rows.isEmpty ? 0 : lossSum / Double(rows.count)
+    }
+
+    /// Forward and backward over the batch's `rows` in ``LengthChunks``, filling their
+    /// per-sample gradient rows; returns the sum of their losses.
+    ///
+    /// With more than one configured thread every chunk runs as one piece per core, each on
+    /// its own replica of the backbone (``ReplicableBackbone``) with every kernel on one
+    /// thread: the pieces of a chunk cost about the same, so the cores finish together,
+    /// where splitting every product over the cores leaves them waiting on each other
+    /// between kernels. Each piece writes only its own samples' rows.
+    ///
+    /// The result is the same bits on every run with the same thread count. Between thread
+    /// counts it differs by rounding: OpenBLAS rounds a row of a product differently
+    /// depending on how many rows the product has, and a piece has fewer than its chunk.
+    private func runChunks(rows: [Int]) -> Double {
+        let examples = self.examples
+        let lengths = rows.map { examples[$0].ids.count }
+        // The lanes share only what a step reads (parameter values, examples) and the
+        // per-sample rows, where each piece writes its own samples (`chunkOffset` is per thread).
+        nonisolated(unsafe) let lanes = self.lanes(rows: rows.count), parameters = self.parameters
+        let pieces = LengthChunks(maxCount: settings.chunkSize).ranges(lengths: lengths).flatMap { chunk in
+            let parts = min(lanes.count, chunk.count)
+            return (0..<parts).map { chunk.lowerBound + chunk.count * $0 / parts ..< chunk.lowerBound + chunk.count * ($0 + 1) / parts }
+        }
+        // Costliest first, so that the last piece to start is a cheap one.
+        let cost = pieces.map { $0.count * (lengths[$0].max() ?? 0) }
+        let order = pieces.indices.sorted { cost[$0] != cost[$1] ? cost[$0] > cost[$1] : $0 < $1 }
+        var losses = [Float](repeating: 0, count: rows.count)
+        losses.withUnsafeMutableBufferPointer { losses in
+            nonisolated(unsafe) let losses = losses
+            concurrentItems(order.count, maximumWorkers: lanes.count) { lane, item in
+                let piece = pieces[order[item]]
+                parameters.chunkOffset = piece.lowerBound
+                let pieceLosses = lanes[lane].lossAndBackward(rows[piece].map { examples[$0] }[...], parameters: parameters)
+                for (row, loss) in zip(piece, pieceLosses) { losses[row] = loss }
+            }
+        }
+        return losses.reduce(0) { $0 + Double($1) }
+    }
+
+    /// The objectives that run a step over `rows` samples: the trainer's own and, for each
+    /// further configured thread a sample can use, a replica (made once, then kept).
+    private func lanes(rows: Int) -> [any TrainingObjective] {
+        let wanted = min(BLAS.threadCount, rows) - 1
+        while replicas.count < wanted, !replicasUnavailable {
+            guard let replica = try? objective.replica() else {
+                replicasUnavailable = true
+                break
+            }
+            adapter.attach(to: replica.backbone, parameters: parameters)
+            replicas.append(replica)
+        }
+        return [objective] + replicas.prefix(max(wanted, 0))
     }
 
     /// The plain mean of the batch's per-sample rows: the update when nothing is privatized

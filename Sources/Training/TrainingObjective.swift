@@ -21,6 +21,10 @@ protocol TrainingObjective: AnyObject {
 
     /// The share of `examples` each task gets right, with the adapter already in inference mode.
     func accuracy(_ examples: [TrainingExample], parameters: TrainableParameters, chunkSize: Int) -> [String: Double]
+    /// The same objective, over the same declared parameters, on a replica of the backbone
+    /// (``ReplicableBackbone``), so that another core can run chunks of the same step; nil
+    /// when the backbone cannot be replicated.
+    func replica() throws -> (any TrainingObjective)?
 }
 
 extension TrainingObjective {

@@ -29,13 +29,15 @@ private final class ChunkRecordingObjective: TrainingObjective {
     func accuracy(_ examples: [TrainingExample], parameters: TrainableParameters, chunkSize: Int) -> [String: Double] {
         wrapped.accuracy(examples, parameters: parameters, chunkSize: chunkSize)
     }
+
+    func replica() throws -> (any TrainingObjective)? { nil }
 }
 
 /// Batches and evaluation sets run in chunks of similar length, so a chunk pads to about its
 /// own members' length; the results are those of the input order.
 @Suite(.disabled(if: SharedFixtures.mayBeSkipped, Comment(rawValue: SharedFixtures.skipMessage)))
 struct LengthOrderTests {
-    @Test func aStepRunsItsChunksShortestFirst() throws {
+    @Test func aStepCutsItsBatchIntoChunksOfSimilarLength() throws {
         let examples = try MiniLMFixture.examples(24)
         #expect(Set(examples.map(\.ids.count)).count > 4, "the records must differ in length for the order to show")
         let objective = ChunkRecordingObjective(
@@ -47,12 +49,17 @@ struct LengthOrderTests {
                                                              insecureReproducibleSeed: 3))
         _ = try trainer.dpStep()
         let sorted = examples.map(\.ids.count).sorted()
-        #expect(objective.chunks.flatMap { $0 } == sorted)
-        #expect(objective.chunks.map(\.count) == LengthChunks(maxCount: 6).ranges(lengths: sorted).map(\.count))
-        #expect(objective.chunks.allSatisfy { $0.count <= 6 })
-        for (shorter, longer) in zip(objective.chunks, objective.chunks.dropFirst()) {
+        // The chunks are the cuts of the sorted batch, run longest first (so that cores
+        // running them at once finish together).
+        let cuts = LengthChunks(maxCount: 6).ranges(lengths: sorted).map { Array(sorted[$0]) }
+        let lexicographic: ([Int], [Int]) -> Bool = { $0.lexicographicallyPrecedes($1) }
+        #expect(objective.chunks.sorted(by: lexicographic) == cuts.sorted(by: lexicographic))
+        #expect(cuts.allSatisfy { $0.count <= 6 })
+        for (shorter, longer) in zip(cuts, cuts.dropFirst()) {
             #expect((shorter.max() ?? 0) <= (longer.min() ?? 0))
         }
+        let costs = objective.chunks.map { $0.count * ($0.max() ?? 0) }
+        #expect(costs == costs.sorted(by: >))
         #expect(trainer.privatizer.clippedSegmentNorms.count == 24)
     }
 

@@ -17,7 +17,7 @@ import Linalg
 ///     out     = LN2(r2)                     boundary l+1
 ///
 /// - Important: not thread-safe; one training loop owns it.
-public final class BertEncoder: Backbone {
+public final class BertEncoder: ReplicableBackbone {
     public let config: BertConfig
     public let linearSites: [LinearSite]
     public let normSites: [NormSite]
@@ -113,6 +113,15 @@ public final class BertEncoder: Backbone {
         self.hooks = BackboneHooks(layerCount: layers.count, linearSites: linearSites, normSites: normSites, width: C)
         self.weightOwner = reader
         self.positions = (0..<Int32(config.maxPositionEmbeddings)).map { $0 }
+    }
+
+    /// Maps the same file again: F32 weights are shared, others are converted once more.
+    /// The replica starts with this instance's activation capacity, so that it does not
+    /// grow (and zero) its slabs during the steps that follow.
+    public func replica() throws -> any Backbone {
+        let replica = try BertEncoder(config: config, weights: file)
+        if layout.capacityB > 0 { replica.reserve(batch: layout.capacityB, seqLen: layout.capacityT) }
+        return replica
     }
 
     public func setHook(_ hook: (any LinearHook)?, for site: LinearSite) {

@@ -19,7 +19,7 @@ import Linalg
 /// The last hidden state is `LN_f(boundary L)`, as in Hugging Face's `GPT2Model`.
 ///
 /// - Important: not thread-safe; one training loop owns it.
-public final class GPT2Model: Backbone {
+public final class GPT2Model: ReplicableBackbone {
     public let config: GPT2Config
     public let linearSites: [LinearSite]
     public let normSites: [NormSite]
@@ -103,6 +103,15 @@ public final class GPT2Model: Backbone {
 
     public func frozenWeight(of site: LinearSite) -> UnsafeBufferPointer<Float>? {
         siteWeights[site].map { UnsafeBufferPointer(start: $0, count: site.inFeatures * site.outFeatures) }
+    }
+
+    /// Maps the same file again: F32 weights are shared, others are converted once more.
+    /// The replica starts with this instance's activation capacity, so that it does not
+    /// grow (and zero) its slabs during the steps that follow.
+    public func replica() throws -> any Backbone {
+        let replica = try GPT2Model(config: config, weights: file)
+        if layout.capacityB > 0 { replica.reserve(batch: layout.capacityB, seqLen: layout.capacityT) }
+        return replica
     }
 
     public func setHook(_ hook: (any LinearHook)?, for site: LinearSite) {

@@ -25,7 +25,7 @@ import Linalg
 /// left-padded row is computed as the same row alone at its real length.
 ///
 /// - Important: not thread-safe; one training or generation loop owns it.
-public final class LlamaModel: Backbone {
+public final class LlamaModel: ReplicableBackbone {
     public let config: LlamaConfig
     public let linearSites: [LinearSite]
     public let normSites: [NormSite]
@@ -197,6 +197,31 @@ public final class LlamaModel: Backbone {
         rotaryTables(cos: &cosTable, sin: &sinTable, theta: config.ropeTheta, P: P, HD: HD)
         ropeCos = cosTable
         ropeSin = sinTable
+    }
+
+    /// An instance over `other`'s dequantized weights, which it keeps alive.
+    private init(sharingWeightsOf other: LlamaModel) {
+        config = other.config
+        parameters = other.parameters
+        tokenEmbeddings = other.tokenEmbeddings
+        lmHead = other.lmHead
+        finalNorm = other.finalNorm
+        layers = other.layers
+        linearSites = other.linearSites
+        siteWeights = other.siteWeights
+        normSites = other.normSites
+        hooks = BackboneHooks(layerCount: config.layerCount, linearSites: linearSites, normSites: normSites,
+                              width: config.hiddenSize)
+        ropeCos = other.ropeCos
+        ropeSin = other.ropeSin
+    }
+
+    /// Shares the dequantized weights instead of reading and dequantizing them again, and
+    /// starts with this instance's activation capacity.
+    public func replica() throws -> any Backbone {
+        let replica = LlamaModel(sharingWeightsOf: self)
+        if layout.capacityB > 0 { replica.reserve(batch: layout.capacityB, seqLen: layout.capacityT) }
+        return replica
     }
 
     public func frozenWeight(of site: LinearSite) -> UnsafeBufferPointer<Float>? {

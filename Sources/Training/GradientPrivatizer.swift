@@ -43,34 +43,28 @@ final class GradientPrivatizer {
         clippedSegmentNorms.reserveCapacity(unitCount)
         factors = [Float](repeating: 0, count: unitCount * segments.count)
         withUnitRows(parameters: parameters, unitOfRow: unitOfRow, unitCount: unitCount) { base in
+            let squares = Self.segmentSquaredNorms(rows: base, unitCount: unitCount, width: P, segments: segments)
             for u in 0..<unitCount {
-                let row = base + u * P
-                let squares = segments.map { segment in
-                    var sum: Double = 0
-                    for p in segment.range { sum += Double(row[p]) * Double(row[p]) }
-                    return sum
-                }
+                let unitSquares = squares[(u * segments.count)..<((u + 1) * segments.count)]
                 var unitFactors = [Double](repeating: 1, count: segments.count)
                 switch allocation.clipping {
                 case .joint(let clip):
-                    let norm = squares.reduce(0, +).squareRoot()
+                    let norm = unitSquares.reduce(0, +).squareRoot()
                     unitFactors = Array(repeating: clip / max(norm, clip), count: segments.count)
                 case .groupWise(let clips):
                     for g in segments.indices {
-                        unitFactors[g] = clips[g] / max(squares[g].squareRoot(), clips[g])
+                        unitFactors[g] = clips[g] / max(unitSquares[unitSquares.startIndex + g].squareRoot(), clips[g])
                     }
                 }
-                clippedSegmentNorms.append(segments.indices.map { unitFactors[$0] * squares[$0].squareRoot() })
+                clippedSegmentNorms.append(segments.indices.map { unitFactors[$0] * unitSquares[unitSquares.startIndex + $0].squareRoot() })
                 for g in segments.indices { factors[g * unitCount + u] = Float(unitFactors[g]) }
             }
-            // gradient[segment g] = rows[:, g]ᵀ · factors_g, one GEMV per segment.
+            // gradient[segment g] = Σ_u factors_g[u] · rows[u, segment g]
             factors.withUnsafeBufferPointer { factorBuffer in
                 gradient.withUnsafeMutableBufferPointer { out in
                     for (g, segment) in segments.enumerated() where unitCount > 0 {
-                        BLAS.sgemm(transA: true, m: segment.count, n: 1, k: unitCount,
-                                   a: base + segment.offset, lda: P,
-                                   b: factorBuffer.baseAddress! + g * unitCount, ldb: 1,
-                                   c: out.baseAddress! + segment.offset, ldc: 1)
+                        Reductions.weightedColumnSums(out: out.baseAddress!, base, weights: factorBuffer.baseAddress! + g * unitCount,
+                                                      N: unitCount, K: P, columns: segment.range)
                     }
                 }
             }
@@ -86,6 +80,24 @@ final class GradientPrivatizer {
             for p in 0..<P { out[p] *= scale }
         }
         return gradient
+    }
+
+    /// Each unit's squared norm per segment `(U, segments)`, in Double, split across cores by
+    /// unit (each unit is summed in order, so the split does not change a bit).
+    private static func segmentSquaredNorms(rows: UnsafePointer<Float>, unitCount: Int, width: Int,
+                                            segments: [ParameterSegment]) -> [Double] {
+        var squares = [Double](repeating: 0, count: unitCount * segments.count)
+        squares.withUnsafeMutableBufferPointer { out in
+            nonisolated(unsafe) let out = out, rows = rows
+            concurrentChunks(unitCount, minimumChunk: minimumRowsPerChunk(width: width)) { units in
+                for u in units {
+                    for (g, segment) in segments.enumerated() {
+                        out[u * segments.count + g] = Reductions.sumOfSquares(rows + u * width + segment.offset, N: segment.count)
+                    }
+                }
+            }
+        }
+        return squares
     }
 
     /// Calls `body` with the batch's rows summed per unit `(U, P)`: the parameters' own

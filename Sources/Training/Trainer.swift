@@ -348,8 +348,8 @@ public final class Trainer {
         guard let base = parameters.flatSampleGradients.baseAddress, rows > 0 else { return mean }
         let weights = [Float](repeating: 1 / Float(rows), count: rows)
         mean.withUnsafeMutableBufferPointer { out in
-            BLAS.sgemm(transA: true, m: parameters.count, n: 1, k: rows, a: base, lda: parameters.count,
-                       b: weights, ldb: 1, c: out.baseAddress!, ldc: 1)
+            Reductions.weightedColumnSums(out: out.baseAddress!, base, weights: weights, N: rows, K: parameters.count,
+                                          columns: 0..<parameters.count)
         }
         return mean
     }

@@ -50,4 +50,27 @@ public enum Reductions {
             for k in 0..<K { out[k] += row[k] }
         }
     }
+
+    /// `out[k] = Σ_n weights[n]·x[n, k]` for `k` in `columns`, split across cores by column.
+    ///
+    /// Every column is summed over `n` in order whatever the split, so the result is the
+    /// same bits at every thread count; and OpenBLAS is not called, so its idle threads are
+    /// not woken to spin beside the next step's work.
+    ///
+    /// - Parameters:
+    ///   - out: `(K)`; only `columns` are written
+    ///   - x: `(N, K)`
+    ///   - weights: `(N)`
+    public static func weightedColumnSums(out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
+                                          weights: UnsafePointer<Float>, N: Int, K: Int, columns: Range<Int>) {
+        nonisolated(unsafe) let out = out, x = x, weights = weights
+        concurrentChunks(columns.count, minimumChunk: max(1, minimumElementsPerChunk / max(N, 1))) { chunk in
+            let range = (columns.lowerBound + chunk.lowerBound)..<(columns.lowerBound + chunk.upperBound)
+            for k in range { out[k] = 0 }
+            for n in 0..<N {
+                let w = weights[n], row = x + n * K
+                for k in range { out[k] += w * row[k] }
+            }
+        }
+    }
 }

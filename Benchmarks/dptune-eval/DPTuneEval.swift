@@ -32,7 +32,8 @@ struct DPTuneEval: ParsableCommand {
     @Option(help: "Epochs over the training records.") var epochs: Int?
     @Option(help: "Expected (Poisson) batch size.") var batch: Int?
     @Option(help: "Tokens per record.") var maxLength: Int?
-    @Option(help: "Number of public seeds per cell (1, 2, …).") var seeds: Int?
+    @Option(help: "Number of public seeds per cell of the utility section (1, 2, …).") var seeds: Int?
+    @Option(help: "Number of public seeds per cell of the robustness and coupling sections (default 1).") var sectionSeeds: Int?
     @Option(help: "Learning-rate grid every strategy is tuned on (comma-separated).") var learningRates: String?
     @Option(help: "Strategies (comma-separated plugin ids).") var strategies: String?
     @Option(help: "Target ε values (comma-separated).") var epsilons: String?
@@ -76,6 +77,7 @@ struct DPTuneEval: ParsableCommand {
         if let batch { plan.expectedBatch = batch }
         if let maxLength { plan.maxLength = maxLength }
         if let seeds { plan.seeds = (1...UInt64(max(1, seeds))).map { $0 } }
+        if let sectionSeeds { plan.sectionSeeds = (1...UInt64(max(1, sectionSeeds))).map { $0 } }
         if let learningRates { plan.learningRates = try Self.list(learningRates, "--learning-rates") }
         if let strategies { plan.strategies = strategies.split(separator: ",").map { String($0) } }
         if let epsilons { plan.epsilons = try Self.list(epsilons, "--epsilons") }

@@ -18,8 +18,8 @@ struct EvaluationResults {
 
     struct CouplingGrid {
         let strategy: String
-        /// `cells[rate][batch]`.
-        let cells: [[Cell]]
+        /// `cells[rate][batch]`: one cell per seed.
+        let cells: [[[Cell]]]
         /// The σ each batch size needs at the focus ε (the same for every rate).
         let noiseMultipliers: [Double?]
     }
@@ -42,8 +42,8 @@ struct EvaluationResults {
     var reference: [Cell] = []
     /// The heads' label-name start scored on test before any step (nil with random heads).
     var labelNameStart: Cell?
-    /// Strategy → one cell per corruption (nil = clean labels).
-    var robustness: [String: [(corruption: LabelCorruption?, cell: Cell)]] = [:]
+    /// Strategy → per corruption (nil = clean labels), one cell per seed.
+    var robustness: [String: [(corruption: LabelCorruption?, cells: [Cell])]] = [:]
     var coupling: [CouplingGrid] = []
     var timings: [TimingRow] = []
     var sgemmPeak = Double.nan
@@ -76,9 +76,9 @@ final class Evaluation {
         let main = (utility ? plan.strategies.count * plan.epsilons.count * plan.seeds.count : 0)
             + (plan.runsReference ? plan.seeds.count : 0) + (plan.scoresUntrainedStart ? 1 : 0)
         let corruptions = plan.noiseLevels.filter { !(utility && $0 == 0) }.count + 1
-        let robustness = plan.sections.contains(.robustness) ? plan.strategies.count * corruptions : 0
+        let robustness = plan.sections.contains(.robustness) ? plan.strategies.count * corruptions * plan.sectionSeeds.count : 0
         let coupling = plan.sections.contains(.coupling)
-            ? plan.couplingStrategies.count * plan.couplingRates.count * plan.couplingBatches.count : 0
+            ? plan.couplingStrategies.count * plan.couplingRates.count * plan.couplingBatches.count * plan.sectionSeeds.count : 0
         // a forward-perturbation strategy has no non-private step to time beside its private one
         let timing = !plan.sections.contains(.performance) ? 0 : plan.strategies.reduce(0) { count, strategy in
             let forward = (try? runner.catalog.strategy(strategy).get())?.mechanismKind == .forwardPerturbation
@@ -148,13 +148,14 @@ final class Evaluation {
                 + [.feedbackBias(task: plan.biasTask, towards: plan.biasLabel, share: plan.biasShare)]
             for strategy in plan.strategies {
                 results.robustness[strategy] = corruptions.map { corruption in
-                    let base = recipe(strategy, epsilon: plan.focusEpsilon, rate: chosen[strategy], seed: firstSeed)
-                    if corruption == nil, let clean = results.utility[strategy]?[plan.focusEpsilon]?.first {
+                    if corruption == nil, let clean = results.utility[strategy]?[plan.focusEpsilon] {
                         return (nil, clean)
                     }
                     let training = corruption?.apply(to: data.training, labels: data.labels, seed: EvaluationPlan.dataSeed)
-                    return (corruption, train(base, on: training ?? data.training, scoredOn: data.test,
-                                              note: corruption?.description ?? "clean"))
+                    return (corruption, plan.sectionSeeds.map { seed in
+                        train(recipe(strategy, epsilon: plan.focusEpsilon, rate: chosen[strategy], seed: seed),
+                              on: training ?? data.training, scoredOn: data.test, note: corruption?.description ?? "clean")
+                    })
                 }
             }
         }
@@ -162,9 +163,11 @@ final class Evaluation {
             results.coupling = plan.couplingStrategies.map { strategy in
                 let cells = plan.couplingRates.map { rate in
                     plan.couplingBatches.map { batch in
-                        var coupled = recipe(strategy, epsilon: plan.focusEpsilon, rate: rate, seed: firstSeed)
-                        coupled.expectedBatch = batch
-                        return train(coupled, scoredOn: data.test)
+                        plan.sectionSeeds.map { seed in
+                            var coupled = recipe(strategy, epsilon: plan.focusEpsilon, rate: rate, seed: seed)
+                            coupled.expectedBatch = batch
+                            return train(coupled, scoredOn: data.test)
+                        }
                     }
                 }
                 let sigmas = plan.couplingBatches.map { batch in

@@ -10,6 +10,9 @@ struct EvaluationPlan: Sendable {
     var expectedBatch: Int
     var maxLength: Int
     var seeds: [UInt64]
+    /// The seeds of every robustness and coupling cell: one by default, since those
+    /// sections train once per cell and seed, and the default must fit its half hour.
+    var sectionSeeds: [UInt64] = [1]
     /// The tuning grid every strategy gets (chosen on validation at the largest ε).
     var learningRates: [Float]
     var strategies: [String]

@@ -207,7 +207,7 @@ struct ResultsReport {
 
             """
         for row in results.tuning {
-            out += "| \(row.label) | " + row.scores.map { Self.accuracyText($0.cell) }.joined(separator: " | ")
+            out += "| \(row.label) | " + row.scores.map { Self.accuracyText([$0.cell]) }.joined(separator: " | ")
                 + " | \(row.chosen) |\n"
         }
         return out + "\n"
@@ -218,13 +218,13 @@ struct ResultsReport {
     private func robustnessSection() -> String {
         let columns = robustnessColumns()
         var out = """
-            ## 2. Robustness (ε = \(Self.number(plan.focusEpsilon)), seed \(plan.seeds.first ?? 1))
+            ## 2. Robustness (ε = \(Self.number(plan.focusEpsilon)), \(Self.seedsText(plan.sectionSeeds)))
 
             Training labels corrupted with a public seed; test labels clean. Label noise replaces a label, with the \
             given probability, by another label of its task drawn uniformly; the feedback-bias column flips \
             \(String(format: "%.0f", plan.biasShare * 100))% of the `\(plan.biasTask)` records that are not \
-            `\(plan.biasLabel)` to `\(plan.biasLabel)`. The clean column is the first seed's run of section 1. Cells: \
-            macro accuracy % (ε spent).
+            `\(plan.biasLabel)` to `\(plan.biasLabel)`. \(cleanColumnSource) Cells: \
+            macro accuracy %, mean ± sample standard deviation over the seeds (mean ε spent).
 
             | strategy | trainable % | \(columns.joined(separator: " | ")) |
             |---|---|\(columns.map { _ in "---|" }.joined())
@@ -232,15 +232,18 @@ struct ResultsReport {
             """
         for strategy in plan.strategies {
             let cells = results.robustness[strategy] ?? []
-            let trainable = cells.compactMap { try? $0.cell.get() }.first.map { String(format: "%.3f", $0.trainablePercent) } ?? "—"
+            let trainable = cells.flatMap { Self.runs($0.cells) }.first.map { String(format: "%.3f", $0.trainablePercent) } ?? "—"
             out += "| \(strategy) | \(trainable) | " + cells.map { entry in
-                switch entry.cell {
-                case .success(let run): String(format: "%.1f (%.2f)", run.macroAccuracy * 100, run.epsilonSpent)
-                case .failure(let failure): "failed: \(Self.cellText(failure.description))"
-                }
+                let spent = Spread(Self.runs(entry.cells).map(\.epsilonSpent))
+                return Self.accuracyText(entry.cells) + (spent.count > 0 ? String(format: " (%.2f)", spent.mean) : "")
             }.joined(separator: " | ") + " |\n"
         }
         return out + "\n![robustness to label noise](robustness.svg)\n\n"
+    }
+
+    private var cleanColumnSource: String {
+        guard plan.noiseLevels.contains(0) else { return "" }
+        return plan.sections.contains(.utility) ? "The clean column is section 1's runs at this ε." : "The clean column is trained here."
     }
 
     private func robustnessColumns() -> [String] {
@@ -252,9 +255,9 @@ struct ResultsReport {
 
     private func couplingSection() -> String {
         var out = """
-            ## 3. Learning rate × expected batch (ε = \(Self.number(plan.focusEpsilon)), seed \(plan.seeds.first ?? 1))
+            ## 3. Learning rate × expected batch (ε = \(Self.number(plan.focusEpsilon)), \(Self.seedsText(plan.sectionSeeds)))
 
-            Test macro accuracy % of each cell (for analysis only: nothing is chosen from this grid) and the noise \
+            Test macro accuracy % of each cell, mean ± sample standard deviation over the seeds (for analysis only: nothing is chosen from this grid) and the noise \
             multiplier σ the accountant needs for that batch size at \(plan.epochs) epoch(s) over \(results.trainingCount) records.
 
 
@@ -264,7 +267,7 @@ struct ResultsReport {
                 + zip(plan.couplingBatches, grid.noiseMultipliers).map { "B \($0) (σ \(Self.sigmaText($1)))" }.joined(separator: " | ")
                 + " |\n|---|" + plan.couplingBatches.map { _ in "---|" }.joined() + "\n"
             for (rate, row) in zip(plan.couplingRates, grid.cells) {
-                out += "| \(rate) | " + row.map(Self.accuracyText).joined(separator: " | ") + " |\n"
+                out += "| \(rate) | " + row.map { Self.accuracyText($0) }.joined(separator: " | ") + " |\n"
             }
             out += "\n![\(grid.strategy) LR × batch](coupling-\(grid.strategy).svg)\n\n"
         }
@@ -358,8 +361,9 @@ struct ResultsReport {
         let series = plan.strategies.map { strategy in
             let cells = results.robustness[strategy] ?? []
             return LineChart.Series(name: strategy, points: noiseColumns.enumerated().compactMap { position, column in
-                guard cells.indices.contains(column), case .success(let run) = cells[column].cell else { return nil }
-                return LineChart.Point(x: position, y: run.macroAccuracy, spread: 0)
+                guard cells.indices.contains(column) else { return nil }
+                let spread = Spread(Self.runs(cells[column].cells).map(\.macroAccuracy))
+                return spread.count == 0 ? nil : LineChart.Point(x: position, y: spread.mean, spread: spread.deviation)
             })
         }
         return LineChart(title: "Robustness to label noise at ε = \(Self.number(plan.focusEpsilon))", xTitle: "training label noise",
@@ -371,17 +375,30 @@ struct ResultsReport {
         HeatMap(title: "\(grid.strategy): test macro accuracy at ε = \(Self.number(plan.focusEpsilon))", rowTitle: "learning rate",
                 columnTitle: "expected batch B", rowLabels: plan.couplingRates.map { "\($0)" },
                 columnLabels: plan.couplingBatches.map { "B \($0)" },
-                values: grid.cells.map { $0.map { (try? $0.get())?.macroAccuracy ?? .nan } },
+                values: grid.cells.map { $0.map { Spread(Self.runs($0).map(\.macroAccuracy)).mean } },
                 notes: grid.cells.map { _ in grid.noiseMultipliers.map { "σ \(Self.sigmaText($0))" } })
     }
 
     // MARK: formatting
 
-    private static func accuracyText(_ cell: Cell) -> String {
-        switch cell {
-        case .success(let run): String(format: "%.1f", run.macroAccuracy * 100)
-        case .failure(let failure): "failed: \(cellText(failure.description))"
+    /// Macro accuracy over a cell's seeds (mean ± std), and how many of them failed, with
+    /// the first failure's reason when none succeeded.
+    private static func accuracyText(_ cells: [Cell]) -> String {
+        let succeeded = runs(cells)
+        let failures = cells.compactMap { cell -> EvaluationFailure? in
+            if case .failure(let failure) = cell { failure } else { nil }
         }
+        guard let first = failures.first else { return Spread(succeeded.map(\.macroAccuracy)).percentText }
+        if succeeded.isEmpty { return "failed: \(cellText(first.description))" }
+        return Spread(succeeded.map(\.macroAccuracy)).percentText + " (\(failures.count) of \(cells.count) failed)"
+    }
+
+    private static func runs(_ cells: [Cell]) -> [RunResult] {
+        cells.compactMap { try? $0.get() }
+    }
+
+    private static func seedsText(_ seeds: [UInt64]) -> String {
+        (seeds.count == 1 ? "seed " : "seeds ") + seeds.map(String.init).joined(separator: ", ")
     }
 
     private static func sigmaText(_ sigma: Double?) -> String {

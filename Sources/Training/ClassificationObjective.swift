@@ -97,18 +97,28 @@ final class ClassificationObjective: TrainingObjective {
         return losses
     }
 
-    /// Each example's predicted label, `chunkSize` examples per forward.
+    /// Each example's predicted label, at most `chunkSize` examples per forward.
     func predict(_ examples: [TrainingExample], parameters: TrainableParameters, chunkSize: Int) -> [Prediction] {
-        // Chunks of similar length (LengthChunks) pad little; the predictions go back to the input order.
+        predictions(pooled: pooledFeatures(ofAll: examples, chunkSize: chunkSize), tasks: examples.map(\.task),
+                    parameters: parameters)
+    }
+
+    /// The pooled representations `(count, C)` of any number of examples, in their order.
+    ///
+    /// They run shortest first in ``LengthChunks`` of at most `chunkSize`, so that a chunk
+    /// pads to about its own members' length, not to the longest of records in data order.
+    func pooledFeatures(ofAll examples: [TrainingExample], chunkSize: Int) -> [Float] {
+        let C = backbone.hiddenSize
         let order = examples.indices.sorted { (examples[$0].ids.count, $0) < (examples[$1].ids.count, $1) }
-        var result = [Prediction?](repeating: nil, count: examples.count)
+        var features = [Float](repeating: 0, count: examples.count * C)
         for range in LengthChunks(maxCount: chunkSize).ranges(lengths: order.map { examples[$0].ids.count }) {
             let indices = order[range]
-            let chunk = indices.map { examples[$0] }
-            let predicted = predictions(pooled: pooledFeatures(chunk[...]), tasks: chunk.map(\.task), parameters: parameters)
-            for (index, prediction) in zip(indices, predicted) { result[index] = prediction }
+            let pooled = pooledFeatures(indices.map { examples[$0] }[...])
+            for (slot, index) in indices.enumerated() {
+                features.replaceSubrange((index * C)..<(index * C + C), with: pooled[(slot * C)..<(slot * C + C)])
+            }
         }
-        return result.compactMap { $0 }
+        return features
     }
 
     /// Each pooled vector's predicted label and its task's label probabilities.

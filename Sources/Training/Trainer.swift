@@ -411,11 +411,7 @@ public final class Trainer {
               let objective = objective as? ClassificationObjective else { return }
         adapter.setTraining(true)
         let C = objective.backbone.hiddenSize
-        var features = [Float]()
-        features.reserveCapacity(examples.count * C)
-        for start in stride(from: 0, to: examples.count, by: settings.chunkSize) {
-            features += objective.pooledFeatures(examples[start..<min(start + settings.chunkSize, examples.count)])
-        }
+        let features = objective.pooledFeatures(ofAll: examples, chunkSize: settings.chunkSize)
         let noisyLabels = try examples.map { example in
             try RandomizedResponse.draw(label: example.label ?? 0, labelCount: objective.head.labelCounts[example.task],
                                         epsilon: labelEpsilon, using: &sampling)

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 import AdapterKit
+import Glibc
+import Linalg
 import Privacy
+import Synchronization
 import Transformer
 
 /// DP-Forward (Du et al., 2023): privatize each sequence's hidden states in the forward
@@ -65,8 +68,10 @@ final class ForwardPerturbationAdapter: Adapter, HiddenStateHook {
     let noiseMultiplier: Double
     let labelEpsilon: Double
     private let noise: GaussianNoiseSource
-    private var scales: [Float] = []
-    private var noiseBuffer: [Float] = []
+    /// Each thread's clip scales of its last forward, for its backward: replicas of the
+    /// backbone call this hook from several threads at once (plugin ABI 3).
+    private let scales = Mutex<[UInt: [Float]]>([:])
+    private let noiseScratch = ScratchPool()
 
     init(boundary: Int, clip: Double, noiseMultiplier: Double, labelEpsilon: Double) throws {
         self.boundary = boundary
@@ -103,11 +108,9 @@ final class ForwardPerturbationAdapter: Adapter, HiddenStateHook {
     /// Each sequence's real-token rows: clipped to Frobenius norm C, then N(0, σ²) per entry.
     /// Padding rows stay zero (pooling never reads them).
     func forward(hidden: UnsafeMutablePointer<Float>, mask: UnsafePointer<Float>, batch: Int, seqLen: Int, width: Int) {
-        if scales.count < batch { scales = [Float](repeating: 1, count: batch) }
-        if noiseBuffer.count < batch * seqLen * width { noiseBuffer = [Float](repeating: 0, count: batch * seqLen * width) }
-        noiseBuffer.withUnsafeMutableBufferPointer { buffer in
-            noise.fill(UnsafeMutableBufferPointer(rebasing: buffer[0..<(batch * seqLen * width)]),
-                       standardDeviation: standardDeviation)
+        var scales = [Float](repeating: 1, count: batch)
+        noiseScratch.withScratch(count: batch * seqLen * width) { buffer in
+            noise.fill(UnsafeMutableBufferPointer(start: buffer, count: batch * seqLen * width), standardDeviation: standardDeviation)
             for b in 0..<batch {
                 var squares: Double = 0
                 for t in 0..<seqLen where mask[b * seqLen + t] != 0 {
@@ -124,14 +127,19 @@ final class ForwardPerturbationAdapter: Adapter, HiddenStateHook {
                 }
             }
         }
+        self.scales.withLock { $0[Self.currentThread] = scales }
     }
 
     /// The noise is constant in the input and the clip a per-sequence scale: backward
     /// scales the gradient by it (treating the scale as constant).
     func backward(hiddenGradient: UnsafeMutablePointer<Float>, mask: UnsafePointer<Float>, batch: Int, seqLen: Int, width: Int) {
+        let scales = self.scales.withLock { $0[Self.currentThread] } ?? []
+        precondition(scales.count == batch, "backward of a batch of \(batch) after a forward of \(scales.count) on this thread")
         for b in 0..<batch {
             let g = hiddenGradient + b * seqLen * width
             for i in 0..<(seqLen * width) { g[i] *= scales[b] }
         }
     }
+
+    private static var currentThread: UInt { UInt(pthread_self()) }
 }

@@ -34,8 +34,10 @@ final class ClassificationObjective: TrainingObjective {
         head.declareParameters(in: parameters)
     }
 
-    func accuracy(_ examples: [TrainingExample], parameters: TrainableParameters, chunkSize: Int) -> [String: Double] {
-        let predicted = predict(examples, parameters: parameters, chunkSize: chunkSize)
+    func accuracy(_ examples: [TrainingExample], parameters: TrainableParameters, chunkSize: Int,
+                  replicas: [any TrainingObjective]) -> [String: Double] {
+        let predicted = predict(examples, parameters: parameters, chunkSize: chunkSize,
+                                replicas: replicas.compactMap { $0 as? ClassificationObjective })
         return Self.tally(tasks: head.tasks, examples: examples, hits: zip(examples, predicted).map { $0.label == $1.label })
     }
 
@@ -97,25 +99,36 @@ final class ClassificationObjective: TrainingObjective {
         return losses
     }
 
-    /// Each example's predicted label, at most `chunkSize` examples per forward.
-    func predict(_ examples: [TrainingExample], parameters: TrainableParameters, chunkSize: Int) -> [Prediction] {
-        predictions(pooled: pooledFeatures(ofAll: examples, chunkSize: chunkSize), tasks: examples.map(\.task),
-                    parameters: parameters)
+    /// Each example's predicted label, at most `chunkSize` examples per forward (see
+    /// ``pooledFeatures(ofAll:chunkSize:replicas:)`` for `replicas`).
+    func predict(_ examples: [TrainingExample], parameters: TrainableParameters, chunkSize: Int,
+                 replicas: [ClassificationObjective] = []) -> [Prediction] {
+        predictions(pooled: pooledFeatures(ofAll: examples, chunkSize: chunkSize, replicas: replicas),
+                    tasks: examples.map(\.task), parameters: parameters)
     }
 
     /// The pooled representations `(count, C)` of any number of examples, in their order.
     ///
     /// They run shortest first in ``LengthChunks`` of at most `chunkSize`, so that a chunk
     /// pads to about its own members' length, not to the longest of records in data order.
-    func pooledFeatures(ofAll examples: [TrainingExample], chunkSize: Int) -> [Float] {
+    /// With `replicas` (objectives on replicas of this backbone, with the same hooks) each
+    /// chunk runs as one piece per objective, the pieces at once, as a training step does.
+    func pooledFeatures(ofAll examples: [TrainingExample], chunkSize: Int,
+                        replicas: [ClassificationObjective] = []) -> [Float] {
         let C = backbone.hiddenSize
         let order = examples.indices.sorted { (examples[$0].ids.count, $0) < (examples[$1].ids.count, $1) }
+        let lanes = [self] + replicas
+        let pieces = LengthChunks(maxCount: chunkSize).pieces(lengths: order.map { examples[$0].ids.count }, parts: lanes.count)
         var features = [Float](repeating: 0, count: examples.count * C)
-        for range in LengthChunks(maxCount: chunkSize).ranges(lengths: order.map { examples[$0].ids.count }) {
-            let indices = order[range]
-            let pooled = pooledFeatures(indices.map { examples[$0] }[...])
-            for (slot, index) in indices.enumerated() {
-                features.replaceSubrange((index * C)..<(index * C + C), with: pooled[(slot * C)..<(slot * C + C)])
+        features.withUnsafeMutableBufferPointer { features in
+            // Each piece writes only its own examples' rows.
+            nonisolated(unsafe) let features = features, lanes = lanes
+            concurrentItems(pieces.count, maximumWorkers: lanes.count) { lane, item in
+                let indices = order[pieces[item]]
+                let pooled = lanes[lane].pooledFeatures(indices.map { examples[$0] }[...])
+                for (slot, index) in indices.enumerated() {
+                    for c in 0..<C { features[index * C + c] = pooled[slot * C + c] }
+                }
             }
         }
         return features

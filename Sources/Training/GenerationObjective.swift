@@ -126,7 +126,9 @@ final class GenerationObjective: TrainingObjective {
     /// reference's length: a longer response could match only through a run of that many
     /// whitespace tokens. Rambling answers of an untrained model would otherwise cost the
     /// whole limit each, and decoding one token reads every weight of the model.
-    func accuracy(_ examples: [TrainingExample], parameters: TrainableParameters, chunkSize: Int) -> [String: Double] {
+    /// Greedy decoding runs on this objective's model alone; `replicas` go unused.
+    func accuracy(_ examples: [TrainingExample], parameters: TrainableParameters, chunkSize: Int,
+                  replicas: [any TrainingObjective]) -> [String: Double] {
         let decoder = GreedyDecoder(model: model, stopTokens: [endOfTurn])
         let slack = 8
         let hits = examples.map { example in

@@ -59,4 +59,17 @@ public struct LengthChunks: Sendable, Hashable {
         }
         return result.reversed()
     }
+
+    /// The cuts of ``ranges(lengths:)``, each split into up to `parts` consecutive pieces of
+    /// about equal size, costliest piece first: what `parts` cores run at once, each taking
+    /// the next piece when it is free, so that the last piece to start is a cheap one.
+    public func pieces(lengths: [Int], parts: Int) -> [Range<Int>] {
+        let pieces = ranges(lengths: lengths).flatMap { chunk in
+            let count = min(max(parts, 1), chunk.count)
+            return (0..<count).map { chunk.lowerBound + chunk.count * $0 / count ..< chunk.lowerBound + chunk.count * ($0 + 1) / count }
+        }
+        let cost = pieces.map { $0.count * (lengths[$0].max() ?? 0) }
+        return pieces.indices.sorted { cost[$0] != cost[$1] ? cost[$0] > cost[$1] : $0 < $1 }.map { pieces[$0] }
+    }
 }
+

@@ -305,18 +305,12 @@ public final class Trainer {
         // The lanes share only what a step reads (parameter values, examples) and the
         // per-sample rows, where each piece writes its own samples (`chunkOffset` is per thread).
         nonisolated(unsafe) let lanes = self.lanes(rows: rows.count), parameters = self.parameters
-        let pieces = LengthChunks(maxCount: settings.chunkSize).ranges(lengths: lengths).flatMap { chunk in
-            let parts = min(lanes.count, chunk.count)
-            return (0..<parts).map { chunk.lowerBound + chunk.count * $0 / parts ..< chunk.lowerBound + chunk.count * ($0 + 1) / parts }
-        }
-        // Costliest first, so that the last piece to start is a cheap one.
-        let cost = pieces.map { $0.count * (lengths[$0].max() ?? 0) }
-        let order = pieces.indices.sorted { cost[$0] != cost[$1] ? cost[$0] > cost[$1] : $0 < $1 }
+        let pieces = LengthChunks(maxCount: settings.chunkSize).pieces(lengths: lengths, parts: lanes.count)
         var losses = [Float](repeating: 0, count: rows.count)
         losses.withUnsafeMutableBufferPointer { losses in
             nonisolated(unsafe) let losses = losses
-            concurrentItems(order.count, maximumWorkers: lanes.count) { lane, item in
-                let piece = pieces[order[item]]
+            concurrentItems(pieces.count, maximumWorkers: lanes.count) { lane, item in
+                let piece = pieces[item]
                 parameters.chunkOffset = piece.lowerBound
                 let pieceLosses = lanes[lane].lossAndBackward(rows[piece].map { examples[$0] }[...], parameters: parameters)
                 for (row, loss) in zip(piece, pieceLosses) { losses[row] = loss }
@@ -411,7 +405,8 @@ public final class Trainer {
               let objective = objective as? ClassificationObjective else { return }
         adapter.setTraining(true)
         let C = objective.backbone.hiddenSize
-        let features = objective.pooledFeatures(ofAll: examples, chunkSize: settings.chunkSize)
+        let replicas = lanes(rows: examples.count).dropFirst().compactMap { $0 as? ClassificationObjective }
+        let features = objective.pooledFeatures(ofAll: examples, chunkSize: settings.chunkSize, replicas: replicas)
         let noisyLabels = try examples.map { example in
             try RandomizedResponse.draw(label: example.label ?? 0, labelCount: objective.head.labelCounts[example.task],
                                         epsilon: labelEpsilon, using: &sampling)
@@ -451,7 +446,8 @@ public final class Trainer {
     public func evaluate(_ examples: [TrainingExample]) -> [String: Double] {
         adapter.setTraining(false)
         defer { adapter.setTraining(true) }
-        return objective.accuracy(examples, parameters: parameters, chunkSize: settings.chunkSize)
+        return objective.accuracy(examples, parameters: parameters, chunkSize: settings.chunkSize,
+                                  replicas: Array(lanes(rows: examples.count).dropFirst()))
     }
 }
 

@@ -20,7 +20,11 @@ protocol TrainingObjective: AnyObject {
     func lossAndBackward(_ examples: ArraySlice<TrainingExample>, parameters: TrainableParameters) -> [Float]
 
     /// The share of `examples` each task gets right, with the adapter already in inference mode.
-    func accuracy(_ examples: [TrainingExample], parameters: TrainableParameters, chunkSize: Int) -> [String: Double]
+    ///
+    /// `replicas` are this objective's ``replica()``s, with the adapter attached: an objective
+    /// may score pieces of the examples on them at the same time, or ignore them.
+    func accuracy(_ examples: [TrainingExample], parameters: TrainableParameters, chunkSize: Int,
+                  replicas: [any TrainingObjective]) -> [String: Double]
     /// The same objective, over the same declared parameters, on a replica of the backbone
     /// (``ReplicableBackbone``), so that another core can run chunks of the same step; nil
     /// when the backbone cannot be replicated.

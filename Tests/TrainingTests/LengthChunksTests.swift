@@ -62,4 +62,25 @@ struct LengthChunksTests {
     @Test func anEmptyRunHasNoChunks() {
         #expect(LengthChunks(maxCount: 4, overheadTokens: 10).ranges(lengths: []).isEmpty)
     }
+
+    /// Pieces split each cut into at most `parts` near-equal runs, cover every index once,
+    /// and come costliest first.
+    @Test(arguments: [1, 2, 3])
+    func piecesSplitEachCutAndComeCostliestFirst(parts: Int) {
+        var generator = SeededGenerator(seed: 12)
+        let lengths = (0..<53).map { _ in Int.random(in: 1...64, using: &generator) }.sorted()
+        let chunks = LengthChunks(maxCount: 8)
+        let cuts = chunks.ranges(lengths: lengths)
+        let pieces = chunks.pieces(lengths: lengths, parts: parts)
+        #expect(pieces.flatMap { Array($0) }.sorted() == Array(lengths.indices))
+        for cut in cuts {
+            let inside = pieces.filter { $0.overlaps(cut) }
+            #expect(inside.allSatisfy { cut.contains($0.lowerBound) && $0.upperBound <= cut.upperBound })
+            #expect(inside.count == min(parts, cut.count))
+            #expect((inside.map(\.count).max() ?? 0) - (inside.map(\.count).min() ?? 0) <= 1)
+        }
+        let costs = pieces.map { $0.count * (lengths[$0].max() ?? 0) }
+        #expect(costs == costs.sorted(by: >))
+    }
 }
+

@@ -26,8 +26,9 @@ private final class ChunkRecordingObjective: TrainingObjective {
         return wrapped.lossAndBackward(examples, parameters: parameters)
     }
 
-    func accuracy(_ examples: [TrainingExample], parameters: TrainableParameters, chunkSize: Int) -> [String: Double] {
-        wrapped.accuracy(examples, parameters: parameters, chunkSize: chunkSize)
+    func accuracy(_ examples: [TrainingExample], parameters: TrainableParameters, chunkSize: Int,
+                  replicas: [any TrainingObjective]) -> [String: Double] {
+        wrapped.accuracy(examples, parameters: parameters, chunkSize: chunkSize, replicas: replicas)
     }
 
     func replica() throws -> (any TrainingObjective)? { nil }
@@ -81,4 +82,23 @@ struct LengthOrderTests {
             }
         }
     }
+
+    /// Features computed as pieces on the objective and a replica at once come back in the
+    /// input order and equal those of one objective alone, up to the rounding of a product's
+    /// row count (a piece has fewer rows than its chunk).
+    @Test func featuresOnReplicasComeBackInTheInputOrder() throws {
+        defer { BLAS.setThreadCount(2) }
+        BLAS.setThreadCount(2)
+        let examples = try MiniLMFixture.examples(17, file: "test")
+        let objective = ClassificationObjective(backbone: try MiniLMFixture.backbone(), tasks: ["sentiment"],
+                                                labels: MiniLMFixture.labels)
+        let replica = try #require(try objective.replica() as? ClassificationObjective)
+        let alone = objective.pooledFeatures(ofAll: examples, chunkSize: 4)
+        let shared = objective.pooledFeatures(ofAll: examples, chunkSize: 4, replicas: [replica])
+        #expect(alone.count == examples.count * objective.backbone.hiddenSize)
+        let scale = alone.map(abs).max() ?? 0
+        let largest = zip(alone, shared).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(scale > 0 && largest <= 1e-5 * scale, "features differ by \(largest) against entries up to \(scale)")
+    }
 }
+

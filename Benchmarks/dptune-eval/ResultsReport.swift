@@ -175,7 +175,7 @@ struct ResultsReport {
                              (best.1 - ours.1) * 100, best.0)
                 if ranked.count > 1, plan.seeds.count > 1 { out += " (compare the gaps with the ± spreads above)" }
                 out += ". "
-            } else {
+            } else if plan.strategies.contains("projected") {
                 out += "`projected` produced no result in this run (see its row). "
             }
         } else {

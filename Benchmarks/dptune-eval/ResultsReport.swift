@@ -284,7 +284,9 @@ struct ResultsReport {
             Same process, same batches: \(plan.timingSteps) DP-SGD steps and \(plan.timingSteps) non-private steps \
             (no clipping, no noise, the mean gradient) per strategy at expected batch \(plan.expectedBatch); the mean \
             step time after the first (warm-up) step is compared; Poisson batches vary in size, so short runs are noisy. SGEMM peak measured in this run: \
-            **\(String(format: "%.1f", results.sgemmPeak)) GFLOP/s** (best of 2048³, 4096×1536×384, 4096×384×1536). \
+            **\(String(format: "%.1f", results.sgemmPeak)) GFLOP/s**, the highest of \(results.sgemmPeaks.count) probes \
+            (one before the first timing and one after each strategy's; they ranged \(peakRange)), each the best of \
+            2048³, 4096×1536×384, 4096×384×1536: the machine's speed drifts, and a low probe would flatter the ratios. \
             Backbone FLOPs per training example: forward \(String(format: "%.2f", results.forwardFLOPsPerToken * results.meanTokens / 1e9)) \
             GFLOP at the mean of \(String(format: "%.1f", results.meanTokens)) real tokens (dense layers 2·(4C²+2CI) and attention \
             4TC per token per layer, from config.json), doubled for the backward pass to the activations (the backbone \
@@ -380,6 +382,10 @@ struct ResultsReport {
     }
 
     // MARK: formatting
+
+    private var peakRange: String {
+        String(format: "%.1f–%.1f", results.sgemmPeaks.min() ?? .nan, results.sgemmPeaks.max() ?? .nan)
+    }
 
     /// Macro accuracy over a cell's seeds (mean ± std), and how many of them failed, with
     /// the first failure's reason when none succeeded.

@@ -1,9 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import AdapterKit
-import Glibc
 import Linalg
 import Privacy
-import Synchronization
 import Transformer
 
 /// DP-Forward (Du et al., 2023): privatize each sequence's hidden states in the forward
@@ -70,7 +68,7 @@ final class ForwardPerturbationAdapter: Adapter, HiddenStateHook {
     private let noise: GaussianNoiseSource
     /// Each thread's clip scales of its last forward, for its backward: replicas of the
     /// backbone call this hook from several threads at once (plugin ABI 3).
-    private let scales = Mutex<[UInt: [Float]]>([:])
+    private let scales = PerThreadValue<[Float]>()
     private let noiseScratch = ScratchPool()
 
     init(boundary: Int, clip: Double, noiseMultiplier: Double, labelEpsilon: Double) throws {
@@ -127,19 +125,17 @@ final class ForwardPerturbationAdapter: Adapter, HiddenStateHook {
                 }
             }
         }
-        self.scales.withLock { $0[Self.currentThread] = scales }
+        self.scales.value = scales
     }
 
     /// The noise is constant in the input and the clip a per-sequence scale: backward
     /// scales the gradient by it (treating the scale as constant).
     func backward(hiddenGradient: UnsafeMutablePointer<Float>, mask: UnsafePointer<Float>, batch: Int, seqLen: Int, width: Int) {
-        let scales = self.scales.withLock { $0[Self.currentThread] } ?? []
+        let scales = self.scales.value ?? []
         precondition(scales.count == batch, "backward of a batch of \(batch) after a forward of \(scales.count) on this thread")
         for b in 0..<batch {
             let g = hiddenGradient + b * seqLen * width
             for i in 0..<(seqLen * width) { g[i] *= scales[b] }
         }
     }
-
-    private static var currentThread: UInt { UInt(pthread_self()) }
 }

@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Dimensions: B = rows of the current batch (samples), P_g = parameters of segment g.
-import Glibc
 import Linalg
-import Synchronization
 
 /// The trainable parameters of one job and the per-sample gradients of the current batch.
 ///
@@ -43,10 +41,10 @@ public final class TrainableParameters {
     /// backbone, each on its own thread, and hooks are called on the thread that runs the
     /// chunk (``LinearHook``). A thread that never set it reads 0.
     public var chunkOffset: Int {
-        get { chunkOffsets.withLock { $0[Self.currentThread] ?? 0 } }
-        set { chunkOffsets.withLock { $0[Self.currentThread] = newValue } }
+        get { chunkOffsets.value ?? 0 }
+        set { chunkOffsets.value = newValue }
     }
-    private let chunkOffsets = Mutex<[UInt: Int]>([:])
+    private let chunkOffsets = PerThreadValue<Int>()
     private var isSealed = false
 
     public init() {}
@@ -116,10 +114,8 @@ public final class TrainableParameters {
         }
         sampleRows.baseAddress?.initialize(repeating: 0, count: rows * count)
         batch = rows
-        chunkOffsets.withLock { $0.removeAll() }
+        chunkOffsets.removeAll()
     }
-
-    private static var currentThread: UInt { UInt(pthread_self()) }
 
     /// All per-sample gradients of the batch, `(B, count)`: row `s` is sample `s`'s
     /// gradient over every segment.

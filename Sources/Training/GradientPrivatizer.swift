@@ -45,7 +45,7 @@ final class GradientPrivatizer {
         withUnitRows(parameters: parameters, unitOfRow: unitOfRow, unitCount: unitCount) { base in
             let squares = Self.segmentSquaredNorms(rows: base, unitCount: unitCount, width: P, segments: segments)
             for u in 0..<unitCount {
-                let unitSquares = squares[(u * segments.count)..<((u + 1) * segments.count)]
+                let unitSquares = Array(squares[(u * segments.count)..<((u + 1) * segments.count)])
                 var unitFactors = [Double](repeating: 1, count: segments.count)
                 switch allocation.clipping {
                 case .joint(let clip):
@@ -53,10 +53,10 @@ final class GradientPrivatizer {
                     unitFactors = Array(repeating: clip / max(norm, clip), count: segments.count)
                 case .groupWise(let clips):
                     for g in segments.indices {
-                        unitFactors[g] = clips[g] / max(unitSquares[unitSquares.startIndex + g].squareRoot(), clips[g])
+                        unitFactors[g] = clips[g] / max(unitSquares[g].squareRoot(), clips[g])
                     }
                 }
-                clippedSegmentNorms.append(segments.indices.map { unitFactors[$0] * unitSquares[unitSquares.startIndex + $0].squareRoot() })
+                clippedSegmentNorms.append(segments.indices.map { unitFactors[$0] * unitSquares[$0].squareRoot() })
                 for g in segments.indices { factors[g * unitCount + u] = Float(unitFactors[g]) }
             }
             // gradient[segment g] = Σ_u factors_g[u] · rows[u, segment g]

@@ -34,6 +34,8 @@ struct DPTuneEval: ParsableCommand {
     @Option(help: "Tokens per record.") var maxLength: Int?
     @Option(help: "Number of public seeds per cell of the utility section (1, 2, …).") var seeds: Int?
     @Option(help: "Number of public seeds per cell of the robustness and coupling sections (default 1).") var sectionSeeds: Int?
+    @Option(help: "The first public seed of --seeds and --section-seeds (default 1). A seed fixes initialization and the public projections; sampling and noise come from the secure generator in every run, so runs in separate processes can also cover other seeds.")
+    var firstSeed: UInt64 = 1
     @Option(help: "Learning-rate grid every strategy is tuned on (comma-separated).") var learningRates: String?
     @Option(help: "Strategies (comma-separated plugin ids).") var strategies: String?
     @Option(help: "Target ε values (comma-separated).") var epsilons: String?
@@ -76,8 +78,8 @@ struct DPTuneEval: ParsableCommand {
         if let epochs { plan.epochs = epochs }
         if let batch { plan.expectedBatch = batch }
         if let maxLength { plan.maxLength = maxLength }
-        if let seeds { plan.seeds = (1...UInt64(max(1, seeds))).map { $0 } }
-        if let sectionSeeds { plan.sectionSeeds = (1...UInt64(max(1, sectionSeeds))).map { $0 } }
+        plan.seeds = Self.seeds(count: seeds ?? plan.seeds.count, from: firstSeed)
+        plan.sectionSeeds = Self.seeds(count: sectionSeeds ?? plan.sectionSeeds.count, from: firstSeed)
         if let learningRates { plan.learningRates = try Self.list(learningRates, "--learning-rates") }
         if let strategies { plan.strategies = strategies.split(separator: ",").map { String($0) } }
         if let epsilons { plan.epsilons = try Self.list(epsilons, "--epsilons") }
@@ -114,6 +116,10 @@ struct DPTuneEval: ParsableCommand {
             throw ValidationError("sizes, epochs and batch must be positive and the grids non-empty, refusing")
         }
         return plan
+    }
+
+    private static func seeds(count: Int, from first: UInt64) -> [UInt64] {
+        (0..<UInt64(max(1, count))).map { first + $0 }
     }
 
     private static func list<Value: LosslessStringConvertible>(_ text: String, _ flag: String) throws -> [Value] {

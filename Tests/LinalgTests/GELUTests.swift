@@ -26,4 +26,20 @@ import Testing
         geluBackward(dinput: &dx, dout: r, input: x, N: x.count, form: form)
         expectGradientMatchesFiniteDifferences(analytic: dx, at: x, step: 1e-3) { dot(forward($0, form), r) }
     }
+
+    /// The backbones turn ∂L/∂gelu(f) into ∂L/∂f in the same buffer.
+    @Test(arguments: [GELUForm.erf, .tanh])
+    func backwardOverwritesAndMayRunInPlace(form: GELUForm) {
+        var rng = SeededGenerator(seed: 5)
+        let N = 37   // not a multiple of the kernel's eight lanes
+        let x = randomFloats(N, &rng, scale: 4), r = randomFloats(N, &rng)
+        var apart = [Float](repeating: .nan, count: N)
+        geluBackward(dinput: &apart, dout: r, input: x, N: N, form: form)
+        var inPlace = r
+        inPlace.withUnsafeMutableBufferPointer { d in
+            geluBackward(dinput: d.baseAddress!, dout: d.baseAddress!, input: x, N: N, form: form)
+        }
+        #expect(inPlace == apart)
+        #expect(apart.allSatisfy { $0.isFinite })
+    }
 }

@@ -41,4 +41,18 @@ import Testing
         expectGradientMatchesFiniteDifferences(analytic: dw, at: w) { dot(forward(x, $0, b).out, r) }
         expectGradientMatchesFiniteDifferences(analytic: db, at: b) { dot(forward(x, w, $0).out, r) }
     }
+
+    /// The backbones hand it a buffer holding an earlier layer's values (or anything).
+    @Test func backwardWithoutAccumulateOverwritesWhatWasThere() {
+        var rng = SeededGenerator(seed: 3)
+        let x = randomFloats(N * C, &rng, scale: 2), w = randomFloats(C, &rng), r = randomFloats(N * C, &rng)
+        let (_, mean, rstd) = forward(x, w, randomFloats(C, &rng))
+        var fromZero = [Float](repeating: 0, count: N * C)
+        var overwritten = [Float](repeating: .nan, count: N * C)
+        layerNormBackward(dinput: &fromZero, dweight: nil, dbias: nil, dout: r, input: x, weight: w,
+                          mean: mean, rstd: rstd, N: N, C: C)
+        layerNormBackward(dinput: &overwritten, dweight: nil, dbias: nil, dout: r, input: x, weight: w,
+                          mean: mean, rstd: rstd, N: N, C: C, accumulate: false)
+        #expect(overwritten == fromZero)
+    }
 }

@@ -27,4 +27,19 @@ import Testing
         softmaxBackward(dinput: &dx, dout: r, out: y, N: N, K: K)
         expectGradientMatchesFiniteDifferences(analytic: dx, at: x, step: 1e-3) { dot(forward($0, N: N, K: K), r) }
     }
+
+    /// Attention turns its score gradient into the pre-softmax gradient in the same buffer.
+    @Test func backwardOverwritesAndMayRunInPlace() {
+        var rng = SeededGenerator(seed: 6)
+        let N = 4, K = 9
+        let y = forward(randomFloats(N * K, &rng, scale: 3), N: N, K: K), r = randomFloats(N * K, &rng)
+        var apart = [Float](repeating: .nan, count: N * K)
+        softmaxBackward(dinput: &apart, dout: r, out: y, N: N, K: K)
+        var inPlace = r
+        inPlace.withUnsafeMutableBufferPointer { d in
+            softmaxBackward(dinput: d.baseAddress!, dout: d.baseAddress!, out: y, N: N, K: K)
+        }
+        #expect(inPlace == apart)
+        #expect(apart.allSatisfy { $0.isFinite })
+    }
 }

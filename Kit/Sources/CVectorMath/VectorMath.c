@@ -131,7 +131,7 @@ INLINE void gelu_erf_backward_body(float *dinput, const float *dout, const float
         v8f x = load_partial(input, i, N, 0), gaussian;
         v8f cdf = 0.5f * (1.0f + verf(x * inverse_sqrt2, &gaussian));
         v8f local = cdf + x * (inverse_sqrt_2pi * gaussian);
-        store_partial(dinput, i, N, load_partial(dinput, i, N, 0) + local * load_partial(dout, i, N, 0));
+        store_partial(dinput, i, N, local * load_partial(dout, i, N, 0));
     }
 }
 

@@ -40,7 +40,10 @@ public func geluForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<F
     }
 }
 
-/// `dinput += gelu'(input) * dout`.
+/// `dinput = gelu'(input) * dout`.
+///
+/// Overwritten rather than accumulated: the backbones need nothing else in `dinput`, so it
+/// can be `dout` itself and no `(N)` buffer has to be zeroed or kept for it.
 ///
 /// erf form: `d/dx [x Φ(x)] = Φ(x) + x φ(x)`, with `Φ` and `φ` from one erf evaluation
 /// (`dptune_gelu_erf_backward`).
@@ -48,7 +51,7 @@ public func geluForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<F
 /// `d/dx [0.5 x (1 + tanh u)] = 0.5 (1 + tanh u) + 0.5 x (1 - tanh² u) √(2/π)(1 + 3·0.044715 x²)`.
 ///
 /// - Parameters:
-///   - dinput: `(N)`, accumulated
+///   - dinput: `(N)`, overwritten; may alias `dout`
 ///   - dout: `(N)`
 ///   - input: `(N)` as given to forward
 public func geluBackward(
@@ -65,7 +68,7 @@ public func geluBackward(
                 let x = input[i]
                 let t = tanh(geluTanhScale * (x + 0.044715 * x * x * x))
                 let local = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * geluTanhScale * (1 + 3 * 0.044715 * x * x)
-                dinput[i] += local * dout[i]
+                dinput[i] = local * dout[i]
             }
         }
     }

@@ -42,17 +42,18 @@ public func layerNormForward(
     }
 }
 
-/// Accumulates the gradients of ``layerNormForward``.
+/// The gradients of ``layerNormForward``.
 ///
 /// With `xhat = (x - mean) * rstd` and `out = xhat * weight + bias`:
 /// `dxhat = dout * weight`,
-/// `dinput += rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))`,
+/// `dinput (+)= rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))`,
 /// `dweight += Σ_n dout * xhat`, `dbias += Σ_n dout`. The parameter gradients are
 /// optional: a frozen backbone asks only for `dinput`. Rows of `dinput` are split across
 /// cores; the parameter gradients, sums over rows, are accumulated serially afterwards.
 ///
 /// - Parameters:
-///   - dinput: `(N, C)`, accumulated
+///   - dinput: `(N, C)`, accumulated when `accumulate`, else overwritten (so a backbone
+///     need not zero it first)
 ///   - dweight: `(C)` or nil, accumulated
 ///   - dbias: `(C)` or nil, accumulated
 ///   - dout: `(N, C)`
@@ -63,7 +64,7 @@ public func layerNormBackward(
     dinput: UnsafeMutablePointer<Float>, dweight: UnsafeMutablePointer<Float>?, dbias: UnsafeMutablePointer<Float>?,
     dout: UnsafePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
     mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
-    N: Int, C: Int
+    N: Int, C: Int, accumulate: Bool = true
 ) {
     nonisolated(unsafe) let dinput = dinput, dout = dout, input = input, weight = weight, mean = mean, rstd = rstd
     concurrentChunks(N, minimumChunk: minimumRowsPerChunk(width: C)) { rows in
@@ -80,10 +81,14 @@ public func layerNormBackward(
             }
             meanDxhat /= Float(C)
             meanDxhatXhat /= Float(C)
-            for c in 0..<C {
-                let xhat = (x[c] - m) * s
-                let dxhat = g[c] * weight[c]
-                dx[c] += s * (dxhat - meanDxhat - xhat * meanDxhatXhat)
+            @inline(__always) func gradient(_ c: Int) -> Float {
+                s * (g[c] * weight[c] - meanDxhat - (x[c] - m) * s * meanDxhatXhat)
+            }
+            // Two loops rather than a select per element, which kept the loop from vectorizing.
+            if accumulate {
+                for c in 0..<C { dx[c] += gradient(c) }
+            } else {
+                for c in 0..<C { dx[c] = gradient(c) }
             }
         }
     }

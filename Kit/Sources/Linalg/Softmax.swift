@@ -19,10 +19,13 @@ public func softmaxForward(out: UnsafeMutablePointer<Float>, input: UnsafePointe
     }
 }
 
-/// `dinput += out ⊙ (dout - Σ_k out·dout)` per row, the gradient of `out = softmax(input)`.
+/// `dinput = out ⊙ (dout - Σ_k out·dout)` per row, the gradient of `out = softmax(input)`.
+///
+/// Overwritten, and `dinput` may be `dout`: attention turns its score gradient into the
+/// pre-softmax gradient in place, with no second `(T, T)` buffer to zero per head.
 ///
 /// - Parameters:
-///   - dinput: `(N, K)`, accumulated
+///   - dinput: `(N, K)`, overwritten; may alias `dout`
 ///   - dout: `(N, K)`
 ///   - out: `(N, K)` saved by forward
 public func softmaxBackward(
@@ -34,7 +37,7 @@ public func softmaxBackward(
             let y = out + n * K, g = dout + n * K, dx = dinput + n * K
             var dot: Float = 0
             for k in 0..<K { dot += y[k] * g[k] }
-            for k in 0..<K { dx[k] += y[k] * (g[k] - dot) }
+            for k in 0..<K { dx[k] = y[k] * (g[k] - dot) }
         }
     }
 }

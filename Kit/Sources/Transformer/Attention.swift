@@ -46,15 +46,18 @@ func attentionForward(
     }
 }
 
-/// Accumulates `dq`, `dk`, `dv` from `dout` through ``attentionForward``.
+/// Writes `dq`, `dk`, `dv` from `dout` through ``attentionForward``.
 ///
 /// With `P = softmax(S)`, `S = scale · Q Kᵀ`, `O = P V`:
-/// `dP = dO Vᵀ`, `dV += Pᵀ dO`, `dS = P ⊙ (dP - rowsum(P ⊙ dP))`,
-/// `dQ += scale · dS K`, `dK += scale · dSᵀ Q`.
+/// `dP = dO Vᵀ`, `dV = Pᵀ dO`, `dS = P ⊙ (dP - rowsum(P ⊙ dP))` (in place of `dP`),
+/// `dQ = scale · dS K`, `dK = scale · dSᵀ Q`.
+///
+/// Every `(b, h)` pair writes its own columns of all `T` rows exactly once, so the three
+/// views are overwritten rather than accumulated and need no zeroing first.
 ///
 /// - Parameters:
-///   - dq, dk, dv: `(B, T, ld)` views, accumulated
-///   - scratch: `(workers, 2, T, T)` workspace, one slice per concurrent worker
+///   - dq, dk, dv: `(B, T, ld)` views, overwritten
+///   - scratch: `(workers, T, T)` workspace, one slice per concurrent worker
 ///   - workers: the slices in `scratch`; at least 1, at most ``BLAS/threadCount`` are used
 ///   - dout: `(B, T, C)`
 ///   - att: `(B, NH, T, T)` saved by forward
@@ -69,9 +72,9 @@ func attentionBackward(
     let hs = C / NH
     let scale = 1 / Float(hs).squareRoot()
     nonisolated(unsafe) let dq = dq, dk = dk, dv = dv, scratch = scratch, dout = dout, att = att, q = q, k = k, v = v
-    // One (b, h) pair per item: each accumulates into its own columns of dq, dk, dv.
+    // One (b, h) pair per item: each writes its own columns of dq, dk, dv.
     concurrentChunks(B * NH, minimumChunk: 1, maximumChunks: workers) { worker, pairs in
-        let dP = scratch + worker * 2 * T * T, dS = dP + T * T
+        let dS = scratch + worker * T * T
         for pair in pairs {
             let b = pair / NH, h = pair % NH
             let rowBase = b * T * ld
@@ -79,17 +82,16 @@ func attentionBackward(
             let dO = dout + b * T * C + h * hs
             // dP = dO · v_hᵀ   (T, T)
             BLAS.sgemm(transB: true, m: T, n: T, k: hs, a: dO, lda: C, b: v + rowBase + h * hs, ldb: ld,
-                       c: dP, ldc: T)
-            // dv_h += Pᵀ · dO
+                       c: dS, ldc: T)
+            // dv_h = Pᵀ · dO
             BLAS.sgemm(transA: true, m: T, n: hs, k: T, a: P, lda: T, b: dO, ldb: C,
-                       beta: 1, c: dv + rowBase + h * hs, ldc: ld)
-            dS.update(repeating: 0, count: T * T)
-            softmaxBackward(dinput: dS, dout: dP, out: P, N: T, K: T)
-            // dq_h += scale · dS · k_h;  dk_h += scale · dSᵀ · q_h
+                       c: dv + rowBase + h * hs, ldc: ld)
+            softmaxBackward(dinput: dS, dout: dS, out: P, N: T, K: T)
+            // dq_h = scale · dS · k_h;  dk_h = scale · dSᵀ · q_h
             BLAS.sgemm(m: T, n: hs, k: T, alpha: scale, a: dS, lda: T, b: k + rowBase + h * hs, ldb: ld,
-                       beta: 1, c: dq + rowBase + h * hs, ldc: ld)
+                       c: dq + rowBase + h * hs, ldc: ld)
             BLAS.sgemm(transA: true, m: T, n: hs, k: T, alpha: scale, a: dS, lda: T, b: q + rowBase + h * hs, ldb: ld,
-                       beta: 1, c: dk + rowBase + h * hs, ldc: ld)
+                       c: dk + rowBase + h * hs, ldc: ld)
         }
     }
 }

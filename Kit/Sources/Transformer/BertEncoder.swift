@@ -230,63 +230,60 @@ public final class BertEncoder: ReplicableBackbone {
         let a = activations.base
         let mask = UnsafePointer(a + layout.mask)
         let g = gradients.base
+        // dCur holds ∂L/∂(block output); the block's gradient for its input x builds up in
+        // dNext, then the two swap. Every buffer is written before it is read, so none is
+        // zeroed, and the residual branches accumulate in place instead of being copied.
         var dCur = g + layout.dCur, dNext = g + layout.dNext
         for n in 0..<BT {
             let m = mask[n]
             for c in 0..<C { dCur[n * C + c] = m * lastHiddenGradient[n * C + c] }
         }
         hooks.hidden[layerCount]?.backward(hiddenGradient: dCur, mask: mask, batch: B, seqLen: T, width: C)
-        let dr2 = g + layout.dr2, dh1 = g + layout.dh1, dr1 = g + layout.dr1, dctx = g + layout.dctx
-        let dq = g + layout.dq, dk = g + layout.dk, dv = g + layout.dv, dg = g + layout.dg, df = g + layout.df
+        let dr2 = g + layout.dr2, dctx = g + layout.dctx
+        let dq = g + layout.dq, dk = g + layout.dk, dv = g + layout.dv, dg = g + layout.dg
         let scratch = g + layout.scratch, normScratch = g + layout.normScratch
         let gelu = a + layout.gelu
         let lowest = hooks.lowestHookedLayer
         for l in stride(from: layerCount - 1, through: lowest, by: -1) {
             let w = layers[l], s = layerActivations(l), x = boundary(l)
             // out = LN2(r2)
-            dr2.update(repeating: 0, count: BT * C)
-            hooks.norms.backward(l, .outputNorm, dinput: dr2, scratch: normScratch, dout: dCur, input: s.r2, weight: w.norm2,
-                               mean: s.mean2, rstd: s.rstd2, mask: mask, B: B, T: T, C: C)
+            hooks.norms.backward(l, .outputNorm, dinput: dr2, accumulate: false, scratch: normScratch, dout: dCur,
+                                 input: s.r2, weight: w.norm2, mean: s.mean2, rstd: s.rstd2, mask: mask, B: B, T: T, C: C)
             // r2 = g·Wo2ᵀ + bo2 + h1
-            dg.update(repeating: 0, count: BT * I)
             if hooks.hasLinearHook(layer: l, module: .output) {
                 // only a hook on this layer reads its input gelu(f)
                 geluForward(out: gelu, input: s.f, N: BT * I, form: config.geluForm)
             }
-            denseBackward(l, .output, dinput: dg, dout: dr2, input: gelu, weight: w.output, IC: I, OC: C)
-            dh1.update(from: dr2, count: BT * C)
-            // g = gelu(f)
-            df.update(repeating: 0, count: BT * I)
-            geluBackward(dinput: df, dout: dg, input: s.f, N: BT * I, form: config.geluForm)
-            // f = h1·Wiᵀ + bi
-            denseBackward(l, .intermediate, dinput: dh1, dout: df, input: s.h1, weight: w.intermediate, IC: C, OC: I)
-            // h1 = LN1(r1)
-            dr1.update(repeating: 0, count: BT * C)
-            hooks.norms.backward(l, .attentionOutputNorm, dinput: dr1, scratch: normScratch, dout: dh1, input: s.r1,
-                               weight: w.norm1, mean: s.mean1, rstd: s.rstd1, mask: mask, B: B, T: T, C: C)
+            denseBackward(l, .output, dinput: dg, accumulate: false, dout: dr2, input: gelu, weight: w.output, IC: I, OC: C)
+            // g = gelu(f), its gradient turned into f's in place
+            geluBackward(dinput: dg, dout: dg, input: s.f, N: BT * I, form: config.geluForm)
+            // f = h1·Wiᵀ + bi; h1 also feeds r2, so ∂L/∂h1 = dr2 + this, built in dr2
+            let dh1 = dr2
+            denseBackward(l, .intermediate, dinput: dh1, accumulate: true, dout: dg, input: s.h1, weight: w.intermediate,
+                          IC: C, OC: I)
+            // h1 = LN1(r1); x also feeds r1, so ∂L/∂x starts as ∂L/∂r1
+            let dr1 = dNext
+            hooks.norms.backward(l, .attentionOutputNorm, dinput: dr1, accumulate: false, scratch: normScratch, dout: dh1,
+                                 input: s.r1, weight: w.norm1, mean: s.mean1, rstd: s.rstd1, mask: mask, B: B, T: T, C: C)
             // r1 = ctx·Woᵀ + bo + x
-            dctx.update(repeating: 0, count: BT * C)
-            denseBackward(l, .attentionOutput, dinput: dctx, dout: dr1, input: s.ctx, weight: w.attentionOutput, IC: C, OC: C)
-            dNext.update(from: dr1, count: BT * C)
+            denseBackward(l, .attentionOutput, dinput: dctx, accumulate: false, dout: dr1, input: s.ctx,
+                          weight: w.attentionOutput, IC: C, OC: C)
             // ctx = attention(q, k, v)
-            dq.update(repeating: 0, count: BT * C)
-            dk.update(repeating: 0, count: BT * C)
-            dv.update(repeating: 0, count: BT * C)
             attentionBackward(dq: dq, dk: dk, dv: dv, scratch: scratch, dout: dctx, att: s.att,
                               q: s.q, k: s.k, v: s.v, ld: C, B: B, T: T, C: C, NH: NH,
                               workers: layout.capacityWorkers)
             // q, k, v = x·Wᵀ + b
-            denseBackward(l, .query, dinput: dNext, dout: dq, input: x, weight: w.query, IC: C, OC: C)
-            denseBackward(l, .key, dinput: dNext, dout: dk, input: x, weight: w.key, IC: C, OC: C)
-            denseBackward(l, .value, dinput: dNext, dout: dv, input: x, weight: w.value, IC: C, OC: C)
+            denseBackward(l, .query, dinput: dNext, accumulate: true, dout: dq, input: x, weight: w.query, IC: C, OC: C)
+            denseBackward(l, .key, dinput: dNext, accumulate: true, dout: dk, input: x, weight: w.key, IC: C, OC: C)
+            denseBackward(l, .value, dinput: dNext, accumulate: true, dout: dv, input: x, weight: w.value, IC: C, OC: C)
             swap(&dCur, &dNext)
             hooks.hidden[l]?.backward(hiddenGradient: dCur, mask: mask, batch: B, seqLen: T, width: C)
         }
         if lowest == 0 {
             // x0 = LN(sum of embeddings); the embeddings themselves are frozen
-            hooks.norms.backward(0, .embeddings, dinput: nil, scratch: normScratch, dout: dCur, input: a + layout.embeddingSum,
-                               weight: embeddingNorm, mean: a + layout.embeddingMean, rstd: a + layout.embeddingRstd,
-                               mask: mask, B: B, T: T, C: C)
+            hooks.norms.backward(0, .embeddings, dinput: nil, accumulate: false, scratch: normScratch, dout: dCur,
+                                 input: a + layout.embeddingSum, weight: embeddingNorm, mean: a + layout.embeddingMean,
+                                 rstd: a + layout.embeddingRstd, mask: mask, B: B, T: T, C: C)
         }
     }
 
@@ -298,10 +295,11 @@ public final class BertEncoder: ReplicableBackbone {
         hooks.forward(layer: l, module: module, output: out, input: input, batch: B, seqLen: T)
     }
 
-    private func denseBackward(_ l: Int, _ module: LinearModule, dinput: UnsafeMutablePointer<Float>,
+    private func denseBackward(_ l: Int, _ module: LinearModule, dinput: UnsafeMutablePointer<Float>, accumulate: Bool,
                                dout: UnsafePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                IC: Int, OC: Int) {
-        linearBackward(dinput: dinput, dout: dout, weight: weight, N: B * T, IC: IC, OC: OC, layout: .outIn)
+        linearBackward(dinput: dinput, dout: dout, weight: weight, N: B * T, IC: IC, OC: OC, layout: .outIn,
+                       accumulate: accumulate)
         hooks.backward(layer: l, module: module, inputGradient: dinput, input: input, outputGradient: dout,
                        mask: activations.base + layout.mask, batch: B, seqLen: T)
     }
@@ -315,7 +313,7 @@ public final class BertEncoder: ReplicableBackbone {
         var q = 0, k = 0, v = 0, att = 0, ctx = 0, r1 = 0, mean1 = 0, rstd1 = 0, h1 = 0, f = 0
         var gelu = 0, r2 = 0, mean2 = 0, rstd2 = 0
         var activationCount = 0
-        var dCur = 0, dNext = 0, dr2 = 0, dh1 = 0, dr1 = 0, dctx = 0, dq = 0, dk = 0, dv = 0, dg = 0, df = 0, scratch = 0, normScratch = 0
+        var dCur = 0, dNext = 0, dr2 = 0, dctx = 0, dq = 0, dk = 0, dv = 0, dg = 0, scratch = 0, normScratch = 0
         var gradientCount = 0
 
         init(B: Int, T: Int, workers: Int, config: BertConfig?) {
@@ -353,16 +351,13 @@ public final class BertEncoder: ReplicableBackbone {
             var grads = SlabCursor()
             dCur = grads.take(BT * C)                    // (B, T, C)
             dNext = grads.take(BT * C)                   // (B, T, C)
-            dr2 = grads.take(BT * C)                     // (B, T, C)
-            dh1 = grads.take(BT * C)                     // (B, T, C)
-            dr1 = grads.take(BT * C)                     // (B, T, C)
+            dr2 = grads.take(BT * C)                     // (B, T, C): then ∂L/∂h1
             dctx = grads.take(BT * C)                    // (B, T, C)
             dq = grads.take(BT * C)                      // (B, T, C)
             dk = grads.take(BT * C)                      // (B, T, C)
             dv = grads.take(BT * C)                      // (B, T, C)
-            dg = grads.take(BT * I)                      // (B, T, I)
-            df = grads.take(BT * I)                      // (B, T, I)
-            scratch = grads.take(workers * 2 * T * T)    // (workers, 2, T, T): attention backward
+            dg = grads.take(BT * I)                      // (B, T, I): then ∂L/∂f
+            scratch = grads.take(workers * T * T)        // (workers, T, T): attention backward
             normScratch = grads.take(2 * BT * C)         // (2, B, T, C): xhat and ∂L/∂xhat for norm hooks
             gradientCount = grads.offset
         }

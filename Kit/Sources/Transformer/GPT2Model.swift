@@ -199,7 +199,7 @@ public final class GPT2Model: ReplicableBackbone {
     ///   - dlogits: `(N, V)`
     public func logitsBackward(dhidden: UnsafeMutablePointer<Float>, dlogits: UnsafePointer<Float>, N: Int) {
         linearBackward(dinput: dhidden, dout: dlogits, weight: tokenEmbeddings, N: N, IC: config.nEmbd,
-                       OC: config.vocabSize, layout: .outIn)
+                       OC: config.vocabSize, layout: .outIn, accumulate: true)
     }
 
     // MARK: backward
@@ -211,55 +211,51 @@ public final class GPT2Model: ReplicableBackbone {
         let a = activations.base
         let mask = UnsafePointer(a + layout.mask)
         let g = gradients.base
-        var dCur = g + layout.dCur, dNext = g + layout.dNext
-        let dr1 = g + layout.dr1, dctx = g + layout.dctx, da1 = g + layout.da1, da2 = g + layout.da2
-        let dqkv = g + layout.dqkv, dg = g + layout.dg, df = g + layout.df, scratch = g + layout.scratch
+        // dCur is the residual stream's gradient: ∂L/∂out of a block, then ∂L/∂r1, then
+        // ∂L/∂x, each branch's norm backward accumulating into it, so it is never copied.
+        // Every other buffer is written before it is read, so none is zeroed.
+        let dCur = g + layout.dCur, dLast = g + layout.dLast, dctx = g + layout.dctx
+        let da1 = g + layout.da1, da2 = g + layout.da2
+        let dqkv = g + layout.dqkv, dg = g + layout.dg, scratch = g + layout.scratch
         let normScratch = g + layout.normScratch, gelu = a + layout.gelu
         // last = LN_f(x_L), with padding rows dropped
         for n in 0..<BT {
             let m = mask[n]
-            for c in 0..<C { dr1[n * C + c] = m * lastHiddenGradient[n * C + c] }
+            for c in 0..<C { dLast[n * C + c] = m * lastHiddenGradient[n * C + c] }
         }
-        dCur.update(repeating: 0, count: BT * C)
-        hooks.norms.backward(layerCount, .finalNorm, dinput: dCur, scratch: normScratch, dout: dr1, input: boundary(layerCount),
-                           weight: finalNorm, mean: a + layout.finalMean, rstd: a + layout.finalRstd, mask: mask,
-                           B: B, T: T, C: C)
+        hooks.norms.backward(layerCount, .finalNorm, dinput: dCur, accumulate: false, scratch: normScratch, dout: dLast,
+                             input: boundary(layerCount), weight: finalNorm, mean: a + layout.finalMean,
+                             rstd: a + layout.finalRstd, mask: mask, B: B, T: T, C: C)
         hooks.hidden[layerCount]?.backward(hiddenGradient: dCur, mask: mask, batch: B, seqLen: T, width: C)
         for l in stride(from: layerCount - 1, through: hooks.lowestHookedLayer, by: -1) {
             let w = layers[l], s = layerActivations(l), x = boundary(l)
             // out = g·Wmproj + b + r1
-            dg.update(repeating: 0, count: BT * I)
             if hooks.hasLinearHook(layer: l, module: .proj) {
                 // only a hook on this layer reads its input gelu(f)
                 geluForward(out: gelu, input: s.f, N: BT * I, form: config.geluForm)
             }
-            denseBackward(l, .proj, dinput: dg, dout: dCur, input: gelu, weight: w.projection, IC: I, OC: C)
-            dr1.update(from: dCur, count: BT * C)
-            // g = gelu(f)
-            df.update(repeating: 0, count: BT * I)
-            geluBackward(dinput: df, dout: dg, input: s.f, N: BT * I, form: config.geluForm)
+            denseBackward(l, .proj, dinput: dg, accumulate: false, dout: dCur, input: gelu, weight: w.projection,
+                          IC: I, OC: C)
+            // g = gelu(f), its gradient turned into f's in place
+            geluBackward(dinput: dg, dout: dg, input: s.f, N: BT * I, form: config.geluForm)
             // f = a2·Wfc + b
-            da2.update(repeating: 0, count: BT * C)
-            denseBackward(l, .fc, dinput: da2, dout: df, input: s.a2, weight: w.fc, IC: C, OC: I)
-            // a2 = LN2(r1)
-            hooks.norms.backward(l, .ln2, dinput: dr1, scratch: normScratch, dout: da2, input: s.r1, weight: w.norm2,
-                               mean: s.mean2, rstd: s.rstd2, mask: mask, B: B, T: T, C: C)
+            denseBackward(l, .fc, dinput: da2, accumulate: false, dout: dg, input: s.a2, weight: w.fc, IC: C, OC: I)
+            // a2 = LN2(r1); r1 also feeds out: dCur becomes ∂L/∂r1
+            hooks.norms.backward(l, .ln2, dinput: dCur, accumulate: true, scratch: normScratch, dout: da2, input: s.r1,
+                                 weight: w.norm2, mean: s.mean2, rstd: s.rstd2, mask: mask, B: B, T: T, C: C)
             // r1 = ctx·Wproj + b + x
-            dctx.update(repeating: 0, count: BT * C)
-            denseBackward(l, .attnProj, dinput: dctx, dout: dr1, input: s.ctx, weight: w.attentionProjection, IC: C, OC: C)
-            dNext.update(from: dr1, count: BT * C)
+            denseBackward(l, .attnProj, dinput: dctx, accumulate: false, dout: dCur, input: s.ctx,
+                          weight: w.attentionProjection, IC: C, OC: C)
             // ctx = attention(qkv)
-            dqkv.update(repeating: 0, count: BT * 3 * C)
             attentionBackward(dq: dqkv, dk: dqkv + C, dv: dqkv + 2 * C, scratch: scratch, dout: dctx, att: s.att,
                               q: s.qkv, k: s.qkv + C, v: s.qkv + 2 * C, ld: 3 * C, B: B, T: T, C: C, NH: NH,
                               workers: layout.capacityWorkers)
             // qkv = a1·Wattn + b
-            da1.update(repeating: 0, count: BT * C)
-            denseBackward(l, .qkv, dinput: da1, dout: dqkv, input: s.a1, weight: w.attention, IC: C, OC: 3 * C)
-            // a1 = LN1(x)
-            hooks.norms.backward(l, .ln1, dinput: dNext, scratch: normScratch, dout: da1, input: x, weight: w.norm1,
-                               mean: s.mean1, rstd: s.rstd1, mask: mask, B: B, T: T, C: C)
-            swap(&dCur, &dNext)
+            denseBackward(l, .qkv, dinput: da1, accumulate: false, dout: dqkv, input: s.a1, weight: w.attention,
+                          IC: C, OC: 3 * C)
+            // a1 = LN1(x); x also feeds r1: dCur becomes ∂L/∂x
+            hooks.norms.backward(l, .ln1, dinput: dCur, accumulate: true, scratch: normScratch, dout: da1, input: x,
+                                 weight: w.norm1, mean: s.mean1, rstd: s.rstd1, mask: mask, B: B, T: T, C: C)
             hooks.hidden[l]?.backward(hiddenGradient: dCur, mask: mask, batch: B, seqLen: T, width: C)
         }
     }
@@ -272,10 +268,11 @@ public final class GPT2Model: ReplicableBackbone {
         hooks.forward(layer: l, module: module, output: out, input: input, batch: B, seqLen: T)
     }
 
-    private func denseBackward(_ l: Int, _ module: LinearModule, dinput: UnsafeMutablePointer<Float>,
+    private func denseBackward(_ l: Int, _ module: LinearModule, dinput: UnsafeMutablePointer<Float>, accumulate: Bool,
                                dout: UnsafePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                IC: Int, OC: Int) {
-        linearBackward(dinput: dinput, dout: dout, weight: weight, N: B * T, IC: IC, OC: OC, layout: .inOut)
+        linearBackward(dinput: dinput, dout: dout, weight: weight, N: B * T, IC: IC, OC: OC, layout: .inOut,
+                       accumulate: accumulate)
         hooks.backward(layer: l, module: module, inputGradient: dinput, input: input, outputGradient: dout,
                        mask: activations.base + layout.mask, batch: B, seqLen: T)
     }
@@ -288,7 +285,7 @@ public final class GPT2Model: ReplicableBackbone {
         var mask = 0, normalized = 0, gelu = 0, boundaries = 0, final = 0, finalMean = 0, finalRstd = 0, layers = 0, layerStride = 0
         var a1 = 0, mean1 = 0, rstd1 = 0, qkv = 0, att = 0, ctx = 0, r1 = 0, a2 = 0, mean2 = 0, rstd2 = 0, f = 0
         var activationCount = 0
-        var dCur = 0, dNext = 0, dr1 = 0, dctx = 0, da1 = 0, da2 = 0, dqkv = 0, dg = 0, df = 0, scratch = 0, normScratch = 0
+        var dCur = 0, dLast = 0, dctx = 0, da1 = 0, da2 = 0, dqkv = 0, dg = 0, scratch = 0, normScratch = 0
         var gradientCount = 0
 
         init(B: Int, T: Int, workers: Int, config: GPT2Config?) {
@@ -322,15 +319,13 @@ public final class GPT2Model: ReplicableBackbone {
             activationCount = cursor.offset
             var grads = SlabCursor()
             dCur = grads.take(BT * C)                    // (B, T, C)
-            dNext = grads.take(BT * C)                   // (B, T, C)
-            dr1 = grads.take(BT * C)                     // (B, T, C)
+            dLast = grads.take(BT * C)                   // (B, T, C)
             dctx = grads.take(BT * C)                    // (B, T, C)
             da1 = grads.take(BT * C)                     // (B, T, C)
             da2 = grads.take(BT * C)                     // (B, T, C)
             dqkv = grads.take(BT * 3 * C)                // (B, T, 3C)
-            dg = grads.take(BT * I)                      // (B, T, I)
-            df = grads.take(BT * I)                      // (B, T, I)
-            scratch = grads.take(workers * 2 * T * T)    // (workers, 2, T, T): attention backward
+            dg = grads.take(BT * I)                      // (B, T, I): then ∂L/∂f
+            scratch = grads.take(workers * T * T)        // (workers, T, T): attention backward
             normScratch = grads.take(2 * BT * C)         // (2, B, T, C): xhat and ∂L/∂xhat for norm hooks
             gradientCount = grads.offset
         }

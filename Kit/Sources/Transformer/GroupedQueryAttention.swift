@@ -56,13 +56,13 @@ func groupedQueryAttentionForward(
 /// `TQ = TK = T` and no offset (training runs whole sequences).
 ///
 /// With `P = softmax(S)`, `S = scale · Q_h K_gᵀ`, `O_h = P V_g`, summing over the query heads
-/// `h` of group `g`: `dP = dO_h V_gᵀ`, `dV_g += Pᵀ dO_h`, `dS = P ⊙ (dP - rowsum(P ⊙ dP))`,
+/// `h` of group `g`: `dP = dO_h V_gᵀ`, `dV_g += Pᵀ dO_h`, `dS = P ⊙ (dP - rowsum(P ⊙ dP))` (in place of `dP`),
 /// `dQ_h += scale · dS K_g`, `dK_g += scale · dSᵀ Q_h`.
 ///
 /// - Parameters:
 ///   - dq: `(B, T, Q)`, accumulated
 ///   - dk, dv: `(B, T, KV)`, accumulated
-///   - scratch: `(workers, 2, T, T)` workspace, one slice per concurrent worker
+///   - scratch: `(workers, T, T)` workspace, one slice per concurrent worker
 ///   - workers: the slices in `scratch`; at least 1, at most ``BLAS/threadCount`` are used
 ///   - dout: `(B, T, Q)`
 ///   - att: `(B, NH, T, T)` saved by forward
@@ -79,7 +79,7 @@ func groupedQueryAttentionBackward(
     // One (b, g) key/value group per item: its query heads accumulate into dk_g and dv_g in
     // order h = g·group, g·group + 1, …, as a serial loop would.
     concurrentChunks(B * NKV, minimumChunk: 1, maximumChunks: workers) { worker, groups in
-        let dP = scratch + worker * 2 * T * T, dS = dP + T * T
+        let dS = scratch + worker * T * T
         for item in groups {
             let b = item / NKV, g = item % NKV
             let qb = q + b * T * Q, kb = k + b * T * KV, vb = v + b * T * KV
@@ -88,11 +88,10 @@ func groupedQueryAttentionBackward(
                 let P = att + (b * NH + h) * T * T
                 let dO = dout + b * T * Q + h * HD
                 // dP = dO · v_gᵀ   (T, T)
-                BLAS.sgemm(transB: true, m: T, n: T, k: HD, a: dO, lda: Q, b: vb + g * HD, ldb: KV, c: dP, ldc: T)
+                BLAS.sgemm(transB: true, m: T, n: T, k: HD, a: dO, lda: Q, b: vb + g * HD, ldb: KV, c: dS, ldc: T)
                 // dv_g += Pᵀ · dO
                 BLAS.sgemm(transA: true, m: T, n: HD, k: T, a: P, lda: T, b: dO, ldb: Q, beta: 1, c: dvb + g * HD, ldc: KV)
-                dS.update(repeating: 0, count: T * T)
-                softmaxBackward(dinput: dS, dout: dP, out: P, N: T, K: T)
+                softmaxBackward(dinput: dS, dout: dS, out: P, N: T, K: T)
                 // dq_h += scale · dS · k_g;  dk_g += scale · dSᵀ · q_h
                 BLAS.sgemm(m: T, n: HD, k: T, alpha: scale, a: dS, lda: T, b: kb + g * HD, ldb: KV,
                            beta: 1, c: dqb + h * HD, ldc: Q)

@@ -32,20 +32,22 @@ func linearForward(
                beta: bias == nil ? 0 : 1, c: out, ldc: OC)
 }
 
-/// `dinput += dout · W` (the gradient of `out = input · Wᵀ`), or `dout · Wᵀ` for `.inOut`.
+/// `dinput (+)= dout · W` (the gradient of `out = input · Wᵀ`), or `dout · Wᵀ` for `.inOut`.
 ///
 /// The backbone is frozen, so no weight gradient is formed here; adapters get theirs
-/// from the hook that sees `input` and `dout`.
+/// from the hook that sees `input` and `dout`. A layer whose input also feeds a residual
+/// accumulates onto the residual's gradient; any other overwrites, so that its buffer is
+/// neither zeroed nor copied first.
 ///
 /// - Parameters:
-///   - dinput: `(N, IC)`, accumulated
+///   - dinput: `(N, IC)`, accumulated when `accumulate`, else overwritten
 ///   - dout: `(N, OC)`
 ///   - weight: as in ``linearForward``
 func linearBackward(
     dinput: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-    N: Int, IC: Int, OC: Int, layout: WeightLayout
+    N: Int, IC: Int, OC: Int, layout: WeightLayout, accumulate: Bool
 ) {
     BLAS.sgemm(transB: layout == .inOut, m: N, n: IC, k: OC,
                a: dout, lda: OC, b: weight, ldb: layout == .outIn ? IC : OC,
-               beta: 1, c: dinput, ldc: IC)
+               beta: accumulate ? 1 : 0, c: dinput, ldc: IC)
 }

@@ -351,7 +351,7 @@ public final class LlamaModel: ReplicableBackbone {
     ///   - dlogits: `(N, V)`
     public func logitsBackward(dhidden: UnsafeMutablePointer<Float>, dlogits: UnsafePointer<Float>, N: Int) {
         linearBackward(dinput: dhidden, dout: dlogits, weight: lmHead, N: N, IC: config.hiddenSize,
-                       OC: config.vocabSize, layout: .outIn)
+                       OC: config.vocabSize, layout: .outIn, accumulate: true)
     }
 
     // MARK: backward
@@ -382,27 +382,24 @@ public final class LlamaModel: ReplicableBackbone {
         for l in stride(from: layerCount - 1, through: hooks.lowestHookedLayer, by: -1) {
             let w = layers[l], s = layerBuffers(l), x = boundary(l)
             // out = h·Wdᵀ + r1,  h = silu(gate) ⊙ up
-            dh.update(repeating: 0, count: BT * I)
             if hooks.hasLinearHook(layer: l, module: .downProj) {
                 // only a hook on this layer reads its input h
                 swigluForward(out: swiglu, gate: s.gate, up: s.up, B: 1, T: BT, H: I)
             }
-            denseBackward(l, .downProj, dinput: dh, dout: dCur, input: swiglu, weight: w.down, IC: I, OC: C)
+            denseBackward(l, .downProj, dinput: dh, accumulate: false, dout: dCur, input: swiglu, weight: w.down, IC: I, OC: C)
             dr1.update(from: dCur, count: BT * C)
             dgate.update(repeating: 0, count: BT * I)
             dup.update(repeating: 0, count: BT * I)
             swigluBackward(dgate: dgate, dup: dup, dout: dh, gate: s.gate, up: s.up, B: 1, T: BT, H: I)
             // gate = a2·Wgᵀ, up = a2·Wuᵀ
-            da2.update(repeating: 0, count: BT * C)
-            denseBackward(l, .gateProj, dinput: da2, dout: dgate, input: s.a2, weight: w.gate, IC: C, OC: I)
-            denseBackward(l, .upProj, dinput: da2, dout: dup, input: s.a2, weight: w.up, IC: C, OC: I)
+            denseBackward(l, .gateProj, dinput: da2, accumulate: false, dout: dgate, input: s.a2, weight: w.gate, IC: C, OC: I)
+            denseBackward(l, .upProj, dinput: da2, accumulate: true, dout: dup, input: s.a2, weight: w.up, IC: C, OC: I)
             // a2 = RMSNorm2(r1)
             hooks.norms.backwardRMS(l, .postAttentionLayerNorm, dinput: dr1, scratch: normScratch, dout: da2,
                                     input: s.r1, weight: w.postAttentionNorm, rstd: s.rstd2, mask: mask,
                                     B: B, T: T, C: C)
             // r1 = ctx·Woᵀ + x
-            dctx.update(repeating: 0, count: BT * Q)
-            denseBackward(l, .oProj, dinput: dctx, dout: dr1, input: s.ctx, weight: w.output, IC: Q, OC: C)
+            denseBackward(l, .oProj, dinput: dctx, accumulate: false, dout: dr1, input: s.ctx, weight: w.output, IC: Q, OC: C)
             dNext.update(from: dr1, count: BT * C)
             // ctx = attention(q, k, v)
             dq.update(repeating: 0, count: BT * Q)
@@ -418,10 +415,9 @@ public final class LlamaModel: ReplicableBackbone {
                            B: B, T: T, NH: NH, HD: HD, P: P)
             rotaryBackward(dinp: dkRaw, dout: dk, positions: positions, cos: ropeCos, sin: ropeSin,
                            B: B, T: T, NH: NKV, HD: HD, P: P)
-            da1.update(repeating: 0, count: BT * C)
-            denseBackward(l, .qProj, dinput: da1, dout: dqRaw, input: s.a1, weight: w.query, IC: C, OC: Q)
-            denseBackward(l, .kProj, dinput: da1, dout: dkRaw, input: s.a1, weight: w.key, IC: C, OC: KV)
-            denseBackward(l, .vProj, dinput: da1, dout: dv, input: s.a1, weight: w.value, IC: C, OC: KV)
+            denseBackward(l, .qProj, dinput: da1, accumulate: false, dout: dqRaw, input: s.a1, weight: w.query, IC: C, OC: Q)
+            denseBackward(l, .kProj, dinput: da1, accumulate: true, dout: dkRaw, input: s.a1, weight: w.key, IC: C, OC: KV)
+            denseBackward(l, .vProj, dinput: da1, accumulate: true, dout: dv, input: s.a1, weight: w.value, IC: C, OC: KV)
             // a1 = RMSNorm1(x)
             hooks.norms.backwardRMS(l, .inputLayerNorm, dinput: dNext, scratch: normScratch, dout: da1, input: x,
                                     weight: w.inputNorm, rstd: s.rstd1, mask: mask, B: B, T: T, C: C)
@@ -438,10 +434,11 @@ public final class LlamaModel: ReplicableBackbone {
         hooks.forward(layer: l, module: module, output: out, input: input, batch: B, seqLen: T)
     }
 
-    private func denseBackward(_ l: Int, _ module: LinearModule, dinput: UnsafeMutablePointer<Float>,
+    private func denseBackward(_ l: Int, _ module: LinearModule, dinput: UnsafeMutablePointer<Float>, accumulate: Bool,
                                dout: UnsafePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                IC: Int, OC: Int) {
-        linearBackward(dinput: dinput, dout: dout, weight: weight, N: B * T, IC: IC, OC: OC, layout: .outIn)
+        linearBackward(dinput: dinput, dout: dout, weight: weight, N: B * T, IC: IC, OC: OC, layout: .outIn,
+                       accumulate: accumulate)
         hooks.backward(layer: l, module: module, inputGradient: dinput, input: input, outputGradient: dout,
                        mask: activations.base + layout.mask, batch: B, seqLen: T)
     }
@@ -503,7 +500,7 @@ public final class LlamaModel: ReplicableBackbone {
             dh = grads.take(BT * I)                      // (B, T, I)
             dgate = grads.take(BT * I)                   // (B, T, I)
             dup = grads.take(BT * I)                     // (B, T, I)
-            scratch = grads.take(workers * 2 * T * T)    // (workers, 2, T, T): attention backward
+            scratch = grads.take(workers * T * T)        // (workers, T, T): attention backward
             normScratch = grads.take(2 * BT * C)         // (2, B, T, C): xhat and ∂L/∂xhat for norm hooks
             gradientCount = grads.offset
         }

@@ -122,21 +122,23 @@ final class NormHookTable {
         entry.hook.forward(output: out, normalized: scratch, site: entry.site, batch: B, seqLen: T)
     }
 
-    /// `dinput += LN'(dout)` (when `dinput` is given), plus the hook's `∂L/∂xhat` path.
+    /// `dinput (+)= LN'(dout)` (when `dinput` is given), plus the hook's `∂L/∂xhat` path.
     ///
     /// Layer-norm backward is linear in `∂L/∂xhat = dout·w`, so the hook's extra
     /// `∂L/∂xhat` goes through the same kernel with unit weights.
     ///
     /// - Parameters:
+    ///   - dinput: accumulated when `accumulate` (a pre-norm block's residual), else overwritten
     ///   - scratch: `(2, B, T, C)` workspace for `xhat` and the hook's `∂L/∂xhat`
-    func backward(_ layer: Int, _ module: NormModule, dinput: UnsafeMutablePointer<Float>?, scratch: UnsafeMutablePointer<Float>,
+    func backward(_ layer: Int, _ module: NormModule, dinput: UnsafeMutablePointer<Float>?, accumulate: Bool,
+                  scratch: UnsafeMutablePointer<Float>,
                   dout: UnsafePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                   mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, mask: UnsafePointer<Float>,
                   B: Int, T: Int, C: Int) {
         let N = B * T
         if let dinput {
             layerNormBackward(dinput: dinput, dweight: nil, dbias: nil, dout: dout, input: input, weight: weight,
-                              mean: mean, rstd: rstd, N: N, C: C)
+                              mean: mean, rstd: rstd, N: N, C: C, accumulate: accumulate)
         }
         guard let entry = hooks[NormKey(layer: layer, module: module)] else { return }
         let xhat = scratch, dxhat = scratch + N * C

@@ -23,7 +23,8 @@ void dptune_erf(float *erf, float *gaussian, const float *input, ptrdiff_t N);
 /// out[i] = 0.5 x (1 + erf(x / √2)) with x = input[i]; out may alias input.
 void dptune_gelu_erf_forward(float *out, const float *input, ptrdiff_t N);
 
-/// dinput[i] += (Φ(x) + x φ(x)) dout[i] with x = input[i], the exact GELU's derivative.
+/// dinput[i] = (Φ(x) + x φ(x)) dout[i] with x = input[i], the exact GELU's derivative;
+/// dinput may alias dout.
 void dptune_gelu_erf_backward(float *dinput, const float *dout, const float *input, ptrdiff_t N);
 
 /// One row: out = softmax(input) over K entries, the maximum subtracted first and the sum

@@ -10,6 +10,7 @@ import Transformer
 final class ClassificationObjective: TrainingObjective {
     let backbone: any Backbone
     let head: ClassificationHead
+    let scoresOnReplicas = true
     private var pooled: [Float] = []
     private var pooledGradient: [Float] = []
     private var hiddenGradient: [Float] = []

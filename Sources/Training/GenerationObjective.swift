@@ -23,6 +23,7 @@ final class GenerationObjective: TrainingObjective {
     static let defaultMaxNewTokens = 32
     let endOfTurn: Int32
     var backbone: any Backbone { model }
+    let scoresOnReplicas = false
 
     private var gathered: [Float] = []     // (M, C), then ∂L/∂ of it
     private var logits: [Float] = []       // (M, V), then ∂L/∂logits
@@ -126,7 +127,7 @@ final class GenerationObjective: TrainingObjective {
     /// reference's length: a longer response could match only through a run of that many
     /// whitespace tokens. Rambling answers of an untrained model would otherwise cost the
     /// whole limit each, and decoding one token reads every weight of the model.
-    /// Greedy decoding runs on this objective's model alone; `replicas` go unused.
+    /// Greedy decoding runs on this objective's model alone.
     func accuracy(_ examples: [TrainingExample], parameters: TrainableParameters, chunkSize: Int,
                   replicas: [any TrainingObjective]) -> [String: Double] {
         let decoder = GreedyDecoder(model: model, stopTokens: [endOfTurn])

@@ -446,8 +446,8 @@ public final class Trainer {
     public func evaluate(_ examples: [TrainingExample]) -> [String: Double] {
         adapter.setTraining(false)
         defer { adapter.setTraining(true) }
-        return objective.accuracy(examples, parameters: parameters, chunkSize: settings.chunkSize,
-                                  replicas: Array(lanes(rows: examples.count).dropFirst()))
+        let replicas = objective.scoresOnReplicas ? Array(lanes(rows: examples.count).dropFirst()) : []
+        return objective.accuracy(examples, parameters: parameters, chunkSize: settings.chunkSize, replicas: replicas)
     }
 }
 

@@ -19,10 +19,14 @@ protocol TrainingObjective: AnyObject {
     /// - Returns: `(B)` losses, one per example.
     func lossAndBackward(_ examples: ArraySlice<TrainingExample>, parameters: TrainableParameters) -> [Float]
 
+    /// Whether ``accuracy(_:parameters:chunkSize:replicas:)`` scores pieces on replicas, so
+    /// that the trainer makes them for an evaluation only when they will be used.
+    var scoresOnReplicas: Bool { get }
+
     /// The share of `examples` each task gets right, with the adapter already in inference mode.
     ///
-    /// `replicas` are this objective's ``replica()``s, with the adapter attached: an objective
-    /// may score pieces of the examples on them at the same time, or ignore them.
+    /// `replicas` are this objective's ``replica()``s, with the adapter attached, when
+    /// ``scoresOnReplicas``: the objective scores pieces of the examples on them at once.
     func accuracy(_ examples: [TrainingExample], parameters: TrainableParameters, chunkSize: Int,
                   replicas: [any TrainingObjective]) -> [String: Double]
     /// The same objective, over the same declared parameters, on a replica of the backbone

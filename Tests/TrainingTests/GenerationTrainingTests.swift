@@ -128,6 +128,9 @@ struct GenerationTrainingTests {
                                   examples: training, plan: plan,
                                   settings: TrainingSettings(learningRate: 3e-3, clip: 1, seed: 7, insecureReproducibleSeed: 1))
         let untrained = try #require(trainer.evaluate(test)["sentiment"])
+        // At two threads a classification evaluation makes a replica; greedy decoding runs on one model.
+        #expect(BLAS.threadCount == 2, "the suite runs at two threads")
+        #expect(trainer.replicas.isEmpty, "evaluating by greedy decoding made a replica of the backbone")
         try trainer.run()
         let trained = try #require(trainer.evaluate(test)["sentiment"])
         var accountant = PLDAccountant()

@@ -16,6 +16,7 @@ private final class ChunkRecordingObjective: TrainingObjective {
     }
 
     var backbone: any Backbone { wrapped.backbone }
+    var scoresOnReplicas: Bool { wrapped.scoresOnReplicas }
 
     func declareParameters(in parameters: TrainableParameters) {
         wrapped.declareParameters(in: parameters)

@@ -40,6 +40,24 @@ func expectGradientMatchesFiniteDifferences(
             sourceLocation: sourceLocation)
 }
 
+/// Checks that a backward kernel overwrites `dinput` (a NaN-filled buffer comes back finite)
+/// and gives the same bits when `dinput` is `dout` itself.
+///
+/// - Parameter backward: `(dinput, dout)`, the kernel with every other argument bound
+func expectOverwritesAndRunsInPlace(
+    dout: [Float], sourceLocation: SourceLocation = #_sourceLocation,
+    _ backward: (UnsafeMutablePointer<Float>, UnsafePointer<Float>) -> Void
+) {
+    var apart = [Float](repeating: .nan, count: dout.count)
+    apart.withUnsafeMutableBufferPointer { d in
+        dout.withUnsafeBufferPointer { backward(d.baseAddress!, $0.baseAddress!) }
+    }
+    var inPlace = dout
+    inPlace.withUnsafeMutableBufferPointer { d in backward(d.baseAddress!, d.baseAddress!) }
+    #expect(apart.allSatisfy { $0.isFinite }, "dinput was accumulated into, not overwritten", sourceLocation: sourceLocation)
+    #expect(inPlace == apart, "in place differs from apart", sourceLocation: sourceLocation)
+}
+
 /// `Σ a[i]·b[i]` in Double.
 func dot(_ a: [Float], _ b: [Float]) -> Double {
     zip(a, b).reduce(0) { $0 + Double($1.0) * Double($1.1) }

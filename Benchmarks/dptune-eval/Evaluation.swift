@@ -76,7 +76,7 @@ final class Evaluation {
     /// Training runs the plan asks for.
     var plannedRuns: Int {
         let utility = plan.sections.contains(.utility)
-        let tuning = (plan.strategies.count + (plan.runsReference ? 1 : 0)) * plan.learningRates.count
+        let tuning = !plan.tunes ? 0 : (plan.strategies.count + (plan.runsReference ? 1 : 0)) * plan.learningRates.count
         let main = (utility ? plan.strategies.count * plan.epsilons.count * plan.seeds.count : 0)
             + (plan.runsReference ? plan.seeds.count : 0) + (plan.scoresUntrainedStart ? 1 : 0)
         let corruptions = plan.noiseLevels.filter { !(utility && $0 == 0) }.count + 1
@@ -206,6 +206,7 @@ final class Evaluation {
     /// Every strategy (and the non-private reference) on the same learning-rate grid at the
     /// focus ε with the first seed, scored on validation; the best macro accuracy wins.
     private func tune() -> [EvaluationResults.TuningRow] {
+        guard plan.tunes else { return [] }
         let labels = plan.strategies + (plan.runsReference ? [Self.referenceLabel] : [])
         return labels.map { label in
             let scores = plan.learningRates.map { rate in

@@ -43,6 +43,10 @@ struct EvaluationPlan: Sendable {
     /// The non-private reference runs: the utility section asks for it and it is not skipped.
     var runsReference: Bool { sections.contains(.utility) && nonPrivateReference }
 
+    /// Tuning runs only when there is a choice: with one learning rate its runs would decide
+    /// nothing and cost a training run per strategy.
+    var tunes: Bool { learningRates.count > 1 }
+
     /// The utility section scores the label-name start untrained: the heads start there.
     var scoresUntrainedStart: Bool { sections.contains(.utility) && labelPriorMargin != nil }
 

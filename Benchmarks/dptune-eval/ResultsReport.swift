@@ -82,10 +82,7 @@ struct ResultsReport {
             δ = \(plan.delta), AdamW, strategy options \(strategyOptionsText), \(headText), \
             \(plan.instruction == .omit ? "records encoded without their instruction ([CLS] input [SEP])" : "records encoded with their instruction"), seeds \(plan.seeds.map(String.init).joined(separator: ", ")) \
             (public; initialization and public projections — sampling and noise come from the secure generator).
-            - Tuning: every strategy gets the same learning-rate grid {\(plan.learningRates.map { "\($0)" }.joined(separator: ", "))}, \
-            at ε = \(Self.number(plan.focusEpsilon)) with seed \(plan.seeds.first ?? 1), chosen by macro accuracy on the \
-            validation split, never on test; the chosen rate is used at every ε. (Tuning on private data is not free \
-            in a deployment — DESIGN §4.3 item 8; here it is the same budget for every strategy.)
+            \(tuningLine)
             - Accuracy: per task on its test records, predictions restricted to the record's task; *macro* is the mean \
             of the four task accuracies, *pooled* is correct over all scored records.
             - ε spent: the event the trainer actually ran, priced by the PLD accountant at δ (add-or-remove). \
@@ -196,6 +193,18 @@ struct ResultsReport {
             + (plan.testPerTask == 0 ? "the full test sets" : "\(plan.testPerTask) test records per task")
             + ", so the comparison is indicative only unless those match the reference's setting.\n"
         return out
+    }
+
+    private var tuningLine: String {
+        guard plan.tunes else {
+            return "- Tuning: none; every strategy trains at the one learning rate given, \(plan.learningRates[0])."
+        }
+        return """
+            - Tuning: every strategy gets the same learning-rate grid {\(plan.learningRates.map { "\($0)" }.joined(separator: ", "))}, \
+            at ε = \(Self.number(plan.focusEpsilon)) with seed \(plan.seeds.first ?? 1), chosen by macro accuracy on the \
+            validation split, never on test; the chosen rate is used at every ε. (Tuning on private data is not free \
+            in a deployment — DESIGN §4.3 item 8; here it is the same budget for every strategy.)
+            """
     }
 
     private func tuningSection() -> String {

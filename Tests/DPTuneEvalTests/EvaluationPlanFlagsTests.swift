@@ -21,4 +21,9 @@ import Testing
         #expect(plan.seeds == [1, 2, 3])
         #expect(plan.sectionSeeds == [1])
     }
+
+    @Test func oneLearningRateLeavesNothingToTune() throws {
+        #expect(try !DPTuneEval.parse(["--learning-rates", "0.005"]).resolvedPlan().tunes)
+        #expect(try DPTuneEval.parse(["--learning-rates", "0.005,0.02"]).resolvedPlan().tunes)
+    }
 }

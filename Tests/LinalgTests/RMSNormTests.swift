@@ -47,4 +47,17 @@ import Testing
         // dweight sums B·T rows, so adding the initial 1 first or last rounds differently.
         #expect(zip(dweight, weightFromZero).allSatisfy { abs($0 - (1 + $1)) < 1e-6 })
     }
+
+    /// Llama's final norm hands it a buffer holding the previous step's values (or anything).
+    @Test func backwardWithoutAccumulateOverwritesWhatWasThere() {
+        let x = randomFloats(B * T * C, seed: 6)
+        let w = randomFloats(C, seed: 7).map { $0 + 1.5 }
+        let probe = randomFloats(B * T * C, seed: 8)
+        let (_, rstd) = forward(x, w)
+        var fromZero = [Float](repeating: 0, count: x.count), overwritten = [Float](repeating: .nan, count: x.count)
+        rmsNormBackward(dinp: &fromZero, dweight: nil, rstd: rstd, dout: probe, input: x, weight: w, B: B, T: T, C: C)
+        rmsNormBackward(dinp: &overwritten, dweight: nil, rstd: rstd, dout: probe, input: x, weight: w, B: B, T: T, C: C,
+                        accumulate: false)
+        #expect(overwritten == fromZero)
+    }
 }

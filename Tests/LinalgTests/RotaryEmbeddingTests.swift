@@ -58,9 +58,13 @@ import Testing
         let x = randomFloats(B * T * NH * HD, seed: 23)
         let probe = randomFloats(B * T * NH * HD, seed: 24)
         let (c, s) = tables()
-        var dinp = [Float](repeating: 1, count: x.count)
+        var dinp = [Float](repeating: 0, count: x.count)
         rotaryBackward(dinp: &dinp, dout: probe, positions: positions, cos: c, sin: s, B: B, T: T, NH: NH, HD: HD, P: P)
-        expectGradientMatchesFiniteDifferences(analytic: dinp.map { $0 - 1 }, at: x, tolerance: 2e-3, loss: probeLoss(forward, probe: probe))
+        expectGradientMatchesFiniteDifferences(analytic: dinp, at: x, tolerance: 2e-3, loss: probeLoss(forward, probe: probe))
+        // Llama rotates dq and dk back in place.
+        expectOverwritesAndRunsInPlace(dout: probe) { dinp, dout in
+            rotaryBackward(dinp: dinp, dout: dout, positions: positions, cos: c, sin: s, B: B, T: T, NH: NH, HD: HD, P: P)
+        }
 
         // The transpose of a rotation is its inverse: backward of forward(x) gives back x.
         var back = [Float](repeating: 0, count: x.count)

@@ -26,9 +26,18 @@ import Testing
         let gate = randomFloats(B * T * H, seed: 13).map { $0 * 4 }
         let up = randomFloats(B * T * H, seed: 14)
         let probe = randomFloats(B * T * H, seed: 15)
-        var dgate = [Float](repeating: 1, count: gate.count), dup = [Float](repeating: 1, count: up.count)
+        // Backward overwrites: NaN in the buffers must not survive.
+        var dgate = [Float](repeating: .nan, count: gate.count), dup = [Float](repeating: .nan, count: up.count)
         swigluBackward(dgate: &dgate, dup: &dup, dout: probe, gate: gate, up: up, B: B, T: T, H: H)
-        expectGradientMatchesFiniteDifferences(analytic: dgate.map { $0 - 1 }, at: gate, step: 1e-3, tolerance: 2e-3, loss: probeLoss({ forward($0, up) }, probe: probe))
-        expectGradientMatchesFiniteDifferences(analytic: dup.map { $0 - 1 }, at: up, step: 1e-3, tolerance: 2e-3, loss: probeLoss({ forward(gate, $0) }, probe: probe))
+        expectGradientMatchesFiniteDifferences(analytic: dgate, at: gate, step: 1e-3, tolerance: 2e-3, loss: probeLoss({ forward($0, up) }, probe: probe))
+        expectGradientMatchesFiniteDifferences(analytic: dup, at: up, step: 1e-3, tolerance: 2e-3, loss: probeLoss({ forward(gate, $0) }, probe: probe))
+
+        // Llama turns h's gradient into gate's in place.
+        var inPlace = probe, dupInPlace = [Float](repeating: 0, count: up.count)
+        inPlace.withUnsafeMutableBufferPointer { d in
+            swigluBackward(dgate: d.baseAddress!, dup: &dupInPlace, dout: d.baseAddress!, gate: gate, up: up, B: B, T: T, H: H)
+        }
+        #expect(inPlace == dgate)
+        #expect(dupInPlace == dup)
     }
 }

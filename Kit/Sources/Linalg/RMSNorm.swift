@@ -31,14 +31,16 @@ public func rmsNormForward(
     }
 }
 
-/// Accumulates the gradients of ``rmsNormForward(out:rstd:input:weight:B:T:C:epsilon:)``.
+/// The gradients of ``rmsNormForward(out:rstd:input:weight:B:T:C:epsilon:)``.
 ///
 /// Differentiating `out_i = w_i · x_i · r` with `r = (Σ x_k² / C + ε)^(-1/2)`, `∂r/∂x_j = -r³ x_j / C`:
 ///
 ///     dinp_j   += r · w_j · dout_j - (r³ / C) · x_j · Σ_i dout_i · w_i · x_i
 ///     dweight_i += dout_i · x_i · r        (summed over B, T; skipped when dweight is nil)
 ///
-/// Rows of `dinp` are split across cores; `dweight`, a sum over rows, is accumulated serially.
+/// `dinp` is accumulated when `accumulate`, else overwritten, so that a backbone need not zero
+/// it first; `dweight` is always accumulated. Rows of `dinp` are split across cores;
+/// `dweight`, a sum over rows, is accumulated serially.
 public func rmsNormBackward(
     dinp: UnsafeMutablePointer<Float>,    // (B, T, C)
     dweight: UnsafeMutablePointer<Float>?, // (C), nil for a frozen weight
@@ -46,7 +48,7 @@ public func rmsNormBackward(
     dout: UnsafePointer<Float>,           // (B, T, C)
     input: UnsafePointer<Float>,          // (B, T, C)
     weight: UnsafePointer<Float>,         // (C)
-    B: Int, T: Int, C: Int
+    B: Int, T: Int, C: Int, accumulate: Bool = true
 ) {
     precondition(B >= 0 && T >= 0 && C > 0, "bad dimensions B=\(B) T=\(T) C=\(C)")
     nonisolated(unsafe) let dinp = dinp, rstd = rstd, dout = dout, input = input, weight = weight
@@ -59,7 +61,12 @@ public func rmsNormBackward(
             var dot: Float = 0
             for i in 0..<C { dot += g[i] * weight[i] * x[i] }
             let k = r * r * r / Float(C) * dot
-            for i in 0..<C { dx[i] += r * weight[i] * g[i] - k * x[i] }
+            // Two loops rather than a select per element, which would keep them from vectorizing.
+            if accumulate {
+                for i in 0..<C { dx[i] += r * weight[i] * g[i] - k * x[i] }
+            } else {
+                for i in 0..<C { dx[i] = r * weight[i] * g[i] - k * x[i] }
+            }
         }
     }
     guard let dweight else { return }

@@ -44,15 +44,16 @@ public func rotaryForward(
     sin sinTable: UnsafePointer<Float>,   // (P, HD/2)
     B: Int, T: Int, NH: Int, HD: Int, P: Int
 ) {
-    rotate(out, input, positions, cosTable, sinTable, B: B, T: T, NH: NH, HD: HD, P: P, sign: 1, accumulate: false)
+    rotate(out, input, positions, cosTable, sinTable, B: B, T: T, NH: NH, HD: HD, P: P, sign: 1)
 }
 
-/// Accumulates the input gradient of ``rotaryForward(out:input:positions:cos:sin:B:T:NH:HD:P:)``.
+/// Writes the input gradient of ``rotaryForward(out:input:positions:cos:sin:B:T:NH:HD:P:)``,
+/// overwriting `dinp` (so that a backbone need not zero it first); `dinp` may be `dout`.
 ///
-/// Forward is `out = R(p) · x` with R a rotation, so `dinp += R(p)ᵀ · dout = R(-p) · dout`:
+/// Forward is `out = R(p) · x` with R a rotation, so `dinp = R(p)ᵀ · dout = R(-p) · dout`:
 ///
-///     dinp[i]        +=  dout[i] · cos + dout[i + HD/2] · sin
-///     dinp[i + HD/2] += -dout[i] · sin + dout[i + HD/2] · cos
+///     dinp[i]        =  dout[i] · cos + dout[i + HD/2] · sin
+///     dinp[i + HD/2] = -dout[i] · sin + dout[i + HD/2] · cos
 public func rotaryBackward(
     dinp: UnsafeMutablePointer<Float>,    // (B, T, NH, HD)
     dout: UnsafePointer<Float>,           // (B, T, NH, HD)
@@ -61,14 +62,14 @@ public func rotaryBackward(
     sin sinTable: UnsafePointer<Float>,   // (P, HD/2)
     B: Int, T: Int, NH: Int, HD: Int, P: Int
 ) {
-    rotate(dinp, dout, positions, cosTable, sinTable, B: B, T: T, NH: NH, HD: HD, P: P, sign: -1, accumulate: true)
+    rotate(dinp, dout, positions, cosTable, sinTable, B: B, T: T, NH: NH, HD: HD, P: P, sign: -1)
 }
 
-/// out (=, or += when accumulating) R(sign · p) · x for every head.
+/// `out = R(sign · p) · x` for every head; `out` may be `x`, as each pair is read before it is written.
 private func rotate(
     _ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ positions: UnsafePointer<Int32>,
     _ cosTable: UnsafePointer<Float>, _ sinTable: UnsafePointer<Float>,
-    B: Int, T: Int, NH: Int, HD: Int, P: Int, sign: Float, accumulate: Bool
+    B: Int, T: Int, NH: Int, HD: Int, P: Int, sign: Float
 ) {
     precondition(B >= 0 && T >= 0 && NH > 0 && HD > 0 && HD % 2 == 0, "bad dimensions B=\(B) T=\(T) NH=\(NH) HD=\(HD)")
     let half = HD / 2
@@ -82,15 +83,8 @@ private func rotate(
             for i in 0..<half {
                 let a = x[base + i], b = x[base + i + half]
                 let sn = sign * s[i]
-                let first = a * c[i] - b * sn
-                let second = b * c[i] + a * sn
-                if accumulate {
-                    out[base + i] += first
-                    out[base + i + half] += second
-                } else {
-                    out[base + i] = first
-                    out[base + i + half] = second
-                }
+                out[base + i] = a * c[i] - b * sn
+                out[base + i + half] = b * c[i] + a * sn
             }
         }
     }

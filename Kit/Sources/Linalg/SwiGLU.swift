@@ -23,12 +23,13 @@ public func swigluForward(
     }
 }
 
-/// Accumulates the gradients of ``swigluForward(out:gate:up:B:T:H:)``.
+/// Writes the gradients of ``swigluForward(out:gate:up:B:T:H:)`` (overwriting, so that a
+/// backbone need not zero them first); `dgate` may be `dout` itself.
 ///
 /// Differentiating `out = g · σ(g) · u`, with `σ' = σ(1 - σ)`:
 ///
-///     dgate += dout · u · σ(g) · (1 + g · (1 - σ(g)))
-///     dup   += dout · g · σ(g)
+///     dgate = dout · u · σ(g) · (1 + g · (1 - σ(g)))
+///     dup   = dout · g · σ(g)
 public func swigluBackward(
     dgate: UnsafeMutablePointer<Float>,   // (B, T, H)
     dup: UnsafeMutablePointer<Float>,     // (B, T, H)
@@ -41,10 +42,10 @@ public func swigluBackward(
     nonisolated(unsafe) let dgate = dgate, dup = dup, dout = dout, gate = gate, up = up
     concurrentChunks(B * T * H, minimumChunk: minimumElementsPerChunk) { range in
         for i in range {
-            let g = gate[i]
+            let g = gate[i], d = dout[i]
             let s = 1 / (1 + expf(-g))
-            dgate[i] += dout[i] * up[i] * s * (1 + g * (1 - s))
-            dup[i] += dout[i] * g * s
+            dgate[i] = d * up[i] * s * (1 + g * (1 - s))
+            dup[i] = d * g * s
         }
     }
 }

@@ -364,20 +364,22 @@ public final class LlamaModel: ReplicableBackbone {
         let a = activations.base
         let mask = UnsafePointer(a + layout.mask)
         let g = gradients.base
-        var dCur = g + layout.dCur, dNext = g + layout.dNext
-        let dr1 = g + layout.dr1, dctx = g + layout.dctx, da1 = g + layout.da1, da2 = g + layout.da2
-        let dq = g + layout.dq, dqRaw = g + layout.dqRaw, dk = g + layout.dk, dkRaw = g + layout.dkRaw, dv = g + layout.dv
-        let dh = g + layout.dh, dgate = g + layout.dgate, dup = g + layout.dup
+        // dCur is the residual stream's gradient: ∂L/∂out of a block, then ∂L/∂r1, then
+        // ∂L/∂x, each branch's norm backward accumulating into it, so it is never copied.
+        // Every other buffer is written before it is read, except dq, dk, dv (below).
+        let dCur = g + layout.dCur, dLast = g + layout.dLast, dctx = g + layout.dctx
+        let da1 = g + layout.da1, da2 = g + layout.da2
+        let dq = g + layout.dq, dk = g + layout.dk, dv = g + layout.dv
+        let dh = g + layout.dh, dup = g + layout.dup
         let scratch = g + layout.scratch, normScratch = g + layout.normScratch, swiglu = a + layout.swiglu
         // last = RMSNorm_f(x_L), with padding rows dropped
         for n in 0..<BT {
             let m = mask[n]
-            for c in 0..<C { dr1[n * C + c] = m * lastHiddenGradient[n * C + c] }
+            for c in 0..<C { dLast[n * C + c] = m * lastHiddenGradient[n * C + c] }
         }
-        dCur.update(repeating: 0, count: BT * C)
-        hooks.norms.backwardRMS(layerCount, .finalRMSNorm, dinput: dCur, scratch: normScratch, dout: dr1,
-                                input: boundary(layerCount), weight: finalNorm, rstd: a + layout.finalRstd, mask: mask,
-                                B: B, T: T, C: C)
+        hooks.norms.backwardRMS(layerCount, .finalRMSNorm, dinput: dCur, accumulate: false, scratch: normScratch,
+                                dout: dLast, input: boundary(layerCount), weight: finalNorm, rstd: a + layout.finalRstd,
+                                mask: mask, B: B, T: T, C: C)
         hooks.hidden[layerCount]?.backward(hiddenGradient: dCur, mask: mask, batch: B, seqLen: T, width: C)
         for l in stride(from: layerCount - 1, through: hooks.lowestHookedLayer, by: -1) {
             let w = layers[l], s = layerBuffers(l), x = boundary(l)
@@ -387,41 +389,35 @@ public final class LlamaModel: ReplicableBackbone {
                 swigluForward(out: swiglu, gate: s.gate, up: s.up, B: 1, T: BT, H: I)
             }
             denseBackward(l, .downProj, dinput: dh, accumulate: false, dout: dCur, input: swiglu, weight: w.down, IC: I, OC: C)
-            dr1.update(from: dCur, count: BT * C)
-            dgate.update(repeating: 0, count: BT * I)
-            dup.update(repeating: 0, count: BT * I)
-            swigluBackward(dgate: dgate, dup: dup, dout: dh, gate: s.gate, up: s.up, B: 1, T: BT, H: I)
+            // h's gradient becomes gate's in place
+            swigluBackward(dgate: dh, dup: dup, dout: dh, gate: s.gate, up: s.up, B: 1, T: BT, H: I)
             // gate = a2·Wgᵀ, up = a2·Wuᵀ
-            denseBackward(l, .gateProj, dinput: da2, accumulate: false, dout: dgate, input: s.a2, weight: w.gate, IC: C, OC: I)
+            denseBackward(l, .gateProj, dinput: da2, accumulate: false, dout: dh, input: s.a2, weight: w.gate, IC: C, OC: I)
             denseBackward(l, .upProj, dinput: da2, accumulate: true, dout: dup, input: s.a2, weight: w.up, IC: C, OC: I)
-            // a2 = RMSNorm2(r1)
-            hooks.norms.backwardRMS(l, .postAttentionLayerNorm, dinput: dr1, scratch: normScratch, dout: da2,
-                                    input: s.r1, weight: w.postAttentionNorm, rstd: s.rstd2, mask: mask,
+            // a2 = RMSNorm2(r1); r1 also feeds out: dCur becomes ∂L/∂r1
+            hooks.norms.backwardRMS(l, .postAttentionLayerNorm, dinput: dCur, accumulate: true, scratch: normScratch,
+                                    dout: da2, input: s.r1, weight: w.postAttentionNorm, rstd: s.rstd2, mask: mask,
                                     B: B, T: T, C: C)
             // r1 = ctx·Woᵀ + x
-            denseBackward(l, .oProj, dinput: dctx, accumulate: false, dout: dr1, input: s.ctx, weight: w.output, IC: Q, OC: C)
-            dNext.update(from: dr1, count: BT * C)
-            // ctx = attention(q, k, v)
+            denseBackward(l, .oProj, dinput: dctx, accumulate: false, dout: dCur, input: s.ctx, weight: w.output, IC: Q, OC: C)
+            // ctx = attention(q, k, v): a group's query heads accumulate into its dk and dv
             dq.update(repeating: 0, count: BT * Q)
             dk.update(repeating: 0, count: BT * KV)
             dv.update(repeating: 0, count: BT * KV)
             groupedQueryAttentionBackward(dq: dq, dk: dk, dv: dv, scratch: scratch, dout: dctx, att: s.att,
                                           q: s.q, k: s.k, v: s.v, B: B, T: T, NH: NH, NKV: NKV, HD: HD,
                                           workers: layout.capacityWorkers)
-            // q = rope(a1·Wqᵀ), k = rope(a1·Wkᵀ)
-            dqRaw.update(repeating: 0, count: BT * Q)
-            dkRaw.update(repeating: 0, count: BT * KV)
-            rotaryBackward(dinp: dqRaw, dout: dq, positions: positions, cos: ropeCos, sin: ropeSin,
+            // q = rope(a1·Wqᵀ), k = rope(a1·Wkᵀ): the rotations' gradients in place
+            rotaryBackward(dinp: dq, dout: dq, positions: positions, cos: ropeCos, sin: ropeSin,
                            B: B, T: T, NH: NH, HD: HD, P: P)
-            rotaryBackward(dinp: dkRaw, dout: dk, positions: positions, cos: ropeCos, sin: ropeSin,
+            rotaryBackward(dinp: dk, dout: dk, positions: positions, cos: ropeCos, sin: ropeSin,
                            B: B, T: T, NH: NKV, HD: HD, P: P)
-            denseBackward(l, .qProj, dinput: da1, accumulate: false, dout: dqRaw, input: s.a1, weight: w.query, IC: C, OC: Q)
-            denseBackward(l, .kProj, dinput: da1, accumulate: true, dout: dkRaw, input: s.a1, weight: w.key, IC: C, OC: KV)
+            denseBackward(l, .qProj, dinput: da1, accumulate: false, dout: dq, input: s.a1, weight: w.query, IC: C, OC: Q)
+            denseBackward(l, .kProj, dinput: da1, accumulate: true, dout: dk, input: s.a1, weight: w.key, IC: C, OC: KV)
             denseBackward(l, .vProj, dinput: da1, accumulate: true, dout: dv, input: s.a1, weight: w.value, IC: C, OC: KV)
-            // a1 = RMSNorm1(x)
-            hooks.norms.backwardRMS(l, .inputLayerNorm, dinput: dNext, scratch: normScratch, dout: da1, input: x,
-                                    weight: w.inputNorm, rstd: s.rstd1, mask: mask, B: B, T: T, C: C)
-            swap(&dCur, &dNext)
+            // a1 = RMSNorm1(x); x also feeds r1: dCur becomes ∂L/∂x
+            hooks.norms.backwardRMS(l, .inputLayerNorm, dinput: dCur, accumulate: true, scratch: normScratch, dout: da1,
+                                    input: x, weight: w.inputNorm, rstd: s.rstd1, mask: mask, B: B, T: T, C: C)
             hooks.hidden[l]?.backward(hiddenGradient: dCur, mask: mask, batch: B, seqLen: T, width: C)
         }
     }
@@ -451,8 +447,8 @@ public final class LlamaModel: ReplicableBackbone {
         var mask = 0, normalized = 0, swiglu = 0, boundaries = 0, final = 0, finalRstd = 0, layers = 0, layerStride = 0
         var a1 = 0, rstd1 = 0, q = 0, k = 0, v = 0, att = 0, ctx = 0, r1 = 0, a2 = 0, rstd2 = 0, gate = 0, up = 0
         var activationCount = 0
-        var dCur = 0, dNext = 0, dr1 = 0, dctx = 0, da1 = 0, da2 = 0, dq = 0, dqRaw = 0, dk = 0, dkRaw = 0, dv = 0
-        var dh = 0, dgate = 0, dup = 0, scratch = 0, normScratch = 0
+        var dCur = 0, dLast = 0, dctx = 0, da1 = 0, da2 = 0, dq = 0, dk = 0, dv = 0
+        var dh = 0, dup = 0, scratch = 0, normScratch = 0
         var gradientCount = 0
 
         init(B: Int, T: Int, workers: Int, config: LlamaConfig?) {
@@ -487,18 +483,14 @@ public final class LlamaModel: ReplicableBackbone {
             activationCount = cursor.offset
             var grads = SlabCursor()
             dCur = grads.take(BT * C)                    // (B, T, C)
-            dNext = grads.take(BT * C)                   // (B, T, C)
-            dr1 = grads.take(BT * C)                     // (B, T, C)
+            dLast = grads.take(BT * C)                   // (B, T, C)
             dctx = grads.take(BT * Q)                    // (B, T, Q)
             da1 = grads.take(BT * C)                     // (B, T, C)
             da2 = grads.take(BT * C)                     // (B, T, C)
             dq = grads.take(BT * Q)                      // (B, T, Q)
-            dqRaw = grads.take(BT * Q)                   // (B, T, Q)
             dk = grads.take(BT * KV)                     // (B, T, KV)
-            dkRaw = grads.take(BT * KV)                  // (B, T, KV)
             dv = grads.take(BT * KV)                     // (B, T, KV)
-            dh = grads.take(BT * I)                      // (B, T, I)
-            dgate = grads.take(BT * I)                   // (B, T, I)
+            dh = grads.take(BT * I)                      // (B, T, I): h's gradient, then gate's
             dup = grads.take(BT * I)                     // (B, T, I)
             scratch = grads.take(workers * T * T)        // (workers, T, T): attention backward
             normScratch = grads.take(2 * BT * C)         // (2, B, T, C): xhat and ∂L/∂xhat for norm hooks

@@ -26,22 +26,24 @@ extension NormHookTable {
         entry.hook.forward(output: out, normalized: scratch, site: entry.site, batch: B, seqLen: T)
     }
 
-    /// `dinput += RMSNorm'(dout)`, plus the hook's `∂L/∂xhat` path.
+    /// `dinput (+)= RMSNorm'(dout)`, plus the hook's `∂L/∂xhat` path.
     ///
     /// RMSNorm backward is linear in `∂L/∂xhat = dout·w`, so the hook's extra `∂L/∂xhat`
     /// goes through the same kernel with unit weights.
     ///
     /// - Parameters:
-    ///   - dinput: `(B, T, C)`, accumulated
+    ///   - dinput: `(B, T, C)`, accumulated when `accumulate` (a pre-norm block's residual), else overwritten
     ///   - scratch: `(2, B, T, C)` workspace for `xhat` and the hook's `∂L/∂xhat`
     ///   - dout: `(B, T, C)`
     ///   - weight: `(C)`
     ///   - mask: `(B, T)`
-    func backwardRMS(_ layer: Int, _ module: NormModule, dinput: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
-                     dout: UnsafePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                     rstd: UnsafePointer<Float>, mask: UnsafePointer<Float>, B: Int, T: Int, C: Int) {
+    func backwardRMS(_ layer: Int, _ module: NormModule, dinput: UnsafeMutablePointer<Float>, accumulate: Bool,
+                     scratch: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, input: UnsafePointer<Float>,
+                     weight: UnsafePointer<Float>, rstd: UnsafePointer<Float>, mask: UnsafePointer<Float>,
+                     B: Int, T: Int, C: Int) {
         let N = B * T
-        rmsNormBackward(dinp: dinput, dweight: nil, rstd: rstd, dout: dout, input: input, weight: weight, B: 1, T: N, C: C)
+        rmsNormBackward(dinp: dinput, dweight: nil, rstd: rstd, dout: dout, input: input, weight: weight, B: 1, T: N, C: C,
+                        accumulate: accumulate)
         guard let entry = hooks[NormKey(layer: layer, module: module)] else { return }
         let xhat = scratch, dxhat = scratch + N * C
         rmsNormNormalized(out: xhat, input: input, rstd: rstd, N: N, C: C)

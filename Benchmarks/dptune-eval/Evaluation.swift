@@ -24,6 +24,14 @@ struct EvaluationResults {
         let noiseMultipliers: [Double?]
     }
 
+    /// One training run as it ran: what the tables average, one draw at a time.
+    struct LoggedRun {
+        let recipe: RunRecipe
+        /// What the run was for beyond its recipe (tuning, a label corruption, timing), or empty.
+        let note: String
+        let cell: Cell
+    }
+
     struct TimingRow {
         let strategy: String
         let privateRun: Cell
@@ -56,7 +64,8 @@ struct EvaluationResults {
     var forwardFLOPsPerToken = 0.0
     var accountantTimings: [(name: String, seconds: Double, value: Double)] = []
     var wallSeconds = 0.0
-    var runCount = 0
+    /// Every training run, in the order it ran.
+    var runs: [LoggedRun] = []
 }
 
 /// Runs the sections of an ``EvaluationPlan`` in order, logging each run to stderr.
@@ -71,7 +80,7 @@ final class Evaluation {
     let runner: EvaluationRunner
     let config: BertConfig
     private let started = ContinuousClock.now
-    private var runsDone = 0
+    private var runs: [EvaluationResults.LoggedRun] = []
 
     /// Training runs the plan asks for.
     var plannedRuns: Int {
@@ -198,7 +207,7 @@ final class Evaluation {
             log("timing the accountants")
             results.accountantTimings = (try? PerformanceProbe.accountantTimings()) ?? []
         }
-        results.runCount = runsDone
+        results.runs = runs
         results.wallSeconds = seconds(since: started)
         return results
     }
@@ -233,9 +242,9 @@ final class Evaluation {
     private func train(_ recipe: RunRecipe, on training: [TrainingExample]? = nil, scoredOn: [TrainingExample],
                        stopAfter: Int? = nil, note: String = "") -> Cell {
         let cell = runner.run(recipe, training: training ?? data.training, scoredOn: scoredOn, stopAfterSteps: stopAfter)
-        runsDone += 1
+        runs.append(.init(recipe: recipe, note: note, cell: cell))
         let privacy = recipe.nonPrivate ? "non-private" : String(format: "ε %g", recipe.epsilon)
-        let what = "run \(runsDone)/\(plannedRuns): \(recipe.strategy) \(privacy) lr \(recipe.learningRate) B \(recipe.expectedBatch) seed \(recipe.seed)"
+        let what = "run \(runs.count)/\(plannedRuns): \(recipe.strategy) \(privacy) lr \(recipe.learningRate) B \(recipe.expectedBatch) seed \(recipe.seed)"
             + (note.isEmpty ? "" : " [\(note)]")
         switch cell {
         case .success(let run):

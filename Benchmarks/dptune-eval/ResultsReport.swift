@@ -47,6 +47,7 @@ struct ResultsReport {
         if !results.robustness.isEmpty { out += robustnessSection() }
         if !results.coupling.isEmpty { out += couplingSection() }
         if !results.timings.isEmpty { out += performanceSection() }
+        if !results.runs.isEmpty { out += everyRunSection() }
         return out
     }
 
@@ -69,7 +70,7 @@ struct ResultsReport {
             - Command: `\(commandLine)`
             - Date: \(ISO8601DateFormatter().string(from: Date()))
             - Machine: \(Self.machine()), \(threads) OpenBLAS threads, OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "unset")
-            - Total wall time: \(String(format: "%.0f", results.wallSeconds)) s for \(results.runCount) training runs\(throughput())
+            - Total wall time: \(String(format: "%.0f", results.wallSeconds)) s for \(results.runs.count) training runs\(throughput())
             - To match the external reference's data size (about 5 minutes a training run on 2 cores): `swift run -c release \
             dptune-eval --train-per-task 2000 --validation-per-task 200 --test-per-task 0 --epochs 2 --batch 64 \
             --sections utility`
@@ -346,6 +347,39 @@ struct ResultsReport {
     }
 
     // MARK: plots
+
+    // MARK: every run
+
+    /// Each draw behind the means above, so that runs from several invocations can be pooled
+    /// and compared draw by draw rather than from their means and deviations.
+    private func everyRunSection() -> String {
+        var out = """
+
+            ## Every run
+
+            In the order they ran. Macro accuracy on the split the run was scored on (validation for tuning, \
+            test otherwise; none for timing runs).
+
+            | # | strategy | ε target | lr | B | seed | note | macro acc. % | ε spent | steps | wall s |
+            |---|---|---|---|---|---|---|---|---|---|---|
+
+            """
+        for (index, run) in results.runs.enumerated() {
+            let recipe = run.recipe
+            let target = recipe.nonPrivate ? "∞" : Self.number(recipe.epsilon)
+            let head = "| \(index + 1) | \(recipe.strategy) | \(target) | \(recipe.learningRate) | \(recipe.expectedBatch) "
+                + "| \(recipe.seed) | \(Self.cellText(run.note)) "
+            switch run.cell {
+            case .success(let result):
+                let macro = result.macroAccuracy.isFinite ? String(format: "%.1f", result.macroAccuracy * 100) : "—"
+                out += head + "| \(macro) | \(String(format: "%.3f", result.epsilonSpent)) | \(result.steps) "
+                    + "| \(String(format: "%.0f", result.wallSeconds)) |\n"
+            case .failure(let failure):
+                out += head + "| failed: \(Self.cellText(failure.description)) | — | — | — |\n"
+            }
+        }
+        return out
+    }
 
     private func privacyUtilityChart() -> LineChart {
         let series = plan.strategies.map { strategy in

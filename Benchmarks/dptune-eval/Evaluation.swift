@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import AdapterKit
 import Foundation
+import Linalg
 import Tokenizers
 import Training
 import Transformer
@@ -60,7 +61,7 @@ struct EvaluationResults {
     var sgemmPeaks: [Double] = []
     var sgemmPeak: Double { sgemmPeaks.max() ?? .nan }
     /// Computed tokens per real token: the trainer's length cuts and fixed chunks of 32.
-    var padding = (cut: Double.nan, fixed: Double.nan)
+    var padding = (cut: Double.nan, pieces: Double.nan, fixed: Double.nan)
     var forwardFLOPsPerToken = 0.0
     var accountantTimings: [(name: String, seconds: Double, value: Double)] = []
     var wallSeconds = 0.0
@@ -132,7 +133,8 @@ final class Evaluation {
             results.sgemmPeaks = [PerformanceProbe.sgemmPeak()]
             results.forwardFLOPsPerToken = PerformanceProbe.forwardFLOPsPerToken(config, sequenceLength: results.meanTokens)
             results.padding = PerformanceProbe.paddedTokensPerRealToken(
-                lengths: data.training.map(\.ids.count), batch: plan.expectedBatch, chunkSize: runner.chunkSize)
+                lengths: data.training.map(\.ids.count), batch: plan.expectedBatch, chunkSize: runner.chunkSize,
+                parts: BLAS.threadCount)
         }
         results.tuning = tune()
         let chosen = Dictionary(uniqueKeysWithValues: results.tuning.map { ($0.label, $0.chosen) })

@@ -43,22 +43,25 @@ enum PerformanceProbe {
 
     /// Tokens the backbone computes per real token when batches of `batch` records, drawn
     /// uniformly (a public seed), run shortest first in the trainer's ``LengthChunks`` of at
-    /// most `chunkSize`, and when the same sorted batches run in fixed chunks of `chunkSize`.
-    static func paddedTokensPerRealToken(lengths: [Int], batch: Int, chunkSize: Int,
-                                         batches: Int = 300) -> (cut: Double, fixed: Double) {
-        guard !lengths.isEmpty, batch > 0 else { return (.nan, .nan) }
+    /// most `chunkSize`; when each of those chunks is split into the `parts` pieces the cores
+    /// run, each padded to its own longest record (what a step computes); and when the same
+    /// sorted batches run in fixed chunks of `chunkSize`.
+    static func paddedTokensPerRealToken(lengths: [Int], batch: Int, chunkSize: Int, parts: Int,
+                                         batches: Int = 300) -> (cut: Double, pieces: Double, fixed: Double) {
+        guard !lengths.isEmpty, batch > 0 else { return (.nan, .nan, .nan) }
         var generator = SeededGenerator(seed: 41)
-        var real = 0, cut = 0, fixed = 0
+        var real = 0, cut = 0, pieces = 0, fixed = 0
         let chunks = LengthChunks(maxCount: chunkSize)
         for _ in 0..<batches {
             let drawn = (0..<batch).map { _ in lengths[Int(generator.next() % UInt64(lengths.count))] }.sorted()
-            // Each chunk pads to its longest member.
+            // Each chunk or piece pads to its longest member.
             func computed(_ ranges: [Range<Int>]) -> Int { ranges.reduce(0) { $0 + $1.count * (drawn[$1].max() ?? 0) } }
             real += drawn.reduce(0, +)
             cut += computed(chunks.ranges(lengths: drawn))
+            pieces += computed(chunks.pieces(lengths: drawn, parts: parts))
             fixed += computed(stride(from: 0, to: drawn.count, by: chunkSize).map { $0..<min($0 + chunkSize, drawn.count) })
         }
-        return (Double(cut) / Double(real), Double(fixed) / Double(real))
+        return (Double(cut) / Double(real), Double(pieces) / Double(real), Double(fixed) / Double(real))
     }
 
     /// Peak resident set size of this process so far (getrusage), in MiB.

@@ -303,8 +303,11 @@ struct ResultsReport {
             is frozen: no weight gradients); padding and adapter FLOPs are not counted, so achieved GFLOP/s is a lower \
             bound. Padding: a batch runs shortest first in chunks cut where padded tokens plus a per-chunk cost are \
             least, which computes \(String(format: "%.2f", results.padding.cut)) tokens per real token on these \
-            records (fixed chunks of the same size: \(String(format: "%.2f", results.padding.fixed)); 300 batches of \
-            \(plan.expectedBatch) drawn with a public seed). DP-Forward trains no backbone parameters: its row times the one forward release of every record \
+            records (fixed chunks of the same size: \(String(format: "%.2f", results.padding.fixed))); each chunk \
+            runs as \(threads) pieces, one a core, each padded to its own longest record, which computes \
+            \(String(format: "%.2f", results.padding.pieces)) (300 batches of \(plan.expectedBatch) drawn with a \
+            public seed). Counting every computed token, as a framework that pads every batch counts its FLOPs, \
+            would multiply the gradient strategies' GFLOP/s and ratios by that factor. DP-Forward trains no backbone parameters: its row times the one forward release of every record \
             (forward FLOPs only) and has no DP-SGD overhead to compare. Peak RSS is the process high-water mark after \
             the strategy's runs (it only grows).
 

@@ -60,7 +60,7 @@ struct EvaluationResults {
     /// and flatter every ratio; the ratios use the highest.
     var sgemmPeaks: [Double] = []
     var sgemmPeak: Double { sgemmPeaks.max() ?? .nan }
-    /// Computed tokens per real token: the trainer's length cuts and fixed chunks of 32.
+    /// Computed tokens per real token: the trainer's length cuts, their pieces (one a core) and fixed chunks of 32.
     var padding = (cut: Double.nan, pieces: Double.nan, fixed: Double.nan)
     var forwardFLOPsPerToken = 0.0
     var accountantTimings: [(name: String, seconds: Double, value: Double)] = []

@@ -120,7 +120,8 @@ public final class BertEncoder: ReplicableBackbone {
     /// grow (and zero) its slabs during the steps that follow.
     public func replica() throws -> any Backbone {
         let replica = try BertEncoder(config: config, weights: file)
-        if layout.capacityB > 0 { replica.reserve(batch: layout.capacityB, seqLen: layout.capacityT) }
+        replica.activations.reserve(activations.count)
+        replica.gradients.reserve(gradients.count)
         return replica
     }
 
@@ -271,7 +272,7 @@ public final class BertEncoder: ReplicableBackbone {
             // ctx = attention(q, k, v)
             attentionBackward(dq: dq, dk: dk, dv: dv, scratch: scratch, dout: dctx, att: s.att,
                               q: s.q, k: s.k, v: s.v, ld: C, B: B, T: T, C: C, NH: NH,
-                              workers: layout.capacityWorkers)
+                              workers: layout.workers)
             // q, k, v = x·Wᵀ + b
             denseBackward(l, .query, dinput: dNext, accumulate: true, dout: dq, input: x, weight: w.query, IC: C, OC: C)
             denseBackward(l, .key, dinput: dNext, accumulate: true, dout: dk, input: x, weight: w.key, IC: C, OC: C)
@@ -306,9 +307,9 @@ public final class BertEncoder: ReplicableBackbone {
 
     // MARK: slab layout
 
-    /// Offsets (in floats) of every region, sized for the largest batch seen so far.
+    /// Offsets (in floats) of every region for one batch shape.
     struct Layout {
-        var capacityB = 0, capacityT = 0, capacityWorkers = 0
+        var B = 0, T = 0, workers = 0
         var mask = 0, embeddingSum = 0, normalized = 0, embeddingMean = 0, embeddingRstd = 0, boundaries = 0, layers = 0, layerStride = 0
         var q = 0, k = 0, v = 0, att = 0, ctx = 0, r1 = 0, mean1 = 0, rstd1 = 0, h1 = 0, f = 0
         var gelu = 0, r2 = 0, mean2 = 0, rstd2 = 0
@@ -318,9 +319,9 @@ public final class BertEncoder: ReplicableBackbone {
 
         init(B: Int, T: Int, workers: Int, config: BertConfig?) {
             guard let config else { return }
-            capacityB = B
-            capacityT = T
-            capacityWorkers = workers
+            self.B = B
+            self.T = T
+            self.workers = workers
             let BT = B * T, C = config.hiddenSize, I = config.intermediateSize, NH = config.numAttentionHeads
             let L = config.numHiddenLayers
             var cursor = SlabCursor()
@@ -367,21 +368,27 @@ public final class BertEncoder: ReplicableBackbone {
         let q, k, v, att, ctx, r1, mean1, rstd1, h1, f, r2, mean2, rstd2: UnsafeMutablePointer<Float>
     }
 
+    /// Lays the slabs out for exactly this batch shape; a slab grows only when the shape
+    /// needs more floats than any before it.
+    ///
+    /// Laying them out for the largest batch and the longest sequence seen, each on its own,
+    /// multiplied the two: the label names' pass (77 names of 11 tokens) followed by pieces of
+    /// 64-token records made MiniLM's slabs 77 × 64 rows, five times what any pass needed,
+    /// and every replica zeroed them again.
     private func reserve(batch: Int, seqLen: Int) {
-        let workers = BLAS.threadCount
-        guard batch > layout.capacityB || seqLen > layout.capacityT || workers > layout.capacityWorkers else { return }
-        let newLayout = Layout(B: max(batch, layout.capacityB), T: max(seqLen, layout.capacityT),
-                               workers: max(workers, layout.capacityWorkers), config: config)
-        activations.reserve(newLayout.activationCount)
-        gradients.reserve(newLayout.gradientCount)
-        layout = newLayout
-        let capacity = newLayout.capacityB * newLayout.capacityT
-        ids = [Int32](repeating: 0, count: capacity)
-        tokenTypes = [Int32](repeating: 0, count: capacity)
+        let workers = max(BLAS.threadCount, layout.workers)
+        guard batch != layout.B || seqLen != layout.T || workers != layout.workers else { return }
+        layout = Layout(B: batch, T: seqLen, workers: workers, config: config)
+        activations.reserve(layout.activationCount)
+        gradients.reserve(layout.gradientCount)
+        if ids.count < batch * seqLen {
+            ids = [Int32](repeating: 0, count: batch * seqLen)
+            tokenTypes = ids
+        }
     }
 
     private func boundary(_ k: Int) -> UnsafeMutablePointer<Float> {
-        activations.base + layout.boundaries + k * layout.capacityB * layout.capacityT * config.hiddenSize
+        activations.base + layout.boundaries + k * layout.B * layout.T * config.hiddenSize
     }
 
     private func layerActivations(_ l: Int) -> LayerActivations {

@@ -110,7 +110,8 @@ public final class GPT2Model: ReplicableBackbone {
     /// grow (and zero) its slabs during the steps that follow.
     public func replica() throws -> any Backbone {
         let replica = try GPT2Model(config: config, weights: file)
-        if layout.capacityB > 0 { replica.reserve(batch: layout.capacityB, seqLen: layout.capacityT) }
+        replica.activations.reserve(activations.count)
+        replica.gradients.reserve(gradients.count)
         return replica
     }
 
@@ -249,7 +250,7 @@ public final class GPT2Model: ReplicableBackbone {
             // ctx = attention(qkv)
             attentionBackward(dq: dqkv, dk: dqkv + C, dv: dqkv + 2 * C, scratch: scratch, dout: dctx, att: s.att,
                               q: s.qkv, k: s.qkv + C, v: s.qkv + 2 * C, ld: 3 * C, B: B, T: T, C: C, NH: NH,
-                              workers: layout.capacityWorkers)
+                              workers: layout.workers)
             // qkv = a1·Wattn + b
             denseBackward(l, .qkv, dinput: da1, accumulate: false, dout: dqkv, input: s.a1, weight: w.attention,
                           IC: C, OC: 3 * C)
@@ -279,9 +280,9 @@ public final class GPT2Model: ReplicableBackbone {
 
     // MARK: slab layout
 
-    /// Offsets (in floats) of every region, sized for the largest batch seen so far.
+    /// Offsets (in floats) of every region for one batch shape.
     struct Layout {
-        var capacityB = 0, capacityT = 0, capacityWorkers = 0
+        var B = 0, T = 0, workers = 0
         var mask = 0, normalized = 0, gelu = 0, boundaries = 0, final = 0, finalMean = 0, finalRstd = 0, layers = 0, layerStride = 0
         var a1 = 0, mean1 = 0, rstd1 = 0, qkv = 0, att = 0, ctx = 0, r1 = 0, a2 = 0, mean2 = 0, rstd2 = 0, f = 0
         var activationCount = 0
@@ -290,9 +291,9 @@ public final class GPT2Model: ReplicableBackbone {
 
         init(B: Int, T: Int, workers: Int, config: GPT2Config?) {
             guard let config else { return }
-            capacityB = B
-            capacityT = T
-            capacityWorkers = workers
+            self.B = B
+            self.T = T
+            self.workers = workers
             let BT = B * T, C = config.nEmbd, I = config.innerSize, NH = config.nHead, L = config.nLayer
             var cursor = SlabCursor()
             mask = cursor.take(BT)                       // (B, T)
@@ -335,19 +336,24 @@ public final class GPT2Model: ReplicableBackbone {
         let a1, mean1, rstd1, qkv, att, ctx, r1, a2, mean2, rstd2, f: UnsafeMutablePointer<Float>
     }
 
+    /// Lays the slabs out for exactly this batch shape; a slab grows only when the shape
+    /// needs more floats than any before it.
+    ///
+    /// Laying them out for the largest batch and the longest sequence seen, each on its own,
+    /// multiplied the two: the label names' pass (77 names of 11 tokens) followed by pieces of
+    /// 64-token records made MiniLM's slabs 77 × 64 rows, five times what any pass needed,
+    /// and every replica zeroed them again.
     private func reserve(batch: Int, seqLen: Int) {
-        let workers = BLAS.threadCount
-        guard batch > layout.capacityB || seqLen > layout.capacityT || workers > layout.capacityWorkers else { return }
-        let newLayout = Layout(B: max(batch, layout.capacityB), T: max(seqLen, layout.capacityT),
-                               workers: max(workers, layout.capacityWorkers), config: config)
-        activations.reserve(newLayout.activationCount)
-        gradients.reserve(newLayout.gradientCount)
-        layout = newLayout
-        ids = [Int32](repeating: 0, count: newLayout.capacityB * newLayout.capacityT)
+        let workers = max(BLAS.threadCount, layout.workers)
+        guard batch != layout.B || seqLen != layout.T || workers != layout.workers else { return }
+        layout = Layout(B: batch, T: seqLen, workers: workers, config: config)
+        activations.reserve(layout.activationCount)
+        gradients.reserve(layout.gradientCount)
+        if ids.count < batch * seqLen { ids = [Int32](repeating: 0, count: batch * seqLen) }
     }
 
     private func boundary(_ k: Int) -> UnsafeMutablePointer<Float> {
-        activations.base + layout.boundaries + k * layout.capacityB * layout.capacityT * config.nEmbd
+        activations.base + layout.boundaries + k * layout.B * layout.T * config.nEmbd
     }
 
     private func layerActivations(_ l: Int) -> LayerActivations {

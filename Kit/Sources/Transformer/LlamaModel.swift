@@ -220,7 +220,8 @@ public final class LlamaModel: ReplicableBackbone {
     /// starts with this instance's activation capacity.
     public func replica() throws -> any Backbone {
         let replica = LlamaModel(sharingWeightsOf: self)
-        if layout.capacityB > 0 { replica.reserve(batch: layout.capacityB, seqLen: layout.capacityT) }
+        replica.activations.reserve(activations.count)
+        replica.gradients.reserve(gradients.count)
         return replica
     }
 
@@ -406,7 +407,7 @@ public final class LlamaModel: ReplicableBackbone {
             dv.update(repeating: 0, count: BT * KV)
             groupedQueryAttentionBackward(dq: dq, dk: dk, dv: dv, scratch: scratch, dout: dctx, att: s.att,
                                           q: s.q, k: s.k, v: s.v, B: B, T: T, NH: NH, NKV: NKV, HD: HD,
-                                          workers: layout.capacityWorkers)
+                                          workers: layout.workers)
             // q = rope(a1·Wqᵀ), k = rope(a1·Wkᵀ): the rotations' gradients in place
             rotaryBackward(dinp: dq, dout: dq, positions: positions, cos: ropeCos, sin: ropeSin,
                            B: B, T: T, NH: NH, HD: HD, P: P)
@@ -441,9 +442,9 @@ public final class LlamaModel: ReplicableBackbone {
 
     // MARK: slab layout
 
-    /// Offsets (in floats) of every region, sized for the largest batch seen so far.
+    /// Offsets (in floats) of every region for one batch shape.
     struct Layout {
-        var capacityB = 0, capacityT = 0, capacityWorkers = 0
+        var B = 0, T = 0, workers = 0
         var mask = 0, normalized = 0, swiglu = 0, boundaries = 0, final = 0, finalRstd = 0, layers = 0, layerStride = 0
         var a1 = 0, rstd1 = 0, q = 0, k = 0, v = 0, att = 0, ctx = 0, r1 = 0, a2 = 0, rstd2 = 0, gate = 0, up = 0
         var activationCount = 0
@@ -453,9 +454,9 @@ public final class LlamaModel: ReplicableBackbone {
 
         init(B: Int, T: Int, workers: Int, config: LlamaConfig?) {
             guard let config else { return }
-            capacityB = B
-            capacityT = T
-            capacityWorkers = workers
+            self.B = B
+            self.T = T
+            self.workers = workers
             let BT = B * T, C = config.hiddenSize, I = config.intermediateSize, NH = config.headCount
             let Q = NH * config.headDim, KV = config.kvHeadCount * config.headDim, L = config.layerCount
             var cursor = SlabCursor()
@@ -498,20 +499,27 @@ public final class LlamaModel: ReplicableBackbone {
         }
     }
 
+    /// Lays the slabs out for exactly this batch shape; a slab grows only when the shape
+    /// needs more floats than any before it.
+    ///
+    /// Laying them out for the largest batch and the longest sequence seen, each on its own,
+    /// multiplied the two: the label names' pass (77 names of 11 tokens) followed by pieces of
+    /// 64-token records made MiniLM's slabs 77 × 64 rows, five times what any pass needed,
+    /// and every replica zeroed them again.
     private func reserve(batch: Int, seqLen: Int) {
-        let workers = BLAS.threadCount
-        guard batch > layout.capacityB || seqLen > layout.capacityT || workers > layout.capacityWorkers else { return }
-        let newLayout = Layout(B: max(batch, layout.capacityB), T: max(seqLen, layout.capacityT),
-                               workers: max(workers, layout.capacityWorkers), config: config)
-        activations.reserve(newLayout.activationCount)
-        gradients.reserve(newLayout.gradientCount)
-        layout = newLayout
-        ids = [Int32](repeating: 0, count: newLayout.capacityB * newLayout.capacityT)
-        positions = ids
+        let workers = max(BLAS.threadCount, layout.workers)
+        guard batch != layout.B || seqLen != layout.T || workers != layout.workers else { return }
+        layout = Layout(B: batch, T: seqLen, workers: workers, config: config)
+        activations.reserve(layout.activationCount)
+        gradients.reserve(layout.gradientCount)
+        if ids.count < batch * seqLen {
+            ids = [Int32](repeating: 0, count: batch * seqLen)
+            positions = ids
+        }
     }
 
     private func boundary(_ k: Int) -> UnsafeMutablePointer<Float> {
-        activations.base + layout.boundaries + k * layout.capacityB * layout.capacityT * config.hiddenSize
+        activations.base + layout.boundaries + k * layout.B * layout.T * config.hiddenSize
     }
 
     private func layerBuffers(_ l: Int) -> BlockBuffers {

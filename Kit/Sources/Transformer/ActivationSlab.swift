@@ -28,6 +28,37 @@ final class ActivationSlab {
     }
 }
 
+/// Where a model's regions lie in its slabs for one batch shape `(B, T)` and `workers`
+/// concurrent attention workers.
+protocol SlabLayout {
+    associatedtype Config
+    var B: Int { get }
+    var T: Int { get }
+    var workers: Int { get }
+    var activationCount: Int { get }
+    var gradientCount: Int { get }
+    init(B: Int, T: Int, workers: Int, config: Config?)
+}
+
+extension SlabLayout {
+    /// Lays the slabs out for exactly `batch × seqLen`, growing them if this shape needs more
+    /// floats than any before; false when they already were.
+    ///
+    /// Laying them out for the largest batch and the longest sequence seen, each on its own,
+    /// multiplied the two: the label names' pass (77 names of 11 tokens) followed by pieces
+    /// of 64-token records made MiniLM's slabs 77 × 64 rows, five times what any pass
+    /// needed, and every replica zeroed them again.
+    mutating func fit(batch: Int, seqLen: Int, config: Config?, activations: ActivationSlab,
+                      gradients: ActivationSlab) -> Bool {
+        let workers = max(BLAS.threadCount, self.workers)
+        guard batch != B || seqLen != T || workers != self.workers else { return false }
+        self = Self(B: batch, T: seqLen, workers: workers, config: config)
+        activations.reserve(activationCount)
+        gradients.reserve(gradientCount)
+        return true
+    }
+}
+
 /// Hands out consecutive offsets inside a slab, each rounded up to 16 floats (64 bytes).
 struct SlabCursor {
     private(set) var offset = 0

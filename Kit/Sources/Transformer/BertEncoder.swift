@@ -308,7 +308,7 @@ public final class BertEncoder: ReplicableBackbone {
     // MARK: slab layout
 
     /// Offsets (in floats) of every region for one batch shape.
-    struct Layout {
+    struct Layout: SlabLayout {
         var B = 0, T = 0, workers = 0
         var mask = 0, embeddingSum = 0, normalized = 0, embeddingMean = 0, embeddingRstd = 0, boundaries = 0, layers = 0, layerStride = 0
         var q = 0, k = 0, v = 0, att = 0, ctx = 0, r1 = 0, mean1 = 0, rstd1 = 0, h1 = 0, f = 0
@@ -368,23 +368,12 @@ public final class BertEncoder: ReplicableBackbone {
         let q, k, v, att, ctx, r1, mean1, rstd1, h1, f, r2, mean2, rstd2: UnsafeMutablePointer<Float>
     }
 
-    /// Lays the slabs out for exactly this batch shape; a slab grows only when the shape
-    /// needs more floats than any before it.
-    ///
-    /// Laying them out for the largest batch and the longest sequence seen, each on its own,
-    /// multiplied the two: the label names' pass (77 names of 11 tokens) followed by pieces of
-    /// 64-token records made MiniLM's slabs 77 × 64 rows, five times what any pass needed,
-    /// and every replica zeroed them again.
+    /// Lays the slabs out for exactly this batch shape (``SlabLayout/fit(batch:seqLen:config:activations:gradients:)``).
     private func reserve(batch: Int, seqLen: Int) {
-        let workers = max(BLAS.threadCount, layout.workers)
-        guard batch != layout.B || seqLen != layout.T || workers != layout.workers else { return }
-        layout = Layout(B: batch, T: seqLen, workers: workers, config: config)
-        activations.reserve(layout.activationCount)
-        gradients.reserve(layout.gradientCount)
-        if ids.count < batch * seqLen {
-            ids = [Int32](repeating: 0, count: batch * seqLen)
-            tokenTypes = ids
-        }
+        guard layout.fit(batch: batch, seqLen: seqLen, config: config, activations: activations, gradients: gradients),
+              ids.count < batch * seqLen else { return }
+        ids = [Int32](repeating: 0, count: batch * seqLen)
+        tokenTypes = ids
     }
 
     private func boundary(_ k: Int) -> UnsafeMutablePointer<Float> {

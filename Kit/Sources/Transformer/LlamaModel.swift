@@ -443,7 +443,7 @@ public final class LlamaModel: ReplicableBackbone {
     // MARK: slab layout
 
     /// Offsets (in floats) of every region for one batch shape.
-    struct Layout {
+    struct Layout: SlabLayout {
         var B = 0, T = 0, workers = 0
         var mask = 0, normalized = 0, swiglu = 0, boundaries = 0, final = 0, finalRstd = 0, layers = 0, layerStride = 0
         var a1 = 0, rstd1 = 0, q = 0, k = 0, v = 0, att = 0, ctx = 0, r1 = 0, a2 = 0, rstd2 = 0, gate = 0, up = 0
@@ -499,23 +499,12 @@ public final class LlamaModel: ReplicableBackbone {
         }
     }
 
-    /// Lays the slabs out for exactly this batch shape; a slab grows only when the shape
-    /// needs more floats than any before it.
-    ///
-    /// Laying them out for the largest batch and the longest sequence seen, each on its own,
-    /// multiplied the two: the label names' pass (77 names of 11 tokens) followed by pieces of
-    /// 64-token records made MiniLM's slabs 77 × 64 rows, five times what any pass needed,
-    /// and every replica zeroed them again.
+    /// Lays the slabs out for exactly this batch shape (``SlabLayout/fit(batch:seqLen:config:activations:gradients:)``).
     private func reserve(batch: Int, seqLen: Int) {
-        let workers = max(BLAS.threadCount, layout.workers)
-        guard batch != layout.B || seqLen != layout.T || workers != layout.workers else { return }
-        layout = Layout(B: batch, T: seqLen, workers: workers, config: config)
-        activations.reserve(layout.activationCount)
-        gradients.reserve(layout.gradientCount)
-        if ids.count < batch * seqLen {
-            ids = [Int32](repeating: 0, count: batch * seqLen)
-            positions = ids
-        }
+        guard layout.fit(batch: batch, seqLen: seqLen, config: config, activations: activations, gradients: gradients),
+              ids.count < batch * seqLen else { return }
+        ids = [Int32](repeating: 0, count: batch * seqLen)
+        positions = ids
     }
 
     private func boundary(_ k: Int) -> UnsafeMutablePointer<Float> {

@@ -8,8 +8,8 @@ import Linalg
 ///
 /// Key `j` is visible from query `t` iff `mask[b, j] != 0` and, when causal, `j <= t`.
 /// Masked scores are `-inf` before the softmax, so their probabilities are exactly 0
-/// and padding keys receive exactly zero gradient. A grouped-query variant (Llama)
-/// would index k and v by `h / (NH / NKV)`; the rest is unchanged.
+/// and padding keys receive exactly zero gradient. Llama's narrower keys and values have
+/// their own kernel, ``groupedQueryAttentionForward``.
 ///
 /// - Parameters:
 ///   - out: `(B, T, C)`, overwritten: head `h` fills columns `h*hs ..< (h+1)*hs`

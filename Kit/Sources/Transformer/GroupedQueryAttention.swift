@@ -52,16 +52,20 @@ func groupedQueryAttentionForward(
     }
 }
 
-/// Accumulates `dq`, `dk`, `dv` from `dout` through ``groupedQueryAttentionForward`` with
+/// Writes `dq`, `dk`, `dv` from `dout` through ``groupedQueryAttentionForward`` with
 /// `TQ = TK = T` and no offset (training runs whole sequences).
 ///
 /// With `P = softmax(S)`, `S = scale · Q_h K_gᵀ`, `O_h = P V_g`, summing over the query heads
-/// `h` of group `g`: `dP = dO_h V_gᵀ`, `dV_g += Pᵀ dO_h`, `dS = P ⊙ (dP - rowsum(P ⊙ dP))` (in place of `dP`),
-/// `dQ_h += scale · dS K_g`, `dK_g += scale · dSᵀ Q_h`.
+/// `h` of group `g`: `dP = dO_h V_gᵀ`, `dV_g = Σ_h Pᵀ dO_h`, `dS = P ⊙ (dP - rowsum(P ⊙ dP))`
+/// (in place of `dP`), `dQ_h = scale · dS K_g`, `dK_g = Σ_h scale · dSᵀ Q_h`.
+///
+/// All three are overwritten, so they need no zeroing first: each query head writes its own
+/// columns of `dq` once, and a group's first head writes `dk_g` and `dv_g` that the others
+/// add to.
 ///
 /// - Parameters:
-///   - dq: `(B, T, Q)`, accumulated
-///   - dk, dv: `(B, T, KV)`, accumulated
+///   - dq: `(B, T, Q)`, overwritten
+///   - dk, dv: `(B, T, KV)`, overwritten
 ///   - scratch: `(workers, T, T)` workspace, one slice per concurrent worker
 ///   - workers: the slices in `scratch`; at least 1, at most ``BLAS/threadCount`` are used
 ///   - dout: `(B, T, Q)`
@@ -76,8 +80,8 @@ func groupedQueryAttentionBackward(
     let Q = NH * HD, KV = NKV * HD, group = NH / NKV
     let scale = 1 / Float(HD).squareRoot()
     nonisolated(unsafe) let dq = dq, dk = dk, dv = dv, scratch = scratch, dout = dout, att = att, q = q, k = k, v = v
-    // One (b, g) key/value group per item: its query heads accumulate into dk_g and dv_g in
-    // order h = g·group, g·group + 1, …, as a serial loop would.
+    // One (b, g) key/value group per item: its query heads sum into dk_g and dv_g in order
+    // h = g·group, g·group + 1, …, as a serial loop would.
     concurrentChunks(B * NKV, minimumChunk: 1, maximumChunks: workers) { worker, groups in
         let dS = scratch + worker * T * T
         for item in groups {
@@ -87,16 +91,18 @@ func groupedQueryAttentionBackward(
             for h in (g * group)..<((g + 1) * group) {
                 let P = att + (b * NH + h) * T * T
                 let dO = dout + b * T * Q + h * HD
+                let groupBeta: Float = h == g * group ? 0 : 1
                 // dP = dO · v_gᵀ   (T, T)
                 BLAS.sgemm(transB: true, m: T, n: T, k: HD, a: dO, lda: Q, b: vb + g * HD, ldb: KV, c: dS, ldc: T)
-                // dv_g += Pᵀ · dO
-                BLAS.sgemm(transA: true, m: T, n: HD, k: T, a: P, lda: T, b: dO, ldb: Q, beta: 1, c: dvb + g * HD, ldc: KV)
+                // dv_g (+)= Pᵀ · dO
+                BLAS.sgemm(transA: true, m: T, n: HD, k: T, a: P, lda: T, b: dO, ldb: Q, beta: groupBeta,
+                           c: dvb + g * HD, ldc: KV)
                 softmaxBackward(dinput: dS, dout: dS, out: P, N: T, K: T)
-                // dq_h += scale · dS · k_g;  dk_g += scale · dSᵀ · q_h
+                // dq_h = scale · dS · k_g;  dk_g (+)= scale · dSᵀ · q_h
                 BLAS.sgemm(m: T, n: HD, k: T, alpha: scale, a: dS, lda: T, b: kb + g * HD, ldb: KV,
-                           beta: 1, c: dqb + h * HD, ldc: Q)
+                           c: dqb + h * HD, ldc: Q)
                 BLAS.sgemm(transA: true, m: T, n: HD, k: T, alpha: scale, a: dS, lda: T, b: qb + h * HD, ldb: Q,
-                           beta: 1, c: dkb + g * HD, ldc: KV)
+                           beta: groupBeta, c: dkb + g * HD, ldc: KV)
             }
         }
     }

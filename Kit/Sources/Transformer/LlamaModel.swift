@@ -401,10 +401,7 @@ public final class LlamaModel: ReplicableBackbone {
                                     B: B, T: T, C: C)
             // r1 = ctx·Woᵀ + x
             denseBackward(l, .oProj, dinput: dctx, accumulate: false, dout: dCur, input: s.ctx, weight: w.output, IC: Q, OC: C)
-            // ctx = attention(q, k, v): a group's query heads accumulate into its dk and dv
-            dq.update(repeating: 0, count: BT * Q)
-            dk.update(repeating: 0, count: BT * KV)
-            dv.update(repeating: 0, count: BT * KV)
+            // ctx = attention(q, k, v)
             groupedQueryAttentionBackward(dq: dq, dk: dk, dv: dv, scratch: scratch, dout: dctx, att: s.att,
                                           q: s.q, k: s.k, v: s.v, B: B, T: T, NH: NH, NKV: NKV, HD: HD,
                                           workers: layout.workers)

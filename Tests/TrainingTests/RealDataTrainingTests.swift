@@ -44,9 +44,9 @@ struct RealDataTrainingTests {
     /// sentences, each review encoded alone (`train.instruction = omit`).
     ///
     /// The accuracy of a DP run is a random variable: over the five reproducible seeds 1–5
-    /// the same recipe gave 78.6, 76.4, 77.0, 78.3 and 76.4 % (README). With the secure
-    /// generator the test would fail on an unlucky draw of noise and batches, so it pins
-    /// seed 1's draw — the same noise scale, only reproducible.
+    /// the same recipe gave 78.6, 76.4, 77.0, 78.3 and 76.4 % (77.3 ± 1.1, docs/EVALUATION.md,
+    /// section 1). With the secure generator the test would fail on an unlucky draw of noise
+    /// and batches, so it pins seed 1's draw — the same noise scale, only reproducible.
     @Test func loraLearnsSentimentAtEpsilonEight() throws {
         let labels = ["sentiment": ["negative", "positive"]]
         let encoder = ClassificationExampleEncoder(tokenizer: try MiniLMFixture.encoder().tokenizer, labels: labels, maxLength: 64,

@@ -19,7 +19,8 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .target(name: "CVectorMath"),
-        .target(name: "Linalg", dependencies: ["CBLAS", "CVectorMath"]),
+        .target(name: "CSGEMM"),
+        .target(name: "Linalg", dependencies: ["CBLAS", "CVectorMath", "CSGEMM"]),
         .target(name: "Transformer", dependencies: ["Linalg"]),
         .target(name: "Privacy", dependencies: ["Linalg"]),
         .target(name: "AdapterKit", dependencies: ["Transformer", "Privacy"]),

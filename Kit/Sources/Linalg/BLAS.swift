@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 import CBLAS
+import CSGEMM
 import Synchronization
 
-/// Row-major single-precision GEMM and thread control, through OpenBLAS.
+/// Row-major single-precision GEMM and thread control.
 ///
-/// Every dense product in the engine goes through here so that time spent outside
-/// OpenBLAS is easy to see in a profile.
+/// Every dense product in the engine goes through here so that time spent outside the
+/// GEMM kernels is easy to see in a profile. On a CPU with AVX-512F the products run on
+/// the engine's own kernel (`CSGEMM`): the OpenBLAS build this project links runs its
+/// AVX2 kernels there, at half of what a core with full-width 512-bit units can do.
+/// Elsewhere they go to OpenBLAS.
 public enum BLAS {
     /// The configured thread count and whether a ``concurrentChunks(_:minimumChunk:_:)``
     /// region is running (OpenBLAS is then held at one thread).
@@ -47,11 +51,23 @@ public enum BLAS {
         }
     }
 
+    /// Whether products run on the AVX-512 kernel: on a CPU with AVX-512F, unless
+    /// turned off with ``setUsesAVX512Kernel(_:)``.
+    public static var usesAVX512Kernel: Bool { dptune_sgemm_available() != 0 }
+
+    /// Turns the AVX-512 kernel off or back on for the whole process, so that a benchmark
+    /// can measure OpenBLAS on the same machine.
+    public static func setUsesAVX512Kernel(_ on: Bool) { dptune_sgemm_allow(on ? 1 : 0) }
+
     /// `C = alpha * op(A) * op(B) + beta * C`, all row-major.
     ///
     /// `op(A)` is `(m, k)` and `op(B)` is `(k, n)`; `lda`, `ldb`, `ldc` are row strides
     /// of the matrices as stored (before the transpose).
-    @inlinable
+    ///
+    /// On the AVX-512 kernel the rows of C are split across the configured threads, and
+    /// every entry is one sum over `k` in order, so the result is the same for every
+    /// thread count and every split of the rows (a piece of a batch gets the bits it
+    /// would get inside the whole batch). OpenBLAS gives neither guarantee.
     public static func sgemm(
         transA: Bool = false, transB: Bool = false,
         m: Int, n: Int, k: Int,
@@ -62,6 +78,15 @@ public enum BLAS {
         c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         if m == 0 || n == 0 { return }
+        if usesAVX512Kernel {
+            nonisolated(unsafe) let a = a, b = b, c = c
+            splitRows(m: m, n: n, k: k) { rows in
+                dptune_sgemm(transA ? 1 : 0, transB ? 1 : 0, rows.count, n, k, alpha,
+                             transA ? a + rows.lowerBound : a + rows.lowerBound * lda, lda, b, ldb,
+                             beta, c + rows.lowerBound * ldc, ldc)
+            }
+            return
+        }
         cblas_sgemm(
             CblasRowMajor,
             transA ? CblasTrans : CblasNoTrans,
@@ -69,6 +94,35 @@ public enum BLAS {
             Int32(m), Int32(n), Int32(k),
             alpha, a, Int32(lda), b, Int32(ldb),
             beta, c, Int32(ldc))
+    }
+
+    /// `C = alpha * op(A) * op(B) + beta * C` with `op(B)` a ``PackedOperand``.
+    public static func sgemm(
+        transA: Bool = false, m: Int, alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int,
+        b: PackedOperand,
+        beta: Float = 0,
+        c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        guard usesAVX512Kernel, let packed = b.panels else {
+            sgemm(transA: transA, transB: b.transposed, m: m, n: b.n, k: b.k, alpha: alpha, a: a, lda: lda,
+                  b: b.source, ldb: b.ldb, beta: beta, c: c, ldc: ldc)
+            return
+        }
+        if m == 0 || b.n == 0 { return }
+        nonisolated(unsafe) let a = a, panels = UnsafePointer(packed), c = c
+        splitRows(m: m, n: b.n, k: b.k) { rows in
+            dptune_sgemm_packed(transA ? 1 : 0, rows.count, b.n, b.k, alpha,
+                                transA ? a + rows.lowerBound : a + rows.lowerBound * lda, lda, panels,
+                                beta, c + rows.lowerBound * ldc, ldc)
+        }
+    }
+
+    /// Splits the `m` rows of an `(m, n)` product over `k` across the configured threads,
+    /// with about 2²¹ FLOPs a chunk at least (some microseconds of one core), so that
+    /// waking a second core pays for itself.
+    private static func splitRows(m: Int, n: Int, k: Int, _ body: @Sendable (Range<Int>) -> Void) {
+        concurrentChunks(m, minimumChunk: max(12, (1 << 20) / max(n * k, 1)), body)
     }
 
     /// A batch of `count` equally shaped products whose operands lie `strideA`,

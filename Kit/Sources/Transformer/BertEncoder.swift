@@ -26,9 +26,12 @@ public final class BertEncoder: ReplicableBackbone {
     public var layerCount: Int { config.numHiddenLayers }
 
     struct LayerWeights {
-        var query, queryBias, key, keyBias, value, valueBias: UnsafePointer<Float>
-        var attentionOutput, attentionOutputBias, norm1, norm1Bias: UnsafePointer<Float>
-        var intermediate, intermediateBias, output, outputBias, norm2, norm2Bias: UnsafePointer<Float>
+        var query: FrozenWeight, queryBias: UnsafePointer<Float>
+        var key: FrozenWeight, keyBias: UnsafePointer<Float>
+        var value: FrozenWeight, valueBias: UnsafePointer<Float>
+        var attentionOutput: FrozenWeight, attentionOutputBias, norm1, norm1Bias: UnsafePointer<Float>
+        var intermediate: FrozenWeight, intermediateBias: UnsafePointer<Float>
+        var output: FrozenWeight, outputBias, norm2, norm2Bias: UnsafePointer<Float>
     }
 
     private let file: SafetensorsFile
@@ -37,7 +40,8 @@ public final class BertEncoder: ReplicableBackbone {
     private let positionEmbeddings: UnsafePointer<Float>      // (P, C)
     private let tokenTypeEmbeddings: UnsafePointer<Float>     // (2, C)
     private let embeddingNorm, embeddingNormBias: UnsafePointer<Float>  // (C)
-    private let poolerWeight, poolerBias: UnsafePointer<Float>?          // (C, C), (C)
+    private let poolerWeight: FrozenWeight?                     // (C, C)
+    private let poolerBias: UnsafePointer<Float>?               // (C)
     private let layers: [LayerWeights]
     private let siteWeights: [LinearSite: UnsafePointer<Float>]
 
@@ -72,7 +76,7 @@ public final class BertEncoder: ReplicableBackbone {
         embeddingNorm = try reader.load("embeddings.LayerNorm.weight", shape: [C])
         embeddingNormBias = try reader.load("embeddings.LayerNorm.bias", shape: [C])
         if file.entries["pooler.dense.weight"] != nil || file.entries["bert.pooler.dense.weight"] != nil {
-            poolerWeight = try reader.load("pooler.dense.weight", shape: [C, C])
+            poolerWeight = FrozenWeight(try reader.load("pooler.dense.weight", shape: [C, C]), IC: C, OC: C, layout: .outIn)
             poolerBias = try reader.load("pooler.dense.bias", shape: [C])
         } else {
             poolerWeight = nil
@@ -86,13 +90,14 @@ public final class BertEncoder: ReplicableBackbone {
             let p = "encoder.layer.\(l)."
             norms.append(NormSite(layer: l, module: .attentionOutputNorm, width: C, parameterName: p + "attention.output.LayerNorm"))
             norms.append(NormSite(layer: l, module: .outputNorm, width: C, parameterName: p + "output.LayerNorm"))
-            func dense(_ module: LinearModule, _ inFeatures: Int, _ outFeatures: Int) throws -> (UnsafePointer<Float>, UnsafePointer<Float>) {
+            func dense(_ module: LinearModule, _ inFeatures: Int, _ outFeatures: Int) throws -> (FrozenWeight, UnsafePointer<Float>) {
                 let site = LinearSite(layer: l, module: module, inFeatures: inFeatures, outFeatures: outFeatures,
                                       weightLayout: .outIn, parameterName: p + module.rawValue)
                 sites.append(site)
                 let weight = try reader.load(p + module.rawValue + ".weight", shape: [outFeatures, inFeatures])
                 siteWeights[site] = weight
-                return (weight, try reader.load(p + module.rawValue + ".bias", shape: [outFeatures]))
+                return (FrozenWeight(weight, IC: inFeatures, OC: outFeatures, layout: .outIn),
+                        try reader.load(p + module.rawValue + ".bias", shape: [outFeatures]))
             }
             let q = try dense(.query, C, C), k = try dense(.key, C, C), v = try dense(.value, C, C)
             let ao = try dense(.attentionOutput, C, C)
@@ -180,21 +185,21 @@ public final class BertEncoder: ReplicableBackbone {
 
         for l in 0..<layerCount {
             let w = layers[l], s = layerActivations(l), x = boundary(l), out = boundary(l + 1)
-            dense(l, .query, out: s.q, input: x, weight: w.query, bias: w.queryBias, IC: C, OC: C)
-            dense(l, .key, out: s.k, input: x, weight: w.key, bias: w.keyBias, IC: C, OC: C)
-            dense(l, .value, out: s.v, input: x, weight: w.value, bias: w.valueBias, IC: C, OC: C)
+            dense(l, .query, out: s.q, input: x, weight: w.query, bias: w.queryBias)
+            dense(l, .key, out: s.k, input: x, weight: w.key, bias: w.keyBias)
+            dense(l, .value, out: s.v, input: x, weight: w.value, bias: w.valueBias)
             attentionForward(out: s.ctx, att: s.att, q: s.q, k: s.k, v: s.v, ld: C, mask: mask,
                              B: B, T: T, C: C, NH: NH, causal: false)
-            dense(l, .attentionOutput, out: s.r1, input: s.ctx, weight: w.attentionOutput, bias: w.attentionOutputBias, IC: C, OC: C)
+            dense(l, .attentionOutput, out: s.r1, input: s.ctx, weight: w.attentionOutput, bias: w.attentionOutputBias)
             residualForward(out: s.r1, a: s.r1, b: x, N: BT * C)
             layerNormForward(out: s.h1, mean: s.mean1, rstd: s.rstd1, input: s.r1, weight: w.norm1, bias: w.norm1Bias,
                              N: BT, C: C, eps: config.layerNormEps)
             hooks.norms.forward(l, .attentionOutputNorm, out: s.h1, scratch: normalized, input: s.r1, mean: s.mean1,
                               rstd: s.rstd1, B: B, T: T, C: C)
-            dense(l, .intermediate, out: s.f, input: s.h1, weight: w.intermediate, bias: w.intermediateBias, IC: C, OC: I)
+            dense(l, .intermediate, out: s.f, input: s.h1, weight: w.intermediate, bias: w.intermediateBias)
             let g = a + layout.gelu   // (B, T, I), recomputed by backward: saves L·B·T·I floats
             geluForward(out: g, input: s.f, N: BT * I, form: config.geluForm)
-            dense(l, .output, out: s.r2, input: g, weight: w.output, bias: w.outputBias, IC: I, OC: C)
+            dense(l, .output, out: s.r2, input: g, weight: w.output, bias: w.outputBias)
             residualForward(out: s.r2, a: s.r2, b: s.h1, N: BT * C)
             layerNormForward(out: out, mean: s.mean2, rstd: s.rstd2, input: s.r2, weight: w.norm2, bias: w.norm2Bias,
                              N: BT, C: C, eps: config.layerNormEps)
@@ -218,7 +223,7 @@ public final class BertEncoder: ReplicableBackbone {
         let last = boundary(layerCount)
         var cls = [Float](repeating: 0, count: B * C), out = [Float](repeating: 0, count: B * C)
         for b in 0..<B { for c in 0..<C { cls[b * C + c] = last[b * T * C + c] } }
-        linearForward(out: &out, input: cls, weight: poolerWeight, bias: poolerBias, N: B, IC: C, OC: C, layout: .outIn)
+        linearForward(out: &out, input: cls, weight: poolerWeight, bias: poolerBias, N: B)
         return out.map { tanh($0) }
     }
 
@@ -255,28 +260,27 @@ public final class BertEncoder: ReplicableBackbone {
                 // only a hook on this layer reads its input gelu(f)
                 geluForward(out: gelu, input: s.f, N: BT * I, form: config.geluForm)
             }
-            denseBackward(l, .output, dinput: dg, accumulate: false, dout: dr2, input: gelu, weight: w.output, IC: I, OC: C)
+            denseBackward(l, .output, dinput: dg, accumulate: false, dout: dr2, input: gelu, weight: w.output)
             // g = gelu(f), its gradient turned into f's in place
             geluBackward(dinput: dg, dout: dg, input: s.f, N: BT * I, form: config.geluForm)
             // f = h1·Wiᵀ + bi; h1 also feeds r2, so ∂L/∂h1 = dr2 + this, built in dr2
             let dh1 = dr2
-            denseBackward(l, .intermediate, dinput: dh1, accumulate: true, dout: dg, input: s.h1, weight: w.intermediate,
-                          IC: C, OC: I)
+            denseBackward(l, .intermediate, dinput: dh1, accumulate: true, dout: dg, input: s.h1, weight: w.intermediate)
             // h1 = LN1(r1); x also feeds r1, so ∂L/∂x starts as ∂L/∂r1
             let dr1 = dNext
             hooks.norms.backward(l, .attentionOutputNorm, dinput: dr1, accumulate: false, scratch: normScratch, dout: dh1,
                                  input: s.r1, weight: w.norm1, mean: s.mean1, rstd: s.rstd1, mask: mask, B: B, T: T, C: C)
             // r1 = ctx·Woᵀ + bo + x
             denseBackward(l, .attentionOutput, dinput: dctx, accumulate: false, dout: dr1, input: s.ctx,
-                          weight: w.attentionOutput, IC: C, OC: C)
+                          weight: w.attentionOutput)
             // ctx = attention(q, k, v)
             attentionBackward(dq: dq, dk: dk, dv: dv, scratch: scratch, dout: dctx, att: s.att,
                               q: s.q, k: s.k, v: s.v, ld: C, B: B, T: T, C: C, NH: NH,
                               workers: layout.workers)
             // q, k, v = x·Wᵀ + b
-            denseBackward(l, .query, dinput: dNext, accumulate: true, dout: dq, input: x, weight: w.query, IC: C, OC: C)
-            denseBackward(l, .key, dinput: dNext, accumulate: true, dout: dk, input: x, weight: w.key, IC: C, OC: C)
-            denseBackward(l, .value, dinput: dNext, accumulate: true, dout: dv, input: x, weight: w.value, IC: C, OC: C)
+            denseBackward(l, .query, dinput: dNext, accumulate: true, dout: dq, input: x, weight: w.query)
+            denseBackward(l, .key, dinput: dNext, accumulate: true, dout: dk, input: x, weight: w.key)
+            denseBackward(l, .value, dinput: dNext, accumulate: true, dout: dv, input: x, weight: w.value)
             swap(&dCur, &dNext)
             hooks.hidden[l]?.backward(hiddenGradient: dCur, mask: mask, batch: B, seqLen: T, width: C)
         }
@@ -291,16 +295,14 @@ public final class BertEncoder: ReplicableBackbone {
     // MARK: dense layers with hooks
 
     private func dense(_ l: Int, _ module: LinearModule, out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
-                       weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, IC: Int, OC: Int) {
-        linearForward(out: out, input: input, weight: weight, bias: bias, N: B * T, IC: IC, OC: OC, layout: .outIn)
+                       weight: FrozenWeight, bias: UnsafePointer<Float>) {
+        linearForward(out: out, input: input, weight: weight, bias: bias, N: B * T)
         hooks.forward(layer: l, module: module, output: out, input: input, batch: B, seqLen: T)
     }
 
     private func denseBackward(_ l: Int, _ module: LinearModule, dinput: UnsafeMutablePointer<Float>, accumulate: Bool,
-                               dout: UnsafePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                               IC: Int, OC: Int) {
-        linearBackward(dinput: dinput, dout: dout, weight: weight, N: B * T, IC: IC, OC: OC, layout: .outIn,
-                       accumulate: accumulate)
+                               dout: UnsafePointer<Float>, input: UnsafePointer<Float>, weight: FrozenWeight) {
+        linearBackward(dinput: dinput, dout: dout, weight: weight, N: B * T, accumulate: accumulate)
         hooks.backward(layer: l, module: module, inputGradient: dinput, input: input, outputGradient: dout,
                        mask: activations.base + layout.mask, batch: B, seqLen: T)
     }

@@ -28,13 +28,16 @@ public final class GPT2Model: ReplicableBackbone {
     public var layerCount: Int { config.nLayer }
 
     struct LayerWeights {
-        var norm1, norm1Bias, attention, attentionBias, attentionProjection, attentionProjectionBias: UnsafePointer<Float>
-        var norm2, norm2Bias, fc, fcBias, projection, projectionBias: UnsafePointer<Float>
+        var norm1, norm1Bias: UnsafePointer<Float>, attention: FrozenWeight, attentionBias: UnsafePointer<Float>
+        var attentionProjection: FrozenWeight, attentionProjectionBias: UnsafePointer<Float>
+        var norm2, norm2Bias: UnsafePointer<Float>, fc: FrozenWeight, fcBias: UnsafePointer<Float>
+        var projection: FrozenWeight, projectionBias: UnsafePointer<Float>
     }
 
     private let file: SafetensorsFile
     private let weightOwner: WeightReader
-    private let tokenEmbeddings: UnsafePointer<Float>      // (V, C), also the LM head
+    private let tokenEmbeddings: UnsafePointer<Float>      // (V, C)
+    private let lmHead: FrozenWeight                       // the token embeddings, tied
     private let positionEmbeddings: UnsafePointer<Float>   // (P, C)
     private let finalNorm, finalNormBias: UnsafePointer<Float>  // (C)
     private let layers: [LayerWeights]
@@ -65,6 +68,7 @@ public final class GPT2Model: ReplicableBackbone {
         let C = config.nEmbd, I = config.innerSize
         var reader = WeightReader(file: file, prefixes: ["transformer.", ""])
         tokenEmbeddings = try reader.load("wte.weight", shape: [config.vocabSize, C])
+        lmHead = FrozenWeight(tokenEmbeddings, IC: C, OC: config.vocabSize, layout: .outIn, packs: false)
         positionEmbeddings = try reader.load("wpe.weight", shape: [config.nPositions, C])
         finalNorm = try reader.load("ln_f.weight", shape: [C])
         finalNormBias = try reader.load("ln_f.bias", shape: [C])
@@ -76,13 +80,14 @@ public final class GPT2Model: ReplicableBackbone {
             let p = "h.\(l)."
             norms.append(NormSite(layer: l, module: .ln1, width: C, parameterName: "transformer." + p + "ln_1"))
             norms.append(NormSite(layer: l, module: .ln2, width: C, parameterName: "transformer." + p + "ln_2"))
-            func dense(_ module: LinearModule, _ inFeatures: Int, _ outFeatures: Int) throws -> (UnsafePointer<Float>, UnsafePointer<Float>) {
+            func dense(_ module: LinearModule, _ inFeatures: Int, _ outFeatures: Int) throws -> (FrozenWeight, UnsafePointer<Float>) {
                 let site = LinearSite(layer: l, module: module, inFeatures: inFeatures, outFeatures: outFeatures,
                                       weightLayout: .inOut, parameterName: "transformer." + p + module.rawValue)
                 sites.append(site)
                 let weight = try reader.load(p + module.rawValue + ".weight", shape: [inFeatures, outFeatures])
                 siteWeights[site] = weight
-                return (weight, try reader.load(p + module.rawValue + ".bias", shape: [outFeatures]))
+                return (FrozenWeight(weight, IC: inFeatures, OC: outFeatures, layout: .inOut),
+                        try reader.load(p + module.rawValue + ".bias", shape: [outFeatures]))
             }
             let n1 = (try reader.load(p + "ln_1.weight", shape: [C]), try reader.load(p + "ln_1.bias", shape: [C]))
             let qkv = try dense(.qkv, C, 3 * C), ap = try dense(.attnProj, C, C)
@@ -158,20 +163,19 @@ public final class GPT2Model: ReplicableBackbone {
             layerNormForward(out: s.a1, mean: s.mean1, rstd: s.rstd1, input: x, weight: w.norm1, bias: w.norm1Bias,
                              N: BT, C: C, eps: config.layerNormEpsilon)
             hooks.norms.forward(l, .ln1, out: s.a1, scratch: normalized, input: x, mean: s.mean1, rstd: s.rstd1, B: B, T: T, C: C)
-            dense(l, .qkv, out: s.qkv, input: s.a1, weight: w.attention, bias: w.attentionBias, IC: C, OC: 3 * C)
+            dense(l, .qkv, out: s.qkv, input: s.a1, weight: w.attention, bias: w.attentionBias)
             attentionForward(out: s.ctx, att: s.att, q: s.qkv, k: s.qkv + C, v: s.qkv + 2 * C, ld: 3 * C, mask: mask,
                              B: B, T: T, C: C, NH: NH, causal: true)
-            dense(l, .attnProj, out: s.r1, input: s.ctx, weight: w.attentionProjection, bias: w.attentionProjectionBias,
-                  IC: C, OC: C)
+            dense(l, .attnProj, out: s.r1, input: s.ctx, weight: w.attentionProjection, bias: w.attentionProjectionBias)
             residualForward(out: s.r1, a: s.r1, b: x, N: BT * C)
             layerNormForward(out: s.a2, mean: s.mean2, rstd: s.rstd2, input: s.r1, weight: w.norm2, bias: w.norm2Bias,
                              N: BT, C: C, eps: config.layerNormEpsilon)
             hooks.norms.forward(l, .ln2, out: s.a2, scratch: normalized, input: s.r1, mean: s.mean2, rstd: s.rstd2,
                               B: B, T: T, C: C)
-            dense(l, .fc, out: s.f, input: s.a2, weight: w.fc, bias: w.fcBias, IC: C, OC: I)
+            dense(l, .fc, out: s.f, input: s.a2, weight: w.fc, bias: w.fcBias)
             let g = a + layout.gelu   // (B, T, I), recomputed by backward: saves L·B·T·I floats
             geluForward(out: g, input: s.f, N: BT * I, form: config.geluForm)
-            dense(l, .proj, out: out, input: g, weight: w.projection, bias: w.projectionBias, IC: I, OC: C)
+            dense(l, .proj, out: out, input: g, weight: w.projection, bias: w.projectionBias)
             residualForward(out: out, a: out, b: s.r1, N: BT * C)
             hooks.hidden[l + 1]?.forward(hidden: out, mask: mask, batch: B, seqLen: T, width: C)
         }
@@ -189,8 +193,7 @@ public final class GPT2Model: ReplicableBackbone {
     ///   - logits: `(N, V)`, overwritten
     ///   - hidden: `(N, C)`
     public func logitsForward(logits: UnsafeMutablePointer<Float>, hidden: UnsafePointer<Float>, N: Int) {
-        linearForward(out: logits, input: hidden, weight: tokenEmbeddings, bias: nil, N: N, IC: config.nEmbd,
-                      OC: config.vocabSize, layout: .outIn)
+        linearForward(out: logits, input: hidden, weight: lmHead, bias: nil, N: N)
     }
 
     /// `dhidden += dlogits · wte`, the gradient of ``logitsForward(logits:hidden:N:)``.
@@ -199,8 +202,7 @@ public final class GPT2Model: ReplicableBackbone {
     ///   - dhidden: `(N, C)`, accumulated
     ///   - dlogits: `(N, V)`
     public func logitsBackward(dhidden: UnsafeMutablePointer<Float>, dlogits: UnsafePointer<Float>, N: Int) {
-        linearBackward(dinput: dhidden, dout: dlogits, weight: tokenEmbeddings, N: N, IC: config.nEmbd,
-                       OC: config.vocabSize, layout: .outIn, accumulate: true)
+        linearBackward(dinput: dhidden, dout: dlogits, weight: lmHead, N: N, accumulate: true)
     }
 
     // MARK: backward
@@ -235,25 +237,23 @@ public final class GPT2Model: ReplicableBackbone {
                 // only a hook on this layer reads its input gelu(f)
                 geluForward(out: gelu, input: s.f, N: BT * I, form: config.geluForm)
             }
-            denseBackward(l, .proj, dinput: dg, accumulate: false, dout: dCur, input: gelu, weight: w.projection,
-                          IC: I, OC: C)
+            denseBackward(l, .proj, dinput: dg, accumulate: false, dout: dCur, input: gelu, weight: w.projection)
             // g = gelu(f), its gradient turned into f's in place
             geluBackward(dinput: dg, dout: dg, input: s.f, N: BT * I, form: config.geluForm)
             // f = a2·Wfc + b
-            denseBackward(l, .fc, dinput: da2, accumulate: false, dout: dg, input: s.a2, weight: w.fc, IC: C, OC: I)
+            denseBackward(l, .fc, dinput: da2, accumulate: false, dout: dg, input: s.a2, weight: w.fc)
             // a2 = LN2(r1); r1 also feeds out: dCur becomes ∂L/∂r1
             hooks.norms.backward(l, .ln2, dinput: dCur, accumulate: true, scratch: normScratch, dout: da2, input: s.r1,
                                  weight: w.norm2, mean: s.mean2, rstd: s.rstd2, mask: mask, B: B, T: T, C: C)
             // r1 = ctx·Wproj + b + x
             denseBackward(l, .attnProj, dinput: dctx, accumulate: false, dout: dCur, input: s.ctx,
-                          weight: w.attentionProjection, IC: C, OC: C)
+                          weight: w.attentionProjection)
             // ctx = attention(qkv)
             attentionBackward(dq: dqkv, dk: dqkv + C, dv: dqkv + 2 * C, scratch: scratch, dout: dctx, att: s.att,
                               q: s.qkv, k: s.qkv + C, v: s.qkv + 2 * C, ld: 3 * C, B: B, T: T, C: C, NH: NH,
                               workers: layout.workers)
             // qkv = a1·Wattn + b
-            denseBackward(l, .qkv, dinput: da1, accumulate: false, dout: dqkv, input: s.a1, weight: w.attention,
-                          IC: C, OC: 3 * C)
+            denseBackward(l, .qkv, dinput: da1, accumulate: false, dout: dqkv, input: s.a1, weight: w.attention)
             // a1 = LN1(x); x also feeds r1: dCur becomes ∂L/∂x
             hooks.norms.backward(l, .ln1, dinput: dCur, accumulate: true, scratch: normScratch, dout: da1, input: x,
                                  weight: w.norm1, mean: s.mean1, rstd: s.rstd1, mask: mask, B: B, T: T, C: C)
@@ -264,16 +264,14 @@ public final class GPT2Model: ReplicableBackbone {
     // MARK: dense layers with hooks
 
     private func dense(_ l: Int, _ module: LinearModule, out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
-                       weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, IC: Int, OC: Int) {
-        linearForward(out: out, input: input, weight: weight, bias: bias, N: B * T, IC: IC, OC: OC, layout: .inOut)
+                       weight: FrozenWeight, bias: UnsafePointer<Float>) {
+        linearForward(out: out, input: input, weight: weight, bias: bias, N: B * T)
         hooks.forward(layer: l, module: module, output: out, input: input, batch: B, seqLen: T)
     }
 
     private func denseBackward(_ l: Int, _ module: LinearModule, dinput: UnsafeMutablePointer<Float>, accumulate: Bool,
-                               dout: UnsafePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                               IC: Int, OC: Int) {
-        linearBackward(dinput: dinput, dout: dout, weight: weight, N: B * T, IC: IC, OC: OC, layout: .inOut,
-                       accumulate: accumulate)
+                               dout: UnsafePointer<Float>, input: UnsafePointer<Float>, weight: FrozenWeight) {
+        linearBackward(dinput: dinput, dout: dout, weight: weight, N: B * T, accumulate: accumulate)
         hooks.backward(layer: l, module: module, inputGradient: dinput, input: input, outputGradient: dout,
                        mask: activations.base + layout.mask, batch: B, seqLen: T)
     }

@@ -10,26 +10,52 @@ public enum WeightLayout: Sendable, Hashable {
     case inOut
 }
 
+/// A frozen dense layer's weight as the right-hand operands of its two products: `W` as
+/// stored and `Wᵀ`, the latter packed once (``PackedOperand``).
+///
+/// Against the 100–300 rows of a training piece, packing a transpose on every product
+/// costs a tenth to a fifth of the product. `W` itself is packed on the fly, a plain copy;
+/// packing it once too took two more copies of every weight instead of one and did not
+/// measurably shorten a training step.
+struct FrozenWeight {
+    let layout: WeightLayout
+    /// `(OC, IC)` for `.outIn`, `(IC, OC)` for `.inOut`.
+    let stored: PackedOperand
+    let transposed: PackedOperand
+
+    /// - Parameter packs: false for a weight used only outside training steps (an LM
+    ///   head over the whole vocabulary), where another copy would cost more than it saves
+    init(_ weight: UnsafePointer<Float>, IC: Int, OC: Int, layout: WeightLayout, packs: Bool = true) {
+        self.layout = layout
+        let (rows, columns) = layout == .outIn ? (OC, IC) : (IC, OC)
+        stored = PackedOperand(b: weight, ldb: columns, transposed: false, k: rows, n: columns, packs: false)
+        transposed = PackedOperand(b: weight, ldb: columns, transposed: true, k: columns, n: rows, packs: packs)
+    }
+
+    /// The operand of the forward product `out = input · op(W)`; the backward multiplies by the other.
+    var forward: PackedOperand { layout == .outIn ? transposed : stored }
+    var backward: PackedOperand { layout == .outIn ? stored : transposed }
+}
+
 /// `out = input · W(ᵀ) + bias`.
 ///
 /// - Parameters:
 ///   - out: `(N, OC)`, overwritten
 ///   - input: `(N, IC)`
-///   - weight: `(OC, IC)` or `(IC, OC)` per `layout`
 ///   - bias: `(OC)` or nil
 func linearForward(
-    out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-    bias: UnsafePointer<Float>?, N: Int, IC: Int, OC: Int, layout: WeightLayout
+    out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, weight: FrozenWeight,
+    bias: UnsafePointer<Float>?, N: Int
 ) {
     if let bias {
+        let OC = weight.forward.n
         nonisolated(unsafe) let out = out, bias = bias
         concurrentChunks(N, minimumChunk: minimumRowsPerChunk(width: OC)) { rows in
             for n in rows { (out + n * OC).update(from: bias, count: OC) }
         }
     }
-    BLAS.sgemm(transB: layout == .outIn, m: N, n: OC, k: IC,
-               a: input, lda: IC, b: weight, ldb: layout == .outIn ? IC : OC,
-               beta: bias == nil ? 0 : 1, c: out, ldc: OC)
+    let operand = weight.forward
+    BLAS.sgemm(m: N, a: input, lda: operand.k, b: operand, beta: bias == nil ? 0 : 1, c: out, ldc: operand.n)
 }
 
 /// `dinput (+)= dout · W` (the gradient of `out = input · Wᵀ`), or `dout · Wᵀ` for `.inOut`.
@@ -42,12 +68,10 @@ func linearForward(
 /// - Parameters:
 ///   - dinput: `(N, IC)`, accumulated when `accumulate`, else overwritten
 ///   - dout: `(N, OC)`
-///   - weight: as in ``linearForward``
 func linearBackward(
-    dinput: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-    N: Int, IC: Int, OC: Int, layout: WeightLayout, accumulate: Bool
+    dinput: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, weight: FrozenWeight,
+    N: Int, accumulate: Bool
 ) {
-    BLAS.sgemm(transB: layout == .inOut, m: N, n: IC, k: OC,
-               a: dout, lda: OC, b: weight, ldb: layout == .outIn ? IC : OC,
-               beta: accumulate ? 1 : 0, c: dinput, ldc: IC)
+    let operand = weight.backward
+    BLAS.sgemm(m: N, a: dout, lda: operand.k, b: operand, beta: accumulate ? 1 : 0, c: dinput, ldc: operand.n)
 }

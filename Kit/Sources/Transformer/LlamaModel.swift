@@ -39,12 +39,13 @@ public final class LlamaModel: ReplicableBackbone {
     }
 
     struct LayerWeights {
-        let inputNorm, query, key, value, output, postAttentionNorm, gate, up, down: UnsafePointer<Float>
+        let inputNorm: UnsafePointer<Float>, query, key, value, output: FrozenWeight
+        let postAttentionNorm: UnsafePointer<Float>, gate, up, down: FrozenWeight
     }
 
     private let parameters: ActivationSlab     // every weight, in load order
     let tokenEmbeddings: UnsafePointer<Float>   // (V, C)
-    let lmHead: UnsafePointer<Float>            // (V, C): tokenEmbeddings when tied
+    let lmHead: FrozenWeight                    // (V, C): tokenEmbeddings when tied
     let finalNorm: UnsafePointer<Float>         // (C)
     let layers: [LayerWeights]
     private let siteWeights: [LinearSite: UnsafePointer<Float>]
@@ -153,7 +154,8 @@ public final class LlamaModel: ReplicableBackbone {
         }
         tokenEmbeddings = try load("model.embed_tokens.weight", "token_embd.weight", [V, C])
         finalNorm = try load("model.norm.weight", "output_norm.weight", [C])
-        lmHead = try config.tieWordEmbeddings ? tokenEmbeddings : load("lm_head.weight", "output.weight", [V, C])
+        lmHead = FrozenWeight(try config.tieWordEmbeddings ? tokenEmbeddings : load("lm_head.weight", "output.weight", [V, C]),
+                              IC: C, OC: V, layout: .outIn, packs: false)
         var layers: [LayerWeights] = []
         var sites: [LinearSite] = []
         var siteWeights: [LinearSite: UnsafePointer<Float>] = [:]
@@ -161,14 +163,14 @@ public final class LlamaModel: ReplicableBackbone {
         for l in 0..<L {
             let hf = "model.layers.\(l).", blk = "blk.\(l)."
             func dense(_ module: LinearModule, _ gguf: String, _ inFeatures: Int, _ outFeatures: Int,
-                       rotaryHeads: Int? = nil) throws -> UnsafePointer<Float> {
+                       rotaryHeads: Int? = nil) throws -> FrozenWeight {
                 let site = LinearSite(layer: l, module: module, inFeatures: inFeatures, outFeatures: outFeatures,
                                       weightLayout: .outIn, parameterName: hf + module.rawValue)
                 sites.append(site)
                 let weight = try load(hf + module.rawValue + ".weight", blk + gguf + ".weight", [outFeatures, inFeatures],
                                       rotaryHeads: rotaryHeads)
                 siteWeights[site] = weight
-                return weight
+                return FrozenWeight(weight, IC: inFeatures, OC: outFeatures, layout: .outIn)
             }
             func norm(_ module: NormModule, _ gguf: String) throws -> UnsafePointer<Float> {
                 norms.append(NormSite(layer: l, module: module, width: C, parameterName: hf + module.rawValue))
@@ -309,28 +311,28 @@ public final class LlamaModel: ReplicableBackbone {
         positions: UnsafePointer<Int32>, B: Int, T: Int, TK: Int, offset: Int
     ) {
         let C = config.hiddenSize, I = config.intermediateSize, NH = config.headCount, NKV = config.kvHeadCount
-        let HD = config.headDim, Q = NH * HD, KV = NKV * HD, BT = B * T, w = layers[l]
+        let HD = config.headDim, BT = B * T, w = layers[l]
         rmsNormForward(out: s.a1, rstd: s.rstd1, input: x, weight: w.inputNorm, B: 1, T: BT, C: C, epsilon: config.rmsNormEpsilon)
         hooks.norms.forwardRMS(l, .inputLayerNorm, out: s.a1, scratch: normalized, input: x, rstd: s.rstd1, B: B, T: T, C: C)
-        dense(l, .qProj, out: s.q, input: s.a1, weight: w.query, IC: C, OC: Q, B: B, T: T)
-        dense(l, .kProj, out: s.k, input: s.a1, weight: w.key, IC: C, OC: KV, B: B, T: T)
-        dense(l, .vProj, out: s.v, input: s.a1, weight: w.value, IC: C, OC: KV, B: B, T: T)
+        dense(l, .qProj, out: s.q, input: s.a1, weight: w.query, B: B, T: T)
+        dense(l, .kProj, out: s.k, input: s.a1, weight: w.key, B: B, T: T)
+        dense(l, .vProj, out: s.v, input: s.a1, weight: w.value, B: B, T: T)
         rotaryForward(out: s.q, input: s.q, positions: positions, cos: ropeCos, sin: ropeSin,
                       B: B, T: T, NH: NH, HD: HD, P: config.contextLength)
         rotaryForward(out: s.k, input: s.k, positions: positions, cos: ropeCos, sin: ropeSin,
                       B: B, T: T, NH: NKV, HD: HD, P: config.contextLength)
         groupedQueryAttentionForward(out: s.ctx, att: s.att, q: s.q, k: keys, v: values, keyMask: keyMask,
                                      B: B, TQ: T, TK: TK, NH: NH, NKV: NKV, HD: HD, offset: offset)
-        dense(l, .oProj, out: s.r1, input: s.ctx, weight: w.output, IC: Q, OC: C, B: B, T: T)
+        dense(l, .oProj, out: s.r1, input: s.ctx, weight: w.output, B: B, T: T)
         residualForward(out: s.r1, a: s.r1, b: x, N: BT * C)
         rmsNormForward(out: s.a2, rstd: s.rstd2, input: s.r1, weight: w.postAttentionNorm, B: 1, T: BT, C: C,
                        epsilon: config.rmsNormEpsilon)
         hooks.norms.forwardRMS(l, .postAttentionLayerNorm, out: s.a2, scratch: normalized, input: s.r1, rstd: s.rstd2,
                                B: B, T: T, C: C)
-        dense(l, .gateProj, out: s.gate, input: s.a2, weight: w.gate, IC: C, OC: I, B: B, T: T)
-        dense(l, .upProj, out: s.up, input: s.a2, weight: w.up, IC: C, OC: I, B: B, T: T)
+        dense(l, .gateProj, out: s.gate, input: s.a2, weight: w.gate, B: B, T: T)
+        dense(l, .upProj, out: s.up, input: s.a2, weight: w.up, B: B, T: T)
         swigluForward(out: swiglu, gate: s.gate, up: s.up, B: 1, T: BT, H: I)
-        dense(l, .downProj, out: out, input: swiglu, weight: w.down, IC: I, OC: C, B: B, T: T)
+        dense(l, .downProj, out: out, input: swiglu, weight: w.down, B: B, T: T)
         residualForward(out: out, a: out, b: s.r1, N: BT * C)
         hooks.hidden[l + 1]?.forward(hidden: out, mask: mask, batch: B, seqLen: T, width: C)
     }
@@ -341,8 +343,7 @@ public final class LlamaModel: ReplicableBackbone {
     ///   - logits: `(N, V)`, overwritten
     ///   - hidden: `(N, C)`
     public func logitsForward(logits: UnsafeMutablePointer<Float>, hidden: UnsafePointer<Float>, N: Int) {
-        linearForward(out: logits, input: hidden, weight: lmHead, bias: nil, N: N, IC: config.hiddenSize,
-                      OC: config.vocabSize, layout: .outIn)
+        linearForward(out: logits, input: hidden, weight: lmHead, bias: nil, N: N)
     }
 
     /// `dhidden += dlogits · W`, the gradient of ``logitsForward(logits:hidden:N:)``.
@@ -351,15 +352,14 @@ public final class LlamaModel: ReplicableBackbone {
     ///   - dhidden: `(N, C)`, accumulated
     ///   - dlogits: `(N, V)`
     public func logitsBackward(dhidden: UnsafeMutablePointer<Float>, dlogits: UnsafePointer<Float>, N: Int) {
-        linearBackward(dinput: dhidden, dout: dlogits, weight: lmHead, N: N, IC: config.hiddenSize,
-                       OC: config.vocabSize, layout: .outIn, accumulate: true)
+        linearBackward(dinput: dhidden, dout: dlogits, weight: lmHead, N: N, accumulate: true)
     }
 
     // MARK: backward
 
     public func backward(lastHiddenGradient: UnsafePointer<Float>) {
         let C = config.hiddenSize, I = config.intermediateSize, NH = config.headCount, NKV = config.kvHeadCount
-        let HD = config.headDim, Q = NH * HD, KV = NKV * HD, P = config.contextLength
+        let HD = config.headDim, P = config.contextLength
         let BT = B * T
         precondition(BT > 0, "backward called before forward")
         let a = activations.base
@@ -389,18 +389,18 @@ public final class LlamaModel: ReplicableBackbone {
                 // only a hook on this layer reads its input h
                 swigluForward(out: swiglu, gate: s.gate, up: s.up, B: 1, T: BT, H: I)
             }
-            denseBackward(l, .downProj, dinput: dh, accumulate: false, dout: dCur, input: swiglu, weight: w.down, IC: I, OC: C)
+            denseBackward(l, .downProj, dinput: dh, accumulate: false, dout: dCur, input: swiglu, weight: w.down)
             // h's gradient becomes gate's in place
             swigluBackward(dgate: dh, dup: dup, dout: dh, gate: s.gate, up: s.up, B: 1, T: BT, H: I)
             // gate = a2·Wgᵀ, up = a2·Wuᵀ
-            denseBackward(l, .gateProj, dinput: da2, accumulate: false, dout: dh, input: s.a2, weight: w.gate, IC: C, OC: I)
-            denseBackward(l, .upProj, dinput: da2, accumulate: true, dout: dup, input: s.a2, weight: w.up, IC: C, OC: I)
+            denseBackward(l, .gateProj, dinput: da2, accumulate: false, dout: dh, input: s.a2, weight: w.gate)
+            denseBackward(l, .upProj, dinput: da2, accumulate: true, dout: dup, input: s.a2, weight: w.up)
             // a2 = RMSNorm2(r1); r1 also feeds out: dCur becomes ∂L/∂r1
             hooks.norms.backwardRMS(l, .postAttentionLayerNorm, dinput: dCur, accumulate: true, scratch: normScratch,
                                     dout: da2, input: s.r1, weight: w.postAttentionNorm, rstd: s.rstd2, mask: mask,
                                     B: B, T: T, C: C)
             // r1 = ctx·Woᵀ + x
-            denseBackward(l, .oProj, dinput: dctx, accumulate: false, dout: dCur, input: s.ctx, weight: w.output, IC: Q, OC: C)
+            denseBackward(l, .oProj, dinput: dctx, accumulate: false, dout: dCur, input: s.ctx, weight: w.output)
             // ctx = attention(q, k, v)
             groupedQueryAttentionBackward(dq: dq, dk: dk, dv: dv, scratch: scratch, dout: dctx, att: s.att,
                                           q: s.q, k: s.k, v: s.v, B: B, T: T, NH: NH, NKV: NKV, HD: HD,
@@ -410,9 +410,9 @@ public final class LlamaModel: ReplicableBackbone {
                            B: B, T: T, NH: NH, HD: HD, P: P)
             rotaryBackward(dinp: dk, dout: dk, positions: positions, cos: ropeCos, sin: ropeSin,
                            B: B, T: T, NH: NKV, HD: HD, P: P)
-            denseBackward(l, .qProj, dinput: da1, accumulate: false, dout: dq, input: s.a1, weight: w.query, IC: C, OC: Q)
-            denseBackward(l, .kProj, dinput: da1, accumulate: true, dout: dk, input: s.a1, weight: w.key, IC: C, OC: KV)
-            denseBackward(l, .vProj, dinput: da1, accumulate: true, dout: dv, input: s.a1, weight: w.value, IC: C, OC: KV)
+            denseBackward(l, .qProj, dinput: da1, accumulate: false, dout: dq, input: s.a1, weight: w.query)
+            denseBackward(l, .kProj, dinput: da1, accumulate: true, dout: dk, input: s.a1, weight: w.key)
+            denseBackward(l, .vProj, dinput: da1, accumulate: true, dout: dv, input: s.a1, weight: w.value)
             // a1 = RMSNorm1(x); x also feeds r1: dCur becomes ∂L/∂x
             hooks.norms.backwardRMS(l, .inputLayerNorm, dinput: dCur, accumulate: true, scratch: normScratch, dout: da1,
                                     input: x, weight: w.inputNorm, rstd: s.rstd1, mask: mask, B: B, T: T, C: C)
@@ -423,16 +423,14 @@ public final class LlamaModel: ReplicableBackbone {
     // MARK: dense layers with hooks
 
     private func dense(_ l: Int, _ module: LinearModule, out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
-                       weight: UnsafePointer<Float>, IC: Int, OC: Int, B: Int, T: Int) {
-        linearForward(out: out, input: input, weight: weight, bias: nil, N: B * T, IC: IC, OC: OC, layout: .outIn)
+                       weight: FrozenWeight, B: Int, T: Int) {
+        linearForward(out: out, input: input, weight: weight, bias: nil, N: B * T)
         hooks.forward(layer: l, module: module, output: out, input: input, batch: B, seqLen: T)
     }
 
     private func denseBackward(_ l: Int, _ module: LinearModule, dinput: UnsafeMutablePointer<Float>, accumulate: Bool,
-                               dout: UnsafePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                               IC: Int, OC: Int) {
-        linearBackward(dinput: dinput, dout: dout, weight: weight, N: B * T, IC: IC, OC: OC, layout: .outIn,
-                       accumulate: accumulate)
+                               dout: UnsafePointer<Float>, input: UnsafePointer<Float>, weight: FrozenWeight) {
+        linearBackward(dinput: dinput, dout: dout, weight: weight, N: B * T, accumulate: accumulate)
         hooks.backward(layer: l, module: module, inputGradient: dinput, input: input, outputGradient: dout,
                        mask: activations.base + layout.mask, batch: B, seqLen: T)
     }

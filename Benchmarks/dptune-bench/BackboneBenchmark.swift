@@ -14,6 +14,8 @@ struct BackboneBenchmark: ParsableCommand {
     @Option var batch = 32
     @Option var seqLen = 128
     @Option var threads = 2
+    @Flag(help: "Run every product on OpenBLAS instead of the engine's AVX-512 kernel, for comparison.")
+    var openblas = false
     @Option(help: "Timed repetitions (the median is reported).")
     var repeats = 5
 
@@ -22,6 +24,7 @@ struct BackboneBenchmark: ParsableCommand {
 
     func run() throws {
         BLAS.setThreadCount(threads)
+        if openblas { BLAS.setUsesAVX512Kernel(false) }
         let backbone = try loadBackbone(url: URL(fileURLWithPath: model))
         let tokens = batch * seqLen
         var generator = SeededGenerator(seed: 1)

@@ -2,9 +2,12 @@
 import ArgumentParser
 import Linalg
 
-/// SGEMM throughput for square and transformer-shaped products at 1 and 2 threads.
+/// SGEMM throughput for square and transformer-shaped products at 1 and 2 threads, on
+/// the engine's products (``BLAS/sgemm(transA:transB:m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:)``)
+/// and on OpenBLAS beside them.
 struct GEMMBenchmark: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "gemm", abstract: "SGEMM GFLOP/s through OpenBLAS.")
+    static let configuration = CommandConfiguration(
+        commandName: "gemm", abstract: "SGEMM GFLOP/s: the engine's products and OpenBLAS's.")
 
     @Option(help: "Timed repetitions per shape (the median is reported).")
     var repeats = 9
@@ -16,13 +19,19 @@ struct GEMMBenchmark: ParsableCommand {
     ]
 
     func run() {
-        let widths = [22, 8, 10]
-        print(row(["M x N x K", "threads", "GFLOP/s"], widths: widths))
+        let kernel = BLAS.usesAVX512Kernel
+        print("engine products: \(kernel ? "AVX-512 kernel (CSGEMM)" : "OpenBLAS (no AVX-512F on this CPU)")")
+        let widths = [22, 8, 10, 10]
+        print(row(["M x N x K", "threads", "engine", "OpenBLAS"], widths: widths))
         for threads in [1, 2] {
             BLAS.setThreadCount(threads)
             for (m, n, k) in Self.shapes {
-                let gflops = sgemmGFLOPs(m: m, n: n, k: k, repeats: repeats)
-                print(row(["\(m) x \(n) x \(k)", "\(threads)", String(format: "%.1f", gflops)], widths: widths))
+                let engine = sgemmGFLOPs(m: m, n: n, k: k, repeats: repeats)
+                BLAS.setUsesAVX512Kernel(false)
+                let openBLAS = sgemmGFLOPs(m: m, n: n, k: k, repeats: repeats)
+                BLAS.setUsesAVX512Kernel(true)
+                print(row(["\(m) x \(n) x \(k)", "\(threads)", String(format: "%.1f", engine),
+                           String(format: "%.1f", openBLAS)], widths: widths))
             }
         }
     }

@@ -45,7 +45,9 @@ struct DPTuneEval: ParsableCommand {
     @Option(help: "Coupling grid: expected batch sizes (comma-separated).") var couplingBatches: String?
     @Option(help: "DP and non-DP steps timed per strategy.") var timingSteps: Int?
     @Option(help: "Sections to run (comma-separated: utility, robustness, coupling, performance).") var sections: String?
-    @Option(help: "OpenBLAS threads.") var threads = 2
+    @Option(help: "Threads: the engine's kernels' and OpenBLAS's.") var threads = 2
+    @Flag(help: "Run every product on OpenBLAS instead of the engine's AVX-512 kernel, for comparison.")
+    var openblas = false
     @Option(help: ArgumentHelp("Options of one strategy as JSON (repeatable); others keep their defaults.",
                                valueName: "id=json"))
     var strategyOptions: [String] = []
@@ -59,6 +61,7 @@ struct DPTuneEval: ParsableCommand {
     func run() throws {
         let plan = try resolvedPlan()
         BLAS.setThreadCount(threads)
+        if openblas { BLAS.setUsesAVX512Kernel(false) }
         let command = (["swift run -c release dptune-eval"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
         let evaluation = try Evaluation(
             plan: plan, dataDirectory: URL(fileURLWithPath: data), backboneDirectory: URL(fileURLWithPath: backbone),

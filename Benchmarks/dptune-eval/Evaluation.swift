@@ -60,6 +60,10 @@ struct EvaluationResults {
     /// and flatter every ratio; the ratios use the highest.
     var sgemmPeaks: [Double] = []
     var sgemmPeak: Double { sgemmPeaks.max() ?? .nan }
+    /// OpenBLAS's probes beside them when the engine runs its own kernel; empty when the
+    /// engine's products are OpenBLAS's.
+    var openBLASPeaks: [Double] = []
+    var openBLASPeak: Double { openBLASPeaks.max() ?? sgemmPeak }
     /// Computed tokens per real token: the trainer's length cuts, their pieces (one a core) and fixed chunks of 32.
     var padding = (cut: Double.nan, pieces: Double.nan, fixed: Double.nan)
     var forwardFLOPsPerToken = 0.0
@@ -130,7 +134,7 @@ final class Evaluation {
         results.meanTokens = Double(data.training.reduce(0) { $0 + $1.ids.count }) / Double(max(1, data.training.count))
         if plan.sections.contains(.performance) {
             log("measuring the SGEMM peak")
-            results.sgemmPeaks = [PerformanceProbe.sgemmPeak()]
+            PerformanceProbe.probePeaks(into: &results)
             results.forwardFLOPsPerToken = PerformanceProbe.forwardFLOPsPerToken(config, sequenceLength: results.meanTokens)
             results.padding = PerformanceProbe.paddedTokensPerRealToken(
                 lengths: data.training.map(\.ids.count), batch: plan.expectedBatch, chunkSize: runner.chunkSize,
@@ -202,7 +206,7 @@ final class Evaluation {
                     reference.nonPrivate = true
                     nonPrivate = train(reference, scoredOn: [], stopAfter: plan.timingSteps, note: "timing, non-private")
                 }
-                results.sgemmPeaks.append(PerformanceProbe.sgemmPeak())
+                PerformanceProbe.probePeaks(into: &results)
                 return EvaluationResults.TimingRow(strategy: strategy, privateRun: privateRun, nonPrivateRun: nonPrivate,
                                                    peakResidentMiB: PerformanceProbe.peakResidentMiB())
             }

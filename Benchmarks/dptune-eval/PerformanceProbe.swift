@@ -16,6 +16,16 @@ enum PerformanceProbe {
         return shapes.map { sgemmGFLOPs(m: $0.0, n: $0.1, k: $0.2) }.max() ?? .nan
     }
 
+    /// Takes one probe of the engine's products and, when they run on the engine's own
+    /// kernel, one of OpenBLAS's: the reference DESIGN.md §8 compares throughput with.
+    static func probePeaks(into results: inout EvaluationResults) {
+        results.sgemmPeaks.append(sgemmPeak())
+        guard BLAS.usesAVX512Kernel else { return }
+        BLAS.setUsesAVX512Kernel(false)
+        defer { BLAS.setUsesAVX512Kernel(true) }
+        results.openBLASPeaks.append(sgemmPeak())
+    }
+
     private static func sgemmGFLOPs(m: Int, n: Int, k: Int) -> Double {
         let a = [Float](repeating: 0.5, count: m * k)
         let b = [Float](repeating: 0.25, count: k * n)

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
+import Linalg
 import Records
 
 /// Writes `RESULTS.md` and its SVG plots from one evaluation's measurements.
@@ -69,7 +70,7 @@ struct ResultsReport {
 
             - Command: `\(commandLine)`
             - Date: \(ISO8601DateFormatter().string(from: Date()))
-            - Machine: \(Self.machine()), \(threads) OpenBLAS threads, OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "unset")
+            - Machine: \(Self.machine()), \(threads) threads, products on \(BLAS.usesAVX512Kernel ? "the engine's AVX-512 kernel" : "OpenBLAS"), OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "unset")
             - Total wall time: \(String(format: "%.0f", results.wallSeconds)) s for \(results.runs.count) training runs\(throughput())
             - To match the external reference's data size (about 5 minutes a training run on 2 cores): `swift run -c release \
             dptune-eval --train-per-task 2000 --validation-per-task 200 --test-per-task 0 --epochs 2 --batch 64 \
@@ -297,6 +298,7 @@ struct ResultsReport {
             **\(String(format: "%.1f", results.sgemmPeak)) GFLOP/s**, the highest of \(results.sgemmPeaks.count) probes \
             (one before the first timing and one after each strategy's; they ranged \(peakRange)), each the best of \
             2048³, 4096×1536×384, 4096×384×1536: the machine's speed drifts, and a low probe would flatter the ratios. \
+            \(openBLASText)\
             Backbone FLOPs per training example: forward \(String(format: "%.2f", results.forwardFLOPsPerToken * results.meanTokens / 1e9)) \
             GFLOP at the mean of \(String(format: "%.1f", results.meanTokens)) real tokens (dense layers 2·(4C²+2CI) and attention \
             4TC per token per layer, from config.json), doubled for the backward pass to the activations (the backbone \
@@ -311,8 +313,8 @@ struct ResultsReport {
             (forward FLOPs only) and has no DP-SGD overhead to compare. Peak RSS is the process high-water mark after \
             the strategy's runs (it only grows).
 
-            | strategy | DP step s | non-DP step s | DP ÷ non-DP | examples/s (DP) | GFLOP/s | ÷ SGEMM peak | peak RSS MiB |
-            |---|---|---|---|---|---|---|---|
+            | strategy | DP step s | non-DP step s | DP ÷ non-DP | examples/s (DP) | GFLOP/s | ÷ SGEMM peak | ÷ OpenBLAS peak | peak RSS MiB |
+            |---|---|---|---|---|---|---|---|---|
 
             """
         for row in results.timings {
@@ -326,16 +328,18 @@ struct ResultsReport {
                 let release = dp.stepSeconds.first ?? .nan
                 let rate = Double(results.trainingCount) / release
                 let gflops = rate * flopsPerExample / 2 / 1e9
-                out += String(format: "| %@ | — | — | n/a | %.1f | %.1f | %.1f%% | %.0f |\n", row.strategy, rate, gflops,
-                              100 * gflops / results.sgemmPeak, row.peakResidentMiB)
+                out += String(format: "| %@ | — | — | n/a | %.1f | %.1f | %.1f%% | %.1f%% | %.0f |\n", row.strategy, rate,
+                              gflops, 100 * gflops / results.sgemmPeak, 100 * gflops / results.openBLASPeak,
+                              row.peakResidentMiB)
                 continue
             }
             let dpStep = Self.meanAfterFirst(dp.stepSeconds)
             let plain = row.nonPrivateRun.flatMap { try? $0.get() }.map { Self.meanAfterFirst($0.stepSeconds) } ?? .nan
             let rate = Double(plan.expectedBatch) / dpStep
             let gflops = rate * flopsPerExample / 1e9
-            out += String(format: "| %@ | %.3f | %.3f | %.2f | %.1f | %.1f | %.1f%% | %.0f |\n", row.strategy, dpStep, plain,
-                          dpStep / plain, rate, gflops, 100 * gflops / results.sgemmPeak, row.peakResidentMiB)
+            out += String(format: "| %@ | %.3f | %.3f | %.2f | %.1f | %.1f | %.1f%% | %.1f%% | %.0f |\n", row.strategy,
+                          dpStep, plain, dpStep / plain, rate, gflops, 100 * gflops / results.sgemmPeak,
+                          100 * gflops / results.openBLASPeak, row.peakResidentMiB)
         }
         out += "\nAccountant timings (this process):\n\n| operation | seconds | result |\n|---|---|---|\n"
         for timing in results.accountantTimings {
@@ -428,6 +432,18 @@ struct ResultsReport {
     }
 
     // MARK: formatting
+
+    /// Which products the SGEMM peak measured, and OpenBLAS's beside it.
+    private var openBLASText: String {
+        guard !results.openBLASPeaks.isEmpty else {
+            return "The engine's products ran on OpenBLAS, so both peak columns compare with the same probes. "
+        }
+        return String(format: "The engine's products ran on its own AVX-512 kernel; OpenBLAS (%@), probed right after "
+                      + "each of those probes on the same shapes, peaked at **%.1f GFLOP/s** (%.1f–%.1f), the reference "
+                      + "of the last ratio column (DESIGN.md §8). ",
+                      ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"].map { "OPENBLAS_CORETYPE=\($0)" } ?? "its own kernel choice",
+                      results.openBLASPeak, results.openBLASPeaks.min() ?? .nan, results.openBLASPeaks.max() ?? .nan)
+    }
 
     private var peakRange: String {
         String(format: "%.1f–%.1f", results.sgemmPeaks.min() ?? .nan, results.sgemmPeaks.max() ?? .nan)

@@ -296,9 +296,10 @@ public final class Trainer {
     /// where splitting every product over the cores leaves them waiting on each other
     /// between kernels. Each piece writes only its own samples' rows.
     ///
-    /// The result is the same bits on every run with the same thread count. Between thread
-    /// counts it differs by rounding: OpenBLAS rounds a row of a product differently
-    /// depending on how many rows the product has, and a piece has fewer than its chunk.
+    /// The result is the same bits on every run with the same thread count, and on the
+    /// AVX-512 kernel at every thread count. On OpenBLAS it differs between thread counts by
+    /// rounding: OpenBLAS rounds a row of a product differently depending on how many rows
+    /// the product has, and a piece has fewer than its chunk.
     private func runChunks(rows: [Int]) -> Double {
         let examples = self.examples
         let lengths = rows.map { examples[$0].ids.count }

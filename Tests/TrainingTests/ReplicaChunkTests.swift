@@ -78,9 +78,9 @@ struct ReplicaChunkTests {
         #expect(first.losses == second.losses)
     }
 
-    /// One thread (whole chunks, no replica) and two (pieces on replicas) agree to rounding:
-    /// OpenBLAS rounds a product's rows differently for different row counts (about 10⁻⁷
-    /// relative to the largest entry here), nothing more.
+    /// One thread (whole chunks, no replica) and two (pieces on replicas) agree: to the bit
+    /// on the AVX-512 kernel, to rounding on OpenBLAS, which rounds a product's rows
+    /// differently for different row counts (about 10⁻⁷ relative to the largest entry here).
     @Test func oneAndTwoThreadsAgreeToRounding() throws {
         let inTurn = try train(threads: 1), atOnce = try train(threads: 2)
         #expect(inTurn.replicas == 0 && atOnce.replicas == 1)
@@ -89,6 +89,12 @@ struct ReplicaChunkTests {
         #expect(scale > 0)
         #expect(largest <= 1e-5 * scale, "per-sample rows differ by \(largest) against entries up to \(scale)")
         for (a, b) in zip(inTurn.losses, atOnce.losses) { #expect(abs(a - b) <= 1e-5 * abs(a)) }
+        // On the AVX-512 kernel a row of a product does not depend on the product's other
+        // rows, so a piece gets the bits it gets inside its chunk: nothing rounds differently.
+        if BLAS.usesAVX512Kernel {
+            let sameRows = inTurn.rows == atOnce.rows, sameValues = inTurn.values == atOnce.values
+            #expect(sameRows && sameValues && inTurn.losses == atOnce.losses)
+        }
     }
 
     /// The pieces of one chunk run at once on the objective and a replica of it (sharing the

@@ -231,8 +231,9 @@ extension SmallModels {
         let alone = Array(model.forward(inputIDs: [3, 4, 5], tokenTypeIDs: nil, attentionMask: [1, 1, 1], batch: 1, seqLen: 3))
         let longer = Array(model.forward(inputIDs: [3, 4, 5, 11], tokenTypeIDs: nil, attentionMask: [1, 1, 1, 1],
                                          batch: 1, seqLen: 4))
-        // Not bit-equal: OpenBLAS's Haswell SGEMM rounds a row differently with the number of
-        // rows in the product (3 vs 4 here gave 2.4e-6); a causal leak would be far larger.
+        // Not bit-equal on OpenBLAS (the products on a CPU without AVX-512F): its Haswell SGEMM
+        // rounds a row differently with the number of rows in the product (3 vs 4 here gave
+        // 2.4e-6); a causal leak would be far larger.
         #expect(maxAbsDifference(alone, Array(longer[0..<(3 * C)])) < 1e-5)
         let padded = Array(model.forward(inputIDs: [3, 4, 5, 0, 9, 3, 4, 5], tokenTypeIDs: nil,
                                          attentionMask: [1, 1, 1, 0, 0, 1, 1, 1], batch: 2, seqLen: 4))

@@ -260,9 +260,10 @@ func expectPerSampleQuantitiesMatchBatchesOfOne(
                     sourceLocation: sourceLocation)
             let OC = backbone.linearSites[index].outFeatures
             let bias = Array(batchBias[index][(s * OC)..<((s + 1) * OC)])
-            // Relative, like the norms: OpenBLAS's Haswell SGEMM rounds a row differently with
-            // the number of rows in the product, so SmolLM2's bias gradients (up to ~270) differ
-            // from the batch-of-one ones by ~6e-6 of their size.
+            // Relative, like the norms: OpenBLAS's Haswell SGEMM (the products on a CPU without
+            // AVX-512F) rounds a row differently with the number of rows in the product, so
+            // SmolLM2's bias gradients (up to ~270) differ from the batch-of-one ones by ~6e-6
+            // of their size.
             let scale = hook.perSampleBias.map(abs).max() ?? 0
             #expect(maxAbsDifference(bias, hook.perSampleBias) <= 1e-4 * max(1, scale),
                     "\(backbone.linearSites[index]) sample \(s): bias gradients of size \(scale)", sourceLocation: sourceLocation)

@@ -44,7 +44,7 @@ public protocol Backbone: AnyObject {
 /// A backbone that can open a second instance over the same frozen weights.
 ///
 /// The trainer runs a step's chunks on all cores at once, one replica per core with
-/// OpenBLAS on one thread: at the chunk shapes of a DP step one product per core keeps the
+/// every product on one thread: at the chunk shapes of a DP step one product per core keeps the
 /// cores busier than both cores splitting every product and waiting on each other between
 /// kernels. A protocol of its own, not a ``Backbone`` requirement, so the protocol that
 /// plugins are compiled against keeps its layout.

@@ -68,7 +68,7 @@ public final class GPT2Model: ReplicableBackbone {
         let C = config.nEmbd, I = config.innerSize
         var reader = WeightReader(file: file, prefixes: ["transformer.", ""])
         tokenEmbeddings = try reader.load("wte.weight", shape: [config.vocabSize, C])
-        lmHead = FrozenWeight(tokenEmbeddings, IC: C, OC: config.vocabSize, layout: .outIn, packs: false)
+        lmHead = FrozenWeight(tokenEmbeddings, IC: C, OC: config.vocabSize, layout: .outIn)
         positionEmbeddings = try reader.load("wpe.weight", shape: [config.nPositions, C])
         finalNorm = try reader.load("ln_f.weight", shape: [C])
         finalNormBias = try reader.load("ln_f.bias", shape: [C])

@@ -16,20 +16,19 @@ public enum WeightLayout: Sendable, Hashable {
 /// Against the 100–300 rows of a training piece, packing a transpose on every product
 /// costs a tenth to a fifth of the product. `W` itself is packed on the fly, a plain copy;
 /// packing it once too took two more copies of every weight instead of one and did not
-/// measurably shorten a training step.
+/// measurably shorten a training step. LM heads are packed too: greedy decoding multiplies
+/// one row at a time, against which packing the transpose would cost more than the product.
 struct FrozenWeight {
     let layout: WeightLayout
     /// `(OC, IC)` for `.outIn`, `(IC, OC)` for `.inOut`.
     let stored: PackedOperand
     let transposed: PackedOperand
 
-    /// - Parameter packs: false for a weight used only outside training steps (an LM
-    ///   head over the whole vocabulary), where another copy would cost more than it saves
-    init(_ weight: UnsafePointer<Float>, IC: Int, OC: Int, layout: WeightLayout, packs: Bool = true) {
+    init(_ weight: UnsafePointer<Float>, IC: Int, OC: Int, layout: WeightLayout) {
         self.layout = layout
         let (rows, columns) = layout == .outIn ? (OC, IC) : (IC, OC)
         stored = PackedOperand(b: weight, ldb: columns, transposed: false, k: rows, n: columns, packs: false)
-        transposed = PackedOperand(b: weight, ldb: columns, transposed: true, k: columns, n: rows, packs: packs)
+        transposed = PackedOperand(b: weight, ldb: columns, transposed: true, k: columns, n: rows)
     }
 
     /// The operand of the forward product `out = input · op(W)`; the backward multiplies by the other.

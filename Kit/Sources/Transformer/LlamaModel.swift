@@ -155,7 +155,7 @@ public final class LlamaModel: ReplicableBackbone {
         tokenEmbeddings = try load("model.embed_tokens.weight", "token_embd.weight", [V, C])
         finalNorm = try load("model.norm.weight", "output_norm.weight", [C])
         lmHead = FrozenWeight(try config.tieWordEmbeddings ? tokenEmbeddings : load("lm_head.weight", "output.weight", [V, C]),
-                              IC: C, OC: V, layout: .outIn, packs: false)
+                              IC: C, OC: V, layout: .outIn)
         var layers: [LayerWeights] = []
         var sites: [LinearSite] = []
         var siteWeights: [LinearSite: UnsafePointer<Float>] = [:]

@@ -25,13 +25,15 @@ struct GEMMBenchmark: ParsableCommand {
         print(row(["M x N x K", "threads", "engine", "OpenBLAS"], widths: widths))
         for threads in [1, 2] {
             BLAS.setThreadCount(threads)
-            for (m, n, k) in Self.shapes {
-                let engine = sgemmGFLOPs(m: m, n: n, k: k, repeats: repeats)
-                BLAS.setUsesAVX512Kernel(false)
-                let openBLAS = sgemmGFLOPs(m: m, n: n, k: k, repeats: repeats)
-                BLAS.setUsesAVX512Kernel(true)
-                print(row(["\(m) x \(n) x \(k)", "\(threads)", String(format: "%.1f", engine),
-                           String(format: "%.1f", openBLAS)], widths: widths))
+            // Every engine product of a thread count before any of OpenBLAS's: OpenBLAS's idle
+            // workers spin for a while after each call and would take a core from the engine.
+            let engine = Self.shapes.map { sgemmGFLOPs(m: $0.0, n: $0.1, k: $0.2, repeats: repeats) }
+            BLAS.setUsesAVX512Kernel(false)
+            let openBLAS = Self.shapes.map { sgemmGFLOPs(m: $0.0, n: $0.1, k: $0.2, repeats: repeats) }
+            BLAS.setUsesAVX512Kernel(true)
+            for (index, (m, n, k)) in Self.shapes.enumerated() {
+                print(row(["\(m) x \(n) x \(k)", "\(threads)", String(format: "%.1f", engine[index]),
+                           String(format: "%.1f", openBLAS[index])], widths: widths))
             }
         }
     }

@@ -14,7 +14,7 @@ public enum WeightLayout: Sendable, Hashable {
 /// stored and `Wᵀ`, the latter packed once (``PackedOperand``).
 ///
 /// Against the 100–300 rows of a training piece, packing a transpose on every product
-/// costs a tenth to a fifth of the product. `W` itself is packed on the fly, a plain copy;
+/// costs up to a third of the product. `W` itself is packed on the fly, a plain copy;
 /// packing it once too took two more copies of every weight instead of one and did not
 /// measurably shorten a training step. LM heads are packed too: greedy decoding multiplies
 /// one row at a time, against which packing the transpose would cost more than the product.

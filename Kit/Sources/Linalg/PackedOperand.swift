@@ -19,7 +19,8 @@ public final class PackedOperand: @unchecked Sendable {
     /// - Parameters:
     ///   - b: the operand as stored, `(k, n)` with row stride `ldb`, or `(n, k)` when
     ///     `transposed`; it must outlive this object
-    ///   - packs: false to keep no packed copy (an operand too large to copy, used rarely)
+    ///   - packs: false to keep no packed copy, for an operand whose packing on the fly is a
+    ///     plain copy and not worth the memory
     public init(b: UnsafePointer<Float>, ldb: Int, transposed: Bool, k: Int, n: Int, packs: Bool = true) {
         self.k = k
         self.n = n
@@ -35,11 +36,6 @@ public final class PackedOperand: @unchecked Sendable {
             .bindMemory(to: Float.self, capacity: count)
         dptune_sgemm_pack_b(transposed ? 1 : 0, k, n, b, ldb, panels)
         self.panels = panels
-    }
-
-    /// Bytes the packed copy takes (0 when nothing was packed).
-    public var packedBytes: Int {
-        panels == nil ? 0 : dptune_sgemm_packed_count(k, n) * MemoryLayout<Float>.stride
     }
 
     deinit { panels?.deallocate() }

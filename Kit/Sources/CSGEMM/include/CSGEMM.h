@@ -6,7 +6,8 @@
 #include <stddef.h>
 
 /// Nonzero when this CPU has AVX-512F and the kernel has not been turned off with
-/// dptune_sgemm_allow(0). Without it every call below must not be made.
+/// dptune_sgemm_allow(0). Only then may dptune_sgemm_pack_b, dptune_sgemm and
+/// dptune_sgemm_packed be called: they are built for AVX-512F.
 int dptune_sgemm_available(void);
 
 /// Turns the kernel off (0) or back on (nonzero) for the whole process, so that a

@@ -79,11 +79,9 @@ public enum BLAS {
     ) {
         if m == 0 || n == 0 { return }
         if usesAVX512Kernel {
-            nonisolated(unsafe) let a = a, b = b, c = c
-            splitRows(m: m, n: n, k: k) { rows in
-                dptune_sgemm(transA ? 1 : 0, transB ? 1 : 0, rows.count, n, k, alpha,
-                             transA ? a + rows.lowerBound : a + rows.lowerBound * lda, lda, b, ldb,
-                             beta, c + rows.lowerBound * ldc, ldc)
+            nonisolated(unsafe) let b = b
+            splitRows(transA: transA, m: m, n: n, k: k, a: a, lda: lda, c: c, ldc: ldc) { rows, a, c in
+                dptune_sgemm(transA ? 1 : 0, transB ? 1 : 0, rows, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
             }
             return
         }
@@ -110,19 +108,26 @@ public enum BLAS {
             return
         }
         if m == 0 || b.n == 0 { return }
-        nonisolated(unsafe) let a = a, panels = UnsafePointer(packed), c = c
-        splitRows(m: m, n: b.n, k: b.k) { rows in
-            dptune_sgemm_packed(transA ? 1 : 0, rows.count, b.n, b.k, alpha,
-                                transA ? a + rows.lowerBound : a + rows.lowerBound * lda, lda, panels,
-                                beta, c + rows.lowerBound * ldc, ldc)
+        nonisolated(unsafe) let panels = UnsafePointer(packed)
+        splitRows(transA: transA, m: m, n: b.n, k: b.k, a: a, lda: lda, c: c, ldc: ldc) { rows, a, c in
+            dptune_sgemm_packed(transA ? 1 : 0, rows, b.n, b.k, alpha, a, lda, panels, beta, c, ldc)
         }
     }
 
     /// Splits the `m` rows of an `(m, n)` product over `k` across the configured threads,
     /// with about 2²¹ FLOPs a chunk at least (some microseconds of one core), so that
-    /// waking a second core pays for itself.
-    private static func splitRows(m: Int, n: Int, k: Int, _ body: @Sendable (Range<Int>) -> Void) {
-        concurrentChunks(m, minimumChunk: max(12, (1 << 20) / max(n * k, 1)), body)
+    /// waking a second core pays for itself. `body` gets each chunk's row count and where
+    /// its rows of `op(A)` and of C start.
+    private static func splitRows(
+        transA: Bool, m: Int, n: Int, k: Int,
+        a: UnsafePointer<Float>, lda: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+        _ body: @Sendable (_ rows: Int, _ a: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>) -> Void
+    ) {
+        nonisolated(unsafe) let a = a, c = c
+        concurrentChunks(m, minimumChunk: max(12, (1 << 20) / max(n * k, 1))) { rows in
+            let first = rows.lowerBound
+            body(rows.count, transA ? a + first : a + first * lda, c + first * ldc)
+        }
     }
 
     /// A batch of `count` equally shaped products whose operands lie `strideA`,

@@ -120,11 +120,33 @@ public final class BertEncoder: ReplicableBackbone {
         self.positions = (0..<Int32(config.maxPositionEmbeddings)).map { $0 }
     }
 
-    /// Maps the same file again: F32 weights are shared, others are converted once more.
-    /// The replica starts with this instance's activation capacity, so that it does not
-    /// grow (and zero) its slabs during the steps that follow.
+    /// An instance over `other`'s weights (the mapped file, converted tensors and packed
+    /// operands), which it keeps alive.
+    private init(sharingWeightsOf other: BertEncoder) {
+        config = other.config
+        file = other.file
+        weightOwner = other.weightOwner
+        wordEmbeddings = other.wordEmbeddings
+        positionEmbeddings = other.positionEmbeddings
+        tokenTypeEmbeddings = other.tokenTypeEmbeddings
+        embeddingNorm = other.embeddingNorm
+        embeddingNormBias = other.embeddingNormBias
+        poolerWeight = other.poolerWeight
+        poolerBias = other.poolerBias
+        layers = other.layers
+        linearSites = other.linearSites
+        siteWeights = other.siteWeights
+        normSites = other.normSites
+        hooks = BackboneHooks(layerCount: layers.count, linearSites: linearSites, normSites: normSites,
+                              width: config.hiddenSize)
+        positions = other.positions
+    }
+
+    /// Shares the weights instead of converting and packing them again, and starts with
+    /// this instance's activation capacity, so that it does not grow (and zero) its slabs
+    /// during the steps that follow.
     public func replica() throws -> any Backbone {
-        let replica = try BertEncoder(config: config, weights: file)
+        let replica = BertEncoder(sharingWeightsOf: self)
         replica.activations.reserve(activations.count)
         replica.gradients.reserve(gradients.count)
         return replica

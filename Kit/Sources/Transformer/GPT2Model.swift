@@ -110,11 +110,31 @@ public final class GPT2Model: ReplicableBackbone {
         siteWeights[site].map { UnsafeBufferPointer(start: $0, count: site.inFeatures * site.outFeatures) }
     }
 
-    /// Maps the same file again: F32 weights are shared, others are converted once more.
-    /// The replica starts with this instance's activation capacity, so that it does not
-    /// grow (and zero) its slabs during the steps that follow.
+    /// An instance over `other`'s weights (the mapped file, converted tensors and packed
+    /// operands), which it keeps alive.
+    private init(sharingWeightsOf other: GPT2Model) {
+        config = other.config
+        file = other.file
+        weightOwner = other.weightOwner
+        tokenEmbeddings = other.tokenEmbeddings
+        lmHead = other.lmHead
+        positionEmbeddings = other.positionEmbeddings
+        finalNorm = other.finalNorm
+        finalNormBias = other.finalNormBias
+        layers = other.layers
+        linearSites = other.linearSites
+        siteWeights = other.siteWeights
+        normSites = other.normSites
+        hooks = BackboneHooks(layerCount: layers.count, linearSites: linearSites, normSites: normSites,
+                              width: config.nEmbd)
+        positions = other.positions
+    }
+
+    /// Shares the weights instead of converting and packing them again, and starts with
+    /// this instance's activation capacity, so that it does not grow (and zero) its slabs
+    /// during the steps that follow.
     public func replica() throws -> any Backbone {
-        let replica = try GPT2Model(config: config, weights: file)
+        let replica = GPT2Model(sharingWeightsOf: self)
         replica.activations.reserve(activations.count)
         replica.gradients.reserve(gradients.count)
         return replica

@@ -3,16 +3,19 @@ import CVectorMath
 import Foundation
 import Testing
 
-/// CVectorMath's kernels against Double references, for the AVX2 + FMA build and the
-/// baseline build alike (the baseline is forced on machines that have AVX2).
+/// CVectorMath's kernels against Double references, for the AVX-512F, AVX2 + FMA and
+/// baseline builds alike (the narrower ones are forced on machines that have the wider).
 @Suite(.serialized) struct VectorMathTests {
     /// Every input in steps of 2⁻¹², over the whole range where erf is not ±1 in Float and beyond.
     static let grid: [Float] = stride(from: -6.0, through: 6.0, by: 1.0 / 4096).map { Float($0) }
 
-    /// Runs `body` with the AVX2 build allowed or forbidden, then allows it again.
-    private func with<R>(avx2 allowed: Bool, _ body: () -> R) -> R {
-        dptune_vector_math_allow_avx2(allowed ? 1 : 0)
-        defer { dptune_vector_math_allow_avx2(1) }
+    /// The builds' levels, as `dptune_vector_math_limit` takes them.
+    static let levels: [Int32] = [2, 1, 0]
+
+    /// Runs `body` with the builds capped at `level`, then lifts the cap.
+    private func with<R>(level: Int32, _ body: () -> R) -> R {
+        dptune_vector_math_limit(level)
+        defer { dptune_vector_math_limit(2) }
         return body()
     }
 
@@ -28,46 +31,66 @@ import Testing
         return (erf, gaussian)
     }
 
-    @Test func theAVX2BuildRunsExactlyWhenTheCPUHasAVX2AndFMA() throws {
+    @Test func theWidestBuildTheCPUHasRunsUpToTheCap() throws {
         let flags = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
             .split(separator: "\n").first { $0.hasPrefix("flags") }.map { Set($0.split(separator: " ")) } ?? []
-        #expect(with(avx2: true) { dptune_vector_math_uses_avx2() } == (flags.contains("avx2") && flags.contains("fma") ? 1 : 0))
-        #expect(with(avx2: false) { dptune_vector_math_uses_avx2() } == 0)
+        let avx2: Int32 = flags.contains("avx2") && flags.contains("fma") ? 1 : 0
+        #expect(with(level: 2) { dptune_vector_math_level() } == (flags.contains("avx512f") ? 2 : avx2))
+        #expect(with(level: 1) { dptune_vector_math_level() } == avx2)
+        #expect(with(level: 0) { dptune_vector_math_level() } == 0)
     }
 
-    @Test(arguments: [true, false])
-    func erfIsWithinOnePointTwoTimesTenToTheMinusSeven(avx2: Bool) {
-        let got = with(avx2: avx2) { erf(Self.grid).erf }
+    /// The AVX-512F and AVX2 builds run the same fused polynomials, sixteen or eight lanes
+    /// at a time, so a training step's activations do not depend on which one the CPU has.
+    @Test func theAVX512AndAVX2BuildsGiveTheSameBits() {
+        let x = Self.grid, dout = x.indices.map { Float(1 + $0 % 3) }
+        let exps = stride(from: -87.0, through: 88.0, by: 1.0 / 512).map { Float($0) }
+        func outputs() -> [[Float]] {
+            var forward = [Float](repeating: 0, count: x.count), backward = forward
+            dptune_gelu_erf_forward(&forward, x, x.count)
+            dptune_gelu_erf_backward(&backward, dout, x, x.count)
+            let (e, g) = erf(x)
+            return [forward, backward, e, g, exp(exps)]
+        }
+        let wide = with(level: 2) { outputs() }, narrow = with(level: 1) { outputs() }
+        for (name, (a, b)) in zip(["gelu", "gelu'", "erf", "e^-x²", "exp"], zip(wide, narrow)) {
+            #expect(a.map(\.bitPattern) == b.map(\.bitPattern), "\(name)")
+        }
+    }
+
+    @Test(arguments: levels)
+    func erfIsWithinOnePointTwoTimesTenToTheMinusSeven(level: Int32) {
+        let got = with(level: level) { erf(Self.grid).erf }
         let worst = zip(got, Self.grid).map { abs(Double($0) - Foundation.erf(Double($1))) }.max() ?? .infinity
         #expect(worst < 1.2e-7, "max |erf error| \(worst)")
-        #expect(with(avx2: avx2) { erf([0, -0.0, 30, -30, .infinity, -.infinity]).erf } == [0, -0.0, 1, -1, 1, -1])
+        #expect(with(level: level) { erf([0, -0.0, 30, -30, .infinity, -.infinity]).erf } == [0, -0.0, 1, -1, 1, -1])
     }
 
     /// `e^(-x²)` of the Float square: rounding x² already moves the exact value by up to
     /// x²·2⁻²⁴ relative (3e-6 at x = 6), as it would for `expf(-x * x)`.
-    @Test(arguments: [true, false])
-    func erfAlsoGivesExpOfMinusXSquared(avx2: Bool) {
-        let gaussian = with(avx2: avx2) { erf(Self.grid).gaussian }
+    @Test(arguments: levels)
+    func erfAlsoGivesExpOfMinusXSquared(level: Int32) {
+        let gaussian = with(level: level) { erf(Self.grid).gaussian }
         let worst = zip(gaussian, Self.grid).map { g, v in abs(Double(g) / Foundation.exp(-Double(v * v)) - 1) }.max() ?? .infinity
         #expect(worst < 3 * Double(Float.ulpOfOne), "max relative e^-x² error \(worst)")
     }
 
-    @Test(arguments: [true, false])
-    func expIsWithinThreeUlpAndUnderflowsToExactZero(avx2: Bool) {
+    @Test(arguments: levels)
+    func expIsWithinThreeUlpAndUnderflowsToExactZero(level: Int32) {
         let x = stride(from: -87.0, through: 88.0, by: 1.0 / 512).map { Float($0) }
-        let got = with(avx2: avx2) { exp(x) }
+        let got = with(level: level) { exp(x) }
         let worst = zip(got, x).map { abs(Double($0) / Foundation.exp(Double($1)) - 1) }.max() ?? .infinity
         #expect(worst < 3 * Double(Float.ulpOfOne), "max relative exp error \(worst)")
-        #expect(with(avx2: avx2) { exp([-.infinity, -100, 0]) } == [0, 0, 1])
+        #expect(with(level: level) { exp([-.infinity, -100, 0]) } == [0, 0, 1])
     }
 
     /// GELU and its derivative against Double: erf's 1.2e-7 scaled by `|x|/2`, plus rounding.
-    @Test(arguments: [true, false])
-    func geluAndItsDerivativeMatchDouble(avx2: Bool) {
+    @Test(arguments: levels)
+    func geluAndItsDerivativeMatchDouble(level: Int32) {
         let x = Self.grid
         let dout = x.indices.map { Float(1 + $0 % 3) }
         var out = [Float](repeating: 0, count: x.count), dinput = [Float](repeating: .nan, count: x.count)
-        with(avx2: avx2) {
+        with(level: level) {
             dptune_gelu_erf_forward(&out, x, x.count)
             dptune_gelu_erf_backward(&dinput, dout, x, x.count)
         }
@@ -82,19 +105,19 @@ import Testing
 
     /// Rows of every length 1–19 (a ragged last vector), with masked entries and a row
     /// that is all masked.
-    @Test(arguments: [true, false])
-    func softmaxRowsMatchDouble(avx2: Bool) {
+    @Test(arguments: levels)
+    func softmaxRowsMatchDouble(level: Int32) {
         for K in 1...19 {
             let row = (0..<K).map { k in k % 4 == 3 ? -Float.infinity : Float(k * 7 % 11) - 5 }
             var out = [Float](repeating: .nan, count: K)
-            with(avx2: avx2) { dptune_softmax_row(&out, row, K) }
+            with(level: level) { dptune_softmax_row(&out, row, K) }
             let maximum = Double(row.max() ?? 0)
             let exps = row.map { Foundation.exp(Double($0) - maximum) }
             let total = exps.reduce(0, +)
             for k in 0..<K { #expect(abs(Double(out[k]) - exps[k] / total) <= 2e-7, "K \(K), entry \(k)") }
         }
         var masked = [Float](repeating: .nan, count: 5)
-        with(avx2: avx2) { dptune_softmax_row(&masked, [Float](repeating: -.infinity, count: 5), 5) }
+        with(level: level) { dptune_softmax_row(&masked, [Float](repeating: -.infinity, count: 5), 5) }
         #expect(masked == [0, 0, 0, 0, 0])
     }
 }

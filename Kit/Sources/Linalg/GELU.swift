@@ -19,7 +19,7 @@ public enum GELUForm: Sendable, Hashable {
 /// `out = gelu(input)` elementwise.
 ///
 /// The erf form runs `dptune_gelu_erf_forward` (CVectorMath: an erf within 1.2e-7 of the
-/// exact one, eight elements at a time, AVX2 + FMA where the CPU has them); the tanh form
+/// exact one, sixteen elements at a time on AVX-512F, eight on AVX2 + FMA); the tanh form
 /// uses the C library's `tanh`. Split across cores by element.
 ///
 /// - Parameters:

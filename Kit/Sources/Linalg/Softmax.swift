@@ -6,7 +6,7 @@ import CVectorMath
 ///
 /// Entries equal to `-infinity` get probability 0 (masked attention scores); a row that
 /// is entirely `-infinity` becomes all zeros rather than NaN. Each row is one
-/// `dptune_softmax_row` (CVectorMath: eight exponentials at a time, the sum in Double);
+/// `dptune_softmax_row` (CVectorMath: sixteen or eight exponentials at a time, the sum in Double);
 /// rows are split across cores.
 ///
 /// - Parameters:

@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // Dimensions: N = number of elements, K = row length.
 //
-// exp, erf and the kernels built on them (exact GELU, row softmax), eight floats at a
-// time. Each entry point runs an AVX2 + FMA build of its loop when the CPU and OS support
-// it and a baseline x86-64 (SSE2) build otherwise: Swift compiles the package for baseline
+// exp, erf and the kernels built on them (exact GELU, row softmax). Each entry point runs
+// the widest build of its loop the CPU and OS support: AVX-512F, sixteen floats at a time;
+// AVX2 + FMA, eight; or baseline x86-64 (SSE2). Swift compiles the package for baseline
 // x86-64 and has no per-function target attribute, which left these loops, about a tenth
-// of a MiniLM training step, at half the vector width and without fused multiply-adds.
-// The two builds evaluate the same polynomials; FMA rounds once where the baseline rounds
-// twice, so their results may differ in the last bit.
+// of a MiniLM training step, at a quarter of the vector width and without fused
+// multiply-adds. Every build evaluates the same polynomials. FMA rounds once where the
+// baseline rounds twice, so the baseline may differ in the last bit; the AVX-512F and AVX2
+// builds give the same bits, except softmax, whose sum is grouped by the width.
 #ifndef DPTUNE_CVECTORMATH_H
 #define DPTUNE_CVECTORMATH_H
 
@@ -31,11 +32,12 @@ void dptune_gelu_erf_backward(float *dinput, const float *dout, const float *inp
 /// taken in double. -inf entries get 0; an all -inf row becomes all zeros. out may alias input.
 void dptune_softmax_row(float *out, const float *input, ptrdiff_t K);
 
-/// Whether the AVX2 + FMA builds run: the CPU and OS support them and they are allowed.
-int dptune_vector_math_uses_avx2(void);
+/// The build that runs: 2 AVX-512F, 1 AVX2 + FMA, 0 baseline; the widest the CPU and OS
+/// support, up to the limit.
+int dptune_vector_math_level(void);
 
-/// Allows (the default) or forbids the AVX2 + FMA builds, so tests can check the baseline
-/// builds on a machine that has AVX2.
-void dptune_vector_math_allow_avx2(int allowed);
+/// Caps the builds at `level` (default 2), so tests can check the narrower builds on a
+/// machine that has the wider ones.
+void dptune_vector_math_limit(int level);
 
 #endif

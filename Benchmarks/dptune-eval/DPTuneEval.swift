@@ -55,6 +55,8 @@ struct DPTuneEval: ParsableCommand {
     @Option(help: "Logit margin of the heads' start at the label names' features (LabelPrior; default 4).")
     var labelPriorMargin: Double?
     @Flag(help: "Start every head at random instead of at the label names.") var randomHeads = false
+    @Flag(help: "Score every cell on the validation split instead of test, to choose options without looking at test.")
+    var scoreValidation = false
     @Option(help: "encode: [CLS] instruction [SEP] input [SEP]; omit: [CLS] input [SEP] (the manifest's train.instruction).")
     var instruction = Manifest.InstructionUse.encode
 
@@ -100,6 +102,7 @@ struct DPTuneEval: ParsableCommand {
             plan.labelPriorMargin = nil
         }
         plan.instruction = instruction
+        plan.scoresValidation = scoreValidation
         for setting in strategyOptions {
             guard let equals = setting.firstIndex(of: "=") else {
                 throw ValidationError("--strategy-options: \(setting) is not id=json, refusing")

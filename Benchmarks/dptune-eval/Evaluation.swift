@@ -130,7 +130,7 @@ final class Evaluation {
         results.tasks = data.tasks
         results.trainingCount = data.training.count
         results.validationCount = data.validation.count
-        results.testCounts = BenchmarkData.countPerTask(data.test, tasks: data.tasks)
+        results.testCounts = BenchmarkData.countPerTask(scored, tasks: data.tasks)
         results.meanTokens = Double(data.training.reduce(0) { $0 + $1.ids.count }) / Double(max(1, data.training.count))
         if plan.sections.contains(.performance) {
             log("measuring the SGEMM peak")
@@ -147,19 +147,19 @@ final class Evaluation {
             for strategy in plan.strategies {
                 for epsilon in plan.epsilons {
                     results.utility[strategy, default: [:]][epsilon] = plan.seeds.map { seed in
-                        train(recipe(strategy, epsilon: epsilon, rate: chosen[strategy], seed: seed), scoredOn: data.test)
+                        train(recipe(strategy, epsilon: epsilon, rate: chosen[strategy], seed: seed), scoredOn: scored)
                     }
                 }
             }
             results.reference = !plan.runsReference ? [] : plan.seeds.map { seed in
                 var reference = recipe("lora", epsilon: plan.focusEpsilon, rate: chosen[Self.referenceLabel], seed: seed)
                 reference.nonPrivate = true
-                return train(reference, scoredOn: data.test)
+                return train(reference, scoredOn: scored)
             }
             if plan.scoresUntrainedStart {
                 var start = recipe("lora", epsilon: plan.focusEpsilon, rate: nil, seed: firstSeed)
                 start.untrained = true
-                results.labelNameStart = train(start, scoredOn: data.test, note: "label-name start, untrained")
+                results.labelNameStart = train(start, scoredOn: scored, note: "label-name start, untrained")
             }
         }
         if plan.sections.contains(.robustness) {
@@ -173,7 +173,7 @@ final class Evaluation {
                     let training = corruption?.apply(to: data.training, labels: data.labels, seed: EvaluationPlan.dataSeed)
                     return (corruption, plan.sectionSeeds.map { seed in
                         train(recipe(strategy, epsilon: plan.focusEpsilon, rate: chosen[strategy], seed: seed),
-                              on: training ?? data.training, scoredOn: data.test, note: corruption?.description ?? "clean")
+                              on: training ?? data.training, scoredOn: scored, note: corruption?.description ?? "clean")
                     })
                 }
             }
@@ -185,7 +185,7 @@ final class Evaluation {
                         plan.sectionSeeds.map { seed in
                             var coupled = recipe(strategy, epsilon: plan.focusEpsilon, rate: rate, seed: seed)
                             coupled.expectedBatch = batch
-                            return train(coupled, scoredOn: data.test)
+                            return train(coupled, scoredOn: scored)
                         }
                     }
                 }
@@ -234,6 +234,9 @@ final class Evaluation {
             return EvaluationResults.TuningRow(label: label, scores: scores, chosen: best?.0 ?? plan.learningRates[0])
         }
     }
+
+    /// The records every cell is scored on: test, or validation when options are being chosen.
+    private var scored: [TrainingExample] { plan.scoresValidation ? data.validation : data.test }
 
     private func score(_ cell: Cell) -> Double {
         guard case .success(let run) = cell, run.macroAccuracy.isFinite else { return -1 }

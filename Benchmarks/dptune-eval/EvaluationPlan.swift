@@ -37,6 +37,9 @@ struct EvaluationPlan: Sendable {
     /// The presets start at the label names with margin 4, the setting of every reference-size
     /// result: the benchmark's labels are words, and the start is public, so it costs no ε.
     var labelPriorMargin: Double? = 4
+    /// Every cell is scored on the validation split instead of test: for choosing a strategy's
+    /// options without looking at test, as the tuning runs choose the learning rate.
+    var scoresValidation = false
     /// Whether records are encoded with their instruction (the manifest's `train.instruction`).
     var instruction = Manifest.InstructionUse.encode
 

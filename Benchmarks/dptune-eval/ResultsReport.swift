@@ -76,8 +76,7 @@ struct ResultsReport {
             dptune-eval --train-per-task 2000 --validation-per-task 200 --test-per-task 0 --epochs 2 --batch 64 \
             --sections utility`
             - Data: \(plan.trainPerTask) training records per task (\(results.trainingCount) in all), \
-            \(plan.validationPerTask) validation records per task carved from train.jsonl for tuning, test records \
-            scored per task: \(tests)\(plan.testPerTask == 0 ? " (whole test files)" : " (a fixed subset of each test file)"); \
+            \(plan.validationPerTask) validation records per task carved from train.jsonl for tuning, \(scoredText): \(tests); \
             every cut drawn with the public seed \(EvaluationPlan.dataSeed); \(plan.maxLength) tokens per record \
             (mean \(String(format: "%.1f", results.meanTokens)) real tokens).
             - Training: \(plan.epochs) epoch(s), expected batch \(plan.expectedBatch) (Poisson sampling), clip \(plan.clip), \
@@ -85,7 +84,7 @@ struct ResultsReport {
             \(plan.instruction == .omit ? "records encoded without their instruction ([CLS] input [SEP])" : "records encoded with their instruction"), seeds \(plan.seeds.map(String.init).joined(separator: ", ")) \
             (public; initialization and public projections — sampling and noise come from the secure generator).
             \(tuningLine)
-            - Accuracy: per task on its test records, predictions restricted to the record's task; *macro* is the mean \
+            - Accuracy: per task on its \(plan.scoresValidation ? "validation" : "test") records, predictions restricted to the record's task; *macro* is the mean \
             of the four task accuracies, *pooled* is correct over all scored records.
             - ε spent: the event the trainer actually ran, priced by the PLD accountant at δ (add-or-remove). \
             DP-Forward's randomized-response label release is pure ε-DP and is added to the PLD ε of its feature \
@@ -93,6 +92,13 @@ struct ResultsReport {
 
 
             """
+    }
+
+    private var scoredText: String {
+        if plan.scoresValidation {
+            return "**every cell scored on the validation records, not on test** (`--score-validation`), per task"
+        }
+        return "test records scored per task" + (plan.testPerTask == 0 ? " (whole test files)" : " (a fixed subset of each test file)")
     }
 
     /// Training examples per second over the section-1 runs of each mechanism, for sizing other runs.

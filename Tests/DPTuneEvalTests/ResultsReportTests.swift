@@ -32,4 +32,21 @@ import Testing
         ])
         #expect(lines.contains { $0.contains("for 2 training runs") })
     }
+
+    /// A file of validation scores must not pass for test results.
+    @Test func validationScoresSayWhatTheyAre() throws {
+        func header(_ flags: [String]) throws -> String {
+            let plan = try DPTuneEval.parse(flags).resolvedPlan()
+            var results = EvaluationResults()
+            results.tasks = ["sentiment"]
+            results.testCounts = ["sentiment": 200]
+            return ResultsReport(plan: plan, results: results, commandLine: "dptune-eval", threads: 1).markdown()
+        }
+        let validation = try header(["--score-validation"]), test = try header([])
+        #expect(try DPTuneEval.parse(["--score-validation"]).resolvedPlan().scoresValidation)
+        #expect(validation.contains("every cell scored on the validation records, not on test"))
+        #expect(validation.contains("per task on its validation records"))
+        #expect(!test.contains("validation records, not on test"))
+        #expect(test.contains("per task on its test records"))
+    }
 }

@@ -44,6 +44,7 @@ struct DPTuneEval: ParsableCommand {
     @Option(help: "Coupling grid: learning rates (comma-separated).") var couplingRates: String?
     @Option(help: "Coupling grid: expected batch sizes (comma-separated).") var couplingBatches: String?
     @Option(help: "DP and non-DP steps timed per strategy.") var timingSteps: Int?
+    @Option(help: "At most this many records per forward and backward (default: the trainer's, 32).") var chunkSize: Int?
     @Option(help: "Sections to run (comma-separated: utility, robustness, coupling, performance).") var sections: String?
     @Option(help: "Threads: the engine's kernels' and OpenBLAS's.") var threads = 2
     @Flag(help: "Run every product on OpenBLAS instead of the engine's AVX-512 kernel, for comparison.")
@@ -93,6 +94,7 @@ struct DPTuneEval: ParsableCommand {
         if let couplingRates { plan.couplingRates = try Self.list(couplingRates, "--coupling-rates") }
         if let couplingBatches { plan.couplingBatches = try Self.list(couplingBatches, "--coupling-batches") }
         if let timingSteps { plan.timingSteps = timingSteps }
+        if let chunkSize { plan.chunkSize = chunkSize }
         plan.nonPrivateReference = !skipReference
         if let labelPriorMargin { plan.labelPriorMargin = labelPriorMargin }
         if randomHeads {
@@ -118,7 +120,7 @@ struct DPTuneEval: ParsableCommand {
             })
         }
         guard plan.trainPerTask > 0, plan.validationPerTask > 0, plan.testPerTask >= 0, plan.epochs > 0,
-              plan.expectedBatch > 0, plan.maxLength > 2, !plan.learningRates.isEmpty, !plan.epsilons.isEmpty else {
+              plan.expectedBatch > 0, plan.maxLength > 2, plan.chunkSize > 0, !plan.learningRates.isEmpty, !plan.epsilons.isEmpty else {
             throw ValidationError("sizes, epochs and batch must be positive and the grids non-empty, refusing")
         }
         return plan

@@ -120,7 +120,7 @@ final class Evaluation {
         runner = EvaluationRunner(
             backbone: try loadBackbone(directory: backboneDirectory),
             catalog: try StrategyCatalog(directory: pluginDirectory), labels: data.labels, delta: plan.delta,
-            clip: plan.clip, strategyOptions: plan.strategyOptions, chunkSize: 32,
+            clip: plan.clip, strategyOptions: plan.strategyOptions, chunkSize: plan.chunkSize,
             labelPrior: plan.labelPriorMargin.map { LabelPrior(examples: data.labelExamples, margin: $0) })
     }
 

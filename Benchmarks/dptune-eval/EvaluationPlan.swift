@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import Records
+import Training
 
 /// Every size, grid and seed of one evaluation, after the `--quick` preset and the flags.
 struct EvaluationPlan: Sendable {
@@ -27,6 +28,8 @@ struct EvaluationPlan: Sendable {
     var couplingRates: [Float]
     var couplingBatches: [Int]
     var timingSteps: Int
+    /// At most this many records per forward and backward (the trainer's `chunkSize`).
+    var chunkSize = TrainingSettings.defaultChunkSize
     var sections: Set<Section>
     /// Strategy id → options JSON; a strategy not named runs with its defaults.
     var strategyOptions: [String: String] = [:]

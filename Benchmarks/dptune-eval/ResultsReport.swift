@@ -79,7 +79,8 @@ struct ResultsReport {
             \(plan.validationPerTask) validation records per task carved from train.jsonl for tuning, \(scoredText): \(tests); \
             every cut drawn with the public seed \(EvaluationPlan.dataSeed); \(plan.maxLength) tokens per record \
             (mean \(String(format: "%.1f", results.meanTokens)) real tokens).
-            - Training: \(plan.epochs) epoch(s), expected batch \(plan.expectedBatch) (Poisson sampling), clip \(plan.clip), \
+            - Training: \(plan.epochs) epoch(s), expected batch \(plan.expectedBatch) (Poisson sampling) in chunks of at \
+            most \(plan.chunkSize) records, clip \(plan.clip), \
             δ = \(plan.delta), AdamW, strategy options \(strategyOptionsText), \(headText), \
             \(plan.instruction == .omit ? "records encoded without their instruction ([CLS] input [SEP])" : "records encoded with their instruction"), seeds \(plan.seeds.map(String.init).joined(separator: ", ")) \
             (public; initialization and public projections — sampling and noise come from the secure generator).

@@ -27,6 +27,8 @@ public struct TrainingSettings: Sendable, Hashable {
     /// At most this many sequences go through the backbone at once; a Poisson batch above
     /// it runs in several chunks into the same per-sample rows.
     public var chunkSize: Int
+    /// The chunk size when none is given.
+    public static let defaultChunkSize = 32
     /// Not private: derive sampling and noise from this seed. Tests only.
     public var insecureReproducibleSeed: UInt64?
     /// No clipping and no noise: the mean gradient of each batch, ε = ∞. For the
@@ -36,7 +38,7 @@ public struct TrainingSettings: Sendable, Hashable {
     /// one unit's gradient may reach every task's segments (``NoiseTarget/reaches``).
     public var privacyUnit: Manifest.PrivacyUnit
 
-    public init(learningRate: Float, clip: Double, seed: UInt64, chunkSize: Int = 32,
+    public init(learningRate: Float, clip: Double, seed: UInt64, chunkSize: Int = defaultChunkSize,
                 insecureReproducibleSeed: UInt64? = nil, nonPrivate: Bool = false, privacyUnit: Manifest.PrivacyUnit = .record) {
         self.learningRate = learningRate
         self.clip = clip

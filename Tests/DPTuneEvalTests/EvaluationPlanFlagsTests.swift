@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import Testing
+import Training
 @testable import dptune_eval
 
 @Suite struct EvaluationPlanFlagsTests {
@@ -25,5 +26,11 @@ import Testing
     @Test func oneLearningRateLeavesNothingToTune() throws {
         #expect(try !DPTuneEval.parse(["--learning-rates", "0.005"]).resolvedPlan().tunes)
         #expect(try DPTuneEval.parse(["--learning-rates", "0.005,0.02"]).resolvedPlan().tunes)
+    }
+
+    @Test func chunkSizeDefaultsToTheTrainersAndRefusesZero() throws {
+        #expect(try DPTuneEval.parse([]).resolvedPlan().chunkSize == TrainingSettings.defaultChunkSize)
+        #expect(try DPTuneEval.parse(["--chunk-size", "64"]).resolvedPlan().chunkSize == 64)
+        #expect(throws: (any Error).self) { try DPTuneEval.parse(["--chunk-size", "0"]).resolvedPlan() }
     }
 }

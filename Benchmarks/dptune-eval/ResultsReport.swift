@@ -95,6 +95,7 @@ struct ResultsReport {
             """
     }
 
+    /// Said in bold on the Data line: a file of validation scores must not pass for test results.
     private var scoredText: String {
         if plan.scoresValidation {
             return "**every cell scored on the validation records, not on test** (`--score-validation`), per task"

@@ -43,7 +43,8 @@ struct EvaluationResults {
     var tasks: [String] = []
     var trainingCount = 0
     var validationCount = 0
-    var testCounts: [String: Int] = [:]
+    /// Records per task the cells were scored on: test, or validation under `--score-validation`.
+    var scoredCounts: [String: Int] = [:]
     var meanTokens = 0.0
     var tuning: [TuningRow] = []
     /// Strategy → ε → one cell per seed.
@@ -130,7 +131,7 @@ final class Evaluation {
         results.tasks = data.tasks
         results.trainingCount = data.training.count
         results.validationCount = data.validation.count
-        results.testCounts = BenchmarkData.countPerTask(scored, tasks: data.tasks)
+        results.scoredCounts = BenchmarkData.countPerTask(scored, tasks: data.tasks)
         results.meanTokens = Double(data.training.reduce(0) { $0 + $1.ids.count }) / Double(max(1, data.training.count))
         if plan.sections.contains(.performance) {
             log("measuring the SGEMM peak")

@@ -55,7 +55,7 @@ struct ResultsReport {
     // MARK: header
 
     private func header() -> String {
-        let tests = results.tasks.map { "\($0) \(results.testCounts[$0] ?? 0)" }.joined(separator: ", ")
+        let scoredCounts = results.tasks.map { "\($0) \(results.scoredCounts[$0] ?? 0)" }.joined(separator: ", ")
         return """
             # dptune evaluation results
 
@@ -76,7 +76,7 @@ struct ResultsReport {
             dptune-eval --train-per-task 2000 --validation-per-task 200 --test-per-task 0 --epochs 2 --batch 64 \
             --sections utility`
             - Data: \(plan.trainPerTask) training records per task (\(results.trainingCount) in all), \
-            \(plan.validationPerTask) validation records per task carved from train.jsonl for tuning, \(scoredText): \(tests); \
+            \(plan.validationPerTask) validation records per task carved from train.jsonl for tuning, \(scoredText): \(scoredCounts); \
             every cut drawn with the public seed \(EvaluationPlan.dataSeed); \(plan.maxLength) tokens per record \
             (mean \(String(format: "%.1f", results.meanTokens)) real tokens).
             - Training: \(plan.epochs) epoch(s), expected batch \(plan.expectedBatch) (Poisson sampling) in chunks of at \
@@ -85,7 +85,7 @@ struct ResultsReport {
             \(plan.instruction == .omit ? "records encoded without their instruction ([CLS] input [SEP])" : "records encoded with their instruction"), seeds \(plan.seeds.map(String.init).joined(separator: ", ")) \
             (public; initialization and public projections — sampling and noise come from the secure generator).
             \(tuningLine)
-            - Accuracy: per task on its \(plan.scoresValidation ? "validation" : "test") records, predictions restricted to the record's task; *macro* is the mean \
+            - Accuracy: per task on its \(scoredSplit) records, predictions restricted to the record's task; *macro* is the mean \
             of the four task accuracies, *pooled* is correct over all scored records.
             - ε spent: the event the trainer actually ran, priced by the PLD accountant at δ (add-or-remove). \
             DP-Forward's randomized-response label release is pure ε-DP and is added to the PLD ε of its feature \
@@ -95,7 +95,11 @@ struct ResultsReport {
             """
     }
 
-    /// Said in bold on the Data line: a file of validation scores must not pass for test results.
+    /// The split every cell was scored on, named wherever the file speaks of scores: a file
+    /// of validation scores must not pass for test results.
+    private var scoredSplit: String { plan.scoresValidation ? "validation" : "test" }
+
+    /// Said in bold on the Data line, for the same reason.
     private var scoredText: String {
         if plan.scoresValidation {
             return "**every cell scored on the validation records, not on test** (`--score-validation`), per task"
@@ -200,7 +204,8 @@ struct ResultsReport {
             ? String(format: "Our non-private LoRA reaches %.1f%% pooled here", reference.mean * 100)
             : "Our non-private reference did not run"
         out += " — on \(plan.trainPerTask) training records per task, \(plan.epochs) epoch(s) and "
-            + (plan.testPerTask == 0 ? "the full test sets" : "\(plan.testPerTask) test records per task")
+            + (plan.scoresValidation ? "\(plan.validationPerTask) validation records per task"
+                : plan.testPerTask == 0 ? "the full test sets" : "\(plan.testPerTask) test records per task")
             + ", so the comparison is indicative only unless those match the reference's setting.\n"
         return out
     }
@@ -239,7 +244,7 @@ struct ResultsReport {
         var out = """
             ## 2. Robustness (ε = \(Self.number(plan.focusEpsilon)), \(Self.seedsText(plan.sectionSeeds)))
 
-            Training labels corrupted with a public seed; test labels clean. Label noise replaces a label, with the \
+            Training labels corrupted with a public seed; \(scoredSplit) labels clean. Label noise replaces a label, with the \
             given probability, by another label of its task drawn uniformly; the feedback-bias column flips \
             \(String(format: "%.0f", plan.biasShare * 100))% of the `\(plan.biasTask)` records that are not \
             `\(plan.biasLabel)` to `\(plan.biasLabel)`. \(cleanColumnSource) Cells: \
@@ -373,7 +378,7 @@ struct ResultsReport {
             ## Every run
 
             In the order they ran. Macro accuracy on the split the run was scored on (validation for tuning, \
-            test otherwise; none for timing runs).
+            \(scoredSplit) otherwise; none for timing runs).
 
             | # | strategy | ε target | lr | B | seed | note | macro acc. % | ε spent | steps | wall s |
             |---|---|---|---|---|---|---|---|---|---|---|
@@ -403,7 +408,7 @@ struct ResultsReport {
                 return LineChart.Point(x: index, y: spread.mean, spread: spread.deviation)
             })
         }
-        var chart = LineChart(title: "Privacy–utility (macro test accuracy, mean ± std over seeds)", xTitle: "target ε (δ = 1e-5)",
+        var chart = LineChart(title: "Privacy–utility (macro \(scoredSplit) accuracy, mean ± std over seeds)", xTitle: "target ε (δ = 1e-5)",
                               yTitle: "macro accuracy", xLabels: plan.epsilons.map(Self.number), series: series)
         let reference = Spread(results.reference.compactMap { try? $0.get() }.map(\.macroAccuracy))
         if reference.count > 0 { chart.references.append((reference.mean, String(format: "non-private LoRA %.1f%%", reference.mean * 100))) }
@@ -432,7 +437,7 @@ struct ResultsReport {
     }
 
     private func heatMap(_ grid: EvaluationResults.CouplingGrid) -> HeatMap {
-        HeatMap(title: "\(grid.strategy): test macro accuracy at ε = \(Self.number(plan.focusEpsilon))", rowTitle: "learning rate",
+        HeatMap(title: "\(grid.strategy): \(scoredSplit) macro accuracy at ε = \(Self.number(plan.focusEpsilon))", rowTitle: "learning rate",
                 columnTitle: "expected batch B", rowLabels: plan.couplingRates.map { "\($0)" },
                 columnLabels: plan.couplingBatches.map { "B \($0)" },
                 values: grid.cells.map { $0.map { Spread(Self.runs($0).map(\.macroAccuracy)).mean } },

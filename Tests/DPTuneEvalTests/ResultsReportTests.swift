@@ -39,7 +39,9 @@ import Testing
             let plan = try DPTuneEval.parse(flags).resolvedPlan()
             var results = EvaluationResults()
             results.tasks = ["sentiment"]
-            results.testCounts = ["sentiment": 200]
+            results.scoredCounts = ["sentiment": 200]
+            let recipe = RunRecipe(strategy: "lora", epsilon: 8, learningRate: 0.005, expectedBatch: 64, epochs: 2, seed: 1)
+            results.runs = [.init(recipe: recipe, note: "", cell: .success(result(recipe, macro: 0.7)))]
             return ResultsReport(plan: plan, results: results, commandLine: "dptune-eval", threads: 1).markdown()
         }
         let validation = try header(["--score-validation"]), test = try header([])
@@ -48,5 +50,7 @@ import Testing
         #expect(validation.contains("per task on its validation records"))
         #expect(!test.contains("validation records, not on test"))
         #expect(test.contains("per task on its test records"))
+        #expect(validation.contains("(validation for tuning, validation otherwise;"))
+        #expect(test.contains("(validation for tuning, test otherwise;"))
     }
 }

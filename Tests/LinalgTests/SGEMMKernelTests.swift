@@ -87,7 +87,8 @@ import Testing
     }
 
     /// Shapes at and around the kernel's blocks: 12 rows, 32-column panels, 384-long
-    /// stretches of k and 192-row blocks; one product with no k at all.
+    /// stretches of k and 192-row blocks; one product with no k at all. Last panels of 1,
+    /// 6, 8 and 16 columns run the half-width micro-kernel, of 17 and 32 the full one.
     static let shapes: [(Int, Int, Int)] = [
         (1, 1, 1), (12, 32, 384), (13, 33, 385), (5, 17, 0), (7, 70, 3), (200, 40, 800), (31, 400, 50),
     ]

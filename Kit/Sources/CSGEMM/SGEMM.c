@@ -98,8 +98,10 @@ AVX512 static void pack_panel(int trans, ptrdiff_t k0, ptrdiff_t kc, ptrdiff_t j
 }
 
 /// C[0 ..< mr, 0 ..< NR] (=|+=) alpha · A[0 ..< mr, 0 ..< kc] · panel, lanes past the
-/// masks untouched. Each entry is one FMA chain over k in order.
-AVX512 INLINE void micro_kernel(int mr, int trans_a, ptrdiff_t kc, const float *a, ptrdiff_t lda,
+/// masks untouched. Each entry is one FMA chain over k in order. With `halves` 1 the
+/// panel's second half holds no real column (a product's last panel, n mod NR ≤ 16: a
+/// short attention row, a low-rank adapter's rank) and is neither multiplied nor stored.
+AVX512 INLINE void micro_kernel(int mr, int trans_a, int halves, ptrdiff_t kc, const float *a, ptrdiff_t lda,
                                 const float *panel, float *c, ptrdiff_t ldc, float alpha,
                                 int accumulate, __mmask16 m0, __mmask16 m1) {
     __m512 acc[MR][2];
@@ -109,37 +111,39 @@ AVX512 INLINE void micro_kernel(int mr, int trans_a, ptrdiff_t kc, const float *
     }
     for (ptrdiff_t kk = 0; kk < kc; kk++) {
         __m512 b0 = _mm512_load_ps(panel + kk * NR);
-        __m512 b1 = _mm512_load_ps(panel + kk * NR + 16);
+        __m512 b1 = halves == 2 ? _mm512_load_ps(panel + kk * NR + 16) : _mm512_setzero_ps();
         for (int r = 0; r < MR; r++) {
             if (r >= mr) break;
             __m512 x = _mm512_set1_ps(trans_a ? a[kk * lda + r] : a[r * lda + kk]);
             acc[r][0] = _mm512_fmadd_ps(x, b0, acc[r][0]);
-            acc[r][1] = _mm512_fmadd_ps(x, b1, acc[r][1]);
+            if (halves == 2) acc[r][1] = _mm512_fmadd_ps(x, b1, acc[r][1]);
         }
     }
     __m512 scale = _mm512_set1_ps(alpha);
     for (int r = 0; r < MR; r++) {
         if (r >= mr) break;
         float *row = c + r * ldc;
-        __m512 v0 = _mm512_mul_ps(acc[r][0], scale), v1 = _mm512_mul_ps(acc[r][1], scale);
-        if (accumulate) {
-            v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, row));
-            v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, row + 16));
-        }
+        __m512 v0 = _mm512_mul_ps(acc[r][0], scale);
+        if (accumulate) v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, row));
         _mm512_mask_storeu_ps(row, m0, v0);
-        _mm512_mask_storeu_ps(row + 16, m1, v1);
+        if (halves == 2) {
+            __m512 v1 = _mm512_mul_ps(acc[r][1], scale);
+            if (accumulate) v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, row + 16));
+            _mm512_mask_storeu_ps(row + 16, m1, v1);
+        }
     }
 }
 
+#define MICRO(rows, ta, h) micro_kernel(rows, ta, h, kc, a, lda, panel, c, ldc, alpha, accumulate, m0, m1)
 #define MICRO_CASE(rows)                                                                    \
     case rows:                                                                              \
-        if (trans_a) micro_kernel(rows, 1, kc, a, lda, panel, c, ldc, alpha, accumulate, m0, m1); \
-        else micro_kernel(rows, 0, kc, a, lda, panel, c, ldc, alpha, accumulate, m0, m1);   \
+        if (trans_a) { if (halves == 2) MICRO(rows, 1, 2); else MICRO(rows, 1, 1); }       \
+        else { if (halves == 2) MICRO(rows, 0, 2); else MICRO(rows, 0, 1); }               \
         break;
 
-/// One instance of the micro-kernel per row count and layout of A, so that each has its
-/// loops fully unrolled over constant bounds.
-AVX512 static void micro_kernel_rows(int mr, int trans_a, ptrdiff_t kc, const float *a, ptrdiff_t lda,
+/// One instance of the micro-kernel per row count, layout of A and panel width, so that
+/// each has its loops fully unrolled over constant bounds.
+AVX512 static void micro_kernel_rows(int mr, int trans_a, int halves, ptrdiff_t kc, const float *a, ptrdiff_t lda,
                                      const float *panel, float *c, ptrdiff_t ldc, float alpha,
                                      int accumulate, __mmask16 m0, __mmask16 m1) {
     switch (mr) {
@@ -153,10 +157,11 @@ AVX512 static void panel_product(int trans_a, ptrdiff_t m, ptrdiff_t columns, pt
                                  float alpha, const float *a, ptrdiff_t lda, const float *panel,
                                  float *c, ptrdiff_t ldc, int accumulate) {
     __mmask16 m0 = half_mask(columns, 0), m1 = half_mask(columns, 1);
+    int halves = m1 ? 2 : 1;
     for (ptrdiff_t i = 0; i < m; i += MR) {
         int mr = m - i < MR ? (int)(m - i) : MR;
         const float *block = trans_a ? a + k0 * lda + i : a + i * lda + k0;
-        micro_kernel_rows(mr, trans_a, kc, block, lda, panel, c + i * ldc, ldc, alpha, accumulate, m0, m1);
+        micro_kernel_rows(mr, trans_a, halves, kc, block, lda, panel, c + i * ldc, ldc, alpha, accumulate, m0, m1);
     }
 }
 

@@ -35,8 +35,7 @@ func attentionForward(
                        a: q + rowBase + h * hs, lda: ld, b: k + rowBase + h * hs, ldb: ld,
                        c: scores, ldc: T)
             for t in 0..<T {
-                let row = scores + t * T
-                for j in 0..<T where mask[b * T + j] == 0 || (causal && j > t) { row[j] = -.infinity }
+                maskScores(scores + t * T, keyMask: mask + b * T, visible: causal ? t + 1 : T, count: T)
             }
             softmaxForward(out: scores, input: scores, N: T, K: T)
             // out_h = att · v_h   (T, hs)
@@ -44,6 +43,18 @@ func attentionForward(
                        c: out + b * T * C + h * hs, ldc: C)
         }
     }
+}
+
+/// Sets to `-inf` the scores of a query's row `(count)` for the keys it may not see: those
+/// from `visible` on (causal) and those whose `keyMask` is 0 (padding).
+///
+/// A select over the row rather than a branch per key, so that it vectorizes: in a profile
+/// of MiniLM training the branch per key took a fifth of the attention forward's time.
+func maskScores(_ row: UnsafeMutablePointer<Float>, keyMask: UnsafePointer<Float>?, visible: Int, count: Int) {
+    if let keyMask {
+        for j in 0..<visible { row[j] = keyMask[j] == 0 ? -.infinity : row[j] }
+    }
+    for j in visible..<count { row[j] = -.infinity }
 }
 
 /// Writes `dq`, `dk`, `dv` from `dout` through ``attentionForward``.

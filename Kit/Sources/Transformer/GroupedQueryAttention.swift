@@ -39,11 +39,7 @@ func groupedQueryAttentionForward(
             BLAS.sgemm(transB: true, m: TQ, n: TK, k: HD, alpha: scale, a: qb + h * HD, lda: Q, b: kb + g * HD, ldb: KV,
                        c: scores, ldc: TK)
             for i in 0..<TQ {
-                let row = scores + i * TK, visible = offset + i + 1
-                for j in visible..<TK { row[j] = -.infinity }
-                if let keyMask {
-                    for j in 0..<visible where keyMask[b * TK + j] == 0 { row[j] = -.infinity }
-                }
+                maskScores(scores + i * TK, keyMask: keyMask.map { $0 + b * TK }, visible: offset + i + 1, count: TK)
             }
             softmaxForward(out: scores, input: scores, N: TQ, K: TK)
             // out_h = att · v_g   (TQ, HD)

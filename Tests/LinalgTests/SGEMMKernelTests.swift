@@ -129,6 +129,41 @@ import Testing
         }
     }
 
+    /// A dense layer's bias rides in the packed product (on the kernel, in its last step):
+    /// it must give the bits of setting C's rows to the bias and accumulating onto them,
+    /// the padding of C untouched, on the kernel and off it.
+    @Test(arguments: [true, false]) func biasGivesTheBitsOfAccumulatingOntoIt(kernel: Bool) {
+        BLAS.setUsesAVX512Kernel(kernel)
+        defer { BLAS.setUsesAVX512Kernel(true) }
+        // 1536: four stretches of k, the bias only in the first
+        for (m, n, k) in Self.shapes + [(40, 48, 1536)] {
+            for transA in [false, true] {
+                let product = Product(transA: transA, transB: true, m: m, n: n, k: k, alpha: 1.5, beta: 0,
+                                      seed: UInt64(m * 1000 + n))
+                var generator = SeededGenerator(seed: 5)
+                let bias = (0..<n).map { _ in Float.random(in: -1...1, using: &generator) }
+                var accumulated = product.c, fused = product.c
+                for row in 0..<m { for j in 0..<n { accumulated[row * product.ldc + j] = bias[j] } }
+                product.a.withUnsafeBufferPointer { pa in
+                    product.b.withUnsafeBufferPointer { pb in
+                        let operand = PackedOperand(b: pb.baseAddress!, ldb: product.ldb, transposed: true, k: k, n: n)
+                        accumulated.withUnsafeMutableBufferPointer { pc in
+                            BLAS.sgemm(transA: transA, m: m, alpha: product.alpha, a: pa.baseAddress!, lda: product.lda,
+                                       b: operand, beta: 1, c: pc.baseAddress!, ldc: product.ldc)
+                        }
+                        bias.withUnsafeBufferPointer { pbias in
+                            fused.withUnsafeMutableBufferPointer { pc in
+                                BLAS.sgemm(transA: transA, m: m, alpha: product.alpha, a: pa.baseAddress!, lda: product.lda,
+                                           b: operand, bias: pbias.baseAddress!, c: pc.baseAddress!, ldc: product.ldc)
+                            }
+                        }
+                    }
+                }
+                #expect(fused.elementsEqual(accumulated) { $0.bitPattern == $1.bitPattern }, "\(product.label)")
+            }
+        }
+    }
+
     /// A training piece multiplies some rows of a batch; on the kernel it must get the
     /// bits those rows get in the whole product, at any thread count.
     @Test func rowsOfAPieceGetTheBitsTheyGetInTheWholeProduct() throws {

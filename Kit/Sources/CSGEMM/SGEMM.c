@@ -97,13 +97,14 @@ AVX512 static void pack_panel(int trans, ptrdiff_t k0, ptrdiff_t kc, ptrdiff_t j
     }
 }
 
-/// C[0 ..< mr, 0 ..< NR] (=|+=) alpha · A[0 ..< mr, 0 ..< kc] · panel, lanes past the
-/// masks untouched. Each entry is one FMA chain over k in order. With `halves` 1 the
+/// C[0 ..< mr, 0 ..< NR] = alpha · A[0 ..< mr, 0 ..< kc] · panel + (C's old entries when
+/// accumulating, else the row `bias` when given), lanes past the masks untouched. Each
+/// entry is one FMA chain over k in order. With `halves` 1 the
 /// panel's second half holds no real column (a product's last panel, n mod NR ≤ 16: a
 /// short attention row, a low-rank adapter's rank) and is neither multiplied nor stored.
 AVX512 INLINE void micro_kernel(int mr, int trans_a, int halves, ptrdiff_t kc, const float *a, ptrdiff_t lda,
                                 const float *panel, float *c, ptrdiff_t ldc, float alpha,
-                                int accumulate, __mmask16 m0, __mmask16 m1) {
+                                int accumulate, const float *bias, __mmask16 m0, __mmask16 m1) {
     __m512 acc[MR][2];
     for (int r = 0; r < MR; r++) {
         acc[r][0] = _mm512_setzero_ps();
@@ -120,21 +121,25 @@ AVX512 INLINE void micro_kernel(int mr, int trans_a, int halves, ptrdiff_t kc, c
         }
     }
     __m512 scale = _mm512_set1_ps(alpha);
+    __m512 bias0 = bias ? _mm512_maskz_loadu_ps(m0, bias) : _mm512_setzero_ps();
+    __m512 bias1 = bias && halves == 2 ? _mm512_maskz_loadu_ps(m1, bias + 16) : _mm512_setzero_ps();
     for (int r = 0; r < MR; r++) {
         if (r >= mr) break;
         float *row = c + r * ldc;
         __m512 v0 = _mm512_mul_ps(acc[r][0], scale);
         if (accumulate) v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, row));
+        else if (bias) v0 = _mm512_add_ps(v0, bias0);
         _mm512_mask_storeu_ps(row, m0, v0);
         if (halves == 2) {
             __m512 v1 = _mm512_mul_ps(acc[r][1], scale);
             if (accumulate) v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, row + 16));
+            else if (bias) v1 = _mm512_add_ps(v1, bias1);
             _mm512_mask_storeu_ps(row + 16, m1, v1);
         }
     }
 }
 
-#define MICRO(rows, ta, h) micro_kernel(rows, ta, h, kc, a, lda, panel, c, ldc, alpha, accumulate, m0, m1)
+#define MICRO(rows, ta, h) micro_kernel(rows, ta, h, kc, a, lda, panel, c, ldc, alpha, accumulate, bias, m0, m1)
 #define MICRO_CASE(rows)                                                                    \
     case rows:                                                                              \
         if (trans_a) { if (halves == 2) MICRO(rows, 1, 2); else MICRO(rows, 1, 1); }       \
@@ -145,23 +150,24 @@ AVX512 INLINE void micro_kernel(int mr, int trans_a, int halves, ptrdiff_t kc, c
 /// each has its loops fully unrolled over constant bounds.
 AVX512 static void micro_kernel_rows(int mr, int trans_a, int halves, ptrdiff_t kc, const float *a, ptrdiff_t lda,
                                      const float *panel, float *c, ptrdiff_t ldc, float alpha,
-                                     int accumulate, __mmask16 m0, __mmask16 m1) {
+                                     int accumulate, const float *bias, __mmask16 m0, __mmask16 m1) {
     switch (mr) {
         MICRO_CASE(1) MICRO_CASE(2) MICRO_CASE(3) MICRO_CASE(4) MICRO_CASE(5) MICRO_CASE(6)
         MICRO_CASE(7) MICRO_CASE(8) MICRO_CASE(9) MICRO_CASE(10) MICRO_CASE(11) MICRO_CASE(12)
     }
 }
 
-/// Rows [0, m) of A against one stretch [k0, k0 + kc) of one panel.
+/// Rows [0, m) of A against one stretch [k0, k0 + kc) of one panel; `bias`, the panel's
+/// columns of the bias row or NULL, is added where C is not accumulated onto.
 AVX512 static void panel_product(int trans_a, ptrdiff_t m, ptrdiff_t columns, ptrdiff_t k0, ptrdiff_t kc,
                                  float alpha, const float *a, ptrdiff_t lda, const float *panel,
-                                 float *c, ptrdiff_t ldc, int accumulate) {
+                                 float *c, ptrdiff_t ldc, int accumulate, const float *bias) {
     __mmask16 m0 = half_mask(columns, 0), m1 = half_mask(columns, 1);
     int halves = m1 ? 2 : 1;
     for (ptrdiff_t i = 0; i < m; i += MR) {
         int mr = m - i < MR ? (int)(m - i) : MR;
         const float *block = trans_a ? a + k0 * lda + i : a + i * lda + k0;
-        micro_kernel_rows(mr, trans_a, halves, kc, block, lda, panel, c + i * ldc, ldc, alpha, accumulate, m0, m1);
+        micro_kernel_rows(mr, trans_a, halves, kc, block, lda, panel, c + i * ldc, ldc, alpha, accumulate, bias, m0, m1);
     }
 }
 
@@ -174,10 +180,11 @@ static int apply_beta(ptrdiff_t m, ptrdiff_t n, float beta, float *c, ptrdiff_t 
     return 1;
 }
 
-/// C = beta C when there is no k to sum over.
-static void scale_only(ptrdiff_t m, ptrdiff_t n, float beta, float *c, ptrdiff_t ldc) {
+/// C = beta C (+ bias) when there is no k to sum over.
+static void scale_only(ptrdiff_t m, ptrdiff_t n, float beta, const float *bias, float *c, ptrdiff_t ldc) {
     for (ptrdiff_t i = 0; i < m; i++)
-        for (ptrdiff_t j = 0; j < n; j++) c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j];
+        for (ptrdiff_t j = 0; j < n; j++)
+            c[i * ldc + j] = (beta == 0 ? 0 : beta * c[i * ldc + j]) + (bias ? bias[j] : 0);
 }
 
 AVX512 void dptune_sgemm_pack_b(int trans, ptrdiff_t k, ptrdiff_t n, const float *b, ptrdiff_t ldb,
@@ -209,10 +216,10 @@ static float *scratch_of_count(size_t count) {
 /// one block at a time.
 AVX512 static void blocked_product(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                                    float alpha, const float *a, ptrdiff_t lda, const float *b,
-                                   ptrdiff_t ldb, const float *packed_b, float beta, float *c,
-                                   ptrdiff_t ldc) {
+                                   ptrdiff_t ldb, const float *packed_b, const float *bias, float beta,
+                                   float *c, ptrdiff_t ldc) {
     if (m <= 0 || n <= 0) return;
-    if (k <= 0) { scale_only(m, n, beta, c, ldc); return; }
+    if (k <= 0) { scale_only(m, n, beta, bias, c, ldc); return; }
     float *block = NULL;
     if (!packed_b) {
         block = scratch_of_count((size_t)KC * NC);
@@ -234,7 +241,7 @@ AVX512 static void blocked_product(int trans_a, int trans_b, ptrdiff_t m, ptrdif
                 for (ptrdiff_t j = 0; j < nc; j += NR)
                     panel_product(trans_a, mc, n - jc - j, k0, kc, alpha, rows, lda,
                                   panels + j / NR * panel_stride, c + i0 * ldc + jc + j, ldc,
-                                  adds || k0 > 0);
+                                  adds || k0 > 0, bias && k0 == 0 ? bias + jc + j : NULL);
             }
         }
     }
@@ -243,11 +250,11 @@ AVX512 static void blocked_product(int trans_a, int trans_b, ptrdiff_t m, ptrdif
 AVX512 void dptune_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
                          const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta,
                          float *c, ptrdiff_t ldc) {
-    blocked_product(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, NULL, beta, c, ldc);
+    blocked_product(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, NULL, NULL, beta, c, ldc);
 }
 
 AVX512 void dptune_sgemm_packed(int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
-                                const float *a, ptrdiff_t lda, const float *packed_b, float beta,
-                                float *c, ptrdiff_t ldc) {
-    blocked_product(trans_a, 0, m, n, k, alpha, a, lda, NULL, 0, packed_b, beta, c, ldc);
+                                const float *a, ptrdiff_t lda, const float *packed_b, const float *bias,
+                                float beta, float *c, ptrdiff_t ldc) {
+    blocked_product(trans_a, 0, m, n, k, alpha, a, lda, NULL, 0, packed_b, bias, beta, c, ldc);
 }

@@ -94,23 +94,37 @@ public enum BLAS {
             beta, c, Int32(ldc))
     }
 
-    /// `C = alpha * op(A) * op(B) + beta * C` with `op(B)` a ``PackedOperand``.
+    /// `C = alpha * op(A) * op(B) + beta * C` with `op(B)` a ``PackedOperand``, or
+    /// `C = alpha * op(A) * op(B) + bias` (every row) when a `bias` of `n` floats is given.
+    ///
+    /// On the kernel the bias is added in the product's last step rather than written
+    /// into C first and read back; elsewhere C's rows are set to the bias and the product
+    /// accumulates onto them. Both sum the same terms in the same order.
     public static func sgemm(
         transA: Bool = false, m: Int, alpha: Float = 1,
         a: UnsafePointer<Float>, lda: Int,
         b: PackedOperand,
+        bias: UnsafePointer<Float>? = nil,
         beta: Float = 0,
         c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
+        precondition(bias == nil || beta == 0, "a bias replaces beta · C; beta must be 0 with one")
         guard usesAVX512Kernel, let packed = b.panels else {
+            if let bias {
+                let n = b.n
+                nonisolated(unsafe) let c = c, bias = bias
+                concurrentChunks(m, minimumChunk: minimumRowsPerChunk(width: n)) { rows in
+                    for row in rows { (c + row * ldc).update(from: bias, count: n) }
+                }
+            }
             sgemm(transA: transA, transB: b.transposed, m: m, n: b.n, k: b.k, alpha: alpha, a: a, lda: lda,
-                  b: b.source, ldb: b.ldb, beta: beta, c: c, ldc: ldc)
+                  b: b.source, ldb: b.ldb, beta: bias == nil ? beta : 1, c: c, ldc: ldc)
             return
         }
         if m == 0 || b.n == 0 { return }
-        nonisolated(unsafe) let panels = UnsafePointer(packed)
+        nonisolated(unsafe) let panels = UnsafePointer(packed), bias = bias
         splitRows(transA: transA, m: m, n: b.n, k: b.k, a: a, lda: lda, c: c, ldc: ldc) { rows, a, c in
-            dptune_sgemm_packed(transA ? 1 : 0, rows, b.n, b.k, alpha, a, lda, panels, beta, c, ldc)
+            dptune_sgemm_packed(transA ? 1 : 0, rows, b.n, b.k, alpha, a, lda, panels, bias, beta, c, ldc)
         }
     }
 

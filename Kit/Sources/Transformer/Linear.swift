@@ -46,15 +46,8 @@ func linearForward(
     out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, weight: FrozenWeight,
     bias: UnsafePointer<Float>?, N: Int
 ) {
-    if let bias {
-        let OC = weight.forward.n
-        nonisolated(unsafe) let out = out, bias = bias
-        concurrentChunks(N, minimumChunk: minimumRowsPerChunk(width: OC)) { rows in
-            for n in rows { (out + n * OC).update(from: bias, count: OC) }
-        }
-    }
     let operand = weight.forward
-    BLAS.sgemm(m: N, a: input, lda: operand.k, b: operand, beta: bias == nil ? 0 : 1, c: out, ldc: operand.n)
+    BLAS.sgemm(m: N, a: input, lda: operand.k, b: operand, bias: bias, c: out, ldc: operand.n)
 }
 
 /// `dinput (+)= dout · W` (the gradient of `out = input · Wᵀ`), or `dout · Wᵀ` for `.inOut`.

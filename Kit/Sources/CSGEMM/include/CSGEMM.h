@@ -32,9 +32,12 @@ void dptune_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t 
                   const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta,
                   float *c, ptrdiff_t ldc);
 
-/// The same with op(B) already packed by dptune_sgemm_pack_b.
+/// The same with op(B) already packed by dptune_sgemm_pack_b, and a bias: NULL, or the
+/// row (n) added to every row of C in place of beta · C, so beta must then be 0. A dense
+/// layer's bias rides in the kernel's last step instead of being written into C first
+/// and read back; the sums are the same, term for term.
 void dptune_sgemm_packed(int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
-                         const float *a, ptrdiff_t lda, const float *packed_b, float beta,
-                         float *c, ptrdiff_t ldc);
+                         const float *a, ptrdiff_t lda, const float *packed_b, const float *bias,
+                         float beta, float *c, ptrdiff_t ldc);
 
 #endif

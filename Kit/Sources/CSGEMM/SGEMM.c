@@ -99,9 +99,9 @@ AVX512 static void pack_panel(int trans, ptrdiff_t k0, ptrdiff_t kc, ptrdiff_t j
 
 /// C[0 ..< mr, 0 ..< NR] = alpha · A[0 ..< mr, 0 ..< kc] · panel + (C's old entries when
 /// accumulating, else the row `bias` when given), lanes past the masks untouched. Each
-/// entry is one FMA chain over k in order. With `halves` 1 the
-/// panel's second half holds no real column (a product's last panel, n mod NR ≤ 16: a
-/// short attention row, a low-rank adapter's rank) and is neither multiplied nor stored.
+/// entry is one FMA chain over k in order. With `halves` 1 the panel's second half holds
+/// no real column (a product's last panel, n mod NR ≤ 16: a short attention row, a
+/// low-rank adapter's rank) and is neither multiplied nor stored.
 AVX512 INLINE void micro_kernel(int mr, int trans_a, int halves, ptrdiff_t kc, const float *a, ptrdiff_t lda,
                                 const float *panel, float *c, ptrdiff_t ldc, float alpha,
                                 int accumulate, const float *bias, __mmask16 m0, __mmask16 m1) {

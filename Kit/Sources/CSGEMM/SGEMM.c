@@ -123,6 +123,10 @@ AVX512 INLINE void micro_kernel(int mr, int trans_a, int halves, ptrdiff_t kc, c
     __m512 scale = _mm512_set1_ps(alpha);
     __m512 bias0 = bias ? _mm512_maskz_loadu_ps(m0, bias) : _mm512_setzero_ps();
     __m512 bias1 = bias && halves == 2 ? _mm512_maskz_loadu_ps(m1, bias + 16) : _mm512_setzero_ps();
+    // Fully unrolled: rolled, this loop indexes the accumulators at run time, so clang
+    // keeps them in a stack array that every call zeroes with memset and round-trips
+    // through memory, which costs most where kc is short (attention's k of 32).
+#pragma clang loop unroll(full)
     for (int r = 0; r < MR; r++) {
         if (r >= mr) break;
         float *row = c + r * ldc;

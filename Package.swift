@@ -58,11 +58,12 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .target(name: "TestSupport", dependencies: ["Control", kit]),
+        .target(name: "BenchmarkProbes", dependencies: [kit], path: "Benchmarks/BenchmarkProbes"),
         .executableTarget(name: "dptune-bench", dependencies: [
-            kit, "Training", "Records", "Tokenizers", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            kit, "BenchmarkProbes", "Training", "Records", "Tokenizers", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Benchmarks/dptune-bench"),
         .executableTarget(name: "dptune-eval", dependencies: [
-            kit, "Training", "Records", "Tokenizers", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            kit, "BenchmarkProbes", "Training", "Records", "Tokenizers", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Benchmarks/dptune-eval"),
         .executableTarget(name: "ledger-torture", dependencies: ["Ledger", kit], path: "Tests/LedgerTorture"),
 
@@ -83,7 +84,7 @@ let package = Package(
             "Daemon", "TestSupport", kit, .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "PluginTests", dependencies: [kit, "TestSupport"]),
-        .testTarget(name: "DPTuneEvalTests", dependencies: ["dptune-eval", "Training", kit]),
+        .testTarget(name: "DPTuneEvalTests", dependencies: ["dptune-eval", "BenchmarkProbes", "Training", kit]),
     ] + bundledPlugins.map { .target(name: $0, dependencies: [kit], path: "Plugins/\($0)") }
       + pluginFixtures.map { .target(name: $0, dependencies: [kit], path: "Tests/PluginFixtures/\($0)") },
     swiftLanguageModes: [.v6]

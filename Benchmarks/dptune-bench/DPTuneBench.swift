@@ -22,28 +22,6 @@ func bundledStrategy(_ product: String) throws -> any AdapterStrategy {
             .appendingPathComponent("lib\(product).so")).strategy
 }
 
-/// The median of `repeats` timings of `body`, in seconds, after one warm-up run.
-func medianSeconds(repeats: Int, _ body: () throws -> Void) rethrows -> Double {
-    try body()
-    var times: [Double] = []
-    for _ in 0..<repeats {
-        let start = ContinuousClock.now
-        try body()
-        let elapsed = ContinuousClock.now - start
-        times.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
-    }
-    return times.sorted()[times.count / 2]
-}
-
-/// Peak resident set size of this process so far, from /proc (VmHWM), in MiB.
-func peakResidentMiB() -> Double {
-    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-          let kib = Double(line.split(separator: " ", omittingEmptySubsequences: true)[1])
-    else { return .nan }
-    return kib / 1024
-}
-
 func row(_ cells: [String], widths: [Int]) -> String {
     zip(cells, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
 }

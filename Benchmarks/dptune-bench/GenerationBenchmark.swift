@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import AdapterKit
 import ArgumentParser
+import BenchmarkProbes
 import Foundation
 import Linalg
 import Privacy
@@ -81,20 +82,20 @@ struct GenerationBenchmark: ParsableCommand {
             // q = 1: every step is the same batch, so the two runs differ only in clipping and noise.
             let plan = try TrainingPlan(populationSize: batch, expectedBatch: batch, epochs: repeats + 1, epsilon: epsilon,
                                         delta: delta, accountant: .rdp)
-            var seconds: [String: Double] = [:]
+            var medianStep: [String: Double] = [:]
             for nonPrivate in [false, true] {
                 let trainer = try trainer(training, plan: plan, nonPrivate: nonPrivate)
                 var last = ContinuousClock.now, times: [Double] = []
                 try trainer.run { _ in
                     let now = ContinuousClock.now
-                    times.append(Self.seconds(now - last))
+                    times.append(seconds(from: last, to: now))
                     last = now
                     return true
                 }
                 let timed = times.dropFirst().sorted()
-                seconds[nonPrivate ? "non-DP" : "DP"] = timed[timed.count / 2]
+                medianStep[nonPrivate ? "non-DP" : "DP"] = timed[timed.count / 2]
             }
-            let dp = seconds["DP", default: .nan], plain = seconds["non-DP", default: .nan]
+            let dp = medianStep["DP", default: .nan], plain = medianStep["non-DP", default: .nan]
             say(String(format: "batch %d sequences (%d tokens, max_len %d), LoRA r=%d on q,v: DP step %.2f s, non-DP step %.2f s, ratio %.3f, %.0f tokens/s (DP)",
                          batch, tokens, maxLen, rank, dp, plain, dp / plain, Double(tokens) / dp))
             say(String(format: "peak RSS %.0f MiB", peakResidentMiB()))
@@ -110,12 +111,12 @@ struct GenerationBenchmark: ParsableCommand {
                 // LoRA's B starts at zero: the adapted model is the untrained one
                 let untrained = trainer.evaluate(test)["sentiment"] ?? .nan
                 say(String(format: "untrained exact match on %d test records: %.3f (%.0f s)", test.count, untrained,
-                           Self.seconds(ContinuousClock.now - start)))
+                           seconds(since: start)))
                 start = ContinuousClock.now
             }
             try trainer.run { report in
                 say(String(format: "step %d/%d loss %.4f ε %.3f  %.0f s", report.step, report.steps, report.loss,
-                           report.epsilonSpent, Self.seconds(ContinuousClock.now - start)))
+                           report.epsilonSpent, seconds(since: start)))
                 return true
             }
             var accountant = PLDAccountant()
@@ -124,7 +125,7 @@ struct GenerationBenchmark: ParsableCommand {
             let trained = trainer.evaluate(test)["sentiment"] ?? .nan
             say(String(format: "DP-trained (ε = %.3f at δ = %g, PLD) exact match on %d test records: %.3f (%.0f s)",
                          try accountant.epsilon(delta: delta), delta, test.count, trained,
-                         Self.seconds(ContinuousClock.now - start)))
+                         seconds(since: start)))
         default:
             throw ValidationError("--mode must be step or exact-match; found \(mode)")
         }
@@ -133,9 +134,5 @@ struct GenerationBenchmark: ParsableCommand {
     /// Unbuffered, so that a long run can be watched.
     func say(_ line: String) {
         FileHandle.standardOutput.write(Data((line + "\n").utf8))
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
     }
 }

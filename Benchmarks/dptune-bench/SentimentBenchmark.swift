@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import AdapterKit
 import ArgumentParser
+import BenchmarkProbes
 import Foundation
 import Linalg
 import Privacy
@@ -94,7 +95,7 @@ struct SentimentBenchmark: ParsableCommand {
                 labelPrior: labelPrior)
             let start = ContinuousClock.now
             try trainer.run()
-            let seconds = ContinuousClock.now - start
+            let trainingSeconds = seconds(since: start)
             let accuracy = trainer.evaluate(test)["sentiment"] ?? .nan
             accuracies.append(accuracy)
             var accountant = PLDAccountant()
@@ -102,7 +103,7 @@ struct SentimentBenchmark: ParsableCommand {
             let spent = nonPrivate ? Double.infinity : try accountant.epsilon(delta: delta)
             print(String(format: "seed %@: accuracy %.2f%%, ε spent %.7f, %d steps, %.0f examples/s (steps × expected batch ÷ training time)",
                          seed == 0 ? "secure" : "\(seed)", 100 * accuracy, spent, trainer.step,
-                         Double(plan.steps) * Double(batch) / (Double(seconds.components.seconds) + 1e-18 * Double(seconds.components.attoseconds))))
+                         Double(plan.steps) * Double(batch) / trainingSeconds))
         }
         let mean = accuracies.reduce(0, +) / Double(accuracies.count)
         let spread = accuracies.count > 1

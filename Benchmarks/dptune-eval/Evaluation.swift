@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import AdapterKit
+import BenchmarkProbes
 import Foundation
 import Linalg
 import Tokenizers
@@ -209,7 +210,7 @@ final class Evaluation {
                 }
                 PerformanceProbe.probePeaks(into: &results)
                 return EvaluationResults.TimingRow(strategy: strategy, privateRun: privateRun, nonPrivateRun: nonPrivate,
-                                                   peakResidentMiB: PerformanceProbe.peakResidentMiB())
+                                                   peakResidentMiB: peakResidentMiB())
             }
             log("timing the accountants")
             results.accountantTimings = (try? PerformanceProbe.accountantTimings()) ?? []

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import AdapterKit
+import BenchmarkProbes
 import Foundation
 import Privacy
 import Training
@@ -173,14 +174,4 @@ extension EvaluationRunner {
         if case .composed(let parts) = event { return parts.flatMap(Self.parts(of:)) }
         return [event]
     }
-}
-
-/// Seconds elapsed since `start`.
-func seconds(since start: ContinuousClock.Instant) -> Double {
-    seconds(from: start, to: .now)
-}
-
-func seconds(from start: ContinuousClock.Instant, to end: ContinuousClock.Instant) -> Double {
-    let elapsed = end - start
-    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
+import BenchmarkProbes
 import Foundation
-import Glibc
 import Linalg
 import Privacy
 import Records
@@ -13,7 +13,7 @@ enum PerformanceProbe {
     /// thread count: the peak the training throughput is compared with.
     static func sgemmPeak() -> Double {
         let shapes = [(2048, 2048, 2048), (4096, 1536, 384), (4096, 384, 1536)]
-        return shapes.map { sgemmGFLOPs(m: $0.0, n: $0.1, k: $0.2) }.max() ?? .nan
+        return shapes.compactMap { sgemmGFLOPs(m: $0.0, n: $0.1, k: $0.2, repeats: 5).max() }.max() ?? .nan
     }
 
     /// Takes one probe of the engine's products and, when they run on the engine's own
@@ -24,23 +24,6 @@ enum PerformanceProbe {
         BLAS.setUsesAVX512Kernel(false)
         defer { BLAS.setUsesAVX512Kernel(true) }
         results.openBLASPeaks.append(sgemmPeak())
-    }
-
-    private static func sgemmGFLOPs(m: Int, n: Int, k: Int) -> Double {
-        let a = [Float](repeating: 0.5, count: m * k)
-        let b = [Float](repeating: 0.25, count: k * n)
-        var c = [Float](repeating: 0, count: m * n)
-        var best = Double.infinity
-        for _ in 0..<5 {
-            let start = ContinuousClock.now
-            c.withUnsafeMutableBufferPointer { out in
-                BLAS.sgemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: out.baseAddress!, ldc: n)
-            }
-            best = min(best, seconds(since: start))
-        }
-        // Every output of an all-0.5 by all-0.25 product is k/8: a wrong kernel shows here.
-        precondition(abs(c[0] - Float(k) / 8) < 1e-3 * Float(k), "SGEMM computed a wrong result")
-        return 2 * Double(m) * Double(n) * Double(k) / best / 1e9
     }
 
     /// Forward FLOPs of one token through an encoder's blocks at sequence length T:
@@ -72,13 +55,6 @@ enum PerformanceProbe {
             fixed += computed(stride(from: 0, to: drawn.count, by: chunkSize).map { $0..<min($0 + chunkSize, drawn.count) })
         }
         return (Double(cut) / Double(real), Double(pieces) / Double(real), Double(fixed) / Double(real))
-    }
-
-    /// Peak resident set size of this process so far (getrusage), in MiB.
-    static func peakResidentMiB() -> Double {
-        var usage = rusage()
-        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-        return Double(usage.ru_maxrss) / 1024
     }
 
     /// Seconds to price 10⁴ Poisson-sampled Gaussian steps (q = 0.01, σ = 1) at δ = 10⁻⁵,

@@ -46,6 +46,13 @@ final class GradientPrivatizer {
             let squares = Self.segmentSquaredNorms(rows: base, unitCount: unitCount, width: P, segments: segments)
             for u in 0..<unitCount {
                 let unitSquares = Array(squares[(u * segments.count)..<((u + 1) * segments.count)])
+                // A gradient with a NaN or infinite entry would clip to NaN, and one record could
+                // then turn the whole release into NaN: its unit contributes the zero vector
+                // instead (norm 0 ≤ C), which weightedColumnSums skips rather than multiplies.
+                guard unitSquares.allSatisfy(\.isFinite) else {
+                    clippedSegmentNorms.append([Double](repeating: 0, count: segments.count))
+                    continue
+                }
                 var unitFactors = [Double](repeating: 1, count: segments.count)
                 switch allocation.clipping {
                 case .joint(let clip):

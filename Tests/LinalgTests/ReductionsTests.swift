@@ -44,5 +44,13 @@ import Testing
         }.max() ?? .infinity
         #expect(worst < 1e-5)
     }
-}
 
+    /// A row of weight 0 is left out: the privatizer gives a non-finite gradient weight 0,
+    /// and 0 · NaN or 0 · ∞ would otherwise turn its columns into NaN.
+    @Test func zeroWeightRowsAreLeftOut() {
+        let x: [Float] = [1, 2, 3, .nan, .infinity, -.infinity, 4, 5, 6]
+        var out = [Float](repeating: 0, count: 3)
+        Reductions.weightedColumnSums(out: &out, x, weights: [1, 0, 0.5], N: 3, K: 3, columns: 0..<3)
+        #expect(out == [3, 4.5, 6])
+    }
+}

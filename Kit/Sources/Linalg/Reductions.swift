@@ -53,6 +53,9 @@ public enum Reductions {
 
     /// `out[k] = Σ_n weights[n]·x[n, k]` for `k` in `columns`, split across cores by column.
     ///
+    /// A row of weight 0 is left out, not multiplied: it may hold NaN or infinities (a
+    /// gradient the privatizer refused to clip), and 0 · NaN is NaN.
+    ///
     /// Every column is summed over `n` in order whatever the split, so the result is the
     /// same bits at every thread count; and OpenBLAS is not called, so its idle threads are
     /// not woken to spin beside the next step's work.
@@ -67,7 +70,7 @@ public enum Reductions {
         concurrentChunks(columns.count, minimumChunk: max(1, minimumElementsPerChunk / max(N, 1))) { chunk in
             let range = (columns.lowerBound + chunk.lowerBound)..<(columns.lowerBound + chunk.upperBound)
             for k in range { out[k] = 0 }
-            for n in 0..<N {
+            for n in 0..<N where weights[n] != 0 {
                 let w = weights[n], row = x + n * K
                 for k in range { out[k] += w * row[k] }
             }

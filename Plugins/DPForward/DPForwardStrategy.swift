@@ -15,7 +15,7 @@ import Transformer
 /// is why the noise stays on when the adapter is used for prediction.
 final class DPForwardStrategy: AdapterStrategy {
     let id = "dp-forward"
-    let version = "1.0.0"
+    let version = "1.0.1"
     let summary = "DP-Forward: analytic-Gaussian noise on each sequence's hidden states, labels by randomized response"
     let mechanismKind = MechanismKind.forwardPerturbation
     let options = [
@@ -104,7 +104,9 @@ final class ForwardPerturbationAdapter: Adapter, HiddenStateHook {
     }
 
     /// Each sequence's real-token rows: clipped to Frobenius norm C, then N(0, σ²) per entry.
-    /// Padding rows stay zero (pooling never reads them).
+    /// Padding rows stay zero (pooling never reads them). A sequence whose rows hold a NaN
+    /// or an infinity is released as noise alone: clipping it would give NaN, and a NaN
+    /// release is no longer private; the zero matrix is within the clip.
     func forward(hidden: UnsafeMutablePointer<Float>, mask: UnsafePointer<Float>, batch: Int, seqLen: Int, width: Int) {
         var scales = [Float](repeating: 1, count: batch)
         noiseScratch.withScratch(count: batch * seqLen * width) { buffer in
@@ -115,13 +117,14 @@ final class ForwardPerturbationAdapter: Adapter, HiddenStateHook {
                     let row = hidden + (b * seqLen + t) * width
                     for c in 0..<width { squares += Double(row[c]) * Double(row[c]) }
                 }
-                let scale = Float(clip / max(squares.squareRoot(), clip))
+                let finite = squares.isFinite
+                let scale = finite ? Float(clip / max(squares.squareRoot(), clip)) : 0
                 scales[b] = scale
                 for t in 0..<seqLen {
                     let offset = (b * seqLen + t) * width
                     let row = hidden + offset
                     let isReal = mask[b * seqLen + t] != 0
-                    for c in 0..<width { row[c] = isReal ? row[c] * scale + buffer[offset + c] : 0 }
+                    for c in 0..<width { row[c] = isReal ? (finite ? row[c] * scale : 0) + buffer[offset + c] : 0 }
                 }
             }
         }

@@ -78,6 +78,34 @@ struct DPForwardPluginTests {
         #expect(abs(std / sigma - 1) < 0.01)
     }
 
+    /// A sequence with a NaN or an infinity comes out as the noise alone (finite, std σ),
+    /// where before the NaN went through to the release.
+    @Test func aNonFiniteSequenceIsReleasedAsNoise() throws {
+        let adapter = try Self.adapter(epsilon: 8, options: #"{"feature_clip": 3}"#)
+        let hook = try #require(adapter as? any HiddenStateHook)
+        guard case .forwardPerturbation(.gaussian(let multiplier), _) = adapter.mechanism else {
+            Issue.record("unexpected mechanism")
+            return
+        }
+        let sigma = multiplier * 6
+        let (B, T, C) = (3, 50, 384)
+        var hidden = [Float](repeating: 0.01, count: B * T * C)
+        hidden[7] = .nan
+        hidden[2 * T * C + 11] = .infinity
+        let mask = [Float](repeating: 1, count: B * T)
+        hidden.withUnsafeMutableBufferPointer { h in
+            mask.withUnsafeBufferPointer { hook.forward(hidden: h.baseAddress!, mask: $0.baseAddress!, batch: B, seqLen: T, width: C) }
+        }
+        #expect(hidden.allSatisfy { $0.isFinite })
+        for b in [0, 2] {
+            let released = hidden[(b * T * C)..<((b + 1) * T * C)].map(Double.init)
+            let mean = released.reduce(0, +) / Double(released.count)
+            let std = (released.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(released.count - 1)).squareRoot()
+            // 19,200 draws of the noise alone: mean near 0, std within 3% of σ.
+            #expect(abs(mean) < 0.05 * sigma && abs(std / sigma - 1) < 0.03)
+        }
+    }
+
     @Test func refusesBadOptions() throws {
         let error = try #require(throws: AdapterError.self) { try Self.adapter(options: #"{"label_epsilon_share": 1.5}"#) }
         #expect(error.code == .invalidOption)

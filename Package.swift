@@ -84,7 +84,7 @@ let package = Package(
             "Daemon", "TestSupport", kit, .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "PluginTests", dependencies: [kit, "TestSupport"]),
-        .testTarget(name: "DPTuneEvalTests", dependencies: ["dptune-eval", "BenchmarkProbes", "Training", kit]),
+        .testTarget(name: "DPTuneEvalTests", dependencies: ["dptune-eval", "BenchmarkProbes", "Training", "TestSupport", kit]),
     ] + bundledPlugins.map { .target(name: $0, dependencies: [kit], path: "Plugins/\($0)") }
       + pluginFixtures.map { .target(name: $0, dependencies: [kit], path: "Tests/PluginFixtures/\($0)") },
     swiftLanguageModes: [.v6]

@@ -23,10 +23,17 @@ public func timedSeconds(repeats: Int, _ body: () throws -> Void) rethrows -> [D
     }
 }
 
-/// The median of ``timedSeconds(repeats:_:)`` (the upper one of an even count).
+/// The median of ``timedSeconds(repeats:_:)``.
 public func medianSeconds(repeats: Int, _ body: () throws -> Void) rethrows -> Double {
-    let times = try timedSeconds(repeats: repeats, body).sorted()
-    return times[times.count / 2]
+    median(try timedSeconds(repeats: repeats, body))
+}
+
+/// The middle value, the upper one of an even count: always a value that was measured.
+///
+/// - Precondition: `values` is not empty.
+public func median<C: Collection<Double>>(_ values: C) -> Double {
+    let sorted = values.sorted()
+    return sorted[sorted.count / 2]
 }
 
 /// Peak resident set size of this process so far (getrusage's high-water mark), in MiB.

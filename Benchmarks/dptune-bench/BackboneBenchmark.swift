@@ -49,8 +49,7 @@ struct BackboneBenchmark: ParsableCommand {
         let linear = backbone.linearSites.reduce(0.0) { $0 + 2 * Double($1.inFeatures * $1.outFeatures) }
         let attention = Double(backbone.layerCount) * 4 * Double(seqLen * backbone.hiddenSize)
         let forwardFLOPs = Double(tokens) * (linear + attention)
-        let rates = sgemmGFLOPs(m: 4096, n: 384, k: 384, repeats: 9).sorted()
-        let peak = rates[rates.count / 2]
+        let peak = median(sgemmGFLOPs(m: 4096, n: 384, k: 384, repeats: 9))
 
         let widths = [34, 14, 10, 12]
         print("\(model), batch \(batch) x \(seqLen) tokens, \(threads) threads; SGEMM 4096x384x384 peak \(String(format: "%.1f", peak)) GFLOP/s")

@@ -28,19 +28,14 @@ struct GEMMBenchmark: ParsableCommand {
             BLAS.setThreadCount(threads)
             // Every engine product of a thread count before any of OpenBLAS's: OpenBLAS's idle
             // workers spin for a while after each call and would take a core from the engine.
-            let engine = Self.shapes.map { medianGFLOPs(m: $0.0, n: $0.1, k: $0.2) }
+            let engine = Self.shapes.map { median(sgemmGFLOPs(m: $0.0, n: $0.1, k: $0.2, repeats: repeats)) }
             BLAS.setUsesAVX512Kernel(false)
-            let openBLAS = Self.shapes.map { medianGFLOPs(m: $0.0, n: $0.1, k: $0.2) }
+            let openBLAS = Self.shapes.map { median(sgemmGFLOPs(m: $0.0, n: $0.1, k: $0.2, repeats: repeats)) }
             BLAS.setUsesAVX512Kernel(true)
             for (index, (m, n, k)) in Self.shapes.enumerated() {
                 print(row(["\(m) x \(n) x \(k)", "\(threads)", String(format: "%.1f", engine[index]),
                            String(format: "%.1f", openBLAS[index])], widths: widths))
             }
         }
-    }
-
-    private func medianGFLOPs(m: Int, n: Int, k: Int) -> Double {
-        let rates = sgemmGFLOPs(m: m, n: n, k: k, repeats: repeats).sorted()
-        return rates[rates.count / 2]
     }
 }

@@ -92,8 +92,7 @@ struct GenerationBenchmark: ParsableCommand {
                     last = now
                     return true
                 }
-                let timed = times.dropFirst().sorted()
-                medianStep[nonPrivate ? "non-DP" : "DP"] = timed[timed.count / 2]
+                medianStep[nonPrivate ? "non-DP" : "DP"] = median(times.dropFirst())
             }
             let dp = medianStep["DP", default: .nan], plain = medianStep["non-DP", default: .nan]
             say(String(format: "batch %d sequences (%d tokens, max_len %d), LoRA r=%d on q,v: DP step %.2f s, non-DP step %.2f s, ratio %.3f, %.0f tokens/s (DP)",

@@ -17,4 +17,10 @@ import Testing
         let rates = sgemmGFLOPs(m: 37, n: 45, k: 29, repeats: 3)
         #expect(rates.count == 3 && rates.allSatisfy { $0.isFinite && $0 > 0 })
     }
+
+    /// The upper middle of an even count, so that the median is always a measured value.
+    @Test func medianIsAMeasuredValue() {
+        #expect(median([3.0, 1, 2]) == 2)
+        #expect(median([4.0, 1, 3, 2]) == 3)
+    }
 }

@@ -18,6 +18,20 @@ struct DPForwardPluginTests {
             tasks: ["t"], labels: ["t": ["a", "b"]], seed: 1, clip: 1, epsilon: epsilon, delta: delta))
     }
 
+    /// The hidden-state hook at ε 8 with `feature_clip` 3, and its noise std σ (sensitivity
+    /// 2C = 6); nil when the adapter is not the forward-perturbation one expected.
+    static func clippingHook() throws -> (hook: any HiddenStateHook, sigma: Double)? {
+        let adapter = try adapter(epsilon: 8, options: #"{"feature_clip": 3}"#)
+        guard let hook = adapter as? any HiddenStateHook,
+              case .forwardPerturbation(.gaussian(let multiplier), _) = adapter.mechanism else { return nil }
+        return (hook, multiplier * 6)
+    }
+
+    static func meanAndStandardDeviation(_ values: [Double]) -> (mean: Double, std: Double) {
+        let mean = values.reduce(0, +) / Double(values.count)
+        return (mean, (values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count - 1)).squareRoot())
+    }
+
     /// The feature event is the analytic Gaussian at sensitivity 2C for (ε·(1 − share), δ):
     /// PLD prices it back to that ε, and the label gets the rest by randomized response.
     /// `gaussian(z)` is the loss between N(0, z²) and N(1, z²), so z = σ/2C states the
@@ -41,13 +55,7 @@ struct DPForwardPluginTests {
     /// Each sequence's real rows come out as (clipped input + N(0, σ²)): the residual after
     /// removing the clipped input has the calibrated std, padding rows are zero.
     @Test func clipsEachSequenceAndAddsTheCalibratedNoise() throws {
-        let adapter = try Self.adapter(epsilon: 8, options: #"{"feature_clip": 3}"#)
-        let hook = try #require(adapter as? any HiddenStateHook)
-        guard case .forwardPerturbation(.gaussian(let multiplier), _) = adapter.mechanism else {
-            Issue.record("unexpected mechanism")
-            return
-        }
-        let sigma = multiplier * 6
+        let (hook, sigma) = try #require(try Self.clippingHook())
         let (B, T, C) = (4, 50, 384)
         var generator = SystemRandomNumberGenerator()
         let input = (0..<(B * T * C)).map { _ in Float.random(in: -2...2, using: &generator) }
@@ -72,8 +80,7 @@ struct DPForwardPluginTests {
                 }
             }
         }
-        let mean = residuals.reduce(0, +) / Double(residuals.count)
-        let std = (residuals.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(residuals.count - 1)).squareRoot()
+        let std = Self.meanAndStandardDeviation(residuals).std
         // 76,800 draws: the sample std is within 1% of σ with overwhelming probability.
         #expect(abs(std / sigma - 1) < 0.01)
     }
@@ -81,13 +88,7 @@ struct DPForwardPluginTests {
     /// A sequence with a NaN or an infinity comes out as the noise alone (finite, std σ),
     /// where before the NaN went through to the release.
     @Test func aNonFiniteSequenceIsReleasedAsNoise() throws {
-        let adapter = try Self.adapter(epsilon: 8, options: #"{"feature_clip": 3}"#)
-        let hook = try #require(adapter as? any HiddenStateHook)
-        guard case .forwardPerturbation(.gaussian(let multiplier), _) = adapter.mechanism else {
-            Issue.record("unexpected mechanism")
-            return
-        }
-        let sigma = multiplier * 6
+        let (hook, sigma) = try #require(try Self.clippingHook())
         let (B, T, C) = (3, 50, 384)
         var hidden = [Float](repeating: 0.01, count: B * T * C)
         hidden[7] = .nan
@@ -98,9 +99,7 @@ struct DPForwardPluginTests {
         }
         #expect(hidden.allSatisfy { $0.isFinite })
         for b in [0, 2] {
-            let released = hidden[(b * T * C)..<((b + 1) * T * C)].map(Double.init)
-            let mean = released.reduce(0, +) / Double(released.count)
-            let std = (released.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(released.count - 1)).squareRoot()
+            let (mean, std) = Self.meanAndStandardDeviation(hidden[(b * T * C)..<((b + 1) * T * C)].map(Double.init))
             // 19,200 draws of the noise alone: mean near 0, std within 3% of σ.
             #expect(abs(mean) < 0.05 * sigma && abs(std / sigma - 1) < 0.03)
         }

@@ -24,17 +24,12 @@ enum ControlMessage: Sendable, Hashable {
 enum ControlWire {
     static let version = 1
 
-    private static let nonFiniteEncoding = JSONEncoder.NonConformingFloatEncodingStrategy.convertToString(
-        positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
-    private static let nonFiniteDecoding = JSONDecoder.NonConformingFloatDecodingStrategy.convertFromString(
-        positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
-
     private static let dateStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 
     static func makeEncoder() -> JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
-        encoder.nonConformingFloatEncodingStrategy = nonFiniteEncoding
+        encoder.nonConformingFloatEncodingStrategy = NonFiniteJSON.encoding
         encoder.dateEncodingStrategy = .custom { date, encoder in
             var container = encoder.singleValueContainer()
             try container.encode(date.formatted(dateStyle))
@@ -44,7 +39,7 @@ enum ControlWire {
 
     static func makeDecoder() -> JSONDecoder {
         let decoder = JSONDecoder()
-        decoder.nonConformingFloatDecodingStrategy = nonFiniteDecoding
+        decoder.nonConformingFloatDecodingStrategy = NonFiniteJSON.decoding
         decoder.dateDecodingStrategy = .custom { decoder in
             let container = try decoder.singleValueContainer()
             let text = try container.decode(String.self)

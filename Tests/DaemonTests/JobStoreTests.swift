@@ -45,4 +45,20 @@ import Testing
         #expect(seen.map(\.state) == [.running, .running, .succeeded])
         #expect(seen.first == progress(3))
     }
+
+    /// A job whose last loss was NaN (a diverged run) still finishes, and its file reads
+    /// back with that loss: before, writing the file threw and the job could not end.
+    @Test func aDivergedLossDoesNotStopTheJobFromFinishing() async throws {
+        let world = try DaemonWorld()
+        try world.fixture.drop("diverged", manifest: DaemonFixture.manifest(account: "acme"))
+        let id = try #require(await world.intake.process("diverged.jsonl")).id
+        _ = try await world.jobs.startNext()
+        try await world.jobs.record(ProgressEvent(jobID: id, state: .running, step: 1, totalSteps: 10, loss: .nan,
+                                                  epsilonSpent: 0.1, examplesPerSecond: 40))
+        try await world.jobs.finish(id: id, state: .failed, reason: "stopped")
+        let reopened = try JobStore(stateDirectory: world.fixture.config.paths.stateDirectory)
+        let job = try #require(await reopened.job(id: id))
+        #expect(job.state == .failed)
+        #expect(job.loss?.isNaN == true)
+    }
 }

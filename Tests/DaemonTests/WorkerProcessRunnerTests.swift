@@ -65,4 +65,16 @@ import Testing
         #expect(try JSONDecoder().decode(WorkerMessage.self, from: line.dropLast()) == message)
         #expect(String(decoding: line, as: UTF8.self).contains(#""epsilon_spent":1.5"#))
     }
+
+    /// A diverged loss is NaN or infinite, which plain JSON cannot carry: the line carries it
+    /// as a string and reads back as the same progress (before, the worker wrote a "failed"
+    /// line in its place).
+    @Test func nonFiniteNumbersKeepTheirProgressLine() throws {
+        let message = WorkerMessage.progress(step: 4, steps: 10, loss: .nan, epsilonSpent: .infinity, examplesPerSecond: 12)
+        let line = message.line()
+        #expect(String(decoding: line, as: UTF8.self).contains(#""loss":"NaN""#))
+        let read = try #require(WorkerMessage.decoded(from: line.dropLast()))
+        #expect(read.kind == .progress && read.step == 4)
+        #expect(read.loss?.isNaN == true && read.epsilonSpent == .infinity)
+    }
 }

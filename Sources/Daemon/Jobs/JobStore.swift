@@ -48,6 +48,7 @@ public actor JobStore {
     private static func decode(_ data: Data) throws -> DaemonJob {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
+        decoder.nonConformingFloatDecodingStrategy = NonFiniteJSON.decoding
         return try decoder.decode(DaemonJob.self, from: data)
     }
 
@@ -168,6 +169,8 @@ public actor JobStore {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        // A diverged loss (NaN or infinite) must not make the job's state unwritable.
+        encoder.nonConformingFloatEncodingStrategy = NonFiniteJSON.encoding
         try AtomicFile.write(encoder.encode(job), to: directory.appendingPathComponent("\(job.id).json"))
     }
 }

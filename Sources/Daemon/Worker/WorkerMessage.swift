@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import Control
 import Foundation
 
 /// One line a worker writes to the daemon: progress after each step, then one result.
@@ -45,10 +46,18 @@ struct WorkerMessage: Sendable, Hashable, Codable {
     func line() -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        // Every field is a plain number, string or nil: encoding cannot fail.
+        encoder.nonConformingFloatEncodingStrategy = NonFiniteJSON.encoding
+        // Every field is a number (non-finite ones as strings), a string or nil: encoding cannot fail.
         var data = (try? encoder.encode(self)) ?? Data(#"{"kind":"failed","reason":"unencodable message"}"#.utf8)
         data.append(0x0A)
         return data
+    }
+
+    /// The message of one line (without its newline), or nil for a line that is not one.
+    static func decoded(from line: Data) -> WorkerMessage? {
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = NonFiniteJSON.decoding
+        return try? decoder.decode(WorkerMessage.self, from: line)
     }
 }
 

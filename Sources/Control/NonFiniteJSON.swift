@@ -1,0 +1,16 @@
+// SPDX-License-Identifier: Apache-2.0
+import Foundation
+
+/// How dptune's JSON carries numbers plain JSON cannot: the strings `"Infinity"`,
+/// `"-Infinity"` and `"NaN"`.
+///
+/// A diverged training loss is NaN or infinite, and a non-private charge is ε = ∞; with
+/// Foundation's default an encoder throws on them, so a message or a file that carries one
+/// would be lost. The control socket, the worker's reports and the daemon's job files all
+/// use this one convention.
+public enum NonFiniteJSON {
+    public static let encoding = JSONEncoder.NonConformingFloatEncodingStrategy.convertToString(
+        positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+    public static let decoding = JSONDecoder.NonConformingFloatDecodingStrategy.convertFromString(
+        positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+}

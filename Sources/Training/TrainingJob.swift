@@ -47,6 +47,9 @@ public struct TrainingJob {
         public let options: StrategyOptions
         public let heldOut: [TrainingExample]
         public let populationSize: Int
+        /// Tokens per record: the manifest's `max_len`, or the backbone's positions where
+        /// they end sooner (a longer sequence could not run); the card records this one.
+        public let maxLength: Int
     }
 
     /// Reads, splits and encodes the data, opens the backbone and makes the adapter and trainer.
@@ -61,6 +64,7 @@ public struct TrainingJob {
         let dataset = try TrainingDataset.read(path: datasetPath, privacyUnit: manifest.privacy.unit)
         let split = HeldOutSplit(memberCount: dataset.unitCount, heldOutFraction: heldOutFraction, seed: manifest.train.seed)
         let backbone = try loadBackbone(directory: backboneDirectory)
+        let maxLength = min(manifest.train.maxLen, (backbone as? any ContextLimitedBackbone)?.maxSequenceLength ?? .max)
         let encode: (DatasetRecord, Int) throws -> TrainingExample
         let tasks: [String]
         var generation: (model: LlamaModel, encoder: GenerationExampleEncoder)?
@@ -69,7 +73,7 @@ public struct TrainingJob {
         case .classify:
             let encoder = ClassificationExampleEncoder(
                 tokenizer: try WordPieceTokenizer(tokenizerJSON: backboneDirectory.appendingPathComponent("tokenizer.json")),
-                labels: manifest.labels, maxLength: manifest.train.maxLen, instruction: manifest.train.instruction)
+                labels: manifest.labels, maxLength: maxLength, instruction: manifest.train.instruction)
             encode = { try encoder.encode($0, unit: $1) }
             tasks = encoder.tasks
             if manifest.train.headInit == .labelNames { labelPrior = LabelPrior(examples: encoder.labelExamples()) }
@@ -78,7 +82,7 @@ public struct TrainingJob {
                 throw TrainingError(.invalidConfiguration, "objective generate needs a Llama-family decoder; \(manifest.backbone) is \(type(of: backbone))")
             }
             let encoder = try GenerationExampleEncoder(backboneDirectory: backboneDirectory, labels: manifest.labels,
-                                                       maxLength: manifest.train.maxLen)
+                                                       maxLength: maxLength)
             generation = (model, encoder)
             encode = { try encoder.encode($0, unit: $1) }
             tasks = encoder.tasks
@@ -112,7 +116,7 @@ public struct TrainingJob {
                         plan: plan, settings: settings, labelPrior: labelPrior)
         }
         return Prepared(trainer: trainer, adapter: adapter, options: options, heldOut: heldOut,
-                        populationSize: split.training.count)
+                        populationSize: split.training.count, maxLength: maxLength)
     }
 
     /// Trains (from the checkpoint, if one of this job exists), evaluates on the held-out
@@ -147,7 +151,7 @@ public struct TrainingJob {
         let trainer = prepared.trainer
         let accuracy = trainer.evaluate(prepared.heldOut)
         let card = try modelCard(trainer: trainer, options: prepared.options, accuracy: accuracy,
-                                 heldOutCount: prepared.heldOut.count)
+                                 heldOutCount: prepared.heldOut.count, maxLength: prepared.maxLength)
         try AdapterArtifacts.write(
             parameters: trainer.parameters,
             configuration: prepared.adapter.exportedConfiguration(baseModel: manifest.backbone),
@@ -156,7 +160,7 @@ public struct TrainingJob {
     }
 
     private func modelCard(trainer: Trainer, options: StrategyOptions, accuracy: [String: Double],
-                           heldOutCount: Int) throws -> ModelCard {
+                           heldOutCount: Int, maxLength: Int) throws -> ModelCard {
         let plan = trainer.plan
         let event = trainer.spentEvent
         let spent = try plan.epsilon(of: event)
@@ -180,7 +184,7 @@ public struct TrainingJob {
             evaluation: .init(split: "held_out", records: heldOutCount, accuracy: accuracy),
             training: .init(objective: manifest.objective.rawValue, labels: manifest.labels, epochs: manifest.train.epochs,
                             expectedBatch: manifest.train.expectedBatch, learningRate: manifest.train.lr,
-                            maxLength: manifest.train.maxLen, seed: manifest.train.seed,
+                            maxLength: maxLength, seed: manifest.train.seed,
                             headInit: manifest.objective == .classify ? manifest.train.headInit.rawValue : nil,
                             instruction: manifest.objective == .classify ? manifest.train.instruction.rawValue : nil),
             ledgerCharge: ledgerCharge)

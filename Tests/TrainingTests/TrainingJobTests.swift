@@ -53,6 +53,27 @@ struct TrainingJobTests {
         for result in results { #expect(abs(result.scores.values.reduce(0, +) - 1) < 1e-5) }
     }
 
+    /// A `max_len` beyond the backbone's positions (MiniLM's 512) cuts records at the
+    /// positions instead: a 700-token record trains, and the card records 512, which
+    /// prediction then uses. Before, the forward pass stopped the process on its
+    /// precondition.
+    @Test func maxLengthBeyondThePositionsIsCutAtThem() throws {
+        let directory = try TemporaryDirectory()
+        var job = try job(directory, records: 40, manifest: #""train": {"epochs": 1, "expected_batch": 16, "lr": 0.01, "max_len": 4096}"#)
+        let long = #"{"instruction": "Classify the sentiment of this movie review as positive or negative.", "input": ""#
+            + String(repeating: "a truly good film ", count: 200) + #"", "output": "positive", "task": "sentiment"}"#
+        let path = directory.url.appendingPathComponent("long.jsonl")
+        try (try String(contentsOfFile: job.datasetPath, encoding: .utf8) + long + "\n").write(to: path, atomically: true, encoding: .utf8)
+        job.datasetPath = path.path
+        #expect(job.manifest.train.maxLen == 4096)
+        let prepared = try job.prepare()
+        #expect(prepared.maxLength == 512)
+        let card = try job.run()
+        #expect(card.training.maxLength == 512)
+        let results = try predictor(job).predict(try TrainingDataset.read(path: path.path, privacyUnit: .record).records.suffix(1))
+        #expect(results.count == 1)
+    }
+
     /// The card records every option the strategy read, defaults included; a later version
     /// of the strategy rebuilds an adapter whose card names all of its options and refuses
     /// one whose card leaves an option out, since its own default might not be the one the

@@ -53,6 +53,16 @@ public protocol ReplicableBackbone: Backbone {
     func replica() throws -> any Backbone
 }
 
+/// A backbone whose positions end somewhere: learned position embeddings or rotary
+/// tables of a fixed length. A longer sequence cannot run at all.
+///
+/// A protocol of its own, not a ``Backbone`` requirement, for the reason
+/// ``ReplicableBackbone`` gives.
+public protocol ContextLimitedBackbone: Backbone {
+    /// The longest sequence, in tokens, a forward pass takes.
+    var maxSequenceLength: Int { get }
+}
+
 /// Opens the backbone at `url`: a `.gguf` file (Llama family), or a directory as
 /// ``loadBackbone(directory:)`` reads it.
 ///

@@ -17,13 +17,14 @@ import Linalg
 ///     out     = LN2(r2)                     boundary l+1
 ///
 /// - Important: not thread-safe; one training loop owns it.
-public final class BertEncoder: ReplicableBackbone {
+public final class BertEncoder: ReplicableBackbone, ContextLimitedBackbone {
     public let config: BertConfig
     public let linearSites: [LinearSite]
     public let normSites: [NormSite]
     public var hiddenSize: Int { config.hiddenSize }
     public var parameterCount: Int { file.entries.values.reduce(0) { $0 + $1.elementCount } }
     public var layerCount: Int { config.numHiddenLayers }
+    public var maxSequenceLength: Int { config.maxPositionEmbeddings }
 
     struct LayerWeights {
         var query: FrozenWeight, queryBias: UnsafePointer<Float>

@@ -19,13 +19,14 @@ import Linalg
 /// The last hidden state is `LN_f(boundary L)`, as in Hugging Face's `GPT2Model`.
 ///
 /// - Important: not thread-safe; one training loop owns it.
-public final class GPT2Model: ReplicableBackbone {
+public final class GPT2Model: ReplicableBackbone, ContextLimitedBackbone {
     public let config: GPT2Config
     public let linearSites: [LinearSite]
     public let normSites: [NormSite]
     public var hiddenSize: Int { config.nEmbd }
     public var parameterCount: Int { file.entries.values.reduce(0) { $0 + $1.elementCount } }
     public var layerCount: Int { config.nLayer }
+    public var maxSequenceLength: Int { config.nPositions }
 
     struct LayerWeights {
         var norm1, norm1Bias: UnsafePointer<Float>, attention: FrozenWeight, attentionBias: UnsafePointer<Float>

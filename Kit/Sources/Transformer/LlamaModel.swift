@@ -25,12 +25,13 @@ import Linalg
 /// left-padded row is computed as the same row alone at its real length.
 ///
 /// - Important: not thread-safe; one training or generation loop owns it.
-public final class LlamaModel: ReplicableBackbone {
+public final class LlamaModel: ReplicableBackbone, ContextLimitedBackbone {
     public let config: LlamaConfig
     public let linearSites: [LinearSite]
     public let normSites: [NormSite]
     public var hiddenSize: Int { config.hiddenSize }
     public var layerCount: Int { config.layerCount }
+    public var maxSequenceLength: Int { config.contextLength }
     public var parameterCount: Int {
         let (C, I, V) = (config.hiddenSize, config.intermediateSize, config.vocabSize)
         let q = config.headCount * config.headDim, kv = config.kvHeadCount * config.headDim

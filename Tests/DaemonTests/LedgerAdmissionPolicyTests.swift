@@ -59,4 +59,26 @@ import Testing
             #expect(charged.event == expected)
         }
     }
+
+    /// A forward-perturbation strategy with objective `generate` is refused before the
+    /// ledger is asked, so nothing is charged; the worker used to find out after admission.
+    @Test func forwardPerturbationForGenerationIsRefusedWithoutACharge() throws {
+        let fixture = try DaemonFixture()
+        let ledger = try fixture.openLedger()
+        var defaults = fixture.config.defaults
+        defaults.account = "acme"
+        let text = DaemonFixture.manifest(account: "acme", strategy: "dp-forward")
+            .replacingOccurrences(of: #""labels": {"sentiment": ["negative", "positive"]},"#, with: #""objective": "generate","#)
+        let manifest = try Manifest.parse(Data(text.utf8), defaults: defaults)
+        #expect(manifest.objective == .generate)
+        let dataset = DatasetSummary(sha256: String(repeating: "ef", count: 32), byteCount: 1_000, recordCount: 200,
+                                     unitCount: 0, taskCounts: [DatasetSummary.untaskedKey: 200], privacyUnitCount: 200)
+        let policy = try LedgerAdmissionPolicy(
+            backbones: ["tiny"], strategies: StrategyCatalog(ids: ["dp-forward"], forwardLabelShares: ["dp-forward": 0.25]),
+            ledger: ledger, spoolName: "chat.jsonl", heldOutFraction: 0.1, jobID: "job-g")
+        let refused = #expect(throws: IntakeError.self) { try policy.admit(account: "acme", manifest: manifest, dataset: dataset) }
+        #expect(refused?.code == .invalidManifest)
+        #expect(refused?.message.contains("objective generate") == true)
+        #expect(try ledger.charges(account: "acme").isEmpty)
+    }
 }

@@ -74,6 +74,10 @@ final class LedgerAdmissionPolicy: IntakePolicy {
     var admitted: Granted? { granted.withLock { $0 } }
 
     func admit(account: String, manifest: Manifest, dataset: DatasetSummary) throws(IntakeError) {
+        // The worker would refuse this too, but only after admission, with the charge standing.
+        if manifest.objective == .generate, forwardLabelShares[manifest.strategy] != nil {
+            throw IntakeError(.invalidManifest, "strategy \(manifest.strategy) privatizes hidden states for a classification head; objective generate trains no head, refusing")
+        }
         let plan: TrainingPlan
         do {
             plan = try TrainingPlan(manifest: manifest, dataset: dataset, heldOutFraction: heldOutFraction)

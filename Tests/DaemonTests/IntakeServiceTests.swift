@@ -58,6 +58,24 @@ import Testing
         #expect(try world.ledger.charges().isEmpty)
     }
 
+    /// The intake reads each model's config.json once: objective `generate` on a backbone
+    /// whose config says BERT is rejected as an invalid manifest and charges nothing.
+    @Test func generationOnAnEncoderIsRejectedAndChargesNothing() async throws {
+        let world = try DaemonWorld()
+        let tiny = try #require(world.fixture.config.models["tiny"])
+        try FileManager.default.createDirectory(at: tiny, withIntermediateDirectories: true)
+        try Data(#"{"model_type": "bert"}"#.utf8).write(to: tiny.appendingPathComponent("config.json"))
+        let intake = IntakeService(spool: world.spool, config: world.fixture.config, strategies: { ["lora"] },
+                                   ledger: world.ledger, jobs: world.jobs, logger: DaemonFixture.logger)
+        let manifest = DaemonFixture.manifest(account: "acme")
+            .replacingOccurrences(of: #""labels": {"sentiment": ["negative", "positive"]},"#, with: #""objective": "generate","#)
+        try world.fixture.drop("chat", manifest: manifest)
+        #expect(await intake.process("chat.jsonl") == nil)
+        #expect(try world.fixture.errorCode(of: "chat") == "invalid_manifest")
+        #expect(try world.fixture.errorMessage(of: "chat")?.contains("Llama-family decoder") == true)
+        #expect(try world.ledger.charges().isEmpty)
+    }
+
     @Test func scanTakesEverythingWaitingAndSurvivesGarbage() async throws {
         let world = try DaemonWorld()
         try world.fixture.drop("first", manifest: DaemonFixture.manifest(account: "acme"))

@@ -81,4 +81,30 @@ import Testing
         #expect(refused?.message.contains("objective generate") == true)
         #expect(try ledger.charges(account: "acme").isEmpty)
     }
+
+    /// Objective `generate` on a backbone the daemon knows is not a Llama decoder is refused
+    /// before the ledger is asked; a backbone it could not read is left to the worker.
+    @Test func generationOnAnEncoderIsRefusedWithoutACharge() throws {
+        let fixture = try DaemonFixture()
+        let ledger = try fixture.openLedger()
+        var defaults = fixture.config.defaults
+        defaults.account = "acme"
+        let text = DaemonFixture.manifest(account: "acme")
+            .replacingOccurrences(of: #""labels": {"sentiment": ["negative", "positive"]},"#, with: #""objective": "generate","#)
+        let manifest = try Manifest.parse(Data(text.utf8), defaults: defaults)
+        let dataset = DatasetSummary(sha256: String(repeating: "12", count: 32), byteCount: 1_000, recordCount: 200,
+                                     unitCount: 0, taskCounts: [DatasetSummary.untaskedKey: 200], privacyUnitCount: 200)
+        func policy(encoders: Set<String>, job: String) throws -> LedgerAdmissionPolicy {
+            try LedgerAdmissionPolicy(backbones: ["tiny"], encoderBackbones: encoders, strategies: ["lora"], ledger: ledger,
+                                      spoolName: "\(job).jsonl", heldOutFraction: 0.1, jobID: job)
+        }
+        let refused = #expect(throws: IntakeError.self) {
+            try policy(encoders: ["tiny"], job: "job-e").admit(account: "acme", manifest: manifest, dataset: dataset)
+        }
+        #expect(refused?.code == .invalidManifest)
+        #expect(refused?.message.contains("Llama-family decoder") == true)
+        #expect(try ledger.charges(account: "acme").isEmpty)
+        try policy(encoders: [], job: "job-u").admit(account: "acme", manifest: manifest, dataset: dataset)
+        #expect(try ledger.charges(account: "acme").map(\.jobID) == ["job-u"])
+    }
 }

@@ -22,6 +22,25 @@ import Transformer
         #expect(gpt2.geluForm == .tanh)
     }
 
+    /// The family the daemon checks `generate` against at intake, from `config.json` alone:
+    /// MiniLM and GPT-2 are not Llama decoders, SmolLM2 is, and so is a directory with one
+    /// GGUF file and no `config.json`; an empty directory and a config without `model_type`
+    /// are refused.
+    @Test(.disabled(if: SharedFixtures.mayBeSkipped, Comment(rawValue: SharedFixtures.skipMessage)))
+    func tellsLlamaDecodersFromConfigAlone() throws {
+        #expect(try !holdsLlamaDecoder(directory: SharedFixtures.url("models/minilm-l6")))
+        #expect(try !holdsLlamaDecoder(directory: SharedFixtures.url("models/tiny-gpt2")))
+        #expect(try holdsLlamaDecoder(directory: SharedFixtures.url("models/smollm2-135m-instruct")))
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("dptune-family-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        #expect { try holdsLlamaDecoder(directory: directory) } throws: { ($0 as? ModelLoadingError)?.code == .missingWeight }
+        try Data().write(to: directory.appendingPathComponent("model.gguf"))
+        #expect(try holdsLlamaDecoder(directory: directory))
+        try Data(#"{"hidden_size": 8}"#.utf8).write(to: directory.appendingPathComponent("config.json"))
+        #expect { try holdsLlamaDecoder(directory: directory) } throws: { ($0 as? ModelLoadingError)?.code == .badConfig }
+    }
+
     @Test func refusesMalformedAndUnsupportedConfigs() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("dptune-config-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

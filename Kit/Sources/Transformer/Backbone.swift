@@ -63,6 +63,28 @@ public protocol ContextLimitedBackbone: Backbone {
     var maxSequenceLength: Int { get }
 }
 
+/// Whether the model directory holds a Llama-family decoder, the one family that trains
+/// with objective `generate`: its `config.json` says `model_type` "llama", or it has no
+/// `config.json` and one GGUF file. Reads no weights, so the daemon can ask at intake.
+///
+/// - Throws: ``ModelLoadingError`` `.badConfig` for a `config.json` that cannot be read or
+///   names no `model_type`; `.missingWeight` for neither `config.json` nor one GGUF file.
+public func holdsLlamaDecoder(directory: URL) throws -> Bool {
+    let configURL = directory.appendingPathComponent("config.json")
+    guard FileManager.default.fileExists(atPath: configURL.path) else {
+        _ = try singleGGUF(in: directory)
+        return true
+    }
+    struct ModelType: Decodable { let model_type: String }
+    let data: Data
+    do {
+        data = try Data(contentsOf: configURL)
+    } catch {
+        throw ModelLoadingError(.badConfig, "\(configURL.path): cannot read (\(error.localizedDescription))")
+    }
+    return try ModelConfig.decode(ModelType.self, from: data, url: configURL).model_type == "llama"
+}
+
 /// Opens the backbone at `url`: a `.gguf` file (Llama family), or a directory as
 /// ``loadBackbone(directory:)`` reads it.
 ///
@@ -81,19 +103,9 @@ public func loadBackbone(url: URL) throws -> any Backbone {
 /// - Throws: ``ModelLoadingError`` or ``SafetensorsError`` naming the bad file or tensor
 ///   (``GGUFError``, ``LlamaConfigError`` for Llama models).
 public func loadBackbone(directory: URL) throws -> any Backbone {
-    let configURL = directory.appendingPathComponent("config.json")
-    guard FileManager.default.fileExists(atPath: configURL.path) else {
-        return try LlamaModel(ggufPath: singleGGUF(in: directory).path)
-    }
-    struct ModelType: Decodable { let model_type: String }
-    let data: Data
-    do {
-        data = try Data(contentsOf: configURL)
-    } catch {
-        throw ModelLoadingError(.badConfig, "\(configURL.path): cannot read (\(error.localizedDescription))")
-    }
-    if try ModelConfig.decode(ModelType.self, from: data, url: configURL).model_type == "llama" {
-        return try LlamaModel(directory: directory)
+    if try holdsLlamaDecoder(directory: directory) {
+        let hasConfig = FileManager.default.fileExists(atPath: directory.appendingPathComponent("config.json").path)
+        return hasConfig ? try LlamaModel(directory: directory) : try LlamaModel(ggufPath: singleGGUF(in: directory).path)
     }
     switch try ModelConfig(directory: directory) {
     case .bert(let config):

@@ -5,6 +5,7 @@ import Logging
 import Records
 import Spool
 import Training
+import Transformer
 
 /// Takes datasets from the spool's `incoming/` to a queued job or to `rejected/`.
 ///
@@ -17,6 +18,7 @@ public final class IntakeService: Sendable {
     private let defaults: ManifestDefaults
     private let heldOutFraction: Double
     private let backbones: Set<String>
+    private let encoderBackbones: Set<String>
     private let strategies: @Sendable () async -> StrategyCatalog
     private let ledger: LedgerStore
     private let jobs: JobStore
@@ -33,6 +35,8 @@ public final class IntakeService: Sendable {
         defaults = config.defaults
         heldOutFraction = config.heldOutFraction
         backbones = Set(config.models.keys)
+        // Read once here, from config.json alone; a directory that cannot tell is left to the worker.
+        encoderBackbones = Set(config.models.filter { (try? holdsLlamaDecoder(directory: $0.value)) == false }.keys)
         self.strategies = strategies
         self.ledger = ledger
         self.jobs = jobs
@@ -73,7 +77,8 @@ public final class IntakeService: Sendable {
         let policy: LedgerAdmissionPolicy
         do {
             policy = try LedgerAdmissionPolicy(
-                backbones: backbones, strategies: await strategies(), ledger: ledger, spoolName: name,
+                backbones: backbones, encoderBackbones: encoderBackbones, strategies: await strategies(), ledger: ledger,
+                spoolName: name,
                 heldOutFraction: heldOutFraction, jobID: jobID)
         } catch {
             logger.error("cannot read the ledger's accounts; leaving the dataset in incoming/",

@@ -26,6 +26,9 @@ final class LedgerAdmissionPolicy: IntakePolicy {
     }
 
     let knownBackbones: Set<String>
+    /// Backbones known not to be Llama-family decoders, which objective `generate` needs; a
+    /// backbone whose directory could not tell is in neither set and left to the worker.
+    let encoderBackbones: Set<String>
     let knownStrategies: Set<String>
     let knownAccounts: Set<String>
     private let forwardLabelShares: [String: Double]
@@ -36,10 +39,11 @@ final class LedgerAdmissionPolicy: IntakePolicy {
     private let granted = Mutex<Granted?>(nil)
 
     init(
-        backbones: Set<String>, strategies: StrategyCatalog, ledger: LedgerStore, spoolName: String,
-        heldOutFraction: Double, jobID: String
+        backbones: Set<String>, encoderBackbones: Set<String> = [], strategies: StrategyCatalog, ledger: LedgerStore,
+        spoolName: String, heldOutFraction: Double, jobID: String
     ) throws {
         knownBackbones = backbones
+        self.encoderBackbones = encoderBackbones
         knownStrategies = strategies.ids
         forwardLabelShares = strategies.forwardLabelShares
         knownAccounts = Set(try ledger.accounts().map(\.name))
@@ -74,9 +78,12 @@ final class LedgerAdmissionPolicy: IntakePolicy {
     var admitted: Granted? { granted.withLock { $0 } }
 
     func admit(account: String, manifest: Manifest, dataset: DatasetSummary) throws(IntakeError) {
-        // The worker would refuse this too, but only after admission, with the charge standing.
+        // The worker would refuse these too, but only after admission, with the charge standing.
         if manifest.objective == .generate, forwardLabelShares[manifest.strategy] != nil {
             throw IntakeError(.invalidManifest, "strategy \(manifest.strategy) privatizes hidden states for a classification head; objective generate trains no head, refusing")
+        }
+        if manifest.objective == .generate, encoderBackbones.contains(manifest.backbone) {
+            throw IntakeError(.invalidManifest, "objective generate needs a Llama-family decoder; backbone \(manifest.backbone) is not one, refusing")
         }
         let plan: TrainingPlan
         do {

@@ -67,10 +67,13 @@ struct DaemonFixture {
         }.joined(separator: "\n") + "\n"
     }
 
-    static func manifest(account: String, epsilon: Double = 2, backbone: String = "tiny", strategy: String = "lora") -> String {
-        #"""
+    /// A manifest of objective `classify` with one two-label task, or of objective `generate`.
+    static func manifest(account: String, epsilon: Double = 2, backbone: String = "tiny", strategy: String = "lora",
+                         generate: Bool = false) -> String {
+        let objective = generate ? #""objective": "generate""# : #""labels": {"sentiment": ["negative", "positive"]}"#
+        return #"""
         {"account": "\#(account)", "backbone": "\#(backbone)", "strategy": "\#(strategy)",
-         "labels": {"sentiment": ["negative", "positive"]},
+         \#(objective),
          "privacy": {"epsilon": \#(epsilon), "delta": 1e-5, "accountant": "rdp"},
          "train": {"epochs": 1, "expected_batch": 20}}
         """#

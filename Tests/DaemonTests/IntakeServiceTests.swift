@@ -67,8 +67,7 @@ import Testing
         try Data(#"{"model_type": "bert"}"#.utf8).write(to: tiny.appendingPathComponent("config.json"))
         let intake = IntakeService(spool: world.spool, config: world.fixture.config, strategies: { ["lora"] },
                                    ledger: world.ledger, jobs: world.jobs, logger: DaemonFixture.logger)
-        let manifest = DaemonFixture.manifest(account: "acme")
-            .replacingOccurrences(of: #""labels": {"sentiment": ["negative", "positive"]},"#, with: #""objective": "generate","#)
+        let manifest = DaemonFixture.manifest(account: "acme", generate: true)
         try world.fixture.drop("chat", manifest: manifest)
         #expect(await intake.process("chat.jsonl") == nil)
         #expect(try world.fixture.errorCode(of: "chat") == "invalid_manifest")

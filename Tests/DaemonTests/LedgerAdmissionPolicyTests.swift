@@ -67,8 +67,7 @@ import Testing
         let ledger = try fixture.openLedger()
         var defaults = fixture.config.defaults
         defaults.account = "acme"
-        let text = DaemonFixture.manifest(account: "acme", strategy: "dp-forward")
-            .replacingOccurrences(of: #""labels": {"sentiment": ["negative", "positive"]},"#, with: #""objective": "generate","#)
+        let text = DaemonFixture.manifest(account: "acme", strategy: "dp-forward", generate: true)
         let manifest = try Manifest.parse(Data(text.utf8), defaults: defaults)
         #expect(manifest.objective == .generate)
         let dataset = DatasetSummary(sha256: String(repeating: "ef", count: 32), byteCount: 1_000, recordCount: 200,
@@ -89,8 +88,7 @@ import Testing
         let ledger = try fixture.openLedger()
         var defaults = fixture.config.defaults
         defaults.account = "acme"
-        let text = DaemonFixture.manifest(account: "acme")
-            .replacingOccurrences(of: #""labels": {"sentiment": ["negative", "positive"]},"#, with: #""objective": "generate","#)
+        let text = DaemonFixture.manifest(account: "acme", generate: true)
         let manifest = try Manifest.parse(Data(text.utf8), defaults: defaults)
         let dataset = DatasetSummary(sha256: String(repeating: "12", count: 32), byteCount: 1_000, recordCount: 200,
                                      unitCount: 0, taskCounts: [DatasetSummary.untaskedKey: 200], privacyUnitCount: 200)

@@ -73,7 +73,7 @@ import Testing
         let message = WorkerMessage.progress(step: 4, steps: 10, loss: .nan, epsilonSpent: .infinity, examplesPerSecond: 12)
         let line = message.line()
         #expect(String(decoding: line, as: UTF8.self).contains(#""loss":"NaN""#))
-        let read = try #require(WorkerMessage.decoded(from: line.dropLast()))
+        let read = try WorkerMessage.makeDecoder().decode(WorkerMessage.self, from: line.dropLast())
         #expect(read.kind == .progress && read.step == 4)
         #expect(read.loss?.isNaN == true && read.epsilonSpent == .infinity)
     }

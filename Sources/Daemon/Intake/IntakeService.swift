@@ -77,9 +77,8 @@ public final class IntakeService: Sendable {
         let policy: LedgerAdmissionPolicy
         do {
             policy = try LedgerAdmissionPolicy(
-                backbones: backbones, encoderBackbones: encoderBackbones, strategies: await strategies(), ledger: ledger,
-                spoolName: name,
-                heldOutFraction: heldOutFraction, jobID: jobID)
+                backbones: backbones, encoderBackbones: encoderBackbones, strategies: await strategies(),
+                ledger: ledger, spoolName: name, heldOutFraction: heldOutFraction, jobID: jobID)
         } catch {
             logger.error("cannot read the ledger's accounts; leaving the dataset in incoming/",
                          metadata: ["dptune.dataset": "\(name)", "dptune.error": "\(error)"])

@@ -79,11 +79,13 @@ final class LedgerAdmissionPolicy: IntakePolicy {
 
     func admit(account: String, manifest: Manifest, dataset: DatasetSummary) throws(IntakeError) {
         // The worker would refuse these too, but only after admission, with the charge standing.
-        if manifest.objective == .generate, forwardLabelShares[manifest.strategy] != nil {
-            throw IntakeError(.invalidManifest, "strategy \(manifest.strategy) privatizes hidden states for a classification head; objective generate trains no head, refusing")
-        }
-        if manifest.objective == .generate, encoderBackbones.contains(manifest.backbone) {
-            throw IntakeError(.invalidManifest, "objective generate needs a Llama-family decoder; backbone \(manifest.backbone) is not one, refusing")
+        if manifest.objective == .generate {
+            if forwardLabelShares[manifest.strategy] != nil {
+                throw IntakeError(.invalidManifest, "strategy \(manifest.strategy) privatizes hidden states for a classification head; objective generate trains no head, refusing")
+            }
+            if encoderBackbones.contains(manifest.backbone) {
+                throw IntakeError(.invalidManifest, "objective generate needs a Llama-family decoder; backbone \(manifest.backbone) is not one, refusing")
+            }
         }
         let plan: TrainingPlan
         do {

@@ -53,11 +53,11 @@ struct WorkerMessage: Sendable, Hashable, Codable {
         return data
     }
 
-    /// The message of one line (without its newline), or nil for a line that is not one.
-    static func decoded(from line: Data) -> WorkerMessage? {
+    /// The decoder of ``line()``'s lines (one per report stream), non-finite numbers included.
+    static func makeDecoder() -> JSONDecoder {
         let decoder = JSONDecoder()
         decoder.nonConformingFloatDecodingStrategy = NonFiniteJSON.decoding
-        return try? decoder.decode(WorkerMessage.self, from: line)
+        return decoder
     }
 }
 

@@ -196,6 +196,7 @@ public actor WorkerProcessRunner: JobRunner {
     private static func messages(from handle: FileHandle) -> AsyncStream<WorkerMessage> {
         let (stream, continuation) = AsyncStream.makeStream(of: WorkerMessage.self)
         Thread.detachNewThread {
+            let decoder = WorkerMessage.makeDecoder()
             var pending = Data()
             var buffer = [UInt8](repeating: 0, count: 1 << 16)
             while true {
@@ -206,7 +207,7 @@ public actor WorkerProcessRunner: JobRunner {
                 while let newline = pending.firstIndex(of: 0x0A) {
                     let line = pending[pending.startIndex..<newline]
                     pending = Data(pending[pending.index(after: newline)...])
-                    if let message = WorkerMessage.decoded(from: line) {
+                    if let message = try? decoder.decode(WorkerMessage.self, from: line) {
                         continuation.yield(message)
                     }
                 }

@@ -54,15 +54,20 @@ public struct TrainingJob {
 
     /// Reads, splits and encodes the data, opens the backbone and makes the adapter and trainer.
     ///
-    /// - Throws: ``TrainingError`` `.invalidConfiguration` for `generate` on a backbone that
-    ///   is not a Llama-family decoder or with a strategy that privatizes in the forward
-    ///   pass; the strategy's ``AdapterError`` (e.g. bitfit on Llama, which has no biases).
+    /// - Throws: ``TrainingError`` `.invalidConfiguration` for a backbone of another family
+    ///   than the objective trains (``Manifest/Objective/refusal(backbone:family:)``) or
+    ///   `generate` with a strategy that privatizes in the forward pass; the strategy's
+    ///   ``AdapterError`` (e.g. bitfit on Llama, which has no biases).
     public func prepare() throws -> Prepared {
         if manifest.objective == .generate, strategy.mechanismKind != .gradientPerturbation {
             throw TrainingError(.invalidConfiguration, "strategy \(strategy.id) privatizes hidden states for a classification head; objective generate trains no head, refusing")
         }
         let dataset = try TrainingDataset.read(path: datasetPath, privacyUnit: manifest.privacy.unit)
         let split = HeldOutSplit(memberCount: dataset.unitCount, heldOutFraction: heldOutFraction, seed: manifest.train.seed)
+        if let refusal = manifest.objective.refusal(backbone: manifest.backbone,
+                                                    family: try backboneFamily(directory: backboneDirectory)) {
+            throw TrainingError(.invalidConfiguration, refusal)
+        }
         let backbone = try loadBackbone(directory: backboneDirectory)
         let maxLength = min(manifest.train.maxLen, (backbone as? any ContextLimitedBackbone)?.maxSequenceLength ?? .max)
         let encode: (DatasetRecord, Int) throws -> TrainingExample
@@ -79,7 +84,7 @@ public struct TrainingJob {
             if manifest.train.headInit == .labelNames { labelPrior = LabelPrior(examples: encoder.labelExamples()) }
         case .generate:
             guard let model = backbone as? LlamaModel else {
-                throw TrainingError(.invalidConfiguration, "objective generate needs a Llama-family decoder; \(manifest.backbone) is \(type(of: backbone))")
+                throw TrainingError(.invalidConfiguration, "\(manifest.backbone) opened as \(type(of: backbone)), not a Llama-family decoder")
             }
             let encoder = try GenerationExampleEncoder(backboneDirectory: backboneDirectory, labels: manifest.labels,
                                                        maxLength: maxLength)

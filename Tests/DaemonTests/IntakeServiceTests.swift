@@ -58,20 +58,21 @@ import Testing
         #expect(try world.ledger.charges().isEmpty)
     }
 
-    /// The intake reads each model's config.json once: objective `generate` on a backbone
-    /// whose config says BERT is rejected as an invalid manifest and charges nothing.
-    @Test func generationOnAnEncoderIsRejectedAndChargesNothing() async throws {
+    /// The intake reads each model's config.json once, when it starts: objective `generate`
+    /// on a backbone whose config says BERT, and `classify` on one whose config says Llama,
+    /// are rejected as invalid manifests and charge nothing.
+    @Test(arguments: [(true, "bert", "needs a Llama-family decoder"), (false, "llama", "needs a BERT encoder")])
+    func anObjectiveOnAnotherFamilyIsRejectedAndChargesNothing(generate: Bool, modelType: String, expected: String) async throws {
         let world = try DaemonWorld()
         let tiny = try #require(world.fixture.config.models["tiny"])
         try FileManager.default.createDirectory(at: tiny, withIntermediateDirectories: true)
-        try Data(#"{"model_type": "bert"}"#.utf8).write(to: tiny.appendingPathComponent("config.json"))
+        try Data(#"{"model_type": "\#(modelType)"}"#.utf8).write(to: tiny.appendingPathComponent("config.json"))
         let intake = IntakeService(spool: world.spool, config: world.fixture.config, strategies: { ["lora"] },
                                    ledger: world.ledger, jobs: world.jobs, logger: DaemonFixture.logger)
-        let manifest = DaemonFixture.manifest(account: "acme", generate: true)
-        try world.fixture.drop("chat", manifest: manifest)
-        #expect(await intake.process("chat.jsonl") == nil)
-        #expect(try world.fixture.errorCode(of: "chat") == "invalid_manifest")
-        #expect(try world.fixture.errorMessage(of: "chat")?.contains("Llama-family decoder") == true)
+        try world.fixture.drop("mismatch", manifest: DaemonFixture.manifest(account: "acme", generate: generate))
+        #expect(await intake.process("mismatch.jsonl") == nil)
+        #expect(try world.fixture.errorCode(of: "mismatch") == "invalid_manifest")
+        #expect(try world.fixture.errorMessage(of: "mismatch")?.contains(expected) == true)
         #expect(try world.ledger.charges().isEmpty)
     }
 

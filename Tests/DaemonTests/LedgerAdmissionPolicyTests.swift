@@ -3,6 +3,7 @@
 import AdapterKit
 import Foundation
 import Records
+import Transformer
 import Testing
 
 @Suite struct LedgerAdmissionPolicyTests {
@@ -81,28 +82,38 @@ import Testing
         #expect(try ledger.charges(account: "acme").isEmpty)
     }
 
-    /// Objective `generate` on a backbone the daemon knows is not a Llama decoder is refused
-    /// before the ledger is asked; a backbone it could not read is left to the worker.
-    @Test func generationOnAnEncoderIsRefusedWithoutACharge() throws {
+    /// An objective on a backbone of another family is refused before the ledger is asked:
+    /// `generate` on a BERT encoder and `classify` (the default objective) on a Llama
+    /// decoder; a backbone whose family intake could not read is left to the worker.
+    @Test func anObjectiveOnAnotherFamilyIsRefusedWithoutACharge() throws {
         let fixture = try DaemonFixture()
         let ledger = try fixture.openLedger()
         var defaults = fixture.config.defaults
         defaults.account = "acme"
-        let text = DaemonFixture.manifest(account: "acme", generate: true)
-        let manifest = try Manifest.parse(Data(text.utf8), defaults: defaults)
-        let dataset = DatasetSummary(sha256: String(repeating: "12", count: 32), byteCount: 1_000, recordCount: 200,
-                                     unitCount: 0, taskCounts: [DatasetSummary.untaskedKey: 200], privacyUnitCount: 200)
-        func policy(encoders: Set<String>, job: String) throws -> LedgerAdmissionPolicy {
-            try LedgerAdmissionPolicy(backbones: ["tiny"], encoderBackbones: encoders, strategies: ["lora"], ledger: ledger,
-                                      spoolName: "\(job).jsonl", heldOutFraction: 0.1, jobID: job)
+        let generate = try Manifest.parse(Data(DaemonFixture.manifest(account: "acme", generate: true).utf8), defaults: defaults)
+        let classify = try Manifest.parse(Data(DaemonFixture.manifest(account: "acme").utf8), defaults: defaults)
+        #expect(classify.objective == .classify)
+        func policy(family: BackboneFamily?, job: String) throws -> LedgerAdmissionPolicy {
+            try LedgerAdmissionPolicy(backbones: ["tiny"], backboneFamilies: family.map { ["tiny": $0] } ?? [:],
+                                      strategies: ["lora"], ledger: ledger, spoolName: "\(job).jsonl",
+                                      heldOutFraction: 0.1, jobID: job)
         }
-        let refused = #expect(throws: IntakeError.self) {
-            try policy(encoders: ["tiny"], job: "job-e").admit(account: "acme", manifest: manifest, dataset: dataset)
+        for (manifest, family, expected) in [(generate, BackboneFamily.bertEncoder, "needs a Llama-family decoder"),
+                                             (generate, .gpt2Decoder, "needs a Llama-family decoder"),
+                                             (classify, .llamaDecoder, "needs a BERT encoder")] {
+            let refused = #expect(throws: IntakeError.self) {
+                try policy(family: family, job: "job-\(family)").admit(account: "acme", manifest: manifest, dataset: Self.dataset)
+            }
+            #expect(refused?.code == .invalidManifest)
+            #expect(refused?.message.contains(expected) == true, "\(refused?.message ?? "")")
         }
-        #expect(refused?.code == .invalidManifest)
-        #expect(refused?.message.contains("Llama-family decoder") == true)
         #expect(try ledger.charges(account: "acme").isEmpty)
-        try policy(encoders: [], job: "job-u").admit(account: "acme", manifest: manifest, dataset: dataset)
-        #expect(try ledger.charges(account: "acme").map(\.jobID) == ["job-u"])
+        try policy(family: nil, job: "job-u").admit(account: "acme", manifest: generate, dataset: Self.dataset)
+        try policy(family: .bertEncoder, job: "job-c").admit(account: "acme", manifest: classify, dataset: Self.dataset)
+        #expect(try ledger.charges(account: "acme").map(\.jobID).sorted() == ["job-c", "job-u"])
     }
+
+    private static let dataset = DatasetSummary(
+        sha256: String(repeating: "12", count: 32), byteCount: 1_000, recordCount: 200, unitCount: 0,
+        taskCounts: ["sentiment": 200], privacyUnitCount: 200)
 }

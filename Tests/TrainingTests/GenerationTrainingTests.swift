@@ -156,6 +156,15 @@ struct GenerationTrainingTests {
         let job = try job(directory, strategy: "DPForward", records: 8)
         let error = try #require(throws: TrainingError.self) { try job.prepare() }
         #expect(error.code == .invalidConfiguration)
-        print(error)
+        #expect(error.message.contains("objective generate trains no head"))
+    }
+
+    /// `generate` on an encoder is refused by name before the backbone is opened.
+    @Test func generationRefusesAnEncoder() throws {
+        let directory = try TemporaryDirectory()
+        let job = try job(directory, strategy: "LoRA", records: 8, backboneDirectory: MiniLMFixture.directory)
+        let error = try #require(throws: TrainingError.self) { try job.prepare() }
+        #expect(error.code == .invalidConfiguration)
+        #expect(error.message.contains("needs a Llama-family decoder; backbone smollm2-135m-instruct is a BERT encoder"))
     }
 }

@@ -78,6 +78,20 @@ struct TrainingJobTests {
     /// of the strategy rebuilds an adapter whose card names all of its options and refuses
     /// one whose card leaves an option out, since its own default might not be the one the
     /// adapter was trained with.
+    /// `classify` (the default objective) on a Llama decoder is refused by name before the
+    /// backbone is opened; it used to fail on the decoder's tokenizer not being WordPiece.
+    @Test func classificationRefusesADecoder() throws {
+        let directory = try TemporaryDirectory()
+        let job = TrainingJob(jobID: "job-1", manifest: try MiniLMFixture.manifest(),
+                              datasetPath: try MiniLMFixture.datasetFile(8, in: directory.url),
+                              backboneDirectory: SharedFixtures.url("models/smollm2-135m-instruct"), strategy: HeadOnlyStrategy(),
+                              outputDirectory: directory.url.appendingPathComponent("adapter"), heldOutFraction: 0.25)
+        let error = try #require(throws: TrainingError.self) { try job.prepare() }
+        #expect(error.code == .invalidConfiguration)
+        #expect(error.message.contains("objective classify needs a BERT encoder"))
+        #expect(error.message.contains("is a Llama-family decoder (objective generate trains its responses)"))
+    }
+
     @Test func predictionRefusesOptionsACardDoesNotRecord() throws {
         let directory = try TemporaryDirectory()
         let job = try job(directory, manifest: #""train": {"epochs": 1, "expected_batch": 16, "lr": 0.01}"#)

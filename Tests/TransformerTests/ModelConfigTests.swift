@@ -22,23 +22,28 @@ import Transformer
         #expect(gpt2.geluForm == .tanh)
     }
 
-    /// The family the daemon checks `generate` against at intake, from `config.json` alone:
-    /// MiniLM and GPT-2 are not Llama decoders, SmolLM2 is, and so is a directory with one
-    /// GGUF file and no `config.json`; an empty directory and a config without `model_type`
-    /// are refused.
+    /// The family the daemon checks each objective against at intake, from `config.json`
+    /// alone: MiniLM is a BERT encoder, tiny-gpt2 a GPT-2 decoder, SmolLM2 a Llama decoder,
+    /// and so is a directory with one GGUF file and no `config.json`; an empty directory, a
+    /// config without `model_type` and one naming an architecture the engine lacks are refused.
     @Test(.disabled(if: SharedFixtures.mayBeSkipped, Comment(rawValue: SharedFixtures.skipMessage)))
-    func tellsLlamaDecodersFromConfigAlone() throws {
-        #expect(try !holdsLlamaDecoder(directory: SharedFixtures.url("models/minilm-l6")))
-        #expect(try !holdsLlamaDecoder(directory: SharedFixtures.url("models/tiny-gpt2")))
-        #expect(try holdsLlamaDecoder(directory: SharedFixtures.url("models/smollm2-135m-instruct")))
+    func tellsTheFamilyFromConfigAlone() throws {
+        #expect(try backboneFamily(directory: SharedFixtures.url("models/minilm-l6")) == .bertEncoder)
+        #expect(try backboneFamily(directory: SharedFixtures.url("models/tiny-gpt2")) == .gpt2Decoder)
+        #expect(try backboneFamily(directory: SharedFixtures.url("models/smollm2-135m-instruct")) == .llamaDecoder)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("dptune-family-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        #expect { try holdsLlamaDecoder(directory: directory) } throws: { ($0 as? ModelLoadingError)?.code == .missingWeight }
+        #expect { try backboneFamily(directory: directory) } throws: { ($0 as? ModelLoadingError)?.code == .missingWeight }
         try Data().write(to: directory.appendingPathComponent("model.gguf"))
-        #expect(try holdsLlamaDecoder(directory: directory))
-        try Data(#"{"hidden_size": 8}"#.utf8).write(to: directory.appendingPathComponent("config.json"))
-        #expect { try holdsLlamaDecoder(directory: directory) } throws: { ($0 as? ModelLoadingError)?.code == .badConfig }
+        #expect(try backboneFamily(directory: directory) == .llamaDecoder)
+        let config = directory.appendingPathComponent("config.json")
+        try Data(#"{"hidden_size": 8}"#.utf8).write(to: config)
+        #expect { try backboneFamily(directory: directory) } throws: { ($0 as? ModelLoadingError)?.code == .badConfig }
+        try Data(#"{"model_type": "t5"}"#.utf8).write(to: config)
+        #expect { try backboneFamily(directory: directory) } throws: {
+            ($0 as? ModelLoadingError)?.code == .unsupportedArchitecture
+        }
     }
 
     @Test func refusesMalformedAndUnsupportedConfigs() throws {

@@ -63,17 +63,34 @@ public protocol ContextLimitedBackbone: Backbone {
     var maxSequenceLength: Int { get }
 }
 
-/// Whether the model directory holds a Llama-family decoder, the one family that trains
-/// with objective `generate`: its `config.json` says `model_type` "llama", or it has no
-/// `config.json` and one GGUF file. Reads no weights, so the daemon can ask at intake.
+/// The architectures the engine runs, as a model directory's `config.json` names them.
+public enum BackboneFamily: String, Sendable, Hashable, CaseIterable {
+    case bertEncoder = "bert"
+    case gpt2Decoder = "gpt2"
+    case llamaDecoder = "llama"
+
+    /// How a data owner's error message names the family.
+    public var displayName: String {
+        switch self {
+        case .bertEncoder: "a BERT encoder"
+        case .gpt2Decoder: "a GPT-2 decoder"
+        case .llamaDecoder: "a Llama-family decoder"
+        }
+    }
+}
+
+/// The family of the model in `directory`: its `config.json`'s `model_type`, or Llama
+/// when it has no `config.json` and one GGUF file. Reads no weights, so the daemon can ask
+/// at intake which objectives a backbone can train.
 ///
 /// - Throws: ``ModelLoadingError`` `.badConfig` for a `config.json` that cannot be read or
-///   names no `model_type`; `.missingWeight` for neither `config.json` nor one GGUF file.
-public func holdsLlamaDecoder(directory: URL) throws -> Bool {
+///   names no `model_type`; `.unsupportedArchitecture` for a `model_type` the engine does not
+///   run; `.missingWeight` for neither `config.json` nor one GGUF file.
+public func backboneFamily(directory: URL) throws -> BackboneFamily {
     let configURL = directory.appendingPathComponent("config.json")
     guard FileManager.default.fileExists(atPath: configURL.path) else {
         _ = try singleGGUF(in: directory)
-        return true
+        return .llamaDecoder
     }
     struct ModelType: Decodable { let model_type: String }
     let data: Data
@@ -82,7 +99,11 @@ public func holdsLlamaDecoder(directory: URL) throws -> Bool {
     } catch {
         throw ModelLoadingError(.badConfig, "\(configURL.path): cannot read (\(error.localizedDescription))")
     }
-    return try ModelConfig.decode(ModelType.self, from: data, url: configURL).model_type == "llama"
+    let type = try ModelConfig.decode(ModelType.self, from: data, url: configURL).model_type
+    guard let family = BackboneFamily(rawValue: type) else {
+        throw ModelLoadingError(.unsupportedArchitecture, "\(configURL.path): model_type \(type) is not bert, gpt2 or llama")
+    }
+    return family
 }
 
 /// Opens the backbone at `url`: a `.gguf` file (Llama family), or a directory as
@@ -103,7 +124,7 @@ public func loadBackbone(url: URL) throws -> any Backbone {
 /// - Throws: ``ModelLoadingError`` or ``SafetensorsError`` naming the bad file or tensor
 ///   (``GGUFError``, ``LlamaConfigError`` for Llama models).
 public func loadBackbone(directory: URL) throws -> any Backbone {
-    if try holdsLlamaDecoder(directory: directory) {
+    if try backboneFamily(directory: directory) == .llamaDecoder {
         let hasConfig = FileManager.default.fileExists(atPath: directory.appendingPathComponent("config.json").path)
         return hasConfig ? try LlamaModel(directory: directory) : try LlamaModel(ggufPath: singleGGUF(in: directory).path)
     }

@@ -18,7 +18,7 @@ public final class IntakeService: Sendable {
     private let defaults: ManifestDefaults
     private let heldOutFraction: Double
     private let backbones: Set<String>
-    private let encoderBackbones: Set<String>
+    private let backboneFamilies: [String: BackboneFamily]
     private let strategies: @Sendable () async -> StrategyCatalog
     private let ledger: LedgerStore
     private let jobs: JobStore
@@ -36,7 +36,7 @@ public final class IntakeService: Sendable {
         heldOutFraction = config.heldOutFraction
         backbones = Set(config.models.keys)
         // Read once here, from config.json alone; a directory that cannot tell is left to the worker.
-        encoderBackbones = Set(config.models.filter { (try? holdsLlamaDecoder(directory: $0.value)) == false }.keys)
+        backboneFamilies = config.models.compactMapValues { try? backboneFamily(directory: $0) }
         self.strategies = strategies
         self.ledger = ledger
         self.jobs = jobs
@@ -77,7 +77,7 @@ public final class IntakeService: Sendable {
         let policy: LedgerAdmissionPolicy
         do {
             policy = try LedgerAdmissionPolicy(
-                backbones: backbones, encoderBackbones: encoderBackbones, strategies: await strategies(),
+                backbones: backbones, backboneFamilies: backboneFamilies, strategies: await strategies(),
                 ledger: ledger, spoolName: name, heldOutFraction: heldOutFraction, jobID: jobID)
         } catch {
             logger.error("cannot read the ledger's accounts; leaving the dataset in incoming/",

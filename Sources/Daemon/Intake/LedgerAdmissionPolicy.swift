@@ -6,6 +6,7 @@ import Privacy
 import Records
 import Synchronization
 import Training
+import Transformer
 
 /// The intake policy of one dataset: names from the config, the plugin registry and the
 /// ledger; the budget check *is* the ledger's admission.
@@ -26,9 +27,9 @@ final class LedgerAdmissionPolicy: IntakePolicy {
     }
 
     let knownBackbones: Set<String>
-    /// Backbones known not to be Llama-family decoders, which objective `generate` needs; a
-    /// backbone whose directory could not tell is in neither set and left to the worker.
-    let encoderBackbones: Set<String>
+    /// The family of each backbone whose `config.json` could be read; one missing here is
+    /// left to the worker, which checks the objective again.
+    let backboneFamilies: [String: BackboneFamily]
     let knownStrategies: Set<String>
     let knownAccounts: Set<String>
     private let forwardLabelShares: [String: Double]
@@ -39,11 +40,11 @@ final class LedgerAdmissionPolicy: IntakePolicy {
     private let granted = Mutex<Granted?>(nil)
 
     init(
-        backbones: Set<String>, encoderBackbones: Set<String> = [], strategies: StrategyCatalog, ledger: LedgerStore,
-        spoolName: String, heldOutFraction: Double, jobID: String
+        backbones: Set<String>, backboneFamilies: [String: BackboneFamily] = [:], strategies: StrategyCatalog,
+        ledger: LedgerStore, spoolName: String, heldOutFraction: Double, jobID: String
     ) throws {
         knownBackbones = backbones
-        self.encoderBackbones = encoderBackbones
+        self.backboneFamilies = backboneFamilies
         knownStrategies = strategies.ids
         forwardLabelShares = strategies.forwardLabelShares
         knownAccounts = Set(try ledger.accounts().map(\.name))
@@ -79,13 +80,12 @@ final class LedgerAdmissionPolicy: IntakePolicy {
 
     func admit(account: String, manifest: Manifest, dataset: DatasetSummary) throws(IntakeError) {
         // The worker would refuse these too, but only after admission, with the charge standing.
-        if manifest.objective == .generate {
-            if forwardLabelShares[manifest.strategy] != nil {
-                throw IntakeError(.invalidManifest, "strategy \(manifest.strategy) privatizes hidden states for a classification head; objective generate trains no head, refusing")
-            }
-            if encoderBackbones.contains(manifest.backbone) {
-                throw IntakeError(.invalidManifest, "objective generate needs a Llama-family decoder; backbone \(manifest.backbone) is not one, refusing")
-            }
+        if manifest.objective == .generate, forwardLabelShares[manifest.strategy] != nil {
+            throw IntakeError(.invalidManifest, "strategy \(manifest.strategy) privatizes hidden states for a classification head; objective generate trains no head, refusing")
+        }
+        if let family = backboneFamilies[manifest.backbone],
+           let refusal = manifest.objective.refusal(backbone: manifest.backbone, family: family) {
+            throw IntakeError(.invalidManifest, refusal)
         }
         let plan: TrainingPlan
         do {

@@ -113,6 +113,38 @@ import Testing
         #expect(try ledger.charges(account: "acme").map(\.jobID).sorted() == ["job-c", "job-u"])
     }
 
+    /// `strategy_options` are checked against the plugin's declared options before the
+    /// ledger is asked: an unknown name or a value of the wrong kind is an invalid manifest
+    /// that charges nothing; a valid one is admitted.
+    @Test func badStrategyOptionsAreRefusedWithoutACharge() throws {
+        let fixture = try DaemonFixture()
+        let ledger = try fixture.openLedger()
+        var defaults = fixture.config.defaults
+        defaults.account = "acme"
+        let catalog = StrategyCatalog(ids: ["lora"], optionSchemas: ["lora": [
+            StrategyOption(name: "rank", kind: .integer, defaultJSON: "8", help: "the rank"),
+            StrategyOption(name: "target_modules", kind: .stringList, defaultJSON: #"["query", "value"]"#, help: "the modules"),
+        ]])
+        func admit(_ options: String, job: String) throws {
+            let text = DaemonFixture.manifest(account: "acme").replacingOccurrences(
+                of: #""train": {"epochs": 1, "expected_batch": 20}"#,
+                with: #""train": {"epochs": 1, "expected_batch": 20}, "strategy_options": "# + options)
+            try LedgerAdmissionPolicy(backbones: ["tiny"], strategies: catalog, ledger: ledger, spoolName: "\(job).jsonl",
+                                      heldOutFraction: 0.1, jobID: job)
+                .admit(account: "acme", manifest: Manifest.parse(Data(text.utf8), defaults: defaults), dataset: Self.dataset)
+        }
+        for (options, expected) in [(#"{"rnak": 4}"#, #"unknown strategy option "rnak" (known: rank, target_modules)"#),
+                                    (#"{"rank": 4.5}"#, "strategy option rank (manifest) must be integer"),
+                                    (#"{"target_modules": "query"}"#, "strategy option target_modules (manifest) must be string_list")] {
+            let refused = #expect(throws: IntakeError.self) { try admit(options, job: "job-bad") }
+            #expect(refused?.code == .invalidManifest)
+            #expect(refused?.message.hasPrefix("strategy lora: " + expected) == true, "\(refused?.message ?? "")")
+        }
+        #expect(try ledger.charges(account: "acme").isEmpty)
+        try admit(#"{"rank": 4, "target_modules": ["query"]}"#, job: "job-good")
+        #expect(try ledger.charges(account: "acme").map(\.jobID) == ["job-good"])
+    }
+
     private static let dataset = DatasetSummary(
         sha256: String(repeating: "12", count: 32), byteCount: 1_000, recordCount: 200, unitCount: 0,
         taskCounts: ["sentiment": 200], privacyUnitCount: 200)

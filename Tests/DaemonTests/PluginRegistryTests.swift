@@ -32,11 +32,14 @@ import TestSupport
         await registry.scan()
         let old = try #require(await registry.acquire(strategy: "echo", job: "job-1"))
         #expect(old.description.version == "1.0.0")
+        #expect(await registry.catalog.optionSchemas == ["echo": []])
 
         _ = try install("EchoV2", as: "libecho.so")
         await registry.fileChanged(file)
         let new = try #require(await registry.acquire(strategy: "echo", job: "job-2"))
         #expect(new.description.version == "2.0.0")
+        // Intake checks a new job's options against the build it will run.
+        #expect(await registry.catalog.optionSchemas["echo"]?.map(\.name) == ["gain"])
 
         // The running job's stored copy is intact and still the old build.
         let stillOld = await PluginProbe.probe(file: old.storedFile, executable: BuildProducts.executable("dptuned"),

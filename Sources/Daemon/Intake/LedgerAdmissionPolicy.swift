@@ -33,6 +33,7 @@ final class LedgerAdmissionPolicy: IntakePolicy {
     let knownStrategies: Set<String>
     let knownAccounts: Set<String>
     private let forwardLabelShares: [String: Double]
+    private let optionSchemas: [String: [StrategyOption]]
     private let ledger: LedgerStore
     private let spoolName: String
     private let heldOutFraction: Double
@@ -47,6 +48,7 @@ final class LedgerAdmissionPolicy: IntakePolicy {
         self.backboneFamilies = backboneFamilies
         knownStrategies = strategies.ids
         forwardLabelShares = strategies.forwardLabelShares
+        optionSchemas = strategies.optionSchemas
         knownAccounts = Set(try ledger.accounts().map(\.name))
         self.ledger = ledger
         self.spoolName = spoolName
@@ -86,6 +88,13 @@ final class LedgerAdmissionPolicy: IntakePolicy {
         if let family = backboneFamilies[manifest.backbone],
            let refusal = manifest.objective.refusal(backbone: manifest.backbone, family: family) {
             throw IntakeError(.invalidManifest, refusal)
+        }
+        if let schema = optionSchemas[manifest.strategy] {
+            do {
+                _ = try StrategyOptions(json: String(decoding: manifest.strategyOptionsJSON, as: UTF8.self), schema: schema)
+            } catch {
+                throw IntakeError(.invalidManifest, "strategy \(manifest.strategy): \(error.message)")
+            }
         }
         let plan: TrainingPlan
         do {

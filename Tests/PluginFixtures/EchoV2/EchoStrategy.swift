@@ -16,7 +16,8 @@ final class EchoStrategy: AdapterStrategy {
     let id = "echo"
     let version = "2.0.0"
     let summary = "test fixture, build 2"
-    let options: [StrategyOption] = []
+    /// Build 2 adds an option, so a test can see which build's declarations intake checks.
+    let options = [StrategyOption(name: "gain", kind: .number, defaultJSON: "1", help: "unused")]
 
     func makeAdapter(backbone: any Backbone, configuration: AdapterConfiguration) throws -> any Adapter {
         throw AdapterError(.unsupportedBackbone, "echo is a plugin-loader test fixture and trains nothing")

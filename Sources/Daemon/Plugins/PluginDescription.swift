@@ -32,8 +32,8 @@ public struct PluginDescription: Codable, Sendable, Equatable {
 /// Why a probe refused a plugin file: the JSON line a failed probe prints.
 public struct PluginRefusal: Codable, Sendable, Equatable, Error {
     public let path: String
-    /// A ``PluginLoadError`` code, or `probe_crashed` / `probe_failed` when the child died
-    /// or misbehaved.
+    /// A ``PluginLoadError`` code, or `probe_crashed` / `probe_timed_out` / `probe_failed`
+    /// when the child died, hung or misbehaved.
     public let code: String
     public let message: String
 }

@@ -39,39 +39,33 @@ public enum PluginProbe {
     /// - Returns: the description, or the refusal (never throws for a bad plugin).
     public static func probe(file: URL, executable: URL, stagingDirectory: URL,
                              timeout: Duration = .seconds(30)) async -> Result<PluginDescription, PluginRefusal> {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = ["plugin", "probe", "--staging", stagingDirectory.path, file.path]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        let finished = AsyncStream<Void>.makeStream()
-        process.terminationHandler = { _ in finished.continuation.finish() }
+        let child: ShortLivedChild
         do {
-            try process.run()
+            child = try ShortLivedChild(executable: executable,
+                                        arguments: ["plugin", "probe", "--staging", stagingDirectory.path, file.path],
+                                        timeout: timeout)
         } catch {
             return .failure(PluginRefusal(path: file.path, code: "probe_failed", message: "cannot start the probe: \(error)"))
         }
-        let timer = Task {
-            try await Task.sleep(for: timeout)
-            process.terminate()
-        }
-        let bytes = output.fileHandleForReading.readDataToEndOfFile()
-        for await _ in finished.stream {}
-        timer.cancel()
-
-        if process.terminationReason == .uncaughtSignal {
+        let status: Int32
+        switch child.end {
+        case .timedOut:
+            return .failure(PluginRefusal(path: file.path, code: "probe_timed_out",
+                                          message: "the plugin did not finish loading within \(timeout)"))
+        case .killedBySignal(let signal):
             return .failure(PluginRefusal(path: file.path, code: "probe_crashed",
-                                          message: "the plugin crashed while loading (signal \(process.terminationStatus))"))
+                                          message: "the plugin crashed while loading (signal \(signal))"))
+        case .exited(let code):
+            status = code
         }
         let decoder = JSONDecoder()
-        if let description = try? decoder.decode(PluginDescription.self, from: bytes), process.terminationStatus == 0 {
+        if let description = try? decoder.decode(PluginDescription.self, from: child.lastLine), status == 0 {
             return .success(description)
         }
-        if let refusal = try? decoder.decode(PluginRefusal.self, from: bytes) {
+        if let refusal = try? decoder.decode(PluginRefusal.self, from: child.lastLine) {
             return .failure(refusal)
         }
         return .failure(PluginRefusal(path: file.path, code: "probe_failed",
-                                      message: "the probe exited with status \(process.terminationStatus) and no answer"))
+                                      message: "the probe exited with status \(status) and no answer"))
     }
 }

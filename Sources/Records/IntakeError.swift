@@ -39,6 +39,9 @@ public struct IntakeError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let budgetExhausted = Code(rawValue: "budget_exhausted")
         /// The ledger could not be asked (an I/O or database failure), not a refusal.
         public static let admissionFailed = Code(rawValue: "admission_failed")
+        /// Preparing the job as the worker will (adapter, backbone, encoded data) failed
+        /// before admission: what the strategy refuses, the daemon cannot know by itself.
+        public static let preparationFailed = Code(rawValue: "preparation_failed")
         // Spool entries.
         public static let unsafePath = Code(rawValue: "unsafe_path")
         public static let notARegularFile = Code(rawValue: "not_a_regular_file")

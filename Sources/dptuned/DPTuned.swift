@@ -9,7 +9,8 @@ struct DPTuned: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dptuned",
         abstract: "Differentially private fine-tuning daemon; runs in the foreground.",
-        subcommands: [TrainCommand.self, PredictCommand.self, PluginCommand.self, WorkerCommand.self])
+        subcommands: [TrainCommand.self, PredictCommand.self, PluginCommand.self, WorkerCommand.self,
+                      PreflightCommand.self])
 
     @Option(help: "The daemon's configuration file.")
     var config: String = "/etc/dptune/dptuned.toml"
@@ -22,7 +23,7 @@ struct DPTuned: AsyncParsableCommand {
             let settings = try DaemonConfig(contentsOf: configFile)
             let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
             try await DaemonService(
-                config: settings, environment: environment, executable: executable,
+                config: settings, environment: environment, executable: executable, configFile: configFile,
                 runner: { plugins in
                     WorkerProcessRunner(executable: executable, configFile: configFile, plugins: plugins,
                                         cancelGrace: settings.scheduler.cancelGrace, logger: logger)

@@ -145,6 +145,36 @@ import Testing
         #expect(try ledger.charges(account: "acme").map(\.jobID) == ["job-good"])
     }
 
+    /// The preflight runs after the daemon's own checks and before the ledger: its refusal
+    /// charges nothing, its clean answer lets the ledger admit; a strategy without a stored
+    /// build in the catalog is not prepared.
+    @Test func thePreflightDecidesBeforeTheLedger() throws {
+        let fixture = try DaemonFixture()
+        let ledger = try fixture.openLedger()
+        var defaults = fixture.config.defaults
+        defaults.account = "acme"
+        let manifest = try Manifest.parse(Data(DaemonFixture.manifest(account: "acme").utf8), defaults: defaults)
+        func admit(_ script: String, pluginFiles: [String: URL], job: String) throws {
+            let (executable, directory) = try ShortLivedChildTests.script(script)
+            let preflight = JobPreflight(executable: executable, configFile: directory.url.appendingPathComponent("dptuned.toml"),
+                                         stagingDirectory: directory.url)
+            try withExtendedLifetime(directory) {
+                try LedgerAdmissionPolicy(backbones: ["tiny"], strategies: StrategyCatalog(ids: ["lora"], pluginFiles: pluginFiles),
+                                          preflight: preflight, ledger: ledger, spoolName: "\(job).jsonl",
+                                          heldOutFraction: 0.1, jobID: job)
+                    .admit(account: "acme", manifest: manifest, dataset: Self.dataset)
+            }
+        }
+        let lora = ["lora": URL(fileURLWithPath: "/plugins/liblora.so")]
+        let refusing = #"echo '{"refusal": "invalid_option: rank must be at least 1"}'; exit 1"#
+        let refused = #expect(throws: IntakeError.self) { try admit(refusing, pluginFiles: lora, job: "job-r") }
+        #expect(refused?.code == .preparationFailed)
+        #expect(try ledger.charges(account: "acme").isEmpty)
+        try admit(refusing, pluginFiles: [:], job: "job-n")
+        try admit("echo '{}'", pluginFiles: lora, job: "job-p")
+        #expect(try ledger.charges(account: "acme").map(\.jobID).sorted() == ["job-n", "job-p"])
+    }
+
     private static let dataset = DatasetSummary(
         sha256: String(repeating: "12", count: 32), byteCount: 1_000, recordCount: 200, unitCount: 0,
         taskCounts: ["sentiment": 200], privacyUnitCount: 200)

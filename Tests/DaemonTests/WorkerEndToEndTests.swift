@@ -48,6 +48,31 @@ struct WorkerEndToEndTests {
         #expect(!plugins.standardOutput.contains(id))
     }
 
+    /// What only the plugin can refuse (here `dp-forward`'s `layer` beyond MiniLM's six) is
+    /// found by the preflight before admission: the dataset is rejected with the plugin's
+    /// reason, kept with its manifest, and nothing is charged.
+    @Test func aJobThePluginRefusesIsRejectedBeforeItIsCharged() async throws {
+        let world = try TrainingWorld()
+        try await world.start()
+        defer { world.stop() }
+        try world.drop("deep", records: 40, epochs: 1, batch: 8, strategyOptions: #"{"layer": 9}"#)
+        let errorFile = world.spool("rejected/deep.error.json")
+        let rejected = try await DaemonFixture.offPool { () -> Bool in
+            for _ in 0..<600 where !FileManager.default.fileExists(atPath: errorFile.path) { usleep(50_000) }
+            return FileManager.default.fileExists(atPath: errorFile.path)
+        }
+        try #require(rejected, "not rejected; stderr: \(world.output.text)")
+        let error = try #require(TrainingWorld.object(Data(contentsOf: errorFile)))
+        #expect(error["code"] as? String == "preparation_failed")
+        #expect((error["message"] as? String)?.contains("layer must be -1 or in 0...6; found 9") == true, "\(error)")
+        for file in ["deep.jsonl", "deep.manifest.json"] {
+            #expect(FileManager.default.fileExists(atPath: world.spool("rejected/\(file)").path))
+        }
+        let ledger = try await DaemonFixture.offPool { try world.ctl(["ledger", "--account", "lab"]) }
+        let report = try #require(TrainingWorld.object(ledger.standardOutput), "ledger: \(ledger.standardError)")
+        #expect((report["charges"] as? [[String: Any]])?.isEmpty == true, "\(report)")
+    }
+
     @Test func cancelStopsARunningJobAndKeepsItsCharge() async throws {
         let world = try TrainingWorld()
         try await world.start()
@@ -240,14 +265,15 @@ final class TrainingWorld: @unchecked Sendable {
 
     /// Drops `NAME.jsonl` (the first `records` sentiment records of `shared/`) and its
     /// manifest into `incoming/` the way a data owner should: through `tmp/`, then rename.
-    func drop(_ name: String, records: Int, epochs: Int, batch: Int) throws {
+    func drop(_ name: String, records: Int, epochs: Int, batch: Int, strategyOptions: String = "{}") throws {
         let lines = try String(contentsOf: SharedFixtures.url("data/sentiment/train.jsonl"), encoding: .utf8)
             .split(separator: "\n").prefix(records)
         let manifest = """
             {"account": "lab", "backbone": "minilm-l6", "strategy": "\(strategy)",
              "labels": {"sentiment": ["negative", "positive"]},
              "privacy": {"epsilon": 4, "delta": 1e-5, "accountant": "rdp"},
-             "train": {"epochs": \(epochs), "expected_batch": \(batch), "max_len": 32, "lr": 0.01}}
+             "train": {"epochs": \(epochs), "expected_batch": \(batch), "max_len": 32, "lr": 0.01},
+             "strategy_options": \(strategyOptions)}
             """
         for (file, text) in [("\(name).manifest.json", manifest), ("\(name).jsonl", lines.joined(separator: "\n") + "\n")] {
             let staged = spool("tmp/\(file)")

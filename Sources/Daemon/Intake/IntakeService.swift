@@ -20,15 +20,17 @@ public final class IntakeService: Sendable {
     private let backbones: Set<String>
     private let backboneFamilies: [String: BackboneFamily]
     private let strategies: @Sendable () async -> StrategyCatalog
+    private let preflight: JobPreflight?
     private let ledger: LedgerStore
     private let jobs: JobStore
     private let logger: Logger
 
     /// - Parameters:
     ///   - strategies: the strategy ids new jobs may use now (the plugin registry's current ones).
+    ///   - preflight: prepares each job in a child before admission; nil admits without.
     public init(
         spool: SpoolDirectory, config: DaemonConfig, strategies: @escaping @Sendable () async -> StrategyCatalog,
-        ledger: LedgerStore, jobs: JobStore, logger: Logger
+        preflight: JobPreflight? = nil, ledger: LedgerStore, jobs: JobStore, logger: Logger
     ) {
         self.spool = spool
         validator = DatasetValidator(maxLineLength: config.intake.maxLineBytes, maxRecords: config.intake.maxRecords)
@@ -38,6 +40,7 @@ public final class IntakeService: Sendable {
         // Read once here, from config.json alone; a directory that cannot tell is left to the worker.
         backboneFamilies = config.models.compactMapValues { try? backboneFamily(directory: $0) }
         self.strategies = strategies
+        self.preflight = preflight
         self.ledger = ledger
         self.jobs = jobs
         self.logger = logger
@@ -78,7 +81,7 @@ public final class IntakeService: Sendable {
         do {
             policy = try LedgerAdmissionPolicy(
                 backbones: backbones, backboneFamilies: backboneFamilies, strategies: await strategies(),
-                ledger: ledger, spoolName: name, heldOutFraction: heldOutFraction, jobID: jobID)
+                preflight: preflight, ledger: ledger, spoolName: name, heldOutFraction: heldOutFraction, jobID: jobID)
         } catch {
             logger.error("cannot read the ledger's accounts; leaving the dataset in incoming/",
                          metadata: ["dptune.dataset": "\(name)", "dptune.error": "\(error)"])
@@ -87,7 +90,11 @@ public final class IntakeService: Sendable {
         let intake = SpoolIntake(spool: spool, validator: validator, defaults: defaults, policy: policy)
         let outcome: SpoolIntake.Outcome
         do {
-            outcome = try intake.process(name)
+            // Validation reads the whole dataset and the preflight waits for a child: both
+            // block, so they run off the cooperative pool the control socket shares.
+            outcome = try await withCheckedThrowingContinuation { continuation in
+                Thread.detachNewThread { continuation.resume(with: Result { try intake.process(name) }) }
+            }
         } catch {
             await failAdmitted(policy, reason: "the spool could not accept the dataset: \(error)")
             logger.error("spool failure during intake", metadata: ["dptune.dataset": "\(name)", "dptune.error": "\(error)"])

@@ -16,6 +16,10 @@ import Transformer
 /// dataset is accepted. A refusal charges nothing and its message (with the remaining
 /// budget) becomes the dataset's `budget_exhausted` error.
 ///
+/// Since an admitted charge stands, everything that would stop the worker before its first
+/// step is asked first: the objective against the backbone's family, the options against
+/// the strategy's declarations, then the ``JobPreflight`` (the plugin's own rules).
+///
 /// One instance serves one call of ``SpoolIntake/process(_:)``, so it can hand the admitted
 /// job back to the caller.
 final class LedgerAdmissionPolicy: IntakePolicy {
@@ -34,6 +38,8 @@ final class LedgerAdmissionPolicy: IntakePolicy {
     let knownAccounts: Set<String>
     private let forwardLabelShares: [String: Double]
     private let optionSchemas: [String: [StrategyOption]]
+    private let pluginFiles: [String: URL]
+    private let preflight: JobPreflight?
     private let ledger: LedgerStore
     private let spoolName: String
     private let heldOutFraction: Double
@@ -42,13 +48,15 @@ final class LedgerAdmissionPolicy: IntakePolicy {
 
     init(
         backbones: Set<String>, backboneFamilies: [String: BackboneFamily] = [:], strategies: StrategyCatalog,
-        ledger: LedgerStore, spoolName: String, heldOutFraction: Double, jobID: String
+        preflight: JobPreflight? = nil, ledger: LedgerStore, spoolName: String, heldOutFraction: Double, jobID: String
     ) throws {
         knownBackbones = backbones
         self.backboneFamilies = backboneFamilies
         knownStrategies = strategies.ids
         forwardLabelShares = strategies.forwardLabelShares
         optionSchemas = strategies.optionSchemas
+        pluginFiles = strategies.pluginFiles
+        self.preflight = preflight
         knownAccounts = Set(try ledger.accounts().map(\.name))
         self.ledger = ledger
         self.spoolName = spoolName
@@ -103,10 +111,15 @@ final class LedgerAdmissionPolicy: IntakePolicy {
             throw IntakeError(error.code == .deltaTooLarge ? .deltaTooLarge : .invalidManifest,
                               "the job cannot be planned: \(error.message)")
         }
+        let event = try event(of: manifest, plan: plan)
+        if let preflight, let pluginFile = pluginFiles[manifest.strategy],
+           let refusal = preflight.check(dataset: spoolName, pluginFile: pluginFile) {
+            throw refusal
+        }
         let request = AdmissionRequest(
             jobID: jobID, account: account,
             dataset: .init(sha256: dataset.sha256, spoolName: spoolName, recordCount: dataset.recordCount),
-            strategy: manifest.strategy, charges: [.init(event: try event(of: manifest, plan: plan))])
+            strategy: manifest.strategy, charges: [.init(event: event)])
         do {
             let admission = try ledger.admit(request)
             granted.withLock { $0 = Granted(jobID: jobID, plan: plan, admission: admission) }

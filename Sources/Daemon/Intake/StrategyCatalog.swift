@@ -11,12 +11,16 @@ public struct StrategyCatalog: Sendable, Hashable, ExpressibleByArrayLiteral {
     /// Each strategy's declared options, so that a manifest's `strategy_options` is checked
     /// before its charge is made; a strategy missing here is left to the worker.
     public var optionSchemas: [String: [StrategyOption]]
+    /// The stored build of each strategy's current version, which the preflight loads; a
+    /// strategy missing here is not prepared before admission.
+    public var pluginFiles: [String: URL]
 
     public init(ids: Set<String>, forwardLabelShares: [String: Double] = [:],
-                optionSchemas: [String: [StrategyOption]] = [:]) {
+                optionSchemas: [String: [StrategyOption]] = [:], pluginFiles: [String: URL] = [:]) {
         self.ids = ids
         self.forwardLabelShares = forwardLabelShares
         self.optionSchemas = optionSchemas
+        self.pluginFiles = pluginFiles
     }
 
     public init(arrayLiteral ids: String...) {
@@ -24,13 +28,15 @@ public struct StrategyCatalog: Sendable, Hashable, ExpressibleByArrayLiteral {
     }
 
     /// The catalog of the registry's current plugin versions.
-    public init(_ descriptions: [PluginDescription]) {
+    public init(_ versions: [PluginRegistry.Version]) {
+        let descriptions = versions.map(\.description)
         var shares: [String: Double] = [:]
         for description in descriptions where description.mechanism == .forwardPerturbation {
             let option = description.options.first { $0.name == ForwardPerturbationBudget.labelShareOption }
             shares[description.id] = option.flatMap { Double($0.defaultJSON.trimmingCharacters(in: .whitespaces)) } ?? .nan
         }
         self.init(ids: Set(descriptions.map(\.id)), forwardLabelShares: shares,
-                  optionSchemas: Dictionary(descriptions.map { ($0.id, $0.options) }, uniquingKeysWith: { first, _ in first }))
+                  optionSchemas: Dictionary(descriptions.map { ($0.id, $0.options) }, uniquingKeysWith: { first, _ in first }),
+                  pluginFiles: Dictionary(versions.map { ($0.description.id, $0.storedFile) }, uniquingKeysWith: { first, _ in first }))
     }
 }

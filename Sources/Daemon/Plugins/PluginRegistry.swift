@@ -135,7 +135,7 @@ public actor PluginRegistry {
     public var strategyIDs: [String] { current.keys.sorted() }
 
     /// What intake needs of the current versions.
-    public var catalog: StrategyCatalog { StrategyCatalog(current.values.map(\.description)) }
+    public var catalog: StrategyCatalog { StrategyCatalog(Array(current.values)) }
 
     /// Every current, retired and refused plugin, for `dptunectl plugins`.
     public func listing() -> [Listing] {

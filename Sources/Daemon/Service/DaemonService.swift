@@ -29,19 +29,22 @@ public final class DaemonService: Sendable {
     private let config: DaemonConfig
     private let environment: [String: String]
     private let executable: URL
+    private let configFile: URL
     private let makeRunner: RunnerFactory?
     private let logger: Logger
 
     /// - Parameters:
-    ///   - executable: the `dptuned` binary, run as the plugin probe.
+    ///   - executable: the `dptuned` binary, run as the plugin probe and the job preflight.
+    ///   - configFile: the file `config` was read from, which the preflight reads too.
     ///   - runner: makes the training seam; nil leaves admitted jobs queued.
     public init(
-        config: DaemonConfig, environment: [String: String], executable: URL, runner: RunnerFactory?,
-        logger: Logger
+        config: DaemonConfig, environment: [String: String], executable: URL, configFile: URL,
+        runner: RunnerFactory?, logger: Logger
     ) {
         self.config = config
         self.environment = environment
         self.executable = executable
+        self.configFile = configFile
         makeRunner = runner
         self.logger = logger
     }
@@ -75,8 +78,10 @@ public final class DaemonService: Sendable {
         await plugins.scan()
         let runner = makeRunner?(plugins)
         let intake = IntakeService(
-            spool: spool, config: config, strategies: { await plugins.catalog }, ledger: ledger,
-            jobs: jobs, logger: logger)
+            spool: spool, config: config, strategies: { await plugins.catalog },
+            preflight: JobPreflight(executable: executable, configFile: configFile,
+                                    stagingDirectory: config.preflightStagingDirectory),
+            ledger: ledger, jobs: jobs, logger: logger)
         let handler = DaemonControlHandler(
             ledger: ledger, jobs: jobs, plugins: plugins, spool: spool, runner: runner, version: Self.version)
         let server = ControlServer(configuration: try controlConfiguration(), handler: handler)

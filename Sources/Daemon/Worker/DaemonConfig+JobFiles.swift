@@ -19,4 +19,9 @@ extension DaemonConfig {
         paths.stateDirectory.appendingPathComponent("worker-staging", isDirectory: true)
             .appendingPathComponent(id, isDirectory: true)
     }
+
+    /// A private, exec-allowed directory where the preflight stages its copy of the plugin.
+    var preflightStagingDirectory: URL {
+        paths.stateDirectory.appendingPathComponent("preflight-staging", isDirectory: true)
+    }
 }

@@ -98,28 +98,14 @@ public enum JobWorker {
     private static func trainingJob(
         _ job: DaemonJob, config: DaemonConfig, pluginFile: URL, output: URL
     ) throws -> TrainingJob {
-        let spool = try SpoolDirectory(root: config.paths.spool)
-        guard let entry = try spool.entry(named: job.dataset, in: .accepted) else {
-            throw JobWorkerError(.datasetMissing, "the dataset \(job.dataset) of job \(job.id) is not in \(spool.url(of: .accepted).path)")
-        }
-        let manifest = try spool.manifestData(of: entry, in: .accepted)
-            .map { data throws(IntakeError) in try Manifest.parse(data, defaults: config.defaults) }
-            ?? Manifest(defaults: config.defaults)
-        guard let backbone = config.models[job.backbone] else {
-            throw JobWorkerError(.unknownBackbone, "backbone \(job.backbone) of job \(job.id) is not in the config's [models]")
-        }
-        let plugin = try PluginLoader(stagingDirectory: config.workerStagingDirectory(job: job.id)).load(pluginFile)
-        guard plugin.strategy.id == job.strategy else {
-            throw JobWorkerError(.wrongPlugin, "\(pluginFile.path) provides strategy \(plugin.strategy.id); job \(job.id) needs \(job.strategy)")
-        }
+        var training = try config.trainingJob(
+            id: job.id, dataset: job.dataset, in: .accepted, pluginFile: pluginFile,
+            stagingDirectory: config.workerStagingDirectory(job: job.id), output: output,
+            ledgerCharge: job.chargeIDs.first.map(String.init))
         let checkpoint = config.checkpointFile(job: job.id)
         try FileManager.default.createDirectory(
             at: checkpoint.deletingLastPathComponent(), withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         try FileManager.default.createDirectory(at: output.deletingLastPathComponent(), withIntermediateDirectories: true)
-        var training = TrainingJob(
-            jobID: job.id, manifest: manifest, datasetPath: spool.url(of: .accepted).appendingPathComponent(entry.name).path,
-            backboneDirectory: backbone, strategy: plugin.strategy, outputDirectory: output,
-            heldOutFraction: config.heldOutFraction, ledgerCharge: job.chargeIDs.first.map(String.init))
         training.checkpointURL = checkpoint
         return training
     }

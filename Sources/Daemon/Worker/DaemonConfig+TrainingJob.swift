@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: Apache-2.0
+import AdapterKit
+import Foundation
+import Records
+import Spool
+import Training
+
+extension DaemonConfig {
+    /// The training run of the dataset `name` in the spool's `folder`, under the manifest
+    /// beside it parsed with the config's defaults as intake parsed it, and the strategy in
+    /// `pluginFile`.
+    ///
+    /// The worker trains it from `accepted/`; the preflight prepares it from `incoming/`
+    /// before admission. One function, so that what preflight accepts is what the worker runs.
+    ///
+    /// - Throws: ``JobWorkerError`` for a dataset no longer in `folder`, a backbone not in
+    ///   `[models]` or a plugin of another strategy; the manifest's ``IntakeError``; the
+    ///   loader's ``PluginLoadError``.
+    func trainingJob(
+        id: String, dataset name: String, in folder: SpoolDirectory.Folder, pluginFile: URL,
+        stagingDirectory: URL, output: URL, ledgerCharge: String? = nil
+    ) throws -> TrainingJob {
+        let spool = try SpoolDirectory(root: paths.spool)
+        guard let entry = try spool.entry(named: name, in: folder) else {
+            throw JobWorkerError(.datasetMissing, "the dataset \(name) is not in \(spool.url(of: folder).path)")
+        }
+        let manifest = try spool.manifestData(of: entry, in: folder)
+            .map { data throws(IntakeError) in try Manifest.parse(data, defaults: defaults) }
+            ?? Manifest(defaults: defaults)
+        guard let backbone = models[manifest.backbone] else {
+            throw JobWorkerError(.unknownBackbone, "backbone \(manifest.backbone) is not in the config's [models]")
+        }
+        let plugin = try PluginLoader(stagingDirectory: stagingDirectory).load(pluginFile)
+        guard plugin.strategy.id == manifest.strategy else {
+            throw JobWorkerError(.wrongPlugin, "\(pluginFile.path) provides strategy \(plugin.strategy.id); the manifest names \(manifest.strategy)")
+        }
+        return TrainingJob(
+            jobID: id, manifest: manifest, datasetPath: spool.url(of: folder).appendingPathComponent(entry.name).path,
+            backboneDirectory: backbone, strategy: plugin.strategy, outputDirectory: output,
+            heldOutFraction: heldOutFraction, ledgerCharge: ledgerCharge)
+    }
+}

@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: Apache-2.0
+import Foundation
+import Linalg
+import Records
+
+/// Prepares a job in a throw-away process before the ledger is asked to admit it: reads
+/// and encodes the dataset, opens the backbone, makes the strategy's adapter and the
+/// trainer, exactly as the worker will, and trains nothing.
+///
+/// A charge stands once admitted (DESIGN §4.2), so whatever would stop the worker before
+/// its first step — an option out of the strategy's range, `target_modules` the backbone
+/// lacks, `bitfit` on a model without biases — is found here and charges nothing. Only
+/// the plugin knows its rules, and plugin code never runs in the daemon: hence a child,
+/// as for the plugin probe.
+public struct JobPreflight: Sendable {
+    /// The answer line the child prints last: a refusal, or none when the job prepared.
+    struct Answer: Codable {
+        let refusal: String?
+    }
+
+    let executable: URL
+    let configFile: URL
+    let stagingDirectory: URL
+    let timeout: Duration
+
+    /// - Parameters:
+    ///   - executable: the `dptuned` binary, run as `dptuned preflight`.
+    ///   - configFile: the daemon's config file; the child reads the same one.
+    ///   - stagingDirectory: a private, exec-allowed directory for the plugin's staging copy.
+    ///   - timeout: a preparation still running after this is stopped, and the job refused.
+    public init(executable: URL, configFile: URL, stagingDirectory: URL, timeout: Duration = .seconds(600)) {
+        self.executable = executable
+        self.configFile = configFile
+        self.stagingDirectory = stagingDirectory
+        self.timeout = timeout
+    }
+
+    /// The child side: prepares the dataset `name` in `incoming/` and prints one ``Answer``.
+    ///
+    /// - Returns: the process exit status: 0 when the job prepared, 1 when it did not.
+    public static func runInChild(configFile: URL, dataset name: String, pluginFile: URL, stagingDirectory: URL) -> Int32 {
+        // The daemon may be training meanwhile: preparing needs no second core.
+        BLAS.setThreadCount(1)
+        let refusal: String?
+        do {
+            let config = try DaemonConfig(contentsOf: configFile)
+            let output = FileManager.default.temporaryDirectory.appendingPathComponent("dptune-preflight-never-written")
+            _ = try config.trainingJob(id: "preflight", dataset: name, in: .incoming, pluginFile: pluginFile,
+                                       stagingDirectory: stagingDirectory, output: output).prepare()
+            refusal = nil
+        } catch {
+            refusal = "\(error)"
+        }
+        let line = (try? JSONEncoder().encode(Answer(refusal: refusal))) ?? Data(#"{"refusal":"unencodable"}"#.utf8)
+        FileHandle.standardOutput.write(Data("\n".utf8) + line + Data("\n".utf8))
+        return refusal == nil ? 0 : 1
+    }
+
+    /// The daemon side: runs `dptuned preflight` on the dataset `name` in `incoming/` with
+    /// the plugin build `pluginFile`, and waits for it (blocking the calling thread).
+    ///
+    /// - Returns: nil when the job prepared; otherwise the `preparation_failed` error for
+    ///   the data owner, also when the child crashed, timed out or could not start.
+    func check(dataset name: String, pluginFile: URL) -> IntakeError? {
+        let child: ShortLivedChild
+        do {
+            child = try ShortLivedChild(
+                executable: executable,
+                arguments: ["preflight", "--daemon-config", configFile.path, "--plugin", pluginFile.path,
+                            "--staging", stagingDirectory.path, name],
+                timeout: timeout)
+        } catch {
+            return Self.refusal("the job could not be checked: cannot start dptuned preflight (\(error))")
+        }
+        switch child.end {
+        case .timedOut:
+            return Self.refusal("the job was still being prepared after \(timeout), so it was stopped")
+        case .killedBySignal(let signal):
+            return Self.refusal("preparing the job crashed (signal \(signal)); the worker would crash the same way")
+        case .exited(let status):
+            guard let answer = try? JSONDecoder().decode(Answer.self, from: child.lastLine) else {
+                return Self.refusal("the job could not be checked: dptuned preflight exited with status \(status) and no answer")
+            }
+            if let refusal = answer.refusal { return Self.refusal(refusal) }
+            return status == 0 ? nil : Self.refusal("the job could not be checked: dptuned preflight exited with status \(status)")
+        }
+    }
+
+    private static func refusal(_ reason: String) -> IntakeError {
+        IntakeError(.preparationFailed, "the job cannot be prepared for training, so it was not admitted and nothing was charged: \(reason)")
+    }
+}

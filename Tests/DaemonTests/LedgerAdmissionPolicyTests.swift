@@ -2,19 +2,18 @@
 @testable import Daemon
 import AdapterKit
 import Foundation
+import Ledger
 import Records
-import Transformer
 import Testing
+import Transformer
 
 @Suite struct LedgerAdmissionPolicyTests {
     /// Only a refusal of the budget is `budget_exhausted`; a ledger that cannot answer for
     /// another reason (here: a job id it has already admitted) says so, so a data owner is
     /// never told their budget is gone when it is not.
     @Test func onlyABudgetRefusalIsBudgetExhausted() throws {
-        let fixture = try DaemonFixture()
-        let ledger = try fixture.openLedger()
-        var defaults = fixture.config.defaults
-        defaults.account = "acme"
+        let world = try World()
+        let (ledger, defaults) = (world.ledger, world.defaults)
         let manifest = try Manifest.parse(Data(DaemonFixture.manifest(account: "acme").utf8), defaults: defaults)
         let dataset = DatasetSummary(sha256: String(repeating: "ab", count: 32), byteCount: 1_000, recordCount: 200,
                                      unitCount: 0, taskCounts: ["sentiment": 200], privacyUnitCount: 200)
@@ -41,10 +40,8 @@ import Testing
     /// release of the representation, then randomized response on the smallest label set),
     /// with the label share from the manifest or the plugin's declared default.
     @Test func forwardPerturbationIsPricedAsThePluginWillRunIt() throws {
-        let fixture = try DaemonFixture()
-        let ledger = try fixture.openLedger()
-        var defaults = fixture.config.defaults
-        defaults.account = "acme"
+        let world = try World()
+        let (ledger, defaults) = (world.ledger, world.defaults)
         let dataset = DatasetSummary(sha256: String(repeating: "cd", count: 32), byteCount: 1_000, recordCount: 200,
                                      unitCount: 0, taskCounts: ["sentiment": 200], privacyUnitCount: 200)
         let catalog = StrategyCatalog(ids: ["dp-forward"], forwardLabelShares: ["dp-forward": 0.25])
@@ -64,10 +61,8 @@ import Testing
     /// A forward-perturbation strategy with objective `generate` is refused before the
     /// ledger is asked, so nothing is charged; the worker used to find out after admission.
     @Test func forwardPerturbationForGenerationIsRefusedWithoutACharge() throws {
-        let fixture = try DaemonFixture()
-        let ledger = try fixture.openLedger()
-        var defaults = fixture.config.defaults
-        defaults.account = "acme"
+        let world = try World()
+        let (ledger, defaults) = (world.ledger, world.defaults)
         let text = DaemonFixture.manifest(account: "acme", strategy: "dp-forward", generate: true)
         let manifest = try Manifest.parse(Data(text.utf8), defaults: defaults)
         #expect(manifest.objective == .generate)
@@ -86,10 +81,8 @@ import Testing
     /// `generate` on a BERT encoder and `classify` (the default objective) on a Llama
     /// decoder; a backbone whose family intake could not read is left to the worker.
     @Test func anObjectiveOnAnotherFamilyIsRefusedWithoutACharge() throws {
-        let fixture = try DaemonFixture()
-        let ledger = try fixture.openLedger()
-        var defaults = fixture.config.defaults
-        defaults.account = "acme"
+        let world = try World()
+        let (ledger, defaults) = (world.ledger, world.defaults)
         let generate = try Manifest.parse(Data(DaemonFixture.manifest(account: "acme", generate: true).utf8), defaults: defaults)
         let classify = try Manifest.parse(Data(DaemonFixture.manifest(account: "acme").utf8), defaults: defaults)
         #expect(classify.objective == .classify)
@@ -117,10 +110,8 @@ import Testing
     /// ledger is asked: an unknown name or a value of the wrong kind is an invalid manifest
     /// that charges nothing; a valid one is admitted.
     @Test func badStrategyOptionsAreRefusedWithoutACharge() throws {
-        let fixture = try DaemonFixture()
-        let ledger = try fixture.openLedger()
-        var defaults = fixture.config.defaults
-        defaults.account = "acme"
+        let world = try World()
+        let (ledger, defaults) = (world.ledger, world.defaults)
         let catalog = StrategyCatalog(ids: ["lora"], optionSchemas: ["lora": [
             StrategyOption(name: "rank", kind: .integer, defaultJSON: "8", help: "the rank"),
             StrategyOption(name: "target_modules", kind: .stringList, defaultJSON: #"["query", "value"]"#, help: "the modules"),
@@ -149,10 +140,8 @@ import Testing
     /// charges nothing, its clean answer lets the ledger admit; a strategy without a stored
     /// build in the catalog is not prepared.
     @Test func thePreflightDecidesBeforeTheLedger() throws {
-        let fixture = try DaemonFixture()
-        let ledger = try fixture.openLedger()
-        var defaults = fixture.config.defaults
-        defaults.account = "acme"
+        let world = try World()
+        let (ledger, defaults) = (world.ledger, world.defaults)
         let manifest = try Manifest.parse(Data(DaemonFixture.manifest(account: "acme").utf8), defaults: defaults)
         func admit(_ script: String, pluginFiles: [String: URL], job: String) throws {
             let (executable, directory) = try ShortLivedChildTests.script(script)
@@ -173,6 +162,21 @@ import Testing
         try admit(refusing, pluginFiles: [:], job: "job-n")
         try admit("echo '{}'", pluginFiles: lora, job: "job-p")
         #expect(try ledger.charges(account: "acme").map(\.jobID).sorted() == ["job-n", "job-p"])
+    }
+
+    /// The fixture's ledger, and manifest defaults whose account is `acme`.
+    private struct World {
+        let fixture: DaemonFixture
+        let ledger: LedgerStore
+        let defaults: ManifestDefaults
+
+        init() throws {
+            fixture = try DaemonFixture()
+            ledger = try fixture.openLedger()
+            var defaults = fixture.config.defaults
+            defaults.account = "acme"
+            self.defaults = defaults
+        }
     }
 
     private static let dataset = DatasetSummary(

@@ -1,11 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-import AdapterKit
 import Dispatch
 import Foundation
 import Linalg
 import Logging
-import Records
-import Spool
 import Synchronization
 import Training
 #if canImport(Glibc)

@@ -8,6 +8,7 @@ public struct TrainingError: Error, Sendable, Hashable, CustomStringConvertible 
             case invalidConfiguration = "invalid_configuration"
             case allocationRefused = "allocation_refused"
             case checkpointMismatch = "checkpoint_mismatch"
+            case planMismatch = "plan_mismatch"
             case artifactUnreadable = "artifact_unreadable"
             case cancelled
         }
@@ -21,6 +22,8 @@ public struct TrainingError: Error, Sendable, Hashable, CustomStringConvertible 
         public static let allocationRefused = Code(.allocationRefused)
         /// A checkpoint belongs to another job or setting.
         public static let checkpointMismatch = Code(.checkpointMismatch)
+        /// The job plans otherwise than the plan its ledger charge paid for.
+        public static let planMismatch = Code(.planMismatch)
         /// A published adapter directory is missing a file or is malformed.
         public static let artifactUnreadable = Code(.artifactUnreadable)
         /// The job was asked to stop.

@@ -21,6 +21,8 @@ public struct TrainingJob {
     public var heldOutFraction: Double
     /// The ledger job that paid for this run, recorded in the card.
     public var ledgerCharge: String?
+    /// The plan that charge paid for; ``prepare()`` refuses to train any other.
+    public var chargedPlan: ChargedPlan?
     public var chunkSize: Int = 32
     /// Where to keep the checkpoint; a matching one found there is resumed from.
     public var checkpointURL: URL?
@@ -54,7 +56,8 @@ public struct TrainingJob {
 
     /// Reads, splits and encodes the data, opens the backbone and makes the adapter and trainer.
     ///
-    /// - Throws: ``TrainingError`` `.invalidConfiguration` for a backbone of another family
+    /// - Throws: ``TrainingError`` `.planMismatch` for a plan other than ``chargedPlan``;
+    ///   `.invalidConfiguration` for a backbone of another family
     ///   than the objective trains (``Manifest/Objective/refusal(backbone:family:)``) or
     ///   `generate` with a strategy that privatizes in the forward pass; the strategy's
     ///   ``AdapterError`` (e.g. bitfit on Llama, which has no biases).
@@ -109,6 +112,9 @@ public struct TrainingJob {
         let plan = try TrainingPlan(populationSize: split.training.count, expectedBatch: manifest.train.expectedBatch,
                                     epochs: manifest.train.epochs, epsilon: manifest.privacy.epsilon,
                                     delta: manifest.privacy.delta, accountant: manifest.privacy.accountant)
+        if let chargedPlan, chargedPlan != ChargedPlan(plan) {
+            throw TrainingError(.planMismatch, "the job now plans otherwise than the plan its ledger charge paid for (\(chargedPlan.differences(to: ChargedPlan(plan)).joined(separator: ", "))): has the daemon's configuration changed since the job was admitted? Refusing to train")
+        }
         let settings = TrainingSettings(
             learningRate: Float(manifest.train.lr), clip: manifest.train.clip, seed: manifest.train.seed,
             chunkSize: chunkSize, insecureReproducibleSeed: manifest.insecureReproducibleNoise ? manifest.train.seed : nil,

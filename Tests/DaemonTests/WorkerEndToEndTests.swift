@@ -73,6 +73,28 @@ struct WorkerEndToEndTests {
         #expect((report["charges"] as? [[String: Any]])?.isEmpty == true, "\(report)")
     }
 
+    /// The worker trains the plan the ledger charged, or nothing. The daemon plans with the
+    /// config it started with and the worker reads the file again, so a config edited in
+    /// between (here `held_out_fraction`: another N, q and σ) must fail the job before its
+    /// first step, not release what the ledger was not charged for; the charge is kept.
+    @Test func aJobWhosePlanChangedAfterAdmissionFailsBeforeItsFirstStep() async throws {
+        let world = try TrainingWorld()
+        try await world.start()
+        defer { world.stop() }
+        let config = try String(contentsOf: world.configFile, encoding: .utf8)
+        try config.replacingOccurrences(of: "[defaults]\n", with: "[defaults]\nheld_out_fraction = 0.5\n")
+            .write(to: world.configFile, atomically: true, encoding: .utf8)
+        try world.drop("edited", records: 40, epochs: 1, batch: 8)
+        let id = try await world.jobID(of: "edited")
+
+        let ended = try await world.waitUntilEnded(id)
+        #expect(ended["state"] as? String == "failed", "job: \(ended)\nstderr: \(world.output.text)")
+        #expect((ended["reason"] as? String)?.contains("plan_mismatch") == true, "job: \(ended)")
+        #expect(ended["step"] as? Int == 0)
+        #expect(!FileManager.default.fileExists(atPath: world.root.appendingPathComponent("state/adapters/\(id)").path))
+        #expect(try await world.charges(of: id).count == 1)
+    }
+
     @Test func cancelStopsARunningJobAndKeepsItsCharge() async throws {
         let world = try TrainingWorld()
         try await world.start()

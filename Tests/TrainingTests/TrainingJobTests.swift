@@ -92,6 +92,22 @@ struct TrainingJobTests {
         #expect(error.message.contains("is a Llama-family decoder (objective generate trains its responses)"))
     }
 
+    /// A job given the plan its charge paid for prepares when it plans the same, and
+    /// refuses, naming what differs, when it would plan otherwise.
+    @Test func aPlanOtherThanTheChargedOneIsRefused() throws {
+        let directory = try TemporaryDirectory()
+        var job = try job(directory)
+        let planned = ChargedPlan(try job.prepare().trainer.plan)
+        job.chargedPlan = planned
+        _ = try job.prepare()
+        var other = planned
+        other.steps += 1
+        job.chargedPlan = other
+        let error = try #require(throws: TrainingError.self) { try job.prepare() }
+        #expect(error.code == .planMismatch)
+        #expect(error.message.contains("(steps \(planned.steps + 1) → \(planned.steps))"), "\(error.message)")
+    }
+
     @Test func predictionRefusesOptionsACardDoesNotRecord() throws {
         let directory = try TemporaryDirectory()
         let job = try job(directory, manifest: #""train": {"epochs": 1, "expected_batch": 16, "lr": 0.01}"#)

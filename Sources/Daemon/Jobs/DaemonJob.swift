@@ -62,6 +62,12 @@ public struct DaemonJob: Sendable, Hashable, Codable {
         admissionNumber = 0
     }
 
+    /// The plan the job's ledger charge paid for.
+    var chargedPlan: ChargedPlan {
+        ChargedPlan(populationSize: populationSize, samplingRate: samplingRate, steps: steps,
+                    noiseMultiplier: noiseMultiplier, targetEpsilon: epsilon, delta: delta, accountant: accountant)
+    }
+
     var summary: JobSummary {
         JobSummary(
             id: id, account: account, dataset: dataset, strategy: strategy, strategyVersion: strategyVersion ?? "",

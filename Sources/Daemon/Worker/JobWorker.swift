@@ -104,6 +104,7 @@ public enum JobWorker {
             at: checkpoint.deletingLastPathComponent(), withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         try FileManager.default.createDirectory(at: output.deletingLastPathComponent(), withIntermediateDirectories: true)
         training.checkpointURL = checkpoint
+        training.chargedPlan = job.chargedPlan
         return training
     }
 

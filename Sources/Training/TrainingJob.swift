@@ -112,8 +112,14 @@ public struct TrainingJob {
         let plan = try TrainingPlan(populationSize: split.training.count, expectedBatch: manifest.train.expectedBatch,
                                     epochs: manifest.train.epochs, epsilon: manifest.privacy.epsilon,
                                     delta: manifest.privacy.delta, accountant: manifest.privacy.accountant)
-        if let chargedPlan, chargedPlan != ChargedPlan(plan) {
-            throw TrainingError(.planMismatch, "the job now plans otherwise than the plan its ledger charge paid for (\(chargedPlan.differences(to: ChargedPlan(plan)).joined(separator: ", "))): has the daemon's configuration changed since the job was admitted? Refusing to train")
+        if let chargedPlan {
+            // A share the record does not hold (written before it was kept) is not compared.
+            let share = chargedPlan.labelShare == nil || strategy.mechanismKind != .forwardPerturbation
+                ? nil : try options.number(ForwardPerturbationBudget.labelShareOption)
+            let planned = ChargedPlan(plan, labelShare: share)
+            if planned != chargedPlan {
+                throw TrainingError(.planMismatch, "the job now plans otherwise than the plan its ledger charge paid for (\(chargedPlan.differences(to: planned).joined(separator: ", "))): has the daemon's configuration or the strategy's build changed since the job was admitted? Refusing to train")
+            }
         }
         let settings = TrainingSettings(
             learningRate: Float(manifest.train.lr), clip: manifest.train.clip, seed: manifest.train.seed,

@@ -55,6 +55,8 @@ import Transformer
             let charged = try #require(try ledger.charges(account: "acme").first { $0.jobID == job })
             let expected = try ForwardPerturbationBudget(epsilon: 2, delta: 1e-5, labelShare: share).event(labelCount: 2)
             #expect(charged.event == expected)
+            // The job record keeps the share, so the worker can refuse a build that splits ε otherwise.
+            #expect(policy.admitted?.labelShare == share)
         }
     }
 

@@ -108,6 +108,24 @@ struct TrainingJobTests {
         #expect(error.message.contains("(steps \(planned.steps + 1) → \(planned.steps))"), "\(error.message)")
     }
 
+    /// A forward-perturbation job charged for another label share than its build resolves
+    /// (the plugin replaced by a build with another default) is refused; a record without
+    /// a share is not compared.
+    @Test func aForwardPerturbationJobChargedForAnotherLabelShareIsRefused() throws {
+        let directory = try TemporaryDirectory()
+        var job = try job(directory)
+        job.strategy = try RealDataTrainingTests.strategy("DPForward")
+        let plan = try job.prepare().trainer.plan
+        job.chargedPlan = ChargedPlan(plan, labelShare: 0.25)
+        _ = try job.prepare()
+        job.chargedPlan = ChargedPlan(plan, labelShare: 0.5)
+        let error = try #require(throws: TrainingError.self) { try job.prepare() }
+        #expect(error.code == .planMismatch)
+        #expect(error.message.contains("(label share 0.5 → 0.25)"), "\(error.message)")
+        job.chargedPlan = ChargedPlan(plan)
+        _ = try job.prepare()
+    }
+
     @Test func predictionRefusesOptionsACardDoesNotRecord() throws {
         let directory = try TemporaryDirectory()
         let job = try job(directory, manifest: #""train": {"epochs": 1, "expected_batch": 16, "lr": 0.01}"#)

@@ -116,7 +116,7 @@ public final class IntakeService: Sendable {
             }
             let job = DaemonJob(
                 id: granted.jobID, dataset: accepted.name, manifest: accepted.manifest, plan: granted.plan,
-                chargeIDs: granted.admission.chargeIDs, createdAt: Date())
+                labelShare: granted.labelShare, chargeIDs: granted.admission.chargeIDs, createdAt: Date())
             do {
                 try await jobs.enqueue(job)
             } catch {

@@ -27,6 +27,8 @@ final class LedgerAdmissionPolicy: IntakePolicy {
     struct Granted: Sendable {
         let jobID: String
         let plan: TrainingPlan
+        /// A forward-perturbation job's label share of ε, as priced; nil for DP-SGD.
+        let labelShare: Double?
         let admission: Admission
     }
 
@@ -64,10 +66,10 @@ final class LedgerAdmissionPolicy: IntakePolicy {
         self.jobID = jobID
     }
 
-    /// What the job will release: the plan's subsampled Gaussian for DP-SGD, or one
-    /// forward-perturbation release per record, priced exactly as the plugin will run it.
-    private func event(of manifest: Manifest, plan: TrainingPlan) throws(IntakeError) -> DpEvent {
-        guard let defaultShare = forwardLabelShares[manifest.strategy] else { return plan.event }
+    /// The share of ε a forward-perturbation job spends on its labels: the manifest's, or
+    /// the current build's default; nil for DP-SGD.
+    private func labelShare(of manifest: Manifest) throws(IntakeError) -> Double? {
+        guard let defaultShare = forwardLabelShares[manifest.strategy] else { return nil }
         var share = defaultShare
         switch manifest.strategyOptions[ForwardPerturbationBudget.labelShareOption] {
         case .number(let value)?: share = value
@@ -76,6 +78,13 @@ final class LedgerAdmissionPolicy: IntakePolicy {
         case let other?:
             throw IntakeError(.invalidManifest, "strategy option \(ForwardPerturbationBudget.labelShareOption) must be a number; found \(other)")
         }
+        return share
+    }
+
+    /// What the job will release: the plan's subsampled Gaussian for DP-SGD, or one
+    /// forward-perturbation release per record, priced exactly as the plugin will run it.
+    private func event(of manifest: Manifest, plan: TrainingPlan, labelShare share: Double?) throws(IntakeError) -> DpEvent {
+        guard let share else { return plan.event }
         let labelCount = manifest.labels.values.map(\.count).min() ?? 2
         do {
             return try ForwardPerturbationBudget(epsilon: manifest.privacy.epsilon, delta: manifest.privacy.delta,
@@ -111,7 +120,8 @@ final class LedgerAdmissionPolicy: IntakePolicy {
             throw IntakeError(error.code == .deltaTooLarge ? .deltaTooLarge : .invalidManifest,
                               "the job cannot be planned: \(error.message)")
         }
-        let event = try event(of: manifest, plan: plan)
+        let share = try labelShare(of: manifest)
+        let event = try event(of: manifest, plan: plan, labelShare: share)
         if let preflight, let pluginFile = pluginFiles[manifest.strategy],
            let refusal = preflight.check(dataset: spoolName, pluginFile: pluginFile) {
             throw refusal
@@ -122,7 +132,7 @@ final class LedgerAdmissionPolicy: IntakePolicy {
             strategy: manifest.strategy, charges: [.init(event: event)])
         do {
             let admission = try ledger.admit(request)
-            granted.withLock { $0 = Granted(jobID: jobID, plan: plan, admission: admission) }
+            granted.withLock { $0 = Granted(jobID: jobID, plan: plan, labelShare: share, admission: admission) }
         } catch let error as LedgerError where error.code == .budgetExceeded || error.code == .unknownAccount {
             throw IntakeError(error.code == .budgetExceeded ? .budgetExhausted : .unknownAccount, error.message)
         } catch {

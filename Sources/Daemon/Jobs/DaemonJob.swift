@@ -27,6 +27,9 @@ public struct DaemonJob: Sendable, Hashable, Codable {
     public var samplingRate: Double
     public var steps: Int
     public var noiseMultiplier: Double
+    /// A forward-perturbation job's share of ε for its labels, as charged; nil for DP-SGD
+    /// (and in records written before it was kept).
+    public var labelShare: Double?
     public var chargeIDs: [Int64]
     public var state: JobState
     public var step: Int
@@ -41,7 +44,8 @@ public struct DaemonJob: Sendable, Hashable, Codable {
     /// The published adapter directory, once the job succeeded.
     public var adapterPath: String?
 
-    init(id: String, dataset: String, manifest: Manifest, plan: TrainingPlan, chargeIDs: [Int64], createdAt: Date) {
+    init(id: String, dataset: String, manifest: Manifest, plan: TrainingPlan, labelShare: Double? = nil,
+         chargeIDs: [Int64], createdAt: Date) {
         self.id = id
         account = manifest.account
         self.dataset = dataset
@@ -55,6 +59,7 @@ public struct DaemonJob: Sendable, Hashable, Codable {
         samplingRate = plan.samplingRate
         steps = plan.steps
         noiseMultiplier = plan.noiseMultiplier
+        self.labelShare = labelShare
         self.chargeIDs = chargeIDs
         state = .queued
         step = 0
@@ -65,7 +70,8 @@ public struct DaemonJob: Sendable, Hashable, Codable {
     /// The plan the job's ledger charge paid for.
     var chargedPlan: ChargedPlan {
         ChargedPlan(populationSize: populationSize, samplingRate: samplingRate, steps: steps,
-                    noiseMultiplier: noiseMultiplier, targetEpsilon: epsilon, delta: delta, accountant: accountant)
+                    noiseMultiplier: noiseMultiplier, targetEpsilon: epsilon, delta: delta, accountant: accountant,
+                    labelShare: labelShare)
     }
 
     var summary: JobSummary {

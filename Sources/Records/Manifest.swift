@@ -107,6 +107,39 @@ public struct Manifest: Sendable, Hashable {
     /// The strategy options as compact JSON with sorted keys, as handed to the plugin.
     public var strategyOptionsJSON: Data { JSONValue.object(strategyOptions).jsonData }
 
+    /// Every setting, defaults filled in, as a manifest that parses back to this one under
+    /// any defaults: what a job record keeps, so that a queued job trains what was admitted
+    /// and charged even when the daemon's defaults change before it starts.
+    ///
+    /// `train.head_init` and `train.instruction` apply to `classify` only and are left out
+    /// for `generate` (a default of `label_names` or `omit` would not parse back there).
+    public var resolvedJSON: Data {
+        var trainObject: [String: JSONValue] = [
+            "epochs": .integer(Int64(train.epochs)), "expected_batch": .integer(Int64(train.expectedBatch)),
+            "lr": .number(train.lr), "max_len": .integer(Int64(train.maxLen)), "clip": .number(train.clip),
+            // Both sources of a seed, a manifest and the config, bound it by Int64.max.
+            "seed": .integer(Int64(clamping: train.seed)),
+        ]
+        if objective == .classify {
+            trainObject["head_init"] = .string(train.headInit.rawValue)
+            trainObject["instruction"] = .string(train.instruction.rawValue)
+        }
+        let object: [String: JSONValue] = [
+            "account": .string(account), "backbone": .string(backbone), "strategy": .string(strategy),
+            "objective": .string(objective.rawValue),
+            "labels": .object(labels.mapValues { .array($0.map(JSONValue.string)) }),
+            "privacy": .object([
+                "epsilon": .number(privacy.epsilon), "delta": .number(privacy.delta),
+                "unit": .string(privacy.unit.rawValue), "accountant": .string(privacy.accountant.rawValue),
+            ]),
+            "train": .object(trainObject),
+            "strategy_options": .object(strategyOptions),
+            "hyperparameters_tuned": .bool(hyperparametersTuned),
+            "insecure_reproducible_noise": .bool(insecureReproducibleNoise),
+        ]
+        return JSONValue.object(object).jsonData
+    }
+
     /// Parses `NAME.manifest.json`.
     ///
     /// - Throws: ``IntakeError`` with code `invalid_manifest` naming the key at fault.

@@ -18,12 +18,19 @@ struct PreflightCommand: ParsableCommand {
     @Option(help: "A private directory (on an exec-allowed filesystem) for the staging copy.")
     var staging: String
 
+    @Option(help: "The manifest as the daemon resolved it, every default filled in.")
+    var manifest: String
+
+    @Option(help: "The share of records (or units) held out for evaluation.")
+    var heldOutFraction: Double
+
     @Argument(help: "The dataset's name in the spool's incoming/.")
     var dataset: String
 
     func run() throws {
         let status = JobPreflight.runInChild(
-            configFile: URL(fileURLWithPath: config), dataset: dataset, pluginFile: URL(fileURLWithPath: plugin),
+            configFile: URL(fileURLWithPath: config), dataset: dataset, manifestFile: URL(fileURLWithPath: manifest),
+            heldOutFraction: heldOutFraction, pluginFile: URL(fileURLWithPath: plugin),
             stagingDirectory: URL(fileURLWithPath: staging))
         if status != 0 { throw ExitCode(status) }
     }

@@ -8,12 +8,22 @@ import TestSupport
 /// The daemon side of the preflight, against stand-in children: every way a child can end
 /// is a `preparation_failed` refusal except a clean answer without one.
 @Suite struct JobPreflightTests {
-    private func check(_ script: String, timeout: Duration = .seconds(30)) throws -> IntakeError? {
+    static let manifest = Result {
+        try Manifest(defaults: ManifestDefaults(account: "acme", backbone: "minilm-l6", strategy: "lora",
+                                                labels: ["sentiment": ["negative", "positive"]]))
+    }
+
+    /// The stand-in child's answer; it runs in a directory of its own, which it may write.
+    private func check(_ script: String, timeout: Duration = .seconds(30),
+                       inspect: (URL) throws -> Void = { _ in }) throws -> IntakeError? {
         let (executable, directory) = try ShortLivedChildTests.script(script)
         let preflight = JobPreflight(executable: executable, configFile: directory.url.appendingPathComponent("dptuned.toml"),
-                                     stagingDirectory: directory.url, timeout: timeout)
-        return withExtendedLifetime(directory) {
-            preflight.check(dataset: "reviews.jsonl", pluginFile: directory.url.appendingPathComponent("liblora.so"))
+                                     stagingDirectory: directory.url.appendingPathComponent("staging"), timeout: timeout)
+        return try withExtendedLifetime(directory) {
+            let error = preflight.check(dataset: "reviews.jsonl", manifest: try Self.manifest.get(), heldOutFraction: 0.25,
+                                        pluginFile: directory.url.appendingPathComponent("liblora.so"))
+            try inspect(directory.url)
+            return error
         }
     }
 
@@ -27,11 +37,25 @@ import TestSupport
         #expect(error.message.hasSuffix("nothing was charged: invalid_option: rank must be at least 1"))
     }
 
-    @Test func theDaemonPassesTheDatasetConfigAndPlugin() throws {
-        let error = try #require(try check(#"printf '{"refusal": "%s"}\n' "$*"; exit 1"#))
+    /// The child gets the config, the plugin, the held-out fraction, the dataset's name and
+    /// the manifest as the daemon resolved it, in a file removed once the child is done.
+    @Test func theDaemonPassesWhatTheJobIsPreparedWith() throws {
+        let script = #"""
+            while [ $# -gt 0 ]; do [ "$1" = --manifest ] && cp "$2" "$(dirname "$0")/seen.json" && seen="$2"; shift; done
+            [ -n "$seen" ] && echo "$seen" > "$(dirname "$0")/path"
+            printf '{"refusal": "%s"}\n' "$(tr '\0' ' ' < /proc/$$/cmdline)"; exit 1
+            """#
+        var passedFile = ""
+        let error = try #require(try check(script) { directory in
+            let seen = try Data(contentsOf: directory.appendingPathComponent("seen.json"))
+            #expect(try Manifest.parse(seen, defaults: ManifestDefaults()) == Self.manifest.get())
+            passedFile = try String(contentsOf: directory.appendingPathComponent("path"), encoding: .utf8)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+        })
         #expect(error.message.contains("preflight --daemon-config "))
         #expect(error.message.contains("/liblora.so --staging "))
-        #expect(error.message.hasSuffix(" reviews.jsonl"))
+        #expect(error.message.contains(" --held-out-fraction 0.25 reviews.jsonl"), "\(error.message)")
+        #expect(!passedFile.isEmpty && !FileManager.default.fileExists(atPath: passedFile))
     }
 
     @Test(arguments: [
@@ -55,7 +79,8 @@ import TestSupport
         let preflight = JobPreflight(executable: URL(fileURLWithPath: "/nonexistent/dptuned"),
                                      configFile: URL(fileURLWithPath: "/nonexistent/dptuned.toml"),
                                      stagingDirectory: URL(fileURLWithPath: "/nonexistent"))
-        let error = try #require(preflight.check(dataset: "reviews.jsonl", pluginFile: URL(fileURLWithPath: "/nonexistent/lib.so")))
+        let error = try #require(preflight.check(dataset: "reviews.jsonl", manifest: try Self.manifest.get(), heldOutFraction: 0.1,
+                                                 pluginFile: URL(fileURLWithPath: "/nonexistent/lib.so")))
         #expect(error.message.contains("cannot start dptuned preflight"))
     }
 }

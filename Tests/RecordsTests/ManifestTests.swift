@@ -31,6 +31,35 @@ import Testing
         #expect(!manifest.insecureReproducibleNoise)
     }
 
+    /// The resolved form reads back to the same manifest under other defaults, every one
+    /// of which differs from those it was parsed with.
+    @Test func theResolvedFormReadsBackUnderOtherDefaults() throws {
+        let other = ManifestDefaults(
+            account: "other", backbone: "other", strategy: "other", objective: .generate,
+            labels: ["other": ["x", "y"]],
+            privacy: Manifest.Privacy(epsilon: 1, delta: 1e-7, unit: .unit, accountant: .rdp),
+            train: Manifest.Train(epochs: 9, expectedBatch: 7, lr: 0.5, maxLen: 16, clip: 3, seed: 1234,
+                                  headInit: .labelNames, instruction: .omit),
+            strategyOptions: ["other": .bool(true)], allowInsecureReproducibleNoise: true)
+        var defaults = Self.defaults
+        defaults.strategyOptions = ["rank": .integer(4)]
+        defaults.allowInsecureReproducibleNoise = true
+        let manifests = [
+            try parse(#"{"labels": {"sentiment": ["negative", "positive"], "topic": ["a", "b", "c"]}, "privacy": {"epsilon": 7.94}, "train": {"lr": 0.0025, "seed": 9007199254740993}}"#, defaults: defaults),
+            try parse(#"{"labels": {"t": ["b", "a"]}, "train": {"head_init": "label_names", "instruction": "omit"}, "hyperparameters_tuned": true, "insecure_reproducible_noise": true, "strategy_options": {"task_weights": {"t": 0.5}, "target_modules": ["query"]}}"#, defaults: defaults),
+            try parse(#"{"objective": "generate", "privacy": {"unit": "unit", "accountant": "pld", "delta": 3e-6}}"#, defaults: defaults),
+        ]
+        for manifest in manifests {
+            var reread = try Manifest.parse(manifest.resolvedJSON, defaults: other)
+            if manifest.objective == .generate {
+                // Classification-only settings are not part of a generate job's resolved form.
+                reread.train.headInit = manifest.train.headInit
+                reread.train.instruction = manifest.train.instruction
+            }
+            #expect(reread == manifest, "\(String(decoding: manifest.resolvedJSON, as: UTF8.self))")
+        }
+    }
+
     @Test func missingKeysComeFromDefaults() throws {
         var defaults = Self.defaults
         defaults.objective = .generate

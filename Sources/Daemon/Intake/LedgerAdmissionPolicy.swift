@@ -123,7 +123,8 @@ final class LedgerAdmissionPolicy: IntakePolicy {
         let share = try labelShare(of: manifest)
         let event = try event(of: manifest, plan: plan, labelShare: share)
         if let preflight, let pluginFile = pluginFiles[manifest.strategy],
-           let refusal = preflight.check(dataset: spoolName, pluginFile: pluginFile) {
+           let refusal = preflight.check(dataset: spoolName, manifest: manifest, heldOutFraction: heldOutFraction,
+                                         pluginFile: pluginFile) {
             throw refusal
         }
         let request = AdmissionRequest(

@@ -31,6 +31,11 @@ public struct DaemonJob: Sendable, Hashable, Codable {
     /// (and in records written before it was kept).
     public var labelShare: Double?
     public var chargeIDs: [Int64]
+    /// The manifest as admitted, every default filled in (``Manifest/resolvedJSON``), and
+    /// the held-out fraction intake planned with: the worker trains these, not what the
+    /// config says when the job starts. Nil in records written before they were kept.
+    public var admittedManifest: String?
+    public var heldOutFraction: Double?
     public var state: JobState
     public var step: Int
     public var loss: Double?
@@ -44,8 +49,8 @@ public struct DaemonJob: Sendable, Hashable, Codable {
     /// The published adapter directory, once the job succeeded.
     public var adapterPath: String?
 
-    init(id: String, dataset: String, manifest: Manifest, plan: TrainingPlan, labelShare: Double? = nil,
-         chargeIDs: [Int64], createdAt: Date) {
+    init(id: String, dataset: String, manifest: Manifest, heldOutFraction: Double, plan: TrainingPlan,
+         labelShare: Double? = nil, chargeIDs: [Int64], createdAt: Date) {
         self.id = id
         account = manifest.account
         self.dataset = dataset
@@ -61,6 +66,8 @@ public struct DaemonJob: Sendable, Hashable, Codable {
         noiseMultiplier = plan.noiseMultiplier
         self.labelShare = labelShare
         self.chargeIDs = chargeIDs
+        admittedManifest = String(decoding: manifest.resolvedJSON, as: UTF8.self)
+        self.heldOutFraction = heldOutFraction
         state = .queued
         step = 0
         self.createdAt = createdAt

@@ -6,27 +6,37 @@ import Spool
 import Training
 
 extension DaemonConfig {
-    /// The training run of the dataset `name` in the spool's `folder`, under the manifest
-    /// beside it parsed with the config's defaults as intake parsed it, and the strategy in
-    /// `pluginFile`.
+    /// The manifest beside the dataset `name` in the spool's `folder`, parsed with this
+    /// config's defaults as intake parses it.
+    ///
+    /// - Throws: ``JobWorkerError`` `.datasetMissing` for a dataset no longer in `folder`;
+    ///   the manifest's ``IntakeError``.
+    func manifest(ofDataset name: String, in folder: SpoolDirectory.Folder) throws -> Manifest {
+        let spool = try SpoolDirectory(root: paths.spool)
+        guard let entry = try spool.entry(named: name, in: folder) else {
+            throw JobWorkerError(.datasetMissing, "the dataset \(name) is not in \(spool.url(of: folder).path)")
+        }
+        return try spool.manifestData(of: entry, in: folder)
+            .map { data throws(IntakeError) in try Manifest.parse(data, defaults: defaults) }
+            ?? Manifest(defaults: defaults)
+    }
+
+    /// The training run of the dataset `name` in the spool's `folder` under `manifest`,
+    /// holding out `heldOutFraction`, with the strategy in `pluginFile`.
     ///
     /// The worker trains it from `accepted/`; the preflight prepares it from `incoming/`
     /// before admission. One function, so that what preflight accepts is what the worker runs.
     ///
     /// - Throws: ``JobWorkerError`` for a dataset no longer in `folder`, a backbone not in
-    ///   `[models]` or a plugin of another strategy; the manifest's ``IntakeError``; the
-    ///   loader's ``PluginLoadError``.
+    ///   `[models]` or a plugin of another strategy; the loader's ``PluginLoadError``.
     func trainingJob(
-        id: String, dataset name: String, in folder: SpoolDirectory.Folder, pluginFile: URL,
-        stagingDirectory: URL, output: URL, ledgerCharge: String? = nil
+        id: String, dataset name: String, in folder: SpoolDirectory.Folder, manifest: Manifest,
+        heldOutFraction: Double, pluginFile: URL, stagingDirectory: URL, output: URL, ledgerCharge: String? = nil
     ) throws -> TrainingJob {
         let spool = try SpoolDirectory(root: paths.spool)
         guard let entry = try spool.entry(named: name, in: folder) else {
             throw JobWorkerError(.datasetMissing, "the dataset \(name) is not in \(spool.url(of: folder).path)")
         }
-        let manifest = try spool.manifestData(of: entry, in: folder)
-            .map { data throws(IntakeError) in try Manifest.parse(data, defaults: defaults) }
-            ?? Manifest(defaults: defaults)
         guard let backbone = models[manifest.backbone] else {
             throw JobWorkerError(.unknownBackbone, "backbone \(manifest.backbone) is not in the config's [models]")
         }

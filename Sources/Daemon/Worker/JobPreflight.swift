@@ -35,17 +35,21 @@ public struct JobPreflight: Sendable {
         self.timeout = timeout
     }
 
-    /// The child side: prepares the dataset `name` in `incoming/` and prints one ``Answer``.
+    /// The child side: prepares the dataset `name` in `incoming/` under the resolved
+    /// manifest in `manifestFile` and prints one ``Answer``.
     ///
     /// - Returns: the process exit status: 0 when the job prepared, 1 when it did not.
-    public static func runInChild(configFile: URL, dataset name: String, pluginFile: URL, stagingDirectory: URL) -> Int32 {
+    public static func runInChild(configFile: URL, dataset name: String, manifestFile: URL, heldOutFraction: Double,
+                                  pluginFile: URL, stagingDirectory: URL) -> Int32 {
         // The daemon may be training meanwhile: preparing needs no second core.
         BLAS.setThreadCount(1)
         let refusal: String?
         do {
             let config = try DaemonConfig(contentsOf: configFile)
+            let manifest = try Manifest.parse(Data(contentsOf: manifestFile), defaults: config.defaults)
             let output = FileManager.default.temporaryDirectory.appendingPathComponent("dptune-preflight-never-written")
-            _ = try config.trainingJob(id: "preflight", dataset: name, in: .incoming, pluginFile: pluginFile,
+            _ = try config.trainingJob(id: "preflight", dataset: name, in: .incoming, manifest: manifest,
+                                       heldOutFraction: heldOutFraction, pluginFile: pluginFile,
                                        stagingDirectory: stagingDirectory, output: output).prepare()
             refusal = nil
         } catch {
@@ -56,18 +60,26 @@ public struct JobPreflight: Sendable {
         return refusal == nil ? 0 : 1
     }
 
-    /// The daemon side: runs `dptuned preflight` on the dataset `name` in `incoming/` with
-    /// the plugin build `pluginFile`, and waits for it (blocking the calling thread).
+    /// The daemon side: runs `dptuned preflight` on the dataset `name` in `incoming/` under
+    /// `manifest` as the daemon resolved it (its defaults, not the config file's, which may
+    /// have changed since it started), with the plugin build `pluginFile`, and waits for it
+    /// (blocking the calling thread).
     ///
     /// - Returns: nil when the job prepared; otherwise the `preparation_failed` error for
     ///   the data owner, also when the child crashed, timed out or could not start.
-    func check(dataset name: String, pluginFile: URL) -> IntakeError? {
+    func check(dataset name: String, manifest: Manifest, heldOutFraction: Double, pluginFile: URL) -> IntakeError? {
+        let manifestFile = stagingDirectory.appendingPathComponent("\(UUID().uuidString).manifest.json")
+        defer { try? FileManager.default.removeItem(at: manifestFile) }
         let child: ShortLivedChild
         do {
+            try FileManager.default.createDirectory(at: stagingDirectory, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+            try manifest.resolvedJSON.write(to: manifestFile)
             child = try ShortLivedChild(
                 executable: executable,
                 arguments: ["preflight", "--daemon-config", configFile.path, "--plugin", pluginFile.path,
-                            "--staging", stagingDirectory.path, name],
+                            "--staging", stagingDirectory.path, "--manifest", manifestFile.path,
+                            "--held-out-fraction", "\(heldOutFraction)", name],
                 timeout: timeout)
         } catch {
             return Self.refusal("the job could not be checked: cannot start dptuned preflight (\(error))")

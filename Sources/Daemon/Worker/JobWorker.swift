@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import Linalg
 import Logging
+import Records
 import Synchronization
 import Training
 #if canImport(Glibc)
@@ -95,8 +96,14 @@ public enum JobWorker {
     private static func trainingJob(
         _ job: DaemonJob, config: DaemonConfig, pluginFile: URL, output: URL
     ) throws -> TrainingJob {
+        // The manifest and held-out fraction as admitted; records written before they were
+        // kept read the spool's manifest under the config as it is now.
+        let manifest = try job.admittedManifest.map { text throws(IntakeError) in
+            try Manifest.parse(Data(text.utf8), defaults: config.defaults)
+        } ?? config.manifest(ofDataset: job.dataset, in: .accepted)
         var training = try config.trainingJob(
-            id: job.id, dataset: job.dataset, in: .accepted, pluginFile: pluginFile,
+            id: job.id, dataset: job.dataset, in: .accepted, manifest: manifest,
+            heldOutFraction: job.heldOutFraction ?? config.heldOutFraction, pluginFile: pluginFile,
             stagingDirectory: config.workerStagingDirectory(job: job.id), output: output,
             ledgerCharge: job.chargeIDs.first.map(String.init))
         let checkpoint = config.checkpointFile(job: job.id)

@@ -2,6 +2,7 @@
 @testable import Daemon
 import Control
 import Foundation
+import Records
 import Testing
 
 @Suite struct JobStoreTests {
@@ -44,6 +45,31 @@ import Testing
         #expect(seen.map(\.step) == [3, 4, 4])
         #expect(seen.map(\.state) == [.running, .running, .succeeded])
         #expect(seen.first == progress(3))
+    }
+
+    /// A queued job's record holds the manifest as admitted, which reads back to the one
+    /// intake parsed, and the held-out fraction; a record written before they were kept
+    /// still loads, without them (its worker then reads the spool's manifest).
+    @Test func theRecordKeepsTheAdmittedManifestAndOlderRecordsStillLoad() async throws {
+        let world = try DaemonWorld()
+        try world.fixture.drop("kept", manifest: DaemonFixture.manifest(account: "acme"))
+        let job = try #require(await world.intake.process("kept.jsonl"))
+        let state = world.fixture.config.paths.stateDirectory
+        let record = try JobStore.record(id: job.id, stateDirectory: state)
+        let admitted = try #require(record.admittedManifest)
+        var defaults = world.fixture.config.defaults
+        defaults.account = "acme"
+        let expected = try Manifest.parse(Data(DaemonFixture.manifest(account: "acme").utf8), defaults: defaults)
+        #expect(try Manifest.parse(Data(admitted.utf8), defaults: ManifestDefaults()) == expected)
+        #expect(record.heldOutFraction == world.fixture.config.heldOutFraction)
+
+        let file = state.appendingPathComponent("jobs/\(job.id).json")
+        var object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: file)) as? [String: Any])
+        for key in ["admittedManifest", "heldOutFraction", "labelShare"] { object[key] = nil }
+        try JSONSerialization.data(withJSONObject: object).write(to: file)
+        let older = try JobStore.record(id: job.id, stateDirectory: state)
+        #expect(older.admittedManifest == nil && older.heldOutFraction == nil)
+        #expect(older.chargedPlan == record.chargedPlan)
     }
 
     /// A job whose last loss was NaN (a diverged run) still finishes, and its file reads

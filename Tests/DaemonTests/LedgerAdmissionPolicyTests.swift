@@ -2,7 +2,6 @@
 @testable import Daemon
 import AdapterKit
 import Foundation
-import Ledger
 import Records
 import Testing
 import Transformer
@@ -12,8 +11,8 @@ import Transformer
     /// another reason (here: a job id it has already admitted) says so, so a data owner is
     /// never told their budget is gone when it is not.
     @Test func onlyABudgetRefusalIsBudgetExhausted() throws {
-        let world = try World()
-        let (ledger, defaults) = (world.ledger, world.defaults)
+        let world = try DaemonWorld()
+        let (ledger, defaults) = (world.ledger, Self.defaults(world))
         let manifest = try Manifest.parse(Data(DaemonFixture.manifest(account: "acme").utf8), defaults: defaults)
         let dataset = DatasetSummary(sha256: String(repeating: "ab", count: 32), byteCount: 1_000, recordCount: 200,
                                      unitCount: 0, taskCounts: ["sentiment": 200], privacyUnitCount: 200)
@@ -40,8 +39,8 @@ import Transformer
     /// release of the representation, then randomized response on the smallest label set),
     /// with the label share from the manifest or the plugin's declared default.
     @Test func forwardPerturbationIsPricedAsThePluginWillRunIt() throws {
-        let world = try World()
-        let (ledger, defaults) = (world.ledger, world.defaults)
+        let world = try DaemonWorld()
+        let (ledger, defaults) = (world.ledger, Self.defaults(world))
         let dataset = DatasetSummary(sha256: String(repeating: "cd", count: 32), byteCount: 1_000, recordCount: 200,
                                      unitCount: 0, taskCounts: ["sentiment": 200], privacyUnitCount: 200)
         let catalog = StrategyCatalog(ids: ["dp-forward"], forwardLabelShares: ["dp-forward": 0.25])
@@ -63,8 +62,8 @@ import Transformer
     /// A forward-perturbation strategy with objective `generate` is refused before the
     /// ledger is asked, so nothing is charged; the worker used to find out after admission.
     @Test func forwardPerturbationForGenerationIsRefusedWithoutACharge() throws {
-        let world = try World()
-        let (ledger, defaults) = (world.ledger, world.defaults)
+        let world = try DaemonWorld()
+        let (ledger, defaults) = (world.ledger, Self.defaults(world))
         let text = DaemonFixture.manifest(account: "acme", strategy: "dp-forward", generate: true)
         let manifest = try Manifest.parse(Data(text.utf8), defaults: defaults)
         #expect(manifest.objective == .generate)
@@ -83,8 +82,8 @@ import Transformer
     /// `generate` on a BERT encoder and `classify` (the default objective) on a Llama
     /// decoder; a backbone whose family intake could not read is left to the worker.
     @Test func anObjectiveOnAnotherFamilyIsRefusedWithoutACharge() throws {
-        let world = try World()
-        let (ledger, defaults) = (world.ledger, world.defaults)
+        let world = try DaemonWorld()
+        let (ledger, defaults) = (world.ledger, Self.defaults(world))
         let generate = try Manifest.parse(Data(DaemonFixture.manifest(account: "acme", generate: true).utf8), defaults: defaults)
         let classify = try Manifest.parse(Data(DaemonFixture.manifest(account: "acme").utf8), defaults: defaults)
         #expect(classify.objective == .classify)
@@ -112,8 +111,8 @@ import Transformer
     /// ledger is asked: an unknown name or a value of the wrong kind is an invalid manifest
     /// that charges nothing; a valid one is admitted.
     @Test func badStrategyOptionsAreRefusedWithoutACharge() throws {
-        let world = try World()
-        let (ledger, defaults) = (world.ledger, world.defaults)
+        let world = try DaemonWorld()
+        let (ledger, defaults) = (world.ledger, Self.defaults(world))
         let catalog = StrategyCatalog(ids: ["lora"], optionSchemas: ["lora": [
             StrategyOption(name: "rank", kind: .integer, defaultJSON: "8", help: "the rank"),
             StrategyOption(name: "target_modules", kind: .stringList, defaultJSON: #"["query", "value"]"#, help: "the modules"),
@@ -142,8 +141,8 @@ import Transformer
     /// charges nothing, its clean answer lets the ledger admit; a strategy without a stored
     /// build in the catalog is not prepared.
     @Test func thePreflightDecidesBeforeTheLedger() throws {
-        let world = try World()
-        let (ledger, defaults) = (world.ledger, world.defaults)
+        let world = try DaemonWorld()
+        let (ledger, defaults) = (world.ledger, Self.defaults(world))
         let manifest = try Manifest.parse(Data(DaemonFixture.manifest(account: "acme").utf8), defaults: defaults)
         func admit(_ script: String, pluginFiles: [String: URL], job: String) throws {
             let (executable, directory) = try ShortLivedChildTests.script(script)
@@ -166,19 +165,11 @@ import Transformer
         #expect(try ledger.charges(account: "acme").map(\.jobID).sorted() == ["job-n", "job-p"])
     }
 
-    /// The fixture's ledger, and manifest defaults whose account is `acme`.
-    private struct World {
-        let fixture: DaemonFixture
-        let ledger: LedgerStore
-        let defaults: ManifestDefaults
-
-        init() throws {
-            fixture = try DaemonFixture()
-            ledger = try fixture.openLedger()
-            var defaults = fixture.config.defaults
-            defaults.account = "acme"
-            self.defaults = defaults
-        }
+    /// The config's manifest defaults, with account `acme`.
+    private static func defaults(_ world: DaemonWorld) -> ManifestDefaults {
+        var defaults = world.fixture.config.defaults
+        defaults.account = "acme"
+        return defaults
     }
 
     private static let dataset = DatasetSummary(

@@ -116,7 +116,8 @@ public final class IntakeService: Sendable {
             }
             let job = DaemonJob(
                 id: granted.jobID, dataset: accepted.name, manifest: accepted.manifest,
-                heldOutFraction: heldOutFraction, plan: granted.plan, labelShare: granted.labelShare, chargeIDs: granted.admission.chargeIDs, createdAt: Date())
+                heldOutFraction: heldOutFraction, plan: granted.plan, labelShare: granted.labelShare,
+                chargeIDs: granted.admission.chargeIDs, createdAt: Date())
             do {
                 try await jobs.enqueue(job)
             } catch {

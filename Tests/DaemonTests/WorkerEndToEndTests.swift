@@ -97,6 +97,37 @@ struct WorkerEndToEndTests {
         #expect(try await world.charges(of: id).count == 1)
     }
 
+    /// A job queued by a daemon from before job records kept the admitted manifest still
+    /// trains after an upgrade: its worker reads the spool's manifest under the config, as
+    /// every worker did then, and plans what was charged.
+    @Test func aJobRecordWithoutTheAdmittedManifestStillTrains() async throws {
+        let world = try TrainingWorld(plugin: "LoRA", strategy: "lora")
+        try await world.start()
+        defer { world.stop() }
+        let first = try await world.startLongJob("first")
+        try world.drop("older", records: 40, epochs: 1, batch: 8)
+        let id = try await world.jobID(of: "older")
+        #expect(try await world.job(id)["state"] as? String == "queued")
+        let daemon = try #require(world.daemon)
+        daemon.terminate()
+        try await DaemonFixture.offPool { daemon.waitUntilExit() }
+
+        let file = world.root.appendingPathComponent("state/jobs/\(id).json")
+        var record = try #require(TrainingWorld.object(Data(contentsOf: file)))
+        #expect(record["admittedManifest"] != nil)
+        for key in ["admittedManifest", "heldOutFraction", "labelShare"] { record[key] = nil }
+        try JSONSerialization.data(withJSONObject: record).write(to: file)
+
+        try await world.start()
+        let cancel = try await DaemonFixture.offPool { try world.ctl(["cancel", first]) }
+        #expect(cancel.status == 0, "cancel: \(cancel.standardError)")
+        let ended = try await world.waitUntilEnded(id)
+        #expect(ended["state"] as? String == "succeeded", "job: \(ended)\nstderr: \(world.output.text)")
+        let privacy = try #require(try world.modelCard(of: id)["privacy"] as? [String: Any])
+        #expect(privacy["population_size"] as? Int == record["populationSize"] as? Int)
+        #expect(try await world.charges(of: id).count == 1)
+    }
+
     @Test func cancelStopsARunningJobAndKeepsItsCharge() async throws {
         let world = try TrainingWorld()
         try await world.start()

@@ -12,10 +12,7 @@ extension DaemonConfig {
     /// - Throws: ``JobWorkerError`` `.datasetMissing` for a dataset no longer in `folder`;
     ///   the manifest's ``IntakeError``.
     func manifest(ofDataset name: String, in folder: SpoolDirectory.Folder) throws -> Manifest {
-        let spool = try SpoolDirectory(root: paths.spool)
-        guard let entry = try spool.entry(named: name, in: folder) else {
-            throw JobWorkerError(.datasetMissing, "the dataset \(name) is not in \(spool.url(of: folder).path)")
-        }
+        let (spool, entry) = try spoolEntry(named: name, in: folder)
         return try spool.manifestData(of: entry, in: folder)
             .map { data throws(IntakeError) in try Manifest.parse(data, defaults: defaults) }
             ?? Manifest(defaults: defaults)
@@ -33,10 +30,7 @@ extension DaemonConfig {
         id: String, dataset name: String, in folder: SpoolDirectory.Folder, manifest: Manifest,
         heldOutFraction: Double, pluginFile: URL, stagingDirectory: URL, output: URL, ledgerCharge: String? = nil
     ) throws -> TrainingJob {
-        let spool = try SpoolDirectory(root: paths.spool)
-        guard let entry = try spool.entry(named: name, in: folder) else {
-            throw JobWorkerError(.datasetMissing, "the dataset \(name) is not in \(spool.url(of: folder).path)")
-        }
+        let (spool, entry) = try spoolEntry(named: name, in: folder)
         guard let backbone = models[manifest.backbone] else {
             throw JobWorkerError(.unknownBackbone, "backbone \(manifest.backbone) is not in the config's [models]")
         }
@@ -48,5 +42,16 @@ extension DaemonConfig {
             jobID: id, manifest: manifest, datasetPath: spool.url(of: folder).appendingPathComponent(entry.name).path,
             backboneDirectory: backbone, strategy: plugin.strategy, outputDirectory: output,
             heldOutFraction: heldOutFraction, ledgerCharge: ledgerCharge)
+    }
+
+    /// The spool and the dataset `name`'s entry in `folder`.
+    ///
+    /// - Throws: ``JobWorkerError`` `.datasetMissing` for a dataset no longer there.
+    private func spoolEntry(named name: String, in folder: SpoolDirectory.Folder) throws -> (SpoolDirectory, SpoolDirectory.Entry) {
+        let spool = try SpoolDirectory(root: paths.spool)
+        guard let entry = try spool.entry(named: name, in: folder) else {
+            throw JobWorkerError(.datasetMissing, "the dataset \(name) is not in \(spool.url(of: folder).path)")
+        }
+        return (spool, entry)
     }
 }

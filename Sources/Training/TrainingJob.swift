@@ -62,8 +62,8 @@ public struct TrainingJob {
     ///   `generate` with a strategy that privatizes in the forward pass; the strategy's
     ///   ``AdapterError`` (e.g. bitfit on Llama, which has no biases).
     public func prepare() throws -> Prepared {
-        if manifest.objective == .generate, strategy.mechanismKind != .gradientPerturbation {
-            throw TrainingError(.invalidConfiguration, "strategy \(strategy.id) privatizes hidden states for a classification head; objective generate trains no head, refusing")
+        if let refusal = manifest.objective.refusal(strategy: strategy.id, mechanism: strategy.mechanismKind) {
+            throw TrainingError(.invalidConfiguration, refusal)
         }
         let dataset = try TrainingDataset.read(path: datasetPath, privacyUnit: manifest.privacy.unit)
         let split = HeldOutSplit(memberCount: dataset.unitCount, heldOutFraction: heldOutFraction, seed: manifest.train.seed)

@@ -99,8 +99,9 @@ final class LedgerAdmissionPolicy: IntakePolicy {
 
     func admit(account: String, manifest: Manifest, dataset: DatasetSummary) throws(IntakeError) {
         // The worker would refuse these too, but only after admission, with the charge standing.
-        if manifest.objective == .generate, forwardLabelShares[manifest.strategy] != nil {
-            throw IntakeError(.invalidManifest, "strategy \(manifest.strategy) privatizes hidden states for a classification head; objective generate trains no head, refusing")
+        let mechanism: MechanismKind = forwardLabelShares[manifest.strategy] == nil ? .gradientPerturbation : .forwardPerturbation
+        if let refusal = manifest.objective.refusal(strategy: manifest.strategy, mechanism: mechanism) {
+            throw IntakeError(.invalidManifest, refusal)
         }
         if let family = backboneFamilies[manifest.backbone],
            let refusal = manifest.objective.refusal(backbone: manifest.backbone, family: family) {

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import AdapterKit
 import Records
 import Transformer
 
@@ -21,5 +22,14 @@ extension Manifest.Objective {
         guard family != backboneFamily else { return nil }
         let hint = self == .classify && family == .llamaDecoder ? " (objective generate trains its responses)" : ""
         return "objective \(rawValue) needs \(backboneFamily.displayName); backbone \(name) is \(family.displayName)\(hint), refusing"
+    }
+
+    /// Why a strategy of `mechanism` cannot train this objective; nil when it can: forward
+    /// perturbation privatizes hidden states for a classification head, and `generate` has none.
+    ///
+    /// Asked at intake and by the worker, like ``refusal(backbone:family:)``.
+    public func refusal(strategy id: String, mechanism: MechanismKind) -> String? {
+        guard self == .generate, mechanism != .gradientPerturbation else { return nil }
+        return "strategy \(id) privatizes hidden states for a classification head; objective generate trains no head, refusing"
     }
 }

@@ -33,8 +33,8 @@ public struct TrainingPlan: Sendable, Hashable {
     /// Plans a job on `populationSize` records or units.
     ///
     /// - Throws: ``TrainingPlanError`` `.deltaTooLarge` for δ ≥ 1/N, `.invalidParameters`
-    ///   for a non-positive N, batch or epoch count, `.unreachableEpsilon` when no noise
-    ///   meets ε.
+    ///   for a non-positive N, batch or epoch count or an epoch count whose samples overflow,
+    ///   `.unreachableEpsilon` when no noise meets ε.
     public init(
         populationSize: Int, expectedBatch: Int, epochs: Int,
         epsilon: Double, delta: Double, accountant: Manifest.Accountant
@@ -53,7 +53,13 @@ public struct TrainingPlan: Sendable, Hashable {
                 "delta \(delta) must be in (0, 1/N) for N = \(populationSize) (1/N = \(1 / Double(populationSize))), refusing")
         }
         let rate = min(1, Double(expectedBatch) / Double(populationSize))
-        let (quotient, remainder) = (epochs * populationSize).quotientAndRemainder(dividingBy: expectedBatch)
+        // The manifest's epochs are the data owner's number: an overflow here would kill the daemon at intake.
+        let (samples, overflow) = epochs.multipliedReportingOverflow(by: populationSize)
+        guard !overflow else {
+            throw TrainingPlanError(
+                .invalidParameters, "epochs \(epochs) over N = \(populationSize) records is more steps than can be counted")
+        }
+        let (quotient, remainder) = samples.quotientAndRemainder(dividingBy: expectedBatch)
         let steps = quotient + (remainder == 0 ? 0 : 1)
         let sigma: Double
         do {

@@ -50,6 +50,29 @@ import Training
         _ = try TrainingPlan(populationSize: 99_999, expectedBatch: 64, epochs: 1, epsilon: 8, delta: 1e-5, accountant: .rdp)
     }
 
+    @Test func anEpochCountWhoseSamplesOverflowIsRefused() {
+        do {
+            _ = try TrainingPlan(
+                populationSize: 10, expectedBatch: 10, epochs: Int.max / 4, epsilon: 8, delta: 1e-3, accountant: .rdp)
+            Issue.record("planned \(Int.max / 4) epochs")
+        } catch {
+            #expect(error.code == .invalidParameters)
+            #expect(error.message.contains("epochs \(Int.max / 4) over N = 10"))
+        }
+    }
+
+    @Test(arguments: [Manifest.Accountant.rdp, .prv])
+    func aHugeStepCountIsPlannedOrRefusedPromptly(accountant: Manifest.Accountant) {
+        do {
+            let plan = try TrainingPlan(
+                populationSize: 10, expectedBatch: 10, epochs: 1_000_000_000_000_000, epsilon: 8, delta: 1e-3,
+                accountant: accountant)
+            #expect(plan.steps == 1_000_000_000_000_000)
+        } catch {
+            #expect(error.code == .unreachableEpsilon)
+        }
+    }
+
     @Test func manifestPlanUsesTheTrainingSplit() throws {
         var defaults = ManifestDefaults(account: "a", backbone: "b", strategy: "s", objective: .generate)
         defaults.privacy = Manifest.Privacy(epsilon: 4, delta: 1e-4, unit: .record, accountant: .rdp)

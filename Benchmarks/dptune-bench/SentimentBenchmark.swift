@@ -91,7 +91,8 @@ struct SentimentBenchmark: ParsableCommand {
                 backbone: backbone, adapter: strategy.makeAdapter(backbone: backbone, configuration: configuration),
                 labels: labels, examples: training, plan: plan,
                 settings: TrainingSettings(learningRate: Float(lr), clip: 1, seed: 7,
-                                           insecureReproducibleSeed: seed == 0 ? nil : seed, nonPrivate: nonPrivate),
+                                           insecureReproducibleSeed: seed == 0 ? nil : seed, nonPrivate: nonPrivate,
+                                           maxLength: maxLength),
                 labelPrior: labelPrior)
             let start = ContinuousClock.now
             try trainer.run()

@@ -122,7 +122,7 @@ final class Evaluation {
         runner = EvaluationRunner(
             backbone: try loadBackbone(directory: backboneDirectory),
             catalog: try StrategyCatalog(directory: pluginDirectory), labels: data.labels, delta: plan.delta,
-            clip: plan.clip, strategyOptions: plan.strategyOptions, chunkSize: plan.chunkSize,
+            clip: plan.clip, strategyOptions: plan.strategyOptions, chunkSize: plan.chunkSize, maxLength: plan.maxLength,
             labelPrior: plan.labelPriorMargin.map { LabelPrior(examples: data.labelExamples, margin: $0) })
     }
 

@@ -66,12 +66,15 @@ final class EvaluationRunner {
     /// Strategy id → options JSON; the others run with their defaults.
     let strategyOptions: [String: String]
     let chunkSize: Int
+    /// The length records were truncated to, which a forward-perturbation release is padded to.
+    let maxLength: Int
     /// Where every run's heads start; random when nil.
     let labelPrior: LabelPrior?
 
     init(backbone: any Backbone, catalog: StrategyCatalog, labels: [String: [String]], delta: Double, clip: Double,
-         strategyOptions: [String: String] = [:], chunkSize: Int, labelPrior: LabelPrior? = nil) {
+         strategyOptions: [String: String] = [:], chunkSize: Int, maxLength: Int, labelPrior: LabelPrior? = nil) {
         self.backbone = backbone
+        self.maxLength = maxLength
         self.catalog = catalog
         self.labels = labels
         self.delta = delta
@@ -109,7 +112,7 @@ final class EvaluationRunner {
                                     epochs: recipe.epochs, epsilon: recipe.epsilon, delta: delta, accountant: .prv)
         let calibrationSeconds = seconds(since: calibrationStart)
         let settings = TrainingSettings(learningRate: recipe.learningRate, clip: clip, seed: recipe.seed,
-                                        chunkSize: chunkSize, nonPrivate: recipe.nonPrivate)
+                                        chunkSize: chunkSize, nonPrivate: recipe.nonPrivate, maxLength: maxLength)
         let trainer = try Trainer(backbone: backbone, adapter: adapter, labels: labels, examples: training,
                                   plan: plan, settings: settings, labelPrior: labelPrior)
         var stepSeconds: [Double] = []

@@ -7,7 +7,7 @@ import Transformer
 /// DP-Forward (Du et al., 2023): privatize each sequence's hidden states in the forward
 /// pass instead of the gradients.
 ///
-/// At one block boundary every sequence's hidden matrix (its real tokens) is clipped to
+/// At one block boundary every sequence's hidden matrix, at the public max_len, is clipped to
 /// Frobenius norm C and gets Gaussian noise calibrated by the analytic Gaussian mechanism
 /// for (ε_f, δ) at sensitivity 2C: replacing one sequence by another moves the clipped
 /// matrix by at most 2C. The label is released by k-ary randomized response with ε_l;
@@ -15,7 +15,7 @@ import Transformer
 /// is why the noise stays on when the adapter is used for prediction.
 final class DPForwardStrategy: AdapterStrategy {
     let id = "dp-forward"
-    let version = "1.0.1"
+    let version = "1.1.0"
     let summary = "DP-Forward: analytic-Gaussian noise on each sequence's hidden states, labels by randomized response"
     let mechanismKind = MechanismKind.forwardPerturbation
     let options = [
@@ -103,29 +103,25 @@ final class ForwardPerturbationAdapter: Adapter, HiddenStateHook {
          "label_epsilon": .number(labelEpsilon)]
     }
 
-    /// Each sequence's real-token rows: clipped to Frobenius norm C, then N(0, σ²) per entry.
-    /// Padding rows stay zero (pooling never reads them). A sequence whose rows hold a NaN
-    /// or an infinity is released as noise alone: clipping it would give NaN, and a NaN
-    /// release is no longer private; the zero matrix is within the clip.
+    /// Each sequence's whole `(T, C)` matrix: clipped to Frobenius norm C, then N(0, σ²) on
+    /// every entry. Nothing here reads the mask: a padding row left at zero would tell the
+    /// record's length, and the trainer pads every sequence to the public max_len, every
+    /// position attended, so that the release's shape is the same for any record too. A
+    /// sequence whose rows hold a NaN or an infinity is released as noise alone: clipping it
+    /// would give NaN, and a NaN release is no longer private; the zero matrix is within the clip.
     func forward(hidden: UnsafeMutablePointer<Float>, mask: UnsafePointer<Float>, batch: Int, seqLen: Int, width: Int) {
+        let entries = seqLen * width
         var scales = [Float](repeating: 1, count: batch)
-        noiseScratch.withScratch(count: batch * seqLen * width) { buffer in
-            noise.fill(UnsafeMutableBufferPointer(start: buffer, count: batch * seqLen * width), standardDeviation: standardDeviation)
+        noiseScratch.withScratch(count: batch * entries) { buffer in
+            noise.fill(UnsafeMutableBufferPointer(start: buffer, count: batch * entries), standardDeviation: standardDeviation)
             for b in 0..<batch {
+                let matrix = hidden + b * entries, noise = buffer + b * entries
                 var squares: Double = 0
-                for t in 0..<seqLen where mask[b * seqLen + t] != 0 {
-                    let row = hidden + (b * seqLen + t) * width
-                    for c in 0..<width { squares += Double(row[c]) * Double(row[c]) }
-                }
+                for i in 0..<entries { squares += Double(matrix[i]) * Double(matrix[i]) }
                 let finite = squares.isFinite
                 let scale = finite ? Float(clip / max(squares.squareRoot(), clip)) : 0
                 scales[b] = scale
-                for t in 0..<seqLen {
-                    let offset = (b * seqLen + t) * width
-                    let row = hidden + offset
-                    let isReal = mask[b * seqLen + t] != 0
-                    for c in 0..<width { row[c] = isReal ? (finite ? row[c] * scale : 0) + buffer[offset + c] : 0 }
-                }
+                for i in 0..<entries { matrix[i] = (finite ? matrix[i] * scale : 0) + noise[i] }
             }
         }
         self.scales.value = scales

@@ -54,7 +54,9 @@ public final class AdapterPredictor {
             let encoder = ClassificationExampleEncoder(
                 tokenizer: try WordPieceTokenizer(tokenizerJSON: backboneDirectory.appendingPathComponent("tokenizer.json")),
                 labels: labels, maxLength: card.training.maxLength, instruction: use)
-            let classification = ClassificationObjective(backbone: backbone, tasks: encoder.tasks, labels: labels)
+            let classification = ClassificationObjective(
+                backbone: backbone, tasks: encoder.tasks, labels: labels,
+                releaseLength: strategy.mechanismKind == .forwardPerturbation ? card.training.maxLength : nil)
             (objective, reader, tasks, kind) = (classification, .labels(classification, encoder), encoder.tasks, .classify)
         case Manifest.Objective.generate.rawValue:
             guard let model = backbone as? LlamaModel else {

@@ -10,25 +10,33 @@ import Transformer
 final class ClassificationObjective: TrainingObjective {
     let backbone: any Backbone
     let head: ClassificationHead
+    /// Set when a forward-perturbation adapter is attached: every sequence then runs padded
+    /// to this public length, every position attended and pooled. The adapter releases the
+    /// whole matrix, and what follows the release (the blocks above it, the pooling, the
+    /// head) must read only the release: a record's real length, in the padding mask, would
+    /// reach them otherwise, and so would the shape of a matrix padded to the chunk's longest.
+    let releaseLength: Int?
     let scoresOnReplicas = true
     private var pooled: [Float] = []
     private var pooledGradient: [Float] = []
     private var hiddenGradient: [Float] = []
 
-    init(backbone: any Backbone, tasks: [String], labels: [String: [String]]) {
+    init(backbone: any Backbone, tasks: [String], labels: [String: [String]], releaseLength: Int? = nil) {
         self.backbone = backbone
         head = ClassificationHead(tasks: tasks, labels: labels, width: backbone.hiddenSize)
+        self.releaseLength = releaseLength
     }
 
-    private init(backbone: any Backbone, head: ClassificationHead) {
+    private init(backbone: any Backbone, head: ClassificationHead, releaseLength: Int?) {
         self.backbone = backbone
         self.head = head
+        self.releaseLength = releaseLength
     }
 
     /// Shares the head, whose parameters are declared once and only read during a step.
     func replica() throws -> (any TrainingObjective)? {
         guard let replicable = backbone as? any ReplicableBackbone else { return nil }
-        return ClassificationObjective(backbone: try replicable.replica(), head: head)
+        return ClassificationObjective(backbone: try replicable.replica(), head: head, releaseLength: releaseLength)
     }
 
     func declareParameters(in parameters: TrainableParameters) {
@@ -44,7 +52,7 @@ final class ClassificationObjective: TrainingObjective {
 
     /// The pooled representations `(B, C)` of `examples`, through every attached hook.
     func pooledFeatures(_ examples: ArraySlice<TrainingExample>) -> [Float] {
-        let batch = PaddedBatch(examples)
+        let batch = PaddedBatch(examples, releaseLength: releaseLength)
         let C = backbone.hiddenSize
         let hidden = backbone.forward(inputIDs: batch.ids, tokenTypeIDs: batch.tokenTypeIDs, attentionMask: batch.mask,
                                       batch: batch.count, seqLen: batch.length)
@@ -76,7 +84,7 @@ final class ClassificationObjective: TrainingObjective {
     }
 
     func lossAndBackward(_ examples: ArraySlice<TrainingExample>, parameters: TrainableParameters) -> [Float] {
-        let batch = PaddedBatch(examples)
+        let batch = PaddedBatch(examples, releaseLength: releaseLength)
         let C = backbone.hiddenSize, B = batch.count, T = batch.length
         pooled = pooledFeatures(examples)
         if pooledGradient.count < B * C { pooledGradient = [Float](repeating: 0, count: B * C) }
@@ -152,7 +160,8 @@ final class ClassificationObjective: TrainingObjective {
     }
 }
 
-/// Examples right-padded to the longest of them.
+/// Examples right-padded to the longest of them, or to a public release length with every
+/// position attended (``ClassificationObjective/releaseLength``).
 struct PaddedBatch {
     let count: Int
     let length: Int
@@ -160,12 +169,15 @@ struct PaddedBatch {
     let tokenTypeIDs: [Int32]
     let mask: [Int32]
 
-    init(_ examples: ArraySlice<TrainingExample>) {
+    /// - Precondition: no example is longer than `releaseLength`.
+    init(_ examples: ArraySlice<TrainingExample>, releaseLength: Int? = nil) {
         count = examples.count
-        length = max(1, examples.map(\.ids.count).max() ?? 1)
+        let longest = examples.map(\.ids.count).max() ?? 1
+        precondition(longest <= releaseLength ?? longest, "an example of \(longest) tokens exceeds the release length \(releaseLength ?? 0)")
+        length = max(1, releaseLength ?? longest)
         var ids = [Int32](repeating: 0, count: count * length)
         var types = [Int32](repeating: 0, count: count * length)
-        var mask = [Int32](repeating: 0, count: count * length)
+        var mask = [Int32](repeating: releaseLength == nil ? 0 : 1, count: count * length)
         for (b, example) in examples.enumerated() {
             for (t, id) in example.ids.enumerated() {
                 ids[b * length + t] = id

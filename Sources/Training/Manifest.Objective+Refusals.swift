@@ -33,3 +33,16 @@ extension Manifest.Objective {
         return "strategy \(id) privatizes hidden states for a classification head; objective generate trains no head, refusing"
     }
 }
+
+extension Manifest.PrivacyUnit {
+    /// Why a strategy of `mechanism` cannot protect this unit; nil when it can: forward
+    /// perturbation releases every record once, so a unit of m records loses m releases, and
+    /// m is the data owner's private count, which no charge can be computed from.
+    ///
+    /// Asked at intake, by the worker and by the trainer, which names no strategy (`id` nil).
+    public func refusal(strategy id: String?, mechanism: MechanismKind) -> String? {
+        guard self == .unit, mechanism != .gradientPerturbation else { return nil }
+        let strategy = id.map { "strategy \($0)" } ?? "a forward-perturbation strategy"
+        return "\(strategy) releases each record's representation and label once, so a unit of several records would lose one release per record; privacy.unit \"unit\" needs a DP-SGD strategy, refusing"
+    }
+}

@@ -37,9 +37,14 @@ public struct TrainingSettings: Sendable, Hashable {
     /// What neighbouring datasets differ by (the manifest's `privacy.unit`): under `unit`
     /// one unit's gradient may reach every task's segments (``NoiseTarget/reaches``).
     public var privacyUnit: Manifest.PrivacyUnit
+    /// The length records were truncated to (the manifest's `max_len`, public). A
+    /// forward-perturbation adapter needs it: its releases are padded to this length, so
+    /// that their shape does not tell a record's length.
+    public var maxLength: Int?
 
     public init(learningRate: Float, clip: Double, seed: UInt64, chunkSize: Int = defaultChunkSize,
-                insecureReproducibleSeed: UInt64? = nil, nonPrivate: Bool = false, privacyUnit: Manifest.PrivacyUnit = .record) {
+                insecureReproducibleSeed: UInt64? = nil, nonPrivate: Bool = false, privacyUnit: Manifest.PrivacyUnit = .record,
+                maxLength: Int? = nil) {
         self.learningRate = learningRate
         self.clip = clip
         self.seed = seed
@@ -47,6 +52,7 @@ public struct TrainingSettings: Sendable, Hashable {
         self.insecureReproducibleSeed = insecureReproducibleSeed
         self.nonPrivate = nonPrivate
         self.privacyUnit = privacyUnit
+        self.maxLength = maxLength
     }
 }
 
@@ -93,9 +99,22 @@ public final class Trainer {
     /// - Parameters:
     ///   - examples: the training split; each example's `unit` indexes the plan's population.
     ///   - labelPrior: where the heads start; random (the public seed) when nil.
+    /// - Throws: ``TrainingError`` `.invalidConfiguration` for a forward-perturbation adapter
+    ///   without `settings.maxLength` or with an example longer than it.
     public convenience init(backbone: any Backbone, adapter: any Adapter, labels: [String: [String]], examples: [TrainingExample],
                             plan: TrainingPlan, settings: TrainingSettings, labelPrior: LabelPrior? = nil) throws {
-        let objective = ClassificationObjective(backbone: backbone, tasks: labels.keys.sorted(), labels: labels)
+        var releaseLength: Int?
+        if case .forwardPerturbation = adapter.mechanism {
+            guard let maxLength = settings.maxLength else {
+                throw TrainingError(.invalidConfiguration, "a forward-perturbation adapter releases sequences padded to the public max_len; the settings give none")
+            }
+            if let longest = examples.map(\.ids.count).max(), longest > maxLength {
+                throw TrainingError(.invalidConfiguration, "an example of \(longest) tokens exceeds max_len \(maxLength), which a forward-perturbation release is padded to")
+            }
+            releaseLength = maxLength
+        }
+        let objective = ClassificationObjective(backbone: backbone, tasks: labels.keys.sorted(), labels: labels,
+                                                releaseLength: releaseLength)
         try self.init(objective: objective, adapter: adapter, examples: examples, plan: plan, settings: settings)
         if let labelPrior { try objective.start(from: labelPrior, parameters: parameters) }
     }
@@ -118,9 +137,14 @@ public final class Trainer {
 
     init(objective: any TrainingObjective, adapter: any Adapter, examples: [TrainingExample],
          plan: TrainingPlan, settings: TrainingSettings) throws {
-        if case .forwardPerturbation = adapter.mechanism, !(objective is ClassificationObjective) {
-            throw TrainingError(.invalidConfiguration,
-                                "a forward-perturbation strategy (dp-forward) releases pooled representations for a classification head; objective generate has no such head and would train on unreleased hidden states, refusing")
+        if case .forwardPerturbation = adapter.mechanism {
+            guard objective is ClassificationObjective else {
+                throw TrainingError(.invalidConfiguration,
+                                    "a forward-perturbation strategy (dp-forward) releases pooled representations for a classification head; objective generate has no such head and would train on unreleased hidden states, refusing")
+            }
+            if let refusal = settings.privacyUnit.refusal(strategy: nil, mechanism: .forwardPerturbation) {
+                throw TrainingError(.invalidConfiguration, refusal)
+            }
         }
         self.plan = plan
         self.settings = settings
@@ -395,8 +419,9 @@ public final class Trainer {
             }
             return parts.count == 1 ? parts[0] : .composed(parts)
         case .forwardPerturbation(let featureEvent, let labelEpsilon):
-            let k = (objective as? ClassificationObjective)?.head.labelCounts.min() ?? 2
-            return .composed([featureEvent, .randomizedResponse(k: k, epsilon: labelEpsilon)])
+            return ForwardPerturbationBudget.event(
+                featureEvent: featureEvent, labelEpsilon: labelEpsilon,
+                labelCounts: (objective as? ClassificationObjective)?.head.labelCounts ?? [])
         }
     }
 

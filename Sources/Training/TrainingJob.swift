@@ -56,13 +56,15 @@ public struct TrainingJob {
 
     /// Reads, splits and encodes the data, opens the backbone and makes the adapter and trainer.
     ///
-    /// - Throws: ``TrainingError`` `.planMismatch` for a plan other than ``chargedPlan``;
+    /// - Throws: ``TrainingError`` `.planMismatch` for a plan other than ``chargedPlan``, or a
+    ///   forward-perturbation release other than the one it priced;
     ///   `.invalidConfiguration` for a backbone of another family
     ///   than the objective trains (``Manifest/Objective/refusal(backbone:family:)``) or
     ///   `generate` with a strategy that privatizes in the forward pass; the strategy's
     ///   ``AdapterError`` (e.g. bitfit on Llama, which has no biases).
     public func prepare() throws -> Prepared {
-        if let refusal = manifest.objective.refusal(strategy: strategy.id, mechanism: strategy.mechanismKind) {
+        if let refusal = manifest.objective.refusal(strategy: strategy.id, mechanism: strategy.mechanismKind)
+            ?? manifest.privacy.unit.refusal(strategy: strategy.id, mechanism: strategy.mechanismKind) {
             throw TrainingError(.invalidConfiguration, refusal)
         }
         let dataset = try TrainingDataset.read(path: datasetPath, privacyUnit: manifest.privacy.unit)
@@ -124,13 +126,21 @@ public struct TrainingJob {
         let settings = TrainingSettings(
             learningRate: Float(manifest.train.lr), clip: manifest.train.clip, seed: manifest.train.seed,
             chunkSize: chunkSize, insecureReproducibleSeed: manifest.insecureReproducibleNoise ? manifest.train.seed : nil,
-            privacyUnit: manifest.privacy.unit)
+            privacyUnit: manifest.privacy.unit, maxLength: maxLength)
         let trainer = if let generation {
             try Trainer(languageModel: generation.model, tokenizer: generation.encoder.tokenizer, tasks: tasks,
                         adapter: adapter, examples: training, plan: plan, settings: settings)
         } else {
             try Trainer(backbone: backbone, adapter: adapter, labels: manifest.labels, examples: training,
                         plan: plan, settings: settings, labelPrior: labelPrior)
+        }
+        if let share = chargedPlan?.labelShare, case .forwardPerturbation = adapter.mechanism {
+            // Intake priced the release from the manifest alone; the plugin calibrates its own noise.
+            let charged = try ForwardPerturbationBudget(epsilon: manifest.privacy.epsilon, delta: manifest.privacy.delta,
+                                                        labelShare: share).event(labelCounts: manifest.labels.values.map(\.count))
+            if trainer.spentEvent != charged {
+                throw TrainingError(.planMismatch, "strategy \(strategy.id) \(strategy.version) would release \(trainer.spentEvent.stableJSON) per record; its ledger charge paid for \(charged.stableJSON). Refusing to train")
+            }
         }
         return Prepared(trainer: trainer, adapter: adapter, options: options, heldOut: heldOut,
                         populationSize: split.training.count, maxLength: maxLength)

@@ -52,11 +52,53 @@ import Transformer
                                                    spoolName: "\(job).jsonl", heldOutFraction: 0.1, jobID: job)
             try policy.admit(account: "acme", manifest: manifest, dataset: dataset)
             let charged = try #require(try ledger.charges(account: "acme").first { $0.jobID == job })
-            let expected = try ForwardPerturbationBudget(epsilon: 2, delta: 1e-5, labelShare: share).event(labelCount: 2)
+            let expected = try ForwardPerturbationBudget(epsilon: 2, delta: 1e-5, labelShare: share).event(labelCounts: [2])
             #expect(charged.event == expected)
             // The job record keeps the share, so the worker can refuse a build that splits ε otherwise.
             #expect(policy.admitted?.labelShare == share)
         }
+    }
+
+    /// A one-label task's randomized response releases nothing, so it must not set the
+    /// price: with tasks of one and of two labels, the charge is the binary response's.
+    @Test func aOneLabelTaskDoesNotMakeTheLabelReleaseFree() throws {
+        let world = try DaemonWorld()
+        let (ledger, defaults) = (world.ledger, Self.defaults(world))
+        let text = DaemonFixture.manifest(account: "acme", strategy: "dp-forward").replacingOccurrences(
+            of: #""labels": {"sentiment": ["negative", "positive"]}"#,
+            with: #""labels": {"only": ["yes"], "sentiment": ["negative", "positive"]}"#)
+        let manifest = try Manifest.parse(Data(text.utf8), defaults: defaults)
+        #expect(manifest.labels["only"] == ["yes"])
+        let dataset = DatasetSummary(sha256: String(repeating: "a1", count: 32), byteCount: 1_000, recordCount: 200,
+                                     unitCount: 0, taskCounts: ["only": 100, "sentiment": 100], privacyUnitCount: 200)
+        let policy = try LedgerAdmissionPolicy(
+            backbones: ["tiny"], strategies: StrategyCatalog(ids: ["dp-forward"], forwardLabelShares: ["dp-forward": 0.25]),
+            ledger: ledger, spoolName: "two-tasks.jsonl", heldOutFraction: 0.1, jobID: "job-k")
+        try policy.admit(account: "acme", manifest: manifest, dataset: dataset)
+        let charged = try #require(try ledger.charges(account: "acme").first { $0.jobID == "job-k" })
+        let budget = try ForwardPerturbationBudget(epsilon: 2, delta: 1e-5, labelShare: 0.25)
+        #expect(charged.event == .composed([.gaussian(noiseMultiplier: try budget.featureNoiseMultiplier()),
+                                            .randomizedResponse(k: 2, epsilon: 0.5)]))
+    }
+
+    /// Under `privacy.unit` `unit` a forward-perturbation strategy would release every
+    /// record of a unit, which one record's charge does not cover: refused before the ledger.
+    @Test func forwardPerturbationUnderUnitPrivacyIsRefusedWithoutACharge() throws {
+        let world = try DaemonWorld()
+        let (ledger, defaults) = (world.ledger, Self.defaults(world))
+        let text = DaemonFixture.manifest(account: "acme", strategy: "dp-forward").replacingOccurrences(
+            of: #""accountant": "rdp"}"#, with: #""accountant": "rdp", "unit": "unit"}"#)
+        let manifest = try Manifest.parse(Data(text.utf8), defaults: defaults)
+        #expect(manifest.privacy.unit == .unit)
+        let dataset = DatasetSummary(sha256: String(repeating: "a2", count: 32), byteCount: 1_000, recordCount: 200,
+                                     unitCount: 40, taskCounts: ["sentiment": 200], privacyUnitCount: 40)
+        let policy = try LedgerAdmissionPolicy(
+            backbones: ["tiny"], strategies: StrategyCatalog(ids: ["dp-forward"], forwardLabelShares: ["dp-forward": 0.25]),
+            ledger: ledger, spoolName: "users.jsonl", heldOutFraction: 0.1, jobID: "job-u")
+        let refused = #expect(throws: IntakeError.self) { try policy.admit(account: "acme", manifest: manifest, dataset: dataset) }
+        #expect(refused?.code == .invalidManifest)
+        #expect(refused?.message.contains("privacy.unit") == true)
+        #expect(try ledger.charges(account: "acme").isEmpty)
     }
 
     /// A forward-perturbation strategy with objective `generate` is refused before the

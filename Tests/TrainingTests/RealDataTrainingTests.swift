@@ -25,7 +25,8 @@ struct RealDataTrainingTests {
 
     static func trainer(strategy product: String, labels: [String: [String]], training: [TrainingExample],
                         epsilon: Double, epochs: Int, learningRate: Float, nonPrivate: Bool = false,
-                        reproducibleSeed: UInt64? = nil, options: String = "", labelPrior: LabelPrior? = nil) throws -> Trainer {
+                        reproducibleSeed: UInt64? = nil, options: String = "", labelPrior: LabelPrior? = nil,
+                        maxLength: Int? = nil) throws -> Trainer {
         let strategy = try strategy(product)
         let backbone = try MiniLMFixture.backbone()
         let configuration = AdapterConfiguration(
@@ -36,7 +37,8 @@ struct RealDataTrainingTests {
         return try Trainer(backbone: backbone, adapter: strategy.makeAdapter(backbone: backbone, configuration: configuration),
                            labels: labels, examples: training, plan: plan,
                            settings: TrainingSettings(learningRate: learningRate, clip: 1, seed: 7,
-                                                              insecureReproducibleSeed: reproducibleSeed, nonPrivate: nonPrivate),
+                                                      insecureReproducibleSeed: reproducibleSeed, nonPrivate: nonPrivate,
+                                                      maxLength: maxLength),
                            labelPrior: labelPrior)
     }
 
@@ -92,7 +94,7 @@ struct RealDataTrainingTests {
             training += try Self.examples(task: task, file: "train", count: 40, encoder: encoder, offset: training.count)
         }
         let trainer = try Self.trainer(strategy: strategy, labels: labels, training: training, epsilon: 8, epochs: 1,
-                                       learningRate: 5e-3)
+                                       learningRate: 5e-3, maxLength: 48)
         let before = Array(trainer.parameters.flatValues)
         try trainer.run()
         #expect(Array(trainer.parameters.flatValues) != before)

@@ -60,15 +60,25 @@ final class HeadOnlyStrategy: AdapterStrategy {
     let version: String
     let summary = "test strategy: trains the classification head only"
     let options: [StrategyOption]
+    /// What its adapters report: a forward-perturbation one stands for a plugin that
+    /// calibrates its own release.
+    let mechanism: PrivacyMechanism
 
     /// Another `version` with more `options` stands for a later release of the plugin.
-    init(version: String = "0.0.1", options: [StrategyOption] = []) {
+    init(version: String = "0.0.1", options: [StrategyOption] = [], mechanism: PrivacyMechanism = .gradientPerturbation) {
         self.version = version
         self.options = options
+        self.mechanism = mechanism
+    }
+
+    var mechanismKind: MechanismKind {
+        if case .forwardPerturbation = mechanism { .forwardPerturbation } else { .gradientPerturbation }
     }
 
     func makeAdapter(backbone: any Backbone, configuration: AdapterConfiguration) throws -> any Adapter {
-        ScriptedAdapter()
+        let adapter = ScriptedAdapter()
+        adapter.mechanism = mechanism
+        return adapter
     }
 }
 

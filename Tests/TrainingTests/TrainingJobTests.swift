@@ -126,6 +126,68 @@ struct TrainingJobTests {
         _ = try job.prepare()
     }
 
+    /// The charge is priced at intake from the manifest; a build that calibrates its own
+    /// release otherwise (here a label ε of 1 where the charge paid for 0.25 of ε 1) is
+    /// refused before anything is released.
+    @Test func aForwardPerturbationReleaseOtherThanTheChargedOneIsRefused() throws {
+        let directory = try TemporaryDirectory()
+        var job = try job(directory, manifest: #""privacy": {"epsilon": 1, "delta": 1e-5}"#)
+        let budget = try ForwardPerturbationBudget(epsilon: 1, delta: 1e-5, labelShare: 0.25)
+        let feature = DpEvent.gaussian(noiseMultiplier: try budget.featureNoiseMultiplier())
+        let share = [StrategyOption(name: ForwardPerturbationBudget.labelShareOption, kind: .number, defaultJSON: "0.25",
+                                    help: "the label's share of ε")]
+        job.strategy = HeadOnlyStrategy(options: share, mechanism: .forwardPerturbation(featureEvent: feature, labelEpsilon: 0.25))
+        let plan = try job.prepare().trainer.plan
+        job.chargedPlan = ChargedPlan(plan, labelShare: 0.25)
+        _ = try job.prepare()
+        job.strategy = HeadOnlyStrategy(options: share, mechanism: .forwardPerturbation(featureEvent: feature, labelEpsilon: 1))
+        let error = try #require(throws: TrainingError.self) { try job.prepare() }
+        #expect(error.code == .planMismatch)
+        #expect(error.message.contains("its ledger charge paid for"), "\(error.message)")
+    }
+
+    /// A unit of several records would lose one forward-perturbation release per record.
+    @Test func aForwardPerturbationJobRefusesUnitLevelPrivacy() throws {
+        let directory = try TemporaryDirectory()
+        var job = try job(directory, manifest: #""privacy": {"unit": "unit"}"#)
+        job.strategy = try RealDataTrainingTests.strategy("DPForward")
+        let error = try #require(throws: TrainingError.self) { try job.prepare() }
+        #expect(error.code == .invalidConfiguration)
+        #expect(error.message.contains("strategy dp-forward") && error.message.contains("privacy.unit"), "\(error.message)")
+    }
+
+    /// What DP-Forward releases must not tell a record's length. Every draw of a record's
+    /// pooled release differs from another only by noise (the backbone is deterministic),
+    /// so the spread of a short record's pooled coordinates and a long one's must be the
+    /// same; when the release was pooled over the real tokens alone, the short one's noise
+    /// was √(long/short) times wider (here at least √2).
+    @Test func aForwardPerturbationReleaseDoesNotTellTheRecordsLength() throws {
+        let directory = try TemporaryDirectory()
+        var job = try job(directory, manifest: #""privacy": {"epsilon": 1, "delta": 1e-5}, "train": {"max_len": 96}"#)
+        job.strategy = try RealDataTrainingTests.strategy("DPForward")
+        let prepared = try job.prepare()
+        let objective = try #require(prepared.trainer.objective as? ClassificationObjective)
+        #expect(objective.releaseLength == 96)
+        let byLength = prepared.heldOut.sorted { $0.ids.count < $1.ids.count }
+        let (short, long) = (try #require(byLength.first), try #require(byLength.last))
+        #expect(long.ids.count >= 2 * short.ids.count, "lengths \(short.ids.count) and \(long.ids.count)")
+        let C = objective.backbone.hiddenSize, draws = 24
+        var releases: [[Float]] = []
+        for _ in 0..<draws { releases.append(objective.pooledFeatures(ofAll: [short, long], chunkSize: 2)) }
+        func spread(_ example: Int) -> Double {
+            var squares = 0.0
+            for c in 0..<C {
+                let values = releases.map { Double($0[example * C + c]) }
+                let mean = values.reduce(0, +) / Double(draws)
+                squares += values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(draws - 1)
+            }
+            return (squares / Double(C)).squareRoot()
+        }
+        // 24 draws × 384 coordinates: each spread is within a few percent of the true one.
+        let ratio = spread(0) / spread(1)
+        #expect(abs(ratio - 1) < 0.05, "short/long spread \(ratio)")
+    }
+
     @Test func predictionRefusesOptionsACardDoesNotRecord() throws {
         let directory = try TemporaryDirectory()
         let job = try job(directory, manifest: #""train": {"epochs": 1, "expected_batch": 16, "lr": 0.01}"#)

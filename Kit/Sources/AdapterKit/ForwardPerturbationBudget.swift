@@ -38,10 +38,28 @@ public struct ForwardPerturbationBudget: Sendable, Hashable {
         try AnalyticGaussian.standardDeviation(epsilon: featureEpsilon, delta: delta, sensitivity: 1)
     }
 
-    /// The per-record event: the Gaussian release of the representation, then the label
-    /// by `labelCount`-ary randomized response.
-    public func event(labelCount: Int) throws -> DpEvent {
-        .composed([.gaussian(noiseMultiplier: try featureNoiseMultiplier()),
-                   .randomizedResponse(k: labelCount, epsilon: labelEpsilon)])
+    /// The per-record event of a job whose tasks have `labelCounts` labels: the Gaussian
+    /// release of the representation, then the label by randomized response, priced at
+    /// ``pricedLabelCount(_:)``.
+    public func event(labelCounts: some Sequence<Int>) throws -> DpEvent {
+        Self.event(featureEvent: .gaussian(noiseMultiplier: try featureNoiseMultiplier()),
+                   labelEpsilon: labelEpsilon, labelCounts: labelCounts)
+    }
+
+    /// The per-record event of a representation released as `featureEvent` and a label by
+    /// randomized response at `labelEpsilon`, among the labels of a task of `labelCounts`.
+    public static func event(featureEvent: DpEvent, labelEpsilon: Double, labelCounts: some Sequence<Int>) -> DpEvent {
+        .composed([featureEvent, .randomizedResponse(k: pricedLabelCount(labelCounts), epsilon: labelEpsilon)])
+    }
+
+    /// The label count that prices one record's randomized response when its task may have
+    /// any of `labelCounts` labels: the fewest of at least two, because k-ary randomized
+    /// response at one ε loses more the fewer labels it chooses among. A one-label task
+    /// releases nothing, so it must not set the price (its k = 1 would cost nothing while
+    /// another task's labels are released); 1 when every task has one label, 2 for none.
+    public static func pricedLabelCount(_ labelCounts: some Sequence<Int>) -> Int {
+        let counts = Array(labelCounts)
+        if counts.isEmpty { return 2 }
+        return counts.filter { $0 >= 2 }.min() ?? 1
     }
 }

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import Foundation
 
 /// A description of a differentially private mechanism, as a tree, that accountants consume.
 ///
@@ -44,6 +45,14 @@ extension DpEvent {
         precondition(count >= 0, "count must be non-negative; found \(count)")
         if count == 0 { return .noOp }
         return count == 1 ? self : .selfComposed(event: self, count: count)
+    }
+
+    /// The event's JSON with sorted keys: how the ledger and messages name it.
+    public var stableJSON: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        guard let data = try? encoder.encode(self) else { return "\(self)" }
+        return String(decoding: data, as: UTF8.self)
     }
 }
 

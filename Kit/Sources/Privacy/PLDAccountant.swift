@@ -103,7 +103,7 @@ public struct PLDAccountant: PrivacyAccountant {
                 if let index = groups.firstIndex(where: { $0.mechanism == mechanism }) {
                     let (total, overflow) = groups[index].count.addingReportingOverflow(runs)
                     guard !overflow else {
-                        throw PrivacyError(.invalidArgument, "composition count overflows Int for \(Self.name(event))")
+                        throw PrivacyError(.invalidArgument, "composition count overflows Int for \(event.stableJSON)")
                     }
                     groups[index].count = total
                 } else {
@@ -195,16 +195,16 @@ public struct PLDAccountant: PrivacyAccountant {
             apply(sigma == 0 ? .nonPrivate : .gaussian(sigma: sigma, count: count))
         case .poissonSampled(let q, let inner):
             guard q >= 0 && q <= 1 else {
-                throw PrivacyError(.invalidArgument, "sampling probability must be in [0, 1]; found \(q) in \(Self.name(event))")
+                throw PrivacyError(.invalidArgument, "sampling probability must be in [0, 1]; found \(q) in \(event.stableJSON)")
             }
             guard case .gaussian(let sigma) = inner else {
                 throw PrivacyError(.unsupportedEvent,
-                                   "PLD accountant prices Poisson sampling of a Gaussian only; found \(Self.name(inner))")
+                                   "PLD accountant prices Poisson sampling of a Gaussian only; found \(inner.stableJSON)")
             }
             try Self.validate(sigma: sigma, in: inner)
             if q < 1 && neighboringRelation == .replaceOne {
                 throw PrivacyError(.unsupportedEvent,
-                                   "PLD accountant prices Poisson sampling under add-or-remove adjacency only; found \(Self.name(event)) under replace-one")
+                                   "PLD accountant prices Poisson sampling under add-or-remove adjacency only; found \(event.stableJSON) under replace-one")
             }
             if count == 0 || q == 0 || sigma == .infinity { return }
             if sigma == 0 {
@@ -224,7 +224,7 @@ public struct PLDAccountant: PrivacyAccountant {
         case .randomizedResponse(let k, let epsilon):
             guard neighboringRelation == .replaceOne else {
                 throw PrivacyError(.unsupportedEvent,
-                                   "randomized response is defined under replace-one adjacency; found \(Self.name(event)) in an add-or-remove-one accountant")
+                                   "randomized response is defined under replace-one adjacency; found \(event.stableJSON) in an add-or-remove-one accountant")
             }
             guard k >= 1, epsilon >= 0 else {
                 throw PrivacyError(.invalidArgument, "randomized response needs k ≥ 1 and ε ≥ 0; found k = \(k), ε = \(epsilon)")
@@ -232,21 +232,13 @@ public struct PLDAccountant: PrivacyAccountant {
             if count == 0 || k == 1 { return }
             apply(epsilon == .infinity ? .nonPrivate : .grouped(.randomizedResponse(k: k, epsilon: epsilon), count: count))
         case .unsupported(let reason):
-            throw PrivacyError(.unsupportedEvent, "PLD accountant cannot price \(Self.name(event)) (\(reason))")
+            throw PrivacyError(.unsupportedEvent, "PLD accountant cannot price \(event.stableJSON) (\(reason))")
         }
     }
 
     private static func validate(sigma: Double, in event: DpEvent) throws {
         guard sigma >= 0 else {
-            throw PrivacyError(.invalidArgument, "noise multiplier must be ≥ 0; found \(sigma) in \(name(event))")
+            throw PrivacyError(.invalidArgument, "noise multiplier must be ≥ 0; found \(sigma) in \(event.stableJSON)")
         }
-    }
-
-    /// The event's stable JSON form, which is how the ledger and messages name it.
-    private static func name(_ event: DpEvent) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        guard let data = try? encoder.encode(event) else { return "\(event)" }
-        return String(decoding: data, as: UTF8.self)
     }
 }

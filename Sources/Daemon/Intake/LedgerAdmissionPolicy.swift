@@ -85,10 +85,9 @@ final class LedgerAdmissionPolicy: IntakePolicy {
     /// forward-perturbation release per record, priced exactly as the plugin will run it.
     private func event(of manifest: Manifest, plan: TrainingPlan, labelShare share: Double?) throws(IntakeError) -> DpEvent {
         guard let share else { return plan.event }
-        let labelCount = manifest.labels.values.map(\.count).min() ?? 2
         do {
             return try ForwardPerturbationBudget(epsilon: manifest.privacy.epsilon, delta: manifest.privacy.delta,
-                                                 labelShare: share).event(labelCount: labelCount)
+                                                 labelShare: share).event(labelCounts: manifest.labels.values.map(\.count))
         } catch {
             throw IntakeError(.invalidManifest, "the job cannot be priced: \(error)")
         }
@@ -100,7 +99,8 @@ final class LedgerAdmissionPolicy: IntakePolicy {
     func admit(account: String, manifest: Manifest, dataset: DatasetSummary) throws(IntakeError) {
         // The worker would refuse these too, but only after admission, with the charge standing.
         let mechanism: MechanismKind = forwardLabelShares[manifest.strategy] == nil ? .gradientPerturbation : .forwardPerturbation
-        if let refusal = manifest.objective.refusal(strategy: manifest.strategy, mechanism: mechanism) {
+        if let refusal = manifest.objective.refusal(strategy: manifest.strategy, mechanism: mechanism)
+            ?? manifest.privacy.unit.refusal(strategy: manifest.strategy, mechanism: mechanism) {
             throw IntakeError(.invalidManifest, refusal)
         }
         if let family = backboneFamilies[manifest.backbone],

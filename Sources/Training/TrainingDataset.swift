@@ -9,6 +9,8 @@ public struct TrainingDataset: Sendable {
     /// per-record privacy every record is its own unit.
     public let unitOfRecord: [Int]
     public let unitCount: Int
+    /// The SHA-256 of the file's bytes, as the validator computes it; nil for records not read from a file.
+    public private(set) var sha256: String?
 
     public init(records: [DatasetRecord], privacyUnit: Manifest.PrivacyUnit) throws(TrainingError) {
         var units: [String: Int] = [:]
@@ -31,7 +33,8 @@ public struct TrainingDataset: Sendable {
         self.unitCount = privacyUnit == .record ? records.count : units.count
     }
 
-    /// Reads a JSON Lines file with the validator's line rules (``LineReader/Line/recordBytes``).
+    /// Reads a JSON Lines file with the validator's line rules (``LineReader/Line/recordBytes``)
+    /// and hashes it as the validator does.
     public static func read(path: String, privacyUnit: Manifest.PrivacyUnit) throws -> TrainingDataset {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
@@ -44,7 +47,9 @@ public struct TrainingDataset: Sendable {
             guard let bytes = line.recordBytes else { continue }
             records.append(try DatasetRecord.parse(Data(bytes), lineNumber: line.number))
         }
-        return try TrainingDataset(records: records, privacyUnit: privacyUnit)
+        var dataset = try TrainingDataset(records: records, privacyUnit: privacyUnit)
+        dataset.sha256 = reader.sha256
+        return dataset
     }
 
     /// The records of some units, with those units renumbered `0..<units.count`.

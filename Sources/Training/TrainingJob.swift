@@ -23,6 +23,8 @@ public struct TrainingJob {
     public var ledgerCharge: String?
     /// The plan that charge paid for; ``prepare()`` refuses to train any other.
     public var chargedPlan: ChargedPlan?
+    /// The SHA-256 of the dataset as validated and admitted; ``prepare()`` refuses other bytes.
+    public var admittedDatasetSHA256: String?
     public var chunkSize: Int = 32
     /// Where to keep the checkpoint; a matching one found there is resumed from.
     public var checkpointURL: URL?
@@ -56,8 +58,9 @@ public struct TrainingJob {
 
     /// Reads, splits and encodes the data, opens the backbone and makes the adapter and trainer.
     ///
-    /// - Throws: ``TrainingError`` `.planMismatch` for a plan other than ``chargedPlan``, or a
-    ///   forward-perturbation release other than the one it priced;
+    /// - Throws: ``TrainingError`` `.planMismatch` for a plan other than ``chargedPlan``, a
+    ///   forward-perturbation release other than the one it priced, or a dataset other than
+    ///   the one admitted (``admittedDatasetSHA256``);
     ///   `.invalidConfiguration` for a backbone of another family
     ///   than the objective trains (``Manifest/Objective/refusal(backbone:family:)``) or
     ///   `generate` with a strategy that privatizes in the forward pass; the strategy's
@@ -68,6 +71,9 @@ public struct TrainingJob {
             throw TrainingError(.invalidConfiguration, refusal)
         }
         let dataset = try TrainingDataset.read(path: datasetPath, privacyUnit: manifest.privacy.unit)
+        if let admitted = admittedDatasetSHA256, dataset.sha256 != admitted {
+            throw TrainingError(.planMismatch, "\(datasetPath) has SHA-256 \(dataset.sha256 ?? "none"); the ledger admitted \(admitted). The file changed after it was validated (replaced or still being written?); refusing to train data that was not validated")
+        }
         let split = HeldOutSplit(memberCount: dataset.unitCount, heldOutFraction: heldOutFraction, seed: manifest.train.seed)
         if let refusal = manifest.objective.refusal(backbone: manifest.backbone,
                                                     family: try backboneFamily(directory: backboneDirectory)) {

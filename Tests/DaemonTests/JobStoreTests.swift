@@ -4,6 +4,7 @@ import Control
 import Foundation
 import Records
 import Testing
+import TestSupport
 
 @Suite struct JobStoreTests {
     /// Jobs admitted within one second share their recorded creation time; the queue a
@@ -48,7 +49,7 @@ import Testing
     }
 
     /// A queued job's record holds the manifest as admitted, which reads back to the one
-    /// intake parsed, and the held-out fraction; a record written before they were kept
+    /// intake parsed, the held-out fraction and the dataset's hash; a record written before they were kept
     /// still loads, without them (its worker then reads the spool's manifest).
     @Test func theRecordKeepsTheAdmittedManifestAndOlderRecordsStillLoad() async throws {
         let world = try DaemonWorld()
@@ -62,13 +63,16 @@ import Testing
         let expected = try Manifest.parse(Data(DaemonFixture.manifest(account: "acme").utf8), defaults: defaults)
         #expect(try Manifest.parse(Data(admitted.utf8), defaults: ManifestDefaults()) == expected)
         #expect(record.heldOutFraction == world.fixture.config.heldOutFraction)
+        let accepted = world.fixture.config.paths.spool.appendingPathComponent("accepted/\(job.dataset)")
+        let reference = try ReferenceSHA256.of(path: accepted.path)
+        #expect(record.datasetSHA256 != nil && record.datasetSHA256 == reference)
 
         let file = state.appendingPathComponent("jobs/\(job.id).json")
         var object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: file)) as? [String: Any])
-        for key in ["admittedManifest", "heldOutFraction", "labelShare"] { object[key] = nil }
+        for key in ["admittedManifest", "heldOutFraction", "labelShare", "datasetSHA256"] { object[key] = nil }
         try JSONSerialization.data(withJSONObject: object).write(to: file)
         let older = try JobStore.record(id: job.id, stateDirectory: state)
-        #expect(older.admittedManifest == nil && older.heldOutFraction == nil)
+        #expect(older.admittedManifest == nil && older.heldOutFraction == nil && older.datasetSHA256 == nil)
         #expect(older.chargedPlan == record.chargedPlan)
     }
 

@@ -188,6 +188,25 @@ struct TrainingJobTests {
         #expect(abs(ratio - 1) < 0.05, "short/long spread \(ratio)")
     }
 
+    /// The worker trains the bytes intake validated and the ledger admitted: the hash it
+    /// reads is the file's own (checked against `sha256sum`), and a file that changed since
+    /// is refused before anything is trained.
+    @Test func aDatasetOtherThanTheAdmittedOneIsRefused() throws {
+        let directory = try TemporaryDirectory()
+        var job = try job(directory)
+        let reference = try ReferenceSHA256.of(path: job.datasetPath)
+        let read = try TrainingDataset.read(path: job.datasetPath, privacyUnit: .record)
+        #expect(read.sha256 == reference)
+        job.admittedDatasetSHA256 = reference
+        _ = try job.prepare()
+        let text = try String(contentsOfFile: job.datasetPath, encoding: .utf8)
+        try text.replacingOccurrences(of: "\"positive\"", with: "\"negative\"")
+            .write(toFile: job.datasetPath, atomically: true, encoding: .utf8)
+        let error = try #require(throws: TrainingError.self) { try job.prepare() }
+        #expect(error.code == .planMismatch)
+        #expect(error.message.contains("the ledger admitted \(reference ?? "")"), "\(error.message)")
+    }
+
     @Test func predictionRefusesOptionsACardDoesNotRecord() throws {
         let directory = try TemporaryDirectory()
         let job = try job(directory, manifest: #""train": {"epochs": 1, "expected_batch": 16, "lr": 0.01}"#)

@@ -117,7 +117,7 @@ public final class IntakeService: Sendable {
             let job = DaemonJob(
                 id: granted.jobID, dataset: accepted.name, manifest: accepted.manifest,
                 heldOutFraction: heldOutFraction, plan: granted.plan, labelShare: granted.labelShare,
-                chargeIDs: granted.admission.chargeIDs, createdAt: Date())
+                datasetSHA256: granted.datasetSHA256, chargeIDs: granted.admission.chargeIDs, createdAt: Date())
             do {
                 try await jobs.enqueue(job)
             } catch {

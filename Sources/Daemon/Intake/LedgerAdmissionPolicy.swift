@@ -29,6 +29,8 @@ final class LedgerAdmissionPolicy: IntakePolicy {
         let plan: TrainingPlan
         /// A forward-perturbation job's label share of ε, as priced; nil for DP-SGD.
         let labelShare: Double?
+        /// The SHA-256 of the dataset as validated: the worker trains these bytes only.
+        let datasetSHA256: String
         let admission: Admission
     }
 
@@ -134,7 +136,8 @@ final class LedgerAdmissionPolicy: IntakePolicy {
             strategy: manifest.strategy, charges: [.init(event: event)])
         do {
             let admission = try ledger.admit(request)
-            granted.withLock { $0 = Granted(jobID: jobID, plan: plan, labelShare: share, admission: admission) }
+            granted.withLock { $0 = Granted(jobID: jobID, plan: plan, labelShare: share, datasetSHA256: dataset.sha256,
+                                                  admission: admission) }
         } catch let error as LedgerError where error.code == .budgetExceeded || error.code == .unknownAccount {
             throw IntakeError(error.code == .budgetExceeded ? .budgetExhausted : .unknownAccount, error.message)
         } catch {

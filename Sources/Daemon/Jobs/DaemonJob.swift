@@ -36,6 +36,11 @@ public struct DaemonJob: Sendable, Hashable, Codable {
     /// config says when the job starts. Nil in records written before they were kept.
     public var admittedManifest: String?
     public var heldOutFraction: Double?
+    /// The SHA-256 of the dataset as validated and admitted. Intake validates from an open
+    /// descriptor and then moves the file by name, so a file replaced in `incoming/` in
+    /// between, or still being written, would reach `accepted/` unvalidated: the worker
+    /// trains these bytes only. Nil in records written before it was kept.
+    public var datasetSHA256: String?
     public var state: JobState
     public var step: Int
     public var loss: Double?
@@ -50,7 +55,7 @@ public struct DaemonJob: Sendable, Hashable, Codable {
     public var adapterPath: String?
 
     init(id: String, dataset: String, manifest: Manifest, heldOutFraction: Double, plan: TrainingPlan,
-         labelShare: Double? = nil, chargeIDs: [Int64], createdAt: Date) {
+         labelShare: Double? = nil, datasetSHA256: String? = nil, chargeIDs: [Int64], createdAt: Date) {
         self.id = id
         account = manifest.account
         self.dataset = dataset
@@ -65,6 +70,7 @@ public struct DaemonJob: Sendable, Hashable, Codable {
         steps = plan.steps
         noiseMultiplier = plan.noiseMultiplier
         self.labelShare = labelShare
+        self.datasetSHA256 = datasetSHA256
         self.chargeIDs = chargeIDs
         admittedManifest = String(decoding: manifest.resolvedJSON, as: UTF8.self)
         self.heldOutFraction = heldOutFraction

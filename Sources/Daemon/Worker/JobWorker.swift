@@ -112,6 +112,7 @@ public enum JobWorker {
         try FileManager.default.createDirectory(at: output.deletingLastPathComponent(), withIntermediateDirectories: true)
         training.checkpointURL = checkpoint
         training.chargedPlan = job.chargedPlan
+        training.admittedDatasetSHA256 = job.datasetSHA256
         return training
     }
 

@@ -132,6 +132,31 @@ struct ControlServerTests {
         }
     }
 
+    @Test("a client that pipelines requests and never reads stalls: the server stops taking requests until it reads")
+    func pipeliningWithoutReadingIsThrottled() async throws {
+        try await ServerFixture.with { fixture in
+            let line = Array("{\"v\":1,\"method\":\"ledger\"}\n".utf8)
+            let count = 60_000
+            let handler = fixture.handler
+            let (sent, answeredAtStall, answeredLater, answers) = try await fixture.raw { connection in
+                let all = [UInt8]([[UInt8]](repeating: line, count: count).joined())
+                let sent = try connection.sendUntilStalled(all, stall: 1)
+                let answeredAtStall = handler.received.count
+                usleep(300_000)
+                let answeredLater = handler.received.count
+                // Reading the answers lets the server take the rest of what was sent.
+                let answers = try (0..<(sent / line.count)).map { _ in try connection.readObject()["ok"] as? Bool }
+                return (sent, answeredAtStall, answeredLater, answers)
+            }
+            // Without backpressure the server reads all 1.6 MB and queues every answer in memory.
+            #expect(sent < line.count * count / 2, "the server took all \(sent) bytes without the client reading")
+            #expect(answeredAtStall < count / 10)
+            #expect(answeredLater == answeredAtStall)
+            #expect(answers.count == sent / line.count)
+            #expect(answers.allSatisfy { $0 == true })
+        }
+    }
+
     @Test("50 clients at once are served concurrently")
     func fiftyConcurrentClients() async throws {
         try await ServerFixture.with { fixture in

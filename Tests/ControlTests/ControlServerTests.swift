@@ -176,6 +176,56 @@ struct ControlServerTests {
         }
     }
 
+    @Test("a connection over the limit gets too_many_connections and is closed; a freed slot serves again")
+    func connectionLimit() async throws {
+        try await ServerFixture.with(maxConnections: 3) { fixture in
+            let path = fixture.socketPath
+            let status = "{\"v\":1,\"id\":1,\"method\":\"status\"}\n"
+            let (held, refusal, refusalID, refusedClosed, afterFree) = try await BlockingThread.run {
+                let connections = try (0..<3).map { _ in try RawConnection(path: path) }
+                // An answer on each shows the server has taken all three.
+                let held = try connections.map { connection in
+                    try connection.send(status)
+                    return try connection.readObject().errorCode ?? "ok"
+                }
+                let extra = try RawConnection(path: path)
+                try extra.send(status)
+                let refusal = try extra.readObject()
+                // Served instead of refused, it would stay open: do not wait for the close then.
+                let refusedClosed = refusal.errorCode == "too_many_connections" ? try extra.isClosedByServer() : false
+
+                connections[0].shutdownWrite()
+                _ = try connections[0].isClosedByServer()
+                // The server forgets a closed connection just after closing it: retry briefly.
+                var afterFree = "none"
+                for _ in 0..<100 {
+                    let next = try RawConnection(path: path)
+                    try next.send(status)
+                    afterFree = try next.readObject().errorCode ?? "ok"
+                    if afterFree == "ok" { break }
+                    usleep(20_000)
+                }
+                return (held, refusal.errorCode, refusal["id"] is NSNull, refusedClosed, afterFree)
+            }
+            #expect(held == ["ok", "ok", "ok"])
+            #expect(refusal == "too_many_connections")
+            #expect(refusalID)
+            #expect(refusedClosed)
+            #expect(afterFree == "ok")
+            #expect(fixture.handler.received.count == 4)
+        }
+    }
+
+    @Test("a limit below one connection is a configuration error")
+    func connectionLimitMustAllowOne() throws {
+        let directory = try ServerFixture.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let server = ControlServer(
+            configuration: .init(listener: .path(directory.appendingPathComponent("c.sock").path, group: nil), maxConnections: 0),
+            handler: FakeControlHandler())
+        #expect(throws: ControlError(.invalidConfiguration, "")) { try server.start() }
+    }
+
     // MARK: The socket file
 
     @Test("the socket file is a socket with mode 0660 and the configured group; removed on shutdown")

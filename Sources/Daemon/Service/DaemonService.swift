@@ -229,7 +229,8 @@ public final class DaemonService: Sendable {
             listener = .path(config.control.path, group: group)
         }
         return ControlServer.Configuration(
-            listener: listener, adminGroup: adminGroup, requestTimeout: config.control.requestTimeout)
+            listener: listener, adminGroup: adminGroup, requestTimeout: config.control.requestTimeout,
+            maxConnections: config.control.maxConnections)
     }
 }
 

@@ -27,6 +27,9 @@ final class ConnectionRegistry: Sendable {
         return accepted
     }
 
+    /// How many connections are open now.
+    var count: Int { contents.withLock { $0.channels.count } }
+
     /// Refuses further connections and returns those still open.
     func close() -> [any Channel] {
         contents.withLock { contents in

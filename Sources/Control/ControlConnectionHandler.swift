@@ -17,7 +17,10 @@ struct ControlConnectionSettings: Sendable {
 ///
 /// The channel runs with `autoRead` off: the handler asks for more bytes only while it has
 /// room, so a client that sends faster than the daemon answers is slowed down by the kernel
-/// instead of filling memory. Requests on one connection are answered in order.
+/// instead of filling memory. The same holds the other way: while the channel is not
+/// writable (the client leaves its answers unread), no further request is taken, so a
+/// client that pipelines requests and never reads stalls on its own full socket instead of
+/// growing the daemon's outbound buffer. Requests on one connection are answered in order.
 ///
 /// - Important: Everything here runs on the channel's event loop; work for the
 ///   ``ControlHandler`` runs in tasks that hop back through `NIOLoopBound`.
@@ -78,6 +81,12 @@ final class ControlConnectionHandler: ChannelInboundHandler {
         advance(context: context)
     }
 
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        // The client read enough of its answers: take the next request.
+        if context.channel.isWritable { advance(context: context) }
+        context.fireChannelWritabilityChanged()
+    }
+
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         switch event {
         case ChannelEvent.inputClosed:
@@ -123,6 +132,10 @@ final class ControlConnectionHandler: ChannelInboundHandler {
             close(context: context)
             return
         }
+        // Answers the client has not read yet are past the high watermark: neither answer
+        // nor read more until it catches up (`channelWritabilityChanged`). The request
+        // deadline keeps running, so a client that never reads is closed after it.
+        guard context.channel.isWritable else { return }
         while let length = nextLineLength() {
             var line = buffer.readBytes(length: length) ?? []
             buffer.moveReaderIndex(forwardBy: 1)
@@ -299,8 +312,9 @@ final class ControlConnectionHandler: ChannelInboundHandler {
         guard case .waiting = phase else { return }
         let seconds = Double(settings.requestTimeout.nanoseconds) / 1e9
         let message =
-            buffer.readableBytes > 0
-            ? "request incomplete after \(seconds) s" : "no request within \(seconds) s"
+            !context.channel.isWritable
+            ? "answers left unread for \(seconds) s"
+            : buffer.readableBytes > 0 ? "request incomplete after \(seconds) s" : "no request within \(seconds) s"
         refuse(ControlError(.timeout, message), context: context)
     }
 

@@ -32,6 +32,9 @@ public struct ControlError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let timeout = Code(rawValue: "timeout")
         /// The daemon is stopping and will not finish this request.
         public static let shuttingDown = Code(rawValue: "shutting_down")
+        /// The daemon already serves as many connections as it allows; it closes this one
+        /// after the answer, and a later attempt may succeed.
+        public static let tooManyConnections = Code(rawValue: "too_many_connections")
         /// The daemon failed; the message says how.
         public static let `internal` = Code(rawValue: "internal")
 

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import Foundation
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -37,16 +38,22 @@ public final class ControlServer: Sendable {
         public var maxRequestBytes: Int
         /// How long shutdown waits for in-flight requests before closing connections anyway.
         public var shutdownGracePeriod: Duration
+        /// The most connections served at once; one more is answered `too_many_connections`
+        /// and closed. Every socket peer may connect and a `watch` lasts as long as its job,
+        /// so without a cap one peer could take every descriptor the daemon has, and with
+        /// them the watchdog pings and the workers' pipes.
+        public var maxConnections: Int
 
         public init(
             listener: Listener, adminGroup: gid_t? = nil, requestTimeout: Duration = .seconds(30),
-            maxRequestBytes: Int = 1 << 20, shutdownGracePeriod: Duration = .seconds(10)
+            maxRequestBytes: Int = 1 << 20, shutdownGracePeriod: Duration = .seconds(10), maxConnections: Int = 64
         ) {
             self.listener = listener
             self.adminGroup = adminGroup
             self.requestTimeout = requestTimeout
             self.maxRequestBytes = maxRequestBytes
             self.shutdownGracePeriod = shutdownGracePeriod
+            self.maxConnections = maxConnections
         }
 
         /// The id of the group `name` (for the socket group and the admin group of the config).
@@ -96,6 +103,10 @@ public final class ControlServer: Sendable {
         try state.withLock { state in
             guard case .idle = state else {
                 throw ControlError(.alreadyRunning, "the control server was already started")
+            }
+            guard configuration.maxConnections >= 1 else {
+                throw ControlError(
+                    .invalidConfiguration, "maxConnections must be at least 1; found \(configuration.maxConnections), refusing")
             }
             let socket: ListeningSocket =
                 switch configuration.listener {
@@ -167,8 +178,14 @@ public final class ControlServer: Sendable {
         stopped.fire()
     }
 
-    /// Hands an accepted connection to NIO with a fresh connection handler.
+    /// Hands an accepted connection to NIO with a fresh connection handler, or refuses it
+    /// when the server already serves its maximum.
     private func adopt(connection fd: CInt, peer: PeerCredentials) {
+        // Only this (accept) thread adds connections, so the count can only fall meanwhile.
+        guard connections.count < configuration.maxConnections else {
+            refuse(connection: fd)
+            return
+        }
         let settings = ControlConnectionSettings(
             adminGroup: configuration.adminGroup,
             requestTimeout: TimeAmount(configuration.requestTimeout),
@@ -188,6 +205,27 @@ public final class ControlServer: Sendable {
         // Waiting here (on the accept thread, never an event loop) makes `shutdown()` see every
         // connection accepted before the loop stopped.
         _ = try? bootstrap.withConnectedSocket(fd).wait()
+    }
+
+    /// Answers `too_many_connections` on a connection over the limit and closes it, without
+    /// handing it to NIO: a flood of connections then costs the daemon one descriptor each
+    /// only for as long as this takes.
+    private func refuse(connection fd: CInt) {
+        let refusal = ControlError(
+            .tooManyConnections,
+            "the daemon already serves \(configuration.maxConnections) connections; try again when one has ended")
+        if let data = try? ControlWire.encode(.response(id: nil, .failure(refusal))) {
+            // A fresh socket's send buffer is empty, so the line fits without waiting.
+            _ = data.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL)) }
+        }
+        // Closing with the client's request unread would end its stream with a reset after
+        // the answer rather than a clean end of file: take what already arrived first.
+        var scratch = [UInt8](repeating: 0, count: 4096)
+        for _ in 0..<16 {
+            let count = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if count <= 0 { break }
+        }
+        Glibc.close(fd)
     }
 }
 

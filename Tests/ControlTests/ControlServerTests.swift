@@ -132,6 +132,31 @@ struct ControlServerTests {
         }
     }
 
+    @Test("a client that pipelines requests and never reads stalls: the server stops taking requests until it reads")
+    func pipeliningWithoutReadingIsThrottled() async throws {
+        try await ServerFixture.with { fixture in
+            let line = Array("{\"v\":1,\"method\":\"ledger\"}\n".utf8)
+            let count = 60_000
+            let handler = fixture.handler
+            let (sent, answeredAtStall, answeredLater, answers) = try await fixture.raw { connection in
+                let all = [UInt8]([[UInt8]](repeating: line, count: count).joined())
+                let sent = try connection.sendUntilStalled(all, stall: 1)
+                let answeredAtStall = handler.received.count
+                usleep(300_000)
+                let answeredLater = handler.received.count
+                // Reading the answers lets the server take the rest of what was sent.
+                let answers = try (0..<(sent / line.count)).map { _ in try connection.readObject()["ok"] as? Bool }
+                return (sent, answeredAtStall, answeredLater, answers)
+            }
+            // Without backpressure the server reads all 1.6 MB and queues every answer in memory.
+            #expect(sent < line.count * count / 2, "the server took all \(sent) bytes without the client reading")
+            #expect(answeredAtStall < count / 10)
+            #expect(answeredLater == answeredAtStall)
+            #expect(answers.count == sent / line.count)
+            #expect(answers.allSatisfy { $0 == true })
+        }
+    }
+
     @Test("50 clients at once are served concurrently")
     func fiftyConcurrentClients() async throws {
         try await ServerFixture.with { fixture in
@@ -149,6 +174,56 @@ struct ControlServerTests {
             }
             #expect(answers == (0..<50).map { "\($0) ok" })
         }
+    }
+
+    @Test("a connection over the limit gets too_many_connections and is closed; a freed slot serves again")
+    func connectionLimit() async throws {
+        try await ServerFixture.with(maxConnections: 3) { fixture in
+            let path = fixture.socketPath
+            let status = "{\"v\":1,\"id\":1,\"method\":\"status\"}\n"
+            let (held, refusal, refusalID, refusedClosed, afterFree) = try await BlockingThread.run {
+                let connections = try (0..<3).map { _ in try RawConnection(path: path) }
+                // An answer on each shows the server has taken all three.
+                let held = try connections.map { connection in
+                    try connection.send(status)
+                    return try connection.readObject().errorCode ?? "ok"
+                }
+                let extra = try RawConnection(path: path)
+                try extra.send(status)
+                let refusal = try extra.readObject()
+                // Served instead of refused, it would stay open: do not wait for the close then.
+                let refusedClosed = refusal.errorCode == "too_many_connections" ? try extra.isClosedByServer() : false
+
+                connections[0].shutdownWrite()
+                _ = try connections[0].isClosedByServer()
+                // The server forgets a closed connection just after closing it: retry briefly.
+                var afterFree = "none"
+                for _ in 0..<100 {
+                    let next = try RawConnection(path: path)
+                    try next.send(status)
+                    afterFree = try next.readObject().errorCode ?? "ok"
+                    if afterFree == "ok" { break }
+                    usleep(20_000)
+                }
+                return (held, refusal.errorCode, refusal["id"] is NSNull, refusedClosed, afterFree)
+            }
+            #expect(held == ["ok", "ok", "ok"])
+            #expect(refusal == "too_many_connections")
+            #expect(refusalID)
+            #expect(refusedClosed)
+            #expect(afterFree == "ok")
+            #expect(fixture.handler.received.count == 4)
+        }
+    }
+
+    @Test("a limit below one connection is a configuration error")
+    func connectionLimitMustAllowOne() throws {
+        let directory = try ServerFixture.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let server = ControlServer(
+            configuration: .init(listener: .path(directory.appendingPathComponent("c.sock").path, group: nil), maxConnections: 0),
+            handler: FakeControlHandler())
+        #expect(throws: ControlError(.invalidConfiguration, "")) { try server.start() }
     }
 
     // MARK: The socket file

@@ -63,6 +63,32 @@ final class RawConnection {
     @discardableResult
     func send(_ text: String) throws -> Bool { try send(Array(text.utf8)) }
 
+    /// Sends as much of `bytes` as the server takes, and stops once a send has made no
+    /// progress for `stall` seconds (the server stopped reading and the socket is full).
+    ///
+    /// - Returns: how many bytes were sent.
+    func sendUntilStalled(_ bytes: [UInt8], stall: Double) throws -> Int {
+        var timeout = timeval(tv_sec: Int(stall), tv_usec: Int(stall.truncatingRemainder(dividingBy: 1) * 1e6))
+        setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        defer {
+            var never = timeval()
+            setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &never, socklen_t(MemoryLayout<timeval>.size))
+        }
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes.withUnsafeBytes {
+                Glibc.send(descriptor, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL))
+            }
+            if sent < 0 {
+                if errno == EINTR { continue }
+                if errno == EAGAIN || errno == EWOULDBLOCK { break }
+                throw Failure(description: "send: \(String(cString: strerror(errno)))")
+            }
+            offset += sent
+        }
+        return offset
+    }
+
     func shutdownWrite() { shutdown(descriptor, Int32(SHUT_WR)) }
 
     /// The next line, or nil at end of stream (or reset by the server).

@@ -15,6 +15,7 @@ struct ServerFixture: Sendable {
         requestTimeout: Duration = .seconds(30),
         adminGroup: gid_t? = nil,
         socketGroup: gid_t? = nil,
+        maxConnections: Int = 64,
         _ body: (ServerFixture) async throws -> T
     ) async throws -> T {
         let directory = try makeTemporaryDirectory()
@@ -24,7 +25,7 @@ struct ServerFixture: Sendable {
         let server = ControlServer(
             configuration: .init(
                 listener: .path(socketPath, group: socketGroup), adminGroup: adminGroup,
-                requestTimeout: requestTimeout, shutdownGracePeriod: .seconds(5)),
+                requestTimeout: requestTimeout, shutdownGracePeriod: .seconds(5), maxConnections: maxConnections),
             handler: handler)
         try server.start()
         let fixture = ServerFixture(directory: directory, socketPath: socketPath, handler: handler, server: server)

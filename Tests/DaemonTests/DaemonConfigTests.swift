@@ -14,6 +14,7 @@ import Testing
         #expect(config.control.path == "/run/dptune/control.sock")
         #expect(config.control.adminGroup == "dptune-admin")
         #expect(config.control.requestTimeout == .seconds(30))
+        #expect(config.control.maxConnections == 64)
         #expect(config.scheduler.workers == 1)
         #expect(config.scheduler.threadsPerWorker == 2)
         #expect(config.defaults.backbone == "minilm-l6")
@@ -64,6 +65,7 @@ import Testing
     @Test(arguments: [
         ("[paths]\nspool = \"s\"\nspoll = \"t\"\n", 3, "paths.spoll"),
         ("[scheduler]\n\nworkers = 0\n", 3, "scheduler.workers"),
+        ("[control]\nmax_connections = 0\n", 2, "control.max_connections"),
         ("[defaults.privacy]\nepsilon = 8\naccountant = \"moments\"\n", 3, "defaults.privacy.accountant"),
         ("[defaults.train]\nexpected_batch = \"64\"\n", 2, "defaults.train.expected_batch"),
         ("colour = 1\n", 1, "colour"),

@@ -122,4 +122,60 @@ import Testing
         await #expect(throws: ControlError(.permissionDenied, "")) { try await world.send(.submit(path: link, manifestPath: nil)) }
         await #expect(throws: ControlError(.malformedRequest, "")) { try await world.send(.submit(path: "mine.jsonl", manifestPath: nil)) }
     }
+
+    /// A runner that only records which jobs it was asked to stop.
+    actor StopRecorder: JobRunner {
+        private(set) var stopped: Set<String> = []
+
+        func run(
+            _ job: DaemonJob, started: @escaping @Sendable (String) async -> Void,
+            progress: @escaping @Sendable (ProgressEvent) async -> Void
+        ) async -> JobOutcome {
+            .failed(reason: "this runner trains nothing")
+        }
+
+        func cancel(jobID id: String) async { stopped.insert(id) }
+    }
+
+    /// `cancel` of a queued job races the scheduler starting it. Whichever wins, a job that
+    /// started is never recorded cancelled behind its worker's back: it stays running (and
+    /// admitted in the ledger) and the runner is told to stop it; a job the cancel won is
+    /// never started. Repeated, since each round may go either way.
+    @Test func cancellingAQueuedJobAsTheSchedulerStartsItNeverLosesTheWorker() async throws {
+        let world = try DaemonWorld()
+        var ids: [String] = []
+        for index in 0..<16 {
+            try world.fixture.drop("race\(index)", manifest: DaemonFixture.manifest(account: "acme", epsilon: 0.5), records: 100)
+            ids.append(try #require(await world.intake.process("race\(index).jsonl")).id)
+        }
+        let plugins = try PluginRegistry(
+            pluginDirectory: world.fixture.directory.url.appendingPathComponent("plugins"),
+            stateDirectory: world.fixture.config.paths.stateDirectory, probeExecutable: URL(fileURLWithPath: "/bin/false"))
+        let runner = StopRecorder()
+        let handler = DaemonControlHandler(
+            ledger: world.ledger, jobs: world.jobs, plugins: plugins, spool: world.spool, runner: runner, version: "test")
+        let root = PeerCredentials(pid: getpid(), uid: 0, gid: 0, groups: [])
+        var started: Set<String> = []
+        var targeted: Set<String> = []
+        while let head = await world.jobs.queuedIDs.first {
+            targeted.insert(head)
+            let jobs = world.jobs
+            async let cancel = handler.handle(.cancel(id: head), peer: root)
+            async let next = jobs.startNext()
+            _ = try await cancel
+            if let job = try await next { started.insert(job.id) }
+        }
+        let stopped = await runner.stopped
+        for id in ids {
+            let state = await world.jobs.job(id: id)?.state
+            if started.contains(id) {
+                #expect(state == .running, "job \(id) was started, then recorded \(String(describing: state))")
+                #expect(try world.ledger.job(id: id).state == .admitted)
+                #expect(!targeted.contains(id) || stopped.contains(id), "job \(id) started and cancelled, runner not told")
+            } else {
+                #expect(state == .cancelled)
+                #expect(try world.ledger.job(id: id).state == .cancelled)
+            }
+        }
+    }
 }

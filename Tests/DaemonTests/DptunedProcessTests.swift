@@ -3,6 +3,7 @@ import Control
 import Foundation
 import Glibc
 import Ledger
+import Spool
 import Testing
 import TestSupport
 
@@ -94,6 +95,39 @@ import TestSupport
         try await DaemonFixture.offPool { process.waitUntilExit() }
         #expect(process.terminationReason == .exit)
         #expect(process.terminationStatus == 0, "stderr: \(output.text)")
+    }
+
+    /// SIGTERM with a backlog in incoming/: the daemon stops without working through it
+    /// (it has a stop timeout to keep), and every dataset is either dealt with or still in
+    /// incoming/ for the next start.
+    @Test func stopsWithoutWorkingThroughTheIncomingBacklog() async throws {
+        let fixture = try DaemonFixture()
+        let count = 150
+        _ = try SpoolDirectory(root: fixture.config.paths.spool)
+        for index in 0..<count {
+            try fixture.drop("backlog\(index)", manifest: DaemonFixture.manifest(account: "acme"), records: 20)
+        }
+        let sink = try NotifySink()
+        let (process, output) = try Self.launch(fixture, notifySocket: sink.path)
+        defer { if process.isRunning { process.interrupt() } }
+        let ready = try await DaemonFixture.offPool { () -> String? in
+            let ready = Self.await("READY=1", from: sink)
+            kill(process.processIdentifier, SIGTERM)
+            return ready
+        }
+        try #require(ready != nil, "no READY=1; stderr: \(output.text)")
+        try await DaemonFixture.offPool { process.waitUntilExit() }
+        #expect(process.terminationStatus == 0, "stderr: \(output.text)")
+
+        func datasets(in folder: String) throws -> Set<String> {
+            let url = fixture.config.paths.spool.appendingPathComponent(folder)
+            return Set(try FileManager.default.contentsOfDirectory(atPath: url.path).filter { $0.hasSuffix(".jsonl") })
+        }
+        let left = try datasets(in: "incoming")
+        let rejected = try datasets(in: "rejected")
+        #expect(!left.isEmpty, "the daemon took all \(count) datasets before it stopped")
+        #expect(left.count + rejected.count == count)
+        #expect(left.isDisjoint(with: rejected))
     }
 
     @Test func damagedLedgerRefusesToStart() async throws {

@@ -3,6 +3,7 @@ import Daemon
 import Foundation
 import Ledger
 import Spool
+import Synchronization
 import Testing
 
 @Suite struct IntakeServiceTests {
@@ -91,5 +92,53 @@ import Testing
         #expect(try world.fixture.errorCode(of: "garbage") == "invalid_json")
         #expect(try world.fixture.errorCode(of: "empty") == "empty_dataset")
         #expect(try FileManager.default.contentsOfDirectory(atPath: incoming.path).isEmpty)
+    }
+
+    /// The daemon is told to stop while the first of three datasets is in intake: that one
+    /// finishes (admitted, charged, queued), the other two stay in incoming/ uncharged.
+    @Test func stopFinishesTheDatasetInHandAndLeavesTheRestInIncoming() async throws {
+        let fixture = try DaemonFixture()
+        let ledger = try fixture.openLedger()
+        let spool = try SpoolDirectory(root: fixture.config.paths.spool)
+        let jobs = try JobStore(stateDirectory: fixture.config.paths.stateDirectory)
+        for name in ["a", "b", "c"] { try fixture.drop(name, manifest: DaemonFixture.manifest(account: "acme")) }
+        // The strategy list is read at the start of each dataset's intake: the first read
+        // stands in for a SIGTERM that arrives while that dataset is being processed.
+        let stopper = Stopper()
+        let intake = IntakeService(
+            spool: spool, config: fixture.config,
+            strategies: {
+                stopper.stopOnce()
+                return ["lora"]
+            },
+            ledger: ledger, jobs: jobs, logger: DaemonFixture.logger)
+        stopper.intake.withLock { $0 = intake }
+        await intake.scanIncoming()
+
+        let queued = await jobs.all()
+        #expect(queued.map(\.dataset) == ["a.jsonl"])
+        #expect(try ledger.charges(account: "acme").count == 1)
+        let incoming = try FileManager.default.contentsOfDirectory(
+            atPath: fixture.config.paths.spool.appendingPathComponent("incoming").path)
+        #expect(Set(incoming) == ["b.jsonl", "b.manifest.json", "c.jsonl", "c.manifest.json"])
+        #expect(try spool.scan(.rejected).isEmpty)
+        // A name the watcher reports later is left alone too.
+        #expect(await intake.process("b.jsonl") == nil)
+        #expect(FileManager.default.fileExists(
+            atPath: fixture.config.paths.spool.appendingPathComponent("incoming/b.jsonl").path))
+    }
+}
+
+/// Stops an intake the first time it is called.
+private final class Stopper: Sendable {
+    let intake = Mutex<IntakeService?>(nil)
+    private let fired = Mutex(false)
+
+    func stopOnce() {
+        let first = fired.withLock { fired in
+            defer { fired = true }
+            return !fired
+        }
+        if first { intake.withLock { $0 }?.stop() }
     }
 }

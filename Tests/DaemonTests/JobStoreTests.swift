@@ -24,6 +24,25 @@ import TestSupport
         #expect(await reopened.all().map(\.admissionNumber) == Array(1...admitted.count))
     }
 
+    /// A withdrawn job is out of the scheduler's reach at once; a started one cannot be
+    /// withdrawn; a restored one takes its place in admission order again.
+    @Test func withdrawTakesOnlyAQueuedJobAndRestoreKeepsAdmissionOrder() async throws {
+        let world = try DaemonWorld()
+        var ids: [String] = []
+        for name in ["a", "b", "c"] {
+            try world.fixture.drop(name, manifest: DaemonFixture.manifest(account: "acme"))
+            ids.append(try #require(await world.intake.process("\(name).jsonl")).id)
+        }
+        #expect(await world.jobs.withdraw(id: ids[0])?.id == ids[0])
+        #expect(await world.jobs.withdraw(id: ids[0]) == nil)
+        #expect(try await world.jobs.startNext()?.id == ids[1])
+        #expect(await world.jobs.withdraw(id: ids[1]) == nil)
+        #expect(await world.jobs.withdraw(id: "j-missing") == nil)
+        await world.jobs.restore(id: ids[0])
+        #expect(await world.jobs.queuedIDs == [ids[0], ids[2]])
+        #expect(await world.jobs.job(id: ids[0])?.state == .queued)
+    }
+
     /// A watcher who arrives between two steps gets the last step's progress first, then
     /// every later step, then the final state.
     @Test func aLateWatcherStartsFromTheLatestStep() async throws {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import Daemon
 import Foundation
+import Synchronization
 import Testing
 import TestSupport
 
@@ -8,10 +9,16 @@ import TestSupport
     private let root = FileManager.default.temporaryDirectory.appendingPathComponent("registry-\(UUID().uuidString)")
     private var pluginDirectory: URL { root.appendingPathComponent("plugins") }
 
-    private func makeRegistry() throws -> PluginRegistry {
+    private func makeRegistry(maxPluginBytes: Int = 64 << 20) throws -> PluginRegistry {
         try FileManager.default.createDirectory(at: pluginDirectory, withIntermediateDirectories: true)
         return try PluginRegistry(pluginDirectory: pluginDirectory, stateDirectory: root.appendingPathComponent("state"),
-                                  probeExecutable: BuildProducts.executable("dptuned"))
+                                  probeExecutable: BuildProducts.executable("dptuned"), maxPluginBytes: maxPluginBytes)
+    }
+
+    /// The refusal reason listed for the file `name` in the plugin directory, if refused.
+    private func refusal(of name: String, in registry: PluginRegistry) async -> String? {
+        let path = pluginDirectory.appendingPathComponent(name).path
+        return await registry.listing().first { $0.state == .refused && $0.file == path }?.reason
     }
 
     /// Drops a build into the plugin directory the way operators should: copy, then rename.
@@ -69,4 +76,60 @@ import TestSupport
         #expect(refused.contains { $0.file.hasSuffix("libecho.so") && ($0.reason ?? "").hasPrefix("duplicate") }
             || refused.contains { $0.file.hasSuffix("libecho-copy.so") && ($0.reason ?? "").hasPrefix("duplicate") })
     }
+
+    /// A FIFO named like a plugin would block a plain read until someone writes to it:
+    /// the registry refuses it at once and loads the real plugin beside it.
+    @Test func aFIFONamedLikeAPluginIsRefusedWithoutBlocking() async throws {
+        let registry = try makeRegistry()
+        let fifo = pluginDirectory.appendingPathComponent("x.so").path
+        try #require(mkfifo(fifo, 0o600) == 0)
+        _ = try install("EchoV1", as: "libecho.so")
+        let done = Flag()
+        let scan = Task {
+            await registry.scan()
+            done.set()
+        }
+        let finished = try await DaemonFixture.offPool {
+            for _ in 0..<250 where !done.isSet { usleep(20_000) }
+            if done.isSet { return true }
+            // Blocked on the FIFO: a writer that comes and goes lets it go, so the test ends.
+            let writer = open(fifo, O_WRONLY | O_NONBLOCK)
+            if writer >= 0 { close(writer) }
+            return false
+        }
+        await scan.value
+        #expect(finished)
+        #expect(await registry.strategyIDs == ["echo"])
+        #expect(await refusal(of: "x.so", in: registry)?.hasPrefix("not_a_regular_file: ") == true)
+    }
+
+    /// A link to a device would be read until memory runs out: refused unread. A link to a
+    /// regular file (as packaging makes) loads.
+    @Test func linksMustNameARegularFile() async throws {
+        let registry = try makeRegistry()
+        try FileManager.default.createSymbolicLink(
+            atPath: pluginDirectory.appendingPathComponent("zero.so").path, withDestinationPath: "/dev/zero")
+        let real = root.appendingPathComponent("libecho.so.1")
+        try FileManager.default.copyItem(at: BuildProducts.library("EchoV1"), to: real)
+        try FileManager.default.createSymbolicLink(
+            atPath: pluginDirectory.appendingPathComponent("libecho.so").path, withDestinationPath: real.path)
+        await registry.scan()
+        #expect(await registry.strategyIDs == ["echo"])
+        #expect(await refusal(of: "zero.so", in: registry)?.contains("a character device") == true)
+    }
+
+    @Test func aFileOverTheSizeLimitIsRefusedUnread() async throws {
+        let registry = try makeRegistry(maxPluginBytes: 4096)
+        _ = try install("EchoV1", as: "libecho.so")
+        await registry.scan()
+        #expect(await registry.strategyIDs.isEmpty)
+        #expect(await refusal(of: "libecho.so", in: registry)?.hasPrefix("too_large: ") == true)
+    }
+}
+
+/// Set once, read from any thread.
+private final class Flag: Sendable {
+    private let value = Mutex(false)
+    var isSet: Bool { value.withLock { $0 } }
+    func set() { value.withLock { $0 = true } }
 }

@@ -14,11 +14,22 @@ import TestSupport
         return (executable, directory)
     }
 
-    private func run(_ body: String, timeout: Duration = .seconds(30)) throws -> ShortLivedChild {
+    private func run(_ body: String, timeout: Duration = .seconds(30), maxOutputBytes: Int = 1 << 20) throws -> ShortLivedChild {
         let (executable, directory) = try Self.script(body)
         return try withExtendedLifetime(directory) {
-            try ShortLivedChild(executable: executable, arguments: [], timeout: timeout)
+            try ShortLivedChild(executable: executable, arguments: [], timeout: timeout, maxOutputBytes: maxOutputBytes)
         }
+    }
+
+    /// Whether process `pid` has ended (gone, or a zombie nobody reaped yet), waiting up to two seconds.
+    private static func hasEnded(_ pid: Int32) -> Bool {
+        for _ in 0..<100 {
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
+            // The state follows the command name in parentheses.
+            if let close = stat.lastIndex(of: ")"), stat[stat.index(after: close)...].hasPrefix(" Z") { return true }
+            usleep(20_000)
+        }
+        return false
     }
 
     @Test func theAnswerIsTheLastLineAndTheStatusIsKept() throws {
@@ -49,5 +60,48 @@ import TestSupport
             return
         }
         #expect(refusal.code == "probe_timed_out")
+    }
+
+    /// Only the tail of the output is kept: a 5 MB line leaves at most the limit, and an
+    /// answer printed after it is still found.
+    @Test func onlyTheTailOfTheOutputIsKept() throws {
+        let line = "head -c 5000000 /dev/zero | tr '\\0' x; echo"
+        let cut = try run(line, maxOutputBytes: 4096)
+        #expect(cut.end == .exited(0))
+        #expect(cut.lastLine.count < 4096)
+        #expect(cut.lastLine.allSatisfy { $0 == UInt8(ascii: "x") })
+        let answered = try run(line + "; echo '{\"answer\": 1}'", maxOutputBytes: 4096)
+        #expect(String(decoding: answered.lastLine, as: UTF8.self) == #"{"answer": 1}"#)
+    }
+
+    /// A child that prints without end is stopped at the deadline, keeping only the tail.
+    @Test func endlessOutputEndsAtTheDeadline() throws {
+        let start = ContinuousClock.now
+        let child = try run("exec cat /dev/zero", timeout: .milliseconds(300), maxOutputBytes: 4096)
+        #expect(child.end == .timedOut)
+        #expect(child.lastLine.count <= 4096)
+        #expect(ContinuousClock.now - start < .seconds(10))
+    }
+
+    /// A process the child started keeps the output pipe open after the child answered and
+    /// exited: the answer counts at once, and the leftover process is ended.
+    @Test func aGrandchildHoldingThePipeDoesNotHoldTheCaller() throws {
+        let (executable, directory) = try Self.script(#"sleep 20 & echo $! > "$(dirname "$0")/grandchild.pid"; echo '{"answer": 1}'"#)
+        let start = ContinuousClock.now
+        let child = try ShortLivedChild(executable: executable, arguments: [], timeout: .seconds(15))
+        #expect(ContinuousClock.now - start < .seconds(5))
+        #expect(child.end == .exited(0))
+        #expect(String(decoding: child.lastLine, as: UTF8.self) == #"{"answer": 1}"#)
+        let pidText = try String(contentsOf: directory.url.appendingPathComponent("grandchild.pid"), encoding: .utf8)
+        let pid = try #require(Int32(pidText.trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(Self.hasEnded(pid))
+    }
+
+    /// The deadline holds when the hung child's own child keeps the pipe open too.
+    @Test func theDeadlineHoldsWhenAGrandchildKeepsThePipe() throws {
+        let start = ContinuousClock.now
+        let child = try run("sleep 20 & exec sleep 20", timeout: .milliseconds(300))
+        #expect(child.end == .timedOut)
+        #expect(ContinuousClock.now - start < .seconds(5))
     }
 }

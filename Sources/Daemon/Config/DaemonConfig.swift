@@ -27,6 +27,8 @@ public struct DaemonConfig: Sendable, Hashable {
         /// Members may cancel, submit and reload plugins; nil means root only.
         public var adminGroup: String?
         public var requestTimeout: Duration
+        /// The most connections served at once (`watch` streams included); more are refused.
+        public var maxConnections: Int
     }
 
     public struct Scheduler: Sendable, Hashable {
@@ -89,12 +91,13 @@ public struct DaemonConfig: Sendable, Hashable {
             accounts: try reader.location(["paths", "accounts"], default: "/etc/dptune/accounts.toml"),
             models: try reader.location(["paths", "models"], default: "/var/lib/dptune/models"))
 
-        try reader.allowOnly(["socket", "group", "admin_group", "request_timeout_seconds"], in: ["control"])
+        try reader.allowOnly(["socket", "group", "admin_group", "request_timeout_seconds", "max_connections"], in: ["control"])
         control = ControlSocket(
             path: try reader.location(["control", "socket"], default: "/run/dptune/control.sock").path,
             group: try reader.optionalString(["control", "group"]),
             adminGroup: try reader.optionalString(["control", "admin_group"]),
-            requestTimeout: .milliseconds(Int64(try reader.number(["control", "request_timeout_seconds"], default: 30, in: 0.1...3600) * 1000)))
+            requestTimeout: .milliseconds(Int64(try reader.number(["control", "request_timeout_seconds"], default: 30, in: 0.1...3600) * 1000)),
+            maxConnections: try reader.integer(["control", "max_connections"], default: 64, in: 1...4096))
 
         try reader.allowOnly(["workers", "threads_per_worker", "cancel_grace_seconds"], in: ["scheduler"])
         scheduler = Scheduler(

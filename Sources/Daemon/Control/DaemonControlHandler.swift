@@ -82,17 +82,28 @@ public struct DaemonControlHandler: ControlHandler {
 
     /// A queued job is cancelled here (its reserved charge is kept, as for any job the
     /// ledger admitted); a running one is asked to stop through the runner, which ends it.
+    ///
+    /// The queued case first takes the job out of the queue (``JobStore/withdraw(id:)``):
+    /// only then is it certain that no worker starts it while the ledger records the cancel.
+    /// A job that started meanwhile is cancelled as a running one.
     private func cancel(_ id: String, peer: PeerCredentials) async throws -> JobDetail {
-        let current = try await job(id)
-        switch current.state {
-        case .queued:
+        if let withdrawn = await jobs.withdraw(id: id) {
             let reason = "cancelled by uid \(peer.uid) before it started"
-            try ledger.cancel(job: id, reason: reason)
+            do {
+                try ledger.cancel(job: id, reason: reason)
+            } catch {
+                await jobs.restore(id: id)
+                throw error
+            }
             try await jobs.finish(id: id, state: .cancelled, reason: reason)
-            try submissions.spool.finish(current.dataset, result: JobResult(try await job(id)))
+            try submissions.spool.finish(withdrawn.dataset, result: JobResult(try await job(id)))
+            return try await job(id).detail
+        }
+        switch try await job(id).state {
         case .running:
             await runner?.cancel(jobID: id)
-        case .succeeded, .failed, .cancelled:
+        case .queued, .succeeded, .failed, .cancelled:
+            // Queued here means another cancel of the same job is under way.
             break
         }
         return try await job(id).detail

@@ -4,6 +4,7 @@ import Ledger
 import Logging
 import Records
 import Spool
+import Synchronization
 import Training
 import Transformer
 
@@ -11,7 +12,8 @@ import Transformer
 ///
 /// Scans `incoming/` at start-up, then reacts to the watcher. Every dataset ends in
 /// `accepted/` with a ledger reservation and a queued job, or in `rejected/` with its error;
-/// a bad dataset never stops the service.
+/// a bad dataset never stops the service. Once the daemon stops (``stop()``), no dataset is
+/// taken any more: the rest stay in `incoming/` for the next start.
 public final class IntakeService: Sendable {
     private let spool: SpoolDirectory
     private let validator: DatasetValidator
@@ -24,6 +26,7 @@ public final class IntakeService: Sendable {
     private let ledger: LedgerStore
     private let jobs: JobStore
     private let logger: Logger
+    private let stopping = Atomic(false)
 
     /// - Parameters:
     ///   - strategies: the strategy ids new jobs may use now (the plugin registry's current ones).
@@ -46,16 +49,36 @@ public final class IntakeService: Sendable {
         self.logger = logger
     }
 
-    /// Processes every name now in `incoming/`, oldest first.
+    /// Takes no new dataset from now on; one already in intake still ends accepted or rejected.
+    ///
+    /// A daemon asked to stop must not spend its shutdown admitting (and charging) a whole
+    /// backlog: systemd would kill it at its stop timeout, mid-way. Nothing is lost by
+    /// stopping early, since a dataset not taken stays in `incoming/` and the next start
+    /// scans it again.
+    public func stop() {
+        stopping.store(true, ordering: .relaxed)
+    }
+
+    private var isStopping: Bool { stopping.load(ordering: .relaxed) }
+
+    /// Processes every name now in `incoming/`, oldest first, until ``stop()``.
     public func scanIncoming() async {
         do {
-            for name in try spool.scan(.incoming) { _ = await process(name) }
+            let names = try spool.scan(.incoming)
+            for (index, name) in names.enumerated() {
+                if isStopping {
+                    logger.notice("stopping: datasets left in incoming/ for the next start",
+                                  metadata: ["dptune.count": "\(names.count - index)"])
+                    return
+                }
+                _ = await process(name)
+            }
         } catch {
             logger.error("cannot scan the spool's incoming folder", metadata: ["dptune.error": "\(error)"])
         }
     }
 
-    /// Processes names as the watcher reports them, until its stream ends.
+    /// Processes names as the watcher reports them, until its stream ends or ``stop()``.
     ///
     /// - Parameter afterEach: called after each event is handled (the daemon updates its
     ///   `STATUS=` line).
@@ -63,6 +86,7 @@ public final class IntakeService: Sendable {
         _ events: AsyncStream<SpoolWatcher.Event>, afterEach: @Sendable () async -> Void = {}
     ) async {
         for await event in events {
+            if isStopping { return }
             switch event {
             case .arrived(let name): _ = await process(name)
             case .overflow: await scanIncoming()
@@ -73,9 +97,11 @@ public final class IntakeService: Sendable {
 
     /// Validates, admits and queues the dataset `name`, or rejects it.
     ///
-    /// - Returns: the queued job, or nil when the dataset was rejected or there was nothing to do.
+    /// - Returns: the queued job, or nil when the dataset was rejected, there was nothing to
+    ///   do, or intake has stopped (the dataset then stays in `incoming/`).
     @discardableResult
     public func process(_ name: String) async -> DaemonJob? {
+        if isStopping { return nil }
         let jobID = Self.newJobID()
         let policy: LedgerAdmissionPolicy
         do {

@@ -83,6 +83,27 @@ public actor JobStore {
         return job
     }
 
+    /// Takes job `id` out of the queue if it is still waiting there, so no worker can start
+    /// it; nil if it is not queued (it started, ended, or is already being withdrawn).
+    ///
+    /// Cancelling a queued job must check that it is queued and keep the scheduler from
+    /// starting it in one step: between two separate calls ``startNext(at:)`` could start it,
+    /// and the job would be recorded cancelled while its worker trains on, never told to stop.
+    /// The record stays queued until ``finish(id:state:reason:adapterPath:at:)``; if the
+    /// cancel cannot go on, ``restore(id:)`` puts the job back.
+    public func withdraw(id: String) -> DaemonJob? {
+        guard let job = jobs[id], job.state == .queued, let position = queue.firstIndex(of: id) else { return nil }
+        queue.remove(at: position)
+        return job
+    }
+
+    /// Puts a job taken out by ``withdraw(id:)`` back in the queue, in admission order.
+    public func restore(id: String) {
+        guard let job = jobs[id], job.state == .queued, !queue.contains(id) else { return }
+        queue.append(id)
+        queue.sort { (jobs[$0]?.admissionNumber ?? 0) < (jobs[$1]?.admissionNumber ?? 0) }
+    }
+
     /// Puts a job that was running when the daemon died back in the queue, in admission
     /// order (ahead of the jobs admitted after it), to run again under its existing charge.
     public func requeue(id: String) throws {

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
 import Records
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The plugins the daemon offers, with hot swap (DESIGN §5.3).
 ///
@@ -37,6 +40,7 @@ public actor PluginRegistry {
     private let versionStore: URL
     private let stagingDirectory: URL
     private let probeExecutable: URL
+    private let maxPluginBytes: Int
 
     /// Strategy id → its current version.
     private var current: [String: Version] = [:]
@@ -54,11 +58,14 @@ public actor PluginRegistry {
     ///   - stateDirectory: a private directory on an exec-allowed filesystem; the registry
     ///     keeps its version store and probe staging area under it.
     ///   - probeExecutable: the `dptuned` binary, run as `dptuned plugin probe FILE`.
-    public init(pluginDirectory: URL, stateDirectory: URL, probeExecutable: URL) throws {
+    ///   - maxPluginBytes: a larger file is refused unread (the registry holds a file whole
+    ///     to hash and store it; a release plugin is a few hundred KiB).
+    public init(pluginDirectory: URL, stateDirectory: URL, probeExecutable: URL, maxPluginBytes: Int = 64 << 20) throws {
         self.pluginDirectory = pluginDirectory
         versionStore = stateDirectory.appendingPathComponent("plugin-versions", isDirectory: true)
         stagingDirectory = stateDirectory.appendingPathComponent("plugin-staging", isDirectory: true)
         self.probeExecutable = probeExecutable
+        self.maxPluginBytes = maxPluginBytes
         for dir in [versionStore, stagingDirectory] {
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o700])
@@ -76,8 +83,12 @@ public actor PluginRegistry {
     /// Reacts to a new or rebuilt file in the plugin directory.
     public func fileChanged(_ file: URL) async {
         let path = file.path
-        guard let bytes = try? Data(contentsOf: file) else {
-            refused[path] = PluginRefusal(path: path, code: "unreadable", message: "cannot read the file")
+        let bytes: Data
+        switch Self.readPluginFile(path, maxBytes: maxPluginBytes) {
+        case .success(let data):
+            bytes = data
+        case .failure(let refusal):
+            refused[path] = refusal
             return
         }
         let digest = SHA256.hexDigest(of: bytes)
@@ -154,5 +165,66 @@ public actor PluginRegistry {
 
     private func retire(_ version: Version) {
         if users[version.key]?.isEmpty == false { retired[version.key] = version }
+    }
+
+    /// Reads the plugin file at `path` whole, if it is a regular file of at most `maxBytes`.
+    ///
+    /// Whatever turns up in the plugin directory under a `.so` name reaches here, and the
+    /// registry holds the file in memory to hash and store it: a file of gigabytes is refused
+    /// unread, and a FIFO or a device (directly or through a link) is refused without being
+    /// opened or blocking the registry, each with a reason an operator can act on. A symbolic
+    /// link is followed, as packaging links versioned builds, but what it names must be a
+    /// regular file too. The type is checked before opening and again on the open,
+    /// non-blocking descriptor, which is what is read.
+    static func readPluginFile(_ path: String, maxBytes: Int) -> Result<Data, PluginRefusal> {
+        func refusal(_ code: String, _ message: String) -> Result<Data, PluginRefusal> {
+            .failure(PluginRefusal(path: path, code: code, message: message))
+        }
+        func regularFileProblem(_ status: stat) -> Result<Data, PluginRefusal>? {
+            let kind: String
+            switch status.st_mode & S_IFMT {
+            case S_IFREG:
+                guard status.st_size <= maxBytes else {
+                    return refusal("too_large", "the file has \(status.st_size) bytes; a plugin may have at most \(maxBytes)")
+                }
+                return nil
+            case S_IFIFO: kind = "a FIFO"
+            case S_IFCHR: kind = "a character device"
+            case S_IFBLK: kind = "a block device"
+            case S_IFSOCK: kind = "a socket"
+            case S_IFDIR: kind = "a directory"
+            default: kind = "not a regular file"
+            }
+            return refusal("not_a_regular_file", "the file (or what its link names) is \(kind); only regular files are loaded")
+        }
+        var status = stat()
+        guard stat(path, &status) == 0 else {
+            return refusal("unreadable", "cannot read the file: \(String(cString: strerror(errno)))")
+        }
+        if let problem = regularFileProblem(status) { return problem }
+        let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
+        guard descriptor >= 0 else {
+            return refusal("unreadable", "cannot open the file: \(String(cString: strerror(errno)))")
+        }
+        defer { close(descriptor) }
+        guard fstat(descriptor, &status) == 0 else {
+            return refusal("unreadable", "cannot read the file: \(String(cString: strerror(errno)))")
+        }
+        if let problem = regularFileProblem(status) { return problem }
+        var data = Data(capacity: Int(status.st_size))
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                return refusal("unreadable", "cannot read the file: \(String(cString: strerror(errno)))")
+            }
+            if count == 0 { return .success(data) }
+            // The file may grow while it is read.
+            guard data.count + count <= maxBytes else {
+                return refusal("too_large", "the file grew past \(maxBytes) bytes while it was read")
+            }
+            data.append(contentsOf: chunk[0..<count])
+        }
     }
 }

@@ -175,6 +175,9 @@ public final class DaemonService: Sendable {
             }
             notifier.stopping()
             logger.notice("dptuned stopping")
+            // Intake finishes the dataset in hand, if any, and takes no other: the group
+            // below waits for its task, which must not run through the whole backlog.
+            intake.stop()
             watcher.close()
             pluginWatcher?.close()
             // Workers are told first: one that a terminal's Ctrl-C also reached must find
@@ -229,7 +232,8 @@ public final class DaemonService: Sendable {
             listener = .path(config.control.path, group: group)
         }
         return ControlServer.Configuration(
-            listener: listener, adminGroup: adminGroup, requestTimeout: config.control.requestTimeout)
+            listener: listener, adminGroup: adminGroup, requestTimeout: config.control.requestTimeout,
+            maxConnections: config.control.maxConnections)
     }
 }
 

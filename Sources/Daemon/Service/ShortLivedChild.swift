@@ -1,7 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-import Dispatch
 import Foundation
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -10,9 +8,16 @@ import Glibc
 /// probe and the job preflight, which keep plugin code out of the daemon.
 ///
 /// A child still running at the deadline gets SIGKILL, not SIGTERM: plugin code may catch
-/// or ignore SIGTERM, and the child keeps nothing worth a clean exit. (A grandchild holding
-/// the child's descriptors would still hold the end back, since `Process` waits for them
-/// too; dptuned's children start none.)
+/// or ignore SIGTERM, and the child keeps nothing worth a clean exit. The SIGKILL goes to
+/// the child's process group (`Process` starts each child in a group of its own), so a
+/// process the plugin forked goes too.
+///
+/// The deadline bounds the whole run, reading included. A grandchild that keeps the output
+/// pipe open must not hold the caller (the plugin registry, intake) for as long as it lives,
+/// and `Process` itself notices a child's end only once every process holding the child's
+/// descriptors is gone: so the child's exit is read here with `waitid(WNOWAIT)`, which
+/// leaves the reaping to `Process`. Only the tail of the output is kept, since a plugin
+/// printing without end must not fill the daemon's memory.
 struct ShortLivedChild {
     enum End: Equatable {
         case exited(Int32)
@@ -20,14 +25,17 @@ struct ShortLivedChild {
         case timedOut
     }
 
-    /// The last non-empty line the child printed; a plugin may print before the answer.
+    /// The last non-empty line the child printed (among its last `maxOutputBytes`); a
+    /// plugin may print before the answer.
     let lastLine: Data
     let end: End
 
-    /// Runs the child to its end, blocking the calling thread.
+    /// Runs the child to its end, blocking the calling thread for at most about `timeout`.
     ///
+    /// - Parameter maxOutputBytes: how much of the end of the output is kept; a last line
+    ///   longer than this is cut at its start, which no answer survives.
     /// - Throws: what `Process.run()` throws when the child cannot start.
-    init(executable: URL, arguments: [String], timeout: Duration) throws {
+    init(executable: URL, arguments: [String], timeout: Duration, maxOutputBytes: Int = 1 << 20) throws {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -36,22 +44,92 @@ struct ShortLivedChild {
         process.standardError = FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        let timedOut = Mutex(false)
-        let deadline = DispatchWorkItem {
-            timedOut.withLock { $0 = true }
-            kill(process.processIdentifier, SIGKILL)
+        let pid = process.processIdentifier
+        let reader = output.fileHandleForReading
+        defer { try? reader.close() }
+        let deadline = ContinuousClock.now + timeout
+        let drained = Self.readTail(
+            of: reader.fileDescriptor, keeping: maxOutputBytes, until: deadline,
+            childExited: { Self.state(of: pid, blocking: false) != .running })
+        var timedOut = drained.timedOut
+        // A child may close its output and carry on: the deadline holds for its exit too.
+        while !timedOut, Self.state(of: pid, blocking: false) == .running {
+            if ContinuousClock.now >= deadline { timedOut = true } else { usleep(5_000) }
         }
-        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(timeout / .milliseconds(1))), execute: deadline)
-        let bytes = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        deadline.cancel()
-        lastLine = bytes.split(separator: UInt8(ascii: "\n")).last.map { Data($0) } ?? Data()
-        if timedOut.withLock({ $0 }) {
+        if timedOut || !drained.reachedEnd {
+            // At the deadline, or the child is gone but something it started holds the
+            // pipe: end the group. An unreaped child keeps its id, and a reaped one leaves
+            // its group id in use only while a member lives, so neither names anyone else.
+            kill(-pid, SIGKILL)
+            if timedOut, Self.state(of: pid, blocking: false) != .reaped { kill(pid, SIGKILL) }
+        }
+        lastLine = drained.tail.split(separator: UInt8(ascii: "\n")).last.map { Data($0) } ?? Data()
+        if timedOut {
             end = .timedOut
-        } else if process.terminationReason == .uncaughtSignal {
-            end = .killedBySignal(process.terminationStatus)
+        } else if case .ended(let exit) = Self.state(of: pid, blocking: true) {
+            end = exit
         } else {
-            end = .exited(process.terminationStatus)
+            // `Process` reaped the child already, so it knows how it ended.
+            process.waitUntilExit()
+            end = process.terminationReason == .uncaughtSignal
+                ? .killedBySignal(process.terminationStatus) : .exited(process.terminationStatus)
+        }
+    }
+
+    private enum ChildState: Equatable {
+        case running
+        case ended(End)
+        /// `Process` has collected it: its id may already name another process.
+        case reaped
+    }
+
+    /// Where child `pid` is, read without reaping it (`Process` does that); with `blocking`,
+    /// waits until it is no longer running.
+    private static func state(of pid: pid_t, blocking: Bool) -> ChildState {
+        var info = siginfo_t()
+        let options = WEXITED | WNOWAIT | (blocking ? 0 : WNOHANG)
+        while waitid(P_PID, id_t(pid), &info, options) != 0 {
+            if errno != EINTR { return .reaped }
+        }
+        guard info._sifields._sigchld.si_pid == pid else { return .running }
+        let status = info._sifields._sigchld.si_status
+        return .ended(info.si_code == CLD_EXITED ? .exited(status) : .killedBySignal(status))
+    }
+
+    /// Reads `descriptor` until end of file, `deadline`, or shortly after `childExited`
+    /// turns true (then only what is already in the pipe), keeping the last `limit` bytes.
+    private static func readTail(
+        of descriptor: CInt, keeping limit: Int, until deadline: ContinuousClock.Instant,
+        childExited: () -> Bool
+    ) -> (tail: Data, reachedEnd: Bool, timedOut: Bool) {
+        var tail = Data()
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        var childGone = false
+        while true {
+            let remaining = deadline - .now
+            if remaining <= .zero { return (tail.suffix(limit), false, true) }
+            // Wake now and then to notice a child that exited while the pipe stays open.
+            let slice = childGone ? 0 : Int32(min(100, max(1, remaining / .milliseconds(1))))
+            var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&poller, 1, slice)
+            if ready < 0 {
+                if errno == EINTR { continue }
+                return (tail.suffix(limit), false, false)
+            }
+            if ready == 0 {
+                if childGone { return (tail.suffix(limit), false, false) }
+                childGone = childExited()
+                continue
+            }
+            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR || errno == EAGAIN { continue }
+                return (tail.suffix(limit), false, false)
+            }
+            if count == 0 { return (tail.suffix(limit), true, false) }
+            tail.append(contentsOf: chunk[0..<count])
+            // Trim in batches: copying on every read would cost quadratic time.
+            if tail.count > 2 * limit { tail = Data(tail.suffix(limit)) }
         }
     }
 }

@@ -23,10 +23,18 @@ import Glibc
 /// `rename(2)` (without replacing anything in the target; a name already taken gets a
 /// `-1`, `-2`, ... suffix) followed by an fsync of both folders.
 ///
+/// A move of several files (a dataset, its manifest, its outcome record) first writes its
+/// plan to a journal in `tmp/`, then renames the record, the manifest and the dataset last.
+/// A crash between two renames leaves the journal, and the next start completes the move
+/// (``completeInterruptedMoves()``): a dataset never sits in `rejected/` or `done/` without
+/// its reason, and a manifest never stays behind in `incoming/` to pair with a later
+/// dataset of the same name. Those journals and staged records, the daemon's own scratch
+/// files in `tmp/`, are the only files it removes.
+///
 /// - Important: One process (the daemon) owns the spool's state changes; writers only ever
 ///   rename into `incoming/`. The methods are safe to call from any thread.
 public final class SpoolDirectory: Sendable {
-    public enum Folder: String, Sendable, CaseIterable {
+    public enum Folder: String, Sendable, CaseIterable, Codable {
         case tmp, incoming, accepted, done, rejected
     }
 
@@ -37,15 +45,31 @@ public final class SpoolDirectory: Sendable {
         public let manifestName: String?
     }
 
+    /// A point in a state change where a test interferes: it throws there to stand for a
+    /// `kill -9`, or changes the folders to stand for a writer racing the daemon.
+    enum Checkpoint: Sendable, Hashable {
+        /// About to rename a file to `name` in `folder`.
+        case beforeRename(Folder, String)
+        /// Just renamed a file to `name` in `folder`.
+        case afterRename(Folder, String)
+    }
+
     public let root: URL
     private let descriptors: [Folder: Int32]
+    private let checkpoint: @Sendable (Checkpoint) throws(SpoolError) -> Void
 
     /// Opens the spool at `root`, creating the root and any missing folder.
     ///
     /// - Throws: ``SpoolError`` `unusableDirectory` when a folder is a link, not a directory,
     ///   or on another filesystem than the root (rename(2) could not move between them).
-    public init(root: URL) throws(SpoolError) {
+    public convenience init(root: URL) throws(SpoolError) {
+        try self.init(root: root) { _ throws(SpoolError) in }
+    }
+
+    /// Opens the spool with a test's `checkpoint`, called around every rename.
+    init(root: URL, checkpoint: @escaping @Sendable (Checkpoint) throws(SpoolError) -> Void) throws(SpoolError) {
         self.root = root
+        self.checkpoint = checkpoint
         if mkdir(root.path, 0o755) != 0 && errno != EEXIST {
             throw Self.systemError("mkdir", root.path)
         }
@@ -154,18 +178,10 @@ public final class SpoolDirectory: Sendable {
         guard let manifestName = entry.manifestName else { return nil }
         let descriptor = try openRegular(manifestName, in: folder)
         defer { close(descriptor) }
-        var data = Data()
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            guard count >= 0 else { throw Self.systemError("read", manifestName) }
-            if count == 0 { return data }
-            data.append(contentsOf: buffer[0..<count])
-            guard data.count <= maxBytes else {
-                throw IntakeError(.invalidManifest, "\(manifestName) is larger than \(maxBytes) bytes")
-            }
+        guard let data = try Self.readAll(descriptor, maxBytes: maxBytes, name: manifestName) else {
+            throw IntakeError(.invalidManifest, "\(manifestName) is larger than \(maxBytes) bytes")
         }
+        return data
     }
 
     /// Moves a validated dataset (and its manifest) from `incoming/` to `accepted/`.
@@ -211,41 +227,126 @@ public final class SpoolDirectory: Sendable {
         }
     }
 
+    /// Which file a name stood for when a move began (a rename keeps both numbers).
+    private struct Identity: Codable, Hashable {
+        var device: UInt64
+        var inode: UInt64
+    }
+
+    /// One rename of a move, as its journal records it.
+    private struct Step: Codable {
+        var from: Folder
+        /// The name in `from` as the kernel's bytes: a name need not be UTF-8.
+        var name: [UInt8]
+        var to: Folder
+        var newName: String
+        var identity: Identity
+    }
+
+    /// A move's journal is `tmp/.dptuned-move-UUID.json`; a staged record is `tmp/.dptuned-UUID.tmp`.
+    private static let journalPrefix = ".dptuned-move-"
+    private static let journalSuffix = ".json"
+    private static let stagedPrefix = ".dptuned-"
+    private static let stagedSuffix = ".tmp"
+
     private func move(
         _ name: String, from source: Folder, to target: Folder, record: (suffix: String, data: Data)?
     ) throws(SpoolError) -> String {
         guard !name.isEmpty, !name.contains("/"), name != ".", name != ".." else {
             throw SpoolError(.noSuchEntry, "\(SpoolName.quoted(name)) cannot name a file in \(source.rawValue)/")
         }
-        guard exists(name, in: source) else {
+        guard let identity = identity(of: Array(name.utf8), in: source) else {
             throw SpoolError(.noSuchEntry, "\(SpoolName.quoted(name)) is not in \(source.rawValue)/")
         }
         let naming = naming(of: name, in: source)
-        let staged = try record.map { record throws(SpoolError) in try stage(record.data) }
+        let manifestName = naming.stem + SpoolName.manifestSuffix
+        // A manifest that vanished since the naming looked is not moved.
+        let manifest = naming.hasManifest ? self.identity(of: Array(manifestName.utf8), in: source) : nil
+        let staged = try record.map { record throws(SpoolError) in
+            let stagedName = try write(record.data, prefix: Self.stagedPrefix, suffix: Self.stagedSuffix)
+            guard let stagedIdentity = self.identity(of: Array(stagedName.utf8), in: .tmp) else {
+                throw SpoolError(.systemCallFailed, "the staged record tmp/\(stagedName) vanished")
+            }
+            return (name: stagedName, suffix: record.suffix, identity: stagedIdentity)
+        }
         var attempt = 0
         while true {
             let stem = attempt == 0 ? naming.stem : "\(naming.stem)-\(attempt)"
             attempt += 1
             let names = naming.names(stem: stem, recordSuffix: record?.suffix)
             if names.contains(where: { exists($0, in: target) }) { continue }
-            guard try rename(name, from: source, to: names[0], in: target) else { continue }
-            // The names were free a moment ago; only a foreign writer in the daemon's own
-            // folder could take them now, and then the move stops without replacing anything.
-            if naming.hasManifest {
-                guard try rename(naming.stem + SpoolName.manifestSuffix, from: source, to: names[1], in: target) else {
-                    throw SpoolError(.systemCallFailed, "\(names[1]) appeared in \(target.rawValue)/ while moving")
-                }
+            // The reason first and the dataset last: whoever sees the dataset in the target
+            // finds its reason and manifest beside it, and until the last rename the dataset
+            // is still where the move found it.
+            var steps: [Step] = []
+            if let staged {
+                steps.append(Step(
+                    from: .tmp, name: Array(staged.name.utf8), to: target, newName: stem + staged.suffix,
+                    identity: staged.identity))
             }
-            if let staged, let recordName = names.last {
-                guard try rename(staged, from: .tmp, to: recordName, in: target) else {
-                    throw SpoolError(.systemCallFailed, "\(recordName) appeared in \(target.rawValue)/ while moving")
+            if let manifest {
+                steps.append(Step(
+                    from: source, name: Array(manifestName.utf8), to: target, newName: stem + SpoolName.manifestSuffix,
+                    identity: manifest))
+            }
+            steps.append(Step(
+                from: source, name: Array(name.utf8), to: target, newName: stem + naming.fileExtension, identity: identity))
+            let journal = try writeJournal(steps)
+            // The names were free a moment ago; only a foreign writer in the daemon's own
+            // folder could take them now. Before the first rename nothing has moved, so the
+            // move tries the next suffix; after it, the move stops without replacing anything
+            // and leaves its journal for the next start.
+            guard try rename(steps[0]) else {
+                try removeJournal(journal)
+                continue
+            }
+            for step in steps.dropFirst() {
+                guard try rename(step) else {
+                    throw SpoolError(.systemCallFailed, "\(step.newName) appeared in \(target.rawValue)/ while moving")
                 }
-                try sync(.tmp)
             }
             try sync(target)
             try sync(source)
+            if staged != nil { try sync(.tmp) }
+            try removeJournal(journal)
             return names[0]
         }
+    }
+
+    /// Completes every move that a crash interrupted, from the journals left in `tmp/`.
+    ///
+    /// A move writes its plan (each rename, with the identity of each file) to `tmp/` and
+    /// fsyncs it before its first rename, and removes it after its last, so a journal found
+    /// here belongs to a move that stopped somewhere in between. Every rename still to do is
+    /// done, in order: a file is moved only if it is the very file the move began with (same
+    /// device and inode), so a newer file that took its name since stays where it is, and a
+    /// name already taken in the target means that rename had happened. A journal that cannot
+    /// be read was cut short before its fsync, when no rename had begun. Staged records that
+    /// no journal mentions were never published and are removed.
+    ///
+    /// - Important: Call it once at start-up, before anything reads the folders, and only from
+    ///   the process that owns the spool: a move in progress elsewhere would look interrupted.
+    /// - Returns: `folder/name` of each dataset whose move this completed.
+    public func completeInterruptedMoves() throws(SpoolError) -> [String] {
+        var completed: [String] = []
+        for name in try scan(.tmp) where name.hasPrefix(Self.journalPrefix) && name.hasSuffix(Self.journalSuffix) {
+            let steps = readJournal(name) ?? []
+            for (index, step) in steps.enumerated() {
+                guard identity(of: step.name, in: step.from) == step.identity,
+                      try rename(Self.cName(step.name), from: step.from, to: step.newName, in: step.to)
+                else { continue }
+                try sync(step.to)
+                try sync(step.from)
+                // The dataset moves last.
+                if index == steps.count - 1 { completed.append("\(step.to.rawValue)/\(step.newName)") }
+            }
+            try removeJournal(name)
+        }
+        for name in try scan(.tmp) where name.hasPrefix(Self.stagedPrefix) && name.hasSuffix(Self.stagedSuffix) {
+            guard unlinkat(descriptor(.tmp), name, 0) == 0 else { throw Self.systemError("unlink", "tmp/\(name)") }
+        }
+        try sync(.tmp)
+        return completed
     }
 
     /// A safe dataset name brings its manifest along; any other name moves alone, keeping
@@ -263,16 +364,17 @@ public final class SpoolDirectory: Sendable {
         return Naming(stem: Self.truncated(name), fileExtension: "", hasManifest: false)
     }
 
-    /// Writes `data` to a new file in tmp/ and fsyncs it; returns its name.
-    private func stage(_ data: Data) throws(SpoolError) -> String {
-        let name = ".dptuned-\(UUID().uuidString).tmp"
+    /// Writes `data` to a new file in `tmp/` (`prefix`, a UUID, `suffix`) and fsyncs it;
+    /// returns its name.
+    private func write(_ data: Data, prefix: String, suffix: String) throws(SpoolError) -> String {
+        let name = prefix + UUID().uuidString + suffix
         let file = openat(descriptor(.tmp), name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
         guard file >= 0 else { throw Self.systemError("create", "tmp/\(name)") }
         defer { close(file) }
         var written = 0
         while written < data.count {
             let count = data.withUnsafeBytes { bytes in
-                write(file, bytes.baseAddress.map { $0 + written }, bytes.count - written)
+                Glibc.write(file, bytes.baseAddress.map { $0 + written }, bytes.count - written)
             }
             if count < 0 && errno == EINTR { continue }
             guard count > 0 else { throw Self.systemError("write", "tmp/\(name)") }
@@ -282,21 +384,55 @@ public final class SpoolDirectory: Sendable {
         return name
     }
 
+    /// Writes a move's plan and makes it durable before the move's first rename.
+    private func writeJournal(_ steps: [Step]) throws(SpoolError) -> String {
+        let data: Data
+        do {
+            data = try JSONEncoder().encode(steps)
+        } catch {
+            throw SpoolError(.systemCallFailed, "cannot encode the move's journal: \(error)")
+        }
+        let name = try write(data, prefix: Self.journalPrefix, suffix: Self.journalSuffix)
+        try sync(.tmp)
+        return name
+    }
+
+    /// The steps of the journal `tmp/name`, or nil when it was cut short.
+    private func readJournal(_ name: String) -> [Step]? {
+        guard let descriptor = try? openRegular(name, in: .tmp) else { return nil }
+        defer { close(descriptor) }
+        guard let data = try? Self.readAll(descriptor, maxBytes: 1 << 20, name: name) else { return nil }
+        return try? JSONDecoder().decode([Step].self, from: data)
+    }
+
+    /// Removes a move's journal once every rename is done. Not fsynced: a journal that a
+    /// crash brings back finds every file moved already, and replaying it changes nothing.
+    private func removeJournal(_ name: String) throws(SpoolError) {
+        guard unlinkat(descriptor(.tmp), name, 0) == 0 else { throw Self.systemError("unlink", "tmp/\(name)") }
+    }
+
+    /// Renames one step of a move, around the test's checkpoints.
+    private func rename(_ step: Step) throws(SpoolError) -> Bool {
+        try checkpoint(.beforeRename(step.to, step.newName))
+        guard try rename(Self.cName(step.name), from: step.from, to: step.newName, in: step.to) else { return false }
+        try checkpoint(.afterRename(step.to, step.newName))
+        return true
+    }
+
     /// Renames without replacing: `false` when `newName` is already taken in `target`.
-    private func rename(_ name: String, from source: Folder, to newName: String, in target: Folder) throws(SpoolError) -> Bool {
+    private func rename(_ name: [CChar], from source: Folder, to newName: String, in target: Folder) throws(SpoolError) -> Bool {
+        let shown = "\(source.rawValue)/\(Self.shown(name)) → \(target.rawValue)/\(newName)"
         if let renameat2 = Self.renameat2 {
             if renameat2(descriptor(source), name, descriptor(target), newName, Self.renameNoReplace) == 0 { return true }
             let error = errno
             if error == EEXIST { return false }
-            if error != EINVAL && error != ENOSYS {
-                throw Self.systemError("rename", "\(source.rawValue)/\(name) → \(target.rawValue)/\(newName)", error)
-            }
+            if error != EINVAL && error != ENOSYS { throw Self.systemError("rename", shown, error) }
         }
         // No RENAME_NOREPLACE on this filesystem: the daemon is the only one renaming into
         // its own folders, so checking first is enough there.
         if exists(newName, in: target) { return false }
         guard renameat(descriptor(source), name, descriptor(target), newName) == 0 else {
-            throw Self.systemError("rename", "\(source.rawValue)/\(name) → \(target.rawValue)/\(newName)")
+            throw Self.systemError("rename", shown)
         }
         return true
     }
@@ -356,6 +492,13 @@ public final class SpoolDirectory: Sendable {
         return file
     }
 
+    /// The identity of the entry `name` in `folder` (a link's own), or nil when it is absent.
+    private func identity(of name: [UInt8], in folder: Folder) -> Identity? {
+        var status = stat()
+        guard fstatat(descriptor(folder), Self.cName(name), &status, AT_SYMLINK_NOFOLLOW) == 0 else { return nil }
+        return Identity(device: UInt64(status.st_dev), inode: UInt64(status.st_ino))
+    }
+
     private func exists(_ name: String, in folder: Folder) -> Bool {
         var status = stat()
         return fstatat(descriptor(folder), name, &status, AT_SYMLINK_NOFOLLOW) == 0
@@ -386,6 +529,30 @@ public final class SpoolDirectory: Sendable {
             result.append(character)
         }
         return result
+    }
+
+    /// Reads an open file to its end; nil once it exceeds `maxBytes`.
+    private static func readAll(_ descriptor: Int32, maxBytes: Int, name: String) throws(SpoolError) -> Data? {
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else { throw systemError("read", name) }
+            if count == 0 { return data }
+            data.append(contentsOf: buffer[0..<count])
+            guard data.count <= maxBytes else { return nil }
+        }
+    }
+
+    /// A name's bytes as the NUL-terminated string the `*at` calls take.
+    private static func cName(_ name: [UInt8]) -> [CChar] {
+        name.map { CChar(bitPattern: $0) } + [0]
+    }
+
+    /// A C name for a message or a log line, escaped like ``SpoolName/quoted(_:)``.
+    private static func shown(_ name: [CChar]) -> String {
+        SpoolName.quoted(String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
     }
 
     private static func device(of descriptor: Int32, _ path: String) throws(SpoolError) -> dev_t {

@@ -313,6 +313,70 @@ public final class SpoolDirectory: Sendable {
         }
     }
 
+    /// Places a dataset (and its manifest) in `incoming/` as a writer would: each staged in
+    /// `tmp/` and fsynced, then renamed in, the manifest first, neither replacing anything.
+    ///
+    /// Staging a large dataset takes a while, and a data owner may drop a file of the same
+    /// name meanwhile: the renames never replace it (`RENAME_NOREPLACE`), and a name taken at
+    /// any point gets the next `-1`, `-2`, ... suffix, as the daemon's own moves do. If the
+    /// dataset's name was taken after the manifest landed, the manifest is taken back to
+    /// `tmp/` before the next name is tried, so that it does not stay beside the owner's
+    /// dataset. A kill between the two renames is completed at the next start, like a move.
+    ///
+    /// - Parameters:
+    ///   - stem: a stem that makes a safe ``SpoolName``; suffixes are added to it.
+    ///   - attempts: how many stems to try before giving up.
+    /// - Returns: the stem the dataset got: it is `incoming/STEM.jsonl`.
+    /// - Throws: ``SpoolError`` when a file cannot be written or renamed, or no name is free.
+    public func submit(dataset: Data, manifest: Data?, stem: String, attempts: Int = 1000) throws(SpoolError) -> String {
+        func staged(_ data: Data) throws(SpoolError) -> Step {
+            // Private data: readable by the daemon only, as a copy it makes should be.
+            let name = try write(data, prefix: Self.stagedPrefix, suffix: Self.stagedSuffix, mode: 0o600)
+            guard let identity = identity(of: Array(name.utf8), in: .tmp) else {
+                throw SpoolError(.systemCallFailed, "the staged submission tmp/\(name) vanished")
+            }
+            return Step(from: .tmp, name: Array(name.utf8), to: .incoming, newName: "", identity: identity)
+        }
+        var stagedManifest = try manifest.map { data throws(SpoolError) in try staged(data) }
+        var stagedDataset = try staged(dataset)
+        for attempt in 0..<attempts {
+            let candidate = attempt == 0 ? stem : "\(stem)-\(attempt)"
+            let names = SpoolName.dataset(stem: candidate)
+            guard !exists(names.datasetName, in: .incoming), !exists(names.manifestName, in: .incoming) else { continue }
+            stagedDataset.newName = names.datasetName
+            stagedManifest?.newName = names.manifestName
+            let steps = (stagedManifest.map { [$0] } ?? []) + [stagedDataset]
+            let journal = try writeJournal(steps)
+            guard try rename(steps[0]) else {
+                try removeJournal(journal)
+                continue
+            }
+            if let placed = stagedManifest, try !rename(stagedDataset) {
+                // An owner's dataset took the name after the manifest landed: take the
+                // manifest back (unless intake already took it along) and try the next name.
+                try removeJournal(journal)
+                var back = false
+                if identity(of: Array(placed.newName.utf8), in: .incoming) == placed.identity {
+                    back = try rename(
+                        Self.cName(Array(placed.newName.utf8)), from: .incoming,
+                        to: String(decoding: placed.name, as: UTF8.self), in: .tmp)
+                }
+                try sync(.incoming)
+                if !back, let manifest { stagedManifest = try staged(manifest) }
+                continue
+            }
+            try sync(.incoming)
+            try sync(.tmp)
+            try removeJournal(journal)
+            return candidate
+        }
+        // Nothing was placed and no journal names the staged copies.
+        for step in [stagedDataset] + (stagedManifest.map { [$0] } ?? []) {
+            _ = unlinkat(descriptor(.tmp), Self.cName(step.name), 0)
+        }
+        throw SpoolError(.systemCallFailed, "no free name in incoming/ for \(SpoolName.quoted(stem))")
+    }
+
     /// Completes every move that a crash interrupted, from the journals left in `tmp/`.
     ///
     /// A move writes its plan (each rename, with the identity of each file) to `tmp/` and
@@ -366,9 +430,9 @@ public final class SpoolDirectory: Sendable {
 
     /// Writes `data` to a new file in `tmp/` (`prefix`, a UUID, `suffix`) and fsyncs it;
     /// returns its name.
-    private func write(_ data: Data, prefix: String, suffix: String) throws(SpoolError) -> String {
+    private func write(_ data: Data, prefix: String, suffix: String, mode: mode_t = 0o644) throws(SpoolError) -> String {
         let name = prefix + UUID().uuidString + suffix
-        let file = openat(descriptor(.tmp), name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        let file = openat(descriptor(.tmp), name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
         guard file >= 0 else { throw Self.systemError("create", "tmp/\(name)") }
         defer { close(file) }
         var written = 0

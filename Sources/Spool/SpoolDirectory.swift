@@ -117,21 +117,13 @@ public final class SpoolDirectory: Sendable {
     /// The names in `folder`, oldest arrival first (by change time, which rename(2) sets).
     ///
     /// The daemon calls this at start-up for `incoming/` (and `accepted/`, to resume or fail
-    /// interrupted jobs), and after the watcher reports an overflow.
+    /// interrupted jobs), and after the watcher reports an overflow. A name that is not valid
+    /// UTF-8 is left out: a `String` cannot hold it unchanged, and the lossy decoding would
+    /// name no file; ``rejectUndecodableNames()`` handles those by their bytes.
     public func scan(_ folder: Folder = .incoming) throws(SpoolError) -> [String] {
-        // A fresh open file description (not dup): its read offset is this scan's own.
-        let listing = openat(descriptor(folder), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard listing >= 0, let directory = fdopendir(listing) else {
-            if listing >= 0 { close(listing) }
-            throw Self.systemError("opendir", url(of: folder).path)
-        }
-        defer { closedir(directory) }
         var names: [(changed: timespec, name: String)] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { bytes in
-                String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if name == "." || name == ".." { continue }
+        for bytes in try rawNames(in: folder) {
+            guard let name = String(validating: bytes, as: UTF8.self) else { continue }
             var status = stat()
             let changed = fstatat(descriptor(folder), name, &status, AT_SYMLINK_NOFOLLOW) == 0 ? status.st_ctim : timespec()
             names.append((changed, name))
@@ -139,6 +131,52 @@ public final class SpoolDirectory: Sendable {
         return names.sorted { lhs, rhs in
             (lhs.changed.tv_sec, lhs.changed.tv_nsec, lhs.name) < (rhs.changed.tv_sec, rhs.changed.tv_nsec, rhs.name)
         }.map(\.name)
+    }
+
+    /// Moves every file in `incoming/` whose name is not valid UTF-8 to `rejected/`, beside
+    /// an `unsafe_path` error that gives the name's bytes.
+    ///
+    /// Such a name cannot reach ``SpoolIntake`` (the watcher and ``scan(_:)`` leave it out),
+    /// so it is found here by the bytes `readdir` gives and renamed by those bytes. In
+    /// `rejected/` it is named with each byte that is not UTF-8 written `%XX` (`bad\xFF.jsonl`
+    /// becomes `bad%FF.jsonl`), and a collision suffix as usual; the file itself is unchanged.
+    ///
+    /// - Returns: the names the files got in `rejected/`.
+    public func rejectUndecodableNames() throws(SpoolError) -> [String] {
+        var rejected: [String] = []
+        for bytes in try rawNames(in: .incoming) where String(validating: bytes, as: UTF8.self) == nil {
+            let hex = bytes.map { $0 < 16 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined(separator: " ")
+            let refusal = IntakeError(
+                .unsafePath,
+                "the name \(SpoolName.quoted(Self.escaped(bytes, as: "\\x"))) is not valid UTF-8 (its bytes: \(hex)); "
+                    + "the file was moved to rejected/ under the name with each such byte written %XX")
+            do throws(SpoolError) {
+                rejected.append(try move(
+                    bytes, named: Self.escaped(bytes, as: "%"), pairingManifest: false, from: .incoming, to: .rejected,
+                    record: (SpoolName.errorSuffix, Self.encode(refusal))))
+            } catch where error.code == .noSuchEntry {
+                continue  // gone since the listing
+            }
+        }
+        return rejected
+    }
+
+    /// The names in `folder` as the kernel's bytes, without `.` and `..`.
+    private func rawNames(in folder: Folder) throws(SpoolError) -> [[UInt8]] {
+        // A fresh open file description (not dup): its read offset is this listing's own.
+        let listing = openat(descriptor(folder), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard listing >= 0, let directory = fdopendir(listing) else {
+            if listing >= 0 { close(listing) }
+            throw Self.systemError("opendir", url(of: folder).path)
+        }
+        defer { closedir(directory) }
+        var names: [[UInt8]] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
+            if name == Array(".".utf8) || name == Array("..".utf8) { continue }
+            names.append(name)
+        }
+        return names
     }
 
     /// What to do about the name `name` that appeared in `folder`.
@@ -252,13 +290,24 @@ public final class SpoolDirectory: Sendable {
     private func move(
         _ name: String, from source: Folder, to target: Folder, record: (suffix: String, data: Data)?
     ) throws(SpoolError) -> String {
-        guard !name.isEmpty, !name.contains("/"), name != ".", name != ".." else {
-            throw SpoolError(.noSuchEntry, "\(SpoolName.quoted(name)) cannot name a file in \(source.rawValue)/")
+        try move(Array(name.utf8), named: name, pairingManifest: true, from: source, to: target, record: record)
+    }
+
+    /// Moves the entry whose name is the bytes `name`, naming it in `target` after `text`.
+    ///
+    /// - Parameter pairingManifest: whether a dataset's manifest goes along; not for a name
+    ///   whose text is an escape of its bytes, which no manifest was named after.
+    private func move(
+        _ name: [UInt8], named text: String, pairingManifest: Bool, from source: Folder, to target: Folder,
+        record: (suffix: String, data: Data)?
+    ) throws(SpoolError) -> String {
+        guard !name.isEmpty, !name.contains(UInt8(ascii: "/")), text != ".", text != ".." else {
+            throw SpoolError(.noSuchEntry, "\(SpoolName.quoted(text)) cannot name a file in \(source.rawValue)/")
         }
-        guard let identity = identity(of: Array(name.utf8), in: source) else {
-            throw SpoolError(.noSuchEntry, "\(SpoolName.quoted(name)) is not in \(source.rawValue)/")
+        guard let identity = identity(of: name, in: source) else {
+            throw SpoolError(.noSuchEntry, "\(SpoolName.quoted(text)) is not in \(source.rawValue)/")
         }
-        let naming = naming(of: name, in: source)
+        let naming = naming(of: text, in: source, pairingManifest: pairingManifest)
         let manifestName = naming.stem + SpoolName.manifestSuffix
         // A manifest that vanished since the naming looked is not moved.
         let manifest = naming.hasManifest ? self.identity(of: Array(manifestName.utf8), in: source) : nil
@@ -290,7 +339,7 @@ public final class SpoolDirectory: Sendable {
                     identity: manifest))
             }
             steps.append(Step(
-                from: source, name: Array(name.utf8), to: target, newName: stem + naming.fileExtension, identity: identity))
+                from: source, name: name, to: target, newName: stem + naming.fileExtension, identity: identity))
             let journal = try writeJournal(steps)
             // The names were free a moment ago; only a foreign writer in the daemon's own
             // folder could take them now. Before the first rename nothing has moved, so the
@@ -415,11 +464,11 @@ public final class SpoolDirectory: Sendable {
 
     /// A safe dataset name brings its manifest along; any other name moves alone, keeping
     /// its `.jsonl` extension after a collision suffix, shortened if suffixes would not fit.
-    private func naming(of name: String, in folder: Folder) -> Naming {
+    private func naming(of name: String, in folder: Folder, pairingManifest: Bool) -> Naming {
         if case .dataset(let stem)? = try? SpoolName(name) {
             return Naming(
                 stem: stem, fileExtension: SpoolName.datasetSuffix,
-                hasManifest: exists(stem + SpoolName.manifestSuffix, in: folder))
+                hasManifest: pairingManifest && exists(stem + SpoolName.manifestSuffix, in: folder))
         }
         if name.hasSuffix(SpoolName.datasetSuffix) && name.count > SpoolName.datasetSuffix.count {
             let stem = String(name.dropLast(SpoolName.datasetSuffix.count))
@@ -607,6 +656,32 @@ public final class SpoolDirectory: Sendable {
             data.append(contentsOf: buffer[0..<count])
             guard data.count <= maxBytes else { return nil }
         }
+    }
+
+    /// The name as text, each byte that is not part of a UTF-8 character written as
+    /// `marker` and two upper-case hex digits.
+    private static func escaped(_ bytes: [UInt8], as marker: String) -> String {
+        var text = ""
+        var index = 0
+        while index < bytes.count {
+            // A UTF-8 character is 1 to 4 bytes: the first length that decodes is one.
+            var character: (text: String, length: Int)?
+            for length in 1...min(4, bytes.count - index) {
+                if let decoded = String(validating: bytes[index..<index + length], as: UTF8.self) {
+                    character = (decoded, length)
+                    break
+                }
+            }
+            if let character {
+                text += character.text
+                index += character.length
+            } else {
+                let hex = String(bytes[index], radix: 16, uppercase: true)
+                text += marker + (hex.count < 2 ? "0" + hex : hex)
+                index += 1
+            }
+        }
+        return text
     }
 
     /// A name's bytes as the NUL-terminated string the `*at` calls take.

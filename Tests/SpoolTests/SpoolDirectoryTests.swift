@@ -290,4 +290,32 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: path(restarted, .rejected, "x.jsonl")))
         #expect(try restarted.scan(.tmp).isEmpty)
     }
+
+    /// Names that are not UTF-8 are left out of scan(), and rejectUndecodableNames() moves
+    /// them by their bytes under an escaped name (each bad byte `%XX`, a cut-off character
+    /// too), with a collision suffix, never pairing a manifest that the escape happens to name.
+    @Test func namesThatAreNotUTF8AreRejectedByTheirBytes() throws {
+        let incoming = Array(spool.url(of: .incoming).path.utf8) + [UInt8(ascii: "/")]
+        for (name, text) in [(Array("bad".utf8) + [0xFF] + Array(".jsonl".utf8), "first"),
+                             (Array("cut".utf8) + [0xE2, 0x82] + Array(".jsonl".utf8), "second")] {
+            let file = open((incoming + name).map { CChar(bitPattern: $0) } + [0], O_WRONLY | O_CREAT | O_EXCL, 0o644)
+            try #require(file >= 0)
+            #expect(write(file, text, text.utf8.count) == text.utf8.count)
+            #expect(close(file) == 0)
+        }
+        put(spool, .incoming, "bad%FF.manifest.json", "someone else's")
+        put(spool, .rejected, "bad%FF.jsonl", "older")
+        #expect(try spool.scan() == ["bad%FF.manifest.json"])
+
+        #expect(Set(try spool.rejectUndecodableNames()) == ["bad%FF-1.jsonl", "cut%E2%82.jsonl"])
+        #expect(contents(spool, .rejected, "bad%FF-1.jsonl") == "first")
+        #expect(contents(spool, .rejected, "cut%E2%82.jsonl") == "second")
+        #expect(contents(spool, .rejected, "bad%FF.jsonl") == "older")
+        let written = try JSONDecoder().decode(
+            IntakeError.self, from: Data(try #require(contents(spool, .rejected, "bad%FF-1.error.json")).utf8))
+        #expect(written.code == .unsafePath)
+        #expect(written.message.contains(#""bad\xFF.jsonl""#), "\(written.message)")
+        #expect(try spool.scan() == ["bad%FF.manifest.json"], "the manifest the escape names is not taken along")
+        #expect(try spool.rejectUndecodableNames().isEmpty)
+    }
 }

@@ -148,7 +148,7 @@ public final class DaemonService: Sendable {
                         switch event {
                         case .arrived(let name) where name.hasSuffix(".so"):
                             await plugins.fileChanged(pluginDirectory.appendingPathComponent(name))
-                        case .arrived:
+                        case .arrived, .undecodableName:
                             continue
                         case .overflow:
                             await plugins.scan()

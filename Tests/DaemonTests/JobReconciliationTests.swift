@@ -48,4 +48,50 @@ import Testing
             with: Data(contentsOf: done.appendingPathComponent("cancelled.result.json"))) as? [String: Any]
         #expect(cancelledResult?["state"] as? String == "cancelled")
     }
+
+    /// `done/NAME` as a JSON object.
+    private static func result(_ name: String, _ fixture: DaemonFixture) throws -> [String: Any] {
+        let url = fixture.config.paths.spool.appendingPathComponent("done/\(name)")
+        return try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+    }
+
+    /// Job A on train.jsonl succeeded and its dataset is in done/; a new train.jsonl was then
+    /// admitted and moved to accepted/, and the daemon died before the job record was
+    /// written. At restart that dataset is settled as the orphan it is: failed, without A's
+    /// job id or adapter (it used to be matched to A by its file name and reported succeeded).
+    @Test func anOrphanIsNotCreditedWithAnEndedJobOfTheSameName() async throws {
+        let world = try DaemonWorld()
+        let (fixture, ledger, spool, jobs) = (world.fixture, world.ledger, world.spool, world.jobs)
+        try fixture.drop("train", manifest: DaemonFixture.manifest(account: "acme"))
+        var first = try #require(await world.intake.process("train.jsonl"))
+        _ = try await jobs.startNext()
+        try ledger.commit(job: first.id)
+        (first.state, first.adapterPath) = (.succeeded, "/adapters/\(first.id)")
+        #expect(try spool.finish("train.jsonl", result: JobResult(first)) == "train.jsonl")
+        try await jobs.finish(id: first.id, state: .succeeded, reason: nil, adapterPath: first.adapterPath)
+
+        // The second train.jsonl: admitted and accepted, then the daemon is killed.
+        try fixture.drop("train", manifest: DaemonFixture.manifest(account: "acme"), records: 150)
+        _ = try ledger.admit(AdmissionRequest(
+            jobID: "j-second", account: "acme",
+            dataset: .init(sha256: String(repeating: "1", count: 64), spoolName: "train.jsonl", recordCount: 150),
+            strategy: "lora", charges: [.init(event: .gaussian(noiseMultiplier: 5))]))
+        #expect(try spool.accept("train.jsonl") == "train.jsonl")
+
+        let reopened = try JobStore(stateDirectory: fixture.config.paths.stateDirectory)
+        _ = try await JobReconciliation.reconcile(
+            ledger: ledger, jobs: reopened, spool: spool, logger: DaemonFixture.logger)
+        #expect(try ledger.job(id: "j-second").state == .failed)
+        #expect(try spool.scan(.accepted).isEmpty)
+        let orphan = try Self.result("train-1.result.json", fixture)
+        #expect(orphan["state"] as? String == "failed")
+        #expect(orphan["job_id"] == nil)
+        #expect(orphan["adapter_path"] == nil)
+        let done = fixture.config.paths.spool.appendingPathComponent("done")
+        #expect(try String(contentsOf: done.appendingPathComponent("train-1.jsonl"), encoding: .utf8)
+            == DaemonFixture.dataset(records: 150))
+        let earlier = try Self.result("train.result.json", fixture)
+        #expect(earlier["job_id"] as? String == first.id)
+        #expect(earlier["state"] as? String == "succeeded")
+    }
 }

@@ -88,8 +88,13 @@ public struct DaemonControlHandler: ControlHandler {
         case .queued:
             let reason = "cancelled by uid \(peer.uid) before it started"
             try ledger.cancel(job: id, reason: reason)
+            // The dataset goes to done/ before the record turns final, as the scheduler
+            // settles: start-up reconciliation takes a dataset left in accepted/ without a
+            // live job for an admission that was never recorded.
+            var ended = current
+            (ended.state, ended.reason) = (.cancelled, reason)
+            try submissions.spool.finish(current.dataset, result: JobResult(ended))
             try await jobs.finish(id: id, state: .cancelled, reason: reason)
-            try submissions.spool.finish(current.dataset, result: JobResult(try await job(id)))
         case .running:
             await runner?.cancel(jobID: id)
         case .succeeded, .failed, .cancelled:

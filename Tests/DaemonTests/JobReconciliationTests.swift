@@ -28,7 +28,8 @@ import Testing
 
         let reopened = try JobStore(stateDirectory: fixture.config.paths.stateDirectory)
         let changed = try await JobReconciliation.reconcile(
-            ledger: ledger, jobs: reopened, spool: spool, logger: DaemonFixture.logger)
+            ledger: ledger, jobs: reopened, spool: spool, adapterDirectory: fixture.config.adapterDirectory(job:),
+            logger: DaemonFixture.logger)
         #expect(Set(changed) == ["j-orphan", started.id, cancelled.id])
         #expect(try ledger.job(id: "j-orphan").state == .failed)
         // The interrupted job runs again under its one reservation, ahead of the waiting one.
@@ -80,7 +81,8 @@ import Testing
 
         let reopened = try JobStore(stateDirectory: fixture.config.paths.stateDirectory)
         _ = try await JobReconciliation.reconcile(
-            ledger: ledger, jobs: reopened, spool: spool, logger: DaemonFixture.logger)
+            ledger: ledger, jobs: reopened, spool: spool, adapterDirectory: fixture.config.adapterDirectory(job:),
+            logger: DaemonFixture.logger)
         #expect(try ledger.job(id: "j-second").state == .failed)
         #expect(try spool.scan(.accepted).isEmpty)
         let orphan = try Self.result("train-1.result.json", fixture)
@@ -93,5 +95,42 @@ import Testing
         let earlier = try Self.result("train.result.json", fixture)
         #expect(earlier["job_id"] as? String == first.id)
         #expect(earlier["state"] as? String == "succeeded")
+    }
+
+    /// Killed between the ledger's commit and the job record of a job that succeeded: the
+    /// restart records it succeeded with the adapter its worker published, and
+    /// done/NAME.result.json says where that adapter is (it used to have no adapter_path).
+    @Test func aSucceededJobSettledAtStartUpKeepsItsPublishedAdapter() async throws {
+        let world = try DaemonWorld()
+        let (fixture, ledger, spool, jobs) = (world.fixture, world.ledger, world.spool, world.jobs)
+        for name in ["tuned", "unpublished"] {
+            try fixture.drop(name, manifest: DaemonFixture.manifest(account: "acme"))
+        }
+        let tuned = try #require(await world.intake.process("tuned.jsonl"))
+        let unpublished = try #require(await world.intake.process("unpublished.jsonl"))
+        // The worker of `tuned` published its adapter; the daemon committed both charges and died.
+        let adapter = fixture.config.adapterDirectory(job: tuned.id)
+        try FileManager.default.createDirectory(at: adapter, withIntermediateDirectories: true)
+        try Data(#"{"job_id": "\#(tuned.id)", "format": "dptune-model-card/1"}"#.utf8)
+            .write(to: adapter.appendingPathComponent("model_card.json"))
+        _ = try await jobs.startNext()
+        _ = try await jobs.startNext()
+        try ledger.commit(job: tuned.id)
+        try ledger.commit(job: unpublished.id)
+
+        let reopened = try JobStore(stateDirectory: fixture.config.paths.stateDirectory)
+        _ = try await JobReconciliation.reconcile(
+            ledger: ledger, jobs: reopened, spool: spool, adapterDirectory: fixture.config.adapterDirectory(job:),
+            logger: DaemonFixture.logger)
+        #expect(await reopened.job(id: tuned.id)?.state == .succeeded)
+        #expect(await reopened.job(id: tuned.id)?.adapterPath == adapter.path)
+        let result = try Self.result("tuned.result.json", fixture)
+        #expect(result["state"] as? String == "succeeded")
+        #expect(result["job_id"] as? String == tuned.id)
+        #expect(result["adapter_path"] as? String == adapter.path)
+        // No card naming the job where its worker publishes: no adapter is claimed.
+        #expect(await reopened.job(id: unpublished.id)?.state == .succeeded)
+        #expect(await reopened.job(id: unpublished.id)?.adapterPath == nil)
+        #expect(try Self.result("unpublished.result.json", fixture)["adapter_path"] == nil)
     }
 }

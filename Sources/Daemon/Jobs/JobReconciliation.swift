@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 import Control
+import Foundation
 import Ledger
 import Logging
 import Spool
+import Training
 
 /// Brings the job records and the ledger into agreement at start-up, after a crash at any
 /// moment (DESIGN §3.1, §7): no job is silently dropped, and no charge is ever removed.
@@ -15,14 +17,16 @@ import Spool
 ///   ledger reserved the whole plan at admission, so the job is charged once either way;
 ///   nothing from the interrupted run was published.
 /// - A job whose ledger state is already final (the daemon died between the two writes)
-///   takes that state; its dataset goes to `done/` with its result first, as the scheduler
-///   would have done.
+///   takes that state, with the adapter its worker published if it succeeded; its dataset
+///   goes to `done/` with its result first, as the scheduler would have done.
 /// - A dataset left in `accepted/` without a queued or running job moves to `done/` with a
 ///   result saying why.
 enum JobReconciliation {
+    /// - Parameter adapterDirectory: where the worker publishes the adapter of job `id`
+    ///   (``DaemonConfig/adapterDirectory(job:)``).
     /// - Returns: the ids of the jobs it changed.
     static func reconcile(
-        ledger: LedgerStore, jobs: JobStore, spool: SpoolDirectory, logger: Logger
+        ledger: LedgerStore, jobs: JobStore, spool: SpoolDirectory, adapterDirectory: (String) -> URL, logger: Logger
     ) async throws -> [String] {
         var changed: [String] = []
         var resumed: [String] = []
@@ -47,6 +51,7 @@ enum JobReconciliation {
                 continue
             case .succeeded:
                 ended.state = .succeeded
+                ended.adapterPath = publishedAdapter(of: job, in: adapterDirectory(job.id), logger: logger)
             case .failed:
                 ended.state = .failed
             case .cancelled:
@@ -89,5 +94,28 @@ enum JobReconciliation {
         } catch where error.code == .noSuchEntry {
             return
         }
+    }
+
+    /// The adapter that a job the ledger says succeeded published, or nil.
+    ///
+    /// The scheduler learns the path from the worker's report, which is lost when the daemon
+    /// dies between the ledger's commit and the job record. The worker publishes into a
+    /// directory fixed by the job id, renamed into place whole (``AdapterArtifacts``), so the
+    /// directory whose model card names the job is that adapter; only the card's job id is
+    /// read.
+    private static func publishedAdapter(of job: DaemonJob, in directory: URL, logger: Logger) -> String? {
+        struct Card: Decodable {
+            let jobID: String
+            enum CodingKeys: String, CodingKey { case jobID = "job_id" }
+        }
+        let file = directory.appendingPathComponent(AdapterArtifacts.modelCardFile)
+        guard let data = try? Data(contentsOf: file), let card = try? JSONDecoder().decode(Card.self, from: data),
+              card.jobID == job.id
+        else {
+            logger.warning("succeeded job has no adapter where its worker publishes it",
+                           metadata: ["dptune.job": "\(job.id)", "dptune.adapter": "\(directory.path)"])
+            return nil
+        }
+        return directory.path
     }
 }

@@ -77,7 +77,8 @@ public final class DaemonService: Sendable {
             throw DaemonStartError(.stateUnusable, "cannot open the daemon's state: \(error)")
         }
         do {
-            _ = try await JobReconciliation.reconcile(ledger: ledger, jobs: jobs, spool: spool, logger: logger)
+            _ = try await JobReconciliation.reconcile(
+                ledger: ledger, jobs: jobs, spool: spool, adapterDirectory: config.adapterDirectory(job:), logger: logger)
         } catch {
             throw DaemonStartError(.ledgerUnusable, "the job records and the ledger cannot be reconciled: \(error)")
         }

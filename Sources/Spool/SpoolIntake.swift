@@ -57,8 +57,13 @@ public struct SpoolIntake: Sendable {
             let accepted = try spool.accept(entry.name)
             return .accepted(Accepted(name: accepted, manifest: manifest, summary: summary))
         } catch let error as IntakeError {
-            let rejected = try spool.reject(entry?.name ?? name, error: error)
-            return .rejected(name: rejected, error: error)
+            do throws(SpoolError) {
+                let rejected = try spool.reject(entry?.name ?? name, error: error)
+                return .rejected(name: rejected, error: error)
+            } catch let failure where failure.code == .noSuchEntry {
+                // Gone since it was read: nothing to reject, as when it was gone before.
+                return .ignored
+            }
         } catch let error as SpoolError {
             if error.code == .noSuchEntry { return .ignored }
             throw error

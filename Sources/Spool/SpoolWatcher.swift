@@ -19,6 +19,10 @@ public final class SpoolWatcher: Sendable {
     public enum Event: Sendable, Hashable {
         /// A name was renamed into, or closed after writing in, the folder.
         case arrived(String)
+        /// Like ``arrived(_:)``, for a name that is not valid UTF-8: a `String` cannot hold it
+        /// unchanged (a lossy decoding names no file), so it is reported without it;
+        /// ``SpoolDirectory/rejectUndecodableNames()`` finds such names by their bytes.
+        case undecodableName
         /// The kernel dropped events: rescan the folder.
         case overflow
     }
@@ -102,7 +106,11 @@ public final class SpoolWatcher: Sendable {
                     return
                 } else if event.len > 0 {
                     let bytes = UnsafeRawBufferPointer(start: buffer + nameStart, count: Int(event.len))
-                    continuation.yield(.arrived(String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)))
+                    if let name = String(validating: bytes.prefix { $0 != 0 }, as: UTF8.self) {
+                        continuation.yield(.arrived(name))
+                    } else {
+                        continuation.yield(.undecodableName)
+                    }
                 }
             }
         }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import Daemon
 import Foundation
+import Glibc
 import Ledger
 import Spool
 import Synchronization
@@ -92,6 +93,53 @@ import Testing
         #expect(try world.fixture.errorCode(of: "garbage") == "invalid_json")
         #expect(try world.fixture.errorCode(of: "empty") == "empty_dataset")
         #expect(try FileManager.default.contentsOfDirectory(atPath: incoming.path).isEmpty)
+    }
+
+    /// Creates `folder/name` from raw name bytes, which a `String` path could not spell.
+    private static func create(_ name: [UInt8], in folder: URL, contents: String) throws {
+        let path = (Array(folder.path.utf8) + [UInt8(ascii: "/")] + name).map { CChar(bitPattern: $0) } + [0]
+        let file = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        try #require(file >= 0)
+        #expect(write(file, contents, contents.utf8.count) == contents.utf8.count)
+        #expect(close(file) == 0)
+    }
+
+    /// The names in `folder` as bytes, which a `String` listing would alter.
+    private static func rawNames(in folder: URL) -> [[UInt8]] {
+        guard let directory = opendir(folder.path) else { return [] }
+        defer { closedir(directory) }
+        var names: [[UInt8]] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
+            if name != Array(".".utf8) && name != Array("..".utf8) { names.append(name) }
+        }
+        return names
+    }
+
+    /// A file named with the bytes `bad\xFF.jsonl` ends in rejected/ as `bad%FF.jsonl`, its
+    /// bytes unchanged, beside an unsafe_path error that gives the name's bytes, and the next
+    /// scan has nothing left to do. Before, the name was decoded with U+FFFD, which names no
+    /// file: the rejection failed with no_such_entry and the file stayed in incoming/, tried
+    /// again at every scan.
+    @Test func aNameThatIsNotUTF8IsRejectedByItsBytesOnce() async throws {
+        let world = try DaemonWorld()
+        let spool = world.fixture.config.paths.spool
+        let dataset = DaemonFixture.dataset(records: 10)
+        try Self.create(Array("bad".utf8) + [0xFF] + Array(".jsonl".utf8), in: spool.appendingPathComponent("incoming"),
+                        contents: dataset)
+        await world.intake.scanIncoming()
+
+        #expect(Self.rawNames(in: spool.appendingPathComponent("incoming")).isEmpty)
+        let rejected = spool.appendingPathComponent("rejected")
+        #expect(Set(Self.rawNames(in: rejected)) == [Array("bad%FF.jsonl".utf8), Array("bad%FF.error.json".utf8)])
+        #expect(try Data(contentsOf: rejected.appendingPathComponent("bad%FF.jsonl")) == Data(dataset.utf8))
+        #expect(try world.fixture.errorCode(of: "bad%FF") == "unsafe_path")
+        let message = try #require(try world.fixture.errorMessage(of: "bad%FF"))
+        #expect(message.contains("62 61 64 ff 2e 6a 73 6f 6e 6c"), "\(message)")
+        #expect(try world.ledger.charges().isEmpty)
+
+        await world.intake.scanIncoming()
+        #expect(Self.rawNames(in: rejected).count == 2)
     }
 
     /// The daemon is told to stop while the first of three datasets is in intake: that one

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 import Control
 @testable import Daemon
+import Foundation
 import Glibc
+@testable import Spool
+import TestSupport
 import Testing
 
 @Suite struct SpoolSubmissionTests {
@@ -29,5 +32,36 @@ import Testing
         #expect(SpoolSubmission.safeStem("reviews 2024/v1") == "reviews_2024_v1")
         #expect(SpoolSubmission.safeStem("..hidden") == "hidden")
         #expect(SpoolSubmission.safeStem("...") == "submitted")
+    }
+
+    /// A data owner drops `x.jsonl` (or `x.manifest.json`) into incoming/ after `submit`
+    /// found the name free, while it stages the copy: the owner's file is not replaced (it
+    /// was, by a plain rename(2)), the copy and its manifest take the next name together,
+    /// and the receipt's name is that one.
+    @Test(arguments: ["x.jsonl", "x.manifest.json"])
+    func aFileDroppedWhileTheCopyIsStagedIsNeverReplaced(taken: String) throws {
+        let directory = try TemporaryDirectory(prefix: "dptune-submit")
+        let incoming = directory.url.appendingPathComponent("spool/incoming")
+        let owners = incoming.appendingPathComponent(taken).path
+        let spool = try SpoolDirectory(root: directory.url.appendingPathComponent("spool")) { checkpoint throws(SpoolError) in
+            if checkpoint == .beforeRename(.incoming, taken) && !FileManager.default.fileExists(atPath: owners) {
+                _ = FileManager.default.createFile(atPath: owners, contents: Data("the owner's\n".utf8))
+            }
+        }
+        let dataset = try directory.write("x.jsonl", "submitted\n")
+        let manifest = try directory.write("m.json", "{}")
+        let root = PeerCredentials(pid: 1, uid: 0, gid: 0, groups: [])
+
+        let name = try SpoolSubmission(spool: spool).submit(datasetPath: dataset, manifestPath: manifest, peer: root)
+        #expect(name == "x-1")
+        func text(_ name: String) -> String? {
+            FileManager.default.contents(atPath: incoming.appendingPathComponent(name).path).map { String(decoding: $0, as: UTF8.self) }
+        }
+        #expect(text(taken) == "the owner's\n")
+        #expect(text("x-1.jsonl") == "submitted\n")
+        #expect(text("x-1.manifest.json") == "{}")
+        #expect(try spool.scan(.incoming).sorted() == [taken, "x-1.jsonl", "x-1.manifest.json"].sorted(),
+                "the copy's manifest does not stay beside the owner's dataset")
+        #expect(try spool.scan(.tmp).isEmpty)
     }
 }

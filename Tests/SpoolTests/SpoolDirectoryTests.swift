@@ -2,7 +2,8 @@
 import Foundation
 import Glibc
 import Records
-import Spool
+@testable import Spool
+import Synchronization
 import TestSupport
 import Testing
 
@@ -195,5 +196,126 @@ import Testing
         #expect(passwdName == "steal-1.jsonl")
         #expect(isSymlink(path(spool, .rejected, passwdName)))
         #expect(contents(spool, .rejected, "steal-1.error.json")?.contains("root:") == false)
+    }
+
+    /// Counts renames across a test's checkpoint calls.
+    private final class RenameCount: Sendable {
+        let value = Mutex(0)
+    }
+
+    /// A checkpoint that stops a state change as `kill -9` would, by throwing: before the
+    /// first rename when `renames` is 0, else right after the `renames`-th.
+    private static func kill(after renames: Int) -> @Sendable (SpoolDirectory.Checkpoint) throws(SpoolError) -> Void {
+        let count = RenameCount()
+        return { checkpoint throws(SpoolError) in
+            switch checkpoint {
+            case .beforeRename:
+                if renames == 0 { throw SpoolError(.systemCallFailed, "killed before the first rename") }
+            case .afterRename:
+                if count.value.withLock({ $0 += 1; return $0 }) == renames {
+                    throw SpoolError(.systemCallFailed, "killed after rename \(renames)")
+                }
+            }
+        }
+    }
+
+    /// The daemon killed while rejecting a dataset, before the first rename or after the
+    /// record's, the manifest's or the dataset's: the next start completes the move, so the
+    /// dataset ends beside its manifest and its reason, once, and nothing waits in
+    /// incoming/ or tmp/. (Before, the dataset moved first and a kill left it in rejected/
+    /// without a reason, its manifest in incoming/.)
+    @Test(arguments: 0...3)
+    func aRejectKilledBetweenItsRenamesIsCompletedAtTheNextStart(renamesBeforeKill: Int) throws {
+        let root = directory.url.appendingPathComponent("killed")
+        let killed = try SpoolDirectory(root: root, checkpoint: Self.kill(after: renamesBeforeKill))
+        put(killed, .incoming, "x.jsonl", "data")
+        put(killed, .incoming, "x.manifest.json", "manifest")
+        #expect(throws: SpoolError.self) {
+            try killed.reject("x.jsonl", error: IntakeError(.invalidJSON, "not valid JSON", line: 2))
+        }
+
+        let restarted = try SpoolDirectory(root: root)
+        #expect(try restarted.completeInterruptedMoves() == (renamesBeforeKill < 3 ? ["rejected/x.jsonl"] : []))
+        #expect(try restarted.scan(.rejected).sorted() == ["x.error.json", "x.jsonl", "x.manifest.json"])
+        #expect(contents(restarted, .rejected, "x.jsonl") == "data")
+        #expect(contents(restarted, .rejected, "x.manifest.json") == "manifest")
+        let written = try JSONDecoder().decode(
+            IntakeError.self, from: Data(try #require(contents(restarted, .rejected, "x.error.json")).utf8))
+        #expect(written.code == .invalidJSON)
+        #expect(written.line == 2)
+        #expect(try restarted.scan(.incoming).isEmpty)
+        #expect(try restarted.scan(.tmp).isEmpty)
+        #expect(try restarted.completeInterruptedMoves().isEmpty, "a completed move is not replayed")
+    }
+
+    /// Killed after an accepted dataset's manifest moved but before the dataset did: the next
+    /// start moves the dataset beside it, so the rescan of incoming/ finds nothing, and a
+    /// later dataset of the same name is not read with the old manifest.
+    @Test func anAcceptKilledAfterTheManifestIsCompletedAndTheRescanFindsNothing() throws {
+        let root = directory.url.appendingPathComponent("killed")
+        let killed = try SpoolDirectory(root: root, checkpoint: Self.kill(after: 1))
+        put(killed, .incoming, "x.jsonl", "data")
+        put(killed, .incoming, "x.manifest.json", "manifest")
+        #expect(throws: SpoolError.self) { try killed.accept("x.jsonl") }
+        #expect(contents(killed, .accepted, "x.manifest.json") == "manifest")
+        #expect(contents(killed, .incoming, "x.jsonl") == "data")
+
+        let restarted = try SpoolDirectory(root: root)
+        #expect(try restarted.completeInterruptedMoves() == ["accepted/x.jsonl"])
+        #expect(contents(restarted, .accepted, "x.jsonl") == "data")
+        #expect(contents(restarted, .accepted, "x.manifest.json") == "manifest")
+        #expect(try restarted.scan(.incoming).isEmpty)
+        put(restarted, .incoming, "x.jsonl", "later")
+        #expect(try restarted.entry(named: "x.jsonl")?.manifestName == nil)
+    }
+
+    /// A journal moves only the files it began with: killed after the reason and the manifest
+    /// moved, and the writer then renamed a new dataset over the old one in incoming/, the
+    /// next start leaves the new one there for intake rather than filing it under the old
+    /// reason.
+    @Test func aFileRenamedOverTheDatasetAfterTheKillIsNotMovedByTheOldJournal() throws {
+        let root = directory.url.appendingPathComponent("killed")
+        let killed = try SpoolDirectory(root: root, checkpoint: Self.kill(after: 2))
+        put(killed, .incoming, "x.jsonl", "old")
+        put(killed, .incoming, "x.manifest.json", "manifest")
+        #expect(throws: SpoolError.self) { try killed.reject("x.jsonl", error: IntakeError(.emptyDataset, "empty")) }
+        #expect(contents(killed, .rejected, "x.manifest.json") == "manifest")
+        let replacement = directory.url.appendingPathComponent("replacement").path
+        #expect(FileManager.default.createFile(atPath: replacement, contents: Data("new".utf8)))
+        #expect(rename(replacement, path(killed, .incoming, "x.jsonl")) == 0)
+
+        let restarted = try SpoolDirectory(root: root)
+        #expect(try restarted.completeInterruptedMoves().isEmpty)
+        #expect(contents(restarted, .incoming, "x.jsonl") == "new")
+        #expect(!FileManager.default.fileExists(atPath: path(restarted, .rejected, "x.jsonl")))
+        #expect(try restarted.scan(.tmp).isEmpty)
+    }
+
+    /// Names that are not UTF-8 are left out of scan(), and rejectUndecodableNames() moves
+    /// them by their bytes under an escaped name (each bad byte `%XX`, a cut-off character
+    /// too), with a collision suffix, never pairing a manifest that the escape happens to name.
+    @Test func namesThatAreNotUTF8AreRejectedByTheirBytes() throws {
+        let incoming = Array(spool.url(of: .incoming).path.utf8) + [UInt8(ascii: "/")]
+        for (name, text) in [(Array("bad".utf8) + [0xFF] + Array(".jsonl".utf8), "first"),
+                             (Array("cut".utf8) + [0xE2, 0x82] + Array(".jsonl".utf8), "second")] {
+            let file = open((incoming + name).map { CChar(bitPattern: $0) } + [0], O_WRONLY | O_CREAT | O_EXCL, 0o644)
+            try #require(file >= 0)
+            #expect(write(file, text, text.utf8.count) == text.utf8.count)
+            #expect(close(file) == 0)
+        }
+        put(spool, .incoming, "bad%FF.manifest.json", "someone else's")
+        put(spool, .rejected, "bad%FF.jsonl", "older")
+        #expect(try spool.scan() == ["bad%FF.manifest.json"])
+
+        #expect(Set(try spool.rejectUndecodableNames()) == ["bad%FF-1.jsonl", "cut%E2%82.jsonl"])
+        #expect(contents(spool, .rejected, "bad%FF-1.jsonl") == "first")
+        #expect(contents(spool, .rejected, "cut%E2%82.jsonl") == "second")
+        #expect(contents(spool, .rejected, "bad%FF.jsonl") == "older")
+        let written = try JSONDecoder().decode(
+            IntakeError.self, from: Data(try #require(contents(spool, .rejected, "bad%FF-1.error.json")).utf8))
+        #expect(written.code == .unsafePath)
+        #expect(written.message.contains(#""bad\xFF.jsonl""#), "\(written.message)")
+        #expect(try spool.scan() == ["bad%FF.manifest.json"], "the manifest the escape names is not taken along")
+        #expect(try spool.rejectUndecodableNames().isEmpty)
     }
 }

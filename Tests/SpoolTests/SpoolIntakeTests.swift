@@ -162,4 +162,12 @@ import Testing
         #expect(try spool.scan(.incoming).isEmpty)
         #expect(try intake.process("data.jsonl") == .ignored, "a second report of a moved file is harmless")
     }
+
+    /// An unsafe name that names no file (gone, or a lossy decoding of bytes that are not
+    /// UTF-8) is ignored, not a spool failure thrown from inside the rejection.
+    @Test func anUnsafeNameOfNoFileIsIgnored() throws {
+        #expect(try intake.process("bad\u{FFFD}.jsonl") == .ignored)
+        #expect(try intake.process("gone.txt") == .ignored)
+        #expect(try spool.scan(.rejected).isEmpty)
+    }
 }

@@ -57,4 +57,28 @@ import Testing
     @Test func refusesAMissingFolder() throws {
         #expect(throws: SpoolError.self) { try SpoolWatcher(directory: directory.url.appendingPathComponent("absent")) }
     }
+
+    /// A name that is not valid UTF-8 is reported as such, not as a lossy text that names no file.
+    @Test func reportsANameThatIsNotUTF8WithoutAlteringIt() async throws {
+        let spool = try SpoolDirectory(root: directory.url)
+        let watcher = try SpoolWatcher(directory: spool.url(of: .incoming))
+        defer { watcher.close() }
+        let path = (Array(spool.url(of: .incoming).path.utf8) + Array("/bad".utf8) + [0xFF] + Array(".jsonl".utf8))
+            .map { CChar(bitPattern: $0) } + [0]
+        let file = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        #expect(file >= 0)
+        #expect(close(file) == 0)
+        let timeout = Task {
+            try await Task.sleep(for: .seconds(10))
+            watcher.close()
+        }
+        defer { timeout.cancel() }
+        var events: [SpoolWatcher.Event] = []
+        for await event in watcher.events {
+            events.append(event)
+            if event == .undecodableName { break }
+        }
+        #expect(events.last == .undecodableName)
+        #expect(!events.contains { if case .arrived = $0 { true } else { false } })
+    }
 }

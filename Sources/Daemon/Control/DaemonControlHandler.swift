@@ -95,8 +95,13 @@ public struct DaemonControlHandler: ControlHandler {
                 await jobs.restore(id: id)
                 throw error
             }
+            // The dataset goes to done/ before the record turns final, as the scheduler
+            // settles: start-up reconciliation takes a dataset left in accepted/ without a
+            // live job for an admission that was never recorded.
+            var ended = withdrawn
+            (ended.state, ended.reason) = (.cancelled, reason)
+            try submissions.spool.finish(withdrawn.dataset, result: JobResult(ended))
             try await jobs.finish(id: id, state: .cancelled, reason: reason)
-            try submissions.spool.finish(withdrawn.dataset, result: JobResult(try await job(id)))
             return try await job(id).detail
         }
         switch try await job(id).state {

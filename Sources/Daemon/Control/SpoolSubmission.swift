@@ -8,7 +8,8 @@ import Glibc
 #endif
 
 /// `submit`: copies a caller's dataset (and manifest) into the spool as a writer would,
-/// staging in `tmp/` and renaming into `incoming/`, manifest first.
+/// staging in `tmp/` and renaming into `incoming/`, manifest first
+/// (``SpoolDirectory/submit(dataset:manifest:stem:attempts:)``).
 ///
 /// The daemon reads with its own rights, so it reads only what the caller could read
 /// itself: a regular file (no link, device or FIFO) whose mode bits grant the caller read
@@ -18,23 +19,21 @@ struct SpoolSubmission: Sendable {
     /// The largest file `submit` copies; bigger datasets go through the spool directly.
     static let maxBytes = 1 << 30
 
-    /// - Returns: the dataset's `NAME` (it is `incoming/NAME.jsonl`).
-    /// - Throws: ``ControlError`` `.permissionDenied` or `.malformedRequest` naming the path.
+    /// - Returns: the dataset's final `NAME` (it is `incoming/NAME.jsonl`): the file's own
+    ///   stem, or that stem with a `-N` suffix when a file in `incoming/` had the name, even
+    ///   one that a data owner dropped while the copy was being staged.
+    /// - Throws: ``ControlError`` `.permissionDenied` or `.malformedRequest` naming the path,
+    ///   `.internal` when the spool cannot take the copy.
     func submit(datasetPath: String, manifestPath: String?, peer: PeerCredentials) throws -> String {
         let dataset = try read(datasetPath, peer: peer)
         let manifest = try manifestPath.map { try read($0, peer: peer) }
         let base = URL(fileURLWithPath: datasetPath).lastPathComponent
         let rawStem = base.hasSuffix(SpoolName.datasetSuffix) ? String(base.dropLast(SpoolName.datasetSuffix.count)) : base
-        let stem = Self.safeStem(rawStem)
-        for attempt in 0..<1000 {
-            let candidate = attempt == 0 ? stem : "\(stem)-\(attempt)"
-            let names = SpoolName.dataset(stem: candidate)
-            guard !exists(names.datasetName), !exists(names.manifestName) else { continue }
-            if let manifest { try place(manifest, as: names.manifestName) }
-            try place(dataset, as: names.datasetName)
-            return candidate
+        do {
+            return try spool.submit(dataset: dataset, manifest: manifest, stem: Self.safeStem(rawStem))
+        } catch {
+            throw ControlError(.internal, "cannot place the submission in incoming/: \(error)")
         }
-        throw ControlError(.internal, "no free name in incoming/ for \(stem)")
     }
 
     private func read(_ path: String, peer: PeerCredentials) throws -> Data {
@@ -74,22 +73,5 @@ struct SpoolSubmission: Sendable {
         var safe = String(stem.map { allowed.contains($0) ? $0 : "_" }.prefix(SpoolName.maxLength - 8))
         while safe.hasPrefix(".") { safe.removeFirst() }
         return safe.isEmpty ? "submitted" : safe
-    }
-
-    private func exists(_ name: String) -> Bool {
-        var status = stat()
-        return lstat(spool.url(of: .incoming).appendingPathComponent(name).path, &status) == 0
-    }
-
-    /// Writes `data` to `tmp/`, fsyncs it, renames it into `incoming/` and fsyncs both folders.
-    private func place(_ data: Data, as name: String) throws {
-        let staged = spool.url(of: .tmp).appendingPathComponent(".submit-\(UUID().uuidString).tmp")
-        try AtomicFile.write(data, to: staged)
-        guard rename(staged.path, spool.url(of: .incoming).appendingPathComponent(name).path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(staged.path)
-            throw ControlError(.internal, "cannot move the submission into incoming/\(name): \(reason)")
-        }
-        AtomicFile.syncDirectory(spool.url(of: .incoming).path)
     }
 }

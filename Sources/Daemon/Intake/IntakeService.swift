@@ -63,6 +63,7 @@ public final class IntakeService: Sendable {
 
     /// Processes every name now in `incoming/`, oldest first, until ``stop()``.
     public func scanIncoming() async {
+        rejectUndecodableNames()
         do {
             let names = try spool.scan(.incoming)
             for (index, name) in names.enumerated() {
@@ -89,9 +90,26 @@ public final class IntakeService: Sendable {
             if isStopping { return }
             switch event {
             case .arrived(let name): _ = await process(name)
+            case .undecodableName: rejectUndecodableNames()
             case .overflow: await scanIncoming()
             }
             await afterEach()
+        }
+    }
+
+    /// Rejects the files in `incoming/` whose names are not valid UTF-8, by their bytes:
+    /// ``process(_:)`` takes a `String`, which cannot name them, and each would otherwise
+    /// stay in `incoming/` and be tried again at every scan.
+    private func rejectUndecodableNames() {
+        do {
+            for rejected in try spool.rejectUndecodableNames() {
+                logger.notice("dataset rejected", metadata: [
+                    "dptune.dataset": "\(rejected)", "dptune.code": "\(IntakeError.Code.unsafePath)",
+                    "dptune.reason": "the name is not valid UTF-8",
+                ])
+            }
+        } catch {
+            logger.error("cannot reject a name that is not valid UTF-8", metadata: ["dptune.error": "\(error)"])
         }
     }
 

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 import Control
+import Foundation
 import Ledger
 import Logging
 import Spool
+import Training
 
 /// Brings the job records and the ledger into agreement at start-up, after a crash at any
 /// moment (DESIGN §3.1, §7): no job is silently dropped, and no charge is ever removed.
@@ -15,13 +17,16 @@ import Spool
 ///   ledger reserved the whole plan at admission, so the job is charged once either way;
 ///   nothing from the interrupted run was published.
 /// - A job whose ledger state is already final (the daemon died between the two writes)
-///   takes that state.
+///   takes that state, with the adapter its worker published if it succeeded; its dataset
+///   goes to `done/` with its result first, as the scheduler would have done.
 /// - A dataset left in `accepted/` without a queued or running job moves to `done/` with a
 ///   result saying why.
 enum JobReconciliation {
+    /// - Parameter adapterDirectory: where the worker publishes the adapter of job `id`
+    ///   (``DaemonConfig/adapterDirectory(job:)``).
     /// - Returns: the ids of the jobs it changed.
     static func reconcile(
-        ledger: LedgerStore, jobs: JobStore, spool: SpoolDirectory, logger: Logger
+        ledger: LedgerStore, jobs: JobStore, spool: SpoolDirectory, adapterDirectory: (String) -> URL, logger: Logger
     ) async throws -> [String] {
         var changed: [String] = []
         var resumed: [String] = []
@@ -29,21 +34,34 @@ enum JobReconciliation {
             try ledger.fail(job: orphan.id, reason: "the daemon stopped before the job was recorded; the charge is kept")
             changed.append(orphan.id)
         }
-        for job in await jobs.all() where !job.state.isFinal {
+        let unfinished = await jobs.all().filter { !$0.state.isFinal }
+        // A name in accepted/ is one file, the newest admission's: an older job of the same
+        // name moved its dataset out before the name could be taken again.
+        let owners = Dictionary(unfinished.map { ($0.dataset, $0.id) }) { _, newer in newer }
+        for job in unfinished {
             let record = try ledger.job(id: job.id)
+            var ended = job
             switch record.state {
             case .admitted where job.state == .running:
                 try await jobs.requeue(id: job.id)
                 resumed.append(job.id)
+                changed.append(job.id)
+                continue
             case .admitted:
                 continue
             case .succeeded:
-                try await jobs.finish(id: job.id, state: .succeeded, reason: record.reason)
+                ended.state = .succeeded
+                ended.adapterPath = publishedAdapter(of: job, in: adapterDirectory(job.id), logger: logger)
             case .failed:
-                try await jobs.finish(id: job.id, state: .failed, reason: record.reason)
+                ended.state = .failed
             case .cancelled:
-                try await jobs.finish(id: job.id, state: .cancelled, reason: record.reason)
+                ended.state = .cancelled
             }
+            ended.reason = record.reason
+            // The dataset goes to done/ by this job's id, before its record turns final, as
+            // the scheduler settles a job.
+            if owners[job.dataset] == job.id { try settle(ended, in: spool) }
+            try await jobs.finish(id: job.id, state: ended.state, reason: ended.reason, adapterPath: ended.adapterPath)
             changed.append(job.id)
         }
         for id in changed where !resumed.contains(id) {
@@ -52,17 +70,52 @@ enum JobReconciliation {
         for id in resumed {
             logger.notice("job resumed after restart: queued again under its existing charge", metadata: ["dptune.job": "\(id)"])
         }
-        let all = await jobs.all()
-        let live = Set(all.filter { !$0.state.isFinal }.map(\.dataset))
-        let ended = Dictionary(all.filter(\.state.isFinal).map { ($0.dataset, $0) }) { _, newer in newer }
+        // Every path that ends a job (the scheduler, a cancel, the loop above) moves its
+        // dataset out of accepted/ before the job's record turns final. A dataset still there
+        // without a queued or running job is therefore an admission that was never recorded,
+        // never one of an ended job: an ended job that had the same file name is another
+        // admission, and its result (its id, its adapter) is not this dataset's.
+        let live = Set(await jobs.all().filter { !$0.state.isFinal }.map(\.dataset))
         for name in try spool.scan(.accepted) where name.hasSuffix(SpoolName.datasetSuffix) && !live.contains(name) {
-            if let job = ended[name] {
-                try spool.finish(name, result: JobResult(job))
-            } else {
-                try spool.finish(name, result: JobResult(orphanReason: "the daemon stopped before the job was recorded; any admitted charge is kept"))
-            }
+            try spool.finish(name, result: JobResult(orphanReason: "the daemon stopped before the job was recorded; any admitted charge is kept"))
             logger.notice("dataset settled at start-up", metadata: ["dptune.dataset": "\(name)"])
         }
         return changed
+    }
+
+    /// Moves the dataset of `ended` to `done/` with its result, unless it is there already
+    /// (moved before the daemon died).
+    ///
+    /// A function of its own: the same typed `catch` inside the async ``reconcile`` crashed
+    /// the Swift 6.3.1 compiler (SILGen's ownership verifier).
+    private static func settle(_ ended: DaemonJob, in spool: SpoolDirectory) throws(SpoolError) {
+        do throws(SpoolError) {
+            try spool.finish(ended.dataset, result: JobResult(ended))
+        } catch where error.code == .noSuchEntry {
+            return
+        }
+    }
+
+    /// The adapter that a job the ledger says succeeded published, or nil.
+    ///
+    /// The scheduler learns the path from the worker's report, which is lost when the daemon
+    /// dies between the ledger's commit and the job record. The worker publishes into a
+    /// directory fixed by the job id, renamed into place whole (``AdapterArtifacts``), so the
+    /// directory whose model card names the job is that adapter; only the card's job id is
+    /// read.
+    private static func publishedAdapter(of job: DaemonJob, in directory: URL, logger: Logger) -> String? {
+        struct Card: Decodable {
+            let jobID: String
+            enum CodingKeys: String, CodingKey { case jobID = "job_id" }
+        }
+        let file = directory.appendingPathComponent(AdapterArtifacts.modelCardFile)
+        guard let data = try? Data(contentsOf: file), let card = try? JSONDecoder().decode(Card.self, from: data),
+              card.jobID == job.id
+        else {
+            logger.warning("succeeded job has no adapter where its worker publishes it",
+                           metadata: ["dptune.job": "\(job.id)", "dptune.adapter": "\(directory.path)"])
+            return nil
+        }
+        return directory.path
     }
 }

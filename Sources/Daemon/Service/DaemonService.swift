@@ -13,8 +13,9 @@ import Glibc
 /// The daemon: opens its parts in dependency order, tells systemd when it is ready, and
 /// runs until SIGTERM or SIGINT.
 ///
-/// Start-up order: ledger (refusing a damaged one) → accounts → spool and job records →
-/// plugin registry → control socket → `READY=1` → intake of what waits in `incoming/`.
+/// Start-up order: ledger (refusing a damaged one) → accounts → spool (completing the moves
+/// a kill interrupted) and job records → plugin registry → control socket → `READY=1` →
+/// intake of what waits in `incoming/`.
 /// SIGHUP re-reads the accounts file and rescans the plugins. Shutdown runs in reverse:
 /// intake and the control socket close, the running workers are stopped (their jobs stay
 /// admitted and resume from their checkpoints at the next start, charged once), and the
@@ -63,6 +64,11 @@ public final class DaemonService: Sendable {
         let plugins: PluginRegistry
         do {
             spool = try SpoolDirectory(root: config.paths.spool)
+            // Before reconciliation and intake read the folders: a move that a kill cut short
+            // would otherwise leave a dataset without its reason, or a manifest in incoming/.
+            for moved in try spool.completeInterruptedMoves() {
+                logger.notice("spool move completed after restart", metadata: ["dptune.dataset": "\(moved)"])
+            }
             jobs = try JobStore(stateDirectory: config.paths.stateDirectory)
             plugins = try PluginRegistry(
                 pluginDirectory: config.paths.plugins, stateDirectory: config.paths.stateDirectory,
@@ -71,7 +77,8 @@ public final class DaemonService: Sendable {
             throw DaemonStartError(.stateUnusable, "cannot open the daemon's state: \(error)")
         }
         do {
-            _ = try await JobReconciliation.reconcile(ledger: ledger, jobs: jobs, spool: spool, logger: logger)
+            _ = try await JobReconciliation.reconcile(
+                ledger: ledger, jobs: jobs, spool: spool, adapterDirectory: config.adapterDirectory(job:), logger: logger)
         } catch {
             throw DaemonStartError(.ledgerUnusable, "the job records and the ledger cannot be reconciled: \(error)")
         }
@@ -142,7 +149,7 @@ public final class DaemonService: Sendable {
                         switch event {
                         case .arrived(let name) where name.hasSuffix(".so"):
                             await plugins.fileChanged(pluginDirectory.appendingPathComponent(name))
-                        case .arrived:
+                        case .arrived, .undecodableName:
                             continue
                         case .overflow:
                             await plugins.scan()

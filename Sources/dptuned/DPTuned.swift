@@ -24,8 +24,8 @@ struct DPTuned: AsyncParsableCommand {
             let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
             try await DaemonService(
                 config: settings, environment: environment, executable: executable, configFile: configFile,
-                runner: { plugins in
-                    WorkerProcessRunner(executable: executable, configFile: configFile, plugins: plugins,
+                runner: { plugins, childConfig in
+                    WorkerProcessRunner(executable: executable, config: childConfig, plugins: plugins,
                                         cancelGrace: settings.scheduler.cancelGrace, logger: logger)
                 },
                 logger: logger

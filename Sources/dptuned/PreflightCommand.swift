@@ -12,6 +12,9 @@ struct PreflightCommand: ParsableCommand {
     @Option(name: .customLong("daemon-config"), help: "The daemon's configuration file.")
     var config: String = "/etc/dptune/dptuned.toml"
 
+    @Option(help: "The daemon's copy of the configuration it runs under, read as if it were --daemon-config.")
+    var configCopy: String?
+
     @Option(help: "The plugin file to load (the registry's stored copy of the current version).")
     var plugin: String
 
@@ -29,7 +32,8 @@ struct PreflightCommand: ParsableCommand {
 
     func run() throws {
         let status = JobPreflight.runInChild(
-            configFile: URL(fileURLWithPath: config), dataset: dataset, manifestFile: URL(fileURLWithPath: manifest),
+            config: ChildConfig(original: URL(fileURLWithPath: config), copy: configCopy.map(URL.init(fileURLWithPath:))),
+            dataset: dataset, manifestFile: URL(fileURLWithPath: manifest),
             heldOutFraction: heldOutFraction, pluginFile: URL(fileURLWithPath: plugin),
             stagingDirectory: URL(fileURLWithPath: staging))
         if status != 0 { throw ExitCode(status) }

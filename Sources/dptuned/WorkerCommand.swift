@@ -17,6 +17,9 @@ struct WorkerCommand: ParsableCommand {
     @Option(name: .customLong("daemon-config"), help: "The daemon's configuration file.")
     var config: String = "/etc/dptune/dptuned.toml"
 
+    @Option(help: "The daemon's copy of the configuration it runs under, read as if it were --daemon-config.")
+    var configCopy: String?
+
     @Option(help: "The plugin file to load (the registry's stored copy of the job's version).")
     var plugin: String
 
@@ -26,7 +29,8 @@ struct WorkerCommand: ParsableCommand {
     func run() throws {
         let logger = DaemonLogging.bootstrap(environment: ProcessInfo.processInfo.environment)
         let status = JobWorker.run(
-            jobID: job, configFile: URL(fileURLWithPath: config), pluginFile: URL(fileURLWithPath: plugin),
+            jobID: job, config: ChildConfig(original: URL(fileURLWithPath: config), copy: configCopy.map(URL.init(fileURLWithPath:))),
+            pluginFile: URL(fileURLWithPath: plugin),
             exitWhenInputCloses: exitWhenInputCloses, logger: logger)
         if status != WorkerExitStatus.succeeded { throw ExitCode(status) }
     }

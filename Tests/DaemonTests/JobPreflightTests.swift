@@ -17,7 +17,8 @@ import TestSupport
     private func check(_ script: String, timeout: Duration = .seconds(30),
                        inspect: (URL) throws -> Void = { _ in }) throws -> IntakeError? {
         let (executable, directory) = try ShortLivedChildTests.script(script)
-        let preflight = JobPreflight(executable: executable, configFile: directory.url.appendingPathComponent("dptuned.toml"),
+        let preflight = JobPreflight(executable: executable,
+                                     config: ChildConfig(original: directory.url.appendingPathComponent("dptuned.toml"), copy: nil),
                                      stagingDirectory: directory.url.appendingPathComponent("staging"), timeout: timeout)
         return try withExtendedLifetime(directory) {
             let error = preflight.check(dataset: "reviews.jsonl", manifest: try Self.manifest.get(), heldOutFraction: 0.25,
@@ -77,7 +78,7 @@ import TestSupport
 
     @Test func aChildThatCannotStartRefuses() throws {
         let preflight = JobPreflight(executable: URL(fileURLWithPath: "/nonexistent/dptuned"),
-                                     configFile: URL(fileURLWithPath: "/nonexistent/dptuned.toml"),
+                                     config: ChildConfig(original: URL(fileURLWithPath: "/nonexistent/dptuned.toml"), copy: nil),
                                      stagingDirectory: URL(fileURLWithPath: "/nonexistent"))
         let error = try #require(preflight.check(dataset: "reviews.jsonl", manifest: try Self.manifest.get(), heldOutFraction: 0.1,
                                                  pluginFile: URL(fileURLWithPath: "/nonexistent/lib.so")))

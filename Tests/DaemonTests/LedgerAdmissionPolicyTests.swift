@@ -188,7 +188,8 @@ import Transformer
         let manifest = try Manifest.parse(Data(DaemonFixture.manifest(account: "acme").utf8), defaults: defaults)
         func admit(_ script: String, pluginFiles: [String: URL], job: String) throws {
             let (executable, directory) = try ShortLivedChildTests.script(script)
-            let preflight = JobPreflight(executable: executable, configFile: directory.url.appendingPathComponent("dptuned.toml"),
+            let preflight = JobPreflight(executable: executable,
+                                         config: ChildConfig(original: directory.url.appendingPathComponent("dptuned.toml"), copy: nil),
                                          stagingDirectory: directory.url)
             try withExtendedLifetime(directory) {
                 try LedgerAdmissionPolicy(backbones: ["tiny"], strategies: StrategyCatalog(ids: ["lora"], pluginFiles: pluginFiles),

@@ -73,20 +73,28 @@ struct WorkerEndToEndTests {
         #expect((report["charges"] as? [[String: Any]])?.isEmpty == true, "\(report)")
     }
 
-    /// A job trains what was admitted and charged. The daemon plans with the config it
-    /// started with and the worker reads the file again; the job record keeps the manifest
-    /// as admitted (defaults filled in) and the held-out fraction, so a config edited in
-    /// between (here `held_out_fraction` 0.1 → 0.5: another N, q and σ) changes nothing for it.
+    /// A job trains what was admitted and charged, also when the daemon restarts under an
+    /// edited config before the job starts: the record keeps the manifest as admitted
+    /// (defaults filled in) and the held-out fraction, so the edit (here `held_out_fraction`
+    /// 0.1 → 0.5: another N, q and σ) changes nothing for it.
     @Test func aJobTrainsWhatWasAdmittedWhenTheConfigChangesAfterAdmission() async throws {
-        let world = try TrainingWorld()
+        let world = try TrainingWorld(plugin: "LoRA", strategy: "lora")
         try await world.start()
         defer { world.stop() }
+        let first = try await world.startLongJob("first")
+        try world.drop("edited", records: 40, epochs: 1, batch: 8)
+        let id = try await world.jobID(of: "edited")
+        #expect(try await world.job(id)["state"] as? String == "queued")
+        let daemon = try #require(world.daemon)
+        daemon.terminate()
+        try await DaemonFixture.offPool { daemon.waitUntilExit() }
         let config = try String(contentsOf: world.configFile, encoding: .utf8)
         try config.replacingOccurrences(of: "[defaults]\n", with: "[defaults]\nheld_out_fraction = 0.5\n")
             .write(to: world.configFile, atomically: true, encoding: .utf8)
-        try world.drop("edited", records: 40, epochs: 1, batch: 8)
-        let id = try await world.jobID(of: "edited")
 
+        try await world.start()
+        let cancel = try await DaemonFixture.offPool { try world.ctl(["cancel", first]) }
+        #expect(cancel.status == 0, "cancel: \(cancel.standardError)")
         let ended = try await world.waitUntilEnded(id)
         #expect(ended["state"] as? String == "succeeded", "job: \(ended)\nstderr: \(world.output.text)")
         let record = try #require(TrainingWorld.object(Data(contentsOf: world.root.appendingPathComponent("state/jobs/\(id).json"))))
@@ -94,6 +102,26 @@ struct WorkerEndToEndTests {
         #expect(admittedN == 36)
         let privacy = try #require(try world.modelCard(of: id)["privacy"] as? [String: Any])
         #expect(privacy["population_size"] as? Int == admittedN)
+        #expect(try await world.charges(of: id).count == 1)
+    }
+
+    /// The daemon's children read the config it started with (a copy in its state
+    /// directory), not the file, which may be edited or broken while it runs: here the file
+    /// no longer parses, and a dataset dropped afterwards is still prepared, admitted and
+    /// trained. Before, its preflight and its worker failed on the file, the charge standing.
+    @Test func aConfigFileBrokenWhileTheDaemonRunsFailsNoJob() async throws {
+        let world = try TrainingWorld()
+        try await world.start()
+        defer { world.stop() }
+        let started = try String(contentsOf: world.configFile, encoding: .utf8)
+        let copy = world.root.appendingPathComponent("state/running-config.toml")
+        #expect(try String(contentsOf: copy, encoding: .utf8) == started)
+        try "[paths\nthis is not TOML\n".write(to: world.configFile, atomically: true, encoding: .utf8)
+        try world.drop("after-edit", records: 40, epochs: 1, batch: 8)
+        let id = try await world.jobID(of: "after-edit")
+
+        let ended = try await world.waitUntilEnded(id)
+        #expect(ended["state"] as? String == "succeeded", "job: \(ended)\nstderr: \(world.output.text)")
         #expect(try await world.charges(of: id).count == 1)
     }
 

@@ -52,18 +52,29 @@ public struct DaemonConfig: Sendable, Hashable {
     public var heldOutFraction: Double
     /// Backbone id → its model directory.
     public var models: [String: URL]
+    /// The text this config was parsed from: the daemon hands it to its children
+    /// (``ChildConfig``) so that they run under the config it runs under.
+    public private(set) var source: String
 
     /// Reads and checks the file at `url`.
     ///
     /// - Throws: ``DaemonConfigError`` `.unreadable` or `.invalid` (with the line).
     public init(contentsOf url: URL) throws(DaemonConfigError) {
+        try self.init(contentsOf: url, standingFor: url)
+    }
+
+    /// Reads and checks the file at `url` as if it were `original`: its relative paths
+    /// resolve against `original`'s directory and its errors name `original` (a copy of it).
+    ///
+    /// - Throws: ``DaemonConfigError`` `.unreadable` or `.invalid` (with the line).
+    public init(contentsOf url: URL, standingFor original: URL) throws(DaemonConfigError) {
         let source: String
         do {
             source = try String(contentsOf: url, encoding: .utf8)
         } catch {
             throw DaemonConfigError(.unreadable, "cannot read \(url.path) as UTF-8 text: \(error.localizedDescription)")
         }
-        try self.init(parsing: source, path: url.path, baseDirectory: url.deletingLastPathComponent())
+        try self.init(parsing: source, path: original.path, baseDirectory: original.deletingLastPathComponent())
     }
 
     /// Checks the text of a config file; relative paths resolve against `baseDirectory`.
@@ -140,6 +151,7 @@ public struct DaemonConfig: Sendable, Hashable {
             models[id] = try reader.location(["models", id], default: nil)
         }
         self.models = models
+        self.source = source
     }
 }
 

@@ -24,8 +24,8 @@ public final class DaemonService: Sendable {
     public static let version = "0.1.0"
 
     /// Makes the training seam once the plugin registry is open (the production runner
-    /// takes each job's plugin version from it).
-    public typealias RunnerFactory = @Sendable (PluginRegistry) -> any JobRunner
+    /// takes each job's plugin version from it) and the config's copy for the workers written.
+    public typealias RunnerFactory = @Sendable (PluginRegistry, ChildConfig) -> any JobRunner
 
     private let config: DaemonConfig
     private let environment: [String: String]
@@ -36,7 +36,8 @@ public final class DaemonService: Sendable {
 
     /// - Parameters:
     ///   - executable: the `dptuned` binary, run as the plugin probe and the job preflight.
-    ///   - configFile: the file `config` was read from, which the preflight reads too.
+    ///   - configFile: the file `config` was read from; the children read a copy of `config`'s
+    ///     text as if it were this file (``ChildConfig``).
     ///   - runner: makes the training seam; nil leaves admitted jobs queued.
     public init(
         config: DaemonConfig, environment: [String: String], executable: URL, configFile: URL,
@@ -48,6 +49,21 @@ public final class DaemonService: Sendable {
         self.configFile = configFile
         makeRunner = runner
         self.logger = logger
+    }
+
+    /// Reads the config file again on SIGHUP to warn of what the next start would meet. The
+    /// running daemon and its children keep the config it started with: its ledger, spool
+    /// and socket are open on those paths, and queued jobs were admitted under it.
+    private func checkConfigFile() {
+        do {
+            if try DaemonConfig(contentsOf: configFile).source != config.source {
+                logger.notice("the config file changed; the daemon and its jobs keep the config they started with until the next start",
+                              metadata: ["dptune.config": "\(configFile.path)"])
+            }
+        } catch {
+            logger.error("the config file no longer reads: the daemon keeps running on the config it started with, but would not start again",
+                         metadata: ["dptune.config": "\(configFile.path)", "dptune.error": "\(error)"])
+        }
     }
 
     /// Runs the daemon until a termination signal.
@@ -62,7 +78,9 @@ public final class DaemonService: Sendable {
         let spool: SpoolDirectory
         let jobs: JobStore
         let plugins: PluginRegistry
+        let childConfig: ChildConfig
         do {
+            childConfig = try ChildConfig.writeCopy(of: config, original: configFile)
             spool = try SpoolDirectory(root: config.paths.spool)
             // Before reconciliation and intake read the folders: a move that a kill cut short
             // would otherwise leave a dataset without its reason, or a manifest in incoming/.
@@ -83,10 +101,10 @@ public final class DaemonService: Sendable {
             throw DaemonStartError(.ledgerUnusable, "the job records and the ledger cannot be reconciled: \(error)")
         }
         await plugins.scan()
-        let runner = makeRunner?(plugins)
+        let runner = makeRunner?(plugins, childConfig)
         let intake = IntakeService(
             spool: spool, config: config, strategies: { await plugins.catalog },
-            preflight: JobPreflight(executable: executable, configFile: configFile,
+            preflight: JobPreflight(executable: executable, config: childConfig,
                                     stagingDirectory: config.preflightStagingDirectory),
             ledger: ledger, jobs: jobs, logger: logger)
         let handler = DaemonControlHandler(
@@ -174,6 +192,7 @@ public final class DaemonService: Sendable {
                     notifier.reloading()
                     logger.notice("reloading accounts and plugins")
                     do { try syncAccounts(ledger) } catch { logger.error("accounts not reloaded", metadata: ["dptune.error": "\(error)"]) }
+                    checkConfigFile()
                     await plugins.scan()
                     notifier.ready(status: await status())
                     continue

@@ -19,18 +19,18 @@ public struct JobPreflight: Sendable {
     }
 
     let executable: URL
-    let configFile: URL
+    let config: ChildConfig
     let stagingDirectory: URL
     let timeout: Duration
 
     /// - Parameters:
     ///   - executable: the `dptuned` binary, run as `dptuned preflight`.
-    ///   - configFile: the daemon's config file; the child reads the same one.
+    ///   - config: where the child reads the config the daemon runs under.
     ///   - stagingDirectory: a private, exec-allowed directory for the plugin's staging copy.
     ///   - timeout: a preparation still running after this is stopped, and the job refused.
-    public init(executable: URL, configFile: URL, stagingDirectory: URL, timeout: Duration = .seconds(600)) {
+    public init(executable: URL, config: ChildConfig, stagingDirectory: URL, timeout: Duration = .seconds(600)) {
         self.executable = executable
-        self.configFile = configFile
+        self.config = config
         self.stagingDirectory = stagingDirectory
         self.timeout = timeout
     }
@@ -39,13 +39,13 @@ public struct JobPreflight: Sendable {
     /// manifest in `manifestFile` and prints one ``Answer``.
     ///
     /// - Returns: the process exit status: 0 when the job prepared, 1 when it did not.
-    public static func runInChild(configFile: URL, dataset name: String, manifestFile: URL, heldOutFraction: Double,
-                                  pluginFile: URL, stagingDirectory: URL) -> Int32 {
+    public static func runInChild(config childConfig: ChildConfig, dataset name: String, manifestFile: URL,
+                                  heldOutFraction: Double, pluginFile: URL, stagingDirectory: URL) -> Int32 {
         // The daemon may be training meanwhile: preparing needs no second core.
         BLAS.setThreadCount(1)
         let refusal: String?
         do {
-            let config = try DaemonConfig(contentsOf: configFile)
+            let config = try childConfig.read()
             let manifest = try Manifest.parse(Data(contentsOf: manifestFile), defaults: config.defaults)
             let output = FileManager.default.temporaryDirectory.appendingPathComponent("dptune-preflight-never-written")
             _ = try config.trainingJob(id: "preflight", dataset: name, in: .incoming, manifest: manifest,
@@ -77,7 +77,7 @@ public struct JobPreflight: Sendable {
             try manifest.resolvedJSON.write(to: manifestFile)
             child = try ShortLivedChild(
                 executable: executable,
-                arguments: ["preflight", "--daemon-config", configFile.path, "--plugin", pluginFile.path,
+                arguments: ["preflight"] + config.arguments + ["--plugin", pluginFile.path,
                             "--staging", stagingDirectory.path, "--manifest", manifestFile.path,
                             "--held-out-fraction", "\(heldOutFraction)", name],
                 timeout: timeout)

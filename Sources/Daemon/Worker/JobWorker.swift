@@ -31,7 +31,7 @@ public enum JobWorker {
     ///   - exitWhenInputCloses: end the process when standard input closes (the daemon's lifeline).
     /// - Returns: the process exit status (``WorkerExitStatus``).
     public static func run(
-        jobID: String, configFile: URL, pluginFile: URL, exitWhenInputCloses: Bool, logger: Logger
+        jobID: String, config childConfig: ChildConfig, pluginFile: URL, exitWhenInputCloses: Bool, logger: Logger
     ) -> Int32 {
         let channel = ReportChannel()
         if exitWhenInputCloses { watchLifeline() }
@@ -39,7 +39,7 @@ public enum JobWorker {
         let signalSources = stop.watch([SIGTERM, SIGINT])
         defer { for source in signalSources { source.cancel() } }
         do {
-            let config = try DaemonConfig(contentsOf: configFile)
+            let config = try childConfig.read()
             let job = try readJob(jobID, config: config)
             let output = config.adapterDirectory(job: job.id)
             if let card = try? ModelCard.read(from: output.appendingPathComponent(AdapterArtifacts.modelCardFile)),

@@ -28,7 +28,7 @@ public actor WorkerProcessRunner: JobRunner {
     }
 
     private let executable: URL
-    private let configFile: URL
+    private let config: ChildConfig
     private let plugins: PluginRegistry
     private let cancelGrace: Duration
     private let logger: Logger
@@ -40,11 +40,11 @@ public actor WorkerProcessRunner: JobRunner {
 
     /// - Parameters:
     ///   - executable: the `dptuned` binary, run as `dptuned worker`.
-    ///   - configFile: the daemon's config file; the worker reads the same one.
+    ///   - config: where the worker reads the config the daemon runs under.
     ///   - cancelGrace: how long a cancelled worker may take to stop before SIGKILL.
-    public init(executable: URL, configFile: URL, plugins: PluginRegistry, cancelGrace: Duration, logger: Logger) {
+    public init(executable: URL, config: ChildConfig, plugins: PluginRegistry, cancelGrace: Duration, logger: Logger) {
         self.executable = executable
-        self.configFile = configFile
+        self.config = config
         self.plugins = plugins
         self.cancelGrace = cancelGrace
         self.logger = logger
@@ -115,8 +115,8 @@ public actor WorkerProcessRunner: JobRunner {
         let process = Process()
         process.executableURL = executable
         process.arguments = [
-            "worker", "--job", job.id, "--daemon-config", configFile.path, "--plugin", plugin.storedFile.path, "--exit-when-input-closes",
-        ]
+            "worker", "--job", job.id, "--plugin", plugin.storedFile.path, "--exit-when-input-closes",
+        ] + config.arguments
         // The worker's standard input is its lifeline: the daemon holds the write end and
         // never writes, so the worker sees end of file exactly when the daemon is gone.
         let lifeline = Pipe()

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import AdapterKit
 import ArgumentParser
+import Daemon
 import Foundation
 import Records
 import Training
@@ -29,6 +30,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Share of records (or units) held out for evaluation.")
     var heldOut: Double = 0.1
 
+    @Option(help: "A privacy ledger (e.g. the daemon's) to charge before training: the manifest's account must be in it and afford the job.")
+    var ledger: String?
+
     @Flag(help: "Print the model card as JSON only.")
     var json = false
 
@@ -47,20 +51,37 @@ struct TrainCommand: ParsableCommand {
         }
         let directories = plugins.map { [URL(fileURLWithPath: $0)] } ?? StrategyLocator.defaultDirectories
         let strategy = try StrategyLocator.load(id: parsed.strategy, directories: directories)
-        let job = TrainingJob(jobID: "local-\(UUID().uuidString.prefix(8).lowercased())", manifest: parsed,
+        var job = TrainingJob(jobID: "local-\(UUID().uuidString.prefix(8).lowercased())", manifest: parsed,
                               datasetPath: data, backboneDirectory: URL(fileURLWithPath: backbone), strategy: strategy,
                               outputDirectory: URL(fileURLWithPath: out), heldOutFraction: heldOut)
+        var charge: ForegroundCharge?
+        if let ledger {
+            do {
+                charge = try ForegroundCharge.admit(ledgerFile: URL(fileURLWithPath: ledger), dataset: data, manifest: parsed,
+                                                    strategy: strategy, heldOutFraction: heldOut, jobID: job.jobID)
+            } catch {
+                throw ValidationError("not admitted by the ledger \(ledger), nothing trained: \(error)")
+            }
+            charge?.bind(&job)
+        }
         let quiet = json
         let started = Date()
-        let card = try job.run { progress in
-            if !quiet {
-                let elapsed = Date().timeIntervalSince(started)
-                let line = String(format: "step %d/%d  loss %.4f  ε %.3f  %.0fs\n", progress.step, progress.steps,
-                                  progress.loss, progress.epsilonSpent, elapsed)
-                FileHandle.standardError.write(Data(line.utf8))
+        let card: ModelCard
+        do {
+            card = try job.run { progress in
+                if !quiet {
+                    let elapsed = Date().timeIntervalSince(started)
+                    let line = String(format: "step %d/%d  loss %.4f  ε %.3f  %.0fs\n", progress.step, progress.steps,
+                                      progress.loss, progress.epsilonSpent, elapsed)
+                    FileHandle.standardError.write(Data(line.utf8))
+                }
+                return true
             }
-            return true
+        } catch {
+            try charge?.settle(failure: error)
+            throw error
         }
+        try charge?.settle(failure: nil)
         FileHandle.standardOutput.write(try card.jsonData())
         FileHandle.standardOutput.write(Data("\n".utf8))
     }

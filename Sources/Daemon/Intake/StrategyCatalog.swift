@@ -32,11 +32,17 @@ public struct StrategyCatalog: Sendable, Hashable, ExpressibleByArrayLiteral {
         let descriptions = versions.map(\.description)
         var shares: [String: Double] = [:]
         for description in descriptions where description.mechanism == .forwardPerturbation {
-            let option = description.options.first { $0.name == ForwardPerturbationBudget.labelShareOption }
-            shares[description.id] = option.flatMap { Double($0.defaultJSON.trimmingCharacters(in: .whitespaces)) } ?? .nan
+            shares[description.id] = Self.defaultLabelShare(declaredIn: description.options)
         }
         self.init(ids: Set(descriptions.map(\.id)), forwardLabelShares: shares,
                   optionSchemas: Dictionary(descriptions.map { ($0.id, $0.options) }, uniquingKeysWith: { first, _ in first }),
                   pluginFiles: Dictionary(versions.map { ($0.description.id, $0.storedFile) }, uniquingKeysWith: { first, _ in first }))
+    }
+
+    /// The label share of ε a forward-perturbation strategy's options declare by default;
+    /// NaN when they declare none, which no admission can price.
+    static func defaultLabelShare(declaredIn options: [StrategyOption]) -> Double {
+        let option = options.first { $0.name == ForwardPerturbationBudget.labelShareOption }
+        return option.flatMap { Double($0.defaultJSON.trimmingCharacters(in: .whitespaces)) } ?? .nan
     }
 }

@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: Apache-2.0
+import AdapterKit
+import Foundation
+import Ledger
+import Records
+import Training
+
+/// The ledger charge of a job trained in the foreground (`dptuned train --ledger FILE`),
+/// made as intake makes a daemon job's: the dataset validated and hashed, the job planned
+/// and priced, and the privacy filter asked in one transaction, all before anything
+/// trains. A foreground run on private data otherwise spends budget that no ledger sees.
+public struct ForegroundCharge {
+    public let jobID: String
+    private let ledger: LedgerStore
+    private let granted: LedgerAdmissionPolicy.Granted
+
+    /// Validates `dataset`, plans `manifest`'s job on it and admits it against the ledger
+    /// at `ledgerFile` (an existing ledger, such as the daemon's: the account must be in it).
+    ///
+    /// - Throws: ``IntakeError`` as intake refuses a dataset (`budget_exhausted`,
+    ///   `unknown_account`, a validation code, …); ``LedgerError`` for a ledger that cannot be opened.
+    public static func admit(ledgerFile: URL, dataset: String, manifest: Manifest, strategy: any AdapterStrategy,
+                             heldOutFraction: Double, jobID: String) throws -> ForegroundCharge {
+        let ledger = try LedgerStore(path: ledgerFile.path, curveEvaluator: LedgerStore.accountantCurves)
+        var labelShares: [String: Double] = [:]
+        if strategy.mechanismKind == .forwardPerturbation {
+            labelShares[strategy.id] = StrategyCatalog.defaultLabelShare(declaredIn: strategy.options)
+        }
+        let policy = try LedgerAdmissionPolicy(
+            backbones: [manifest.backbone],
+            strategies: StrategyCatalog(ids: [strategy.id], forwardLabelShares: labelShares,
+                                        optionSchemas: [strategy.id: strategy.options]),
+            ledger: ledger, spoolName: URL(fileURLWithPath: dataset).lastPathComponent,
+            heldOutFraction: heldOutFraction, jobID: jobID)
+        _ = try DatasetValidator().validate(path: dataset, manifest: manifest, policy: policy)
+        guard let granted = policy.admitted else {
+            throw IntakeError(.admissionFailed, "the dataset validated but the ledger recorded no admission")
+        }
+        return ForegroundCharge(jobID: jobID, ledger: ledger, granted: granted)
+    }
+
+    /// Binds `job` to what was charged: it refuses another plan or other bytes.
+    public func bind(_ job: inout TrainingJob) {
+        job.jobID = jobID
+        job.ledgerCharge = jobID
+        job.chargedPlan = ChargedPlan(granted.plan, labelShare: granted.labelShare)
+        job.admittedDatasetSHA256 = granted.datasetSHA256
+    }
+
+    /// Settles the charge once the job has ended; it stands either way (no refunds).
+    public func settle(failure: (any Error)?) throws {
+        if let failure {
+            try ledger.fail(job: jobID, reason: "\(failure)")
+        } else {
+            try ledger.commit(job: jobID)
+        }
+    }
+}

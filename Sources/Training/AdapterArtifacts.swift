@@ -24,7 +24,14 @@ public enum AdapterArtifacts {
                                   to: staging.appendingPathComponent(weightsFile))
         try jsonData(.object(configuration)).write(to: staging.appendingPathComponent(configurationFile))
         try card.jsonData().write(to: staging.appendingPathComponent(modelCardFile))
+        // The daemon commits the charge and reports the adapter once this returns: after a
+        // power loss the result must not point at a missing or empty adapter.
+        for file in [weightsFile, configurationFile, modelCardFile] {
+            try FileSync.sync(staging.appendingPathComponent(file).path)
+        }
+        try FileSync.sync(staging.path)
         try manager.moveItem(at: staging, to: directory)
+        try FileSync.sync(directory.deletingLastPathComponent().path)
     }
 
     /// Fills `parameters` (declared and sealed) from a published weights file by segment name.

@@ -29,14 +29,11 @@ struct TrainingCheckpoint: Codable, Equatable {
              "adam.first_moment": Tensor(shape: [optimizer.firstMoment.count], data: optimizer.firstMoment),
              "adam.second_moment": Tensor(shape: [optimizer.secondMoment.count], data: optimizer.secondMoment)],
             metadata: [Self.metadataKey: fingerprint], to: partial)
-        let descriptor = open(partial.path, O_RDONLY | O_CLOEXEC)
-        if descriptor >= 0 {
-            fsync(descriptor)
-            close(descriptor)
-        }
+        try FileSync.sync(partial.path)
         guard rename(partial.path, url.path) == 0 else {
             throw TrainingError(.checkpointMismatch, "cannot move the checkpoint into \(url.path): \(String(cString: strerror(errno)))")
         }
+        try FileSync.sync(url.deletingLastPathComponent().path)
     }
 
     /// Reads a checkpoint and its tensors.

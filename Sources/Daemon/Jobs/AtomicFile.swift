@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
+import Training
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -30,16 +31,7 @@ enum AtomicFile {
             unlink(temporary)
             throw error
         }
-        guard syncDirectory(directory) else { throw failure("fsync", directory) }
-    }
-
-    /// Makes the renames in `path` durable.
-    @discardableResult
-    static func syncDirectory(_ path: String) -> Bool {
-        let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard descriptor >= 0 else { return false }
-        defer { close(descriptor) }
-        return fsync(descriptor) == 0
+        try FileSync.sync(directory)
     }
 
     private static func failure(_ call: String, _ path: String) -> CocoaError {

@@ -203,19 +203,27 @@ public final class Trainer {
         }
     }
 
-    /// Saves what ``restore(from:jobID:)`` needs to continue after the last step taken.
-    public func saveCheckpoint(to url: URL, jobID: String) throws {
+    /// Saves what ``restore(from:jobID:strategy:)`` needs to continue after the last step taken.
+    public func saveCheckpoint(to url: URL, jobID: String, strategy: String) throws {
         let checkpoint = TrainingCheckpoint(
             jobID: jobID, step: step, plannedSteps: plan.steps, parameterCount: parameters.count,
-            noiseMultipliers: noiseHistory.map(\.noiseMultiplier), noiseSteps: noiseHistory.map(\.steps))
+            noiseMultipliers: noiseHistory.map(\.noiseMultiplier), noiseSteps: noiseHistory.map(\.steps),
+            strategy: strategy)
         try checkpoint.write(parameters: UnsafeBufferPointer(parameters.flatValues), optimizer: optimizer.state, to: url)
     }
 
     /// Continues from a checkpoint of the same job and plan: the steps it records are not
     /// taken again, and their σ_eff stay in the accounting.
     ///
+    /// A checkpoint written by another build of the strategy (`strategy`, `id@version`: the
+    /// plugin was replaced while the job was interrupted) is not resumed: the adapter would
+    /// be trained partly by one build and published under the other's name. Nothing of a
+    /// partial run is released, so the run may start over under its charge.
+    ///
+    /// - Returns: false when the checkpoint is of another build and nothing was restored.
     /// - Throws: ``TrainingError`` `.checkpointMismatch` for another job, plan or adapter size.
-    public func restore(from url: URL, jobID: String) throws {
+    @discardableResult
+    public func restore(from url: URL, jobID: String, strategy: String) throws -> Bool {
         let (checkpoint, values, state) = try TrainingCheckpoint.read(from: url)
         guard checkpoint.jobID == jobID, checkpoint.plannedSteps == plan.steps,
               checkpoint.parameterCount == parameters.count, values.count == parameters.count,
@@ -223,12 +231,14 @@ public final class Trainer {
             throw TrainingError(.checkpointMismatch,
                                 "\(url.path) belongs to job \(checkpoint.jobID) with \(checkpoint.parameterCount) parameters over \(checkpoint.plannedSteps) steps; this is job \(jobID) with \(parameters.count) over \(plan.steps)")
         }
+        if let writer = checkpoint.strategy, writer != strategy { return false }
         _ = parameters.flatValues.update(fromContentsOf: values)
         optimizer = AdamW(restoring: state, learningRate: settings.learningRate)
         step = checkpoint.step
         noiseHistory = zip(checkpoint.noiseMultipliers, checkpoint.noiseSteps).map { ($0, $1) }
         progressPrice = nil
         statistics = nil
+        return true
     }
 
     /// An upper bound on ε at the plan's δ for the steps taken so far, priced by the

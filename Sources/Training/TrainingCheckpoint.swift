@@ -18,6 +18,8 @@ struct TrainingCheckpoint: Codable, Equatable {
     var parameterCount: Int
     var noiseMultipliers: [Double]
     var noiseSteps: [Int]
+    /// The strategy that wrote it, `id@version`; nil in checkpoints from before it was kept.
+    var strategy: String?
 
     private static let metadataKey = "dptune_checkpoint"
 

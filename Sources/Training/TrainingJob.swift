@@ -152,19 +152,24 @@ public struct TrainingJob {
                         populationSize: split.training.count, maxLength: maxLength)
     }
 
+    /// The strategy build as checkpoints and the card name it.
+    private var strategyKey: String { "\(strategy.id)@\(strategy.version)" }
+
     /// Trains (from the checkpoint, if one of this job exists), evaluates on the held-out
     /// split and publishes the adapter; returns its card.
     public func run(progress: (TrainingProgress) -> Bool = { _ in true }) throws -> ModelCard {
         let prepared = try prepare()
         let trainer = prepared.trainer
         if let checkpointURL, FileManager.default.fileExists(atPath: checkpointURL.path) {
-            try trainer.restore(from: checkpointURL, jobID: jobID)
+            if try !trainer.restore(from: checkpointURL, jobID: jobID, strategy: strategyKey) {
+                try FileManager.default.removeItem(at: checkpointURL)
+            }
         }
         var saveError: (any Error)?
         do {
             try trainer.run { report in
                 if let checkpointURL, report.step % checkpointEvery == 0, case .gradientPerturbation = trainer.adapterMechanism {
-                    do { try trainer.saveCheckpoint(to: checkpointURL, jobID: jobID) } catch {
+                    do { try trainer.saveCheckpoint(to: checkpointURL, jobID: jobID, strategy: strategyKey) } catch {
                         saveError = error
                         return false
                     }

@@ -310,6 +310,25 @@ struct TrainingJobTests {
         #expect(!FileManager.default.fileExists(atPath: try #require(job.checkpointURL).path))
     }
 
+    /// A plugin replaced while its job was interrupted: the new build does not continue the
+    /// old build's checkpoint (the card would name it for an adapter it trained in part)
+    /// but trains every step itself, and the card names it.
+    @Test func aCheckpointOfAnotherStrategyBuildIsNotResumed() throws {
+        let directory = try TemporaryDirectory()
+        var job = try job(directory, manifest: #""train": {"epochs": 1, "expected_batch": 10}"#)
+        job.checkpointURL = directory.url.appendingPathComponent("job-1.checkpoint")
+        job.checkpointEvery = 3
+        _ = try? job.run { $0.step < 4 }
+        let saved = try TrainingCheckpoint.read(from: try #require(job.checkpointURL))
+        #expect(saved.checkpoint.step == 3 && saved.checkpoint.strategy == "head-only@0.0.1")
+
+        job.strategy = HeadOnlyStrategy(version: "0.0.2")
+        var steps: [Int] = []
+        let card = try job.run { steps.append($0.step); return true }
+        #expect(steps == Array(1...9))
+        #expect(card.strategy.version == "0.0.2" && card.privacy.steps == 9)
+    }
+
     @Test func refusesAnotherJobsCheckpoint() throws {
         let directory = try TemporaryDirectory()
         var job = try job(directory, manifest: #""train": {"epochs": 1, "expected_batch": 10}"#)

@@ -45,6 +45,12 @@ final class RawConnection {
     /// Sends all of `bytes`; returns false if the server hung up first.
     @discardableResult
     func send(_ bytes: [UInt8]) throws -> Bool {
+        try sendAll(bytes).sent == bytes.count
+    }
+
+    /// Sends `bytes` until all are sent, the server hangs up (EPIPE, ECONNRESET) or, with a
+    /// send timeout set, a send makes no progress (EAGAIN).
+    private func sendAll(_ bytes: [UInt8]) throws -> (sent: Int, stopped: Int32?) {
         var offset = 0
         while offset < bytes.count {
             let sent = bytes.withUnsafeBytes {
@@ -52,12 +58,12 @@ final class RawConnection {
             }
             if sent < 0 {
                 if errno == EINTR { continue }
-                if errno == EPIPE || errno == ECONNRESET { return false }
+                if [EPIPE, ECONNRESET, EAGAIN, EWOULDBLOCK].contains(errno) { return (offset, errno) }
                 throw Failure(description: "send: \(String(cString: strerror(errno)))")
             }
             offset += sent
         }
-        return true
+        return (offset, nil)
     }
 
     @discardableResult
@@ -74,19 +80,11 @@ final class RawConnection {
             var never = timeval()
             setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &never, socklen_t(MemoryLayout<timeval>.size))
         }
-        var offset = 0
-        while offset < bytes.count {
-            let sent = bytes.withUnsafeBytes {
-                Glibc.send(descriptor, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL))
-            }
-            if sent < 0 {
-                if errno == EINTR { continue }
-                if errno == EAGAIN || errno == EWOULDBLOCK { break }
-                throw Failure(description: "send: \(String(cString: strerror(errno)))")
-            }
-            offset += sent
+        let (sent, stopped) = try sendAll(bytes)
+        if let stopped, stopped == EPIPE || stopped == ECONNRESET {
+            throw Failure(description: "send: \(String(cString: strerror(stopped)))")
         }
-        return offset
+        return sent
     }
 
     func shutdownWrite() { shutdown(descriptor, Int32(SHUT_WR)) }

@@ -81,13 +81,7 @@ struct WorkerEndToEndTests {
         let world = try TrainingWorld(plugin: "LoRA", strategy: "lora")
         try await world.start()
         defer { world.stop() }
-        let first = try await world.startLongJob("first")
-        try world.drop("edited", records: 40, epochs: 1, batch: 8)
-        let id = try await world.jobID(of: "edited")
-        #expect(try await world.job(id)["state"] as? String == "queued")
-        let daemon = try #require(world.daemon)
-        daemon.terminate()
-        try await DaemonFixture.offPool { daemon.waitUntilExit() }
+        let (first, id) = try await world.queueBehindALongJobAndStop("edited")
         let config = try String(contentsOf: world.configFile, encoding: .utf8)
         try config.replacingOccurrences(of: "[defaults]\n", with: "[defaults]\nheld_out_fraction = 0.5\n")
             .write(to: world.configFile, atomically: true, encoding: .utf8)
@@ -132,13 +126,7 @@ struct WorkerEndToEndTests {
         let world = try TrainingWorld(plugin: "LoRA", strategy: "lora")
         try await world.start()
         defer { world.stop() }
-        let first = try await world.startLongJob("first")
-        try world.drop("older", records: 40, epochs: 1, batch: 8)
-        let id = try await world.jobID(of: "older")
-        #expect(try await world.job(id)["state"] as? String == "queued")
-        let daemon = try #require(world.daemon)
-        daemon.terminate()
-        try await DaemonFixture.offPool { daemon.waitUntilExit() }
+        let (first, id) = try await world.queueBehindALongJobAndStop("older")
 
         let file = world.root.appendingPathComponent("state/jobs/\(id).json")
         var record = try #require(TrainingWorld.object(Data(contentsOf: file)))
@@ -448,6 +436,19 @@ final class TrainingWorld: @unchecked Sendable {
         let id = try await jobID(of: name)
         try await waitUntilTraining(id)
         return id
+    }
+
+    /// Queues a small dataset `name` behind a long running job and stops the daemon with it
+    /// still queued: what a restart finds. Returns the long job's id and the queued one's.
+    func queueBehindALongJobAndStop(_ name: String) async throws -> (running: String, queued: String) {
+        let running = try await startLongJob("first")
+        try drop(name, records: 40, epochs: 1, batch: 8)
+        let queued = try await jobID(of: name)
+        #expect(try await job(queued)["state"] as? String == "queued")
+        let daemon = try #require(self.daemon)
+        daemon.terminate()
+        try await DaemonFixture.offPool { daemon.waitUntilExit() }
+        return (running, queued)
     }
 
     /// Waits until the job runs and has taken a step.

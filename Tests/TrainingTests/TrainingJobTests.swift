@@ -285,8 +285,8 @@ struct TrainingJobTests {
 
     /// A run stopped after a checkpoint resumes there: the steps already taken are neither
     /// repeated nor forgotten by the accounting.
-    @Test func resumesFromItsCheckpoint() throws {
-        let directory = try TemporaryDirectory()
+    /// A job of 9 steps stopped after its 4th, with a checkpoint every 3.
+    func interruptedJob(_ directory: TemporaryDirectory) throws -> TrainingJob {
         var job = try job(directory, manifest: #""train": {"epochs": 1, "expected_batch": 10}"#)
         job.checkpointURL = directory.url.appendingPathComponent("job-1.checkpoint")
         job.checkpointEvery = 3
@@ -295,6 +295,12 @@ struct TrainingJobTests {
             _ = try job.run { seen.append($0.step); return $0.step < 4 }
         }
         #expect(seen == [1, 2, 3, 4])
+        return job
+    }
+
+    @Test func resumesFromItsCheckpoint() throws {
+        let directory = try TemporaryDirectory()
+        let job = try interruptedJob(directory)
         let saved = try TrainingCheckpoint.read(from: try #require(job.checkpointURL))
         #expect(saved.checkpoint.step == 3 && saved.checkpoint.noiseSteps == [3])
 
@@ -315,10 +321,7 @@ struct TrainingJobTests {
     /// but trains every step itself, and the card names it.
     @Test func aCheckpointOfAnotherStrategyBuildIsNotResumed() throws {
         let directory = try TemporaryDirectory()
-        var job = try job(directory, manifest: #""train": {"epochs": 1, "expected_batch": 10}"#)
-        job.checkpointURL = directory.url.appendingPathComponent("job-1.checkpoint")
-        job.checkpointEvery = 3
-        _ = try? job.run { $0.step < 4 }
+        var job = try interruptedJob(directory)
         let saved = try TrainingCheckpoint.read(from: try #require(job.checkpointURL))
         #expect(saved.checkpoint.step == 3 && saved.checkpoint.strategy == "head-only@0.0.1")
 

@@ -34,6 +34,17 @@ import Testing
         #expect(SpoolSubmission.safeStem("...") == "submitted")
     }
 
+    /// The receipt's name is one intake accepts, with its manifest and a collision suffix:
+    /// `a..b` (`..` inside) and a 300-byte stem were named in the receipt, then refused by
+    /// intake as `unsafe_path`.
+    @Test(arguments: ["a..b", "a...b", String(repeating: "x", count: 300), "..hidden", "reviews 2024/v1", "é✓"])
+    func aSafeStemMakesValidSpoolNames(stem: String) throws {
+        let safe = SpoolSubmission.safeStem(stem)
+        for name in ["\(safe).jsonl", "\(safe).manifest.json", "\(safe)-999999.manifest.json"] {
+            _ = try SpoolName(name)
+        }
+    }
+
     /// A data owner drops `x.jsonl` (or `x.manifest.json`) into incoming/ after `submit`
     /// found the name free, while it stages the copy: the owner's file is not replaced (it
     /// was, by a plain rename(2)), the copy and its manifest take the next name together,

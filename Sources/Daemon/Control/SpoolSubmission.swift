@@ -67,11 +67,17 @@ struct SpoolSubmission: Sendable {
         return status.st_mode & S_IROTH != 0
     }
 
-    /// The stem with anything but letters, digits, `-`, `_` and `.` replaced, never starting with a dot.
+    /// The stem with anything but letters, digits, `-`, `_` and `.` replaced, never starting
+    /// with a dot nor holding `..`, and short enough that its manifest's name with a
+    /// collision suffix stays a valid spool name: the client is told the name before intake
+    /// reads it, so intake must never refuse it as `unsafe_path`.
     static func safeStem(_ stem: String) -> String {
         let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
-        var safe = String(stem.map { allowed.contains($0) ? $0 : "_" }.prefix(SpoolName.maxLength - 8))
+        let room = SpoolName.maxLength - ".manifest.json".count - "-999999".count
+        var safe = String(stem.map { allowed.contains($0) ? $0 : "_" })
         while safe.hasPrefix(".") { safe.removeFirst() }
+        while safe.contains("..") { safe = safe.replacingOccurrences(of: "..", with: "_") }
+        safe = String(safe.prefix(room))
         return safe.isEmpty ? "submitted" : safe
     }
 }

@@ -393,10 +393,17 @@ public final class Trainer {
         guard allocation.standardDeviations.count == target.segments.count else {
             throw TrainingError(.allocationRefused, "the allocation covers \(allocation.standardDeviations.count) segments, the job has \(target.segments.count)")
         }
-        if case .groupWise(let clips) = allocation.clipping {
+        switch allocation.clipping {
+        case .groupWise(let clips):
             let total = clips.reduce(0) { $0 + $1 * $1 }
             guard total <= target.clip * target.clip * (1 + tolerance) else {
                 throw TrainingError(.allocationRefused, "group-wise clips have Σ C_g² = \(total) > C² = \(target.clip * target.clip)")
+            }
+        case .joint(let clip):
+            // σ_eff would still be priced right, but the card states C as the bound on
+            // every clipped per-sample norm.
+            guard clip <= target.clip * (1 + tolerance) else {
+                throw TrainingError(.allocationRefused, "the joint clip \(clip) is above the job's C = \(target.clip)")
             }
         }
         var smallest = Double.infinity

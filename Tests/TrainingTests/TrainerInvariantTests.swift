@@ -205,6 +205,16 @@ struct TrainerInvariantTests {
         #expect(abs(try Trainer.verify(uneven, against: target) - worst) < 1e-12)
     }
 
+    /// A joint clip above the job's C is refused even with noise enough for σ: the card
+    /// states C as the bound on every clipped per-sample norm.
+    @Test func aJointClipAboveTheJobsClipIsRefused() throws {
+        let target = NoiseTarget(noiseMultiplier: 1, clip: 1, segments: [ParameterSegment(name: "w", offset: 0, shape: [4])])
+        #expect(try Trainer.verify(NoiseAllocation(clipping: .joint(clip: 1), standardDeviations: [1]), against: target) == 1)
+        let wider = NoiseAllocation(clipping: .joint(clip: 2), standardDeviations: [4])
+        let error = try #require(throws: TrainingError.self) { try Trainer.verify(wider, against: target) }
+        #expect(error.code == .allocationRefused && error.message.contains("joint clip 2.0"))
+    }
+
     /// Under unit-level privacy a unit may hold records of every task, so σ_eff is priced
     /// over every segment: the allocation each task's records accept above is refused.
     @Test func unitLevelPrivacyPricesEveryTaskTogether() throws {

@@ -237,6 +237,60 @@ import Training
         }
     }
 
+    // MARK: deeply nested JSON
+
+    /// `strategy_options` with `count` values, each arrays nested `depth` deep.
+    static func nestedManifest(depth: Int, count: Int = 1) -> String {
+        let one = String(repeating: "[", count: depth) + String(repeating: "]", count: depth)
+        return manifest(extra: #", "strategy_options": {"x": [\#(Array(repeating: one, count: count).joined(separator: ","))]}"#)
+    }
+
+    /// Decoding a manifest costs about the cube of its nesting depth: 25 values nested 500
+    /// deep (25 kB; Foundation's parser allows 512) took half a minute, a 1 MiB manifest of
+    /// them some twenty, all inside the daemon's intake, again at every start. Such a
+    /// manifest is refused before it is decoded.
+    @Test func aDeeplyNestedManifestIsRefusedAtOnce() throws {
+        let world = try DaemonWorld()
+        let text = Self.nestedManifest(depth: 500, count: 25)
+        let start = ContinuousClock.now
+        let error = #expect(throws: IntakeError.self) {
+            try Manifest.parse(Data(text.utf8), defaults: Self.defaults(world))
+        }
+        #expect(ContinuousClock.now - start < .seconds(5))
+        #expect(error?.code == .invalidManifest)
+        #expect(error?.message.contains("more than \(JSONValue.maximumDepth) levels deep") == true,
+                "\(error?.message ?? "no error")")
+        // Just past the limit, where the decoder alone would still be quick.
+        let past = #expect(throws: IntakeError.self) {
+            try Manifest.parse(Data(Self.nestedManifest(depth: JSONValue.maximumDepth - 2).utf8), defaults: Self.defaults(world))
+        }
+        #expect(past?.message.contains("levels deep") == true, "\(past?.message ?? "no error")")
+    }
+
+    /// The limit counts brackets, not text: the root, `strategy_options` and its value's
+    /// own brackets at exactly the limit parse, and brackets inside strings do not count.
+    @Test func nestingUpToTheLimitAndBracketsInStringsParse() throws {
+        let world = try DaemonWorld()
+        // Root (1), strategy_options (2), the list around the values (3), then depth − 3 levels.
+        let atLimit = try Manifest.parse(Data(Self.nestedManifest(depth: JSONValue.maximumDepth - 3).utf8),
+                                         defaults: Self.defaults(world))
+        #expect(atLimit.strategyOptions["x"] != nil)
+        let brackets = String(repeating: "[{", count: 200) + #"\"\\"# + String(repeating: "}]", count: 200)
+        let labelled = try Manifest.parse(
+            Data(Self.manifest(labels: #"{"sentiment": ["\#(brackets)", "b"]}"#).utf8), defaults: Self.defaults(world))
+        #expect(labelled.labels["sentiment"]?.first?.hasPrefix("[{[{") == true)
+    }
+
+    /// The same manifest dropped into the spool is rejected with its reason, and intake goes on.
+    @Test func aDeeplyNestedManifestInTheSpoolIsRejected() async throws {
+        let world = try DaemonWorld()
+        try world.fixture.drop("deep", manifest: Self.nestedManifest(depth: 500, count: 25))
+        #expect(await world.intake.process("deep.jsonl") == nil)
+        #expect(try world.fixture.errorCode(of: "deep") == "invalid_manifest")
+        try world.fixture.drop("fine", manifest: DaemonFixture.manifest(account: "acme"))
+        #expect(await world.intake.process("fine.jsonl") != nil)
+    }
+
     private static func defaults(_ world: DaemonWorld) -> ManifestDefaults {
         var defaults = world.fixture.config.defaults
         defaults.account = "acme"

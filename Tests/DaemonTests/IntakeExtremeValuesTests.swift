@@ -237,6 +237,29 @@ import Training
         }
     }
 
+    /// An admitted extreme goes through the rest of intake: the job record is written and
+    /// read back, and the manifest it keeps parses back to the one admitted under other
+    /// defaults, as the worker reads it (subnormal and largest doubles, the largest seed).
+    @Test(arguments: [
+        Self.privacy(epsilon: "5e-324"), Self.privacy(delta: "5e-324"), Self.privacy(epsilon: "5e-324", accountant: "prv"),
+    ])
+    func anAdmittedExtremeIsQueuedAndReadBack(privacy: String) async throws {
+        let world = try DaemonWorld()
+        let text = Self.manifest(
+            privacy: privacy,
+            train: Self.train + #", "lr": 5e-324, "clip": 1.7976931348623157e308, "seed": 9223372036854775807"#)
+        try world.fixture.drop("extreme", manifest: text)
+        let job = try #require(await world.intake.process("extreme.jsonl"))
+        #expect(job.noiseMultiplier.isFinite && job.noiseMultiplier > 0)
+        let reopened = try JobStore(stateDirectory: world.fixture.config.paths.stateDirectory)
+        let reloaded = try #require(await reopened.job(id: job.id))
+        #expect(reloaded.noiseMultiplier == job.noiseMultiplier)
+        var otherDefaults = world.fixture.config.defaults
+        otherDefaults.account = "poor"
+        let admitted = try Manifest.parse(Data(try #require(reloaded.admittedManifest).utf8), defaults: otherDefaults)
+        #expect(admitted == (try Manifest.parse(Data(text.utf8), defaults: Self.defaults(world))))
+    }
+
     // MARK: deeply nested JSON
 
     /// `strategy_options` with `count` values, each arrays nested `depth` deep.

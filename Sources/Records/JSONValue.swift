@@ -70,10 +70,60 @@ public enum JSONValue: Sendable, Hashable, Codable, CustomStringConvertible {
 
     public var description: String { String(decoding: jsonData, as: UTF8.self) }
 
+    /// The deepest nesting of arrays and objects that ``parse(_:)`` decodes.
+    ///
+    /// Decoding tries each JSON type in turn at every value, and every failed try builds an
+    /// error naming the path down to it, so the cost grows with about the cube of the depth:
+    /// a 1 MiB manifest of arrays nested 500 deep (Foundation's parser allows 512) kept the
+    /// daemon's intake busy for some twenty minutes, and again at every start while the file
+    /// stayed in `incoming/`. A manifest nests 3 levels; strategy options add one or two.
+    public static let maximumDepth = 32
+
+    /// Why ``parse(_:)`` refused a document before decoding it.
+    public struct NestingTooDeep: Error, Sendable, Hashable, CustomStringConvertible {
+        public let limit: Int
+        public var description: String { "nests arrays and objects more than \(limit) levels deep" }
+    }
+
     /// Parses one JSON document.
     ///
-    /// - Throws: `DecodingError` from Foundation when `data` is not JSON.
+    /// - Throws: ``NestingTooDeep`` when arrays and objects nest more than ``maximumDepth``
+    ///   levels deep; `DecodingError` from Foundation when `data` is not JSON.
     public static func parse(_ data: Data) throws -> JSONValue {
-        try JSONDecoder().decode(JSONValue.self, from: data)
+        if nesting(of: data, exceeds: maximumDepth) { throw NestingTooDeep(limit: maximumDepth) }
+        return try JSONDecoder().decode(JSONValue.self, from: data)
+    }
+
+    /// Whether the brackets of `data` outside strings nest deeper than `limit`: one linear
+    /// pass, so that a hostile document is refused before the decoder's cost is paid. Text
+    /// that is not JSON is left to the decoder to refuse.
+    static func nesting(of data: Data, exceeds limit: Int) -> Bool {
+        var depth = 0
+        var inString = false
+        var escaped = false
+        for byte in data {
+            if inString {
+                if escaped {
+                    escaped = false
+                } else if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""):
+                inString = true
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                depth += 1
+                if depth > limit { return true }
+            case UInt8(ascii: "]"), UInt8(ascii: "}"):
+                depth -= 1
+            default:
+                break
+            }
+        }
+        return false
     }
 }

@@ -613,8 +613,7 @@ public final class SpoolDirectory: Sendable {
     }
 
     private func exists(_ name: String, in folder: Folder) -> Bool {
-        var status = stat()
-        return fstatat(descriptor(folder), name, &status, AT_SYMLINK_NOFOLLOW) == 0
+        identity(of: Array(name.utf8), in: folder) != nil
     }
 
     private func descriptor(_ folder: Folder) -> Int32 {
@@ -646,15 +645,10 @@ public final class SpoolDirectory: Sendable {
 
     /// Reads an open file to its end; nil once it exceeds `maxBytes`.
     private static func readAll(_ descriptor: Int32, maxBytes: Int, name: String) throws(SpoolError) -> Data? {
-        var data = Data()
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            guard count >= 0 else { throw systemError("read", name) }
-            if count == 0 { return data }
-            data.append(contentsOf: buffer[0..<count])
-            guard data.count <= maxBytes else { return nil }
+        switch BoundedRead.toEnd(of: descriptor, maxBytes: maxBytes) {
+        case .data(let data): return data
+        case .tooLarge: return nil
+        case .failed(let error): throw systemError("read", name, error)
         }
     }
 

@@ -34,6 +34,21 @@ public enum AdapterArtifacts {
         try FileSync.sync(directory.deletingLastPathComponent().path)
     }
 
+    /// Whether `directory` holds the published adapter of job `jobID`: its model card names
+    /// the job. Only the card's job id is read, so a card of another format still counts.
+    ///
+    /// A worker restarted after the daemon died between publication and settlement must not
+    /// train again, and the daemon's start-up repair records the adapter's path: both ask here.
+    public static func isPublished(job jobID: String, in directory: URL) -> Bool {
+        struct JobOfCard: Decodable {
+            let jobID: String
+            enum CodingKeys: String, CodingKey { case jobID = "job_id" }
+        }
+        guard let data = try? Data(contentsOf: directory.appendingPathComponent(modelCardFile)),
+              let card = try? JSONDecoder().decode(JobOfCard.self, from: data) else { return false }
+        return card.jobID == jobID
+    }
+
     /// Fills `parameters` (declared and sealed) from a published weights file by segment name.
     ///
     /// - Throws: ``AdapterError`` `.incompatibleParameters` for a missing, extra or misshapen tensor.

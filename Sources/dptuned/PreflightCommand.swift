@@ -9,11 +9,7 @@ struct PreflightCommand: ParsableCommand {
         commandName: "preflight",
         abstract: "Internal: prepare the job of one dataset in incoming/ as its worker would, train nothing, and print the outcome as JSON.")
 
-    @Option(name: .customLong("daemon-config"), help: "The daemon's configuration file.")
-    var config: String = "/etc/dptune/dptuned.toml"
-
-    @Option(help: "The daemon's copy of the configuration it runs under, read as if it were --daemon-config.")
-    var configCopy: String?
+    @OptionGroup var config: ChildConfigOptions
 
     @Option(help: "The plugin file to load (the registry's stored copy of the current version).")
     var plugin: String
@@ -32,8 +28,7 @@ struct PreflightCommand: ParsableCommand {
 
     func run() throws {
         let status = JobPreflight.runInChild(
-            config: ChildConfig(original: URL(fileURLWithPath: config), copy: configCopy.map(URL.init(fileURLWithPath:))),
-            dataset: dataset, manifestFile: URL(fileURLWithPath: manifest),
+            config: config.childConfig, dataset: dataset, manifestFile: URL(fileURLWithPath: manifest),
             heldOutFraction: heldOutFraction, pluginFile: URL(fileURLWithPath: plugin),
             stagingDirectory: URL(fileURLWithPath: staging))
         if status != 0 { throw ExitCode(status) }

@@ -12,13 +12,7 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "The job id (its record is STATE/jobs/ID.json).")
     var job: String
 
-    // Not `--config`: ArgumentParser gives that name to the root command's option even after
-    // the subcommand name.
-    @Option(name: .customLong("daemon-config"), help: "The daemon's configuration file.")
-    var config: String = "/etc/dptune/dptuned.toml"
-
-    @Option(help: "The daemon's copy of the configuration it runs under, read as if it were --daemon-config.")
-    var configCopy: String?
+    @OptionGroup var config: ChildConfigOptions
 
     @Option(help: "The plugin file to load (the registry's stored copy of the job's version).")
     var plugin: String
@@ -29,8 +23,7 @@ struct WorkerCommand: ParsableCommand {
     func run() throws {
         let logger = DaemonLogging.bootstrap(environment: ProcessInfo.processInfo.environment)
         let status = JobWorker.run(
-            jobID: job, config: ChildConfig(original: URL(fileURLWithPath: config), copy: configCopy.map(URL.init(fileURLWithPath:))),
-            pluginFile: URL(fileURLWithPath: plugin),
+            jobID: job, config: config.childConfig, pluginFile: URL(fileURLWithPath: plugin),
             exitWhenInputCloses: exitWhenInputCloses, logger: logger)
         if status != WorkerExitStatus.succeeded { throw ExitCode(status) }
     }

@@ -101,17 +101,9 @@ enum JobReconciliation {
     /// The scheduler learns the path from the worker's report, which is lost when the daemon
     /// dies between the ledger's commit and the job record. The worker publishes into a
     /// directory fixed by the job id, renamed into place whole (``AdapterArtifacts``), so the
-    /// directory whose model card names the job is that adapter; only the card's job id is
-    /// read.
+    /// directory whose model card names the job is that adapter.
     private static func publishedAdapter(of job: DaemonJob, in directory: URL, logger: Logger) -> String? {
-        struct Card: Decodable {
-            let jobID: String
-            enum CodingKeys: String, CodingKey { case jobID = "job_id" }
-        }
-        let file = directory.appendingPathComponent(AdapterArtifacts.modelCardFile)
-        guard let data = try? Data(contentsOf: file), let card = try? JSONDecoder().decode(Card.self, from: data),
-              card.jobID == job.id
-        else {
+        guard AdapterArtifacts.isPublished(job: job.id, in: directory) else {
             logger.warning("succeeded job has no adapter where its worker publishes it",
                            metadata: ["dptune.job": "\(job.id)", "dptune.adapter": "\(directory.path)"])
             return nil

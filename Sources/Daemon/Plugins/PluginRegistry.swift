@@ -211,20 +211,10 @@ public actor PluginRegistry {
             return refusal("unreadable", "cannot read the file: \(String(cString: strerror(errno)))")
         }
         if let problem = regularFileProblem(status) { return problem }
-        var data = Data(capacity: Int(status.st_size))
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                return refusal("unreadable", "cannot read the file: \(String(cString: strerror(errno)))")
-            }
-            if count == 0 { return .success(data) }
-            // The file may grow while it is read.
-            guard data.count + count <= maxBytes else {
-                return refusal("too_large", "the file grew past \(maxBytes) bytes while it was read")
-            }
-            data.append(contentsOf: chunk[0..<count])
+        switch BoundedRead.toEnd(of: descriptor, maxBytes: maxBytes) {
+        case .data(let data): return .success(data)
+        case .tooLarge: return refusal("too_large", "the file grew past \(maxBytes) bytes while it was read")
+        case .failed(let error): return refusal("unreadable", "cannot read the file: \(String(cString: strerror(error)))")
         }
     }
 }

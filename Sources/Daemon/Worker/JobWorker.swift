@@ -42,8 +42,7 @@ public enum JobWorker {
             let config = try childConfig.read()
             let job = try readJob(jobID, config: config)
             let output = config.adapterDirectory(job: job.id)
-            if let card = try? ModelCard.read(from: output.appendingPathComponent(AdapterArtifacts.modelCardFile)),
-               card.jobID == job.id {
+            if AdapterArtifacts.isPublished(job: job.id, in: output) {
                 // Published before the daemon could settle the job (it died in between).
                 logger.notice("adapter already published; not training again", metadata: ["dptune.job": "\(job.id)"])
                 channel.send(.succeeded(adapterPath: output.path))

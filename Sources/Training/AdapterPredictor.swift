@@ -56,7 +56,7 @@ public final class AdapterPredictor {
                 labels: labels, maxLength: card.training.maxLength, instruction: use)
             let classification = ClassificationObjective(
                 backbone: backbone, tasks: encoder.tasks, labels: labels,
-                releaseLength: strategy.mechanismKind == .forwardPerturbation ? card.training.maxLength : nil)
+                releaseLength: try card.training.releaseLength())
             (objective, reader, tasks, kind) = (classification, .labels(classification, encoder), encoder.tasks, .classify)
         case Manifest.Objective.generate.rawValue:
             guard let model = backbone as? LlamaModel else {

@@ -73,12 +73,38 @@ public struct ModelCard: Codable, Sendable, Hashable {
         /// Whether the encoder read each record's instruction (`encode` or `omit`); absent on
         /// generate jobs and on cards written before the choice existed, which encoded it.
         public var instruction: String?
+        /// How a classification chunk was padded (a ``SequencePadding``); absent on generate
+        /// jobs and on cards written before the choice was recorded, which padded to the longest.
+        public var padding: String?
+
+        /// The length every sequence ran at, all positions attended, or nil when each chunk
+        /// padded to its longest record with the padding masked out.
+        ///
+        /// Prediction must shape its inputs as training did: a forward-perturbation adapter
+        /// trained at the public `max_len` (dp-forward 1.1.0 onwards) learned its head on
+        /// features pooled over every position, one trained before on the real tokens alone.
+        public func releaseLength() throws -> Int? {
+            switch SequencePadding(rawValue: padding ?? SequencePadding.longest.rawValue) {
+            case .longest?: nil
+            case .maxLength?: maxLength
+            case nil: throw TrainingError(.artifactUnreadable, "the model card's training.padding is \"\(padding ?? "")\", which this version does not know (longest, max_length)")
+            }
+        }
 
         enum CodingKeys: String, CodingKey {
-            case objective, labels, epochs, seed, instruction
+            case objective, labels, epochs, seed, instruction, padding
             case expectedBatch = "expected_batch", learningRate = "learning_rate", maxLength = "max_length"
             case headInit = "head_init"
         }
+    }
+
+    /// How the sequences of a classification chunk are padded.
+    public enum SequencePadding: String, Sendable {
+        /// To the chunk's longest record, the padding masked out of attention and pooling.
+        case longest
+        /// To the public `max_len`, every position attended and pooled, so that a release
+        /// does not tell a record's length.
+        case maxLength = "max_length"
     }
 
     public var format: String

@@ -224,7 +224,10 @@ public struct TrainingJob {
                             expectedBatch: manifest.train.expectedBatch, learningRate: manifest.train.lr,
                             maxLength: maxLength, seed: manifest.train.seed,
                             headInit: manifest.objective == .classify ? manifest.train.headInit.rawValue : nil,
-                            instruction: manifest.objective == .classify ? manifest.train.instruction.rawValue : nil),
+                            instruction: manifest.objective == .classify ? manifest.train.instruction.rawValue : nil,
+                            padding: (trainer.objective as? ClassificationObjective).map {
+                                ($0.releaseLength == nil ? ModelCard.SequencePadding.longest : .maxLength).rawValue
+                            }),
             ledgerCharge: ledgerCharge)
     }
 }

@@ -41,6 +41,7 @@ struct TrainingJobTests {
         #expect(card.evaluation.records == 30)
         #expect(card.training.headInit == "random")
         #expect(card.training.instruction == "encode")
+        #expect(card.training.padding == "longest")
         #expect(try ModelCard.read(from: job.outputDirectory.appendingPathComponent(AdapterArtifacts.modelCardFile)) == card)
 
         let predictor = try predictor(job)
@@ -186,6 +187,39 @@ struct TrainingJobTests {
         // 24 draws × 384 coordinates: each spread is within a few percent of the true one.
         let ratio = spread(0) / spread(1)
         #expect(abs(ratio - 1) < 0.05, "short/long spread \(ratio)")
+    }
+
+    /// A forward-perturbation adapter is predicted with its inputs shaped as it was trained:
+    /// the card says every sequence ran at the public `max_len`; a card that does not say so
+    /// (written by dp-forward 1.0.1, which pooled the real tokens alone) is predicted that
+    /// way, and a padding this version does not know is refused rather than guessed.
+    @Test func aForwardPerturbationAdapterIsPredictedAsItWasTrained() throws {
+        let directory = try TemporaryDirectory()
+        var job = try job(directory, manifest: #""train": {"epochs": 1, "expected_batch": 16, "max_len": 96}"#)
+        job.strategy = try RealDataTrainingTests.strategy("DPForward")
+        let card = try job.run()
+        #expect(card.training.padding == "max_length")
+        #expect(try card.training.releaseLength() == 96)
+        _ = try AdapterPredictor(adapterDirectory: job.outputDirectory, backboneDirectory: MiniLMFixture.directory,
+                                 strategy: job.strategy)
+
+        let cardFile = job.outputDirectory.appendingPathComponent(AdapterArtifacts.modelCardFile)
+        func rewrite(padding: String?) throws -> ModelCard {
+            var earlier = card
+            earlier.training.padding = padding
+            try earlier.jsonData().write(to: cardFile)
+            return try ModelCard.read(from: cardFile)
+        }
+        #expect(try rewrite(padding: nil).training.releaseLength() == nil)
+        _ = try AdapterPredictor(adapterDirectory: job.outputDirectory, backboneDirectory: MiniLMFixture.directory,
+                                 strategy: job.strategy)
+        _ = try rewrite(padding: "ragged")
+        let error = try #require(throws: TrainingError.self) {
+            try AdapterPredictor(adapterDirectory: job.outputDirectory, backboneDirectory: MiniLMFixture.directory,
+                                 strategy: job.strategy)
+        }
+        #expect(error.code == .artifactUnreadable)
+        #expect(error.message.contains("training.padding") && error.message.contains("ragged"), "\(error.message)")
     }
 
     /// The worker trains the bytes intake validated and the ledger admitted: the hash it

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
+import Training
 
 /// A grid of values coloured from white (lowest) to dark blue (highest) as an SVG
 /// document; each cell also prints its value and a second line (e.g. the noise multiplier).

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
+import Training
 
 /// A line chart with error bars as a standalone SVG document, written without dependencies.
 ///

@@ -10,11 +10,13 @@ public enum AdapterArtifacts {
     public static let weightsFile = "adapter_model.safetensors"
     public static let configurationFile = "adapter_config.json"
     public static let modelCardFile = "model_card.json"
+    public static let reportSVGFile = "report.svg"
+    public static let reportHTMLFile = "report.html"
 
-    /// Writes weights, the strategy's configuration and the card into `directory`, which
-    /// must not exist yet.
+    /// Writes weights, the strategy's configuration, the card and the report into
+    /// `directory`, which must not exist yet.
     public static func write(parameters: TrainableParameters, configuration: [String: ConfigurationValue],
-                             card: ModelCard, to directory: URL) throws {
+                             card: ModelCard, report: TrainingReport, to directory: URL) throws {
         let manager = FileManager.default
         let staging = directory.deletingLastPathComponent()
             .appendingPathComponent(".\(directory.lastPathComponent).partial-\(getpid())")
@@ -24,9 +26,11 @@ public enum AdapterArtifacts {
                                   to: staging.appendingPathComponent(weightsFile))
         try jsonData(.object(configuration)).write(to: staging.appendingPathComponent(configurationFile))
         try card.jsonData().write(to: staging.appendingPathComponent(modelCardFile))
+        try Data(report.svg.utf8).write(to: staging.appendingPathComponent(reportSVGFile))
+        try Data(report.html.utf8).write(to: staging.appendingPathComponent(reportHTMLFile))
         // The daemon commits the charge and reports the adapter once this returns: after a
         // power loss the result must not point at a missing or empty adapter.
-        for file in [weightsFile, configurationFile, modelCardFile] {
+        for file in [weightsFile, configurationFile, modelCardFile, reportSVGFile, reportHTMLFile] {
             try FileSync.sync(staging.appendingPathComponent(file).path)
         }
         try FileSync.sync(staging.path)

@@ -93,6 +93,8 @@ public final class Trainer {
     /// The last progress price (``epsilonSpent``): the σ_eff and step count it priced, and ε.
     private var progressPrice: (noiseMultiplier: Double, steps: Int, epsilon: Double)?
     public private(set) var step = 0
+    /// Each step's loss and ε, and the held-out evaluations, for the published report.
+    public private(set) var history = TrainingHistory()
 
     /// A `classify` job: one head per task over its declared labels.
     ///
@@ -190,16 +192,20 @@ public final class Trainer {
     /// Runs the remaining steps; `progress` returning false stops after that step with
     /// ``TrainingError`` `.cancelled`.
     public func run(progress: (TrainingProgress) -> Bool = { _ in true }) throws {
+        func recorded(_ report: TrainingProgress) -> Bool {
+            history.steps.append(.init(step: report.step, loss: report.loss, epsilon: report.epsilonSpent))
+            return progress(report)
+        }
         switch adapter.mechanism {
         case .gradientPerturbation:
             while step < plan.steps {
                 let loss = try dpStep()
-                guard progress(TrainingProgress(step: step, steps: plan.steps, loss: loss, epsilonSpent: epsilonSpent)) else {
+                guard recorded(TrainingProgress(step: step, steps: plan.steps, loss: loss, epsilonSpent: epsilonSpent)) else {
                     throw TrainingError(.cancelled, "stopped after step \(step) of \(plan.steps)")
                 }
             }
         case .forwardPerturbation:
-            try trainOnReleasedFeatures(progress: progress)
+            try trainOnReleasedFeatures(progress: recorded)
         }
     }
 
@@ -208,7 +214,7 @@ public final class Trainer {
         let checkpoint = TrainingCheckpoint(
             jobID: jobID, step: step, plannedSteps: plan.steps, parameterCount: parameters.count,
             noiseMultipliers: noiseHistory.map(\.noiseMultiplier), noiseSteps: noiseHistory.map(\.steps),
-            strategy: strategy)
+            strategy: strategy, history: history)
         try checkpoint.write(parameters: UnsafeBufferPointer(parameters.flatValues), optimizer: optimizer.state, to: url)
     }
 
@@ -236,6 +242,7 @@ public final class Trainer {
         optimizer = AdamW(restoring: state, learningRate: settings.learningRate)
         step = checkpoint.step
         noiseHistory = zip(checkpoint.noiseMultipliers, checkpoint.noiseSteps).map { ($0, $1) }
+        history = checkpoint.history ?? TrainingHistory()
         progressPrice = nil
         statistics = nil
         return true
@@ -493,6 +500,14 @@ public final class Trainer {
         defer { adapter.setTraining(true) }
         let replicas = objective.scoresOnReplicas ? Array(lanes(rows: examples.count).dropFirst()) : []
         return objective.accuracy(examples, parameters: parameters, chunkSize: settings.chunkSize, replicas: replicas)
+    }
+
+    /// ``evaluate(_:)`` at the current step, kept in ``history``.
+    @discardableResult
+    public func recordEvaluation(_ examples: [TrainingExample]) -> [String: Double] {
+        let accuracy = evaluate(examples)
+        history.evaluations.append(.init(step: step, accuracy: accuracy))
+        return accuracy
     }
 }
 

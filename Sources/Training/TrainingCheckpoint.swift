@@ -20,11 +20,21 @@ struct TrainingCheckpoint: Codable, Equatable {
     var noiseSteps: [Int]
     /// The strategy that wrote it, `id@version`; nil in checkpoints from before it was kept.
     var strategy: String?
+    /// The run so far, for the report; nil in checkpoints from before it was kept (the
+    /// report of such a resumed run starts at the checkpoint's step).
+    var history: TrainingHistory?
 
     private static let metadataKey = "dptune_checkpoint"
+    private static let nonFiniteEncoding = JSONEncoder.NonConformingFloatEncodingStrategy.convertToString(
+        positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+    private static let nonFiniteDecoding = JSONDecoder.NonConformingFloatDecodingStrategy.convertFromString(
+        positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
 
     func write(parameters: UnsafeBufferPointer<Float>, optimizer: AdamW.State, to url: URL) throws {
-        let fingerprint = String(decoding: try JSONEncoder().encode(self), as: UTF8.self)
+        let encoder = JSONEncoder()
+        // A diverged loss in the history must not make the checkpoint unwritable.
+        encoder.nonConformingFloatEncodingStrategy = Self.nonFiniteEncoding
+        let fingerprint = String(decoding: try encoder.encode(self), as: UTF8.self)
         let partial = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).partial")
         try SafetensorsFile.write(
             ["parameters": Tensor(shape: [parameters.count], data: Array(parameters)),
@@ -41,8 +51,10 @@ struct TrainingCheckpoint: Codable, Equatable {
     /// Reads a checkpoint and its tensors.
     static func read(from url: URL) throws -> (checkpoint: TrainingCheckpoint, parameters: [Float], optimizer: AdamW.State) {
         let file = try SafetensorsFile(url: url)
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = Self.nonFiniteDecoding
         guard let text = file.metadata[metadataKey],
-              let checkpoint = try? JSONDecoder().decode(TrainingCheckpoint.self, from: Data(text.utf8)) else {
+              let checkpoint = try? decoder.decode(TrainingCheckpoint.self, from: Data(text.utf8)) else {
             throw TrainingError(.checkpointMismatch, "\(url.path) is not a dptune checkpoint")
         }
         let optimizer = AdamW.State(step: checkpoint.step, firstMoment: try file.tensor("adam.first_moment").scalars,

@@ -165,9 +165,14 @@ public struct TrainingJob {
                 try FileManager.default.removeItem(at: checkpointURL)
             }
         }
+        // `generate` scores greedy responses, a generation per held-out record: evaluated
+        // at the end only, where `classify` costs a forward pass per record.
+        let evaluationSteps = manifest.objective == .classify
+            ? TrainingHistory.evaluationSteps(totalSteps: trainer.plan.steps, epochs: manifest.train.epochs) : []
         var saveError: (any Error)?
         do {
             try trainer.run { report in
+                if evaluationSteps.contains(report.step) { trainer.recordEvaluation(prepared.heldOut) }
                 if let checkpointURL, report.step % checkpointEvery == 0, case .gradientPerturbation = trainer.adapterMechanism {
                     do { try trainer.saveCheckpoint(to: checkpointURL, jobID: jobID, strategy: strategyKey) } catch {
                         saveError = error
@@ -187,13 +192,14 @@ public struct TrainingJob {
     /// Evaluates and writes the artifacts of a finished run.
     public func publish(_ prepared: Prepared) throws -> ModelCard {
         let trainer = prepared.trainer
-        let accuracy = trainer.evaluate(prepared.heldOut)
+        let accuracy = trainer.history.evaluations.last.flatMap { $0.step == trainer.step ? $0.accuracy : nil }
+            ?? trainer.recordEvaluation(prepared.heldOut)
         let card = try modelCard(trainer: trainer, options: prepared.options, accuracy: accuracy,
                                  heldOutCount: prepared.heldOut.count, maxLength: prepared.maxLength)
         try AdapterArtifacts.write(
             parameters: trainer.parameters,
             configuration: prepared.adapter.exportedConfiguration(baseModel: manifest.backbone),
-            card: card, to: outputDirectory)
+            card: card, report: TrainingReport(history: trainer.history, card: card), to: outputDirectory)
         return card
     }
 

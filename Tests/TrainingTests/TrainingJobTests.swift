@@ -30,7 +30,8 @@ struct TrainingJobTests {
         let job = try job(directory, manifest: #""train": {"epochs": 2, "expected_batch": 16, "lr": 0.01}"#)
         let card = try job.run()
         let files = try FileManager.default.contentsOfDirectory(atPath: job.outputDirectory.path)
-        #expect(Set(files) == [AdapterArtifacts.weightsFile, AdapterArtifacts.configurationFile, AdapterArtifacts.modelCardFile])
+        #expect(Set(files) == [AdapterArtifacts.weightsFile, AdapterArtifacts.configurationFile, AdapterArtifacts.modelCardFile,
+                               AdapterArtifacts.reportSVGFile, AdapterArtifacts.reportHTMLFile])
         #expect(card.privacy.steps == 2 * 90 / 16 + 1)
         #expect(card.privacy.populationSize == 90)
         #expect(card.privacy.epsilon <= 8 && card.privacy.epsilon > 7)
@@ -189,6 +190,24 @@ struct TrainingJobTests {
         #expect(abs(ratio - 1) < 0.05, "short/long spread \(ratio)")
     }
 
+    /// The published report (DESIGN §3.5) shows the whole run: a drawing of each panel, and
+    /// the held-out accuracy at each quarter and each epoch's end, the last of which is the
+    /// card's, beside the card's guarantee and the statement that the metrics are not private.
+    @Test func publishesAReportOfTheRun() throws {
+        let directory = try TemporaryDirectory()
+        let job = try job(directory, manifest: #""train": {"epochs": 2, "expected_batch": 16, "lr": 0.01}"#)
+        let card = try job.run()
+        #expect(card.privacy.steps == 12)
+        let report = try TrainingReportFiles(directory: job.outputDirectory)
+        #expect(report.evaluationSteps == [3, 6, 9, 12])
+        #expect(report.lastAccuracy == [String(format: "%.1f%%", (card.evaluation.accuracy["sentiment"] ?? -1) * 100)])
+        #expect(report.svgIsWellFormed)
+        #expect(report.polylineCount == 3, "the loss, the task's accuracy and the ε line")
+        #expect(report.html.contains(TrainingReport.disclosure))
+        #expect(report.html.contains(String(format: "%.4g (target %.4g)", card.privacy.epsilon, card.privacy.targetEpsilon)))
+        #expect(report.html.contains("<td>12</td>"))
+    }
+
     /// A forward-perturbation adapter is predicted with its inputs shaped as it was trained:
     /// the card says every sequence ran at the public `max_len`; a card that does not say so
     /// (written by dp-forward 1.0.1, which pooled the real tokens alone) is predicted that
@@ -337,10 +356,14 @@ struct TrainingJobTests {
         let job = try interruptedJob(directory)
         let saved = try TrainingCheckpoint.read(from: try #require(job.checkpointURL))
         #expect(saved.checkpoint.step == 3 && saved.checkpoint.noiseSteps == [3])
+        #expect(saved.checkpoint.history?.steps.map(\.step) == [1, 2, 3])
 
         var resumed: [Int] = []
         let card = try job.run { resumed.append($0.step); return true }
         #expect(resumed == Array(4...9))
+        // The report shows the run from its first step: the evaluation at step 2 came back
+        // with the checkpoint, the one at step 4 of the interrupted run did not.
+        #expect(try TrainingReportFiles(directory: job.outputDirectory).evaluationSteps == [2, 4, 6, 9])
         #expect(card.privacy.steps == 9)
         guard case .selfComposed(_, let count) = card.privacy.event else {
             Issue.record("a uniform run is one repeated event; found \(card.privacy.event)")

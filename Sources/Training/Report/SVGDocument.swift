@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
 
-/// The few SVG elements the charts draw, appended to one document.
-struct SVGDocument {
+/// The few SVG elements the charts draw, appended to one document: the training report
+/// and the evaluation's plots are written without a dependency.
+public struct SVGDocument: Sendable {
     private var body: String
 
-    init(width: Double, height: Double) {
+    public init(width: Double, height: Double) {
         body = """
             <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" \
             viewBox="0 0 \(Int(width)) \(Int(height))" font-family="sans-serif">
@@ -14,36 +15,36 @@ struct SVGDocument {
             """
     }
 
-    mutating func line(x1: Double, y1: Double, x2: Double, y2: Double, stroke: String, dash: String? = nil) {
+    public mutating func line(x1: Double, y1: Double, x2: Double, y2: Double, stroke: String, dash: String? = nil) {
         let dashing = dash.map { " stroke-dasharray=\"\($0)\"" } ?? ""
         body += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%@\" stroke-width=\"1.5\"%@/>\n",
                        x1, y1, x2, y2, stroke, dashing)
     }
 
-    mutating func polyline(_ points: [(Double, Double)], stroke: String) {
+    public mutating func polyline(_ points: [(Double, Double)], stroke: String) {
         let list = points.map { String(format: "%.1f,%.1f", $0.0, $0.1) }.joined(separator: " ")
         body += "<polyline points=\"\(list)\" fill=\"none\" stroke=\"\(stroke)\" stroke-width=\"2\"/>\n"
     }
 
-    mutating func circle(x: Double, y: Double, radius: Double, fill: String) {
+    public mutating func circle(x: Double, y: Double, radius: Double, fill: String) {
         body += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\" fill=\"%@\"/>\n", x, y, radius, fill)
     }
 
-    mutating func rect(x: Double, y: Double, width: Double, height: Double, fill: String) {
+    public mutating func rect(x: Double, y: Double, width: Double, height: Double, fill: String) {
         body += String(format: "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%@\" stroke=\"#999\"/>\n",
                        x, y, width, height, fill)
     }
 
-    mutating func text(_ text: String, x: Double, y: Double, anchor: String, size: Double, rotate: Double? = nil,
+    public mutating func text(_ text: String, x: Double, y: Double, anchor: String, size: Double, rotate: Double? = nil,
                        fill: String = "#222") {
         let rotation = rotate.map { String(format: " transform=\"rotate(%.0f %.1f %.1f)\"", $0, x, y) } ?? ""
         body += String(format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%@\" font-size=\"%.0f\" fill=\"%@\"%@>",
                        x, y, anchor, size, fill, rotation) + Self.escaped(text) + "</text>\n"
     }
 
-    func finished() -> String { body + "</svg>\n" }
+    public func finished() -> String { body + "</svg>\n" }
 
-    private static func escaped(_ text: String) -> String {
+    static func escaped(_ text: String) -> String {
         text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
             .replacingOccurrences(of: ">", with: "&gt;")
     }

@@ -39,7 +39,9 @@ struct OrphanAdmissions {
         for orphan in orphans.reversed() {
             let name = datasetName(orphan.spoolName)
             guard claimed.insert(name).inserted else {
-                try located.fail(orphan, reason: "\(stoppedBeforeRecord), and a later admission of a dataset named \(name) supersedes it; the charge is kept", ledger: ledger, logger: logger)
+                try located.fail(
+                    orphan, reason: "\(stoppedBeforeRecord), and a later admission of a dataset named \(name) supersedes it; the charge is kept",
+                    ledger: ledger, logger: logger)
                 continue
             }
             // accepted/ first: a dataset there was validated for an admission; one in
@@ -52,7 +54,9 @@ struct OrphanAdmissions {
             } else if (try? spool.entry(named: name)) != nil {
                 located.resume(orphan, as: name, logger: logger)
             } else {
-                try located.fail(orphan, reason: "\(stoppedBeforeRecord), and its dataset is in neither incoming/ nor accepted/; the charge is kept", ledger: ledger, logger: logger)
+                try located.fail(
+                    orphan, reason: "\(stoppedBeforeRecord), and its dataset is in neither incoming/ nor accepted/; the charge is kept",
+                    ledger: ledger, logger: logger)
             }
         }
         return located

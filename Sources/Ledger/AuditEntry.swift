@@ -10,8 +10,8 @@ import Privacy
 public struct AuditEntry: Sendable, Hashable, Codable {
     public let id: Int64
     public let at: Date
-    /// `account.create`, `account.update`, `job.admit`, `charge.reserve`, `charge.commit`,
-    /// `job.succeed`, `job.fail`, `job.cancel` or `admission.refuse`.
+    /// `account.create`, `account.update`, `job.admit`, `charge.reserve`, `job.resume`,
+    /// `charge.commit`, `job.succeed`, `job.fail`, `job.cancel` or `admission.refuse`.
     public let operation: String
     public let account: String?
     public let jobID: String?

@@ -12,7 +12,7 @@ public struct LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
             case missingDatabase, notALedger, newerLedger, integrityCheckFailed
             case invalidAccountsFile, capBelowSpent, ordersChanged
             case unknownAccount, budgetExceeded, duplicateJob, invalidRequest, invalidCurve
-            case unknownJob, jobAlreadyFinished
+            case unknownJob, jobAlreadyFinished, admissionMismatch
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
@@ -45,6 +45,8 @@ public struct LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let unknownJob = Code(.unknownJob)
         /// The job already succeeded, failed or was cancelled; nothing was changed.
         public static let jobAlreadyFinished = Code(.jobAlreadyFinished)
+        /// An admission asked to be resumed differs from the one the ledger recorded; nothing was changed.
+        public static let admissionMismatch = Code(.admissionMismatch)
 
         public var description: String { "\(value)" }
     }

@@ -217,7 +217,7 @@ public final class LedgerStore: Sendable {
         return row["id"]
     }
 
-    private static func validate(_ request: AdmissionRequest) throws {
+    static func validate(_ request: AdmissionRequest) throws {
         func refuse(_ message: String) -> LedgerError { LedgerError(.invalidRequest, message) }
         for (field, value) in [("job id", request.jobID), ("account", request.account),
                                ("strategy", request.strategy), ("spool name", request.dataset.spoolName)]

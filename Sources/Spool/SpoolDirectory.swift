@@ -230,6 +230,40 @@ public final class SpoolDirectory: Sendable {
         try move(name, from: .incoming, to: .accepted, record: nil)
     }
 
+    /// Moves a dataset (and its manifest) from `accepted/` back to `incoming/`, to go through
+    /// intake again.
+    ///
+    /// For a dataset accepted for an admission whose job was never recorded (the daemon died
+    /// in between): `accepted/` means a queued or running job, which it does not have, and
+    /// intake validates it again and resumes its admission.
+    ///
+    /// - Returns: its name in `incoming/` (suffixed if the name was taken).
+    @discardableResult
+    public func returnToIncoming(_ name: String) throws(SpoolError) -> String {
+        try move(name, from: .accepted, to: .incoming, record: nil)
+    }
+
+    /// The lower-case hex SHA-256 of the file `name` in `folder`, read without following
+    /// links: which dataset the ledger admitted is known by its bytes.
+    ///
+    /// - Throws: ``IntakeError`` `not_a_regular_file`; ``SpoolError`` when it is gone or
+    ///   cannot be read.
+    public func sha256(of name: String, in folder: Folder) throws -> String {
+        let file = try openRegular(name, in: folder)
+        defer { close(file) }
+        var hasher = SHA256()
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(file, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw Self.systemError("read", "\(folder.rawValue)/\(name)")
+            }
+            if count == 0 { return hasher.hexDigest() }
+            buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0.prefix(count))) }
+        }
+    }
+
     /// Moves a finished job's dataset from `accepted/` to `done/` beside `NAME.result.json`.
     ///
     /// - Returns: the dataset's name in `done/`.

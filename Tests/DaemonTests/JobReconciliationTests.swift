@@ -29,7 +29,7 @@ import Testing
         let reopened = try JobStore(stateDirectory: fixture.config.paths.stateDirectory)
         let changed = try await JobReconciliation.reconcile(
             ledger: ledger, jobs: reopened, spool: spool, adapterDirectory: fixture.config.adapterDirectory(job:),
-            logger: DaemonFixture.logger)
+            logger: DaemonFixture.logger).changed
         #expect(Set(changed) == ["j-orphan", started.id, cancelled.id])
         #expect(try ledger.job(id: "j-orphan").state == .failed)
         // The interrupted job runs again under its one reservation, ahead of the waiting one.

@@ -118,6 +118,37 @@ import Testing
         #expect(try spool.scan(.tmp).isEmpty, "the staged result file was renamed, not copied")
     }
 
+    /// A dataset accepted for a job the daemon never recorded goes back to incoming/ with its
+    /// manifest, beside (never over) a file of the same name dropped since.
+    @Test func returnToIncomingBringsTheManifestAndReplacesNothing() throws {
+        put(spool, .incoming, "job.jsonl", "data")
+        put(spool, .incoming, "job.manifest.json", "manifest")
+        try spool.accept("job.jsonl")
+        #expect(try spool.returnToIncoming("job.jsonl") == "job.jsonl")
+        #expect(try spool.scan(.accepted).isEmpty)
+        #expect(contents(spool, .incoming, "job.jsonl") == "data")
+        #expect(contents(spool, .incoming, "job.manifest.json") == "manifest")
+
+        try spool.accept("job.jsonl")
+        put(spool, .incoming, "job.jsonl", "newer")
+        #expect(try spool.returnToIncoming("job.jsonl") == "job-1.jsonl")
+        #expect(contents(spool, .incoming, "job.jsonl") == "newer")
+        #expect(contents(spool, .incoming, "job-1.jsonl") == "data")
+        #expect(contents(spool, .incoming, "job-1.manifest.json") == "manifest")
+        #expect(try spool.scan(.tmp).isEmpty)
+    }
+
+    /// The hash the ledger keys a dataset by, read without following a link.
+    @Test func sha256IsTheFilesContentHash() throws {
+        let text = String(repeating: "{\"x\": 1}\n", count: 20_000)
+        put(spool, .accepted, "big.jsonl", text)
+        #expect(try spool.sha256(of: "big.jsonl", in: .accepted) == SHA256.hexDigest(of: Array(text.utf8)))
+        #expect(try spool.sha256(of: "big.jsonl", in: .accepted) != SHA256.hexDigest(of: Array(text.utf8).dropLast()))
+        #expect(symlink(path(spool, .accepted, "big.jsonl"), path(spool, .accepted, "link.jsonl")) == 0)
+        #expect(throws: IntakeError.self) { try spool.sha256(of: "link.jsonl", in: .accepted) }
+        #expect(throws: SpoolError.self) { try spool.sha256(of: "gone.jsonl", in: .accepted) }
+    }
+
     @Test func rejectWritesTheErrorBesideTheUnchangedFile() throws {
         put(spool, .incoming, "bad.jsonl", "{\"x\": 1}\nnot json\n")
         let error = IntakeError(.invalidJSON, "not valid JSON", line: 2)

@@ -14,6 +14,10 @@ import Transformer
 /// `accepted/` with a ledger reservation and a queued job, or in `rejected/` with its error;
 /// a bad dataset never stops the service. Once the daemon stops (``stop()``), no dataset is
 /// taken any more: the rest stay in `incoming/` for the next start.
+///
+/// At start-up it also takes the admissions that the last run made without recording their
+/// job (``OrphanAdmissions``): each is resumed when its dataset comes through unchanged, and
+/// failed otherwise, its charge kept. The scan that finds none of them left fails the rest.
 public final class IntakeService: Sendable {
     private let spool: SpoolDirectory
     private let validator: DatasetValidator
@@ -27,13 +31,18 @@ public final class IntakeService: Sendable {
     private let jobs: JobStore
     private let logger: Logger
     private let stopping = Atomic(false)
+    /// The admissions to resume, by their dataset's name in `incoming/`; each is taken once.
+    private let orphans: Mutex<[String: JobRecord]>
 
     /// - Parameters:
     ///   - strategies: the strategy ids new jobs may use now (the plugin registry's current ones).
     ///   - preflight: prepares each job in a child before admission; nil admits without.
+    ///   - orphans: the admissions without a job record to resume, by their dataset's name in
+    ///     `incoming/` (``JobReconciliation``).
     public init(
         spool: SpoolDirectory, config: DaemonConfig, strategies: @escaping @Sendable () async -> StrategyCatalog,
-        preflight: JobPreflight? = nil, ledger: LedgerStore, jobs: JobStore, logger: Logger
+        preflight: JobPreflight? = nil, ledger: LedgerStore, jobs: JobStore, orphans: [String: JobRecord] = [:],
+        logger: Logger
     ) {
         self.spool = spool
         validator = DatasetValidator(maxLineLength: config.intake.maxLineBytes, maxRecords: config.intake.maxRecords)
@@ -46,6 +55,7 @@ public final class IntakeService: Sendable {
         self.preflight = preflight
         self.ledger = ledger
         self.jobs = jobs
+        self.orphans = Mutex(orphans)
         self.logger = logger
     }
 
@@ -76,6 +86,16 @@ public final class IntakeService: Sendable {
             }
         } catch {
             logger.error("cannot scan the spool's incoming folder", metadata: ["dptune.error": "\(error)"])
+            return
+        }
+        // Every name in incoming/ was processed: an orphan left was not among them.
+        let unclaimed = orphans.withLock { orphans in
+            let left = Array(orphans.values)
+            orphans = [:]
+            return left
+        }
+        for orphan in unclaimed {
+            failOrphan(orphan, reason: "was not found in incoming/")
         }
     }
 
@@ -120,17 +140,31 @@ public final class IntakeService: Sendable {
     @discardableResult
     public func process(_ name: String) async -> DaemonJob? {
         if isStopping { return nil }
-        let jobID = Self.newJobID()
+        let orphan = orphans.withLock { $0.removeValue(forKey: OrphanAdmissions.datasetName(name)) }
         let policy: LedgerAdmissionPolicy
         do {
             policy = try LedgerAdmissionPolicy(
                 backbones: backbones, backboneFamilies: backboneFamilies, strategies: await strategies(),
-                preflight: preflight, ledger: ledger, spoolName: name, heldOutFraction: heldOutFraction, jobID: jobID)
+                preflight: preflight, ledger: ledger, spoolName: name, heldOutFraction: heldOutFraction,
+                jobID: Self.newJobID(), resuming: orphan)
         } catch {
             logger.error("cannot read the ledger's accounts; leaving the dataset in incoming/",
                          metadata: ["dptune.dataset": "\(name)", "dptune.error": "\(error)"])
+            // An orphan stays admitted, with its dataset in incoming/: the next start resumes it.
             return nil
         }
+        let (job, orphanOutcome) = await admit(name, policy: policy)
+        if let orphan, policy.admitted?.jobID != orphan.id {
+            failOrphan(orphan, reason: policy.resumeRefusal.map { "differs from what was admitted: \($0)" } ?? orphanOutcome)
+        }
+        return job
+    }
+
+    /// Validates, admits and queues the dataset `name` under `policy`.
+    ///
+    /// - Returns: the queued job, if any, and what became of the dataset, for an orphan's
+    ///   failure reason.
+    private func admit(_ name: String, policy: LedgerAdmissionPolicy) async -> (DaemonJob?, String) {
         let intake = SpoolIntake(spool: spool, validator: validator, defaults: defaults, policy: policy)
         let outcome: SpoolIntake.Outcome
         do {
@@ -142,21 +176,21 @@ public final class IntakeService: Sendable {
         } catch {
             await failAdmitted(policy, reason: "the spool could not accept the dataset: \(error)")
             logger.error("spool failure during intake", metadata: ["dptune.dataset": "\(name)", "dptune.error": "\(error)"])
-            return nil
+            return (nil, "could not be accepted: \(error)")
         }
         switch outcome {
         case .ignored:
             await failAdmitted(policy, reason: "the dataset vanished from incoming/ before it was accepted")
-            return nil
+            return (nil, "vanished from incoming/")
         case .rejected(let rejected, let error):
             logger.notice("dataset rejected", metadata: [
                 "dptune.dataset": "\(rejected)", "dptune.code": "\(error.code)", "dptune.reason": "\(error.message)",
             ])
-            return nil
+            return (nil, "was rejected (\(error.code)): \(error.message)")
         case .accepted(let accepted):
             guard let granted = policy.admitted else {
                 logger.critical("dataset accepted without an admission", metadata: ["dptune.dataset": "\(accepted.name)"])
-                return nil
+                return (nil, "was accepted without an admission")
             }
             let job = DaemonJob(
                 id: granted.jobID, dataset: accepted.name, manifest: accepted.manifest,
@@ -166,13 +200,13 @@ public final class IntakeService: Sendable {
                 try await jobs.enqueue(job)
             } catch {
                 await failAdmitted(policy, reason: "the job record could not be written: \(error)")
-                return nil
+                return (nil, "could not be queued: \(error)")
             }
-            logger.info("job queued", metadata: [
+            logger.info(granted.resumed ? "job queued under its admission resumed after restart" : "job queued", metadata: [
                 "dptune.job": "\(job.id)", "dptune.account": "\(job.account)", "dptune.dataset": "\(job.dataset)",
                 "dptune.steps": "\(job.steps)", "dptune.sigma": "\(job.noiseMultiplier)",
             ])
-            return job
+            return (job, "was accepted")
         }
     }
 
@@ -185,6 +219,22 @@ public final class IntakeService: Sendable {
         } catch {
             logger.error("cannot mark the job failed in the ledger",
                          metadata: ["dptune.job": "\(granted.jobID)", "dptune.error": "\(error)"])
+        }
+    }
+
+    /// Fails an orphan admission that was not resumed; its charge is kept.
+    ///
+    /// - Parameter outcome: what became of its dataset at this start.
+    private func failOrphan(_ orphan: JobRecord, reason outcome: String) {
+        let reason = "\(OrphanAdmissions.stoppedBeforeRecord), and at restart its dataset \(outcome); the charge is kept"
+        do {
+            try ledger.fail(job: orphan.id, reason: reason)
+            logger.notice("admission without a job record failed", metadata: [
+                "dptune.job": "\(orphan.id)", "dptune.reason": "\(reason)",
+            ])
+        } catch {
+            logger.error("cannot mark the job failed in the ledger",
+                         metadata: ["dptune.job": "\(orphan.id)", "dptune.error": "\(error)"])
         }
     }
 

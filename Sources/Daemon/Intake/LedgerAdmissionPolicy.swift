@@ -20,6 +20,12 @@ import Transformer
 /// step is asked first: the objective against the backbone's family, the options against
 /// the strategy's declarations, then the ``JobPreflight`` (the plugin's own rules).
 ///
+/// An admission the daemon made before it died, without recording its job (an orphan), is
+/// resumed instead: the same checks, then the ledger takes up the recorded admission if the
+/// request is unchanged, without a second charge or budget check. If anything changed (the
+/// dataset's bytes, the plan), the dataset is admitted as a new job, and the caller fails
+/// the orphan with ``resumeRefusal`` as its reason.
+///
 /// One instance serves one call of ``SpoolIntake/process(_:)``, so it can hand the admitted
 /// job back to the caller.
 final class LedgerAdmissionPolicy: IntakePolicy {
@@ -32,6 +38,8 @@ final class LedgerAdmissionPolicy: IntakePolicy {
         /// The SHA-256 of the dataset as validated: the worker trains these bytes only.
         let datasetSHA256: String
         let admission: Admission
+        /// Whether this is the orphan's admission, resumed, rather than a new one.
+        let resumed: Bool
     }
 
     let knownBackbones: Set<String>
@@ -48,11 +56,17 @@ final class LedgerAdmissionPolicy: IntakePolicy {
     private let spoolName: String
     private let heldOutFraction: Double
     private let jobID: String
+    private let orphan: JobRecord?
     private let granted = Mutex<Granted?>(nil)
+    private let refusal = Mutex<String?>(nil)
 
+    /// - Parameters:
+    ///   - jobID: the id of a new admission.
+    ///   - orphan: the admission of this dataset to resume, if any.
     init(
         backbones: Set<String>, backboneFamilies: [String: BackboneFamily] = [:], strategies: StrategyCatalog,
-        preflight: JobPreflight? = nil, ledger: LedgerStore, spoolName: String, heldOutFraction: Double, jobID: String
+        preflight: JobPreflight? = nil, ledger: LedgerStore, spoolName: String, heldOutFraction: Double, jobID: String,
+        resuming orphan: JobRecord? = nil
     ) throws {
         knownBackbones = backbones
         self.backboneFamilies = backboneFamilies
@@ -66,6 +80,7 @@ final class LedgerAdmissionPolicy: IntakePolicy {
         self.spoolName = spoolName
         self.heldOutFraction = heldOutFraction
         self.jobID = jobID
+        self.orphan = orphan
     }
 
     /// The share of ε a forward-perturbation job spends on its labels: the manifest's, or
@@ -95,8 +110,11 @@ final class LedgerAdmissionPolicy: IntakePolicy {
         }
     }
 
-    /// The admission made by ``admit(account:manifest:dataset:)``, if it admitted.
+    /// The admission made or resumed by ``admit(account:manifest:dataset:)``, if any.
     var admitted: Granted? { granted.withLock { $0 } }
+
+    /// Why the orphan's admission was not resumed, when the ledger refused it.
+    var resumeRefusal: String? { refusal.withLock { $0 } }
 
     func admit(account: String, manifest: Manifest, dataset: DatasetSummary) throws(IntakeError) {
         // The worker would refuse these too, but only after admission, with the charge standing.
@@ -135,13 +153,32 @@ final class LedgerAdmissionPolicy: IntakePolicy {
             dataset: .init(sha256: dataset.sha256, spoolName: spoolName, recordCount: dataset.recordCount),
             strategy: manifest.strategy, charges: [.init(event: event)])
         do {
-            let admission = try ledger.admit(request)
-            granted.withLock { $0 = Granted(jobID: jobID, plan: plan, labelShare: share, datasetSHA256: dataset.sha256,
-                                                  admission: admission) }
+            let admission = try resumeOrAdmit(request)
+            granted.withLock { $0 = Granted(jobID: admission.jobID, plan: plan, labelShare: share,
+                                            datasetSHA256: dataset.sha256, admission: admission,
+                                            resumed: admission.jobID == orphan?.id) }
         } catch let error as LedgerError where error.code == .budgetExceeded || error.code == .unknownAccount {
             throw IntakeError(error.code == .budgetExceeded ? .budgetExhausted : .unknownAccount, error.message)
         } catch {
             throw IntakeError(.admissionFailed, "the ledger could not admit the job: \(error)")
         }
+    }
+
+    /// The orphan's admission if the ledger resumes it for `request`; otherwise `request`
+    /// admitted as a new job.
+    private func resumeOrAdmit(_ request: AdmissionRequest) throws -> Admission {
+        if let orphan {
+            var resumed = request
+            resumed.jobID = orphan.id
+            // The name intake recorded then, which may be the manifest's: the dataset is the
+            // one found under it (OrphanAdmissions), and its bytes are compared.
+            resumed.dataset.spoolName = orphan.spoolName
+            do {
+                return try ledger.resume(resumed)
+            } catch let error as LedgerError where [.admissionMismatch, .jobAlreadyFinished, .unknownJob].contains(error.code) {
+                refusal.withLock { $0 = error.message }
+            }
+        }
+        return try ledger.admit(request)
     }
 }

@@ -9,8 +9,10 @@ import Training
 /// Brings the job records and the ledger into agreement at start-up, after a crash at any
 /// moment (DESIGN §3.1, §7): no job is silently dropped, and no charge is ever removed.
 ///
-/// - A job the ledger admitted but the daemon never recorded (it died in between) is marked
-///   failed in the ledger; its charge stays.
+/// - A job the ledger admitted but the daemon never recorded (it died in between) is handed
+///   to intake to be resumed under its one charge when its dataset is still in `incoming/` or
+///   `accepted/`, and marked failed in the ledger otherwise; its charge stays
+///   (``OrphanAdmissions``).
 /// - A job recorded as running whose ledger state is still `admitted` was interrupted (the
 ///   daemon was killed or stopped mid-job): it goes back to the head of the queue, and its
 ///   worker resumes from the job's last checkpoint, or starts over when it has none. The
@@ -19,20 +21,27 @@ import Training
 /// - A job whose ledger state is already final (the daemon died between the two writes)
 ///   takes that state, with the adapter its worker published if it succeeded; its dataset
 ///   goes to `done/` with its result first, as the scheduler would have done.
-/// - A dataset left in `accepted/` without a queued or running job moves to `done/` with a
-///   result saying why.
+/// - A dataset left in `accepted/` without a queued or running job, and not an orphan's,
+///   moves to `done/` with a result saying why.
 enum JobReconciliation {
+    struct Outcome {
+        /// The ids of the jobs it changed (requeued, settled, or failed in the ledger).
+        var changed: [String]
+        /// The admissions without a job record that intake is to resume, by their dataset's
+        /// name in `incoming/`.
+        var orphans: [String: JobRecord]
+    }
+
     /// - Parameter adapterDirectory: where the worker publishes the adapter of job `id`
     ///   (``DaemonConfig/adapterDirectory(job:)``).
-    /// - Returns: the ids of the jobs it changed.
     static func reconcile(
         ledger: LedgerStore, jobs: JobStore, spool: SpoolDirectory, adapterDirectory: (String) -> URL, logger: Logger
-    ) async throws -> [String] {
+    ) async throws -> Outcome {
         var changed: [String] = []
         var resumed: [String] = []
-        for orphan in try ledger.unfinishedJobs() where await jobs.job(id: orphan.id) == nil {
-            try ledger.fail(job: orphan.id, reason: "the daemon stopped before the job was recorded; the charge is kept")
-            changed.append(orphan.id)
+        var orphans: [JobRecord] = []
+        for admitted in try ledger.unfinishedJobs() where await jobs.job(id: admitted.id) == nil {
+            orphans.append(admitted)
         }
         let unfinished = await jobs.all().filter { !$0.state.isFinal }
         // A name in accepted/ is one file, the newest admission's: an older job of the same
@@ -76,11 +85,14 @@ enum JobReconciliation {
         // never one of an ended job: an ended job that had the same file name is another
         // admission, and its result (its id, its adapter) is not this dataset's.
         let live = Set(await jobs.all().filter { !$0.state.isFinal }.map(\.dataset))
-        for name in try spool.scan(.accepted) where name.hasSuffix(SpoolName.datasetSuffix) && !live.contains(name) {
-            try spool.finish(name, result: JobResult(orphanReason: "the daemon stopped before the job was recorded; any admitted charge is kept"))
+        let unowned = try spool.scan(.accepted).filter { $0.hasSuffix(SpoolName.datasetSuffix) && !live.contains($0) }
+        let located = try OrphanAdmissions.locate(orphans, unowned: unowned, spool: spool, ledger: ledger, logger: logger)
+        changed += located.failed
+        for name in unowned where !located.returned.contains(name) {
+            try spool.finish(name, result: JobResult(orphanReason: "\(OrphanAdmissions.stoppedBeforeRecord); any admitted charge is kept"))
             logger.notice("dataset settled at start-up", metadata: ["dptune.dataset": "\(name)"])
         }
-        return changed
+        return Outcome(changed: changed, orphans: located.resumable)
     }
 
     /// Moves the dataset of `ended` to `done/` with its result, unless it is there already

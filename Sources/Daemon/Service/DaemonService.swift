@@ -14,8 +14,9 @@ import Glibc
 /// runs until SIGTERM or SIGINT.
 ///
 /// Start-up order: ledger (refusing a damaged one) → accounts → spool (completing the moves
-/// a kill interrupted) and job records → plugin registry → control socket → `READY=1` →
-/// intake of what waits in `incoming/`.
+/// a kill interrupted) and job records → reconciliation of the two → plugin registry →
+/// control socket → `READY=1` → intake of what waits in `incoming/`, where the admissions
+/// left without a job record are resumed.
 /// SIGHUP re-reads the accounts file and rescans the plugins. Shutdown runs in reverse:
 /// intake and the control socket close, the running workers are stopped (their jobs stay
 /// admitted and resume from their checkpoints at the next start, charged once), and the
@@ -94,8 +95,9 @@ public final class DaemonService: Sendable {
         } catch {
             throw DaemonStartError(.stateUnusable, "cannot open the daemon's state: \(error)")
         }
+        let reconciled: JobReconciliation.Outcome
         do {
-            _ = try await JobReconciliation.reconcile(
+            reconciled = try await JobReconciliation.reconcile(
                 ledger: ledger, jobs: jobs, spool: spool, adapterDirectory: config.adapterDirectory(job:), logger: logger)
         } catch {
             throw DaemonStartError(.ledgerUnusable, "the job records and the ledger cannot be reconciled: \(error)")
@@ -106,7 +108,7 @@ public final class DaemonService: Sendable {
             spool: spool, config: config, strategies: { await plugins.catalog },
             preflight: JobPreflight(executable: executable, config: childConfig,
                                     stagingDirectory: config.preflightStagingDirectory),
-            ledger: ledger, jobs: jobs, logger: logger)
+            ledger: ledger, jobs: jobs, orphans: reconciled.orphans, logger: logger)
         let handler = DaemonControlHandler(
             ledger: ledger, jobs: jobs, plugins: plugins, spool: spool, runner: runner, version: Self.version)
         let server = ControlServer(configuration: try controlConfiguration(), handler: handler)

@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: Apache-2.0
+@testable import Daemon
+import Foundation
+import Ledger
+import Spool
+import Testing
+
+/// The daemon died between the ledger's admission of a dataset and the job's record: W1
+/// with the dataset still in incoming/, W2 with it already in accepted/. The next start
+/// admits it exactly once.
+@Suite struct OrphanAdmissionTests {
+    enum Window: String, CaseIterable, Sendable {
+        /// Admitted in the ledger; the dataset still in incoming/.
+        case beforeAccept
+        /// Admitted and accepted; no job record.
+        case beforeRecord
+    }
+
+    /// Admits `name` through intake, then puts the folders back as a kill in `window` left
+    /// them: no job record, and for W1 the dataset and its manifest in incoming/.
+    /// - Parameter told: the file whose arrival intake is told of: the dataset, or its
+    ///   manifest (which intake then records as the dataset's spool name).
+    private static func crash(
+        admitting name: String, in world: DaemonWorld, window: Window, told: String = ".jsonl"
+    ) async throws -> DaemonJob {
+        let job = try #require(await world.intake.process(name + told))
+        let state = world.fixture.config.paths.stateDirectory
+        try FileManager.default.removeItem(at: state.appendingPathComponent("jobs/\(job.id).json"))
+        if window == .beforeAccept {
+            for file in ["\(name).jsonl", "\(name).manifest.json"] {
+                try FileManager.default.moveItem(at: folder(.accepted, world).appendingPathComponent(file),
+                                                 to: folder(.incoming, world).appendingPathComponent(file))
+            }
+        }
+        return job
+    }
+
+    private static func folder(_ folder: SpoolDirectory.Folder, _ world: DaemonWorld) -> URL {
+        world.fixture.config.paths.spool.appendingPathComponent(folder.rawValue)
+    }
+
+    private static func names(in folder: SpoolDirectory.Folder, _ world: DaemonWorld) throws -> Set<String> {
+        Set(try FileManager.default.contentsOfDirectory(atPath: Self.folder(folder, world).path))
+    }
+
+    /// The daemon's start-up over `world`'s files, as `DaemonService.run` orders it:
+    /// interrupted moves, reconciliation, then the intake scan with the orphans to resume.
+    /// `beforeScan` runs between reconciliation and the scan.
+    private static func restart(
+        _ world: DaemonWorld, beforeScan: () throws -> Void = {}
+    ) async throws -> (jobs: JobStore, ledger: LedgerStore) {
+        let ledger = try world.fixture.openLedger()
+        let spool = try SpoolDirectory(root: world.fixture.config.paths.spool)
+        _ = try spool.completeInterruptedMoves()
+        let jobs = try JobStore(stateDirectory: world.fixture.config.paths.stateDirectory)
+        let reconciled = try await JobReconciliation.reconcile(
+            ledger: ledger, jobs: jobs, spool: spool, adapterDirectory: world.fixture.config.adapterDirectory(job:),
+            logger: DaemonFixture.logger)
+        try beforeScan()
+        let intake = IntakeService(
+            spool: spool, config: world.fixture.config, strategies: { ["lora"] }, ledger: ledger, jobs: jobs,
+            orphans: reconciled.orphans, logger: DaemonFixture.logger)
+        await intake.scanIncoming()
+        return (jobs, ledger)
+    }
+
+    @Test(arguments: Window.allCases, [".jsonl", ".manifest.json"])
+    func anOrphanIsResumedUnderItsOneCharge(window: Window, told: String) async throws {
+        let world = try DaemonWorld()
+        try world.fixture.drop("reviews", manifest: DaemonFixture.manifest(account: "acme"))
+        let admitted = try await Self.crash(admitting: "reviews", in: world, window: window, told: told)
+        #expect(try world.ledger.job(id: admitted.id).spoolName == "reviews" + told)
+        let charges = try world.ledger.charges(account: "acme")
+        let spent = try world.ledger.account(named: "acme").epsilonSpent
+
+        let (jobs, ledger) = try await Self.restart(world)
+        #expect(await jobs.all().map(\.id) == [admitted.id])
+        #expect(await jobs.queuedIDs == [admitted.id])
+        let queued = try #require(await jobs.job(id: admitted.id))
+        #expect(queued.chargeIDs == admitted.chargeIDs)
+        #expect(queued.dataset == "reviews.jsonl")
+        #expect(queued.datasetSHA256 == admitted.datasetSHA256)
+        #expect(try ledger.charges(account: "acme") == charges)
+        #expect(try ledger.account(named: "acme").epsilonSpent == spent)
+        #expect(try ledger.unfinishedJobs().map(\.id) == [admitted.id])
+        #expect(try ledger.job(id: admitted.id).state == .admitted)
+        #expect(try ledger.auditLog(account: "acme").filter { $0.operation == "job.resume" }.map(\.jobID) == [admitted.id])
+        #expect(try Self.names(in: .incoming, world).isEmpty)
+        #expect(try Self.names(in: .accepted, world) == ["reviews.jsonl", "reviews.manifest.json"])
+        #expect(try Self.names(in: .done, world).isEmpty)
+    }
+
+    /// W1, then the same name with other content: the bytes of the dataset, or a manifest
+    /// that changes the plan (and so the charge).
+    @Test(arguments: ["dataset", "manifest"])
+    func aChangedDatasetFailsTheOrphanAndIsAdmittedAsNew(replaced: String) async throws {
+        let world = try DaemonWorld()
+        try world.fixture.drop("reviews", manifest: DaemonFixture.manifest(account: "acme"))
+        let admitted = try await Self.crash(admitting: "reviews", in: world, window: .beforeAccept)
+        let charges = try world.ledger.charges(account: "acme")
+        let spent = try world.ledger.account(named: "acme").epsilonSpent
+        let incoming = Self.folder(.incoming, world)
+        if replaced == "dataset" {
+            try Data(DaemonFixture.dataset(records: 150).utf8).write(to: incoming.appendingPathComponent("reviews.jsonl"))
+        } else {
+            try Data(DaemonFixture.manifest(account: "acme", epsilon: 3).utf8)
+                .write(to: incoming.appendingPathComponent("reviews.manifest.json"))
+        }
+
+        let (jobs, ledger) = try await Self.restart(world)
+        let orphan = try ledger.job(id: admitted.id)
+        #expect(orphan.state == .failed)
+        #expect(orphan.reason?.contains("differs from what was admitted") == true, "\(orphan.reason ?? "")")
+        let queued = try #require(await jobs.all().first)
+        #expect(await jobs.all().count == 1)
+        #expect(queued.id != admitted.id)
+        #expect(await jobs.queuedIDs == [queued.id])
+        #expect(try ledger.unfinishedJobs().map(\.id) == [queued.id])
+        // The orphan's charges stay, committed; the new job has its own.
+        let now = try ledger.charges(account: "acme")
+        #expect(now.filter { $0.jobID == admitted.id }.map(\.id) == charges.map(\.id))
+        #expect(now.filter { $0.jobID == admitted.id }.allSatisfy { $0.state == .committed })
+        #expect(now.filter { $0.jobID == queued.id }.map(\.id) == queued.chargeIDs)
+        #expect(try ledger.account(named: "acme").epsilonSpent > spent)
+        if replaced == "dataset" {
+            #expect(queued.datasetSHA256 != admitted.datasetSHA256)
+            #expect(queued.populationSize < admitted.populationSize)
+        } else {
+            #expect(queued.datasetSHA256 == admitted.datasetSHA256)
+        }
+        #expect(try Self.names(in: .incoming, world).isEmpty)
+    }
+
+    /// The dataset is gone before the restart (the orphan is failed by reconciliation), or
+    /// between reconciliation and the scan (by intake, once the scan did not find it).
+    @Test(arguments: Window.allCases, [false, true])
+    func anOrphanWithoutItsDatasetIsFailedWithItsChargeKept(window: Window, afterReconciliation: Bool) async throws {
+        let world = try DaemonWorld()
+        try world.fixture.drop("reviews", manifest: DaemonFixture.manifest(account: "acme"))
+        let admitted = try await Self.crash(admitting: "reviews", in: world, window: window)
+        let charges = try world.ledger.charges(account: "acme")
+        let spent = try world.ledger.account(named: "acme").epsilonSpent
+        let remove = {
+            // Reconciliation moved a dataset in accepted/ back to incoming/.
+            let folder = window == .beforeAccept || afterReconciliation ? SpoolDirectory.Folder.incoming : .accepted
+            for file in ["reviews.jsonl", "reviews.manifest.json"] {
+                try FileManager.default.removeItem(at: Self.folder(folder, world).appendingPathComponent(file))
+            }
+        }
+        if !afterReconciliation { try remove() }
+
+        let (jobs, ledger) = try await Self.restart(world, beforeScan: afterReconciliation ? remove : {})
+        let orphan = try ledger.job(id: admitted.id)
+        #expect(orphan.state == .failed)
+        #expect(orphan.reason?.contains(afterReconciliation ? "not found in incoming/" : "neither incoming/ nor accepted/") == true,
+                "\(orphan.reason ?? "")")
+        #expect(await jobs.all().isEmpty)
+        #expect(try ledger.unfinishedJobs().isEmpty)
+        #expect(try ledger.charges(account: "acme").map(\.id) == charges.map(\.id))
+        #expect(try ledger.charges(account: "acme").allSatisfy { $0.state == .committed })
+        #expect(try ledger.account(named: "acme").epsilonSpent == spent)
+        #expect(try ledger.auditLog(account: "acme").last?.operation == "job.fail")
+    }
+
+    /// A second `train.jsonl` was accepted as `train-1.jsonl` while the first one's job was
+    /// queued, and the daemon died before recording it: found by its bytes, resumed.
+    @Test func anOrphanAcceptedUnderASuffixedNameIsResumed() async throws {
+        let world = try DaemonWorld()
+        try world.fixture.drop("train", manifest: DaemonFixture.manifest(account: "acme"))
+        let first = try #require(await world.intake.process("train.jsonl"))
+        try world.fixture.drop("train", manifest: DaemonFixture.manifest(account: "acme"), records: 150)
+        let second = try #require(await world.intake.process("train.jsonl"))
+        #expect(second.dataset == "train-1.jsonl")
+        try FileManager.default.removeItem(
+            at: world.fixture.config.paths.stateDirectory.appendingPathComponent("jobs/\(second.id).json"))
+        let charges = try world.ledger.charges(account: "acme")
+
+        let (jobs, ledger) = try await Self.restart(world)
+        #expect(await jobs.queuedIDs == [first.id, second.id])
+        #expect(await jobs.job(id: second.id)?.datasetSHA256 == second.datasetSHA256)
+        #expect(try ledger.charges(account: "acme") == charges)
+        #expect(Set(try ledger.unfinishedJobs().map(\.id)) == [first.id, second.id])
+        #expect(try Self.names(in: .incoming, world).isEmpty)
+        #expect(try Self.names(in: .done, world).isEmpty)
+    }
+}

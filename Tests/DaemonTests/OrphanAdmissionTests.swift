@@ -18,8 +18,7 @@ import Testing
 
     /// Admits `name` through intake, then puts the folders back as a kill in `window` left
     /// them: no job record, and for W1 the dataset and its manifest in incoming/.
-    /// - Parameter told: the file whose arrival intake is told of: the dataset, or its
-    ///   manifest (which intake then records as the dataset's spool name).
+    /// - Parameter told: the file whose arrival intake is told of: the dataset, or its manifest.
     private static func crash(
         admitting name: String, in world: DaemonWorld, window: Window, told: String = ".jsonl"
     ) async throws -> DaemonJob {
@@ -69,7 +68,7 @@ import Testing
         let world = try DaemonWorld()
         try world.fixture.drop("reviews", manifest: DaemonFixture.manifest(account: "acme"))
         let admitted = try await Self.crash(admitting: "reviews", in: world, window: window, told: told)
-        #expect(try world.ledger.job(id: admitted.id).spoolName == "reviews" + told)
+        #expect(try world.ledger.job(id: admitted.id).spoolName == "reviews.jsonl")
         let charges = try world.ledger.charges(account: "acme")
         let spent = try world.ledger.account(named: "acme").epsilonSpent
 

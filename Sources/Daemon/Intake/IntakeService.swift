@@ -140,12 +140,14 @@ public final class IntakeService: Sendable {
     @discardableResult
     public func process(_ name: String) async -> DaemonJob? {
         if isStopping { return nil }
-        let orphan = orphans.withLock { $0.removeValue(forKey: OrphanAdmissions.datasetName(name)) }
+        // Intake may be told of the manifest first; the ledger records the dataset's name.
+        let dataset = OrphanAdmissions.datasetName(name)
+        let orphan = orphans.withLock { $0.removeValue(forKey: dataset) }
         let policy: LedgerAdmissionPolicy
         do {
             policy = try LedgerAdmissionPolicy(
                 backbones: backbones, backboneFamilies: backboneFamilies, strategies: await strategies(),
-                preflight: preflight, ledger: ledger, spoolName: name, heldOutFraction: heldOutFraction,
+                preflight: preflight, ledger: ledger, spoolName: dataset, heldOutFraction: heldOutFraction,
                 jobID: Self.newJobID(), resuming: orphan)
         } catch {
             logger.error("cannot read the ledger's accounts; leaving the dataset in incoming/",

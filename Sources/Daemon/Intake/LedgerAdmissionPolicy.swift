@@ -170,8 +170,8 @@ final class LedgerAdmissionPolicy: IntakePolicy {
         if let orphan {
             var resumed = request
             resumed.jobID = orphan.id
-            // The name intake recorded then, which may be the manifest's: the dataset is the
-            // one found under it (OrphanAdmissions), and its bytes are compared.
+            // The name intake recorded then, which an older ledger may hold as the manifest's:
+            // the dataset is the one found under it (OrphanAdmissions), its bytes compared.
             resumed.dataset.spoolName = orphan.spoolName
             do {
                 return try ledger.resume(resumed)

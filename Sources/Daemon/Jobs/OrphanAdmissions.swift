@@ -62,8 +62,9 @@ struct OrphanAdmissions {
         return located
     }
 
-    /// The dataset name a recorded spool name stands for: intake records the name it was
-    /// told of, which may be the dataset's manifest.
+    /// The dataset name a spool name stands for: intake may be told of a dataset's manifest
+    /// first, and ledgers written before intake recorded the dataset's name hold the name it
+    /// was told of.
     static func datasetName(_ spoolName: String) -> String {
         (try? SpoolName(spoolName))?.datasetName ?? spoolName
     }

@@ -128,6 +128,9 @@ import Testing
         #expect(result["state"] as? String == "succeeded")
         #expect(result["job_id"] as? String == tuned.id)
         #expect(result["adapter_path"] as? String == adapter.path)
+        // A card that cannot be read as one leaves the ε the charge was calibrated to, and no accuracy.
+        #expect(result["epsilon"] as? Double == tuned.epsilon && result["target_epsilon"] as? Double == tuned.epsilon)
+        #expect(result["accuracy"] == nil)
         // No card naming the job where its worker publishes: no adapter is claimed.
         #expect(await reopened.job(id: unpublished.id)?.state == .succeeded)
         #expect(await reopened.job(id: unpublished.id)?.adapterPath == nil)

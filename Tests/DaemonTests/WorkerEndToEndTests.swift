@@ -37,6 +37,12 @@ struct WorkerEndToEndTests {
         let result = try #require(TrainingWorld.object(Data(contentsOf: world.spool("done/reviews.result.json"))))
         #expect(result["state"] as? String == "succeeded")
         #expect(result["adapter_path"] as? String == adapterPath)
+        // The final ε and accuracy are the card's (DESIGN §3.1), not the plan's target.
+        let guarantee = try #require(card["privacy"] as? [String: Any])
+        #expect(result["epsilon"] as? Double == guarantee["epsilon"] as? Double)
+        #expect(result["target_epsilon"] as? Double == guarantee["target_epsilon"] as? Double)
+        let evaluation = try #require(card["evaluation"] as? [String: Any])
+        #expect(result["accuracy"] as? [String: Double] == evaluation["accuracy"] as? [String: Double])
         #expect(!FileManager.default.fileExists(atPath: world.spool("accepted/reviews.jsonl").path))
 
         let charges = try await world.charges(of: id)

@@ -166,8 +166,8 @@ private struct WireRecord: Decodable {
         for (index, message) in wire.enumerated() {
             guard let role = DatasetRecord.Role(rawValue: message.role) else {
                 let known = DatasetRecord.Role.allCases.map(\.rawValue).joined(separator: ", ")
-                throw IntakeError(
-                    .unknownRole, "messages[\(index)].role \"\(message.role)\" is not one of \(known)")
+                // The role a record holds is private data and is not echoed.
+                throw IntakeError(.unknownRole, "messages[\(index)].role is not one of \(known)")
             }
             messages.append(DatasetRecord.Message(role: role, content: message.content))
         }

@@ -135,8 +135,9 @@ public struct DatasetValidator: Sendable {
         }
         guard let labels = labelSets[task] else {
             let declared = labelSets.keys.sorted().joined(separator: ", ")
+            // The task names declared are public; the record's own is private data and is not echoed.
             throw IntakeError(
-                .undeclaredTask, "task \"\(task)\" has no declared labels (declared tasks: \(declared))", line: line)
+                .undeclaredTask, "the record's task is not one of the declared tasks (\(declared))", line: line)
         }
         guard labels.contains(record.output) else {
             // The label set is public; the offending output is private data and is not echoed.

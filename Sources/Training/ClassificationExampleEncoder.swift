@@ -37,10 +37,11 @@ public struct ClassificationExampleEncoder: Sendable {
             throw TrainingError(.invalidRecord, "a record has no task, but the manifest declares \(tasks.count) tasks")
         }
         guard let task = tasks.firstIndex(of: taskName), let taskLabels = labels[taskName] else {
-            throw TrainingError(.invalidRecord, "task \"\(taskName)\" is not declared in the manifest's labels")
+            // A record's values are private: they are not echoed into a reason that is logged.
+            throw TrainingError(.invalidRecord, "a record's task is not one of the manifest's (\(tasks.joined(separator: ", ")))")
         }
         guard let label = taskLabels.firstIndex(of: record.output) else {
-            throw TrainingError(.invalidRecord, "label \"\(record.output)\" is not declared for task \(taskName)")
+            throw TrainingError(.invalidRecord, "a record's label is not one declared for task \(taskName)")
         }
         let (first, second) = Self.segments(of: record, instruction: instruction)
         let encoding = tokenizer.encode(first, pair: second, maxLength: maxLength)

@@ -78,7 +78,8 @@ public struct GenerationExampleEncoder: Sendable {
         } else if let name = record.task, let index = tasks.firstIndex(of: name) {
             task = index
         } else {
-            throw TrainingError(.invalidRecord, "task \(record.task.map { "\"\($0)\"" } ?? "(none)") is not one of the job's tasks \(tasks)")
+            // A record's values are private: they are not echoed into a reason that is logged.
+            throw TrainingError(.invalidRecord, "a record's task is not one of the job's tasks \(tasks)")
         }
         let encoding = tokenizer.encode(template.render(Self.messages(of: record), addGenerationPrompt: false))
         guard let last = encoding.isResponse.lastIndex(of: true), last >= 1 else {

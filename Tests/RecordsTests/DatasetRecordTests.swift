@@ -73,6 +73,7 @@ import Testing
         let role = #expect(throws: IntakeError.self) {
             try parse(#"{"messages": [{"role": "bot", "content": "x"}]}"#)
         }
-        #expect(role?.message.contains("\"bot\"") == true)
+        #expect(role?.message.contains("messages[0].role") == true)
+        #expect(role?.message.contains("bot") == false, "the record's value is private and not echoed")
     }
 }

@@ -99,6 +99,28 @@ import Testing
         }
     }
 
+    /// A record's values are private: an error about a record names the line and the field,
+    /// never what the record holds, since the message reaches the daemon's journal as well as
+    /// the data owner's error file (DESIGN §7: no record contents in the logs).
+    @Test func recordFaultsDoNotEchoTheRecord() throws {
+        let good = Self.record("positive")
+        let faulty = [
+            #"{"messages": [{"role": "Zq7secret", "content": "x"}, {"role": "assistant", "content": "positive"}]}"#,
+            Self.record("positive", task: "Zq7secret"),
+            Self.record("Zq7secret"),
+            #"{"instruction": "x", "output": Zq7secret}"#,
+            #"{"instruction": "Zq7secret", "output": "positive" "task": "sentiment"}"#,
+            #"{"instruction": "x", "output": "positive", "task": "sentiment", "unit": Zq7}"#,
+            #"{"instruction": "Zq7secret\q", "output": "positive"}"#,
+        ]
+        for line in faulty {
+            let error = #expect(throws: IntakeError.self, "\(line)") { _ = try validate([good, line]) }
+            let message = error?.message ?? ""
+            #expect(error?.line == 2)
+            #expect(!message.contains("Zq7") && !message.contains("'Z'") && !message.contains("\"Z\""), "\(message)")
+        }
+    }
+
     @Test func recordFaults() throws {
         let good = Self.record("positive")
         expectCode(.missingField, line: 2) { try validate([good, #"{"instruction": "x", "task": "sentiment"}"#]) }

@@ -57,7 +57,15 @@ import Testing
         let config = try DaemonConfig(parsing: source, path: "t.toml", baseDirectory: URL(fileURLWithPath: "/srv/dptune/etc"))
         #expect(config.paths.spool.path == "/srv/dptune/etc/spool")
         #expect(config.paths.ledger.path == "/srv/dptune/state/ledger.sqlite")
-        #expect(config.models["tiny"]?.path == "/srv/dptune/etc/models/tiny")
+        // A model's directory resolves against paths.models, where backbones live.
+        #expect(config.paths.models.path == "/var/lib/dptune/models")
+        #expect(config.models["tiny"]?.path == "/var/lib/dptune/models/models/tiny")
+        let placed = try DaemonConfig(parsing: source.replacingOccurrences(of: "[models]", with: "models = \"backbones\"\n[models]"),
+                                      path: "t.toml", baseDirectory: URL(fileURLWithPath: "/srv/dptune/etc"))
+        #expect(placed.models["tiny"]?.path == "/srv/dptune/etc/backbones/models/tiny")
+        let absolute = try DaemonConfig(parsing: source.replacingOccurrences(of: "\"models/tiny\"", with: "\"/opt/tiny\""),
+                                        path: "t.toml", baseDirectory: URL(fileURLWithPath: "/srv/dptune/etc"))
+        #expect(absolute.models["tiny"]?.path == "/opt/tiny")
         #expect(config.defaults.train.epochs == 3)
         #expect(config.defaults.privacy.accountant == .prv)
     }

@@ -33,6 +33,7 @@ struct DaemonFixture {
             plugins = "plugins"
             ledger = "state/ledger.sqlite"
             accounts = "accounts.toml"
+            models = "models"
 
             [control]
             socket = "run/control.sock"
@@ -46,7 +47,7 @@ struct DaemonFixture {
             accountant = "rdp"
 
             [models]
-            tiny = "models/tiny"
+            tiny = "tiny"
             """
         configFile = URL(fileURLWithPath: try directory.write("dptuned.toml", source))
         config = try DaemonConfig(contentsOf: configFile)

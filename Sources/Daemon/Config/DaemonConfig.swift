@@ -148,7 +148,7 @@ public struct DaemonConfig: Sendable, Hashable {
 
         var models: [String: URL] = [:]
         for id in try reader.keys(of: ["models"]) {
-            models[id] = try reader.location(["models", id], default: nil)
+            models[id] = try reader.location(["models", id], default: nil, relativeTo: paths.models)
         }
         self.models = models
         self.source = source
@@ -212,9 +212,11 @@ private struct ConfigReader {
         return T(rawValue: text) ?? fallback
     }
 
-    func location(_ keyPath: [String], default fallback: String?) throws(DaemonConfigError) -> URL {
+    /// A path from the file; a relative one resolves against `directory`, or the file's own
+    /// directory when none is given.
+    func location(_ keyPath: [String], default fallback: String?, relativeTo directory: URL? = nil) throws(DaemonConfigError) -> URL {
         guard let text = try optionalString(keyPath) ?? fallback else { throw refuse(keyPath, "must be a path string") }
-        let base = URL(fileURLWithPath: baseDirectory.path, isDirectory: true)
+        let base = URL(fileURLWithPath: (directory ?? baseDirectory).path, isDirectory: true)
         return URL(fileURLWithPath: text, relativeTo: base).standardizedFileURL
     }
 

@@ -35,6 +35,29 @@ import Transformer
         #expect(refused?.code == .budgetExhausted)
     }
 
+    /// The account's filter states its guarantee over all its jobs at its δ cap; a dataset
+    /// of N ≥ 1/δ_cap records would be covered by a guarantee that lets a record leak, even
+    /// when the job's own δ is below 1/N. Refused before the ledger is asked; nothing charged.
+    @Test func anAccountWhoseDeltaCapIsNotBelowOneOverNIsRefused() throws {
+        let world = try DaemonWorld()
+        let (ledger, defaults) = (world.ledger, Self.defaults(world))
+        let manifest = try Manifest.parse(
+            Data(DaemonFixture.manifest(account: "acme").replacingOccurrences(of: "1e-5", with: "1e-7").utf8), defaults: defaults)
+        func admit(records: Int) throws -> LedgerAdmissionPolicy {
+            let dataset = DatasetSummary(sha256: String(repeating: "ef", count: 32), byteCount: 1_000, recordCount: records,
+                                         unitCount: 0, taskCounts: ["sentiment": records], privacyUnitCount: records)
+            let policy = try LedgerAdmissionPolicy(backbones: ["tiny"], strategies: ["lora"], ledger: ledger,
+                                                   spoolName: "r\(records).jsonl", heldOutFraction: 0.1, jobID: "job-\(records)")
+            try policy.admit(account: "acme", manifest: manifest, dataset: dataset)
+            return policy
+        }
+        let refused = #expect(throws: IntakeError.self) { _ = try admit(records: 100_000) }
+        #expect(refused?.code == .deltaTooLarge)
+        #expect(refused?.message.contains("account acme's δ cap 1e-05") == true, "\(refused?.message ?? "")")
+        #expect(try ledger.charges(account: "acme").isEmpty)
+        #expect(try admit(records: 99_999).admitted?.jobID == "job-99999")
+    }
+
     /// A forward-perturbation strategy is charged its own per-record event (the Gaussian
     /// release of the representation, then randomized response on the smallest label set),
     /// with the label share from the manifest or the plugin's declared default.

@@ -48,6 +48,9 @@ final class LedgerAdmissionPolicy: IntakePolicy {
     let backboneFamilies: [String: BackboneFamily]
     let knownStrategies: Set<String>
     let knownAccounts: Set<String>
+    /// Each account's δ cap: the δ at which its privacy filter states the guarantee composed
+    /// over all its jobs.
+    private let deltaCaps: [String: Double]
     private let forwardLabelShares: [String: Double]
     private let optionSchemas: [String: [StrategyOption]]
     private let pluginFiles: [String: URL]
@@ -75,7 +78,9 @@ final class LedgerAdmissionPolicy: IntakePolicy {
         optionSchemas = strategies.optionSchemas
         pluginFiles = strategies.pluginFiles
         self.preflight = preflight
-        knownAccounts = Set(try ledger.accounts().map(\.name))
+        let accounts = try ledger.accounts()
+        knownAccounts = Set(accounts.map(\.name))
+        deltaCaps = Dictionary(accounts.map { ($0.name, $0.deltaCap) }) { first, _ in first }
         self.ledger = ledger
         self.spoolName = spoolName
         self.heldOutFraction = heldOutFraction
@@ -140,6 +145,12 @@ final class LedgerAdmissionPolicy: IntakePolicy {
         } catch {
             throw IntakeError(error.code == .deltaTooLarge ? .deltaTooLarge : .invalidManifest,
                               "the job cannot be planned: \(error.message)")
+        }
+        // DESIGN §4.3 item 7 asks δ < 1/N of every guarantee; the one the account's filter
+        // keeps over all its jobs is stated at its δ cap, so that cap must be below 1/N too.
+        if let cap = deltaCaps[account], cap * Double(dataset.privacyUnitCount) >= 1 {
+            let what = manifest.privacy.unit == .unit ? "units" : "records"
+            throw IntakeError(.deltaTooLarge, "account \(account)'s δ cap \(cap) must be below 1/N = \(1 / Double(dataset.privacyUnitCount)) for N = \(dataset.privacyUnitCount) \(what): its budget is stated at that δ over every job it pays for; lower its delta in the accounts file")
         }
         let share = try labelShare(of: manifest)
         let event = try event(of: manifest, plan: plan, labelShare: share)

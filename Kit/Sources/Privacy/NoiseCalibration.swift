@@ -26,8 +26,8 @@ public enum NoiseCalibration {
     ///     `{ RDPAccountant(neighboringRelation: $0) }`.
     /// - Returns: σ, the ratio of the noise standard deviation to the clipping norm.
     /// - Throws: ``PrivacyError`` `.invalidArgument` naming a bad parameter,
-    ///   `.calibrationFailed` if even σ = 10⁶ does not meet the target, or whatever the
-    ///   accountant throws.
+    ///   `.calibrationFailed` if even σ = 10⁶ does not meet the target, or whatever else the
+    ///   accountant throws (its `.gridTooLarge` only means "more noise").
     public static func noiseMultiplier(
         targetEpsilon: Double, delta: Double, samplingRate: Double, steps: Int,
         tolerance: Double = 1e-6, neighboringRelation: NeighboringRelation = .addOrRemoveOne,
@@ -49,11 +49,19 @@ public enum NoiseCalibration {
             throw PrivacyError(.invalidArgument, "tolerance must be in (0, 1); found \(tolerance)")
         }
         // f(σ) = ln ε(σ) − ln ε_target: decreasing, nearly linear in σ, and ≤ 0 exactly where σ meets the target.
+        // A σ whose loss grid is too large to price counts as failing (f = +∞): less noise
+        // widens the grid, so the answer lies above it, and moving up is all there is to do.
+        var gridRefusal: PrivacyError?
         func excess(_ sigma: Double) throws -> Double {
             var accountant = makeAccountant(neighboringRelation)
             let step = DpEvent.poissonSampled(probability: samplingRate, event: .gaussian(noiseMultiplier: sigma))
-            try accountant.compose(step, count: steps)
-            return log(try accountant.epsilon(delta: delta)) - log(targetEpsilon)
+            do {
+                try accountant.compose(step, count: steps)
+                return log(try accountant.epsilon(delta: delta)) - log(targetEpsilon)
+            } catch let error as PrivacyError where error.code == .gridTooLarge {
+                gridRefusal = error
+                return .infinity
+            }
         }
         // Bracket: low fails the target (f > 0), high meets it (f ≤ 0).
         var (low, fLow) = (0.0, Double.infinity)
@@ -61,7 +69,7 @@ public enum NoiseCalibration {
         while fHigh > 0 {
             guard high < largestNoiseMultiplier else {
                 throw PrivacyError(.calibrationFailed,
-                    "no noise multiplier up to \(largestNoiseMultiplier) meets epsilon \(targetEpsilon) at delta \(delta) with sampling rate \(samplingRate) over \(steps) steps")
+                    "no noise multiplier up to \(largestNoiseMultiplier) meets epsilon \(targetEpsilon) at delta \(delta) with sampling rate \(samplingRate) over \(steps) steps\(gridRefusal.map { " (the last one refused: \($0.message))" } ?? "")")
             }
             (low, fLow) = (high, fHigh)
             high *= 2

@@ -13,7 +13,10 @@ public enum NoiseCalibration {
     /// `.poissonSampled(samplingRate, .gaussian(σ))` cost at most `targetEpsilon` at `delta`.
     ///
     /// The answer is the upper end of the final bracket, so it always meets the target, and
-    /// is within `tolerance` (relative) of the exact threshold.
+    /// is within `tolerance` (relative) of the exact threshold, except where the accountant
+    /// cannot price the threshold at all (a σ below 10⁻⁶, or a loss grid over its limit):
+    /// then it is the least noise tried that it could price and that meets the target, within
+    /// a factor 2 of the least it can price.
     ///
     /// - Parameters:
     ///   - targetEpsilon: ε to meet, > 0.
@@ -52,6 +55,7 @@ public enum NoiseCalibration {
         // A σ whose loss grid is too large to price counts as failing (f = +∞): less noise
         // widens the grid, so the answer lies above it, and moving up is all there is to do.
         var gridRefusal: PrivacyError?
+        var refusedSigma = -1.0
         func excess(_ sigma: Double) throws -> Double {
             var accountant = makeAccountant(neighboringRelation)
             let step = DpEvent.poissonSampled(probability: samplingRate, event: .gaussian(noiseMultiplier: sigma))
@@ -60,6 +64,7 @@ public enum NoiseCalibration {
                 return log(try accountant.epsilon(delta: delta)) - log(targetEpsilon)
             } catch let error as PrivacyError where error.code == .gridTooLarge {
                 gridRefusal = error
+                refusedSigma = sigma
                 return .infinity
             }
         }
@@ -85,6 +90,12 @@ public enum NoiseCalibration {
                 fLow = try excess(low)
             }
         }
+        // A bracket whose lower end could not be priced holds the threshold within a factor 2
+        // of the least noise the accountant can price, and every σ inside it costs a grid near
+        // the accountant's size limit (seconds and hundreds of MB each at the default limit,
+        // which is what a manifest asking for ε = 1e308 drives the search to). Its upper end
+        // meets the target, so it is the answer, unrefined.
+        if low == refusedSigma { return high }
         // The Illinois variant of regula falsi: superlinear on this near-linear f, and it keeps
         // the bracket, so the answer (the meeting end) always meets the target. A step that
         // cannot use the secant (an infinite ε) or that lands outside the bracket bisects, and

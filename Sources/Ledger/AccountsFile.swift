@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
+import Privacy
 import TOMLKit
 
 /// The privacy officer's budgets, as written in `accounts.toml`.
@@ -8,7 +9,7 @@ import TOMLKit
 /// [accounts.hospital-a]
 /// epsilon = 8.0          # ε cap, > 0
 /// delta = 1e-5           # δ cap, in (0, 1)
-/// orders = [2, 4, 8]     # optional RDP orders Λ, each > 1, increasing; fixed at creation
+/// orders = [2, 4, 8]     # optional RDP orders Λ, each in (1, 10000], increasing; fixed at creation
 /// ```
 ///
 /// Names are lower-case letters, digits, `.`, `_` and `-`, starting with a letter or a
@@ -136,7 +137,9 @@ public struct AccountsFile: Sendable, Hashable {
             guard let order = element.double ?? element.int.map(Double.init) else {
                 throw refuse("must hold numbers only; found a \(element.type)")
             }
-            guard order.isFinite, order > 1 else { throw refuse("must be finite and > 1; found \(order)") }
+            guard RDPAccountant.isValidOrder(order) else {
+                throw refuse("must each be > 1 and at most \(Int(RDPAccountant.maximumOrder)) (RDPAccountant.maximumOrder); found \(order)")
+            }
             guard orders.last.map({ $0 < order }) ?? true else {
                 throw refuse("must be strictly increasing; found \(order) after \(orders.last ?? 0)")
             }

@@ -37,6 +37,12 @@ import TestSupport
     }
 
     /// Each bad file, and the line that must be named.
+    /// The largest order the accountant prices is accepted; one above it is refused (below).
+    @Test func acceptsOrdersUpToTheLimit() throws {
+        let file = try AccountsFile(parsing: "[accounts.a]\nepsilon = 1.0\ndelta = 1e-5\norders = [1.01, 10000]\n")
+        #expect(file.accounts[0].orders == [1.01, 10000])
+    }
+
     @Test(arguments: [
         ("negative epsilon", "[accounts.a]\nepsilon = -1.0\ndelta = 1e-5\n", 2),
         ("zero epsilon", "[accounts.a]\ndelta = 1e-5\nepsilon = 0\n", 3),
@@ -55,6 +61,10 @@ import TestSupport
         ("account not a table", "accounts.a = 3\n", 1),
         ("orders not increasing", "[accounts.a]\nepsilon = 1.0\ndelta = 1e-5\norders = [2, 8, 4]\n", 4),
         ("order of one", "[accounts.a]\nepsilon = 1.0\ndelta = 1e-5\norders = [1, 2]\n", 4),
+        ("order of 2^53", "[accounts.a]\nepsilon = 1.0\ndelta = 1e-5\norders = [2, 9007199254740992]\n", 4),
+        ("order above the limit", "[accounts.a]\nepsilon = 1.0\ndelta = 1e-5\norders = [2, 10001]\n", 4),
+        ("infinite order", "[accounts.a]\nepsilon = 1.0\ndelta = 1e-5\norders = [2, inf]\n", 4),
+        ("NaN order", "[accounts.a]\nepsilon = 1.0\ndelta = 1e-5\norders = [nan]\n", 4),
         ("syntax error", "[accounts.a]\nepsilon = 1.0\ndelta = \n", 3),
         ("dotted key", "accounts.a.epsilon = 1.0\naccounts.a.delta = 2.0\n", 2),
     ])

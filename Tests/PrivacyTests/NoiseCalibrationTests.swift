@@ -44,6 +44,34 @@ import Testing
         #expect(try epsilon(sigma * (1 - 1e-8)) > 2)
     }
 
+    /// Full batches (q = 1) over 2,700 steps amount to one Gaussian of σ/√2700: at σ = 1 its
+    /// loss grid is over the PLD accountant's limit. That means "more noise", not failure; the
+    /// answer is the threshold, which a direct PLD evaluation confirms.
+    @Test func aGridTooLargeAtTheStartMovesTheSearchUp() throws {
+        let make: (NeighboringRelation) -> any PrivacyAccountant = { PLDAccountant(neighboringRelation: $0) }
+        func epsilon(_ sigma: Double) throws -> Double {
+            var accountant = make(.addOrRemoveOne)
+            try accountant.compose(.poissonSampled(probability: 1, event: .gaussian(noiseMultiplier: sigma)), count: 2_700)
+            return try accountant.epsilon(delta: 1e-5)
+        }
+        #expect(throws: PrivacyError(.gridTooLarge, "")) { try epsilon(1) }
+        let sigma = try NoiseCalibration.noiseMultiplier(
+            targetEpsilon: 8, delta: 1e-5, samplingRate: 1, steps: 2_700, tolerance: 1e-6, makeAccountant: make)
+        #expect(try epsilon(sigma) <= 8)
+        #expect(try epsilon(sigma * (1 - 1e-4)) > 8, "σ = \(sigma) is the threshold, not just some σ that fits")
+    }
+
+    /// Only a grid refusal means "more noise": anything else the accountant throws still ends
+    /// the search (PLD prices Poisson sampling under add-or-remove adjacency only).
+    @Test func otherAccountantErrorsStillPropagate() throws {
+        let error = try #require(throws: PrivacyError.self) {
+            try NoiseCalibration.noiseMultiplier(
+                targetEpsilon: 8, delta: 1e-5, samplingRate: 0.5, steps: 10, neighboringRelation: .replaceOne,
+                makeAccountant: { PLDAccountant(neighboringRelation: $0) })
+        }
+        #expect(error.code == .unsupportedEvent)
+    }
+
     @Test func badArgumentsAreNamed() throws {
         let make: (NeighboringRelation) -> any PrivacyAccountant = { RDPAccountant(neighboringRelation: $0) }
         let cases: [(String, () throws -> Double)] = [

@@ -131,14 +131,14 @@ import Testing
         let error = try #require(throws: PrivacyError.self) {
             try accountant.compose(.composed([.gaussian(noiseMultiplier: 2), .gaussian(noiseMultiplier: 1e-4)]))
         }
-        #expect(error.code == .unsupportedEvent)
+        #expect(error.code == .gridTooLarge)
         #expect(error.message.contains("coarser valueDiscretizationInterval"), "\(error.message)")
         #expect(try accountant.epsilon(delta: 1e-5) == before)
         #expect(accountant.ledger == .composed([.gaussian(noiseMultiplier: 1)]))
         // An absurd step count fails cleanly when the PLD is built, not by overflow or memory.
         var endless = PLDAccountant()
         try endless.compose(.poissonSampled(probability: 0.01, event: .gaussian(noiseMultiplier: 1)), count: Int.max / 4)
-        #expect(throws: PrivacyError(.unsupportedEvent, "")) { try endless.epsilon(delta: 1e-5) }
+        #expect(throws: PrivacyError(.gridTooLarge, "")) { try endless.epsilon(delta: 1e-5) }
     }
 
     /// count 6 = selfComposed 6 = composed ×6 = six calls; different mechanisms commute.

@@ -197,6 +197,34 @@ import Testing
         #expect(throws: PrivacyError.self) { try rdpCurve(of: .noOp, orders: [1], neighboringRelation: .addOrRemoveOne) }
     }
 
+    /// The integer-order sum runs once per integer up to α: at 2^53 (α + 1 == α) it never
+    /// ended, and at 1e9 it ran for minutes. Such orders are refused before any sum starts,
+    /// and the largest allowed one is priced in milliseconds.
+    @Test func ordersBeyondTheLimitAreRefusedBeforePricing() throws {
+        let step = DpEvent.poissonSampled(probability: 0.01, event: .gaussian(noiseMultiplier: 1))
+        let tooLarge: [Double] = [0x1p53, 1e300, 1e9, RDPAccountant.maximumOrder + 1, .infinity, .nan]
+        for order in tooLarge {
+            let error = try #require(throws: PrivacyError.self, "order \(order)") {
+                try rdpCurve(of: step, orders: [2, order], neighboringRelation: .addOrRemoveOne)
+            }
+            #expect(error.code == .invalidArgument, "order \(order)")
+            #expect(error.message.contains("at most 10000"), "\(error.message)")
+            #expect(!RDPAccountant.isValidOrder(order))
+            guard order.isFinite else { continue }  // JSON has no spelling for these
+            let state = "{\"mechanism\":\"rdp\",\"neighboring_relation\":\"add_or_remove_one\",\"orders\":[2,\(order)],\"events\":[]}"
+            let refused = try #require(throws: PrivacyError.self, "saved state with order \(order)") {
+                try JSONDecoder().decode(RDPAccountant.self, from: Data(state.utf8))
+            }
+            #expect(refused.code == .invalidArgument)
+        }
+        let clock = ContinuousClock()
+        let started = clock.now
+        let largest = try rdpCurve(of: step, orders: [RDPAccountant.maximumOrder, RDPAccountant.maximumOrder - 0.5],
+                                   neighboringRelation: .addOrRemoveOne)
+        #expect(largest.allSatisfy { $0 > 0 }, "\(largest)")
+        #expect(clock.now - started < .seconds(1), "the largest orders are priced quickly")
+    }
+
     @Test func ledgerRecordsEveryCompositionAndRepeatedComposesAddUp() throws {
         let step = DpEvent.poissonSampled(probability: 0.01, event: .gaussian(noiseMultiplier: 1.1))
         var stepwise = RDPAccountant()

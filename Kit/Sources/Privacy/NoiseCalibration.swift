@@ -13,7 +13,10 @@ public enum NoiseCalibration {
     /// `.poissonSampled(samplingRate, .gaussian(σ))` cost at most `targetEpsilon` at `delta`.
     ///
     /// The answer is the upper end of the final bracket, so it always meets the target, and
-    /// is within `tolerance` (relative) of the exact threshold.
+    /// is within `tolerance` (relative) of the exact threshold, except where the accountant
+    /// cannot price the threshold at all (a σ below 10⁻⁶, or a loss grid over its limit):
+    /// then it is the least noise tried that it could price and that meets the target, within
+    /// a factor 2 of the least it can price.
     ///
     /// - Parameters:
     ///   - targetEpsilon: ε to meet, > 0.
@@ -26,8 +29,8 @@ public enum NoiseCalibration {
     ///     `{ RDPAccountant(neighboringRelation: $0) }`.
     /// - Returns: σ, the ratio of the noise standard deviation to the clipping norm.
     /// - Throws: ``PrivacyError`` `.invalidArgument` naming a bad parameter,
-    ///   `.calibrationFailed` if even σ = 10⁶ does not meet the target, or whatever the
-    ///   accountant throws.
+    ///   `.calibrationFailed` if even σ = 10⁶ does not meet the target, or whatever else the
+    ///   accountant throws (its `.gridTooLarge` only means "more noise").
     public static func noiseMultiplier(
         targetEpsilon: Double, delta: Double, samplingRate: Double, steps: Int,
         tolerance: Double = 1e-6, neighboringRelation: NeighboringRelation = .addOrRemoveOne,
@@ -49,11 +52,21 @@ public enum NoiseCalibration {
             throw PrivacyError(.invalidArgument, "tolerance must be in (0, 1); found \(tolerance)")
         }
         // f(σ) = ln ε(σ) − ln ε_target: decreasing, nearly linear in σ, and ≤ 0 exactly where σ meets the target.
+        // A σ whose loss grid is too large to price counts as failing (f = +∞): less noise
+        // widens the grid, so the answer lies above it, and moving up is all there is to do.
+        var gridRefusal: PrivacyError?
+        var refusedSigma = -1.0
         func excess(_ sigma: Double) throws -> Double {
             var accountant = makeAccountant(neighboringRelation)
             let step = DpEvent.poissonSampled(probability: samplingRate, event: .gaussian(noiseMultiplier: sigma))
-            try accountant.compose(step, count: steps)
-            return log(try accountant.epsilon(delta: delta)) - log(targetEpsilon)
+            do {
+                try accountant.compose(step, count: steps)
+                return log(try accountant.epsilon(delta: delta)) - log(targetEpsilon)
+            } catch let error as PrivacyError where error.code == .gridTooLarge {
+                gridRefusal = error
+                refusedSigma = sigma
+                return .infinity
+            }
         }
         // Bracket: low fails the target (f > 0), high meets it (f ≤ 0).
         var (low, fLow) = (0.0, Double.infinity)
@@ -61,7 +74,7 @@ public enum NoiseCalibration {
         while fHigh > 0 {
             guard high < largestNoiseMultiplier else {
                 throw PrivacyError(.calibrationFailed,
-                    "no noise multiplier up to \(largestNoiseMultiplier) meets epsilon \(targetEpsilon) at delta \(delta) with sampling rate \(samplingRate) over \(steps) steps")
+                    "no noise multiplier up to \(largestNoiseMultiplier) meets epsilon \(targetEpsilon) at delta \(delta) with sampling rate \(samplingRate) over \(steps) steps\(gridRefusal.map { " (the last one refused: \($0.message))" } ?? "")")
             }
             (low, fLow) = (high, fHigh)
             high *= 2
@@ -77,6 +90,12 @@ public enum NoiseCalibration {
                 fLow = try excess(low)
             }
         }
+        // A bracket whose lower end could not be priced holds the threshold within a factor 2
+        // of the least noise the accountant can price, and every σ inside it costs a grid near
+        // the accountant's size limit (seconds and hundreds of MB each at the default limit,
+        // which is what a manifest asking for ε = 1e308 drives the search to). Its upper end
+        // meets the target, so it is the answer, unrefined.
+        if low == refusedSigma { return high }
         // The Illinois variant of regula falsi: superlinear on this near-linear f, and it keeps
         // the bracket, so the answer (the meeting end) always meets the target. A step that
         // cannot use the secant (an infinite ε) or that lands outside the bracket bisects, and

@@ -21,12 +21,18 @@ import Synchronization
 /// Priced events: `gaussian`, `poissonSampled(gaussian)` (add-or-remove only), `selfComposed`,
 /// `composed`, `noOp`, `nonPrivate` (ε = ∞) and `randomizedResponse` (replace-one only, as the
 /// event's own adjacency is the replacement of one value). A mechanism whose loss grid would
-/// exceed 2^25 points (e.g. σ ≪ 0.1 at interval 1e-4) is refused with `.unsupportedEvent`
-/// instead of exhausting memory.
+/// exceed `maximumGridLength` points (by default 2^25, e.g. σ ≪ 0.1 at interval 1e-4) is
+/// refused with `.gridTooLarge` instead of exhausting memory.
 public struct PLDAccountant: PrivacyAccountant {
     public let neighboringRelation: NeighboringRelation
     /// The grid spacing of privacy losses; smaller is tighter and slower.
     public let valueDiscretizationInterval: Double
+    /// The longest loss grid or transform built; anything longer is refused with
+    /// `.gridTooLarge`. Memory and time grow with it: one grid of n points holds a few
+    /// arrays of n Doubles while it is built, and costs about 0.1 s per 10^6 points.
+    public let maximumGridLength: Int
+    /// 2^25 points (256 MiB per array): room for any ε anyone would certify at interval 1e-4.
+    public static let defaultMaximumGridLength = PLDPmf.maximumLength
     public var ledger: DpEvent { .composed(events) }
 
     private var events: [DpEvent] = []
@@ -61,10 +67,14 @@ public struct PLDAccountant: PrivacyAccountant {
     /// - Parameters:
     ///   - valueDiscretizationInterval: loss grid spacing, > 0 (dp_accounting's default 1e-4).
     ///   - neighboringRelation: fixed for the accountant's life.
-    public init(valueDiscretizationInterval: Double = 1e-4, neighboringRelation: NeighboringRelation = .addOrRemoveOne) {
+    ///   - maximumGridLength: the longest loss grid built, ≥ 1.
+    public init(valueDiscretizationInterval: Double = 1e-4, neighboringRelation: NeighboringRelation = .addOrRemoveOne,
+                maximumGridLength: Int = PLDAccountant.defaultMaximumGridLength) {
         precondition(valueDiscretizationInterval > 0 && valueDiscretizationInterval.isFinite,
                      "valueDiscretizationInterval must be positive and finite; found \(valueDiscretizationInterval)")
+        precondition(maximumGridLength >= 1, "maximumGridLength must be at least 1; found \(maximumGridLength)")
         self.valueDiscretizationInterval = valueDiscretizationInterval
+        self.maximumGridLength = maximumGridLength
         self.neighboringRelation = neighboringRelation
     }
 
@@ -132,8 +142,8 @@ public struct PLDAccountant: PrivacyAccountant {
 
     /// The PLD of everything composed so far.
     ///
-    /// - Throws: ``PrivacyError`` `.unsupportedEvent` when a self-composition would need a grid
-    ///   beyond ``PLDPmf/maximumLength``.
+    /// - Throws: ``PrivacyError`` `.gridTooLarge` when a self-composition would need a grid
+    ///   beyond ``maximumGridLength``.
     private func current() throws -> PrivacyLossDistribution {
         try cache.distribution.withLock { cached in
             if let cached { return cached }
@@ -141,11 +151,11 @@ public struct PLDAccountant: PrivacyAccountant {
             var result: PrivacyLossDistribution?
             if gaussianPrecision > 0 {
                 result = try .gaussian(sigma: 1 / gaussianPrecision.squareRoot(), sensitivity: sensitivity,
-                                       samplingProbability: 1, interval: interval)
+                                       samplingProbability: 1, interval: interval, limit: maximumGridLength)
             }
             for (mechanism, count) in groups {
-                let pld = try singleStep(mechanism).selfComposed(count)
-                result = try result.map { try $0.composed(with: pld) } ?? pld
+                let pld = try singleStep(mechanism).selfComposed(count, limit: maximumGridLength)
+                result = try result.map { try $0.composed(with: pld, limit: maximumGridLength) } ?? pld
             }
             let distribution = result ?? PrivacyLossDistribution(remove: .identity(interval: interval), add: nil)
             cached = distribution
@@ -160,23 +170,24 @@ public struct PLDAccountant: PrivacyAccountant {
         switch mechanism {
         case .poissonGaussian(let sigma, let q):
             return try .gaussian(sigma: sigma, sensitivity: sensitivity, samplingProbability: q,
-                                 interval: valueDiscretizationInterval)
+                                 interval: valueDiscretizationInterval, limit: maximumGridLength)
         case .randomizedResponse(let k, let epsilon):
             return .randomizedResponse(k: k, epsilon: epsilon, interval: valueDiscretizationInterval)
         }
     }
 
-    /// Refuses a single-step grid beyond ``PLDPmf/maximumLength`` before anything is built.
+    /// Refuses a single-step grid beyond ``maximumGridLength`` before anything is built.
     private func checkGrid(_ mechanism: Mechanism) throws {
         guard case .poissonGaussian(let sigma, let q) = mechanism else { return }
         try PLDPmf.checkGrid(SubsampledGaussianLoss(sigma: sigma, sensitivity: sensitivity, samplingProbability: q,
-                                                    adjacency: .remove), interval: valueDiscretizationInterval)
+                                                    adjacency: .remove),
+                             interval: valueDiscretizationInterval, limit: maximumGridLength)
     }
 
     private func checkGrid(gaussianPrecision precision: Double) throws {
         try PLDPmf.checkGrid(SubsampledGaussianLoss(sigma: 1 / precision.squareRoot(), sensitivity: sensitivity,
                                                     samplingProbability: 1, adjacency: .remove),
-                             interval: valueDiscretizationInterval)
+                             interval: valueDiscretizationInterval, limit: maximumGridLength)
     }
 
     /// The one traversal behind both `supports` and `compose` (through `composedState`).

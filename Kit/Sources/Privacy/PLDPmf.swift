@@ -17,23 +17,24 @@ struct PLDPmf: Sendable {
     /// pessimistically: the lower tail moves up, the upper tail goes to +∞.
     static let tailMassTruncation = 1e-15
 
-    /// The longest grid or transform built (2^25 Doubles, 256 MiB per array): beyond it a
-    /// mechanism is refused rather than exhausting memory.
+    /// The default longest grid or transform built (2^25 Doubles, 256 MiB per array): beyond
+    /// it a mechanism is refused rather than exhausting memory. An accountant may set less.
     static let maximumLength = 1 << 25
 
-    private static func checkLength(_ length: Int, _ what: @autoclosure () -> String, interval: Double) throws {
-        guard length > maximumLength else { return }
-        throw PrivacyError(.unsupportedEvent,
-                           "\(what()) needs \(length) loss grid points at interval \(interval), over the limit of \(maximumLength); use a coarser valueDiscretizationInterval")
+    private static func checkLength(_ length: Int, _ what: @autoclosure () -> String, interval: Double, limit: Int) throws {
+        guard length > limit else { return }
+        throw PrivacyError(.gridTooLarge,
+                           "\(what()) needs \(length) loss grid points at interval \(interval), over the limit of \(limit); use a coarser valueDiscretizationInterval")
     }
 
-    /// Throws unless the grid of `subsampledGaussian(mechanism, interval:)` fits ``maximumLength``;
+    /// Throws unless the grid of `subsampledGaussian(mechanism, interval:)` fits `limit` points;
     /// cheap, so the accountant checks before building anything.
-    static func checkGrid(_ mechanism: SubsampledGaussianLoss, interval: Double) throws {
+    static func checkGrid(_ mechanism: SubsampledGaussianLoss, interval: Double, limit: Int = maximumLength) throws {
         let range = mechanism.lossRange(logMassTruncation: -50)
         let points = (range.high - range.low) / interval
         try checkLength(points < Double(Int.max / 2) ? Int(points) : .max,
-                        "the Gaussian with σ = \(mechanism.sigma), q = \(mechanism.samplingProbability)", interval: interval)
+                        "the Gaussian with σ = \(mechanism.sigma), q = \(mechanism.samplingProbability)",
+                        interval: interval, limit: limit)
     }
 
     /// The PLD of a mechanism that reveals nothing: all mass at loss 0.
@@ -46,8 +47,10 @@ struct PLDPmf: Sendable {
     /// The grid runs from ⌊ℓ_low/Δ⌋ to ⌈ℓ_high/Δ⌉ where [ℓ_low, ℓ_high] is the loss range after
     /// truncating e^{−50} of each noise component (dp_accounting's `log_mass_truncation_bound`),
     /// and each grid point's mass comes from the exact hockey-stick divergence there.
-    static func subsampledGaussian(_ mechanism: SubsampledGaussianLoss, interval: Double) throws -> PLDPmf {
-        try checkGrid(mechanism, interval: interval)
+    static func subsampledGaussian(
+        _ mechanism: SubsampledGaussianLoss, interval: Double, limit: Int = maximumLength
+    ) throws -> PLDPmf {
+        try checkGrid(mechanism, interval: interval, limit: limit)
         let range = mechanism.lossRange(logMassTruncation: -50)
         let low = Int((range.low / interval).rounded(.down))
         let high = Int((range.high / interval).rounded(.up))
@@ -73,10 +76,10 @@ struct PLDPmf: Sendable {
     }
 
     /// The PLD of running both mechanisms: losses add, so the masses convolve.
-    func composed(with other: PLDPmf) throws -> PLDPmf {
+    func composed(with other: PLDPmf, limit: Int = maximumLength) throws -> PLDPmf {
         precondition(interval == other.interval, "PLDs with intervals \(interval) and \(other.interval) cannot compose")
         let length = probabilities.count + other.probabilities.count - 1
-        try Self.checkLength(length, "the composition", interval: interval)
+        try Self.checkLength(length, "the composition", interval: interval, limit: limit)
         let fft = FFT.shared(count: FFT.length(atLeast: length))
         var (aRe, aIm) = Self.spectrum(probabilities, fft: fft)
         let (bRe, bIm) = Self.spectrum(other.probabilities, fft: fft)
@@ -93,8 +96,8 @@ struct PLDPmf: Sendable {
     }
 
     /// The PLD of `count` runs, by raising the Fourier transform to the power `count`.
-    func selfComposed(_ count: Int) throws -> PLDPmf {
-        try Self.selfComposed([self], count)[0]
+    func selfComposed(_ count: Int, limit: Int = maximumLength) throws -> PLDPmf {
+        try Self.selfComposed([self], count, limit: limit)[0]
     }
 
     /// Each of one or two PLDs composed `count` times with itself, sharing one FFT.
@@ -105,7 +108,7 @@ struct PLDPmf: Sendable {
     /// travel as one complex sequence x + iy: with Z its transform, X[k] = (Z[k] + Z̄[−k])/2 and
     /// Y[k] = (Z[k] − Z̄[−k])/(2i); the powers travel back the same way as X^T + iY^T, whose
     /// inverse transform is x^{*T} + i·y^{*T}. That halves the transforms for the remove/add pair.
-    static func selfComposed(_ pmfs: [PLDPmf], _ count: Int) throws -> [PLDPmf] {
+    static func selfComposed(_ pmfs: [PLDPmf], _ count: Int, limit: Int = maximumLength) throws -> [PLDPmf] {
         precondition(count >= 1, "self-composition count must be ≥ 1; found \(count)")
         precondition(pmfs.count == 1 || pmfs.count == 2, "self-composes one or two PLDs at once; found \(pmfs.count)")
         if count == 1 { return pmfs }
@@ -113,9 +116,9 @@ struct PLDPmf: Sendable {
         let bounds = pmfs.map { selfConvolutionBounds(probabilities: $0.probabilities, count: count, tailMass: tail) }
         let lengths = bounds.map { $0.high - $0.low + 1 }
         let needed = zip(pmfs, lengths).map { max($0.probabilities.count, $1) }.max()!
-        try checkLength(needed, "\(count)-fold self-composition", interval: pmfs[0].interval)
+        try checkLength(needed, "\(count)-fold self-composition", interval: pmfs[0].interval, limit: limit)
         for pmf in pmfs where pmf.lowerIndex.multipliedReportingOverflow(by: count).overflow {
-            throw PrivacyError(.unsupportedEvent, "\(count)-fold self-composition moves losses beyond the grid's index range")
+            throw PrivacyError(.gridTooLarge, "\(count)-fold self-composition moves losses beyond the grid's index range")
         }
         let fft = FFT.shared(count: FFT.length(atLeast: needed))
         let n = fft.count

@@ -25,7 +25,8 @@ public protocol PrivacyAccountant: Sendable {
     /// Adds `count` adaptive runs of `event`.
     ///
     /// - Throws: ``PrivacyError`` with code `.unsupportedEvent` naming the sub-event that
-    ///   this accountant cannot price; the accountant is then unchanged.
+    ///   this accountant cannot price, or `.gridTooLarge` when a discretizing accountant
+    ///   cannot price it at its resolution; the accountant is then unchanged.
     mutating func compose(_ event: DpEvent, count: Int) throws
 
     /// The smallest ε this accountant can certify at `delta` for everything composed.
@@ -46,7 +47,7 @@ public struct PrivacyError: Error, Sendable, Hashable, CustomStringConvertible {
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Value: Sendable, Hashable {
             case unsupportedEvent, invalidArgument, calibrationFailed, stateMismatch
-            case randomnessUnavailable
+            case randomnessUnavailable, gridTooLarge
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
@@ -61,6 +62,10 @@ public struct PrivacyError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let stateMismatch = Code(.stateMismatch)
         /// The kernel's random number generator could not be read, so no secure noise can be made.
         public static let randomnessUnavailable = Code(.randomnessUnavailable)
+        /// The event is of a kind the accountant prices, but its discretized loss grid would
+        /// exceed the accountant's size limit (the message gives both): more noise, or a
+        /// coarser grid, fits. Calibration reads it as "σ too small", not as a failure.
+        public static let gridTooLarge = Code(.gridTooLarge)
 
         public var description: String { "\(value)" }
     }

@@ -14,11 +14,11 @@ struct PrivacyLossDistribution: Sendable {
     /// The Gaussian mechanism with noise σ and L2 sensitivity `sensitivity`, Poisson-sampled
     /// with probability q ∈ (0, 1].
     static func gaussian(sigma: Double, sensitivity: Double, samplingProbability q: Double,
-                         interval: Double) throws -> PrivacyLossDistribution {
+                         interval: Double, limit: Int = PLDPmf.maximumLength) throws -> PrivacyLossDistribution {
         func direction(_ adjacency: PLDAdjacency) throws -> PLDPmf {
             try .subsampledGaussian(SubsampledGaussianLoss(sigma: sigma, sensitivity: sensitivity,
                                                        samplingProbability: q, adjacency: adjacency),
-                                interval: interval)
+                                interval: interval, limit: limit)
         }
         return PrivacyLossDistribution(remove: try direction(.remove), add: q == 1 ? nil : try direction(.add))
     }
@@ -33,15 +33,16 @@ struct PrivacyLossDistribution: Sendable {
         return PrivacyLossDistribution(remove: pmf, add: nil)
     }
 
-    func composed(with other: PrivacyLossDistribution) throws -> PrivacyLossDistribution {
-        let remove = try self.remove.composed(with: other.remove)
+    func composed(with other: PrivacyLossDistribution, limit: Int = PLDPmf.maximumLength) throws -> PrivacyLossDistribution {
+        let remove = try self.remove.composed(with: other.remove, limit: limit)
         if add == nil && other.add == nil { return PrivacyLossDistribution(remove: remove, add: nil) }
-        return PrivacyLossDistribution(remove: remove, add: try (add ?? self.remove).composed(with: other.add ?? other.remove))
+        return PrivacyLossDistribution(
+            remove: remove, add: try (add ?? self.remove).composed(with: other.add ?? other.remove, limit: limit))
     }
 
-    func selfComposed(_ count: Int) throws -> PrivacyLossDistribution {
-        guard let add else { return PrivacyLossDistribution(remove: try remove.selfComposed(count), add: nil) }
-        let both = try PLDPmf.selfComposed([remove, add], count)
+    func selfComposed(_ count: Int, limit: Int = PLDPmf.maximumLength) throws -> PrivacyLossDistribution {
+        guard let add else { return PrivacyLossDistribution(remove: try remove.selfComposed(count, limit: limit), add: nil) }
+        let both = try PLDPmf.selfComposed([remove, add], count, limit: limit)
         return PrivacyLossDistribution(remove: both[0], add: both[1])
     }
 

@@ -15,10 +15,11 @@ import Foundation
 /// - Returns: the RDP at each order; +∞ where the event is non-private or an order is
 ///   excluded (a fractional-order series that does not converge).
 /// - Throws: ``PrivacyError`` `.unsupportedEvent` naming the first sub-event that cannot be
-///   priced, or `.invalidArgument` for an order ≤ 1 or a parameter outside its domain.
+///   priced, or `.invalidArgument` for an order outside (1, ``RDPAccountant/maximumOrder``]
+///   or a parameter outside its domain.
 public func rdpCurve(of event: DpEvent, orders: [Double], neighboringRelation: NeighboringRelation) throws -> [Double] {
-    if let bad = orders.first(where: { !($0 > 1) }) {
-        throw PrivacyError(.invalidArgument, "Rényi orders must be greater than 1; found \(bad)")
+    if let bad = orders.first(where: { !RDPAccountant.isValidOrder($0) }) {
+        throw PrivacyError(.invalidArgument, RDPAccountant.invalidOrderMessage(bad))
     }
     var mechanisms: [RDPMechanism] = []
     var counts: [RDPMechanism: Int] = [:]

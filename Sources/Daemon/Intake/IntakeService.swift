@@ -13,7 +13,8 @@ import Transformer
 /// Scans `incoming/` at start-up, then reacts to the watcher. Every dataset ends in
 /// `accepted/` with a ledger reservation and a queued job, or in `rejected/` with its error;
 /// a bad dataset never stops the service. Once the daemon stops (``stop()``), no dataset is
-/// taken any more: the rest stay in `incoming/` for the next start.
+/// taken any more, and the one whose preflight is running is left too: the rest stay in
+/// `incoming/` for the next start.
 public final class IntakeService: Sendable {
     private let spool: SpoolDirectory
     private let validator: DatasetValidator
@@ -49,12 +50,14 @@ public final class IntakeService: Sendable {
         self.logger = logger
     }
 
-    /// Takes no new dataset from now on; one already in intake still ends accepted or rejected.
+    /// Takes no new dataset from now on, and kills a preflight in progress; a dataset past
+    /// its preflight still ends accepted or rejected.
     ///
     /// A daemon asked to stop must not spend its shutdown admitting (and charging) a whole
-    /// backlog: systemd would kill it at its stop timeout, mid-way. Nothing is lost by
-    /// stopping early, since a dataset not taken stays in `incoming/` and the next start
-    /// scans it again.
+    /// backlog, nor waiting out a preflight (up to its timeout, ten minutes by default, for
+    /// a large model or a stuck plugin): systemd would kill it at its stop timeout, mid-way.
+    /// Nothing is lost by stopping early, since a dataset not taken stays in `incoming/`
+    /// and the next start scans it again.
     public func stop() {
         stopping.store(true, ordering: .relaxed)
     }
@@ -125,7 +128,8 @@ public final class IntakeService: Sendable {
         do {
             policy = try LedgerAdmissionPolicy(
                 backbones: backbones, backboneFamilies: backboneFamilies, strategies: await strategies(),
-                preflight: preflight, ledger: ledger, spoolName: name, heldOutFraction: heldOutFraction, jobID: jobID)
+                preflight: preflight, ledger: ledger, spoolName: name, heldOutFraction: heldOutFraction, jobID: jobID,
+                isStopping: { [self] in isStopping })
         } catch {
             logger.error("cannot read the ledger's accounts; leaving the dataset in incoming/",
                          metadata: ["dptune.dataset": "\(name)", "dptune.error": "\(error)"])
@@ -147,6 +151,10 @@ public final class IntakeService: Sendable {
         switch outcome {
         case .ignored:
             await failAdmitted(policy, reason: "the dataset vanished from incoming/ before it was accepted")
+            return nil
+        case .stopped:
+            logger.notice("stopping: preflight killed, dataset left in incoming/ for the next start",
+                          metadata: ["dptune.dataset": "\(name)"])
             return nil
         case .rejected(let rejected, let error):
             logger.notice("dataset rejected", metadata: [

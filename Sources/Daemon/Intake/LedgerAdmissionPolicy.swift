@@ -48,11 +48,15 @@ final class LedgerAdmissionPolicy: IntakePolicy {
     private let spoolName: String
     private let heldOutFraction: Double
     private let jobID: String
+    private let isStopping: @Sendable () -> Bool
     private let granted = Mutex<Granted?>(nil)
 
+    /// - Parameter isStopping: whether the daemon is stopping; a preflight still running
+    ///   then is killed, and the dataset left for the next start (`intake_stopped`).
     init(
         backbones: Set<String>, backboneFamilies: [String: BackboneFamily] = [:], strategies: StrategyCatalog,
-        preflight: JobPreflight? = nil, ledger: LedgerStore, spoolName: String, heldOutFraction: Double, jobID: String
+        preflight: JobPreflight? = nil, ledger: LedgerStore, spoolName: String, heldOutFraction: Double, jobID: String,
+        isStopping: @escaping @Sendable () -> Bool = { false }
     ) throws {
         knownBackbones = backbones
         self.backboneFamilies = backboneFamilies
@@ -66,6 +70,7 @@ final class LedgerAdmissionPolicy: IntakePolicy {
         self.spoolName = spoolName
         self.heldOutFraction = heldOutFraction
         self.jobID = jobID
+        self.isStopping = isStopping
     }
 
     /// The share of ε a forward-perturbation job spends on its labels: the manifest's, or
@@ -127,7 +132,7 @@ final class LedgerAdmissionPolicy: IntakePolicy {
         let event = try event(of: manifest, plan: plan, labelShare: share)
         if let preflight, let pluginFile = pluginFiles[manifest.strategy],
            let refusal = preflight.check(dataset: spoolName, manifest: manifest, heldOutFraction: heldOutFraction,
-                                         pluginFile: pluginFile) {
+                                         pluginFile: pluginFile, callOff: isStopping) {
             throw refusal
         }
         let request = AdmissionRequest(

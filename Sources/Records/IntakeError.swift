@@ -42,6 +42,9 @@ public struct IntakeError: Error, Sendable, Hashable, CustomStringConvertible {
         /// Preparing the job as the worker will (adapter, backbone, encoded data) failed
         /// before admission: what the strategy refuses, the daemon cannot know by itself.
         public static let preparationFailed = Code(rawValue: "preparation_failed")
+        /// The daemon stopped while it was checking the dataset: no refusal, and never
+        /// written; the dataset stays in `incoming/` for the next start.
+        public static let intakeStopped = Code(rawValue: "intake_stopped")
         // Spool entries.
         public static let unsafePath = Code(rawValue: "unsafe_path")
         public static let notARegularFile = Code(rawValue: "not_a_regular_file")

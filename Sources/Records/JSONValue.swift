@@ -73,11 +73,13 @@ public enum JSONValue: Sendable, Hashable, Codable, CustomStringConvertible {
     /// The deepest nesting of arrays and objects that ``parse(_:)`` decodes.
     ///
     /// Decoding tries each JSON type in turn at every value, and every failed try builds an
-    /// error naming the path down to it, so the cost grows with about the cube of the depth:
-    /// a 1 MiB manifest of arrays nested 500 deep (Foundation's parser allows 512) kept the
-    /// daemon's intake busy for some twenty minutes, and again at every start while the file
-    /// stayed in `incoming/`. A manifest nests 3 levels; strategy options add one or two.
-    public static let maximumDepth = 32
+    /// error naming the path down to it, so a value costs more the deeper it sits: a 1 MiB
+    /// manifest of arrays nested 500 deep (Foundation's parser allows 512) kept the daemon's
+    /// intake busy for some twenty minutes, and 1 MiB of `{}` at 32 levels (the former
+    /// limit) took 19.7 s of CPU in `dptuned`, 2.5 s at 8; again at every start while the
+    /// file stayed in `incoming/`. A manifest nests 3 levels (a strategy option is at most a
+    /// list or a map), which leaves room for option kinds yet to come.
+    public static let maximumDepth = 8
 
     /// Why ``parse(_:)`` refused a document before decoding it.
     public struct NestingTooDeep: Error, Sendable, Hashable, CustomStringConvertible {

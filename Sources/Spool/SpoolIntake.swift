@@ -10,6 +10,7 @@ import Glibc
 /// The whole intake of DESIGN §3.1 in one place: check the name and file type, parse the
 /// manifest (or apply the defaults), stream-validate the dataset against it and the policy,
 /// then move it. Every refusal ends in `rejected/` with its ``IntakeError``; nothing is lost.
+/// A check cut short because the daemon is stopping is no refusal: the dataset stays put.
 public struct SpoolIntake: Sendable {
     /// A dataset now in `accepted/`, ready for admission by the ledger.
     public struct Accepted: Sendable, Hashable {
@@ -25,6 +26,9 @@ public struct SpoolIntake: Sendable {
         case rejected(name: String, error: IntakeError)
         /// Nothing to do: the name is gone, or a manifest still waits for its dataset.
         case ignored
+        /// Left in `incoming/`: the daemon stopped while the policy was checking it
+        /// (``IntakeError/Code/intakeStopped``), so the next start takes it again.
+        case stopped
     }
 
     public let spool: SpoolDirectory
@@ -56,6 +60,8 @@ public struct SpoolIntake: Sendable {
             let summary = try validator.validate(fileDescriptor: descriptor, manifest: manifest, policy: policy)
             let accepted = try spool.accept(entry.name)
             return .accepted(Accepted(name: accepted, manifest: manifest, summary: summary))
+        } catch let error as IntakeError where error.code == .intakeStopped {
+            return .stopped
         } catch let error as IntakeError {
             do throws(SpoolError) {
                 let rejected = try spool.reject(entry?.name ?? name, error: error)

@@ -290,6 +290,21 @@ import Training
         #expect(past?.message.contains("levels deep") == true, "\(past?.message ?? "no error")")
     }
 
+    /// A value costs more the deeper it sits, so the limit also bounds a wide manifest:
+    /// 1 MiB of `{}` at 32 levels (the former limit) took 19.7 s of CPU in `dptuned`, 2.5 s
+    /// at 8. Objects at 9 levels are refused, however few; a manifest needs 3.
+    @Test func aWideManifestPastEightLevelsIsRefused() throws {
+        let world = try DaemonWorld()
+        // Root (1), strategy_options (2), the list around the values (3), 5 more, objects at 9.
+        let objects = Array(repeating: "{}", count: 10_000).joined(separator: ",")
+        let wide = Self.manifest(extra: #", "strategy_options": {"x": [[[[[[\#(objects)]]]]]]}"#)
+        let error = #expect(throws: IntakeError.self) {
+            try Manifest.parse(Data(wide.utf8), defaults: Self.defaults(world))
+        }
+        #expect(error?.code == .invalidManifest)
+        #expect(error?.message.contains("more than 8 levels deep") == true, "\(error?.message ?? "no error")")
+    }
+
     /// The limit counts brackets, not text: the root, `strategy_options` and its value's
     /// own brackets at exactly the limit parse, and brackets inside strings do not count.
     @Test func nestingUpToTheLimitAndBracketsInStringsParse() throws {

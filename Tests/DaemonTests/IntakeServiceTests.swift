@@ -6,6 +6,7 @@ import Ledger
 import Spool
 import Synchronization
 import Testing
+import TestSupport
 
 @Suite struct IntakeServiceTests {
     @Test func validDatasetIsAdmittedReservedAndQueued() async throws {
@@ -174,6 +175,51 @@ import Testing
         #expect(await intake.process("b.jsonl") == nil)
         #expect(FileManager.default.fileExists(
             atPath: fixture.config.paths.spool.appendingPathComponent("incoming/b.jsonl").path))
+    }
+
+    /// SIGTERM while a dataset's preflight runs (a large model loading, or a stuck plugin):
+    /// the preflight is killed at once rather than waited out to its timeout, well past
+    /// systemd's stop timeout; the dataset stays in incoming/, uncharged and not rejected as
+    /// the plugin's failure, and the next start takes it.
+    @Test func stopKillsARunningPreflightAndTheNextStartTakesTheDataset() async throws {
+        let world = try DaemonWorld()
+        try world.fixture.drop("reviews", manifest: DaemonFixture.manifest(account: "acme"))
+        func intake(preflight script: String) throws -> (IntakeService, TemporaryDirectory) {
+            let (executable, directory) = try ShortLivedChildTests.script(script)
+            let preflight = JobPreflight(
+                executable: executable, config: ChildConfig(original: directory.url.appendingPathComponent("dptuned.toml"), copy: nil),
+                stagingDirectory: directory.url.appendingPathComponent("staging"), timeout: .seconds(120))
+            let strategies = StrategyCatalog(ids: ["lora"], pluginFiles: ["lora": directory.url.appendingPathComponent("liblora.so")])
+            let intake = IntakeService(spool: world.spool, config: world.fixture.config, strategies: { strategies },
+                                       preflight: preflight, ledger: world.ledger, jobs: world.jobs, logger: DaemonFixture.logger)
+            return (intake, directory)
+        }
+        let (stopping, hung) = try intake(preflight: #"trap '' TERM; echo $$ > "$(dirname "$0")/preflight.pid"; exec sleep 30"#)
+        let pidFile = hung.url.appendingPathComponent("preflight.pid")
+        let running = Task { await stopping.process("reviews.jsonl") }
+        let started = try await DaemonFixture.offPool {
+            for _ in 0..<600 where !FileManager.default.fileExists(atPath: pidFile.path) { usleep(50_000) }
+            return FileManager.default.fileExists(atPath: pidFile.path)
+        }
+        try #require(started, "the preflight never started")
+        let stoppedAt = ContinuousClock.now
+        stopping.stop()
+        #expect(await running.value == nil)
+        #expect(ContinuousClock.now - stoppedAt < .seconds(5))
+        let pid = try #require(Int32(try String(contentsOf: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(ShortLivedChildTests.hasEnded(pid))
+        let incoming = try FileManager.default.contentsOfDirectory(
+            atPath: world.fixture.config.paths.spool.appendingPathComponent("incoming").path)
+        #expect(Set(incoming) == ["reviews.jsonl", "reviews.manifest.json"])
+        #expect(try world.spool.scan(.rejected).isEmpty)
+        #expect(try world.ledger.charges().isEmpty)
+        #expect(await world.jobs.all().isEmpty)
+
+        let (restarted, answering) = try intake(preflight: "echo '{}'")
+        let job = try #require(await restarted.process("reviews.jsonl"))
+        #expect(job.dataset == "reviews.jsonl")
+        #expect(try world.ledger.charges(account: "acme").map(\.id) == job.chargeIDs)
+        withExtendedLifetime((hung, answering)) {}
     }
 }
 

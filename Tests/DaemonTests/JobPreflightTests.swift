@@ -14,7 +14,8 @@ import TestSupport
     }
 
     /// The stand-in child's answer; it runs in a directory of its own, which it may write.
-    private func check(_ script: String, timeout: Duration = .seconds(30),
+    /// - Parameter callOffAt: a file the child may write in its directory; once it exists, the check is called off.
+    private func check(_ script: String, timeout: Duration = .seconds(30), callOffAt marker: String? = nil,
                        inspect: (URL) throws -> Void = { _ in }) throws -> IntakeError? {
         let (executable, directory) = try ShortLivedChildTests.script(script)
         let preflight = JobPreflight(executable: executable,
@@ -22,7 +23,10 @@ import TestSupport
                                      stagingDirectory: directory.url.appendingPathComponent("staging"), timeout: timeout)
         return try withExtendedLifetime(directory) {
             let error = preflight.check(dataset: "reviews.jsonl", manifest: try Self.manifest.get(), heldOutFraction: 0.25,
-                                        pluginFile: directory.url.appendingPathComponent("liblora.so"))
+                                        pluginFile: directory.url.appendingPathComponent("liblora.so"),
+                                        callOff: {
+                                            marker.map { FileManager.default.fileExists(atPath: directory.url.appendingPathComponent($0).path) } ?? false
+                                        })
             try inspect(directory.url)
             return error
         }
@@ -74,6 +78,16 @@ import TestSupport
         let error = try #require(try check("trap '' TERM; exec sleep 30", timeout: .milliseconds(200)))
         #expect(error.code == .preparationFailed)
         #expect(error.message.contains("still being prepared after"), "\(error.message)")
+    }
+
+    /// A check called off because the daemon stops is no refusal of the job: the dataset
+    /// must not go to rejected/ as `preparation_failed`.
+    @Test func aCheckCalledOffIsNoRefusal() throws {
+        let start = ContinuousClock.now
+        let error = try #require(try check(#"trap '' TERM; touch "$(dirname "$0")/started"; exec sleep 30"#,
+                                           timeout: .seconds(120), callOffAt: "started"))
+        #expect(error.code == .intakeStopped, "\(error)")
+        #expect(ContinuousClock.now - start < .seconds(5))
     }
 
     @Test func aChildThatCannotStartRefuses() throws {

@@ -22,7 +22,7 @@ import TestSupport
     }
 
     /// Whether process `pid` has ended (gone, or a zombie nobody reaped yet), waiting up to two seconds.
-    private static func hasEnded(_ pid: Int32) -> Bool {
+    static func hasEnded(_ pid: Int32) -> Bool {
         for _ in 0..<100 {
             guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
             // The state follows the command name in parentheses.
@@ -93,6 +93,28 @@ import TestSupport
         #expect(child.end == .exited(0))
         #expect(String(decoding: child.lastLine, as: UTF8.self) == #"{"answer": 1}"#)
         let pidText = try String(contentsOf: directory.url.appendingPathComponent("grandchild.pid"), encoding: .utf8)
+        let pid = try #require(Int32(pidText.trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(Self.hasEnded(pid))
+    }
+
+    /// A run called off (the daemon stopping) ends within moments, long before its
+    /// deadline, and takes the child's group with it: the child ignores SIGTERM, and the
+    /// process it started would otherwise live on.
+    @Test func aRunCalledOffEndsAtOnceWithItsGroup() throws {
+        let (executable, directory) = try Self.script(#"""
+            trap '' TERM
+            sleep 30 & echo $! > "$(dirname "$0")/grandchild.pid.new"
+            mv "$(dirname "$0")/grandchild.pid.new" "$(dirname "$0")/grandchild.pid"
+            exec sleep 30
+            """#)
+        let pidFile = directory.url.appendingPathComponent("grandchild.pid")
+        let start = ContinuousClock.now
+        #expect(throws: ShortLivedChild.CalledOff.self) {
+            _ = try ShortLivedChild(executable: executable, arguments: [], timeout: .seconds(120),
+                                    callOff: { FileManager.default.fileExists(atPath: pidFile.path) })
+        }
+        #expect(ContinuousClock.now - start < .seconds(5))
+        let pidText = try String(contentsOf: pidFile, encoding: .utf8)
         let pid = try #require(Int32(pidText.trimmingCharacters(in: .whitespacesAndNewlines)))
         #expect(Self.hasEnded(pid))
     }

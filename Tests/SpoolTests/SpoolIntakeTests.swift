@@ -163,11 +163,36 @@ import Testing
         #expect(try intake.process("data.jsonl") == .ignored, "a second report of a moved file is harmless")
     }
 
+    /// A policy cut short because the daemon stops refuses nothing: the dataset and its
+    /// manifest stay in incoming/ for the next start.
+    @Test func aCheckStoppedByTheDaemonLeavesTheDatasetInIncoming() throws {
+        let stopped = SpoolIntake(spool: spool, validator: intake.validator, defaults: intake.defaults, policy: StoppedPolicy())
+        let dataset = Data(Self.good.map { $0 + "\n" }.joined().utf8)
+        put("data.manifest.json", Data(#"{"privacy": {"epsilon": 2}}"#.utf8))
+        put("data.jsonl", dataset)
+        #expect(try stopped.process("data.jsonl") == .stopped)
+        #expect(Set(try spool.scan(.incoming)) == ["data.jsonl", "data.manifest.json"])
+        #expect(file(.incoming, "data.jsonl") == dataset)
+        #expect(try spool.scan(.rejected).isEmpty)
+        #expect(try spool.scan(.accepted).isEmpty)
+    }
+
     /// An unsafe name that names no file (gone, or a lossy decoding of bytes that are not
     /// UTF-8) is ignored, not a spool failure thrown from inside the rejection.
     @Test func anUnsafeNameOfNoFileIsIgnored() throws {
         #expect(try intake.process("bad\u{FFFD}.jsonl") == .ignored)
         #expect(try intake.process("gone.txt") == .ignored)
         #expect(try spool.scan(.rejected).isEmpty)
+    }
+}
+
+/// A policy whose check the daemon's stop cut short.
+private struct StoppedPolicy: IntakePolicy {
+    let knownBackbones: Set<String> = ["minilm-l6"]
+    let knownStrategies: Set<String> = ["lora"]
+    let knownAccounts: Set<String> = ["hospital-a"]
+
+    func admit(account: String, manifest: Manifest, dataset: DatasetSummary) throws(IntakeError) {
+        throw IntakeError(.intakeStopped, "the daemon stopped while the job was being prepared")
     }
 }

@@ -13,7 +13,8 @@ import Transformer
 /// Scans `incoming/` at start-up, then reacts to the watcher. Every dataset ends in
 /// `accepted/` with a ledger reservation and a queued job, or in `rejected/` with its error;
 /// a bad dataset never stops the service. Once the daemon stops (``stop()``), no dataset is
-/// taken any more: the rest stay in `incoming/` for the next start.
+/// taken any more, and the one whose preflight is running is left too: the rest stay in
+/// `incoming/` for the next start.
 ///
 /// At start-up it also takes the admissions that the last run made without recording their
 /// job (``OrphanAdmissions``): each is resumed when its dataset comes through unchanged, and
@@ -59,12 +60,14 @@ public final class IntakeService: Sendable {
         self.logger = logger
     }
 
-    /// Takes no new dataset from now on; one already in intake still ends accepted or rejected.
+    /// Takes no new dataset from now on, and kills a preflight in progress; a dataset past
+    /// its preflight still ends accepted or rejected.
     ///
     /// A daemon asked to stop must not spend its shutdown admitting (and charging) a whole
-    /// backlog: systemd would kill it at its stop timeout, mid-way. Nothing is lost by
-    /// stopping early, since a dataset not taken stays in `incoming/` and the next start
-    /// scans it again.
+    /// backlog, nor waiting out a preflight (up to its timeout, ten minutes by default, for
+    /// a large model or a stuck plugin): systemd would kill it at its stop timeout, mid-way.
+    /// Nothing is lost by stopping early, since a dataset not taken stays in `incoming/`
+    /// and the next start scans it again.
     public func stop() {
         stopping.store(true, ordering: .relaxed)
     }
@@ -88,7 +91,9 @@ public final class IntakeService: Sendable {
             logger.error("cannot scan the spool's incoming folder", metadata: ["dptune.error": "\(error)"])
             return
         }
-        // Every name in incoming/ was processed: an orphan left was not among them.
+        // Every name in incoming/ was processed: an orphan left was not among them, unless
+        // intake stopped meanwhile and left it for the next start.
+        if isStopping { return }
         let unclaimed = orphans.withLock { orphans in
             let left = Array(orphans.values)
             orphans = [:]
@@ -148,7 +153,7 @@ public final class IntakeService: Sendable {
             policy = try LedgerAdmissionPolicy(
                 backbones: backbones, backboneFamilies: backboneFamilies, strategies: await strategies(),
                 preflight: preflight, ledger: ledger, spoolName: dataset, heldOutFraction: heldOutFraction,
-                jobID: Self.newJobID(), resuming: orphan)
+                jobID: Self.newJobID(), resuming: orphan, isStopping: { [self] in isStopping })
         } catch {
             logger.error("cannot read the ledger's accounts; leaving the dataset in incoming/",
                          metadata: ["dptune.dataset": "\(name)", "dptune.error": "\(error)"])
@@ -156,7 +161,7 @@ public final class IntakeService: Sendable {
             return nil
         }
         let (job, orphanOutcome) = await admit(name, policy: policy)
-        if let orphan, policy.admitted?.jobID != orphan.id {
+        if let orphan, let orphanOutcome, policy.admitted?.jobID != orphan.id {
             failOrphan(orphan, reason: policy.resumeRefusal.map { "differs from what was admitted: \($0)" } ?? orphanOutcome)
         }
         return job
@@ -165,8 +170,9 @@ public final class IntakeService: Sendable {
     /// Validates, admits and queues the dataset `name` under `policy`.
     ///
     /// - Returns: the queued job, if any, and what became of the dataset, for an orphan's
-    ///   failure reason.
-    private func admit(_ name: String, policy: LedgerAdmissionPolicy) async -> (DaemonJob?, String) {
+    ///   failure reason; nil when intake stopped and left the dataset (and an orphan's
+    ///   admission) for the next start.
+    private func admit(_ name: String, policy: LedgerAdmissionPolicy) async -> (DaemonJob?, String?) {
         let intake = SpoolIntake(spool: spool, validator: validator, defaults: defaults, policy: policy)
         let outcome: SpoolIntake.Outcome
         do {
@@ -184,6 +190,10 @@ public final class IntakeService: Sendable {
         case .ignored:
             await failAdmitted(policy, reason: "the dataset vanished from incoming/ before it was accepted")
             return (nil, "vanished from incoming/")
+        case .stopped:
+            logger.notice("stopping: preflight killed, dataset left in incoming/ for the next start",
+                          metadata: ["dptune.dataset": "\(name)"])
+            return (nil, nil)
         case .rejected(let rejected, let error):
             logger.notice("dataset rejected", metadata: [
                 "dptune.dataset": "\(rejected)", "dptune.code": "\(error.code)", "dptune.reason": "\(error.message)",

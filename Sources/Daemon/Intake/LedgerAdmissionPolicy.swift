@@ -60,16 +60,19 @@ final class LedgerAdmissionPolicy: IntakePolicy {
     private let heldOutFraction: Double
     private let jobID: String
     private let orphan: JobRecord?
+    private let isStopping: @Sendable () -> Bool
     private let granted = Mutex<Granted?>(nil)
     private let refusal = Mutex<String?>(nil)
 
     /// - Parameters:
     ///   - jobID: the id of a new admission.
     ///   - orphan: the admission of this dataset to resume, if any.
+    ///   - isStopping: whether the daemon is stopping; a preflight still running then is
+    ///     killed, and the dataset left for the next start (`intake_stopped`).
     init(
         backbones: Set<String>, backboneFamilies: [String: BackboneFamily] = [:], strategies: StrategyCatalog,
         preflight: JobPreflight? = nil, ledger: LedgerStore, spoolName: String, heldOutFraction: Double, jobID: String,
-        resuming orphan: JobRecord? = nil
+        resuming orphan: JobRecord? = nil, isStopping: @escaping @Sendable () -> Bool = { false }
     ) throws {
         knownBackbones = backbones
         self.backboneFamilies = backboneFamilies
@@ -86,6 +89,7 @@ final class LedgerAdmissionPolicy: IntakePolicy {
         self.heldOutFraction = heldOutFraction
         self.jobID = jobID
         self.orphan = orphan
+        self.isStopping = isStopping
     }
 
     /// The share of ε a forward-perturbation job spends on its labels: the manifest's, or
@@ -156,7 +160,7 @@ final class LedgerAdmissionPolicy: IntakePolicy {
         let event = try event(of: manifest, plan: plan, labelShare: share)
         if let preflight, let pluginFile = pluginFiles[manifest.strategy],
            let refusal = preflight.check(dataset: spoolName, manifest: manifest, heldOutFraction: heldOutFraction,
-                                         pluginFile: pluginFile) {
+                                         pluginFile: pluginFile, callOff: isStopping) {
             throw refusal
         }
         let request = AdmissionRequest(

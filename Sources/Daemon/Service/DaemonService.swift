@@ -203,8 +203,9 @@ public final class DaemonService: Sendable {
             }
             notifier.stopping()
             logger.notice("dptuned stopping")
-            // Intake finishes the dataset in hand, if any, and takes no other: the group
-            // below waits for its task, which must not run through the whole backlog.
+            // Intake takes no other dataset, and leaves the one in hand if its preflight is
+            // still running: the group below waits for its task, which must not run through
+            // the whole backlog nor wait out a preflight.
             intake.stop()
             watcher.close()
             pluginWatcher?.close()

@@ -18,11 +18,23 @@ import Glibc
 /// descriptors is gone: so the child's exit is read here with `waitid(WNOWAIT)`, which
 /// leaves the reaping to `Process`. Only the tail of the output is kept, since a plugin
 /// printing without end must not fill the daemon's memory.
+///
+/// A caller that no longer wants the answer (the daemon is stopping) ends the run early
+/// the same way: systemd's stop timeout is far shorter than a preflight's deadline.
 struct ShortLivedChild {
     enum End: Equatable {
         case exited(Int32)
         case killedBySignal(Int32)
         case timedOut
+    }
+
+    /// Thrown when the caller called the run off: the child was killed, and its end says
+    /// nothing about the plugin.
+    struct CalledOff: Error {}
+
+    /// Why a run is cut short.
+    private enum Cut {
+        case deadline, calledOff
     }
 
     /// The last non-empty line the child printed (among its last `maxOutputBytes`); a
@@ -32,10 +44,15 @@ struct ShortLivedChild {
 
     /// Runs the child to its end, blocking the calling thread for at most about `timeout`.
     ///
-    /// - Parameter maxOutputBytes: how much of the end of the output is kept; a last line
-    ///   longer than this is cut at its start, which no answer survives.
-    /// - Throws: what `Process.run()` throws when the child cannot start.
-    init(executable: URL, arguments: [String], timeout: Duration, maxOutputBytes: Int = 1 << 20) throws {
+    /// - Parameters:
+    ///   - maxOutputBytes: how much of the end of the output is kept; a last line longer
+    ///     than this is cut at its start, which no answer survives.
+    ///   - callOff: asked at least every 100 ms while the child runs; once it answers true,
+    ///     the child's group is killed.
+    /// - Throws: ``CalledOff`` when `callOff` ended the run; what `Process.run()` throws
+    ///   when the child cannot start.
+    init(executable: URL, arguments: [String], timeout: Duration, maxOutputBytes: Int = 1 << 20,
+         callOff: () -> Bool = { false }) throws {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -48,23 +65,29 @@ struct ShortLivedChild {
         let reader = output.fileHandleForReading
         defer { try? reader.close() }
         let deadline = ContinuousClock.now + timeout
+        func cut() -> Cut? {
+            if callOff() { return .calledOff }
+            return ContinuousClock.now >= deadline ? .deadline : nil
+        }
         let drained = Self.readTail(
-            of: reader.fileDescriptor, keeping: maxOutputBytes, until: deadline,
+            of: reader.fileDescriptor, keeping: maxOutputBytes, until: deadline, cut: cut,
             childExited: { Self.state(of: pid, blocking: false) != .running })
-        var timedOut = drained.timedOut
+        var cutShort = drained.cut
         // A child may close its output and carry on: the deadline holds for its exit too.
-        while !timedOut, Self.state(of: pid, blocking: false) == .running {
-            if ContinuousClock.now >= deadline { timedOut = true } else { usleep(5_000) }
+        while cutShort == nil, Self.state(of: pid, blocking: false) == .running {
+            cutShort = cut()
+            if cutShort == nil { usleep(5_000) }
         }
-        if timedOut || !drained.reachedEnd {
-            // At the deadline, or the child is gone but something it started holds the
-            // pipe: end the group. An unreaped child keeps its id, and a reaped one leaves
-            // its group id in use only while a member lives, so neither names anyone else.
+        if cutShort != nil || !drained.reachedEnd {
+            // Cut short, or the child is gone but something it started holds the pipe: end
+            // the group. An unreaped child keeps its id, and a reaped one leaves its group
+            // id in use only while a member lives, so neither names anyone else.
             kill(-pid, SIGKILL)
-            if timedOut, Self.state(of: pid, blocking: false) != .reaped { kill(pid, SIGKILL) }
+            if cutShort != nil, Self.state(of: pid, blocking: false) != .reaped { kill(pid, SIGKILL) }
         }
+        if cutShort == .calledOff { throw CalledOff() }
         lastLine = drained.tail.split(separator: UInt8(ascii: "\n")).last.map { Data($0) } ?? Data()
-        if timedOut {
+        if cutShort == .deadline {
             end = .timedOut
         } else if case .ended(let exit) = Self.state(of: pid, blocking: true) {
             end = exit
@@ -96,37 +119,38 @@ struct ShortLivedChild {
         return .ended(info.si_code == CLD_EXITED ? .exited(status) : .killedBySignal(status))
     }
 
-    /// Reads `descriptor` until end of file, `deadline`, or shortly after `childExited`
+    /// Reads `descriptor` until end of file, until `cut` answers why to stop (asked before
+    /// each wait of at most 100 ms, which ends by `deadline`), or shortly after `childExited`
     /// turns true (then only what is already in the pipe), keeping the last `limit` bytes.
     private static func readTail(
         of descriptor: CInt, keeping limit: Int, until deadline: ContinuousClock.Instant,
-        childExited: () -> Bool
-    ) -> (tail: Data, reachedEnd: Bool, timedOut: Bool) {
+        cut: () -> Cut?, childExited: () -> Bool
+    ) -> (tail: Data, reachedEnd: Bool, cut: Cut?) {
         var tail = Data()
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         var childGone = false
         while true {
+            if let reason = cut() { return (tail.suffix(limit), false, reason) }
             let remaining = deadline - .now
-            if remaining <= .zero { return (tail.suffix(limit), false, true) }
             // Wake now and then to notice a child that exited while the pipe stays open.
             let slice = childGone ? 0 : Int32(min(100, max(1, remaining / .milliseconds(1))))
             var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
             let ready = poll(&poller, 1, slice)
             if ready < 0 {
                 if errno == EINTR { continue }
-                return (tail.suffix(limit), false, false)
+                return (tail.suffix(limit), false, nil)
             }
             if ready == 0 {
-                if childGone { return (tail.suffix(limit), false, false) }
+                if childGone { return (tail.suffix(limit), false, nil) }
                 childGone = childExited()
                 continue
             }
             let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
             if count < 0 {
                 if errno == EINTR || errno == EAGAIN { continue }
-                return (tail.suffix(limit), false, false)
+                return (tail.suffix(limit), false, nil)
             }
-            if count == 0 { return (tail.suffix(limit), true, false) }
+            if count == 0 { return (tail.suffix(limit), true, nil) }
             tail.append(contentsOf: chunk[0..<count])
             // Trim in batches: copying on every read would cost quadratic time.
             if tail.count > 2 * limit { tail = Data(tail.suffix(limit)) }

@@ -65,9 +65,13 @@ public struct JobPreflight: Sendable {
     /// have changed since it started), with the plugin build `pluginFile`, and waits for it
     /// (blocking the calling thread).
     ///
-    /// - Returns: nil when the job prepared; otherwise the `preparation_failed` error for
-    ///   the data owner, also when the child crashed, timed out or could not start.
-    func check(dataset name: String, manifest: Manifest, heldOutFraction: Double, pluginFile: URL) -> IntakeError? {
+    /// - Parameter callOff: asked while the child runs; once it answers true (the daemon is
+    ///   stopping), the child is killed.
+    /// - Returns: nil when the job prepared; `intake_stopped` when `callOff` ended the
+    ///   check, which says nothing about the job; otherwise the `preparation_failed` error
+    ///   for the data owner, also when the child crashed, timed out or could not start.
+    func check(dataset name: String, manifest: Manifest, heldOutFraction: Double, pluginFile: URL,
+               callOff: () -> Bool = { false }) -> IntakeError? {
         let manifestFile = stagingDirectory.appendingPathComponent("\(UUID().uuidString).manifest.json")
         defer { try? FileManager.default.removeItem(at: manifestFile) }
         let child: ShortLivedChild
@@ -80,7 +84,9 @@ public struct JobPreflight: Sendable {
                 arguments: ["preflight"] + config.arguments + ["--plugin", pluginFile.path,
                             "--staging", stagingDirectory.path, "--manifest", manifestFile.path,
                             "--held-out-fraction", "\(heldOutFraction)", name],
-                timeout: timeout)
+                timeout: timeout, callOff: callOff)
+        } catch is ShortLivedChild.CalledOff {
+            return IntakeError(.intakeStopped, "the daemon stopped while the job was being prepared")
         } catch {
             return Self.refusal("the job could not be checked: cannot start dptuned preflight (\(error))")
         }

@@ -141,6 +141,22 @@ import Testing
         #expect(throws: PrivacyError(.gridTooLarge, "")) { try endless.epsilon(delta: 1e-5) }
     }
 
+    /// At a step count past the transform's precision the self-composition's window bounds
+    /// (T·ln M(t)) keep no correct digit: 8·10^16 steps at σ = 128 gave an empty window, no
+    /// mass, and ε = 0 where RDP prices about 6·10^10. Refused instead; the RDP comparison
+    /// shows the refusal is not of a job that costs nothing.
+    @Test func aCountBeyondThePrecisionIsRefusedNotPricedAtZero() throws {
+        let event = DpEvent.poissonSampled(probability: 1.0 / 9, event: .gaussian(noiseMultiplier: 128)).repeated(81_064_793_292_668_919)
+        var rdp = RDPAccountant()
+        try rdp.compose(event)
+        #expect(try rdp.epsilon(delta: 1e-5) > 1e10)
+        var accountant = PLDAccountant()
+        try accountant.compose(event)
+        let error = try #require(throws: PrivacyError.self) { try accountant.epsilon(delta: 1e-5) }
+        #expect(error.code == .unsupportedEvent)
+        #expect(error.message.contains("beyond the accountant's precision"), "\(error.message)")
+    }
+
     /// count 6 = selfComposed 6 = composed ×6 = six calls; different mechanisms commute.
     @Test func compositionIdentities() throws {
         let step = DpEvent.poissonSampled(probability: 0.1, event: .gaussian(noiseMultiplier: 1))

@@ -17,6 +17,13 @@ struct PLDPmf: Sendable {
     /// pessimistically: the lower tail moves up, the upper tail goes to +∞.
     static let tailMassTruncation = 1e-15
 
+    /// Mass a self-composition may lose beyond its truncated tails before it is refused. At
+    /// counts so large that T·ln M(t) in the window bounds, or the powers' phases, keep no
+    /// correct digit, the result's mass vanishes (8·10^16 steps gave an empty window and
+    /// ε = 0); lost mass only ever moves ε down, so it is refused rather than priced. Rounding
+    /// loses about 10^-13 at ten million steps.
+    static let massLossTolerance = 1e-9
+
     /// The default longest grid or transform built (2^25 Doubles, 256 MiB per array): beyond
     /// it a mechanism is refused rather than exhausting memory. An accountant may set less.
     static let maximumLength = 1 << 25
@@ -120,6 +127,9 @@ struct PLDPmf: Sendable {
         for pmf in pmfs where pmf.lowerIndex.multipliedReportingOverflow(by: count).overflow {
             throw PrivacyError(.gridTooLarge, "\(count)-fold self-composition moves losses beyond the grid's index range")
         }
+        guard lengths.allSatisfy({ $0 >= 1 }) else {
+            throw PrivacyError(.unsupportedEvent, "\(count)-fold self-composition is beyond the accountant's precision: its loss window is empty")
+        }
         let fft = FFT.shared(count: FFT.length(atLeast: needed))
         let n = fft.count
         var re = [Double](repeating: 0, count: n)
@@ -153,7 +163,7 @@ struct PLDPmf: Sendable {
             }
         }
         fft.inverseFromBitReversed(real: &re, imaginary: &im)
-        return pmfs.indices.map { index in
+        return try pmfs.indices.map { index in
             let pmf = pmfs[index]
             let values = index == 0 ? re : im
             // The window starts at index `low` of the cyclic result (length ≤ n, so one wrap at most).
@@ -165,6 +175,10 @@ struct PLDPmf: Sendable {
             let truncated = bounds[index].low > 0 || overflow || bounds[index].high < fullHigh
             // 1 − (1 − m)^T, computed stably, plus the truncated tails.
             let infinity = (truncated ? tail : 0) - expm1(Double(count) * log1p(-pmf.infinityMass))
+            let kept = window.reduce(0, +) + infinity
+            guard kept >= 1 - massLossTolerance else {
+                throw PrivacyError(.unsupportedEvent, "\(count)-fold self-composition is beyond the accountant's precision: it kept \(kept) of the probability mass")
+            }
             return PLDPmf(interval: pmf.interval, lowerIndex: pmf.lowerIndex * count + bounds[index].low,
                           probabilities: window, infinityMass: infinity)
         }

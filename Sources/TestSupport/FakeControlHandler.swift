@@ -4,15 +4,19 @@ import Foundation
 import Synchronization
 
 /// An in-memory daemon behind the control socket: canned answers, a record of every request
-/// that reached it, and hooks to make a request wait (for concurrency and shutdown tests).
+/// that reached it and of every connection that closed, and hooks to make a request wait
+/// (for concurrency and shutdown tests).
 public final class FakeControlHandler: ControlHandler {
     public struct Received: Sendable, Hashable {
         public var request: ControlRequest
         public var peer: PeerCredentials
+        /// Nil for `watch`, which is not told its connection.
+        public var connection: ControlConnectionID?
     }
 
     private struct State {
         var received: [Received] = []
+        var closed: [ControlConnectionID] = []
         var details: [String: JobDetail] = [FakeControlHandler.job.id: FakeControlHandler.detail]
         var watchEvents: [String: [ProgressEvent]] = [:]
         var statusRendezvous: Rendezvous?
@@ -56,6 +60,9 @@ public final class FakeControlHandler: ControlHandler {
 
     public var received: [Received] { state.withLock { $0.received } }
 
+    /// The connections whose close the server reported, in order.
+    public var closedConnections: [ControlConnectionID] { state.withLock { $0.closed } }
+
     /// Makes `watch(jobID:)` replay `events`, then end.
     public func setWatchEvents(_ events: [ProgressEvent], for jobID: String) {
         state.withLock { $0.watchEvents[jobID] = events }
@@ -76,9 +83,11 @@ public final class FakeControlHandler: ControlHandler {
         state.withLock { $0.jobsGate = gate }
     }
 
-    public func handle(_ request: ControlRequest, peer: PeerCredentials) async throws -> ControlResult {
+    public func handle(
+        _ request: ControlRequest, peer: PeerCredentials, connection: ControlConnectionID
+    ) async throws -> ControlResult {
         let (rendezvous, gate, details) = state.withLock { state in
-            state.received.append(Received(request: request, peer: peer))
+            state.received.append(Received(request: request, peer: peer, connection: connection))
             return (state.statusRendezvous, state.jobsGate, state.details)
         }
         switch request {
@@ -117,7 +126,7 @@ public final class FakeControlHandler: ControlHandler {
 
     public func watch(jobID: String, peer: PeerCredentials) async throws -> AsyncStream<ProgressEvent> {
         let events = state.withLock { state in
-            state.received.append(Received(request: .watch(id: jobID), peer: peer))
+            state.received.append(Received(request: .watch(id: jobID), peer: peer, connection: nil))
             return state.watchEvents[jobID]
         }
         guard let events else { throw ControlError(.notFound, "no job \(jobID)") }
@@ -125,6 +134,10 @@ public final class FakeControlHandler: ControlHandler {
             for event in events { continuation.yield(event) }
             continuation.finish()
         }
+    }
+
+    public func connectionClosed(_ connection: ControlConnectionID) async {
+        state.withLock { $0.closed.append(connection) }
     }
 }
 

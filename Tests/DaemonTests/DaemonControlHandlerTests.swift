@@ -160,7 +160,7 @@ import Testing
         while let head = await world.jobs.queuedIDs.first {
             targeted.insert(head)
             let jobs = world.jobs
-            async let cancel = handler.handle(.cancel(id: head), peer: root)
+            async let cancel = handler.handle(.cancel(id: head), peer: root, connection: ControlConnectionID(rawValue: 1))
             async let next = jobs.startNext()
             _ = try await cancel
             if let job = try await next { started.insert(job.id) }

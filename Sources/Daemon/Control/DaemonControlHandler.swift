@@ -33,7 +33,9 @@ public struct DaemonControlHandler: ControlHandler {
         self.startedAt = startedAt
     }
 
-    public func handle(_ request: ControlRequest, peer: PeerCredentials) async throws -> ControlResult {
+    public func handle(
+        _ request: ControlRequest, peer: PeerCredentials, connection: ControlConnectionID
+    ) async throws -> ControlResult {
         switch request {
         case .status:
             let all = await jobs.all()

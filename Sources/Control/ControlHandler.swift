@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 
 /// One client connection of a ``ControlServer``, for state a handler keeps while it is open
-/// (what one client began and may abandon). Never reused during the life of the server.
+/// (an upload in progress). Never reused during the life of the server.
 public struct ControlConnectionID: Sendable, Hashable, CustomStringConvertible {
     public let rawValue: UInt64
 
@@ -18,7 +18,7 @@ public struct ControlConnectionID: Sendable, Hashable, CustomStringConvertible {
 public protocol ControlHandler: Sendable {
     /// Answers every request except `watch`.
     ///
-    /// State-changing requests (`cancel`, `plugins.reload`, `submit`) reach this method only
+    /// State-changing requests (`cancel`, `plugins.reload`, `submit.*`) reach this method only
     /// from a peer that ``PeerCredentials/isAdmin(adminGroup:)``; `peer` is passed for auditing
     /// and for finer rules of the daemon's own. The result must be the shape
     /// ``ControlResult/answers(_:)`` expects for the request, or the caller gets `internal`.

@@ -6,6 +6,9 @@ import Synchronization
 /// An in-memory daemon behind the control socket: canned answers, a record of every request
 /// that reached it and of every connection that closed, and hooks to make a request wait
 /// (for concurrency and shutdown tests).
+///
+/// Uploads are answered as a daemon would count them (the progress adds up each chunk) but
+/// not checked: tests read what the client sent from ``received``.
 public final class FakeControlHandler: ControlHandler {
     public struct Received: Sendable, Hashable {
         public var request: ControlRequest
@@ -14,9 +17,14 @@ public final class FakeControlHandler: ControlHandler {
         public var connection: ControlConnectionID?
     }
 
+    /// The id every upload gets.
+    public static let uploadID = "upload-1"
+
     private struct State {
         var received: [Received] = []
         var closed: [ControlConnectionID] = []
+        var upload = UploadProgress(upload: FakeControlHandler.uploadID)
+        var uploadName = ""
         var details: [String: JobDetail] = [FakeControlHandler.job.id: FakeControlHandler.detail]
         var watchEvents: [String: [ProgressEvent]] = [:]
         var statusRendezvous: Rendezvous?
@@ -116,8 +124,23 @@ public final class FakeControlHandler: ControlHandler {
             return .accounts([Self.account])
         case .plugins, .pluginsReload:
             return .plugins([Self.plugin, Self.retiredPlugin])
-        case .submit(let path, _):
-            let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+        case .submitBegin(let begin):
+            return .upload(state.withLock { state in
+                state.upload = UploadProgress(upload: Self.uploadID)
+                state.uploadName = begin.name
+                return state.upload
+            })
+        case .submitChunk(let chunk):
+            let count = try chunk.bytes().count
+            return .upload(state.withLock { state in
+                switch chunk.file {
+                case .dataset: state.upload.datasetBytes += count
+                case .manifest: state.upload.manifestBytes += count
+                }
+                return state.upload
+            })
+        case .submitEnd:
+            let name = state.withLock { URL(fileURLWithPath: $0.uploadName).deletingPathExtension().lastPathComponent }
             return .submitted(SubmitReceipt(dataset: name))
         case .watch:
             throw ControlError(.internal, "watch must not reach handle(_:peer:)")

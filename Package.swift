@@ -42,6 +42,7 @@ let package = Package(
         ]),
         .target(name: "Spool", dependencies: ["Records"]),
         .target(name: "Control", dependencies: [
+            "Records",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),

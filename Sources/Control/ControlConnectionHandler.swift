@@ -41,7 +41,10 @@ final class ControlConnectionHandler: ChannelInboundHandler {
 
     private let handler: any ControlHandler
     private let peer: PeerCredentials
+    private let connection: ControlConnectionID
     private let settings: ControlConnectionSettings
+    /// The task answering the latest request, so the handler hears of the close only after it.
+    private var latestTask: Task<Void, Never>?
     private var phase = Phase.waiting
     private var buffer = ByteBuffer()
     /// Bytes at the front of `buffer` already searched for a newline.
@@ -51,9 +54,13 @@ final class ControlConnectionHandler: ChannelInboundHandler {
     private var deadline: Scheduled<Void>?
     private var lastWrite: EventLoopFuture<Void>?
 
-    init(handler: any ControlHandler, peer: PeerCredentials, settings: ControlConnectionSettings, stopRequested: Bool) {
+    init(
+        handler: any ControlHandler, peer: PeerCredentials, connection: ControlConnectionID,
+        settings: ControlConnectionSettings, stopRequested: Bool
+    ) {
         self.handler = handler
         self.peer = peer
+        self.connection = connection
         self.settings = settings
         self.stopRequested = stopRequested
     }
@@ -69,6 +76,11 @@ final class ControlConnectionHandler: ChannelInboundHandler {
         deadline?.cancel()
         if case .watching(_, let task) = phase { task.cancel() }
         phase = .closing
+        let (handler, connection, latestTask) = (handler, connection, latestTask)
+        Task {
+            await latestTask?.value
+            await handler.connectionClosed(connection)
+        }
         context.fireChannelInactive()
     }
 
@@ -197,36 +209,41 @@ final class ControlConnectionHandler: ChannelInboundHandler {
             finish(id: id, .failure(refusal), context: context)
             return
         }
-        let connection = LoopBoundConnection(connection: self, context: context)
-        phase = Self.spawn(request, id: id, handler: handler, peer: peer, connection: connection)
+        let bound = LoopBoundConnection(connection: self, context: context)
+        let caller = Caller(handler: handler, peer: peer, connection: connection)
+        (phase, latestTask) = Self.spawn(request, id: id, caller: caller, bound: bound)
     }
 
-    /// Starts the task that answers `request` and returns the phase the connection is in while it runs.
+    /// Who asks the handler: the peer on this connection.
+    private struct Caller: Sendable {
+        let handler: any ControlHandler
+        let peer: PeerCredentials
+        let connection: ControlConnectionID
+    }
+
+    /// Starts the task that answers `request`; returns the phase the connection is in while
+    /// it runs, and the task.
     private static func spawn(
-        _ request: ControlRequest, id: Int?, handler: any ControlHandler, peer: PeerCredentials,
-        connection: LoopBoundConnection
-    ) -> Phase {
+        _ request: ControlRequest, id: Int?, caller: Caller, bound: LoopBoundConnection
+    ) -> (Phase, Task<Void, Never>) {
         guard case .watch(let jobID) = request else {
-            Task {
-                let outcome = await answer(request, handler: handler, peer: peer)
-                connection.execute { $0.finish(id: id, outcome, context: $1) }
+            let task = Task {
+                let outcome = await answer(request, caller: caller)
+                bound.execute { $0.finish(id: id, outcome, context: $1) }
             }
-            return .handling
+            return (.handling, task)
         }
         let task = Task {
-            guard let outcome = await watch(jobID: jobID, id: id, handler: handler, peer: peer, connection: connection)
-            else { return }
-            connection.execute { $0.finish(id: id, outcome, context: $1) }
+            guard let outcome = await watch(jobID: jobID, id: id, caller: caller, bound: bound) else { return }
+            bound.execute { $0.finish(id: id, outcome, context: $1) }
         }
-        return .watching(id: id, task: task)
+        return (.watching(id: id, task: task), task)
     }
 
     /// Asks the handler, checking that the answer has the shape the method promises.
-    private static func answer(
-        _ request: ControlRequest, handler: any ControlHandler, peer: PeerCredentials
-    ) async -> Result<ControlResult, ControlError> {
+    private static func answer(_ request: ControlRequest, caller: Caller) async -> Result<ControlResult, ControlError> {
         do {
-            let result = try await handler.handle(request, peer: peer)
+            let result = try await caller.handler.handle(request, peer: caller.peer, connection: caller.connection)
             guard result.answers(request.method) else {
                 return .failure(ControlError(.internal, "the daemon answered \(request.method.rawValue) with the wrong kind of result"))
             }
@@ -241,22 +258,21 @@ final class ControlConnectionHandler: ChannelInboundHandler {
     /// Forwards the job's events, then answers with the job as it ended; nil when cancelled
     /// because the client left or the server is stopping.
     private static func watch(
-        jobID: String, id: Int?, handler: any ControlHandler, peer: PeerCredentials,
-        connection: LoopBoundConnection
+        jobID: String, id: Int?, caller: Caller, bound: LoopBoundConnection
     ) async -> Result<ControlResult, ControlError>? {
         let events: AsyncStream<ProgressEvent>
         do {
-            events = try await handler.watch(jobID: jobID, peer: peer)
+            events = try await caller.handler.watch(jobID: jobID, peer: caller.peer)
         } catch let error as ControlError {
             return .failure(error)
         } catch {
             return .failure(ControlError(.internal, "\(error)"))
         }
         for await event in events {
-            connection.execute { $0.forward(event, id: id, context: $1) }
+            bound.execute { $0.forward(event, id: id, context: $1) }
         }
         if Task.isCancelled { return nil }
-        return await answer(.job(id: jobID), handler: handler, peer: peer)
+        return await answer(.job(id: jobID), caller: caller)
     }
 
     private func forward(_ event: ProgressEvent, id: Int?, context: ChannelHandlerContext) {

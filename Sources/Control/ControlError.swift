@@ -35,6 +35,19 @@ public struct ControlError: Error, Sendable, Hashable, CustomStringConvertible {
         /// The daemon already serves as many connections as it allows; it closes this one
         /// after the answer, and a later attempt may succeed.
         public static let tooManyConnections = Code(rawValue: "too_many_connections")
+        /// An upload cannot begin: the daemon already holds as many as it allows, on this
+        /// connection or in all; a later attempt may succeed.
+        public static let tooManyUploads = Code(rawValue: "too_many_uploads")
+        /// A file to upload is larger than the daemon takes this way.
+        public static let fileTooLarge = Code(rawValue: "file_too_large")
+        /// A chunk does not start where the previous chunk of its file ended; the upload is ended.
+        public static let offsetMismatch = Code(rawValue: "offset_mismatch")
+        /// A chunk's data is not base64; the upload is ended.
+        public static let invalidEncoding = Code(rawValue: "invalid_encoding")
+        /// More or fewer bytes arrived than `submit.begin` announced; the upload is ended.
+        public static let sizeMismatch = Code(rawValue: "size_mismatch")
+        /// A file's SHA-256 differs from the client's at `submit.end`; the upload is ended.
+        public static let checksumMismatch = Code(rawValue: "checksum_mismatch")
         /// The daemon failed; the message says how.
         public static let `internal` = Code(rawValue: "internal")
 
@@ -48,6 +61,8 @@ public struct ControlError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let protocolViolation = Code(rawValue: "protocol_violation")
         /// The server configuration or socket cannot be used (the message names it).
         public static let invalidConfiguration = Code(rawValue: "invalid_configuration")
+        /// A file to submit cannot be opened or read by the caller (the message names it).
+        public static let unreadableFile = Code(rawValue: "unreadable_file")
         /// `start()` was called on a server that is already running or stopped.
         public static let alreadyRunning = Code(rawValue: "already_running")
 

@@ -11,12 +11,14 @@ public enum ControlMethod: String, Sendable, Hashable, CaseIterable, Codable {
     case accounts
     case plugins
     case pluginsReload = "plugins.reload"
-    case submit
+    case submitBegin = "submit.begin"
+    case submitChunk = "submit.chunk"
+    case submitEnd = "submit.end"
 
     /// Whether the request changes daemon state and so needs an admin caller (DESIGN §3.4).
     public var changesState: Bool {
         switch self {
-        case .cancel, .pluginsReload, .submit: true
+        case .cancel, .pluginsReload, .submitBegin, .submitChunk, .submitEnd: true
         case .status, .jobs, .job, .watch, .ledger, .accounts, .plugins: false
         }
     }
@@ -38,8 +40,11 @@ public enum ControlRequest: Sendable, Hashable {
     case accounts
     case plugins
     case pluginsReload
-    /// Queue a dataset that the daemon can read at `path` (an absolute path on the daemon's host).
-    case submit(path: String, manifestPath: String?)
+    /// Queue a dataset that the client sends: `submitBegin`, a `submitChunk` for each piece
+    /// of each file, then `submitEnd`, all on one connection (``ControlClient/submit(dataset:manifest:chunkBytes:)``).
+    case submitBegin(SubmitBegin)
+    case submitChunk(SubmitChunk)
+    case submitEnd(SubmitEnd)
 
     public var method: ControlMethod {
         switch self {
@@ -52,7 +57,9 @@ public enum ControlRequest: Sendable, Hashable {
         case .accounts: .accounts
         case .plugins: .plugins
         case .pluginsReload: .pluginsReload
-        case .submit: .submit
+        case .submitBegin: .submitBegin
+        case .submitChunk: .submitChunk
+        case .submitEnd: .submitEnd
         }
     }
 }
@@ -64,16 +71,6 @@ extension ControlRequest {
 
     struct LedgerParams: Codable {
         var account: String?
-    }
-
-    struct SubmitParams: Codable {
-        var path: String
-        var manifestPath: String?
-
-        enum CodingKeys: String, CodingKey {
-            case path
-            case manifestPath = "manifest_path"
-        }
     }
 
     /// Decodes the parameters of `method` from the `params` member (absent when `container` is nil).
@@ -99,9 +96,9 @@ extension ControlRequest {
         case .ledger:
             guard let container, container.contains(.params) else { return .ledger(account: nil) }
             return .ledger(account: try container.decode(LedgerParams.self, forKey: .params).account)
-        case .submit:
-            let submit = try params(SubmitParams.self)
-            return .submit(path: submit.path, manifestPath: submit.manifestPath)
+        case .submitBegin: return .submitBegin(try params(SubmitBegin.self))
+        case .submitChunk: return .submitChunk(try params(SubmitChunk.self))
+        case .submitEnd: return .submitEnd(try params(SubmitEnd.self))
         }
     }
 
@@ -114,8 +111,12 @@ extension ControlRequest {
             try container.encode(JobParams(id: id), forKey: .params)
         case .ledger(let account):
             try container.encode(LedgerParams(account: account), forKey: .params)
-        case .submit(let path, let manifestPath):
-            try container.encode(SubmitParams(path: path, manifestPath: manifestPath), forKey: .params)
+        case .submitBegin(let begin):
+            try container.encode(begin, forKey: .params)
+        case .submitChunk(let chunk):
+            try container.encode(chunk, forKey: .params)
+        case .submitEnd(let end):
+            try container.encode(end, forKey: .params)
         }
     }
 }

@@ -12,7 +12,8 @@ import Foundation
 /// ledger                  → LedgerReport
 /// accounts                → {"accounts": [AccountSummary]}
 /// plugins, plugins.reload → {"plugins": [PluginSummary]}
-/// submit                  → SubmitReceipt
+/// submit.begin, .chunk    → UploadProgress
+/// submit.end              → SubmitReceipt
 /// ```
 public enum ControlResult: Sendable, Hashable {
     case status(DaemonStatus)
@@ -21,13 +22,16 @@ public enum ControlResult: Sendable, Hashable {
     case ledger(LedgerReport)
     case accounts([AccountSummary])
     case plugins([PluginSummary])
+    case upload(UploadProgress)
     case submitted(SubmitReceipt)
 
     /// Whether this is the shape of answer `method` promises its callers.
     public func answers(_ method: ControlMethod) -> Bool {
         switch (self, method) {
         case (.status, .status), (.jobs, .jobs), (.ledger, .ledger), (.accounts, .accounts),
-            (.submitted, .submit):
+            (.submitted, .submitEnd):
+            true
+        case (.upload, .submitBegin), (.upload, .submitChunk):
             true
         case (.job, .job), (.job, .cancel), (.job, .watch):
             true
@@ -52,6 +56,7 @@ extension ControlResult: Encodable {
         case .ledger(let report): try report.encode(to: encoder)
         case .accounts(let accounts): try AccountList(accounts: accounts).encode(to: encoder)
         case .plugins(let plugins): try PluginList(plugins: plugins).encode(to: encoder)
+        case .upload(let progress): try progress.encode(to: encoder)
         case .submitted(let receipt): try receipt.encode(to: encoder)
         }
     }

@@ -84,6 +84,7 @@ public final class ControlServer: Sendable {
     private let group: any EventLoopGroup
     private let state = Mutex(State.idle)
     private let connections = ConnectionRegistry()
+    private let connectionCount = Atomic<UInt64>(0)
     private let stopped = StopSignal()
 
     public init(
@@ -192,6 +193,7 @@ public final class ControlServer: Sendable {
             maxRequestBytes: configuration.maxRequestBytes)
         let handler = self.handler
         let connections = self.connections
+        let connection = ControlConnectionID(rawValue: connectionCount.wrappingAdd(1, ordering: .relaxed).newValue)
         let bootstrap = ClientBootstrap(group: group)
             .channelOption(.autoRead, value: false)
             .channelOption(.allowRemoteHalfClosure, value: true)
@@ -199,7 +201,9 @@ public final class ControlServer: Sendable {
                 let accepted = connections.insert(channel)
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        ControlConnectionHandler(handler: handler, peer: peer, settings: settings, stopRequested: !accepted))
+                        ControlConnectionHandler(
+                            handler: handler, peer: peer, connection: connection, settings: settings,
+                            stopRequested: !accepted))
                 }
             }
         // Waiting here (on the accept thread, never an event loop) makes `shutdown()` see every

@@ -206,7 +206,8 @@ enum ControlWire {
                     case .ledger: .ledger(try result(LedgerReport.self))
                     case .accounts: .accounts(try result(ControlResult.AccountList.self).accounts)
                     case .plugins, .pluginsReload: .plugins(try result(ControlResult.PluginList.self).plugins)
-                    case .submit: .submitted(try result(SubmitReceipt.self))
+                    case .submitBegin, .submitChunk: .upload(try result(UploadProgress.self))
+                    case .submitEnd: .submitted(try result(SubmitReceipt.self))
                     }
                 return .response(id: header.id, .success(value))
             }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-/// The answer to `submit`: the dataset was placed in the spool's `incoming/`.
+/// The answer to `submit.end`: the dataset was placed in the spool's `incoming/`.
 ///
 /// Validation and admission happen asynchronously in the spool, as for any dropped file, so
 /// the receipt names the spool entry to follow; `jobID` is set only if the daemon already

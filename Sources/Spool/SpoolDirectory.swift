@@ -28,8 +28,8 @@ import Glibc
 /// A crash between two renames leaves the journal, and the next start completes the move
 /// (``completeInterruptedMoves()``): a dataset never sits in `rejected/` or `done/` without
 /// its reason, and a manifest never stays behind in `incoming/` to pair with a later
-/// dataset of the same name. Those journals and staged records, the daemon's own scratch
-/// files in `tmp/`, are the only files it removes.
+/// dataset of the same name. Those journals, staged records and staged copies (``stage()``),
+/// the daemon's own scratch files in `tmp/`, are the only files it removes.
 ///
 /// - Important: One process (the daemon) owns the spool's state changes; writers only ever
 ///   rename into `incoming/`. The methods are safe to call from any thread.
@@ -315,7 +315,7 @@ public final class SpoolDirectory: Sendable {
         var identity: Identity
     }
 
-    /// A move's journal is `tmp/.dptuned-move-UUID.json`; a staged record is `tmp/.dptuned-UUID.tmp`.
+    /// A move's journal is `tmp/.dptuned-move-UUID.json`; a staged record or copy is `tmp/.dptuned-UUID.tmp`.
     private static let journalPrefix = ".dptuned-move-"
     private static let journalSuffix = ".json"
     private static let stagedPrefix = ".dptuned-"
@@ -396,32 +396,63 @@ public final class SpoolDirectory: Sendable {
         }
     }
 
-    /// Places a dataset (and its manifest) in `incoming/` as a writer would: each staged in
-    /// `tmp/` and fsynced, then renamed in, the manifest first, neither replacing anything.
+    /// Creates an empty file in `tmp/` under the daemon's scratch name, for a copy that
+    /// arrives in pieces (an upload): ``submit(staged:manifest:stem:attempts:)`` places it,
+    /// ``discard(_:)`` removes it, and the next start removes it if neither happened.
+    public func stage() throws(SpoolError) -> StagedFile {
+        let name = Self.stagedPrefix + UUID().uuidString + Self.stagedSuffix
+        // Private data: readable by the daemon only, as a copy it makes should be.
+        let file = openat(descriptor(.tmp), name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard file >= 0 else { throw Self.systemError("create", "tmp/\(name)") }
+        return StagedFile(name: name, descriptor: file)
+    }
+
+    /// Removes a staged file that will not be placed. Best effort: what is left behind is a
+    /// scratch file the next start removes.
+    public func discard(_ file: StagedFile) {
+        _ = unlinkat(descriptor(.tmp), file.name, 0)
+    }
+
+    /// Places a staged dataset (and its manifest) in `incoming/` as a writer would: each
+    /// fsynced in `tmp/`, then renamed in, the manifest first, neither replacing anything.
     ///
     /// Staging a large dataset takes a while, and a data owner may drop a file of the same
     /// name meanwhile: the renames never replace it (`RENAME_NOREPLACE`), and a name taken at
     /// any point gets the next `-1`, `-2`, ... suffix, as the daemon's own moves do. If the
     /// dataset's name was taken after the manifest landed, the manifest is taken back to
     /// `tmp/` before the next name is tried, so that it does not stay beside the owner's
-    /// dataset. A kill between the two renames is completed at the next start, like a move.
+    /// dataset (staged anew from `manifest` if intake took it along meanwhile: the reason it
+    /// is passed as bytes). A kill between the two renames is completed at the next start,
+    /// like a move.
     ///
     /// - Parameters:
+    ///   - staged: the dataset, from ``stage()``; it is either placed or, when this throws,
+    ///     left in `tmp/` for the caller to ``discard(_:)``.
     ///   - stem: a stem that makes a safe ``SpoolName``; suffixes are added to it.
     ///   - attempts: how many stems to try before giving up.
     /// - Returns: the stem the dataset got: it is `incoming/STEM.jsonl`.
     /// - Throws: ``SpoolError`` when a file cannot be written or renamed, or no name is free.
-    public func submit(dataset: Data, manifest: Data?, stem: String, attempts: Int = 1000) throws(SpoolError) -> String {
-        func staged(_ data: Data) throws(SpoolError) -> Step {
-            // Private data: readable by the daemon only, as a copy it makes should be.
-            let name = try write(data, prefix: Self.stagedPrefix, suffix: Self.stagedSuffix, mode: 0o600)
+    public func submit(staged dataset: StagedFile, manifest: Data?, stem: String, attempts: Int = 1000) throws(SpoolError) -> String {
+        func step(_ name: String) throws(SpoolError) -> Step {
             guard let identity = identity(of: Array(name.utf8), in: .tmp) else {
                 throw SpoolError(.systemCallFailed, "the staged submission tmp/\(name) vanished")
             }
             return Step(from: .tmp, name: Array(name.utf8), to: .incoming, newName: "", identity: identity)
         }
+        func staged(_ data: Data) throws(SpoolError) -> Step {
+            let file = try stage()
+            do throws(SpoolError) {
+                try file.append(data)
+                try file.sync()
+                return try step(file.name)
+            } catch {
+                discard(file)
+                throw error
+            }
+        }
+        try dataset.sync()
         var stagedManifest = try manifest.map { data throws(SpoolError) in try staged(data) }
-        var stagedDataset = try staged(dataset)
+        var stagedDataset = try step(dataset.name)
         for attempt in 0..<attempts {
             let candidate = attempt == 0 ? stem : "\(stem)-\(attempt)"
             let names = SpoolName.dataset(stem: candidate)
@@ -453,10 +484,8 @@ public final class SpoolDirectory: Sendable {
             try removeJournal(journal)
             return candidate
         }
-        // Nothing was placed and no journal names the staged copies.
-        for step in [stagedDataset] + (stagedManifest.map { [$0] } ?? []) {
-            _ = unlinkat(descriptor(.tmp), Self.cName(step.name), 0)
-        }
+        // Nothing was placed and no journal names the staged manifest.
+        if let stagedManifest { _ = unlinkat(descriptor(.tmp), Self.cName(stagedManifest.name), 0) }
         throw SpoolError(.systemCallFailed, "no free name in incoming/ for \(SpoolName.quoted(stem))")
     }
 
@@ -513,22 +542,27 @@ public final class SpoolDirectory: Sendable {
 
     /// Writes `data` to a new file in `tmp/` (`prefix`, a UUID, `suffix`) and fsyncs it;
     /// returns its name.
-    private func write(_ data: Data, prefix: String, suffix: String, mode: mode_t = 0o644) throws(SpoolError) -> String {
+    private func write(_ data: Data, prefix: String, suffix: String) throws(SpoolError) -> String {
         let name = prefix + UUID().uuidString + suffix
-        let file = openat(descriptor(.tmp), name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
+        let file = openat(descriptor(.tmp), name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
         guard file >= 0 else { throw Self.systemError("create", "tmp/\(name)") }
         defer { close(file) }
+        try Self.writeAll(data, to: file, name: "tmp/\(name)")
+        guard fsync(file) == 0 else { throw Self.systemError("fsync", "tmp/\(name)") }
+        return name
+    }
+
+    /// Writes all of `data` at the file's position, resuming after short writes.
+    static func writeAll(_ data: Data, to file: Int32, name: String) throws(SpoolError) {
         var written = 0
         while written < data.count {
             let count = data.withUnsafeBytes { bytes in
                 Glibc.write(file, bytes.baseAddress.map { $0 + written }, bytes.count - written)
             }
             if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { throw Self.systemError("write", "tmp/\(name)") }
+            guard count > 0 else { throw systemError("write", name) }
             written += count
         }
-        guard fsync(file) == 0 else { throw Self.systemError("fsync", "tmp/\(name)") }
-        return name
     }
 
     /// Writes a move's plan and makes it durable before the move's first rename.

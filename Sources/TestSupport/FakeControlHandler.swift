@@ -4,15 +4,27 @@ import Foundation
 import Synchronization
 
 /// An in-memory daemon behind the control socket: canned answers, a record of every request
-/// that reached it, and hooks to make a request wait (for concurrency and shutdown tests).
+/// that reached it and of every connection that closed, and hooks to make a request wait
+/// (for concurrency and shutdown tests).
+///
+/// Uploads are answered as a daemon would count them (the progress adds up each chunk) but
+/// not checked: tests read what the client sent from ``received``.
 public final class FakeControlHandler: ControlHandler {
     public struct Received: Sendable, Hashable {
         public var request: ControlRequest
         public var peer: PeerCredentials
+        /// Nil for `watch`, which is not told its connection.
+        public var connection: ControlConnectionID?
     }
+
+    /// The id every upload gets.
+    public static let uploadID = "upload-1"
 
     private struct State {
         var received: [Received] = []
+        var closed: [ControlConnectionID] = []
+        var upload = UploadProgress(upload: FakeControlHandler.uploadID)
+        var uploadName = ""
         var details: [String: JobDetail] = [FakeControlHandler.job.id: FakeControlHandler.detail]
         var watchEvents: [String: [ProgressEvent]] = [:]
         var statusRendezvous: Rendezvous?
@@ -56,6 +68,9 @@ public final class FakeControlHandler: ControlHandler {
 
     public var received: [Received] { state.withLock { $0.received } }
 
+    /// The connections whose close the server reported, in order.
+    public var closedConnections: [ControlConnectionID] { state.withLock { $0.closed } }
+
     /// Makes `watch(jobID:)` replay `events`, then end.
     public func setWatchEvents(_ events: [ProgressEvent], for jobID: String) {
         state.withLock { $0.watchEvents[jobID] = events }
@@ -76,9 +91,11 @@ public final class FakeControlHandler: ControlHandler {
         state.withLock { $0.jobsGate = gate }
     }
 
-    public func handle(_ request: ControlRequest, peer: PeerCredentials) async throws -> ControlResult {
+    public func handle(
+        _ request: ControlRequest, peer: PeerCredentials, connection: ControlConnectionID
+    ) async throws -> ControlResult {
         let (rendezvous, gate, details) = state.withLock { state in
-            state.received.append(Received(request: request, peer: peer))
+            state.received.append(Received(request: request, peer: peer, connection: connection))
             return (state.statusRendezvous, state.jobsGate, state.details)
         }
         switch request {
@@ -107,8 +124,23 @@ public final class FakeControlHandler: ControlHandler {
             return .accounts([Self.account])
         case .plugins, .pluginsReload:
             return .plugins([Self.plugin, Self.retiredPlugin])
-        case .submit(let path, _):
-            let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+        case .submitBegin(let begin):
+            return .upload(state.withLock { state in
+                state.upload = UploadProgress(upload: Self.uploadID)
+                state.uploadName = begin.name
+                return state.upload
+            })
+        case .submitChunk(let chunk):
+            let count = try chunk.bytes().count
+            return .upload(state.withLock { state in
+                switch chunk.file {
+                case .dataset: state.upload.datasetBytes += count
+                case .manifest: state.upload.manifestBytes += count
+                }
+                return state.upload
+            })
+        case .submitEnd:
+            let name = state.withLock { URL(fileURLWithPath: $0.uploadName).deletingPathExtension().lastPathComponent }
             return .submitted(SubmitReceipt(dataset: name))
         case .watch:
             throw ControlError(.internal, "watch must not reach handle(_:peer:)")
@@ -117,7 +149,7 @@ public final class FakeControlHandler: ControlHandler {
 
     public func watch(jobID: String, peer: PeerCredentials) async throws -> AsyncStream<ProgressEvent> {
         let events = state.withLock { state in
-            state.received.append(Received(request: .watch(id: jobID), peer: peer))
+            state.received.append(Received(request: .watch(id: jobID), peer: peer, connection: nil))
             return state.watchEvents[jobID]
         }
         guard let events else { throw ControlError(.notFound, "no job \(jobID)") }
@@ -125,6 +157,10 @@ public final class FakeControlHandler: ControlHandler {
             for event in events { continuation.yield(event) }
             continuation.finish()
         }
+    }
+
+    public func connectionClosed(_ connection: ControlConnectionID) async {
+        state.withLock { $0.closed.append(connection) }
     }
 }
 

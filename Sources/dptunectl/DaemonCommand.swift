@@ -37,7 +37,13 @@ extension DaemonCommand {
         to request: ControlRequest, with client: ControlClient,
         human: (ControlResult) -> String = ResultText.text(for:)
     ) throws(ControlError) -> Int32 {
-        let result = try client.send(request)
+        try printResult(try client.send(request), human: human)
+    }
+
+    /// Prints a result as ``printAnswer(to:with:human:)`` does.
+    func printResult(
+        _ result: ControlResult, human: (ControlResult) -> String = ResultText.text(for:)
+    ) throws(ControlError) -> Int32 {
         if root.json {
             try printJSON(result)
         } else {

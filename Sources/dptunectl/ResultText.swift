@@ -12,6 +12,8 @@ enum ResultText {
         case .ledger(let report): text(for: report)
         case .accounts(let accounts): accountsTable(accounts)
         case .plugins(let plugins): pluginsTable(plugins)
+        case .upload(let progress):
+            "upload \(progress.upload): \(progress.datasetBytes) dataset bytes, \(progress.manifestBytes) manifest bytes received"
         case .submitted(let receipt): text(for: receipt)
         }
     }

@@ -6,8 +6,10 @@ import Foundation
 /// `dptunectl submit DATA.jsonl [--manifest M.json]`: queue a dataset through the daemon
 /// rather than by writing into the spool.
 ///
-/// Paths are sent absolute, resolved against the current directory, because the daemon
-/// runs elsewhere; it copies the files into the spool itself and validates them there.
+/// The files are read here, with the caller's rights, and their bytes sent over the control
+/// socket: the daemon may see neither the caller's home nor its /tmp (the shipped unit has
+/// `ProtectHome=yes` and `PrivateTmp=yes`). It stages them in the spool and validates them
+/// there.
 struct SubmitCommand: DaemonCommand {
     static let configuration = CommandConfiguration(
         commandName: "submit",
@@ -24,10 +26,8 @@ struct SubmitCommand: DaemonCommand {
     var subject: String { "submit \(data)" }
 
     func exchange(with client: ControlClient) throws(ControlError) -> Int32 {
-        try printAnswer(to: .submit(path: Self.absolute(data), manifestPath: manifest.map(Self.absolute)), with: client)
-    }
-
-    private static func absolute(_ path: String) -> String {
-        URL(fileURLWithPath: path).standardizedFileURL.path
+        let manifest = try self.manifest.map { path throws(ControlError) in try UploadSource(path: path) }
+        let receipt = try client.submit(dataset: try UploadSource(path: data), manifest: manifest)
+        return try printResult(.submitted(receipt))
     }
 }

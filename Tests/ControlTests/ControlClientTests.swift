@@ -24,10 +24,16 @@ struct ControlClientTests {
             #expect(try await fixture.send(.accounts) == .accounts([Fake.account]))
             #expect(try await fixture.send(.plugins) == .plugins([Fake.plugin, Fake.retiredPlugin]))
             #expect(try await fixture.send(.pluginsReload) == .plugins([Fake.plugin, Fake.retiredPlugin]))
-            #expect(
-                try await fixture.send(.submit(path: "/srv/data/notes.jsonl", manifestPath: "/srv/data/notes.manifest.json"))
-                    == .submitted(SubmitReceipt(dataset: "notes")))
-            #expect(try await fixture.send(.submit(path: "/srv/data/more.jsonl", manifestPath: nil)) == .submitted(SubmitReceipt(dataset: "more")))
+            let begin = SubmitBegin(name: "notes.jsonl", size: 3, manifestSize: 2)
+            let beginWithoutManifest = SubmitBegin(name: "more.jsonl", size: 0)
+            let chunk = SubmitChunk(upload: Fake.uploadID, file: .manifest, offset: 0, bytes: Data("{}".utf8))
+            let end = SubmitEnd(upload: Fake.uploadID, sha256: String(repeating: "a", count: 64), manifestSHA256: "b")
+            let endWithoutManifest = SubmitEnd(upload: Fake.uploadID, sha256: "c")
+            #expect(try await fixture.send(.submitBegin(begin)) == .upload(UploadProgress(upload: Fake.uploadID)))
+            #expect(try await fixture.send(.submitChunk(chunk)) == .upload(UploadProgress(upload: Fake.uploadID, manifestBytes: 2)))
+            #expect(try await fixture.send(.submitEnd(end)) == .submitted(SubmitReceipt(dataset: "notes")))
+            #expect(try await fixture.send(.submitBegin(beginWithoutManifest)) == .upload(UploadProgress(upload: Fake.uploadID)))
+            #expect(try await fixture.send(.submitEnd(endWithoutManifest)) == .submitted(SubmitReceipt(dataset: "more")))
             guard case .job(let cancelled) = try await fixture.send(.cancel(id: "job-1")) else {
                 Issue.record("cancel did not answer with a job")
                 return
@@ -41,8 +47,8 @@ struct ControlClientTests {
                 requests == [
                     .status, .jobs, .job(id: "job-1"), .ledger(account: nil), .ledger(account: "hospital-a"), .accounts,
                     .plugins, .pluginsReload,
-                    .submit(path: "/srv/data/notes.jsonl", manifestPath: "/srv/data/notes.manifest.json"),
-                    .submit(path: "/srv/data/more.jsonl", manifestPath: nil), .cancel(id: "job-1"),
+                    .submitBegin(begin), .submitChunk(chunk), .submitEnd(end), .submitBegin(beginWithoutManifest),
+                    .submitEnd(endWithoutManifest), .cancel(id: "job-1"),
                 ])
             #expect(fixture.handler.received.allSatisfy { $0.peer.uid == getuid() && $0.peer.pid == getpid() })
         }

@@ -69,7 +69,7 @@ struct ControlResultTests {
 private struct MisbehavingHandler: ControlHandler {
     struct Oops: Error {}
 
-    func handle(_ request: ControlRequest, peer: PeerCredentials) async throws -> ControlResult {
+    func handle(_ request: ControlRequest, peer: PeerCredentials, connection: ControlConnectionID) async throws -> ControlResult {
         if request == .status { return .jobs([]) }
         throw Oops()
     }

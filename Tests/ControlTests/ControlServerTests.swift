@@ -360,11 +360,36 @@ struct ControlServerTests {
         await server.shutdown()
         #expect(try await watching.value?.code == .shuttingDown)
     }
+
+    // MARK: Connections as the handler sees them
+
+    @Test("the handler learns which connection each request came on, and hears once of each close")
+    func connectionsAreNamedAndTheirCloseReported() async throws {
+        try await ServerFixture.with { fixture in
+            let path = fixture.socketPath
+            try await BlockingThread.run {
+                let client = try ControlClient(socketPath: path, timeout: .seconds(10))
+                try client.send(.status)
+                try client.send(.jobs)
+            }
+            _ = try await fixture.send(.status)
+            let connections = fixture.handler.received.compactMap(\.connection)
+            try #require(connections.count == 3)
+            #expect(connections[0] == connections[1])
+            #expect(connections[1] != connections[2])
+            let deadline = ContinuousClock.now + .seconds(5)
+            while fixture.handler.closedConnections.count < 2 && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(fixture.handler.closedConnections.count == 2)
+            #expect(Set(fixture.handler.closedConnections) == [connections[0], connections[2]])
+        }
+    }
 }
 
 /// A job that never ends: its watch stream stays open until the server cancels it.
 private struct EndlessWatch: ControlHandler {
-    func handle(_ request: ControlRequest, peer: PeerCredentials) async throws -> ControlResult {
+    func handle(_ request: ControlRequest, peer: PeerCredentials, connection: ControlConnectionID) async throws -> ControlResult {
         .job(FakeControlHandler.detail)
     }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import Control
 import Foundation
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -22,7 +23,7 @@ struct PeerCredentialsTests {
     }
 
     @Test(
-        "an unprivileged peer can read but cannot cancel, submit or reload",
+        "an unprivileged peer can read but cannot cancel, upload or reload",
         .enabled(if: getuid() == 0, "needs root to make an unprivileged peer"))
     func unprivilegedPeerCannotChangeState() async throws {
         try await ServerFixture.with(adminGroup: Self.adminGroup, socketGroup: UnprivilegedThread.nogroup) { fixture in
@@ -30,7 +31,12 @@ struct PeerCredentialsTests {
             let path = fixture.socketPath
             let outcomes = try await UnprivilegedThread.run { () -> [String] in
                 let client = try ControlClient(socketPath: path)
-                return [ControlRequest.status, .cancel(id: "job-1"), .submit(path: "/tmp/x.jsonl", manifestPath: nil), .pluginsReload]
+                let upload = FakeControlHandler.uploadID
+                return [
+                    ControlRequest.status, .cancel(id: "job-1"), .submitBegin(SubmitBegin(name: "x.jsonl", size: 1)),
+                    .submitChunk(SubmitChunk(upload: upload, file: .dataset, offset: 0, bytes: Data("x".utf8))),
+                    .submitEnd(SubmitEnd(upload: upload, sha256: "")), .pluginsReload,
+                ]
                     .map { request in
                         do {
                             try client.send(request)
@@ -42,7 +48,7 @@ struct PeerCredentialsTests {
                         }
                     }
             }
-            #expect(outcomes == ["ok", "permission_denied", "permission_denied", "permission_denied"])
+            #expect(outcomes == ["ok"] + Array(repeating: "permission_denied", count: 5))
             // The refused requests never reached the daemon.
             #expect(fixture.handler.received.map(\.request) == [.status])
             let peer = try #require(fixture.handler.received.first?.peer)

@@ -15,24 +15,60 @@ import Testing
         }
     }
 
-    @Test func submitSendsAbsolutePaths() async throws {
+    /// dptunectl reads the files itself and sends their bytes: the manifest, then the
+    /// dataset in chunks of at most 256 KiB at contiguous offsets, and the SHA-256 of each.
+    @Test func submitSendsTheFilesBytesInChunksWithTheirHashes() async throws {
         try await CLIFixture.with { fixture in
-            let result = try await fixture.run("submit", "/data/in/notes.jsonl", "--manifest", "rel/../notes.manifest.json")
-            #expect(result.status == 0)
+            let directory = try TemporaryDirectory(prefix: "dptunectl-submit")
+            let rows = String(repeating: #"{"input": "a review", "output": "positive"}"# + "\n", count: 15_000)
+            let dataset = try directory.write("notes.jsonl", rows)
+            let manifest = try directory.write("notes.manifest.json", #"{"account": "acme"}"#)
+            let result = try await fixture.run("submit", dataset, "--manifest", manifest)
+            #expect(result.status == 0, "\(result.standardError)")
             #expect(result.standardOutput.hasPrefix("queued dataset notes"))
-            let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true)
-            let manifest = cwd.appendingPathComponent("notes.manifest.json").standardizedFileURL.path
+
+            let requests = fixture.handler.received.map(\.request)
+            #expect(requests.first == .submitBegin(SubmitBegin(name: "notes.jsonl", size: rows.utf8.count, manifestSize: 19)))
+            let chunks = requests.compactMap { request -> SubmitChunk? in
+                guard case .submitChunk(let chunk) = request else { return nil }
+                return chunk
+            }
+            #expect(chunks.map(\.file) == [.manifest, .dataset, .dataset, .dataset])
+            let datasetChunks = chunks.filter { $0.file == .dataset }
+            let bytes = try datasetChunks.map { try $0.bytes() }
+            #expect(bytes.allSatisfy { $0.count <= ControlClient.uploadChunkBytes })
+            #expect(datasetChunks.map(\.offset) == [0, bytes[0].count, bytes[0].count + bytes[1].count])
+            #expect(bytes.reduce(Data(), +) == Data(rows.utf8))
             #expect(
-                fixture.handler.received.map(\.request)
-                    == [.submit(path: "/data/in/notes.jsonl", manifestPath: manifest)])
+                requests.last
+                    == .submitEnd(SubmitEnd(
+                        upload: FakeControlHandler.uploadID, sha256: try #require(try ReferenceSHA256.of(path: dataset)),
+                        manifestSHA256: try ReferenceSHA256.of(path: manifest))))
         }
     }
 
-    @Test func submitWithoutManifestSendsNone() async throws {
+    @Test func submitWithoutManifestSendsNoneAndPrintsTheReceipt() async throws {
         try await CLIFixture.with { fixture in
-            let result = try await fixture.run("--json", "submit", "/data/in/notes.jsonl")
+            let directory = try TemporaryDirectory(prefix: "dptunectl-submit")
+            let dataset = try directory.write("notes.jsonl", "{}\n")
+            let result = try await fixture.run("--json", "submit", dataset)
             #expect(try CLIFixture.decode(SubmitReceipt.self, from: result.standardOutput) == SubmitReceipt(dataset: "notes"))
-            #expect(fixture.handler.received.map(\.request) == [.submit(path: "/data/in/notes.jsonl", manifestPath: nil)])
+            #expect(
+                fixture.handler.received.map(\.request) == [
+                    .submitBegin(SubmitBegin(name: "notes.jsonl", size: 3)),
+                    .submitChunk(SubmitChunk(upload: FakeControlHandler.uploadID, file: .dataset, offset: 0, bytes: Data("{}\n".utf8))),
+                    .submitEnd(SubmitEnd(upload: FakeControlHandler.uploadID, sha256: try #require(try ReferenceSHA256.of(path: dataset)))),
+                ])
+        }
+    }
+
+    /// A file the caller cannot open is refused before the daemon hears of it.
+    @Test func submitOfAMissingFileSendsNothing() async throws {
+        try await CLIFixture.with { fixture in
+            let result = try await fixture.run("submit", "/nonexistent/notes.jsonl")
+            #expect(result.status == 1)
+            #expect(result.standardError.contains("cannot open /nonexistent/notes.jsonl: No such file or directory (unreadable_file)"))
+            #expect(fixture.handler.received.isEmpty)
         }
     }
 

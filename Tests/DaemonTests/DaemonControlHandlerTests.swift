@@ -16,7 +16,7 @@ import Testing
         let job: DaemonJob
         let socketPath: String
 
-        init() async throws {
+        init(uploadLimits: UploadLimits = UploadLimits(), socketGroup: gid_t? = nil) async throws {
             let parts = try DaemonWorld()
             let spool = parts.spool
             (fixture, ledger, jobs) = (parts.fixture, parts.ledger, parts.jobs)
@@ -26,10 +26,11 @@ import Testing
                 pluginDirectory: fixture.directory.url.appendingPathComponent("plugins"),
                 stateDirectory: fixture.config.paths.stateDirectory, probeExecutable: URL(fileURLWithPath: "/bin/false"))
             let handler = DaemonControlHandler(
-                ledger: ledger, jobs: jobs, plugins: plugins, spool: spool, runner: nil, version: "test")
+                ledger: ledger, jobs: jobs, plugins: plugins, spool: spool, runner: nil, version: "test",
+                uploadLimits: uploadLimits)
             socketPath = fixture.directory.url.appendingPathComponent("control.sock").path
             server = ControlServer(
-                configuration: .init(listener: .path(socketPath, group: nil), adminGroup: getegid()), handler: handler)
+                configuration: .init(listener: .path(socketPath, group: socketGroup), adminGroup: getegid()), handler: handler)
             try server.start()
         }
 
@@ -94,35 +95,6 @@ import Testing
         #expect(final.summary.state == .cancelled)
     }
 
-    @Test func submitCopiesIntoIncomingAndRefusesNonFiles() async throws {
-        let world = try await World()
-        defer { Task { await world.server.shutdown() } }
-        let source = try world.fixture.directory.write("mine.jsonl", DaemonFixture.dataset(records: 3))
-        guard case .submitted(let receipt) = try await world.send(.submit(path: source, manifestPath: nil)) else {
-            Issue.record("not a receipt"); return
-        }
-        #expect(receipt.dataset == "mine")
-        let incoming = world.fixture.config.paths.spool.appendingPathComponent("incoming/mine.jsonl")
-        #expect(try Data(contentsOf: incoming) == Data(DaemonFixture.dataset(records: 3).utf8))
-        guard case .submitted(let second) = try await world.send(.submit(path: source, manifestPath: nil)) else {
-            Issue.record("not a receipt"); return
-        }
-        #expect(second.dataset == "mine-1")
-        let manifest = try world.fixture.directory.write("m.json", DaemonFixture.manifest(account: "acme"))
-        guard case .submitted(let third) = try await world.send(.submit(path: source, manifestPath: manifest)) else {
-            Issue.record("not a receipt"); return
-        }
-        let withManifest = world.fixture.config.paths.spool.appendingPathComponent("incoming/\(third.dataset).manifest.json")
-        #expect(try Data(contentsOf: withManifest) == Data(DaemonFixture.manifest(account: "acme").utf8))
-        await #expect(throws: ControlError(.permissionDenied, "")) {
-            try await world.send(.submit(path: world.fixture.directory.path, manifestPath: nil))
-        }
-        let link = world.fixture.directory.url.appendingPathComponent("link.jsonl").path
-        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: source)
-        await #expect(throws: ControlError(.permissionDenied, "")) { try await world.send(.submit(path: link, manifestPath: nil)) }
-        await #expect(throws: ControlError(.malformedRequest, "")) { try await world.send(.submit(path: "mine.jsonl", manifestPath: nil)) }
-    }
-
     /// A runner that only records which jobs it was asked to stop.
     actor StopRecorder: JobRunner {
         private(set) var stopped: Set<String> = []
@@ -160,7 +132,7 @@ import Testing
         while let head = await world.jobs.queuedIDs.first {
             targeted.insert(head)
             let jobs = world.jobs
-            async let cancel = handler.handle(.cancel(id: head), peer: root)
+            async let cancel = handler.handle(.cancel(id: head), peer: root, connection: ControlConnectionID(rawValue: 1))
             async let next = jobs.startNext()
             _ = try await cancel
             if let job = try await next { started.insert(job.id) }

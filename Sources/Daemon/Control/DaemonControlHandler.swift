@@ -12,7 +12,8 @@ public struct DaemonControlHandler: ControlHandler {
     private let ledger: LedgerStore
     private let jobs: JobStore
     private let plugins: PluginRegistry
-    private let submissions: SpoolSubmission
+    private let spool: SpoolDirectory
+    private let uploads: SpoolUploads
     private let runner: (any JobRunner)?
     private let startedAt: ContinuousClock.Instant
     private let version: String
@@ -22,18 +23,22 @@ public struct DaemonControlHandler: ControlHandler {
     ///     cannot exist, queued jobs stay queued).
     public init(
         ledger: LedgerStore, jobs: JobStore, plugins: PluginRegistry, spool: SpoolDirectory,
-        runner: (any JobRunner)?, version: String, startedAt: ContinuousClock.Instant = .now
+        runner: (any JobRunner)?, version: String, uploadLimits: UploadLimits = UploadLimits(),
+        startedAt: ContinuousClock.Instant = .now
     ) {
         self.ledger = ledger
         self.jobs = jobs
         self.plugins = plugins
-        submissions = SpoolSubmission(spool: spool)
+        self.spool = spool
+        uploads = SpoolUploads(spool: spool, limits: uploadLimits)
         self.runner = runner
         self.version = version
         self.startedAt = startedAt
     }
 
-    public func handle(_ request: ControlRequest, peer: PeerCredentials) async throws -> ControlResult {
+    public func handle(
+        _ request: ControlRequest, peer: PeerCredentials, connection: ControlConnectionID
+    ) async throws -> ControlResult {
         switch request {
         case .status:
             let all = await jobs.all()
@@ -62,10 +67,18 @@ public struct DaemonControlHandler: ControlHandler {
         case .pluginsReload:
             await plugins.scan()
             return .plugins(await pluginSummaries())
-        case .submit(let path, let manifestPath):
-            let name = try submissions.submit(datasetPath: path, manifestPath: manifestPath, peer: peer)
-            return .submitted(SubmitReceipt(dataset: name))
+        case .submitBegin(let begin):
+            return .upload(try await uploads.begin(begin, connection: connection))
+        case .submitChunk(let chunk):
+            return .upload(try await uploads.append(chunk, connection: connection))
+        case .submitEnd(let end):
+            return .submitted(SubmitReceipt(dataset: try await uploads.end(end, connection: connection)))
         }
+    }
+
+    /// An upload whose connection closed was abandoned: its staging files go.
+    public func connectionClosed(_ connection: ControlConnectionID) async {
+        await uploads.discard(connection: connection)
     }
 
     public func watch(jobID: String, peer: PeerCredentials) async throws -> AsyncStream<ProgressEvent> {
@@ -100,7 +113,7 @@ public struct DaemonControlHandler: ControlHandler {
             // live job for an admission that was never recorded.
             var ended = withdrawn
             (ended.state, ended.reason) = (.cancelled, reason)
-            try submissions.spool.finish(withdrawn.dataset, result: JobResult(ended))
+            try spool.finish(withdrawn.dataset, result: JobResult(ended))
             try await jobs.finish(id: id, state: .cancelled, reason: reason)
             return try await job(id).detail
         }

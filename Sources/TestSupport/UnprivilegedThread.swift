@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
-import TestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -19,14 +18,14 @@ import Glibc
 /// back, so no other work ever runs under the borrowed identity.
 ///
 /// We chose this over a `setpriv --reuid=nobody` child process because the child would need a
-/// separate client executable, and the test target has none.
-enum UnprivilegedThread {
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
+/// separate client executable, and the test targets have none.
+public enum UnprivilegedThread {
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
     }
 
-    static let nobody: uid_t = 65534
-    static let nogroup: gid_t = 65534
+    public static let nobody: uid_t = 65534
+    public static let nogroup: gid_t = 65534
 
     // The system call numbers (<asm/unistd.h>; Swift's Glibc module does not export SYS_*).
     #if arch(x86_64)
@@ -38,7 +37,7 @@ enum UnprivilegedThread {
     private typealias RawSyscall = @convention(c) (Int, Int, Int, Int) -> Int
 
     /// Runs `body` as uid/gid `nobody`/`nogroup` with supplementary groups `groups`.
-    static func run<T: Sendable>(
+    public static func run<T: Sendable>(
         groups: [gid_t] = [], _ body: @escaping @Sendable () throws -> T
     ) async throws -> T {
         try await BlockingThread.run {

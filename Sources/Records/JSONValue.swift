@@ -82,50 +82,93 @@ public enum JSONValue: Sendable, Hashable, Codable, CustomStringConvertible {
     public static let maximumDepth = 8
 
     /// Why ``parse(_:)`` refused a document before decoding it.
-    public struct NestingTooDeep: Error, Sendable, Hashable, CustomStringConvertible {
-        public let limit: Int
-        public var description: String { "nests arrays and objects more than \(limit) levels deep" }
+    public enum StructureRefusal: Error, Sendable, Hashable, CustomStringConvertible {
+        case nestingTooDeep(limit: Int)
+        /// Decoders disagree on such a document (ours keeps the first value, many the last),
+        /// so a manifest's reader and the daemon could read different privacy parameters.
+        case duplicateKey(String)
+
+        public var description: String {
+            switch self {
+            case .nestingTooDeep(let limit): "nests arrays and objects more than \(limit) levels deep"
+            case .duplicateKey(let key): "holds the key \"\(key.prefix(64))\" twice in one object"
+            }
+        }
     }
 
     /// Parses one JSON document.
     ///
-    /// - Throws: ``NestingTooDeep`` when arrays and objects nest more than ``maximumDepth``
-    ///   levels deep; `DecodingError` from Foundation when `data` is not JSON.
+    /// - Throws: ``StructureRefusal`` when arrays and objects nest more than ``maximumDepth``
+    ///   levels deep or an object holds a key twice; `DecodingError` from Foundation when
+    ///   `data` is not JSON.
     public static func parse(_ data: Data) throws -> JSONValue {
-        if nesting(of: data, exceeds: maximumDepth) { throw NestingTooDeep(limit: maximumDepth) }
+        if let refusal = structureRefusal(of: data, depthLimit: maximumDepth) { throw refusal }
         return try JSONDecoder().decode(JSONValue.self, from: data)
     }
 
-    /// Whether the brackets of `data` outside strings nest deeper than `limit`: one linear
-    /// pass, so that a hostile document is refused before the decoder's cost is paid. Text
-    /// that is not JSON is left to the decoder to refuse.
-    static func nesting(of data: Data, exceeds limit: Int) -> Bool {
-        var depth = 0
-        var inString = false
-        var escaped = false
-        for byte in data {
-            if inString {
-                if escaped {
-                    escaped = false
-                } else if byte == UInt8(ascii: "\\") {
-                    escaped = true
-                } else if byte == UInt8(ascii: "\"") {
-                    inString = false
-                }
-                continue
-            }
-            switch byte {
+    /// Nesting beyond `depthLimit` or a key repeated in one object, found in one linear pass
+    /// over the brackets, commas and strings, so that a hostile document is refused before
+    /// the decoder's cost is paid. Text that is not JSON is left to the decoder to refuse.
+    static func structureRefusal(of data: Data, depthLimit: Int) -> StructureRefusal? {
+        // Each open container: the keys seen so far for an object, nil for an array.
+        var open: [Set<String>?] = []
+        var expectingKey = false
+        var index = data.startIndex
+        while index < data.endIndex {
+            switch data[index] {
             case UInt8(ascii: "\""):
-                inString = true
-            case UInt8(ascii: "["), UInt8(ascii: "{"):
-                depth += 1
-                if depth > limit { return true }
+                let end = closingQuote(in: data, openedAt: index)
+                if expectingKey, case var keys?? = open.last {
+                    let key = string(data[index..<min(end + 1, data.endIndex)])
+                    guard keys.insert(key).inserted else { return .duplicateKey(key) }
+                    open[open.count - 1] = keys
+                    expectingKey = false
+                }
+                index = end
+            case UInt8(ascii: "{"):
+                open.append([])
+                expectingKey = true
+                if open.count > depthLimit { return .nestingTooDeep(limit: depthLimit) }
+            case UInt8(ascii: "["):
+                open.append(nil)
+                expectingKey = false
+                if open.count > depthLimit { return .nestingTooDeep(limit: depthLimit) }
             case UInt8(ascii: "]"), UInt8(ascii: "}"):
-                depth -= 1
+                _ = open.popLast()
+                expectingKey = false
+            case UInt8(ascii: ","):
+                if case _?? = open.last { expectingKey = true }
             default:
                 break
             }
+            index += 1
         }
-        return false
+        return nil
+    }
+
+    /// The index of the quote that closes the string opened at `start`, or the end.
+    private static func closingQuote(in data: Data, openedAt start: Data.Index) -> Data.Index {
+        var escaped = false
+        var index = start + 1
+        while index < data.endIndex {
+            let byte = data[index]
+            if escaped {
+                escaped = false
+            } else if byte == UInt8(ascii: "\\") {
+                escaped = true
+            } else if byte == UInt8(ascii: "\"") {
+                return index
+            }
+            index += 1
+        }
+        return data.endIndex
+    }
+
+    /// A quoted JSON string's value (escapes resolved, as the decoder will see the key).
+    private static func string(_ quoted: Data) -> String {
+        if !quoted.contains(UInt8(ascii: "\\")) {
+            return String(decoding: quoted.dropFirst().dropLast(), as: UTF8.self)
+        }
+        return (try? JSONDecoder().decode(String.self, from: quoted)) ?? String(decoding: quoted, as: UTF8.self)
     }
 }

@@ -147,8 +147,8 @@ public struct Manifest: Sendable, Hashable {
         let document: JSONValue
         do {
             document = try JSONValue.parse(data)
-        } catch let error as JSONValue.NestingTooDeep {
-            throw IntakeError(.invalidManifest, "the manifest \(error); no manifest needs that many, refusing")
+        } catch let error as JSONValue.StructureRefusal {
+            throw IntakeError(.invalidManifest, "the manifest \(error), refusing")
         } catch {
             throw IntakeError(.invalidManifest, "the manifest is not valid JSON: \(error)")
         }

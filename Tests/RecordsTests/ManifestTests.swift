@@ -148,6 +148,30 @@ import Testing
         #expect(error?.message.contains(key) == true, "\(error?.message ?? "no error") should name \(key)")
     }
 
+    /// A key given twice in one object is read differently by different decoders (ours
+    /// keeps the first, many keep the last): refused, however it is spelt, at any depth.
+    @Test(arguments: [
+        #"{"account": "a", "account": "b", "labels": {"s": ["x", "y"]}}"#,
+        #"{"labels": {"s": ["x", "y"]}, "privacy": {"epsilon": 1, "epsilon": 100}}"#,
+        #"{"labels": {"s": ["x", "y"]}, "privacy": {"epsilon": 1, "eps\u0069lon": 100}}"#,
+        #"{"labels": {"s": ["x", "y"]}, "strategy_options": {"m": [{"k": 1, "k": 2}]}}"#,
+    ])
+    func aKeyGivenTwiceInOneObjectIsRefused(text: String) {
+        let error = #expect(throws: IntakeError.self) { try parse(text) }
+        #expect(error?.code == .invalidManifest)
+        #expect(error?.message.contains("twice in one object") == true, "\(error?.message ?? "")")
+    }
+
+    /// The same key in different objects, or a value spelt like a key, is no repetition.
+    @Test func theSameKeyInDifferentObjectsIsFine() throws {
+        let manifest = try parse(#"""
+            {"account": "account", "labels": {"s": ["s", "labels"], "t": ["s", "t"]},
+             "strategy_options": {"m": [{"k": 1}, {"k": 2}], "n": {"k": "k,\"k\""}}}
+            """#)
+        #expect(manifest.account == "account")
+        #expect(manifest.labels["t"] == ["s", "t"])
+    }
+
     @Test func aMissingAccountWithoutDefaultIsRefused() {
         let error = #expect(throws: IntakeError.self) {
             try parse(#"{"objective": "generate"}"#, defaults: ManifestDefaults(backbone: "b", strategy: "s"))

@@ -18,8 +18,11 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "The job's manifest (JSON); anything it leaves out takes the defaults below.")
     var manifest: String?
 
-    @Option(help: "The backbone's Hugging Face model directory.")
-    var backbone: String
+    @Option(help: "The backbone's Hugging Face model directory; without it, the manifest's backbone id is looked up in --config's [models], and --config's [defaults] fill the manifest.")
+    var backbone: String?
+
+    /// Its `--config` (the daemon's file) is read only when `--backbone` is not given.
+    @ParentCommand var root: DPTuned
 
     @Option(help: "Where to publish the adapter (must not exist).")
     var out: String
@@ -37,8 +40,10 @@ struct TrainCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let defaults = ManifestDefaults(account: "local", backbone: URL(fileURLWithPath: backbone).lastPathComponent,
-                                        strategy: "lora")
+        let registry = try backbone == nil ? ConfiguredBackbones(file: root.config) : nil
+        var defaults = registry?.config.defaults
+            ?? ManifestDefaults(backbone: backbone.map { URL(fileURLWithPath: $0).lastPathComponent }, strategy: "lora")
+        defaults.account = defaults.account ?? "local"
         let parsed: Manifest
         do {
             if let manifest {
@@ -49,10 +54,11 @@ struct TrainCommand: ParsableCommand {
         } catch {
             throw ValidationError("\(manifest ?? "defaults"): \(error)")
         }
+        let backboneDirectory = try registry?.directory(of: parsed.backbone) ?? URL(fileURLWithPath: backbone ?? "")
         let directories = plugins.map { [URL(fileURLWithPath: $0)] } ?? StrategyLocator.defaultDirectories
         let strategy = try StrategyLocator.load(id: parsed.strategy, directories: directories)
         var job = TrainingJob(jobID: "local-\(UUID().uuidString.prefix(8).lowercased())", manifest: parsed,
-                              datasetPath: data, backboneDirectory: URL(fileURLWithPath: backbone), strategy: strategy,
+                              datasetPath: data, backboneDirectory: backboneDirectory, strategy: strategy,
                               outputDirectory: URL(fileURLWithPath: out), heldOutFraction: heldOut)
         var charge: ForegroundCharge?
         if let ledger {
@@ -95,8 +101,11 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "The published adapter directory.")
     var adapter: String
 
-    @Option(help: "The backbone's Hugging Face model directory.")
-    var backbone: String
+    @Option(help: "The backbone's Hugging Face model directory; without it, the model card's backbone id is looked up in --config's [models].")
+    var backbone: String?
+
+    /// Its `--config` (the daemon's file) is read only when `--backbone` is not given.
+    @ParentCommand var root: DPTuned
 
     @Option(help: "Directory holding the strategy plugins.")
     var plugins: String?
@@ -108,8 +117,10 @@ struct PredictCommand: ParsableCommand {
         let card = try ModelCard.read(from: URL(fileURLWithPath: adapter).appendingPathComponent(AdapterArtifacts.modelCardFile))
         let directories = plugins.map { [URL(fileURLWithPath: $0)] } ?? StrategyLocator.defaultDirectories
         let strategy = try StrategyLocator.load(id: card.strategy.id, directories: directories)
+        let backboneDirectory = try backbone.map { URL(fileURLWithPath: $0) }
+            ?? ConfiguredBackbones(file: root.config).directory(of: card.backbone.id)
         let predictor = try AdapterPredictor(adapterDirectory: URL(fileURLWithPath: adapter),
-                                             backboneDirectory: URL(fileURLWithPath: backbone), strategy: strategy)
+                                             backboneDirectory: backboneDirectory, strategy: strategy)
         let records = try TrainingDataset.read(path: data, privacyUnit: .record).records
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]

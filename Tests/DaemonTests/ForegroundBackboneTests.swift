@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: Apache-2.0
+import Foundation
+import Testing
+import TestSupport
+
+/// `dptuned train` and `predict` without `--backbone` (DESIGN §3.6): the backbone id of the
+/// manifest, or of the model card, is looked up in a daemon config's `[models]`, so a
+/// foreground job uses the directory the daemon would.
+@Suite(.disabled(if: SharedFixtures.mayBeSkipped, Comment(rawValue: SharedFixtures.skipMessage)))
+struct ForegroundBackboneTests {
+    @Test func trainAndPredictFindTheBackboneInTheConfigsModels() throws {
+        let directory = try TemporaryDirectory(prefix: "dptune-foreground")
+        let shared = SharedFixtures.url("models/minilm-l6")
+        // A relative [models] entry resolves against paths.models, as the daemon reads it.
+        let config = try directory.write("dptuned.toml", """
+            [paths]
+            models = "\(shared.deletingLastPathComponent().path)"
+
+            [defaults]
+            strategy = "bitfit"
+
+            [models]
+            minilm-l6 = "\(shared.lastPathComponent)"
+            """)
+        let data = try directory.write("reviews.jsonl", Data(DaemonFixture.dataset(records: 40).utf8))
+        let manifest = try directory.write("reviews.manifest.json", Data(#"""
+            {"backbone": "minilm-l6", "labels": {"sentiment": ["negative", "positive"]},
+             "privacy": {"epsilon": 2, "delta": 1e-5, "accountant": "rdp"},
+             "train": {"epochs": 1, "expected_batch": 8, "max_len": 16}}
+            """#.utf8))
+        let out = directory.url.appendingPathComponent("adapter").path
+        let dptuned = try ProductExecutable("dptuned")
+
+        let trained = try dptuned.run(["train", data, "--manifest", manifest, "--config", config, "--out", out, "--json"])
+        #expect(trained.status == 0, "\(trained.standardError)")
+        let card = try #require(try JSONSerialization.jsonObject(with: Data(trained.standardOutput.utf8)) as? [String: Any])
+        #expect((card["backbone"] as? [String: Any])?["id"] as? String == "minilm-l6")
+        #expect((card["strategy"] as? [String: Any])?["id"] as? String == "bitfit", "the config's default strategy")
+
+        let predicted = try dptuned.run(["predict", "--adapter", out, "--config", config, data])
+        #expect(predicted.status == 0, "\(predicted.standardError)")
+        #expect(predicted.standardOutput.split(separator: "\n").count == 40)
+
+        let unknown = try dptuned.run([
+            "train", data, "--manifest", manifest, "--config", try directory.write("bare.toml", "[defaults]\nstrategy = \"bitfit\"\n"),
+            "--out", directory.url.appendingPathComponent("other").path,
+        ])
+        #expect(unknown.status != 0)
+        #expect(unknown.standardError.contains("backbone minilm-l6 is not in [models]"), "\(unknown.standardError)")
+    }
+}

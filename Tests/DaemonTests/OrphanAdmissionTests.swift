@@ -45,8 +45,9 @@ import Testing
     /// The daemon's start-up over `world`'s files, as `DaemonService.run` orders it:
     /// interrupted moves, reconciliation, then the intake scan with the orphans to resume.
     /// `beforeScan` runs between reconciliation and the scan.
+    /// With `stopped`, intake is told to stop before its scan, as a SIGTERM during start-up.
     private static func restart(
-        _ world: DaemonWorld, beforeScan: () throws -> Void = {}
+        _ world: DaemonWorld, beforeScan: () throws -> Void = {}, stopped: Bool = false
     ) async throws -> (jobs: JobStore, ledger: LedgerStore) {
         let ledger = try world.fixture.openLedger()
         let spool = try SpoolDirectory(root: world.fixture.config.paths.spool)
@@ -59,6 +60,7 @@ import Testing
         let intake = IntakeService(
             spool: spool, config: world.fixture.config, strategies: { ["lora"] }, ledger: ledger, jobs: jobs,
             orphans: reconciled.orphans, logger: DaemonFixture.logger)
+        if stopped { intake.stop() }
         await intake.scanIncoming()
         return (jobs, ledger)
     }
@@ -181,5 +183,44 @@ import Testing
         #expect(Set(try ledger.unfinishedJobs().map(\.id)) == [first.id, second.id])
         #expect(try Self.names(in: .incoming, world).isEmpty)
         #expect(try Self.names(in: .done, world).isEmpty)
+    }
+
+    /// Two admissions of the same file died unrecorded (the daemon was killed twice): the
+    /// dataset there now is the newer one's, which is resumed; the older is failed as
+    /// superseded, its charge kept.
+    @Test func ofTwoOrphansOfOneNameTheNewerIsResumed() async throws {
+        let world = try DaemonWorld()
+        try world.fixture.drop("reviews", manifest: DaemonFixture.manifest(account: "acme"))
+        let older = try await Self.crash(admitting: "reviews", in: world, window: .beforeAccept)
+        let newer = try await Self.crash(admitting: "reviews", in: world, window: .beforeAccept)
+        let charges = try world.ledger.charges(account: "acme")
+        #expect(Set(charges.map(\.jobID)) == [older.id, newer.id])
+
+        let (jobs, ledger) = try await Self.restart(world)
+        #expect(await jobs.queuedIDs == [newer.id])
+        #expect(try ledger.job(id: newer.id).state == .admitted)
+        let superseded = try ledger.job(id: older.id)
+        #expect(superseded.state == .failed)
+        #expect(superseded.reason?.contains("supersedes it") == true, "\(superseded.reason ?? "")")
+        #expect(try ledger.charges(account: "acme").map(\.id) == charges.map(\.id))
+    }
+
+    /// A SIGTERM before the start-up scan leaves every orphan admitted, its dataset where it
+    /// is: the next start resumes it, still under its one charge.
+    @Test(arguments: Window.allCases)
+    func anOrphanLeftByAStopIsResumedAtTheNextStart(window: Window) async throws {
+        let world = try DaemonWorld()
+        try world.fixture.drop("reviews", manifest: DaemonFixture.manifest(account: "acme"))
+        let admitted = try await Self.crash(admitting: "reviews", in: world, window: window)
+        let charges = try world.ledger.charges(account: "acme")
+
+        let (stoppedJobs, stoppedLedger) = try await Self.restart(world, stopped: true)
+        #expect(await stoppedJobs.all().isEmpty)
+        #expect(try stoppedLedger.job(id: admitted.id).state == .admitted)
+        #expect(try Self.names(in: .incoming, world) == ["reviews.jsonl", "reviews.manifest.json"])
+
+        let (jobs, ledger) = try await Self.restart(world)
+        #expect(await jobs.queuedIDs == [admitted.id])
+        #expect(try ledger.charges(account: "acme") == charges)
     }
 }

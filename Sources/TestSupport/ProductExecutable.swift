@@ -25,11 +25,13 @@ public struct ProductExecutable: Sendable {
         url = candidate
     }
 
-    /// Runs the product with `arguments`, waits for it, and collects its output.
-    public func run(_ arguments: [String]) throws -> Result {
+    /// Runs the product with `arguments` (in `directory`, or the test's own current
+    /// directory), waits for it, and collects its output.
+    public func run(_ arguments: [String], in directory: URL? = nil) throws -> Result {
         let process = Process()
         process.executableURL = url
         process.arguments = arguments
+        process.currentDirectoryURL = directory
         let output = Pipe()
         let error = Pipe()
         process.standardOutput = output

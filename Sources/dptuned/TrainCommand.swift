@@ -24,8 +24,8 @@ struct TrainCommand: ParsableCommand {
     /// Its `--config` (the daemon's file) is read only when `--backbone` is not given.
     @ParentCommand var root: DPTuned
 
-    @Option(help: "Where to publish the adapter (must not exist).")
-    var out: String
+    @Option(help: "Where to publish the adapter (must not exist; default: adapters/JOB_ID in the current directory).")
+    var out: String?
 
     @Option(help: "Directory holding the strategy plugins (default: next to dptuned, then ../lib/dptune/plugins).")
     var plugins: String?
@@ -57,9 +57,11 @@ struct TrainCommand: ParsableCommand {
         let backboneDirectory = try registry?.directory(of: parsed.backbone) ?? URL(fileURLWithPath: backbone ?? "")
         let directories = plugins.map { [URL(fileURLWithPath: $0)] } ?? StrategyLocator.defaultDirectories
         let strategy = try StrategyLocator.load(id: parsed.strategy, directories: directories)
-        var job = TrainingJob(jobID: "local-\(UUID().uuidString.prefix(8).lowercased())", manifest: parsed,
+        let jobID = "local-\(UUID().uuidString.prefix(8).lowercased())"
+        let outputDirectory = URL(fileURLWithPath: out ?? "adapters/\(jobID)")
+        var job = TrainingJob(jobID: jobID, manifest: parsed,
                               datasetPath: data, backboneDirectory: backboneDirectory, strategy: strategy,
-                              outputDirectory: URL(fileURLWithPath: out), heldOutFraction: heldOut)
+                              outputDirectory: outputDirectory, heldOutFraction: heldOut)
         var charge: ForegroundCharge?
         if let ledger {
             do {
@@ -88,6 +90,7 @@ struct TrainCommand: ParsableCommand {
             throw error
         }
         try charge?.settle(failure: nil)
+        FileHandle.standardError.write(Data("published in \(outputDirectory.path)\n".utf8))
         FileHandle.standardOutput.write(try card.jsonData())
         FileHandle.standardOutput.write(Data("\n".utf8))
     }

@@ -41,6 +41,16 @@ struct ForegroundBackboneTests {
         #expect(predicted.status == 0, "\(predicted.standardError)")
         #expect(predicted.standardOutput.split(separator: "\n").count == 40)
 
+        // Without --out the adapter goes to adapters/JOB_ID under the current directory.
+        let defaulted = try dptuned.run(["train", data, "--manifest", manifest, "--config", config, "--json"],
+                                        in: directory.url)
+        #expect(defaulted.status == 0, "\(defaulted.standardError)")
+        let defaultedCard = try #require(try JSONSerialization.jsonObject(with: Data(defaulted.standardOutput.utf8)) as? [String: Any])
+        let jobID = try #require(defaultedCard["job_id"] as? String)
+        let published = directory.url.appendingPathComponent("adapters/\(jobID)")
+        #expect(FileManager.default.fileExists(atPath: published.appendingPathComponent("model_card.json").path))
+        #expect(defaulted.standardError.contains("published in \(published.path)"), "\(defaulted.standardError)")
+
         let unknown = try dptuned.run([
             "train", data, "--manifest", manifest, "--config", try directory.write("bare.toml", "[defaults]\nstrategy = \"bitfit\"\n"),
             "--out", directory.url.appendingPathComponent("other").path,

@@ -33,7 +33,7 @@ struct ReportCommand: DaemonCommand {
             return [("artifacts", job.state == .succeeded ? "none published" : "none (job \(job.state.rawValue))")]
         }
         let directory = URL(fileURLWithPath: adapter, isDirectory: true)
-        return [("model card", "model_card.json"), ("report", "report.html")].compactMap { name, file in
+        return [("model card", "model_card.json"), ("report", "report.html"), ("report drawing", "report.svg")].compactMap { name, file in
             let path = directory.appendingPathComponent(file).path
             return FileManager.default.fileExists(atPath: path) ? (name, path) : nil
         }

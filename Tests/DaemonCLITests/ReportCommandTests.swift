@@ -23,6 +23,24 @@ import Testing
         }
     }
 
+    /// A training job publishes its report beside the card (DESIGN §3.5): both forms named.
+    @Test func namesTheReportBesideTheCard() async throws {
+        let adapter = try TemporaryDirectory(prefix: "dptunectl-adapter")
+        let card = try adapter.write("model_card.json", "{}")
+        let page = try adapter.write("report.html", "<html></html>")
+        let drawing = try adapter.write("report.svg", "<svg/>")
+        try await CLIFixture.with { fixture in
+            var detail = FakeControlHandler.detail
+            detail.summary.state = .succeeded
+            detail.summary.adapterPath = adapter.path
+            fixture.handler.setDetail(detail)
+            let result = try await fixture.run("report", "job-1")
+            #expect(result.status == 0)
+            let lines = CLIFixture.lines(result.standardOutput)
+            #expect(lines.suffix(3) == ["model card      \(card)", "report          \(page)", "report drawing  \(drawing)"])
+        }
+    }
+
     @Test func saysWhyThereAreNoArtifactsYet() async throws {
         try await CLIFixture.with { fixture in
             let result = try await fixture.run("report", "job-1")

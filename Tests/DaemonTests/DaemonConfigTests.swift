@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import Daemon
 import Foundation
+import Records
 import Testing
 
 @Suite struct DaemonConfigTests {
@@ -39,6 +40,18 @@ import Testing
     @Test func trainChoicesAreRead() throws {
         #expect(try trainDefaults(#"head_init = "label_names""#).defaults.train.headInit == .labelNames)
         #expect(try trainDefaults(#"instruction = "omit""#).defaults.train.instruction == .omit)
+    }
+
+    /// No account is assumed unless the operator names one; a named one fills manifests that
+    /// leave it out, as any other default does.
+    @Test func aDefaultAccountOnlyWhenTheOperatorNamesOne() throws {
+        let base = URL(fileURLWithPath: "/srv/dptune/etc")
+        #expect(try DaemonConfig(parsing: "", path: "t.toml", baseDirectory: base).defaults.account == nil)
+        let named = try DaemonConfig(parsing: "[defaults]\naccount = \"research\"\n", path: "t.toml", baseDirectory: base)
+        #expect(named.defaults.account == "research")
+        let manifest = try Manifest.parse(Data(#"{"objective": "generate", "backbone": "llm", "strategy": "lora"}"#.utf8),
+                                          defaults: named.defaults)
+        #expect(manifest.account == "research")
     }
 
     @Test(arguments: [#"head_init = "zeros""#, #"instruction = "drop""#])

@@ -121,12 +121,14 @@ public struct DaemonConfig: Sendable, Hashable {
             maxLineBytes: try reader.integer(["intake", "max_line_bytes"], default: 1 << 20, in: 64...(1 << 30)),
             maxRecords: try reader.integer(["intake", "max_records"], default: 10_000_000, in: 1...1_000_000_000))
 
-        try reader.allowOnly(["backbone", "strategy", "objective", "held_out_fraction", "privacy", "train"], in: ["defaults"])
+        try reader.allowOnly(["account", "backbone", "strategy", "objective", "held_out_fraction", "privacy", "train"],
+                             in: ["defaults"])
         try reader.allowOnly(["epsilon", "delta", "unit", "accountant"], in: ["defaults", "privacy"])
         try reader.allowOnly(["epochs", "expected_batch", "lr", "max_len", "clip", "seed", "head_init", "instruction"],
                              in: ["defaults", "train"])
         let accountantName = try reader.choice(["defaults", "privacy", "accountant"], default: "prv", among: ["prv", "pld", "rdp"])
         defaults = ManifestDefaults(
+            account: try reader.optionalString(["defaults", "account"]),
             backbone: try reader.optionalString(["defaults", "backbone"]),
             strategy: try reader.optionalString(["defaults", "strategy"]),
             objective: try reader.choice(["defaults", "objective"], default: Manifest.Objective.classify),

@@ -5,9 +5,8 @@ import TestSupport
 import Testing
 
 @Suite struct ReportCommandTests {
-    @Test func namesThePublishedFilesThatExist() async throws {
-        let adapter = try TemporaryDirectory(prefix: "dptunectl-adapter")
-        let card = try adapter.write("model_card.json", "{}")
+    /// The lines `dptunectl report` prints for a succeeded job whose adapter is `adapter`.
+    private func report(of adapter: TemporaryDirectory) async throws -> [String] {
         try await CLIFixture.with { fixture in
             var detail = FakeControlHandler.detail
             detail.summary.state = .succeeded
@@ -15,12 +14,18 @@ import Testing
             fixture.handler.setDetail(detail)
             let result = try await fixture.run("report", "job-1")
             #expect(result.status == 0)
-            let lines = CLIFixture.lines(result.standardOutput)
-            #expect(lines.contains("adapter     \(adapter.path)"))
-            #expect(lines.contains("model card  \(card)"))
-            #expect(!lines.contains { $0.hasPrefix("report ") })
             #expect(fixture.handler.received.map(\.request) == [.job(id: "job-1")])
+            return CLIFixture.lines(result.standardOutput)
         }
+    }
+
+    @Test func namesThePublishedFilesThatExist() async throws {
+        let adapter = try TemporaryDirectory(prefix: "dptunectl-adapter")
+        let card = try adapter.write("model_card.json", "{}")
+        let lines = try await report(of: adapter)
+        #expect(lines.contains("adapter     \(adapter.path)"))
+        #expect(lines.contains("model card  \(card)"))
+        #expect(!lines.contains { $0.hasPrefix("report ") })
     }
 
     /// A training job publishes its report beside the card (DESIGN §3.5): both forms named.
@@ -29,16 +34,8 @@ import Testing
         let card = try adapter.write("model_card.json", "{}")
         let page = try adapter.write("report.html", "<html></html>")
         let drawing = try adapter.write("report.svg", "<svg/>")
-        try await CLIFixture.with { fixture in
-            var detail = FakeControlHandler.detail
-            detail.summary.state = .succeeded
-            detail.summary.adapterPath = adapter.path
-            fixture.handler.setDetail(detail)
-            let result = try await fixture.run("report", "job-1")
-            #expect(result.status == 0)
-            let lines = CLIFixture.lines(result.standardOutput)
-            #expect(lines.suffix(3) == ["model card      \(card)", "report          \(page)", "report drawing  \(drawing)"])
-        }
+        let lines = try await report(of: adapter)
+        #expect(lines.suffix(3) == ["model card      \(card)", "report          \(page)", "report drawing  \(drawing)"])
     }
 
     @Test func saysWhyThereAreNoArtifactsYet() async throws {

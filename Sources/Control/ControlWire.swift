@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
+import Records
 
 /// Member names of the messages on the control socket.
 enum ControlEnvelopeKey: String, CodingKey {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
 import Linalg
+import Records
 import Transformer
 
 /// What a run needs to continue after its process died: the step, the parameters, the
@@ -25,15 +26,11 @@ struct TrainingCheckpoint: Codable, Equatable {
     var history: TrainingHistory?
 
     private static let metadataKey = "dptune_checkpoint"
-    private static let nonFiniteEncoding = JSONEncoder.NonConformingFloatEncodingStrategy.convertToString(
-        positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
-    private static let nonFiniteDecoding = JSONDecoder.NonConformingFloatDecodingStrategy.convertFromString(
-        positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
 
     func write(parameters: UnsafeBufferPointer<Float>, optimizer: AdamW.State, to url: URL) throws {
         let encoder = JSONEncoder()
         // A diverged loss in the history must not make the checkpoint unwritable.
-        encoder.nonConformingFloatEncodingStrategy = Self.nonFiniteEncoding
+        encoder.nonConformingFloatEncodingStrategy = NonFiniteJSON.encoding
         let fingerprint = String(decoding: try encoder.encode(self), as: UTF8.self)
         let partial = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).partial")
         try SafetensorsFile.write(
@@ -52,7 +49,7 @@ struct TrainingCheckpoint: Codable, Equatable {
     static func read(from url: URL) throws -> (checkpoint: TrainingCheckpoint, parameters: [Float], optimizer: AdamW.State) {
         let file = try SafetensorsFile(url: url)
         let decoder = JSONDecoder()
-        decoder.nonConformingFloatDecodingStrategy = Self.nonFiniteDecoding
+        decoder.nonConformingFloatDecodingStrategy = NonFiniteJSON.decoding
         guard let text = file.metadata[metadataKey],
               let checkpoint = try? decoder.decode(TrainingCheckpoint.self, from: Data(text.utf8)) else {
             throw TrainingError(.checkpointMismatch, "\(url.path) is not a dptune checkpoint")

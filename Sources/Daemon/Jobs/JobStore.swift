@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import Control
 import Foundation
+import Records
 #if canImport(Glibc)
 import Glibc
 #endif

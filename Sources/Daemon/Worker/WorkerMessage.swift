@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import Control
 import Foundation
+import Records
 
 /// One line a worker writes to the daemon: progress after each step, then one result.
 ///

@@ -252,16 +252,13 @@ public final class SpoolDirectory: Sendable {
         let file = try openRegular(name, in: folder)
         defer { close(file) }
         var hasher = SHA256()
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { Glibc.read(file, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw Self.systemError("read", "\(folder.rawValue)/\(name)")
-            }
-            if count == 0 { return hasher.hexDigest() }
-            buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0.prefix(count))) }
+        if let error = BoundedRead.pieces(of: file, { piece in
+            hasher.update(piece)
+            return true
+        }) {
+            throw Self.systemError("read", "\(folder.rawValue)/\(name)", error)
         }
+        return hasher.hexDigest()
     }
 
     /// Moves a finished job's dataset from `accepted/` to `done/` beside `NAME.result.json`.

@@ -34,7 +34,6 @@ struct LineChart {
     /// Dashed horizontal lines (the non-private accuracy, the untrained start) and their labels.
     var references: [(value: Double, label: String)] = []
 
-    static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#17becf"]
 
     func svg() -> String {
         let width = 640.0, height = 400.0, left = 60.0, right = 170.0, top = 40.0, bottom = 50.0
@@ -64,7 +63,7 @@ struct LineChart {
             out.text(reference.label, x: left + plotWidth - 4, y: py(reference.value) - 5, anchor: "end", size: 11)
         }
         for (index, series) in series.enumerated() {
-            let colour = Self.palette[index % Self.palette.count]
+            let colour = SVGDocument.colour(index)
             let points = series.points.filter { $0.y.isFinite }
             if points.count > 1 {
                 out.polyline(points.map { (px($0.x), py($0.y)) }, stroke: colour)
@@ -76,10 +75,8 @@ struct LineChart {
                 }
                 out.circle(x: px(point.x), y: py(point.y), radius: 3.5, fill: colour)
             }
-            let legendY = top + 16 + Double(index) * 20
-            out.line(x1: left + plotWidth + 14, y1: legendY - 4, x2: left + plotWidth + 34, y2: legendY - 4, stroke: colour)
-            out.text(series.name + (points.isEmpty ? " (no result)" : ""), x: left + plotWidth + 40, y: legendY,
-                     anchor: "start", size: 11)
+            out.legendEntry(series.name + (points.isEmpty ? " (no result)" : ""), colour: colour, x: left + plotWidth + 14,
+                            y: top + 16 + Double(index) * 20)
         }
         return out.finished()
     }

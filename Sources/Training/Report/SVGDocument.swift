@@ -42,6 +42,17 @@ public struct SVGDocument: Sendable {
                        x, y, anchor, size, fill, rotation) + Self.escaped(text) + "</text>\n"
     }
 
+    /// The colour of the `index`-th series of a chart, the same in every chart dptune draws.
+    public static func colour(_ index: Int) -> String { palette[index % palette.count] }
+
+    private static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#17becf"]
+
+    /// One legend line: a swatch of the series' colour from `x`, its name after it.
+    public mutating func legendEntry(_ name: String, colour: String, x: Double, y: Double) {
+        line(x1: x, y1: y - 4, x2: x + 20, y2: y - 4, stroke: colour)
+        text(name, x: x + 26, y: y, anchor: "start", size: 11)
+    }
+
     public func finished() -> String { body + "</svg>\n" }
 
     static func escaped(_ text: String) -> String {

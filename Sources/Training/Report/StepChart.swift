@@ -35,7 +35,6 @@ struct StepChart {
     /// A line of more points than this is thinned to every k-th point (and the last): a
     /// long run would otherwise write megabytes of SVG for what 1,000 points show as well.
     static let maximumDrawnPoints = 1_000
-    static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#17becf"]
     static let width = 720.0, height = 260.0
 
     /// Draws the panel into `document` with its top edge at `top`.
@@ -71,15 +70,13 @@ struct StepChart {
             document.text(reference.label, x: left + plotWidth - 4, y: py(reference.value) - 5, anchor: "end", size: 11)
         }
         for (index, line) in series.enumerated() {
-            let colour = Self.palette[index % Self.palette.count]
+            let colour = SVGDocument.colour(index)
             let points = Self.thinned(line.points.filter { $0.value.isFinite })
             if points.count > 1 { document.polyline(points.map { (px($0.step), py($0.value)) }, stroke: colour) }
             if line.marked || points.count == 1 {
                 for point in points { document.circle(x: px(point.step), y: py(point.value), radius: 3.5, fill: colour) }
             }
-            let legendY = top + 12 + Double(index) * 18
-            document.line(x1: left + plotWidth + 14, y1: legendY - 4, x2: left + plotWidth + 34, y2: legendY - 4, stroke: colour)
-            document.text(line.name, x: left + plotWidth + 40, y: legendY, anchor: "start", size: 11)
+            document.legendEntry(line.name, colour: colour, x: left + plotWidth + 14, y: top + 12 + Double(index) * 18)
         }
     }
 

@@ -40,10 +40,8 @@ struct TrainCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let registry = try backbone == nil ? ConfiguredBackbones(file: root.config) : nil
-        var defaults = registry?.config.defaults
-            ?? ManifestDefaults(backbone: backbone.map { URL(fileURLWithPath: $0).lastPathComponent }, strategy: "lora")
-        defaults.account = defaults.account ?? "local"
+        let source = try BackboneSource(backbone: backbone, configFile: root.config)
+        let defaults = source.manifestDefaults
         let parsed: Manifest
         do {
             if let manifest {
@@ -54,7 +52,7 @@ struct TrainCommand: ParsableCommand {
         } catch {
             throw ValidationError("\(manifest ?? "defaults"): \(error)")
         }
-        let backboneDirectory = try registry?.directory(of: parsed.backbone) ?? URL(fileURLWithPath: backbone ?? "")
+        let backboneDirectory = try source.directory(of: parsed.backbone)
         let directories = plugins.map { [URL(fileURLWithPath: $0)] } ?? StrategyLocator.defaultDirectories
         let strategy = try StrategyLocator.load(id: parsed.strategy, directories: directories)
         let jobID = "local-\(UUID().uuidString.prefix(8).lowercased())"
@@ -120,8 +118,7 @@ struct PredictCommand: ParsableCommand {
         let card = try ModelCard.read(from: URL(fileURLWithPath: adapter).appendingPathComponent(AdapterArtifacts.modelCardFile))
         let directories = plugins.map { [URL(fileURLWithPath: $0)] } ?? StrategyLocator.defaultDirectories
         let strategy = try StrategyLocator.load(id: card.strategy.id, directories: directories)
-        let backboneDirectory = try backbone.map { URL(fileURLWithPath: $0) }
-            ?? ConfiguredBackbones(file: root.config).directory(of: card.backbone.id)
+        let backboneDirectory = try BackboneSource(backbone: backbone, configFile: root.config).directory(of: card.backbone.id)
         let predictor = try AdapterPredictor(adapterDirectory: URL(fileURLWithPath: adapter),
                                              backboneDirectory: backboneDirectory, strategy: strategy)
         let records = try TrainingDataset.read(path: data, privacyUnit: .record).records

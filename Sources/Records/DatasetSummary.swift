@@ -29,4 +29,12 @@ public struct DatasetSummary: Sendable, Hashable {
         self.taskCounts = taskCounts
         self.privacyUnitCount = privacyUnitCount
     }
+
+    /// `delta_too_large` unless `delta` is below 1/N for this dataset's N (DESIGN §4.3 item 7),
+    /// with `subject` naming the δ in the message and `why` said after it; nil when it is.
+    public func deltaRefusal(_ delta: Double, subject: String, unit: Manifest.PrivacyUnit, why: String = "") -> IntakeError? {
+        let n = privacyUnitCount
+        guard delta * Double(n) >= 1 else { return nil }
+        return IntakeError(.deltaTooLarge, "\(subject) must be below 1/N = \(1 / Double(n)) for N = \(n) \(unit.plural)\(why)")
+    }
 }

@@ -151,16 +151,14 @@ public struct DatasetValidator: Sendable {
 
     private func checkSize(_ summary: DatasetSummary, _ manifest: Manifest) throws(IntakeError) {
         let n = summary.privacyUnitCount
-        let what = manifest.privacy.unit == .unit ? "units" : "records"
-        if manifest.privacy.delta * Double(n) >= 1 {
-            throw IntakeError(
-                .deltaTooLarge,
-                "privacy.delta \(manifest.privacy.delta) must be below 1/N = \(1 / Double(n)) for N = \(n) \(what)")
+        if let refusal = summary.deltaRefusal(manifest.privacy.delta, subject: "privacy.delta \(manifest.privacy.delta)",
+                                              unit: manifest.privacy.unit) {
+            throw refusal
         }
         if manifest.train.expectedBatch > n {
             throw IntakeError(
                 .invalidManifest,
-                "\"train.expected_batch\" \(manifest.train.expectedBatch) exceeds the dataset's \(n) \(what)")
+                "\"train.expected_batch\" \(manifest.train.expectedBatch) exceeds the dataset's \(n) \(manifest.privacy.unit.plural)")
         }
     }
 

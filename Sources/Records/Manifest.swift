@@ -19,6 +19,9 @@ public struct Manifest: Sendable, Hashable {
         case record
         /// Every record sharing one `unit` value (e.g. all of one user's records).
         case unit
+
+        /// What N counts, for messages: "records" or "units".
+        public var plural: String { "\(rawValue)s" }
     }
 
     /// The accountant that prices the single job for its model card.

@@ -240,10 +240,7 @@ public final class IntakeService: Sendable {
     private func failOrphan(_ orphan: JobRecord, reason outcome: String) {
         let reason = "\(OrphanAdmissions.stoppedBeforeRecord), and at restart its dataset \(outcome); the charge is kept"
         do {
-            try ledger.fail(job: orphan.id, reason: reason)
-            logger.notice("admission without a job record failed", metadata: [
-                "dptune.job": "\(orphan.id)", "dptune.reason": "\(reason)",
-            ])
+            try OrphanAdmissions.fail(orphan, reason: reason, ledger: ledger, logger: logger)
         } catch {
             logger.error("cannot mark the job failed in the ledger",
                          metadata: ["dptune.job": "\(orphan.id)", "dptune.error": "\(error)"])

@@ -152,9 +152,10 @@ final class LedgerAdmissionPolicy: IntakePolicy {
         }
         // DESIGN §4.3 item 7 asks δ < 1/N of every guarantee; the one the account's filter
         // keeps over all its jobs is stated at its δ cap, so that cap must be below 1/N too.
-        if let cap = deltaCaps[account], cap * Double(dataset.privacyUnitCount) >= 1 {
-            let what = manifest.privacy.unit == .unit ? "units" : "records"
-            throw IntakeError(.deltaTooLarge, "account \(account)'s δ cap \(cap) must be below 1/N = \(1 / Double(dataset.privacyUnitCount)) for N = \(dataset.privacyUnitCount) \(what): its budget is stated at that δ over every job it pays for; lower its delta in the accounts file")
+        if let cap = deltaCaps[account],
+           let refusal = dataset.deltaRefusal(cap, subject: "account \(account)'s δ cap \(cap)", unit: manifest.privacy.unit,
+                                              why: ": its budget is stated at that δ over every job it pays for; lower its delta in the accounts file") {
+            throw refusal
         }
         let share = try labelShare(of: manifest)
         let event = try event(of: manifest, plan: plan, labelShare: share)

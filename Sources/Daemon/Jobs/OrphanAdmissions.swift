@@ -93,8 +93,14 @@ struct OrphanAdmissions {
     }
 
     private mutating func fail(_ orphan: JobRecord, reason: String, ledger: LedgerStore, logger: Logger) throws {
-        try ledger.fail(job: orphan.id, reason: reason)
+        try Self.fail(orphan, reason: reason, ledger: ledger, logger: logger)
         failed.append(orphan.id)
+    }
+
+    /// Marks `orphan` failed in the ledger, its charge kept, and says so in the log: here
+    /// when its dataset is nowhere, in intake when the dataset did not resume it.
+    static func fail(_ orphan: JobRecord, reason: String, ledger: LedgerStore, logger: Logger) throws {
+        try ledger.fail(job: orphan.id, reason: reason)
         logger.notice("admission without a job record failed", metadata: [
             "dptune.job": "\(orphan.id)", "dptune.reason": "\(reason)",
         ])

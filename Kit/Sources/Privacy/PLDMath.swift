@@ -162,6 +162,35 @@ struct SubsampledGaussianLoss: Sendable {
         return min(max(upper - scaledLower, 0), 1)
     }
 
+    /// δ(ε) with h(ε) = δ(ε) − (1 − e^ε) ≥ 0, δ less the floor 1 − e^ε that every mechanism has.
+    ///
+    /// Below ε = 0 δ lies within h of that floor, and the masses of the low losses are second
+    /// differences of h: taken from δ they drown in its rounding (≈ 10⁻¹⁶/(e^Δ − 1) each; a
+    /// third of the add direction's grid clipped to 0 and its mass 1 + 2·10⁻⁸, compounding
+    /// over T steps). So below 0, h = e^ε·S_lower(x*) − S_upper(x*) is computed from the
+    /// survival functions S and δ derived from it; from 0 up, δ is computed and h derived. Near
+    /// 0, where connect-the-dots changes from one to the other, both then agree to δ(0)'s
+    /// rounding.
+    func hockeyStickAndExcess(epsilon: Double) -> (delta: Double, excess: Double) {
+        guard epsilon < 0 else {
+            let delta = hockeyStick(epsilon: epsilon)
+            return (delta, delta + expm1(epsilon))
+        }
+        let excess: Double
+        let q = samplingProbability
+        if q < 1 && adjacency == .remove && epsilon <= log1p(-q) {
+            excess = 0
+        } else {
+            let x = inverseLoss(epsilon)
+            let plain = standardNormalCDF(-x / sigma)
+            let shifted = standardNormalCDF(-(x + (adjacency == .remove ? sensitivity : -sensitivity)) / sigma)
+            let mixture = q == 1 ? shifted : (1 - q) * plain + q * shifted
+            let (upper, lower) = adjacency == .remove ? (mixture, plain) : (plain, mixture)
+            excess = max(exp(epsilon) * lower - upper, 0)
+        }
+        return (min(excess - expm1(epsilon), 1), excess)
+    }
+
     /// The losses at the ends of the noise truncation, [low, high] (dp_accounting's
     /// `connect_dots_bounds`): each Gaussian component loses at most ½·e^{logMassTruncation}
     /// on either side.
@@ -187,19 +216,29 @@ struct SubsampledGaussianLoss: Sendable {
 /// clipped at 0, and the infinity mass is δ_{n−1}. The resulting PLD dominates the true one
 /// for every ε (it never under-reports δ).
 ///
+/// The floor 1 − e^ε of δ has second differences exactly 0, so each p_i (i < n − 1) is the
+/// same expression in the excesses h_i = δ_i − (1 − e^{ε_i}), with p_0 = −h_0 + (h_1 − h_0)/(e^Δ − 1).
+/// Each mass is taken from whichever of δ_i and h_i is smaller (h below ε = 0, δ from 0 up),
+/// the one whose rounding is smaller. The masses telescope to 1 − δ_{n−1} either way, so the
+/// total stays 1 to rounding instead of gaining the clipped noise that composition compounds.
+///
 /// - Returns: the probabilities and the infinity mass.
-func connectTheDotsMasses(deltas input: [Double], interval: Double) -> (probabilities: [Double], infinityMass: Double) {
+func connectTheDotsMasses(deltas input: [Double], excesses: [Double], interval: Double) -> (probabilities: [Double], infinityMass: Double) {
     precondition(!input.isEmpty, "connect-the-dots needs at least one epsilon")
+    precondition(excesses.count == input.count, "one excess per delta expected; found \(excesses.count) for \(input.count)")
     var deltas = input
     for i in 1..<deltas.count { deltas[i] = min(deltas[i], deltas[i - 1]) }
     let n = deltas.count
     guard n > 1 else { return ([1 - deltas[0]], deltas[0]) }
     let expm1Up = expm1(interval), expUp = exp(interval), expm1Down = expm1(-interval)
     var probabilities = [Double](repeating: 0, count: n)
-    probabilities[0] = 1 - deltas[0] + (deltas[1] - deltas[0]) / expm1Up
+    probabilities[0] = excesses[0] < deltas[0]
+        ? -excesses[0] + (excesses[1] - excesses[0]) / expm1Up
+        : 1 - deltas[0] + (deltas[1] - deltas[0]) / expm1Up
     if n > 2 {
         for i in 1..<(n - 1) {
-            probabilities[i] = ((deltas[i + 1] - deltas[i]) - expUp * (deltas[i] - deltas[i - 1])) / expm1Up
+            let v = excesses[i] < deltas[i] ? excesses : deltas
+            probabilities[i] = ((v[i + 1] - v[i]) - expUp * (v[i] - v[i - 1])) / expm1Up
         }
     }
     probabilities[n - 1] = (deltas[n - 1] - deltas[n - 2]) / expm1Down

@@ -15,7 +15,7 @@ let bundledPlugins = ["LoRA", "BiTFiT", "DPForward", "AnaDP", "Projected"]
 
 /// Plugins that exist only to test the loader (good, refused, and two builds of one), and
 /// `LoRANext`: the bundled LoRA reporting another version, for the hot-swap tests.
-let pluginFixtures = ["EchoV1", "EchoV2", "WrongABI", "NoEntry", "NotAStrategy", "CrashingEntry", "LoRANext"]
+let pluginFixtures = ["EchoV1", "EchoV2", "WrongABI", "NoEntry", "NotAStrategy", "CrashingEntry", "HangingEntry", "LoRANext"]
 
 let package = Package(
     name: "dptune",

@@ -208,4 +208,54 @@ import TestSupport
         try await DaemonFixture.offPool { process.waitUntilExit() }
         #expect(process.terminationStatus == 0, "stderr: \(output.text)")
     }
+
+    /// SIGTERM while a plugin that hangs in its entry point is being probed, from the
+    /// plugin watcher and from a SIGHUP rescan: the daemon stops at once, probes killed,
+    /// instead of waiting out each probe's 30 s deadline.
+    @Test func aHungProbeDoesNotHoldAStop() async throws {
+        let fixture = try DaemonFixture()
+        let pluginDirectory = fixture.config.paths.plugins
+        try FileManager.default.createDirectory(at: pluginDirectory, withIntermediateDirectories: true)
+        let sink = try DptunedProcessTests.NotifySink()
+        let (process, output) = try DptunedProcessTests.launch(fixture, notifySocket: sink.path)
+        defer { if process.isRunning { process.interrupt() } }
+        let ready = try await DaemonFixture.offPool { DptunedProcessTests.await("READY=1", from: sink) }
+        try #require(ready != nil, "no READY=1; stderr: \(output.text)")
+
+        let staged = fixture.directory.url.appendingPathComponent("hang.staged")
+        try FileManager.default.copyItem(at: BuildProducts.library("HangingEntry"), to: staged)
+        #expect(rename(staged.path, pluginDirectory.appendingPathComponent("libhang.so").path) == 0)
+        let daemon = process.processIdentifier
+        let probes = try await DaemonFixture.offPool { () -> [Int32] in
+            for _ in 0..<200 {
+                let found = Self.probeChildren(of: daemon)
+                if !found.isEmpty { return found }
+                usleep(50_000)
+            }
+            return []
+        }
+        try #require(!probes.isEmpty, "no probe started; stderr: \(output.text)")
+        kill(daemon, SIGHUP)
+        #expect(try await DaemonFixture.offPool { DptunedProcessTests.await("RELOADING=1", from: sink) } != nil)
+
+        let start = ContinuousClock.now
+        process.terminate()
+        try await DaemonFixture.offPool { process.waitUntilExit() }
+        #expect(ContinuousClock.now - start < .seconds(10), "stderr: \(output.text)")
+        #expect(process.terminationStatus == 0, "stderr: \(output.text)")
+        #expect(probes.allSatisfy(ShortLivedChildTests.hasEnded))
+    }
+
+    /// The ids of `dptuned plugin probe` processes whose parent is `parent`.
+    private static func probeChildren(of parent: Int32) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap(Int32.init).filter { pid in
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")"),
+                  let command = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            let arguments = command.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            return fields.count > 1 && Int32(fields[1]) == parent && arguments.dropFirst().prefix(2) == ["plugin", "probe"]
+        }
+    }
 }

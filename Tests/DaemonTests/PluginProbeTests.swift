@@ -8,8 +8,8 @@ import TestSupport
 @Suite struct PluginProbeTests {
     private let staging = FileManager.default.temporaryDirectory.appendingPathComponent("probe-\(UUID().uuidString)")
 
-    private func probe(_ library: String) async -> Result<PluginDescription, PluginRefusal> {
-        await PluginProbe.probe(file: BuildProducts.library(library), executable: BuildProducts.executable("dptuned"),
+    private func probe(_ library: String) async throws -> Result<PluginDescription, PluginRefusal> {
+        try await PluginProbe.probe(file: BuildProducts.library(library), executable: BuildProducts.executable("dptuned"),
                                 stagingDirectory: staging)
     }
 
@@ -21,9 +21,9 @@ import TestSupport
         #expect(description.path == BuildProducts.library("EchoV2").path)
     }
 
-    @Test func reportsEachRefusalWithItsCode() async {
+    @Test func reportsEachRefusalWithItsCode() async throws {
         for (library, code) in [("WrongABI", "abi_mismatch"), ("NoEntry", "missing_symbol"), ("NotAStrategy", "not_a_strategy")] {
-            guard case .failure(let refusal) = await probe(library) else {
+            guard case .failure(let refusal) = try await probe(library) else {
                 Issue.record("\(library) was accepted")
                 continue
             }
@@ -31,8 +31,8 @@ import TestSupport
         }
     }
 
-    @Test func aMissingFileIsRefusedNotFatal() async {
-        let result = await PluginProbe.probe(file: URL(fileURLWithPath: "/nonexistent/plugin.so"),
+    @Test func aMissingFileIsRefusedNotFatal() async throws {
+        let result = try await PluginProbe.probe(file: URL(fileURLWithPath: "/nonexistent/plugin.so"),
                                              executable: BuildProducts.executable("dptuned"), stagingDirectory: staging)
         guard case .failure(let refusal) = result else { Issue.record("accepted a missing file"); return }
         #expect(refusal.code == "unreadable" || refusal.code == "not_a_plugin")
@@ -41,9 +41,9 @@ import TestSupport
 
 @Suite struct PluginProbeCrashTests {
     /// A plugin that traps in its entry point kills only the probe child.
-    @Test func aCrashingPluginIsRefusedAndWeLive() async {
+    @Test func aCrashingPluginIsRefusedAndWeLive() async throws {
         let staging = FileManager.default.temporaryDirectory.appendingPathComponent("probe-\(UUID().uuidString)")
-        let result = await PluginProbe.probe(file: BuildProducts.library("CrashingEntry"),
+        let result = try await PluginProbe.probe(file: BuildProducts.library("CrashingEntry"),
                                              executable: BuildProducts.executable("dptuned"), stagingDirectory: staging)
         guard case .failure(let refusal) = result else { Issue.record("a crashing plugin was accepted"); return }
         #expect(refusal.code == "probe_crashed")

@@ -49,7 +49,7 @@ import TestSupport
         #expect(await registry.catalog.optionSchemas["echo"]?.map(\.name) == ["gain"])
 
         // The running job's stored copy is intact and still the old build.
-        let stillOld = await PluginProbe.probe(file: old.storedFile, executable: BuildProducts.executable("dptuned"),
+        let stillOld = try await PluginProbe.probe(file: old.storedFile, executable: BuildProducts.executable("dptuned"),
                                                stagingDirectory: root.appendingPathComponent("probe"))
         #expect(try stillOld.get().version == "1.0.0")
 
@@ -124,6 +124,53 @@ import TestSupport
         await registry.scan()
         #expect(await registry.strategyIDs.isEmpty)
         #expect(await refusal(of: "libecho.so", in: registry)?.hasPrefix("too_large: ") == true)
+    }
+
+    /// A plugin that hangs while loading holds neither the registry nor a stopping daemon.
+    ///
+    /// The probe used to run on the registry's own executor: until its 30 s deadline, intake,
+    /// `dptunectl plugins` and job starts waited on the registry (and, on one core, every
+    /// task waited, the watchdog's too), and a SIGTERM waited for the scan. Here the probe
+    /// of a file reading HANG ignores SIGTERM and sleeps a minute.
+    @Test func aHungProbeHoldsNeitherTheRegistryNorAStop() async throws {
+        let (script, directory) = try ShortLivedChildTests.script("""
+            for file; do :; done
+            if grep -q HANG "$file"; then
+                trap '' TERM
+                echo $$ > "$(dirname "$0")/hung.pid.new" && mv "$(dirname "$0")/hung.pid.new" "$(dirname "$0")/hung.pid"
+                exec sleep 60
+            fi
+            exec '\(BuildProducts.executable("dptuned").path)' "$@"
+            """)
+        try FileManager.default.createDirectory(at: pluginDirectory, withIntermediateDirectories: true)
+        let registry = try PluginRegistry(pluginDirectory: pluginDirectory, stateDirectory: root.appendingPathComponent("state"),
+                                          probeExecutable: script)
+        _ = try install("EchoV1", as: "libecho.so")
+        try Data("HANG".utf8).write(to: pluginDirectory.appendingPathComponent("libhung.so"))
+        let scan = Task { await registry.scan() }
+        let pidFile = directory.url.appendingPathComponent("hung.pid")
+        for _ in 0..<500 where !FileManager.default.fileExists(atPath: pidFile.path) { try await Task.sleep(for: .milliseconds(20)) }
+        let pid = try #require(Int32(String(contentsOf: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+
+        // The echo build sorts first, so its answer is applied while the other probe hangs.
+        var start = ContinuousClock.now
+        var ids: [String] = []
+        while ids.isEmpty && ContinuousClock.now - start < .seconds(10) {
+            ids = await registry.strategyIDs
+            if ids.isEmpty { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(ids == ["echo"])
+        #expect(ContinuousClock.now - start < .seconds(10))
+        #expect(!ShortLivedChildTests.hasEnded(pid), "the hung probe ended early; the test proves nothing")
+
+        start = ContinuousClock.now
+        registry.stop()
+        await scan.value
+        #expect(ContinuousClock.now - start < .seconds(10))
+        #expect(ShortLivedChildTests.hasEnded(pid))
+        // Called off, the file is neither accepted nor refused: the next start probes it again.
+        #expect(await refusal(of: "libhung.so", in: registry) == nil)
+        #expect(await registry.strategyIDs == ["echo"])
     }
 }
 

@@ -53,7 +53,7 @@ import TestSupport
     /// A plugin that hangs while loading is refused at the probe's deadline.
     @Test func aHungProbeIsRefused() async throws {
         let (executable, directory) = try Self.script("trap '' TERM; exec sleep 30")
-        let result = await PluginProbe.probe(file: directory.url.appendingPathComponent("libhung.so"), executable: executable,
+        let result = try await PluginProbe.probe(file: directory.url.appendingPathComponent("libhung.so"), executable: executable,
                                              stagingDirectory: directory.url, timeout: .milliseconds(200))
         guard case .failure(let refusal) = result else {
             Issue.record("probed: \(result)")

@@ -31,20 +31,40 @@ public enum PluginProbe {
         return status
     }
 
+    /// Thrown when the caller called a probe off (the daemon is stopping): the child was
+    /// killed, and the plugin is neither accepted nor refused.
+    public struct CalledOff: Error {}
+
     /// The daemon side: runs `executable plugin probe FILE` and decodes its answer.
+    ///
+    /// The child is waited for on a thread of its own: a plugin that hangs while loading
+    /// holds that thread until the deadline, not one of the cooperative pool's few, which
+    /// the control socket and the watchdog share (on one core, the only one).
     ///
     /// - Parameters:
     ///   - executable: the `dptuned` binary (normally this process's own executable).
     ///   - timeout: a plugin that does not answer within this time is refused.
-    /// - Returns: the description, or the refusal (never throws for a bad plugin).
-    public static func probe(file: URL, executable: URL, stagingDirectory: URL,
-                             timeout: Duration = .seconds(30)) async -> Result<PluginDescription, PluginRefusal> {
+    ///   - callOff: asked while the child runs; once it answers true, the child is killed.
+    /// - Returns: the description, or the refusal (a bad plugin never throws).
+    /// - Throws: ``CalledOff`` when `callOff` ended the probe.
+    public static func probe(file: URL, executable: URL, stagingDirectory: URL, timeout: Duration = .seconds(30),
+                             callOff: @escaping @Sendable () -> Bool = { false }) async throws(CalledOff)
+        -> Result<PluginDescription, PluginRefusal> {
+        let arguments = ["plugin", "probe", "--staging", stagingDirectory.path, file.path]
+        let run: Result<ShortLivedChild, any Error> = await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(returning: Result {
+                    try ShortLivedChild(executable: executable, arguments: arguments, timeout: timeout, callOff: callOff)
+                })
+            }
+        }
         let child: ShortLivedChild
-        do {
-            child = try ShortLivedChild(executable: executable,
-                                        arguments: ["plugin", "probe", "--staging", stagingDirectory.path, file.path],
-                                        timeout: timeout)
-        } catch {
+        switch run {
+        case .success(let finished):
+            child = finished
+        case .failure(is ShortLivedChild.CalledOff):
+            throw CalledOff()
+        case .failure(let error):
             return .failure(PluginRefusal(path: file.path, code: "probe_failed", message: "cannot start the probe: \(error)"))
         }
         let status: Int32

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
 import Records
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -52,6 +53,11 @@ public actor PluginRegistry {
     private var users: [String: Set<String>] = [:]
     /// Plugin file path → why it was refused.
     private var refused: [String: PluginRefusal] = [:]
+    /// The scan or file change being examined: the next waits for it, so two never apply
+    /// their probes' answers interleaved.
+    private var examination: Task<Void, Never>?
+    /// Set by ``stop()``: probes still running are killed and their files left unjudged.
+    private let stopping = Atomic(false)
 
     /// - Parameters:
     ///   - pluginDirectory: where operators drop `.so` files.
@@ -75,13 +81,78 @@ public actor PluginRegistry {
     /// Probes every `.so` in the plugin directory (start-up and `plugins reload`).
     public func scan() async {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: pluginDirectory.path)) ?? []
-        for name in names.sorted() where name.hasSuffix(".so") {
-            await fileChanged(pluginDirectory.appendingPathComponent(name))
-        }
+        let files = names.sorted().filter { $0.hasSuffix(".so") }.map { pluginDirectory.appendingPathComponent($0) }
+        await examineInTurn(files)
     }
 
     /// Reacts to a new or rebuilt file in the plugin directory.
     public func fileChanged(_ file: URL) async {
+        await examineInTurn([file])
+    }
+
+    /// Kills the probes still running (their files are neither accepted nor refused) and
+    /// runs no more: a stopping daemon must not wait out a hung plugin's deadline.
+    public nonisolated func stop() {
+        stopping.store(true, ordering: .relaxed)
+    }
+
+    private func examineInTurn(_ files: [URL]) async {
+        let previous = examination
+        let current = Task {
+            await previous?.value
+            await self.examine(files)
+        }
+        examination = current
+        await current.value
+    }
+
+    /// A file read, hashed and stored, waiting for its probe.
+    private struct Candidate: Sendable {
+        let path: String
+        let digest: String
+        let stored: URL
+    }
+
+    /// Probes `files` at the same time (at most four at once), so hung plugins cost a scan
+    /// one deadline rather than one each, and applies each answer once every earlier file's
+    /// is in: the order given decides between two files offering the same strategy id.
+    ///
+    /// The actor is free while the probes run: intake, `dptunectl plugins` and job starts
+    /// see the versions as they stand.
+    private func examine(_ files: [URL]) async {
+        guard !stopping.load(ordering: .relaxed) else { return }
+        let candidates = files.compactMap(candidate)
+        let (executable, staging) = (probeExecutable, stagingDirectory)
+        let callOff: @Sendable () -> Bool = { [self] in stopping.load(ordering: .relaxed) }
+        // nil until answered; an answer of nil is a probe called off.
+        var answers = [Result<PluginDescription, PluginRefusal>??](repeating: nil, count: candidates.count)
+        var applied = 0
+        await withTaskGroup(of: (Int, Result<PluginDescription, PluginRefusal>?).self) { group in
+            var next = 0
+            func startNext() {
+                guard next < candidates.count else { return }
+                let (index, stored) = (next, candidates[next].stored)
+                next += 1
+                group.addTask {
+                    (index, try? await PluginProbe.probe(file: stored, executable: executable,
+                                                        stagingDirectory: staging, callOff: callOff))
+                }
+            }
+            for _ in 0..<4 { startNext() }
+            for await (index, answer) in group {
+                answers[index] = .some(answer)
+                while applied < candidates.count, let answer = answers[applied] {
+                    if let answer { apply(answer, to: candidates[applied]) }
+                    applied += 1
+                }
+                startNext()
+            }
+        }
+    }
+
+    /// Reads `file` and stores the exact bytes hashed, so what runs is what was checked;
+    /// nil when there is nothing to probe (refused unread, or already current from this file).
+    private func candidate(_ file: URL) -> Candidate? {
         let path = file.path
         let bytes: Data
         switch Self.readPluginFile(path, maxBytes: maxPluginBytes) {
@@ -89,13 +160,12 @@ public actor PluginRegistry {
             bytes = data
         case .failure(let refusal):
             refused[path] = refusal
-            return
+            return nil
         }
         let digest = SHA256.hexDigest(of: bytes)
         if let existing = current.values.first(where: { $0.sha256 == digest }), sourceFile[existing.description.id] == path {
-            return
+            return nil
         }
-        // Probe and store the exact bytes we hashed, so what runs is what was checked.
         let stored = versionStore.appendingPathComponent("\(digest).so")
         if !FileManager.default.fileExists(atPath: stored.path) {
             let temporary = versionStore.appendingPathComponent(".\(digest).\(UUID().uuidString)")
@@ -105,10 +175,15 @@ public actor PluginRegistry {
             } catch {
                 try? FileManager.default.removeItem(at: temporary)
                 refused[path] = PluginRefusal(path: path, code: "unreadable", message: "cannot store a copy: \(error)")
-                return
+                return nil
             }
         }
-        switch await PluginProbe.probe(file: stored, executable: probeExecutable, stagingDirectory: stagingDirectory) {
+        return Candidate(path: path, digest: digest, stored: stored)
+    }
+
+    private func apply(_ answer: Result<PluginDescription, PluginRefusal>, to candidate: Candidate) {
+        let path = candidate.path
+        switch answer {
         case .failure(let refusal):
             refused[path] = PluginRefusal(path: path, code: refusal.code, message: refusal.message)
         case .success(let probed):
@@ -120,7 +195,7 @@ public actor PluginRegistry {
             }
             refused[path] = nil
             if let previous = current[id] { retire(previous) }
-            current[id] = Version(description: probed, storedFile: stored, sha256: digest, loadedAt: Date())
+            current[id] = Version(description: probed, storedFile: candidate.stored, sha256: candidate.digest, loadedAt: Date())
             sourceFile[id] = path
         }
     }

@@ -195,8 +195,12 @@ public final class DaemonService: Sendable {
                     logger.notice("reloading accounts and plugins")
                     do { try syncAccounts(ledger) } catch { logger.error("accounts not reloaded", metadata: ["dptune.error": "\(error)"]) }
                     checkConfigFile()
-                    await plugins.scan()
-                    notifier.ready(status: await status())
+                    // Probes run beside this loop: a SIGTERM meanwhile must not wait out a
+                    // hung plugin's deadline.
+                    group.addTask {
+                        await plugins.scan()
+                        notifier.ready(status: await status())
+                    }
                     continue
                 }
                 break
@@ -207,6 +211,7 @@ public final class DaemonService: Sendable {
             // still running: the group below waits for its task, which must not run through
             // the whole backlog nor wait out a preflight.
             intake.stop()
+            plugins.stop()
             watcher.close()
             pluginWatcher?.close()
             // Workers are told first: one that a terminal's Ctrl-C also reached must find

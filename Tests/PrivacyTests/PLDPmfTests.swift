@@ -64,6 +64,19 @@ import Testing
         }
     }
 
+    /// A self-composition that keeps less than 1 − 10⁻⁹ of the mass is refused, not priced:
+    /// lost mass only lowers δ. A PMF short by 10⁻⁴ per step loses about 10⁻³ over ten; the
+    /// same PMF with its mass complete composes.
+    @Test func aCompositionThatLosesMassIsRefused() throws {
+        let short = PLDPmf(interval: 1e-3, lowerIndex: -2, probabilities: [0.3, 0.2999, 0.4], infinityMass: 0)
+        let error = try #require(throws: PrivacyError.self) { try short.selfComposed(10) }
+        #expect(error.code == .unsupportedEvent)
+        #expect(error.message.contains("kept 0.99"), "\(error.message)")
+        let complete = PLDPmf(interval: 1e-3, lowerIndex: -2, probabilities: [0.3, 0.3, 0.4], infinityMass: 0)
+        let composed = try complete.selfComposed(10)
+        #expect(abs(composed.probabilities.reduce(0, +) + composed.infinityMass - 1) < 1e-12)
+    }
+
     /// The remove-direction loss of the subsampled Gaussian and its inverse agree, and the loss
     /// is ln(1 − q + q·e^{(−1/2 − x)/σ²}) (add: the negated mirror).
     @Test func lossAndInverse() {

@@ -29,6 +29,8 @@ public struct ModelCard: Codable, Sendable, Hashable {
         /// `record` or `unit`.
         public var unit: String
         public var adjacency: String
+        /// `rdp` or `prv` (the accountant that priced `event`), or `basic_composition` for a
+        /// forward-perturbation release whose Gaussian's exact ε plus the label's pure ε is less.
         public var accountant: String
         /// How the guarantee was obtained: `dp-sgd` or `forward-perturbation`.
         public var mechanism: String

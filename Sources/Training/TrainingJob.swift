@@ -207,7 +207,7 @@ public struct TrainingJob {
                            heldOutCount: Int, maxLength: Int) throws -> ModelCard {
         let plan = trainer.plan
         let event = trainer.spentEvent
-        let spent = try plan.epsilon(of: event)
+        let spent = try trainer.spentEpsilon()
         let isDPSGD = { if case .gradientPerturbation = trainer.adapterMechanism { true } else { false } }()
         let backboneSize = trainer.backboneParameterCount
         return ModelCard(
@@ -220,7 +220,7 @@ public struct TrainingJob {
             privacy: .init(
                 epsilon: spent.epsilon, targetEpsilon: plan.targetEpsilon, delta: plan.delta,
                 unit: manifest.privacy.unit.rawValue, adjacency: NeighboringRelation.addOrRemoveOne.rawValue,
-                accountant: spent.accountant.rawValue,
+                accountant: spent.accountant,
                 mechanism: isDPSGD ? "dp-sgd" : "forward-perturbation",
                 noiseMultiplier: isDPSGD ? plan.noiseMultiplier : nil, samplingRate: isDPSGD ? plan.samplingRate : nil,
                 steps: isDPSGD ? trainer.step : nil, clip: manifest.train.clip, populationSize: plan.populationSize,

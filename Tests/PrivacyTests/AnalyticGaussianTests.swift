@@ -32,6 +32,18 @@ import Testing
         #expect(AnalyticGaussian.delta(epsilon: 0.5, standardDeviation: unit, sensitivity: 1) <= 1e-5)
     }
 
+    /// ε(σ, δ) inverts the calibration: at the σ calibrated for ε it gives ε (never more,
+    /// since that σ is at or above the threshold), and 0 where δ(0) already meets δ.
+    @Test func epsilonInvertsTheCalibration() throws {
+        for (epsilon, delta) in [(0.001, 1e-5), (0.5, 1e-5), (6.0, 1e-5), (20.0, 1e-9), (1.0, 0.3)] {
+            let sigma = try AnalyticGaussian.standardDeviation(epsilon: epsilon, delta: delta, sensitivity: 1)
+            let back = AnalyticGaussian.epsilon(delta: delta, standardDeviation: sigma, sensitivity: 1)
+            #expect(back <= epsilon * (1 + 1e-12) && back >= epsilon * (1 - 1e-6), "ε \(epsilon) δ \(delta): \(back)")
+            #expect(AnalyticGaussian.delta(epsilon: back, standardDeviation: sigma, sensitivity: 1) <= delta)
+        }
+        #expect(AnalyticGaussian.epsilon(delta: 0.5, standardDeviation: 100, sensitivity: 1) == 0)
+    }
+
     @Test func badArgumentsThrow() {
         #expect(throws: PrivacyError.self) { try AnalyticGaussian.standardDeviation(epsilon: 0, delta: 1e-5, sensitivity: 1) }
         #expect(throws: PrivacyError.self) { try AnalyticGaussian.standardDeviation(epsilon: 1, delta: 0, sensitivity: 1) }

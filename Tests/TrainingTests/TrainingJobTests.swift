@@ -241,6 +241,26 @@ struct TrainingJobTests {
         #expect(error.message.contains("training.padding") && error.message.contains("ragged"), "\(error.message)")
     }
 
+    /// A forward-perturbation card states one ε, the one its progress lines reported, at or
+    /// below the target, for both accountants: its budget was split by basic composition
+    /// (the Gaussian's exact ε plus the label's pure ε), which RDP composing the release as
+    /// one event overstates (the card said 8.43 for a target of 8, under `prv` too).
+    @Test(arguments: ["rdp", "prv"])
+    func aForwardPerturbationCardStatesTheBudgetItWasSplitBy(accountant: String) throws {
+        let directory = try TemporaryDirectory()
+        var job = try job(directory, manifest: #""privacy": {"epsilon": 8, "delta": 1e-5, "accountant": "\#(accountant)"}, "train": {"epochs": 1, "expected_batch": 16, "max_len": 64}"#)
+        job.strategy = try RealDataTrainingTests.strategy("DPForward")
+        var reported: [Double] = []
+        let card = try job.run { reported.append($0.epsilonSpent); return true }
+        #expect(card.privacy.accountant == Trainer.basicCompositionAccountant)
+        #expect(card.privacy.epsilon <= card.privacy.targetEpsilon)
+        #expect(card.privacy.epsilon >= card.privacy.targetEpsilon * (1 - 1e-6))
+        #expect(!reported.isEmpty && reported.allSatisfy { $0 == card.privacy.epsilon }, "\(reported) vs \(card.privacy.epsilon)")
+        var rdp = RDPAccountant()
+        try rdp.compose(card.privacy.event)
+        #expect(try rdp.epsilon(delta: card.privacy.delta) > card.privacy.epsilon)
+    }
+
     /// The worker trains the bytes intake validated and the ledger admitted: the hash it
     /// reads is the file's own (checked against `sha256sum`), and a file that changed since
     /// is refused before anything is trained.

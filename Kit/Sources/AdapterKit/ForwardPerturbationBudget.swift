@@ -52,6 +52,19 @@ public struct ForwardPerturbationBudget: Sendable, Hashable {
         .composed([featureEvent, .randomizedResponse(k: pricedLabelCount(labelCounts), epsilon: labelEpsilon)])
     }
 
+    /// ε at `delta` of the release `event(featureEvent:labelEpsilon:labelCounts:)` describes, by
+    /// basic composition: the Gaussian's exact ε at δ (analytic Gaussian) plus the label's
+    /// pure ε (nothing when no task has two labels). This is the split the budget was made
+    /// with, so it meets the target; an accountant composing the two as one event may state
+    /// more (RDP: 8.43 for a target of 8, 0.0036 for 0.001). Nil for a representation not
+    /// released by one plain Gaussian.
+    public static func basicCompositionEpsilon(featureEvent: DpEvent, labelEpsilon: Double,
+                                               labelCounts: some Sequence<Int>, delta: Double) -> Double? {
+        guard case .gaussian(let sigma) = featureEvent, sigma > 0, sigma.isFinite, delta > 0, delta < 1 else { return nil }
+        let feature = AnalyticGaussian.epsilon(delta: delta, standardDeviation: sigma, sensitivity: 1)
+        return feature + (pricedLabelCount(labelCounts) >= 2 ? labelEpsilon : 0)
+    }
+
     /// The label count that prices one record's randomized response when its task may have
     /// any of `labelCounts` labels: the fewest of at least two, because k-ary randomized
     /// response at one ε loses more the fewer labels it chooses among. A one-label task

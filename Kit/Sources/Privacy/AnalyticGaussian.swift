@@ -27,6 +27,30 @@ public enum AnalyticGaussian {
         return min(1, max(0, upper - lower))
     }
 
+    /// The smallest ε at which N(0, σ²) noise on a query of L2 sensitivity Δ is (ε, δ)-DP,
+    /// by bisection on ε to 1e-12 relative, since δ(ε) is decreasing.
+    ///
+    /// - Parameters:
+    ///   - delta: δ in (0, 1).
+    ///   - standardDeviation: σ > 0.
+    ///   - sensitivity: Δ > 0.
+    /// - Returns: ε ≥ 0, never below the exact value.
+    public static func epsilon(delta: Double, standardDeviation sigma: Double, sensitivity: Double) -> Double {
+        precondition(delta > 0 && delta < 1, "delta must be in (0, 1); found \(delta)")
+        func meetsTarget(_ epsilon: Double) -> Bool {
+            Self.delta(epsilon: epsilon, standardDeviation: sigma, sensitivity: sensitivity) <= delta
+        }
+        if meetsTarget(0) { return 0 }
+        var low = 0.0
+        var high = 1.0
+        while !meetsTarget(high) { (low, high) = (high, high * 2) }
+        while high - low > 1e-12 * high {
+            let middle = (low + high) / 2
+            if meetsTarget(middle) { high = middle } else { low = middle }
+        }
+        return high
+    }
+
     /// The smallest σ for which N(0, σ²) noise on a query of L2 sensitivity Δ is (ε, δ)-DP
     /// (Balle & Wang 2018, Algorithm 1, solved here by bisection on σ to 1e-12 relative,
     /// since δ(σ) is decreasing).

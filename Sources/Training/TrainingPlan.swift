@@ -27,6 +27,12 @@ public struct TrainingPlan: Sendable, Hashable {
             .repeated(steps)
     }
 
+    /// The most steps a job may take. A manifest's epochs are the data owner's number, and a
+    /// plan of 4.5·10^10 steps was admitted, charged, and could never have finished (its
+    /// worker died allocating 80 GB). A million steps is weeks on the CPUs dptune runs on;
+    /// every step's loss and ε is kept for the report, 16 MB at this bound.
+    public static let maximumSteps = 1_000_000
+
     /// Relative width of the σ bisection: σ is at most this much above the exact threshold.
     public static let calibrationTolerance = 1e-4
 
@@ -41,7 +47,8 @@ public struct TrainingPlan: Sendable, Hashable {
     /// Plans a job on `populationSize` records or units.
     ///
     /// - Throws: ``TrainingPlanError`` `.deltaTooLarge` for δ ≥ 1/N, `.invalidParameters`
-    ///   for a non-positive N, batch or epoch count or an epoch count whose samples overflow,
+    ///   for a non-positive N, batch or epoch count, an epoch count whose samples overflow or
+    ///   that takes more than ``maximumSteps``,
     ///   `.unreachableEpsilon` when no noise meets ε.
     public init(
         populationSize: Int, expectedBatch: Int, epochs: Int,
@@ -69,6 +76,11 @@ public struct TrainingPlan: Sendable, Hashable {
         }
         let (quotient, remainder) = samples.quotientAndRemainder(dividingBy: expectedBatch)
         let steps = quotient + (remainder == 0 ? 0 : 1)
+        guard steps <= Self.maximumSteps else {
+            throw TrainingPlanError(
+                .invalidParameters,
+                "epochs \(epochs) over N = \(populationSize) at expected batch \(expectedBatch) is \(steps) steps, more than the \(Self.maximumSteps) a job may take; use fewer epochs or a larger expected batch")
+        }
         let sigma: Double
         do {
             sigma = try NoiseCalibration.noiseMultiplier(

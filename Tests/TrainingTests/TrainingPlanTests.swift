@@ -61,16 +61,21 @@ import Training
         }
     }
 
+    /// More steps than ``TrainingPlan/maximumSteps`` are refused before any accountant runs;
+    /// the bound itself is planned.
     @Test(arguments: [Manifest.Accountant.rdp, .prv])
-    func aHugeStepCountIsPlannedOrRefusedPromptly(accountant: Manifest.Accountant) {
-        do {
-            let plan = try TrainingPlan(
-                populationSize: 10, expectedBatch: 10, epochs: 1_000_000_000_000_000, epsilon: 8, delta: 1e-3,
-                accountant: accountant)
-            #expect(plan.steps == 1_000_000_000_000_000)
-        } catch {
-            #expect(error.code == .unreachableEpsilon)
+    func aStepCountOverTheLimitIsRefused(accountant: Manifest.Accountant) throws {
+        for epochs in [1_000_000_000_000_000, TrainingPlan.maximumSteps + 1] {
+            let error = try #require(throws: TrainingPlanError.self) {
+                try TrainingPlan(populationSize: 10, expectedBatch: 10, epochs: epochs, epsilon: 8, delta: 1e-3,
+                                 accountant: accountant)
+            }
+            #expect(error.code == .invalidParameters)
+            #expect(error.message.contains("\(epochs) steps, more than the \(TrainingPlan.maximumSteps) a job may take"), "\(error.message)")
         }
+        let plan = try TrainingPlan(populationSize: 10, expectedBatch: 10, epochs: TrainingPlan.maximumSteps, epsilon: 8,
+                                    delta: 1e-3, accountant: .rdp)
+        #expect(plan.steps == TrainingPlan.maximumSteps)
     }
 
     /// A manifest may ask for any finite ε. With PLD the search then runs towards the least

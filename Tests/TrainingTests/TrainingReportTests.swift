@@ -53,6 +53,9 @@ struct TrainingReportTests {
         #expect(TrainingHistory.evaluationSteps(totalSteps: 1, epochs: 1) == [1])
         #expect(TrainingHistory.evaluationSteps(totalSteps: 0, epochs: 1).isEmpty)
         #expect(TrainingHistory.evaluationSteps(totalSteps: 5, epochs: 1_000_000).count == 5)
+        // Past 16 epochs, every k-th epoch's end and the last; the set stays small for any count.
+        #expect(TrainingHistory.evaluationSteps(totalSteps: 200, epochs: 20) == Set([50, 100, 150] + (1...10).map { $0 * 20 }))
+        #expect(TrainingHistory.evaluationSteps(totalSteps: 45_000_000_000, epochs: 10_000_000_000).count <= 21)
     }
 
     /// A long run's line is thinned to at most the drawn maximum (plus its last point,

@@ -23,15 +23,22 @@ public struct TrainingHistory: Codable, Sendable, Hashable {
 
     public init() {}
 
+    /// The most epoch ends a run evaluates at.
+    public static let maximumEpochEvaluations = 16
+
     /// The steps after which a run evaluates on its held-out split: each quarter of the run
     /// and the end of each epoch, so that even a one-epoch job shows accuracy over steps,
     /// at about a tenth of the run's cost (the held-out split is forward passes over a tenth
-    /// of the data, four or `epochs` times).
+    /// of the data, four or `epochs` times). Past ``maximumEpochEvaluations`` epochs only
+    /// every k-th epoch's end counts, and the last: each evaluation costs a pass, and the set
+    /// must stay small whatever `epochs` a manifest names (10^10 once asked for 80 GB here).
     public static func evaluationSteps(totalSteps: Int, epochs: Int) -> Set<Int> {
         guard totalSteps > 0 else { return [] }
         let quarters = (1...4).map { totalSteps * $0 / 4 }
-        let epochCount = max(1, min(epochs, totalSteps))
-        let epochEnds = (1...epochCount).map { Int((Double(totalSteps) * Double($0) / Double(epochCount)).rounded()) }
+        let epochCount = max(1, epochs)
+        let stride = (epochCount + maximumEpochEvaluations - 1) / maximumEpochEvaluations
+        let evaluatedEpochs = Swift.stride(from: stride, through: epochCount, by: stride).map { $0 } + [epochCount]
+        let epochEnds = evaluatedEpochs.map { Int((Double(totalSteps) * Double($0) / Double(epochCount)).rounded()) }
         return Set((quarters + epochEnds).filter { $0 >= 1 && $0 <= totalSteps })
     }
 }

@@ -55,9 +55,14 @@ public enum AdapterArtifacts {
 
     /// Fills `parameters` (declared and sealed) from a published weights file by segment name.
     ///
-    /// - Throws: ``AdapterError`` `.incompatibleParameters` for a missing, extra or misshapen tensor.
+    /// - Throws: ``AdapterError`` `.incompatibleParameters` for a missing, extra or misshapen
+    ///   tensor; ``TrainingError`` `.artifactUnreadable` for weights that are not finite
+    ///   (published by a run that diverged, before such runs failed), which predict nothing.
     public static func load(_ parameters: TrainableParameters, from directory: URL) throws {
         try parameters.load(from: SafetensorsFile(url: directory.appendingPathComponent(weightsFile)))
+        guard parameters.flatValues.allSatisfy(\.isFinite) else {
+            throw TrainingError(.artifactUnreadable, "the adapter's weights in \(directory.path) hold values that are not finite: its training diverged, and it cannot predict")
+        }
     }
 
     static func jsonData(_ value: ConfigurationValue) throws -> Data {

@@ -192,15 +192,20 @@ public final class Trainer {
     /// Runs the remaining steps; `progress` returning false stops after that step with
     /// ``TrainingError`` `.cancelled`.
     public func run(progress: (TrainingProgress) -> Bool = { _ in true }) throws {
-        func recorded(_ report: TrainingProgress) -> Bool {
+        func recorded(_ report: TrainingProgress) throws -> Bool {
             history.steps.append(.init(step: report.step, loss: report.loss, epsilon: report.epsilonSpent))
+            // A step cannot bring back a non-finite parameter: the run is over, and nothing it
+            // would publish could predict.
+            guard parameters.flatValues.allSatisfy(\.isFinite) else {
+                throw TrainingError(.diverged, "training diverged at step \(report.step) of \(report.steps): the adapter's parameters are no longer finite (loss \(report.loss)); try a lower learning rate, and check the strategy's scale options; nothing is published, and the privacy spent on the steps taken stays charged")
+            }
             return progress(report)
         }
         switch adapter.mechanism {
         case .gradientPerturbation:
             while step < plan.steps {
                 let loss = try dpStep()
-                guard recorded(TrainingProgress(step: step, steps: plan.steps, loss: loss, epsilonSpent: epsilonSpent)) else {
+                guard try recorded(TrainingProgress(step: step, steps: plan.steps, loss: loss, epsilonSpent: epsilonSpent)) else {
                     throw TrainingError(.cancelled, "stopped after step \(step) of \(plan.steps)")
                 }
             }
@@ -472,7 +477,7 @@ public final class Trainer {
     /// DP-Forward: each record's representation is released once (the adapter's hooks clip
     /// and noise it), its label once by randomized response; the head then trains on those
     /// releases for the planned epochs without further privacy cost.
-    private func trainOnReleasedFeatures(progress: (TrainingProgress) -> Bool) throws {
+    private func trainOnReleasedFeatures(progress: (TrainingProgress) throws -> Bool) throws {
         guard case .forwardPerturbation(_, let labelEpsilon) = adapter.mechanism,
               let objective = objective as? ClassificationObjective else { return }
         adapter.setTraining(true)
@@ -507,7 +512,7 @@ public final class Trainer {
             gradient.withUnsafeBufferPointer { optimizer.update(parameters: parameters.flatValues, gradients: $0) }
             step += 1
             let loss = losses.reduce(0) { $0 + Double($1) } / Double(max(1, losses.count))
-            guard progress(TrainingProgress(step: step, steps: total, loss: loss, epsilonSpent: spent)) else {
+            guard try progress(TrainingProgress(step: step, steps: total, loss: loss, epsilonSpent: spent)) else {
                 throw TrainingError(.cancelled, "stopped after step \(step) of \(total)")
             }
         }

@@ -10,6 +10,7 @@ public struct TrainingError: Error, Sendable, Hashable, CustomStringConvertible 
             case checkpointMismatch = "checkpoint_mismatch"
             case planMismatch = "plan_mismatch"
             case artifactUnreadable = "artifact_unreadable"
+            case diverged
             case cancelled
         }
         private let value: Value
@@ -26,6 +27,9 @@ public struct TrainingError: Error, Sendable, Hashable, CustomStringConvertible 
         public static let planMismatch = Code(.planMismatch)
         /// A published adapter directory is missing a file or is malformed.
         public static let artifactUnreadable = Code(.artifactUnreadable)
+        /// The adapter's parameters stopped being finite numbers (a learning rate or scale
+        /// too large); such an adapter predicts nothing, so it is not published.
+        public static let diverged = Code(.diverged)
         /// The job was asked to stop.
         public static let cancelled = Code(.cancelled)
         public var description: String { value.rawValue }

@@ -241,6 +241,30 @@ struct TrainingJobTests {
         #expect(error.message.contains("training.padding") && error.message.contains("ragged"), "\(error.message)")
     }
 
+    /// A run whose parameters overflow stops as `diverged` and publishes nothing: a LoRA
+    /// adapter trained at lr 10^6 was published with NaN weights and a card claiming 75%
+    /// held-out accuracy, and `predict` then failed on its NaN scores.
+    @Test func aDivergedRunIsNotPublished() throws {
+        let directory = try TemporaryDirectory()
+        let job = try job(directory, manifest: #""train": {"epochs": 1, "expected_batch": 16, "lr": 1e38}"#)
+        var steps = 0
+        let error = try #require(throws: TrainingError.self) { try job.run { _ in steps += 1; return true } }
+        #expect(error.code == .diverged)
+        #expect(error.message.contains("training diverged at step \(steps + 1) of"), "\(error.message)")
+        #expect(!FileManager.default.fileExists(atPath: job.outputDirectory.path))
+
+        // One published by an earlier version is refused by name, not failed on its scores.
+        let published = try self.job(directory, manifest: #""train": {"epochs": 1, "expected_batch": 16}"#)
+        _ = try published.run()
+        let weights = published.outputDirectory.appendingPathComponent(AdapterArtifacts.weightsFile)
+        var bytes = try Data(contentsOf: weights)
+        bytes.replaceSubrange((bytes.count - 4)..<bytes.count, with: withUnsafeBytes(of: Float.nan.bitPattern.littleEndian) { Data($0) })
+        try bytes.write(to: weights)
+        let refusal = try #require(throws: TrainingError.self) { try predictor(published) }
+        #expect(refusal.code == .artifactUnreadable)
+        #expect(refusal.message.contains("not finite"), "\(refusal.message)")
+    }
+
     /// A forward-perturbation card states one ε, the one its progress lines reported, at or
     /// below the target, for both accountants: its budget was split by basic composition
     /// (the Gaussian's exact ε plus the label's pure ε), which RDP composing the release as

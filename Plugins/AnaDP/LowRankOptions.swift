@@ -16,13 +16,14 @@ struct LowRankOptions {
     static let defaultModuleNames = [["query", "value"], ["q_proj", "v_proj"], ["c_attn"]]
 
     /// - Throws: ``AdapterError`` `.invalidOption` for a rank below 1, an alpha that is not
-    ///   positive, or a module name the backbone does not have.
+    ///   positive or whose alpha/rank overflows a Float, or a module name the backbone does not have.
     init(options: StrategyOptions, backbone: any Backbone) throws(AdapterError) {
         rank = try options.integer("rank")
         guard rank >= 1 else { throw AdapterError(.invalidOption, "strategy option rank must be at least 1; found \(rank)") }
         alpha = try options.number("alpha")
-        guard alpha > 0, alpha.isFinite else {
-            throw AdapterError(.invalidOption, "strategy option alpha must be positive and finite; found \(alpha)")
+        // The update is scaled by the Float alpha/rank: 1e308 made it infinite, and every step NaN.
+        guard alpha > 0, (alpha / Double(rank)) < Double(Float.greatestFiniteMagnitude) else {
+            throw AdapterError(.invalidOption, "strategy option alpha must be positive, with alpha/rank a finite Float; found \(alpha)")
         }
         let available = Set(backbone.linearSites.map(\.module.shortName))
         let requested = try options.stringList("target_modules")

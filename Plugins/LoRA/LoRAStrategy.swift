@@ -50,6 +50,10 @@ final class LoRAStrategy: AdapterStrategy {
         guard rank >= 1, rank <= maximumRank else {
             throw AdapterError(.invalidOption, "lora: rank must be in 1...\(maximumRank) for these layers; found \(rank)")
         }
+        // The update is scaled by the Float alpha/rank: alpha 1e308 made it infinite, and every step NaN.
+        guard alpha / Double(rank) < Double(Float.greatestFiniteMagnitude) else {
+            throw AdapterError(.invalidOption, "lora: alpha/rank must be a finite Float, the update's scale; found alpha \(alpha), rank \(rank)")
+        }
         let peft = PEFTLoRAConfiguration(
             rank: rank, alpha: alpha, targetModules: targets, layers: layers, baseModel: "",
             taskType: backbone is BertEncoder ? "FEATURE_EXTRACTION" : "CAUSAL_LM",

@@ -16,9 +16,9 @@ final class ProjectedStrategy: AdapterStrategy {
         StrategyOption(name: "beta", kind: .number, defaultJSON: "0.9",
                        help: "moving-average factor of the privatized signal estimates, in [0, 1)"),
         StrategyOption(name: "max_change", kind: .number, defaultJSON: "1.5",
-                       help: "largest factor by which a segment's noise may change in one step, at least 1"),
+                       help: "largest factor by which a segment's noise may change in one step, in [1, 100]"),
         StrategyOption(name: "task_weights", kind: .numberMap, defaultJSON: "{}",
-                       help: "importance of each task (positive; default 1, normalized to mean 1): noise on a task's segments scales like 1/weight"),
+                       help: "importance of each task (in [0.001, 1000]; default 1, normalized to mean 1): noise on a task's segments scales like 1/weight"),
         StrategyOption(name: "l2", kind: .number, defaultJSON: "0", help: "λ1 of the regularizer λ1·‖B·A‖² (non-negative)"),
         StrategyOption(name: "projection", kind: .string, defaultJSON: "\"principal\"",
                        help: "A: principal (the leading right singular vectors of the frozen weight) or random (seeded Gaussian)"),
@@ -33,8 +33,8 @@ final class ProjectedStrategy: AdapterStrategy {
             throw AdapterError(.invalidOption, "strategy option beta must be in [0, 1); found \(beta)")
         }
         let maxChange = try options.number("max_change")
-        guard maxChange >= 1, maxChange.isFinite else {
-            throw AdapterError(.invalidOption, "strategy option max_change must be a finite number ≥ 1; found \(maxChange)")
+        guard maxChange >= 1, maxChange <= Self.maximumChange else {
+            throw AdapterError(.invalidOption, "strategy option max_change must be in [1, \(Int(Self.maximumChange))]; found \(maxChange)")
         }
         let l2 = try options.number("l2")
         guard l2 >= 0, l2.isFinite else {
@@ -57,17 +57,26 @@ final class ProjectedStrategy: AdapterStrategy {
                                              headClipShare: headClipShare))
     }
 
+    /// The largest `max_change`. Past it the limit no longer binds (one 100-fold step reaches
+    /// the distortion optimum from the uniform start in `ProjectedPluginTests`), and at 1e155
+    /// the limits' squares overflowed and the allocation trapped mid-job, after the charge.
+    static let maximumChange = 100.0
+
+    /// The range of a task weight. A segment's noise variance scales like 1/weight², and
+    /// weights of 1e-100 or 1e150 overflowed it and trapped mid-job, after the job was charged.
+    static let taskWeightRange = 0.001...1000.0
+
     /// The weights of every task of the job, defaults filled in, normalized to mean 1.
     ///
     /// - Throws: ``AdapterError`` `.invalidOption` for a task the job does not have or a
-    ///   weight that is not positive and finite.
+    ///   weight outside ``taskWeightRange``.
     static func taskWeights(_ given: [String: Double], tasks: [String]) throws(AdapterError) -> [String: Double] {
         for (task, weight) in given.sorted(by: { $0.key < $1.key }) {
             guard tasks.contains(task) else {
                 throw AdapterError(.invalidOption, "strategy option task_weights names task \"\(task)\", which the job does not have (tasks: \(tasks.joined(separator: ", ")))")
             }
-            guard weight > 0, weight.isFinite else {
-                throw AdapterError(.invalidOption, "strategy option task_weights must be positive and finite; found \(weight) for task \"\(task)\"")
+            guard taskWeightRange.contains(weight) else {
+                throw AdapterError(.invalidOption, "strategy option task_weights must be in [\(taskWeightRange.lowerBound), \(taskWeightRange.upperBound)]; found \(weight) for task \"\(task)\"")
             }
         }
         let weights = tasks.map { given[$0] ?? 1 }

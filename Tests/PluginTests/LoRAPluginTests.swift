@@ -51,6 +51,8 @@ import Transformer
         #expect(try refusal(#"{"rank": 0}"#)?.code == .invalidOption)
         #expect(try refusal(#"{"rank": 9}"#)?.code == .invalidOption)
         #expect(try refusal(#"{"alpha": -1}"#)?.code == .invalidOption)
+        // A finite alpha whose Float scale alpha/rank overflows made every step NaN, after the charge.
+        #expect(try refusal(#"{"alpha": 1e308}"#)?.message.contains("alpha/rank must be a finite Float") == true)
         #expect(try refusal(#"{"layers": "0,2"}"#)?.code == .invalidOption)
         #expect(try refusal(#"{"layers": ""}"#)?.code == .invalidOption)
         #expect(try refusal(#"{"layers": "1"}"#) == nil)

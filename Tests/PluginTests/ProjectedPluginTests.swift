@@ -32,6 +32,11 @@ import Transformer
             (#"{"rank": 3, "target_modules": ["nope"]}"#, "\"nope\""), (#"{"ranks": 3}"#, "ranks"),
             (#"{"rank": 3, "head_clip_share": 0}"#, "head_clip_share"), (#"{"rank": 3, "head_clip_share": 1}"#, "head_clip_share"),
             (#"{"rank": 3, "projection": "pca"}"#, "\"pca\""),
+            // Accepted as finite once, these overflowed the allocation and trapped mid-job, after the charge.
+            (#"{"rank": 3, "max_change": 1e155}"#, "max_change must be in [1, 100]"),
+            (#"{"rank": 3, "task_weights": {"x": 1e-100}}"#, "task_weights must be in [0.001, 1000.0]"),
+            (#"{"rank": 3, "task_weights": {"x": 1e150}}"#, "task_weights must be in [0.001, 1000.0]"),
+            (#"{"rank": 3, "alpha": 1e308}"#, "alpha/rank a finite Float"),
         ]
         for (json, named) in cases {
             let error = try #require(throws: AdapterError.self, Comment(rawValue: json)) {
@@ -39,6 +44,16 @@ import Transformer
             }
             #expect(error.code == AdapterError.Code.invalidOption, Comment(rawValue: json))
             #expect(error.message.contains(named), Comment(rawValue: "\(json): \(error.message)"))
+        }
+    }
+
+    /// The bounds themselves train: the allocation stays finite at max_change 100 and task
+    /// weights 0.001 and 1000.
+    @Test func optionsAtTheirBoundsTrain() throws {
+        let harness = try harness(#"{"rank": 3, "alpha": 6, "max_change": 100, "task_weights": {"x": 0.001, "y": 1000}}"#)
+        let target = harness.target(noiseMultiplier: AdapterHarness.runNoiseMultiplier, clip: AdapterHarness.runClip)
+        for allocation in harness.allocations(steps: 10, seed: 3, signal: { step, g in Double(step * (g + 1)) }) {
+            AdapterHarness.expectTight(allocation, target)
         }
     }
 
@@ -139,12 +154,12 @@ import Transformer
         #expect(harness.adapter.noiseAllocation(target: target, previous: statistics) == second)
     }
 
-    /// With a signal far above its noise and no change limit, the allocation is the Lagrange
+    /// With a signal far above its noise and the loosest change limit, the allocation is the Lagrange
     /// optimum of D(s) = Σ_g α_g²·d_g²·s_g²/E_g under Σ C_g²/s_g² = 1/σ²: the stationarity
     /// condition α_g²·d_g²·s_g⁴/(E_g·C_g²) is the same for every segment, and random feasible
     /// moves only raise D.
     @Test func strongSignalGivesTheDistortionOptimum() throws {
-        let harness = try harness(#"{"rank": 3, "alpha": 6, "max_change": 1e9, "task_weights": {"x": 3, "y": 1}}"#)
+        let harness = try harness(#"{"rank": 3, "alpha": 6, "max_change": 100, "task_weights": {"x": 3, "y": 1}}"#)
         let target = harness.target(noiseMultiplier: 1.1, clip: 2)
         let segments = target.segments
         var generator = SeededGenerator(seed: 9)

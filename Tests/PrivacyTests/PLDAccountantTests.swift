@@ -157,6 +157,26 @@ import Testing
         #expect(error.message.contains("beyond the accountant's precision"), "\(error.message)")
     }
 
+    /// A δ at or below the mass the discretization moved to +∞ is refused by name, not priced
+    /// at ε = ∞: calibrating for δ = 1e-15 used to climb to σ ≈ 3000 (RDP needs 1.3), where no
+    /// tail was cut. Pure randomized response moves nothing there and keeps δ = 0.
+    @Test func aDeltaBelowTheTruncatedMassIsRefused() throws {
+        var accountant = PLDAccountant()
+        try accountant.compose(.poissonSampled(probability: 0.2, event: .gaussian(noiseMultiplier: 1.26)), count: 5)
+        #expect(try accountant.epsilon(delta: 1e-12).isFinite)
+        let error = try #require(throws: PrivacyError.self) { try accountant.epsilon(delta: 1e-15) }
+        #expect(error.code == .unsupportedEvent)
+        #expect(error.message.contains("use the RDP accountant"), "\(error.message)")
+        let calibration = try #require(throws: PrivacyError.self) {
+            try NoiseCalibration.noiseMultiplier(targetEpsilon: 8, delta: 1e-15, samplingRate: 0.2, steps: 5,
+                                                 makeAccountant: { PLDAccountant(neighboringRelation: $0) })
+        }
+        #expect(calibration.code == .unsupportedEvent)
+        var response = PLDAccountant(neighboringRelation: .replaceOne)
+        try response.compose(.randomizedResponse(k: 4, epsilon: 1))
+        #expect(abs(try response.epsilon(delta: 0) - 1) < 1e-4)
+    }
+
     /// count 6 = selfComposed 6 = composed ×6 = six calls; different mechanisms commute.
     @Test func compositionIdentities() throws {
         let step = DpEvent.poissonSampled(probability: 0.1, event: .gaussian(noiseMultiplier: 1))

@@ -131,7 +131,15 @@ public struct PLDAccountant: PrivacyAccountant {
             throw PrivacyError(.invalidArgument, "delta must be in [0, 1]; found \(delta)")
         }
         if containsNonPrivate { return .infinity }
-        return try current().epsilon(delta: delta)
+        let distribution = try current()
+        // Nothing a Gaussian or randomized response releases has infinite loss: mass at +∞ is
+        // what truncating the tails moved there, pessimistically. A δ at or below it is not
+        // priced at ε = ∞: that drove calibration to σ ≈ 3000 for δ = 1e-15, where RDP needs 1.3.
+        let truncated = max(distribution.remove.infinityMass, distribution.add?.infinityMass ?? 0)
+        guard truncated <= delta else {
+            throw PrivacyError(.unsupportedEvent, "delta \(delta) is below the \(truncated) of probability the PLD accountant's discretization moves to infinite loss, so it cannot certify it; use the RDP accountant for a delta this small")
+        }
+        return distribution.epsilon(delta: delta)
     }
 
     public func delta(epsilon: Double) throws -> Double {

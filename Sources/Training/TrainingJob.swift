@@ -61,7 +61,8 @@ public struct TrainingJob {
     /// - Throws: ``TrainingError`` `.planMismatch` for a plan other than ``chargedPlan``, a
     ///   forward-perturbation release other than the one it priced, or a dataset other than
     ///   the one admitted (``admittedDatasetSHA256``);
-    ///   `.invalidConfiguration` for a backbone of another family
+    ///   `.invalidRecord` for a dataset without records; `.invalidConfiguration` for a
+    ///   held-out fraction outside [0, 1), a backbone of another family
     ///   than the objective trains (``Manifest/Objective/refusal(backbone:family:)``) or
     ///   `generate` with a strategy that privatizes in the forward pass; the strategy's
     ///   ``AdapterError`` (e.g. bitfit on Llama, which has no biases).
@@ -73,6 +74,13 @@ public struct TrainingJob {
         let dataset = try TrainingDataset.read(path: datasetPath, privacyUnit: manifest.privacy.unit)
         if let admitted = admittedDatasetSHA256, dataset.sha256 != admitted {
             throw TrainingError(.planMismatch, "\(datasetPath) has SHA-256 \(dataset.sha256 ?? "none"); the ledger admitted \(admitted). The file changed after it was validated (replaced or still being written?); refusing to train data that was not validated")
+        }
+        // The daemon's intake refuses both before a job exists; `dptuned train` reaches here directly.
+        guard dataset.unitCount > 0 else {
+            throw TrainingError(.invalidRecord, "\(datasetPath) holds no records")
+        }
+        guard heldOutFraction >= 0, heldOutFraction < 1 else {
+            throw TrainingError(.invalidConfiguration, "the held-out fraction must be in [0, 1); found \(heldOutFraction)")
         }
         let split = HeldOutSplit(memberCount: dataset.unitCount, heldOutFraction: heldOutFraction, seed: manifest.train.seed)
         if let refusal = manifest.objective.refusal(backbone: manifest.backbone,

@@ -30,7 +30,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Directory holding the strategy plugins (default: next to dptuned, then ../lib/dptune/plugins).")
     var plugins: String?
 
-    @Option(help: "Share of records (or units) held out for evaluation.")
+    @Option(help: "Share of records (or units) held out for evaluation, in [0, 0.9] as the daemon's held_out_fraction.")
     var heldOut: Double = 0.1
 
     @Option(help: "A privacy ledger (e.g. the daemon's) to charge before training: the manifest's account must be in it and afford the job.")
@@ -38,6 +38,12 @@ struct TrainCommand: ParsableCommand {
 
     @Flag(help: "Print the model card as JSON only.")
     var json = false
+
+    func validate() throws {
+        guard (0...0.9).contains(heldOut) else {
+            throw ValidationError("--held-out must be in [0, 0.9]; found \(heldOut)")
+        }
+    }
 
     func run() throws {
         let source = try BackboneSource(backbone: backbone, configFile: root.config)

@@ -58,4 +58,30 @@ struct ForegroundBackboneTests {
         #expect(unknown.status != 0)
         #expect(unknown.standardError.contains("backbone minilm-l6 is not in [models]"), "\(unknown.standardError)")
     }
+
+    /// An empty dataset and a held-out share out of range are refused by name; both trapped
+    /// in the held-out split (a crash, status 132), which the daemon's intake never reaches.
+    @Test func badForegroundInputIsRefusedNotTrapped() throws {
+        let directory = try TemporaryDirectory(prefix: "dptune-foreground")
+        let data = try directory.write("reviews.jsonl", Data(DaemonFixture.dataset(records: 40).utf8))
+        let empty = try directory.write("empty.jsonl", Data("\n\n".utf8))
+        let manifest = try directory.write("reviews.manifest.json", Data(#"""
+            {"strategy": "bitfit", "labels": {"sentiment": ["negative", "positive"]},
+             "privacy": {"epsilon": 2, "delta": 1e-5, "accountant": "rdp"}, "train": {"epochs": 1, "max_len": 16}}
+            """#.utf8))
+        let dptuned = try ProductExecutable("dptuned")
+        func train(_ dataset: String, _ more: [String] = []) throws -> (status: Int32, standardError: String) {
+            let result = try dptuned.run(["train", dataset, "--manifest", manifest, "--backbone", SharedFixtures.url("models/minilm-l6").path,
+                                          "--out", directory.url.appendingPathComponent(UUID().uuidString).path] + more)
+            return (result.status, result.standardError)
+        }
+        let none = try train(empty)
+        #expect(none.status == 1, "\(none.standardError)")
+        #expect(none.standardError.contains("holds no records"), "\(none.standardError)")
+        for share in ["1", "0.95", "nan", "-0.1"] {
+            let refused = try train(data, ["--held-out=\(share)"])
+            #expect(refused.status == 64, "\(share): \(refused.standardError)")
+            #expect(refused.standardError.contains("--held-out must be in [0, 0.9]"), "\(share): \(refused.standardError)")
+        }
+    }
 }

@@ -59,6 +59,17 @@ public struct DatasetRecord: Sendable, Hashable {
     /// - Throws: ``IntakeError`` with code `invalid_json`, `not_an_object`, `missing_field`,
     ///   `invalid_field`, `unknown_role` or `missing_assistant_message`.
     public static func parse(_ line: Data, lineNumber: Int? = nil) throws(IntakeError) -> DatasetRecord {
+        // As for manifests: decoders disagree on a repeated key (ours kept the first `output`,
+        // many keep the last), and deep nesting costs the decoder far more than its size.
+        // Neither message names the key: a record's contents stay out of the journal.
+        switch JSONValue.structureRefusal(of: line, depthLimit: JSONValue.maximumDepth) {
+        case .duplicateKey?:
+            throw IntakeError(.invalidJSON, "an object holds a key twice; readers disagree on which value counts", line: lineNumber)
+        case .nestingTooDeep(let limit)?:
+            throw IntakeError(.invalidJSON, "nests arrays and objects more than \(limit) levels deep", line: lineNumber)
+        case nil:
+            break
+        }
         do {
             return try JSONDecoder().decode(WireRecord.self, from: line).record()
         } catch let error as IntakeError {

@@ -112,6 +112,7 @@ import Testing
             #"{"instruction": "Zq7secret", "output": "positive" "task": "sentiment"}"#,
             #"{"instruction": "x", "output": "positive", "task": "sentiment", "unit": Zq7}"#,
             #"{"instruction": "Zq7secret\q", "output": "positive"}"#,
+            #"{"instruction": "x", "output": "positive", "Zq7secret": 1, "Zq7secret": 2}"#,
         ]
         for line in faulty {
             let error = #expect(throws: IntakeError.self, "\(line)") { _ = try validate([good, line]) }
@@ -123,6 +124,13 @@ import Testing
 
     @Test func recordFaults() throws {
         let good = Self.record("positive")
+        // A repeated key was read as its first value (other readers take the last).
+        expectCode(.invalidJSON, line: 2) {
+            try validate([good, #"{"instruction": "x", "output": "positive", "task": "sentiment", "output": "bogus"}"#])
+        }
+        expectCode(.invalidJSON, line: 1) {
+            try validate([#"{"instruction": "x", "output": "positive", "task": "sentiment", "meta": [[[[[[[[1]]]]]]]]}"#, good])
+        }
         expectCode(.missingField, line: 2) { try validate([good, #"{"instruction": "x", "task": "sentiment"}"#]) }
         expectCode(.notAnObject, line: 1) { try validate(["[1, 2]", good]) }
         expectCode(.unknownRole, line: 1) {

@@ -13,7 +13,7 @@ public struct TrainingPlan: Sendable, Hashable {
     public let populationSize: Int
     /// q = B/N, capped at 1.
     public let samplingRate: Double
-    /// T = ⌈epochs · N / B⌉.
+    /// T = ⌈epochs · N / min(B, N)⌉: epochs passes over the N records.
     public let steps: Int
     /// σ: noise standard deviation over the clipping norm.
     public let noiseMultiplier: Double
@@ -74,7 +74,9 @@ public struct TrainingPlan: Sendable, Hashable {
             throw TrainingPlanError(
                 .invalidParameters, "epochs \(epochs) over N = \(populationSize) records is more steps than can be counted")
         }
-        let (quotient, remainder) = samples.quotientAndRemainder(dividingBy: expectedBatch)
+        // A batch cannot hold more than everyone: at q = 1 each step is a pass, so a job
+        // asking 3 epochs of 36 records at expected batch 64 takes 3 steps, not ⌈108/64⌉ = 2.
+        let (quotient, remainder) = samples.quotientAndRemainder(dividingBy: min(expectedBatch, populationSize))
         let steps = quotient + (remainder == 0 ? 0 : 1)
         guard steps <= Self.maximumSteps else {
             throw TrainingPlanError(

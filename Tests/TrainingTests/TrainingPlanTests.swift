@@ -61,6 +61,16 @@ import Training
         }
     }
 
+    /// An expected batch of at least N samples everyone each step (q = 1), so each step is one
+    /// pass: 3 epochs are 3 steps. ⌈epochs·N/B⌉ gave 2, while the card said 3 epochs.
+    @Test func aBatchOfEveryoneTakesOneStepPerEpoch() throws {
+        let plan = try TrainingPlan(populationSize: 36, expectedBatch: 64, epochs: 3, epsilon: 8, delta: 1e-5, accountant: .rdp)
+        #expect(plan.samplingRate == 1)
+        #expect(plan.steps == 3)
+        let exact = try TrainingPlan(populationSize: 64, expectedBatch: 64, epochs: 3, epsilon: 8, delta: 1e-5, accountant: .rdp)
+        #expect(exact.steps == 3)
+    }
+
     /// More steps than ``TrainingPlan/maximumSteps`` are refused before any accountant runs;
     /// the bound itself is planned.
     @Test(arguments: [Manifest.Accountant.rdp, .prv])

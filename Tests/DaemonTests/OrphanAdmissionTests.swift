@@ -91,6 +91,36 @@ import Testing
         #expect(try Self.names(in: .done, world).isEmpty)
     }
 
+    /// The spool cannot accept an admitted dataset (its tmp/ gone here; a full disk in the
+    /// field). The admission is kept, not failed: the dataset's next intake, told of either
+    /// file, resumes it under its one charge, in the same run and after a restart. Failing
+    /// it charged the dataset again at each later event, three times over two starts in the
+    /// audit that found it.
+    @Test func anAdmissionTheSpoolCouldNotAcceptIsResumedNotChargedAgain() async throws {
+        let world = try DaemonWorld()
+        try world.fixture.drop("reviews", manifest: DaemonFixture.manifest(account: "acme"))
+        let tmp = world.fixture.config.paths.spool.appendingPathComponent("tmp")
+        try FileManager.default.removeItem(at: tmp)
+        try Data().write(to: tmp)
+        #expect(await world.intake.process("reviews.jsonl") == nil)
+        #expect(await world.intake.process("reviews.manifest.json") == nil)
+        let admissions = try world.ledger.unfinishedJobs()
+        #expect(admissions.count == 1)
+        let admitted = try #require(admissions.first)
+        #expect(admitted.state == .admitted)
+        let charges = try world.ledger.charges(account: "acme")
+        #expect(try Self.names(in: .incoming, world) == ["reviews.jsonl", "reviews.manifest.json"])
+
+        // The spool holds tmp/'s descriptor, so the one put back serves a restart.
+        try FileManager.default.removeItem(at: tmp)
+        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: false)
+        let (jobs, ledger) = try await Self.restart(world)
+        #expect(await jobs.queuedIDs == [admitted.id])
+        #expect(try ledger.charges(account: "acme") == charges)
+        #expect(try ledger.unfinishedJobs().map(\.id) == [admitted.id])
+        #expect(try Self.names(in: .accepted, world) == ["reviews.jsonl", "reviews.manifest.json"])
+    }
+
     /// W1, then the same name with other content: the bytes of the dataset, or a manifest
     /// that changes the plan (and so the charge).
     @Test(arguments: ["dataset", "manifest"])

@@ -182,9 +182,9 @@ public final class IntakeService: Sendable {
                 Thread.detachNewThread { continuation.resume(with: Result { try intake.process(name) }) }
             }
         } catch {
-            await failAdmitted(policy, reason: "the spool could not accept the dataset: \(error)")
             logger.error("spool failure during intake", metadata: ["dptune.dataset": "\(name)", "dptune.error": "\(error)"])
-            return (nil, "could not be accepted: \(error)")
+            keepForResumption(policy, dataset: OrphanAdmissions.datasetName(name))
+            return (nil, nil)
         }
         switch outcome {
         case .ignored:
@@ -211,14 +211,37 @@ public final class IntakeService: Sendable {
             do {
                 try await jobs.enqueue(job)
             } catch {
-                await failAdmitted(policy, reason: "the job record could not be written: \(error)")
-                return (nil, "could not be queued: \(error)")
+                // The dataset is in accepted/: the next start finds the admission without a
+                // record and resumes it from there (``OrphanAdmissions``).
+                logger.error("the job record could not be written; the admission is resumed at the next start", metadata: [
+                    "dptune.job": "\(job.id)", "dptune.dataset": "\(job.dataset)", "dptune.error": "\(error)",
+                ])
+                return (nil, nil)
             }
             logger.info(granted.resumed ? "job queued under its admission resumed after restart" : "job queued", metadata: [
                 "dptune.job": "\(job.id)", "dptune.account": "\(job.account)", "dptune.dataset": "\(job.dataset)",
                 "dptune.steps": "\(job.steps)", "dptune.sigma": "\(job.noiseMultiplier)",
             ])
             return (job, "was accepted")
+        }
+    }
+
+    /// Keeps an admission whose dataset the spool could not accept (a full disk, mostly)
+    /// for the next intake of that dataset, in this run or after a restart, to resume under
+    /// the same job id and charge. Failing it charged the dataset again at the next event
+    /// for it, or twice at a start-up scan told of both its files.
+    private func keepForResumption(_ policy: LedgerAdmissionPolicy, dataset: String) {
+        guard let granted = policy.admitted else { return }
+        do {
+            let admission = try ledger.job(id: granted.jobID)
+            orphans.withLock { $0[dataset] = admission }
+            logger.notice("the admission is kept: the dataset's next intake resumes it", metadata: [
+                "dptune.job": "\(granted.jobID)", "dptune.dataset": "\(dataset)",
+            ])
+        } catch {
+            logger.error("cannot read the admission back; the next start resumes it", metadata: [
+                "dptune.job": "\(granted.jobID)", "dptune.error": "\(error)",
+            ])
         }
     }
 

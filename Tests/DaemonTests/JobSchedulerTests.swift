@@ -69,6 +69,59 @@ import Testing
         #expect(try spool.scan(.accepted).isEmpty)
     }
 
+    /// A test double whose job succeeds after `beforeEnd` ran.
+    final class EndingRunner: JobRunner {
+        let beforeEnd: @Sendable () -> Void
+        init(beforeEnd: @escaping @Sendable () -> Void) { self.beforeEnd = beforeEnd }
+
+        func run(
+            _ job: DaemonJob, started _: @escaping @Sendable (String) async -> Void,
+            progress _: @escaping @Sendable (ProgressEvent) async -> Void
+        ) async -> JobOutcome {
+            beforeEnd()
+            return .succeeded(adapterPath: "/adapters/\(job.id)")
+        }
+
+        func cancel(jobID id: String) async {}
+    }
+
+    /// A job whose record cannot be written when it ends (state/ full in the field; its
+    /// folder swapped for a file here) is settled once it can be: the ledger committed once,
+    /// the result filed once, the record final. It used to stay "running" until a restart,
+    /// and `dptunectl watch` never ended.
+    @Test func aJobThatCannotBeSettledIsSettledWhenItCan() async throws {
+        let world = try DaemonWorld()
+        try world.fixture.drop("reviews", manifest: DaemonFixture.manifest(account: "acme"))
+        let queued = try #require(await world.intake.process("reviews.jsonl"))
+        let records = world.fixture.config.paths.stateDirectory.appendingPathComponent("jobs")
+        let aside = world.fixture.config.paths.stateDirectory.appendingPathComponent("jobs.aside")
+        let runner = EndingRunner {
+            _ = rename(records.path, aside.path)
+            FileManager.default.createFile(atPath: records.path, contents: Data())
+        }
+        let scheduler = JobScheduler(
+            jobs: world.jobs, ledger: world.ledger, spool: world.spool, runner: runner, workers: 1,
+            logger: DaemonFixture.logger)
+        let loop = Task { await scheduler.run() }
+        defer { loop.cancel() }
+        let done = world.fixture.config.paths.spool.appendingPathComponent("done/reviews.result.json")
+        for _ in 0..<250 where !FileManager.default.fileExists(atPath: done.path) { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(FileManager.default.fileExists(atPath: done.path))
+        #expect(try world.ledger.job(id: queued.id).state == .succeeded)
+        #expect(await world.jobs.job(id: queued.id)?.state == .running)
+
+        try FileManager.default.removeItem(at: records)
+        #expect(rename(aside.path, records.path) == 0)
+        for _ in 0..<250 where await world.jobs.job(id: queued.id)?.state != .succeeded {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(await world.jobs.job(id: queued.id)?.state == .succeeded)
+        #expect(await world.jobs.job(id: queued.id)?.adapterPath == "/adapters/\(queued.id)")
+        #expect(try world.ledger.charges(account: "acme").allSatisfy { $0.state == .committed })
+        let reopened = try JobStore(stateDirectory: world.fixture.config.paths.stateDirectory)
+        #expect(await reopened.job(id: queued.id)?.state == .succeeded)
+    }
+
     /// A test double that holds each job until the daemon's shutdown interrupts it.
     actor HeldRunner: JobRunner {
         nonisolated let started: AsyncStream<String>

@@ -45,6 +45,9 @@ public actor JobScheduler {
         (wakeups, wakeup) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
+    /// The longest wait between two tries at settling a job.
+    static let longestSettleRetrySeconds = 60
+
     /// Returns once the scheduler's actor runs: the daemon's watchdog pings only while it does.
     public func heartbeat() {}
 
@@ -107,30 +110,55 @@ public actor JobScheduler {
             try? await store.record(event)
             await onProgress(event)
         }
-        do {
-            var ended = job
-            switch outcome {
-            case .succeeded(let adapterPath):
-                try ledger.commit(job: job.id)
-                (ended.state, ended.adapterPath) = (.succeeded, adapterPath)
-            case .failed(let reason):
-                try ledger.fail(job: job.id, reason: reason)
-                (ended.state, ended.reason) = (.failed, reason)
-            case .cancelled(let reason):
-                try ledger.cancel(job: job.id, reason: reason)
-                (ended.state, ended.reason) = (.cancelled, reason)
-            case .interrupted(let reason):
-                logger.notice("job interrupted: it stays admitted and resumes at the next start",
-                              metadata: ["dptune.job": "\(job.id)", "dptune.reason": "\(reason)"])
+        var ended = job
+        switch outcome {
+        case .succeeded(let adapterPath): (ended.state, ended.adapterPath) = (.succeeded, adapterPath)
+        case .failed(let reason): (ended.state, ended.reason) = (.failed, reason)
+        case .cancelled(let reason): (ended.state, ended.reason) = (.cancelled, reason)
+        case .interrupted(let reason):
+            logger.notice("job interrupted: it stays admitted and resumes at the next start",
+                          metadata: ["dptune.job": "\(job.id)", "dptune.reason": "\(reason)"])
+            return
+        }
+        // Settling writes the ledger, done/ and the record, each of which a full disk can
+        // refuse. Given up after one try, the job stayed "running" until a restart (`watch`
+        // never ended); so each step not yet done is tried again, less and less often,
+        // until the daemon stops, and the next start settles what is left.
+        var (ledgerSettled, resultFiled) = (false, false)
+        var delaySeconds = 1
+        while true {
+            do {
+                if !ledgerSettled {
+                    switch outcome {
+                    case .succeeded: try ledger.commit(job: job.id)
+                    case .failed(let reason): try ledger.fail(job: job.id, reason: reason)
+                    case .cancelled(let reason): try ledger.cancel(job: job.id, reason: reason)
+                    case .interrupted: break
+                    }
+                    ledgerSettled = true
+                }
+                // The result lands in done/ before the record turns final, so whoever sees the
+                // job ended (status, watch) finds its result there.
+                if !resultFiled {
+                    try spool.finish(job.dataset, result: JobResult(ended))
+                    resultFiled = true
+                }
+                try await jobs.finish(id: job.id, state: ended.state, reason: ended.reason, adapterPath: ended.adapterPath)
+                logger.info("job ended", metadata: ["dptune.job": "\(job.id)", "dptune.outcome": "\(outcome)"])
                 return
+            } catch {
+                guard !draining else {
+                    logger.error("cannot settle the job; the next start settles it",
+                                 metadata: ["dptune.job": "\(job.id)", "dptune.error": "\(error)"])
+                    return
+                }
+                logger.error("cannot settle the job; trying again", metadata: [
+                    "dptune.job": "\(job.id)", "dptune.error": "\(error)", "dptune.retry_in_seconds": "\(delaySeconds)",
+                ])
+                // In one-second slices, so that a shutdown is not held by the wait.
+                for _ in 0..<delaySeconds where !draining { try? await Task.sleep(for: .seconds(1)) }
+                delaySeconds = min(delaySeconds * 2, Self.longestSettleRetrySeconds)
             }
-            // The result lands in done/ before the record turns final, so whoever sees the
-            // job ended (status, watch) finds its result there.
-            try spool.finish(job.dataset, result: JobResult(ended))
-            try await jobs.finish(id: job.id, state: ended.state, reason: ended.reason, adapterPath: ended.adapterPath)
-            logger.info("job ended", metadata: ["dptune.job": "\(job.id)", "dptune.outcome": "\(outcome)"])
-        } catch {
-            logger.error("cannot settle the job", metadata: ["dptune.job": "\(job.id)", "dptune.error": "\(error)"])
         }
     }
 }

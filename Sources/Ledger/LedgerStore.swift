@@ -60,6 +60,17 @@ public final class LedgerStore: Sendable {
             try pool.read { db in try LedgerIntegrity.verifyInvariants(db, path: path) }
         } catch let error as DatabaseError where [.SQLITE_CORRUPT, .SQLITE_NOTADB].contains(error.resultCode) {
             throw LedgerIntegrity.failure("sqlite integrity_check", "\(error)", path: path)
+        } catch {
+            // A ledger this call set out to create and could not finish holds nothing: left
+            // behind (0 bytes on a full disk) it refused every later start as an empty
+            // database that is not a ledger.
+            if !existed {
+                for file in [path, path + "-wal", path + "-shm"]
+                where (try? FileManager.default.attributesOfItem(atPath: file)[.type] as? FileAttributeType) == .typeRegular {
+                    try? FileManager.default.removeItem(atPath: file)
+                }
+            }
+            throw error
         }
     }
 

@@ -242,6 +242,18 @@ import Testing
         #expect(newer.code == .newerLedger)
     }
 
+    /// A ledger that could not be created (a full disk in the field; its WAL's name taken by
+    /// a directory here) leaves no file behind: a 0-byte one refused every later start as
+    /// "an empty database, not a privacy ledger", with nothing an operator could set.
+    @Test func aLedgerThatCouldNotBeCreatedLeavesNothingBehind() throws {
+        let ledger = try TemporaryLedger()
+        try FileManager.default.createDirectory(atPath: ledger.path + "-wal", withIntermediateDirectories: false)
+        #expect(throws: (any Error).self) { try LedgerStore(path: ledger.path, create: true, curveEvaluator: ClosedFormRDP.evaluator) }
+        #expect(!FileManager.default.fileExists(atPath: ledger.path))
+        try FileManager.default.removeItem(atPath: ledger.path + "-wal")
+        _ = try LedgerStore(path: ledger.path, create: true, curveEvaluator: ClosedFormRDP.evaluator)
+    }
+
     @Test func fileIsWALWithForeignKeysAndDurableSettings() throws {
         let ledger = try TemporaryLedger()
         let store = try ledger.open(accounts: Self.accounts)

@@ -165,7 +165,9 @@ public struct TrainingJob {
 
     /// Trains (from the checkpoint, if one of this job exists), evaluates on the held-out
     /// split and publishes the adapter; returns its card.
-    public func run(progress: (TrainingProgress) -> Bool = { _ in true }) throws -> ModelCard {
+    /// - Parameter checkpointFailed: told of each checkpoint that could not be written.
+    public func run(progress: (TrainingProgress) -> Bool = { _ in true },
+                    checkpointFailed: (any Error) -> Void = { _ in }) throws -> ModelCard {
         let prepared = try prepare()
         let trainer = prepared.trainer
         if let checkpointURL, FileManager.default.fileExists(atPath: checkpointURL.path) {
@@ -177,20 +179,17 @@ public struct TrainingJob {
         // at the end only, where `classify` costs a forward pass per record.
         let evaluationSteps = manifest.objective == .classify
             ? TrainingHistory.evaluationSteps(totalSteps: trainer.plan.steps, epochs: manifest.train.epochs) : []
-        var saveError: (any Error)?
-        do {
-            try trainer.run { report in
-                if evaluationSteps.contains(report.step) { trainer.recordEvaluation(prepared.heldOut) }
-                if let checkpointURL, report.step % checkpointEvery == 0, case .gradientPerturbation = trainer.adapterMechanism {
-                    do { try trainer.saveCheckpoint(to: checkpointURL, jobID: jobID, strategy: strategyKey) } catch {
-                        saveError = error
-                        return false
-                    }
+        try trainer.run { report in
+            if evaluationSteps.contains(report.step) { trainer.recordEvaluation(prepared.heldOut) }
+            if let checkpointURL, report.step % checkpointEvery == 0, case .gradientPerturbation = trainer.adapterMechanism {
+                // A checkpoint replaces the last by rename, so a failed one leaves the last
+                // whole; the run goes on (a full state disk failed jobs at 91%), and an
+                // interruption resumes from the last written, as from one 49 steps old.
+                do { try trainer.saveCheckpoint(to: checkpointURL, jobID: jobID, strategy: strategyKey) } catch {
+                    checkpointFailed(error)
                 }
-                return progress(report)
             }
-        } catch let error as TrainingError where error.code == .cancelled {
-            throw saveError ?? error
+            return progress(report)
         }
         let card = try publish(prepared)
         if let checkpointURL { try? FileManager.default.removeItem(at: checkpointURL) }

@@ -395,6 +395,20 @@ struct TrainingJobTests {
         return job
     }
 
+    /// A checkpoint that cannot be written does not end the run: it is reported and the run
+    /// publishes (a full state disk failed a job at 91%, its charge kept).
+    @Test func aCheckpointThatCannotBeWrittenDoesNotEndTheRun() throws {
+        let directory = try TemporaryDirectory()
+        var job = try job(directory, manifest: #""train": {"epochs": 1, "expected_batch": 10}"#)
+        job.checkpointURL = directory.url.appendingPathComponent("missing/job-1.checkpoint")
+        job.checkpointEvery = 3
+        var failures = 0
+        let card = try job.run(checkpointFailed: { _ in failures += 1 })
+        #expect(card.privacy.steps == 9)
+        #expect(failures == 3)
+        #expect(FileManager.default.fileExists(atPath: job.outputDirectory.appendingPathComponent(AdapterArtifacts.modelCardFile).path))
+    }
+
     @Test func resumesFromItsCheckpoint() throws {
         let directory = try TemporaryDirectory()
         let job = try interruptedJob(directory)

@@ -111,10 +111,18 @@ public actor JobScheduler {
             await onProgress(event)
         }
         var ended = job
+        let ledger = ledger
+        let settleLedger: () throws -> Void
         switch outcome {
-        case .succeeded(let adapterPath): (ended.state, ended.adapterPath) = (.succeeded, adapterPath)
-        case .failed(let reason): (ended.state, ended.reason) = (.failed, reason)
-        case .cancelled(let reason): (ended.state, ended.reason) = (.cancelled, reason)
+        case .succeeded(let adapterPath):
+            (ended.state, ended.adapterPath) = (.succeeded, adapterPath)
+            settleLedger = { try ledger.commit(job: job.id) }
+        case .failed(let reason):
+            (ended.state, ended.reason) = (.failed, reason)
+            settleLedger = { try ledger.fail(job: job.id, reason: reason) }
+        case .cancelled(let reason):
+            (ended.state, ended.reason) = (.cancelled, reason)
+            settleLedger = { try ledger.cancel(job: job.id, reason: reason) }
         case .interrupted(let reason):
             logger.notice("job interrupted: it stays admitted and resumes at the next start",
                           metadata: ["dptune.job": "\(job.id)", "dptune.reason": "\(reason)"])
@@ -129,12 +137,7 @@ public actor JobScheduler {
         while true {
             do {
                 if !ledgerSettled {
-                    switch outcome {
-                    case .succeeded: try ledger.commit(job: job.id)
-                    case .failed(let reason): try ledger.fail(job: job.id, reason: reason)
-                    case .cancelled(let reason): try ledger.cancel(job: job.id, reason: reason)
-                    case .interrupted: break
-                    }
+                    try settleLedger()
                     ledgerSettled = true
                 }
                 // The result lands in done/ before the record turns final, so whoever sees the
@@ -144,7 +147,8 @@ public actor JobScheduler {
                     resultFiled = true
                 }
                 try await jobs.finish(id: job.id, state: ended.state, reason: ended.reason, adapterPath: ended.adapterPath)
-                logger.info("job ended", metadata: ["dptune.job": "\(job.id)", "dptune.outcome": "\(outcome)"])
+                logger.log(level: ended.state == .succeeded ? .info : .notice, "job ended",
+                           metadata: ["dptune.job": "\(job.id)", "dptune.outcome": "\(outcome)"])
                 return
             } catch {
                 guard !draining else {

@@ -9,10 +9,14 @@ public struct TrainingDataset: Sendable {
     /// per-record privacy every record is its own unit.
     public let unitOfRecord: [Int]
     public let unitCount: Int
+    /// Each record's line in its file, for the errors that name it.
+    public let lineOfRecord: [Int]
     /// The SHA-256 of the file's bytes, as the validator computes it; nil for records not read from a file.
     public private(set) var sha256: String?
 
-    public init(records: [DatasetRecord], privacyUnit: Manifest.PrivacyUnit) throws(TrainingError) {
+    /// - Parameter lines: each record's line in its file; by default its position.
+    public init(records: [DatasetRecord], lines: [Int]? = nil, privacyUnit: Manifest.PrivacyUnit) throws(TrainingError) {
+        let lines = lines ?? Array(records.indices.map { $0 + 1 })
         var units: [String: Int] = [:]
         var unitOfRecord: [Int] = []
         unitOfRecord.reserveCapacity(records.count)
@@ -22,13 +26,14 @@ public struct TrainingDataset: Sendable {
                 unitOfRecord.append(index)
             case .unit:
                 guard let unit = record.unit else {
-                    throw TrainingError(.invalidRecord, "record \(index + 1) has no \"unit\" but privacy is per unit")
+                    throw TrainingError(.invalidRecord, "line \(lines[index]): the record has no \"unit\" but privacy is per unit")
                 }
                 if units[unit] == nil { units[unit] = units.count }
                 unitOfRecord.append(units[unit] ?? 0)
             }
         }
         self.records = records
+        self.lineOfRecord = lines
         self.unitOfRecord = unitOfRecord
         self.unitCount = privacyUnit == .record ? records.count : units.count
     }
@@ -43,27 +48,31 @@ public struct TrainingDataset: Sendable {
         defer { close(descriptor) }
         let reader = LineReader(fileDescriptor: descriptor, maxLineLength: 1 << 24)
         var records: [DatasetRecord] = []
+        var lines: [Int] = []
         while let line = try reader.next() {
             guard let bytes = line.recordBytes else { continue }
             records.append(try DatasetRecord.parse(Data(bytes), lineNumber: line.number))
+            lines.append(line.number)
         }
-        var dataset = try TrainingDataset(records: records, privacyUnit: privacyUnit)
+        var dataset = try TrainingDataset(records: records, lines: lines, privacyUnit: privacyUnit)
         dataset.sha256 = reader.sha256
         return dataset
     }
 
-    /// The records of some units, with those units renumbered `0..<units.count`.
-    public func subset(units: [Int]) -> (records: [DatasetRecord], unitOfRecord: [Int]) {
+    /// The records of some units, with those units renumbered `0..<units.count`, and their lines.
+    public func subset(units: [Int]) -> (records: [DatasetRecord], unitOfRecord: [Int], lines: [Int]) {
         var slot = [Int: Int]()
         for (index, unit) in units.enumerated() { slot[unit] = index }
         var chosen: [DatasetRecord] = []
         var renumbered: [Int] = []
-        for (record, unit) in zip(records, unitOfRecord) {
+        var lines: [Int] = []
+        for (position, (record, unit)) in zip(records, unitOfRecord).enumerated() {
             if let index = slot[unit] {
                 chosen.append(record)
                 renumbered.append(index)
+                lines.append(lineOfRecord[position])
             }
         }
-        return (chosen, renumbered)
+        return (chosen, renumbered, lines)
     }
 }

@@ -112,8 +112,15 @@ public struct TrainingJob {
             tasks = encoder.tasks
         }
         func encodeUnits(_ units: [Int]) throws -> [TrainingExample] {
-            let (records, unitOfRecord) = dataset.subset(units: units)
-            return try zip(records, unitOfRecord).map { try encode($0, $1) }
+            let chosen = dataset.subset(units: units)
+            return try chosen.records.indices.map { index in
+                do {
+                    return try encode(chosen.records[index], chosen.unitOfRecord[index])
+                } catch let error as TrainingError where error.code == .invalidRecord {
+                    // Intake names the line; `dptuned train` reaches here without intake.
+                    throw TrainingError(.invalidRecord, "line \(chosen.lines[index]): \(error.message)")
+                }
+            }
         }
         let training = try encodeUnits(split.training)
         let heldOut = try encodeUnits(split.heldOut)

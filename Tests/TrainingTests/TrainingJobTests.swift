@@ -241,6 +241,21 @@ struct TrainingJobTests {
         #expect(error.message.contains("training.padding") && error.message.contains("ragged"), "\(error.message)")
     }
 
+    /// A record `dptuned train` cannot encode is named by its line, as intake names it: a
+    /// label the manifest does not declare, after a blank line (line 42, the 41st record).
+    @Test func aRecordThatCannotBeEncodedIsNamedByItsLine() throws {
+        let directory = try TemporaryDirectory()
+        let job = try job(directory, records: 60)
+        var lines = try String(contentsOfFile: job.datasetPath, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        lines[40] = Substring(lines[40].replacingOccurrences(of: "\"negative\"", with: "\"neutral\"")
+            .replacingOccurrences(of: "\"positive\"", with: "\"neutral\""))
+        lines.insert("", at: 10)
+        try lines.joined(separator: "\n").write(toFile: job.datasetPath, atomically: true, encoding: .utf8)
+        let error = try #require(throws: TrainingError.self) { try job.run() }
+        #expect(error.code == .invalidRecord)
+        #expect(error.message.hasPrefix("line 42: a record's label is not one declared for task"), "\(error.message)")
+    }
+
     /// A run whose parameters overflow stops as `diverged` and publishes nothing: a LoRA
     /// adapter trained at lr 10^6 was published with NaN weights and a card claiming 75%
     /// held-out accuracy, and `predict` then failed on its NaN scores.

@@ -36,7 +36,7 @@ import Testing
 
         func send(_ request: ControlRequest) async throws -> ControlResult {
             let path = socketPath
-            return try await DaemonFixture.offPool { try ControlClient(socketPath: path, timeout: .seconds(10)).send(request) }
+            return try await onOwnThread { try ControlClient(socketPath: path, timeout: .seconds(10)).send(request) }
         }
     }
 
@@ -86,7 +86,7 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: done.appendingPathComponent("reviews.result.json").path))
         let path = world.socketPath
         let id = world.job.id
-        let (final, eventCount) = try await DaemonFixture.offPool {
+        let (final, eventCount) = try await onOwnThread {
             var count = 0
             let final = try ControlClient(socketPath: path, timeout: .seconds(10)).watch(jobID: id) { _ in count += 1 }
             return (final, count)

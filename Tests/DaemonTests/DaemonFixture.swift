@@ -101,13 +101,6 @@ struct DaemonFixture {
 
     static let logger = Logger(label: "dptune.test")
 
-    /// Runs blocking work (a synchronous socket client, a poll) on a thread of its own, so
-    /// it never holds one of the few cooperative threads that servers under test need.
-    static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
-        }
-    }
 }
 
 /// A daemon's intake side over a ``DaemonFixture``: ledger, spool, job store and intake.

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import Control
+import Daemon
 import Foundation
 import Glibc
 import Ledger
@@ -66,10 +67,10 @@ import TestSupport
         let (process, output) = try Self.launch(fixture, notifySocket: sink.path)
         defer { if process.isRunning { process.interrupt() } }
 
-        let ready = try await DaemonFixture.offPool { Self.await("READY=1", from: sink) }
+        let ready = try await onOwnThread { Self.await("READY=1", from: sink) }
         try #require(ready != nil, "no READY=1; stderr: \(output.text)")
         let socketPath = fixture.config.control.path
-        let result = try await DaemonFixture.offPool {
+        let result = try await onOwnThread {
             try ControlClient(socketPath: socketPath, timeout: .seconds(10)).send(.status)
         }
         guard case .status(let status) = result else { Issue.record("not a status: \(result)"); return }
@@ -79,7 +80,7 @@ import TestSupport
         // No plugin is installed, so the watcher's dataset must end rejected, with its code.
         try fixture.drop("reviews", manifest: DaemonFixture.manifest(account: "acme"))
         let errorFile = fixture.config.paths.spool.appendingPathComponent("rejected/reviews.error.json").path
-        let arrived = try await DaemonFixture.offPool {
+        let arrived = try await onOwnThread {
             for _ in 0..<400 where !FileManager.default.fileExists(atPath: errorFile) { usleep(50_000) }
             return FileManager.default.fileExists(atPath: errorFile)
         }
@@ -87,12 +88,12 @@ import TestSupport
         #expect(try fixture.errorCode(of: "reviews") == "unknown_strategy")
 
         kill(process.processIdentifier, SIGHUP)
-        #expect(try await DaemonFixture.offPool { Self.await("RELOADING=1", from: sink) } != nil)
-        #expect(try await DaemonFixture.offPool { Self.await("READY=1", from: sink) } != nil)
+        #expect(try await onOwnThread { Self.await("RELOADING=1", from: sink) } != nil)
+        #expect(try await onOwnThread { Self.await("READY=1", from: sink) } != nil)
 
         process.terminate()
-        #expect(try await DaemonFixture.offPool { Self.await("STOPPING=1", from: sink, timeoutMilliseconds: 20_000) } != nil)
-        try await DaemonFixture.offPool { process.waitUntilExit() }
+        #expect(try await onOwnThread { Self.await("STOPPING=1", from: sink, timeoutMilliseconds: 20_000) } != nil)
+        try await onOwnThread { process.waitUntilExit() }
         #expect(process.terminationReason == .exit)
         #expect(process.terminationStatus == 0, "stderr: \(output.text)")
     }
@@ -110,13 +111,13 @@ import TestSupport
         let sink = try NotifySink()
         let (process, output) = try Self.launch(fixture, notifySocket: sink.path)
         defer { if process.isRunning { process.interrupt() } }
-        let ready = try await DaemonFixture.offPool { () -> String? in
+        let ready = try await onOwnThread { () -> String? in
             let ready = Self.await("READY=1", from: sink)
             kill(process.processIdentifier, SIGTERM)
             return ready
         }
         try #require(ready != nil, "no READY=1; stderr: \(output.text)")
-        try await DaemonFixture.offPool { process.waitUntilExit() }
+        try await onOwnThread { process.waitUntilExit() }
         #expect(process.terminationStatus == 0, "stderr: \(output.text)")
 
         func datasets(in folder: String) throws -> Set<String> {
@@ -145,7 +146,7 @@ import TestSupport
 
         let sink = try NotifySink()
         let (process, output) = try Self.launch(fixture, notifySocket: sink.path)
-        try await DaemonFixture.offPool { process.waitUntilExit() }
+        try await onOwnThread { process.waitUntilExit() }
         #expect(process.terminationStatus != 0)
         #expect(sink.receive(timeoutMilliseconds: 100) == nil)
         let stderr = output.text(containing: "refusing to start")
@@ -161,7 +162,7 @@ import TestSupport
         try Data("{}".utf8).write(to: jobsFolder.appendingPathComponent("j-old.json"))
         let sink = try NotifySink()
         let (process, output) = try Self.launch(fixture, notifySocket: sink.path)
-        try await DaemonFixture.offPool { process.waitUntilExit() }
+        try await onOwnThread { process.waitUntilExit() }
         #expect(process.terminationStatus != 0)
         let stderr = output.text(containing: "refusing to start")
         #expect(stderr.contains("no privacy ledger at \(fixture.config.paths.ledger.path)"), "stderr: \(stderr)")
@@ -178,7 +179,7 @@ import TestSupport
         let sink = try DptunedProcessTests.NotifySink()
         let (process, output) = try DptunedProcessTests.launch(fixture, notifySocket: sink.path)
         defer { if process.isRunning { process.interrupt() } }
-        let ready = try await DaemonFixture.offPool { DptunedProcessTests.await("READY=1", from: sink) }
+        let ready = try await onOwnThread { DptunedProcessTests.await("READY=1", from: sink) }
         try #require(ready != nil, "no READY=1; stderr: \(output.text)")
 
         let socketPath = fixture.config.control.path
@@ -190,7 +191,7 @@ import TestSupport
             try? FileManager.default.removeItem(at: staged)
             try FileManager.default.copyItem(at: BuildProducts.library(library), to: staged)
             #expect(rename(staged.path, pluginDirectory.appendingPathComponent("libecho.so").path) == 0)
-            return try await DaemonFixture.offPool {
+            return try await onOwnThread {
                 for _ in 0..<200 {
                     if case .plugins(let rows) = try ControlClient(socketPath: socketPath, timeout: .seconds(10)).send(.plugins),
                        rows.contains(where: { $0.id == "echo" && $0.version == version && $0.state == .current }) {
@@ -205,7 +206,7 @@ import TestSupport
         #expect(try await install("EchoV2", expecting: "2.0.0"), "stderr: \(output.text)")
 
         process.terminate()
-        try await DaemonFixture.offPool { process.waitUntilExit() }
+        try await onOwnThread { process.waitUntilExit() }
         #expect(process.terminationStatus == 0, "stderr: \(output.text)")
     }
 
@@ -219,14 +220,14 @@ import TestSupport
         let sink = try DptunedProcessTests.NotifySink()
         let (process, output) = try DptunedProcessTests.launch(fixture, notifySocket: sink.path)
         defer { if process.isRunning { process.interrupt() } }
-        let ready = try await DaemonFixture.offPool { DptunedProcessTests.await("READY=1", from: sink) }
+        let ready = try await onOwnThread { DptunedProcessTests.await("READY=1", from: sink) }
         try #require(ready != nil, "no READY=1; stderr: \(output.text)")
 
         let staged = fixture.directory.url.appendingPathComponent("hang.staged")
         try FileManager.default.copyItem(at: BuildProducts.library("HangingEntry"), to: staged)
         #expect(rename(staged.path, pluginDirectory.appendingPathComponent("libhang.so").path) == 0)
         let daemon = process.processIdentifier
-        let probes = try await DaemonFixture.offPool { () -> [Int32] in
+        let probes = try await onOwnThread { () -> [Int32] in
             for _ in 0..<200 {
                 let found = Self.probeChildren(of: daemon)
                 if !found.isEmpty { return found }
@@ -236,11 +237,11 @@ import TestSupport
         }
         try #require(!probes.isEmpty, "no probe started; stderr: \(output.text)")
         kill(daemon, SIGHUP)
-        #expect(try await DaemonFixture.offPool { DptunedProcessTests.await("RELOADING=1", from: sink) } != nil)
+        #expect(try await onOwnThread { DptunedProcessTests.await("RELOADING=1", from: sink) } != nil)
 
         let start = ContinuousClock.now
         process.terminate()
-        try await DaemonFixture.offPool { process.waitUntilExit() }
+        try await onOwnThread { process.waitUntilExit() }
         #expect(ContinuousClock.now - start < .seconds(10), "stderr: \(output.text)")
         #expect(process.terminationStatus == 0, "stderr: \(output.text)")
         #expect(probes.allSatisfy(ShortLivedChildTests.hasEnded))

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import Daemon
 import Foundation
 import Testing
 import TestSupport
@@ -54,7 +55,7 @@ import TestSupport
         let arguments = ["--from-build", BuildProducts.directory.path, "--root", root]
             + (prefix.map { ["--prefix", $0] } ?? [])
         let script = checkout.appendingPathComponent("scripts/install").path
-        return try await DaemonFixture.offPool { try run(script, arguments) }
+        return try await onOwnThread { try run(script, arguments) }
     }
 
     /// The script needs patchelf; a machine without it has not run scripts/bootstrap.
@@ -216,7 +217,7 @@ import TestSupport
         try Self.expectSelfContained(plugin, libraryDirectory: libraries)
 
         let staging = try TemporaryDirectory(prefix: "dptune-install-staging")
-        let probe = try await DaemonFixture.offPool {
+        let probe = try await onOwnThread {
             try Self.run(prefix + "/bin/dptuned", ["plugin", "probe", "--staging", staging.path, plugin],
                          environment: Self.cleanEnvironment)
         }

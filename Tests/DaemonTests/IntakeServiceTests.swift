@@ -197,7 +197,7 @@ import TestSupport
         let (stopping, hung) = try intake(preflight: #"trap '' TERM; echo $$ > "$(dirname "$0")/preflight.pid"; exec sleep 30"#)
         let pidFile = hung.url.appendingPathComponent("preflight.pid")
         let running = Task { await stopping.process("reviews.jsonl") }
-        let started = try await DaemonFixture.offPool {
+        let started = try await onOwnThread {
             for _ in 0..<600 where !FileManager.default.fileExists(atPath: pidFile.path) { usleep(50_000) }
             return FileManager.default.fileExists(atPath: pidFile.path)
         }

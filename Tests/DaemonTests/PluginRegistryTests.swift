@@ -89,7 +89,7 @@ import TestSupport
             await registry.scan()
             done.set()
         }
-        let finished = try await DaemonFixture.offPool {
+        let finished = try await onOwnThread {
             for _ in 0..<250 where !done.isSet { usleep(20_000) }
             if done.isSet { return true }
             // Blocked on the FIFO: a writer that comes and goes lets it go, so the test ends.

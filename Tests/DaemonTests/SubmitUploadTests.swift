@@ -50,7 +50,7 @@ import Glibc
         _ world: World, _ body: @escaping @Sendable (ControlClient, DaemonPaths) throws -> T
     ) async throws -> T {
         let paths = DaemonPaths(world)
-        return try await DaemonFixture.offPool { try body(try paths.client(), paths) }
+        return try await onOwnThread { try body(try paths.client(), paths) }
     }
 
     /// `"ok"`, or the code of the daemon's refusal.
@@ -124,7 +124,7 @@ import Glibc
         let manifest = try world.fixture.directory.write("notes.manifest.json", DaemonFixture.manifest(account: "acme"))
         #expect(records.utf8.count > ControlClient.uploadChunkBytes, "more than one chunk")
         let executable = try ProductExecutable("dptunectl")
-        let result = try await DaemonFixture.offPool { [socketPath = world.socketPath] in
+        let result = try await onOwnThread { [socketPath = world.socketPath] in
             try executable.run(["--socket", socketPath, "--json", "submit", dataset, "--manifest", manifest])
         }
         #expect(result.status == 0, "\(result.standardError)")

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import Control
+import Daemon
 import Foundation
 import Glibc
 import Testing
@@ -17,7 +18,7 @@ struct WorkerEndToEndTests {
         try world.drop("reviews", records: 120, epochs: 2, batch: 16)
         let id = try await world.jobID(of: "reviews")
         // Watch from the start: the stream shows steps, then the final job.
-        let watch = try await DaemonFixture.offPool { try world.ctl(["watch", id]) }
+        let watch = try await onOwnThread { try world.ctl(["watch", id]) }
         #expect(watch.status == 0, "watch: \(watch.standardError)\nstderr: \(world.output.text)")
         let events = watch.standardOutput.split(separator: "\n").compactMap(TrainingWorld.object)
         #expect(events.contains { ($0["step"] as? Int ?? 0) >= 1 && $0["state"] as? String == "running" })
@@ -49,7 +50,7 @@ struct WorkerEndToEndTests {
         #expect(charges.count == 1)
         #expect(charges.allSatisfy { $0["state"] as? String == "committed" })
         // The job no longer holds its plugin version.
-        let plugins = try await DaemonFixture.offPool { try world.ctl(["plugins"]) }
+        let plugins = try await onOwnThread { try world.ctl(["plugins"]) }
         #expect(plugins.standardOutput.contains("dp-forward"))
         #expect(!plugins.standardOutput.contains(id))
     }
@@ -63,7 +64,7 @@ struct WorkerEndToEndTests {
         defer { world.stop() }
         try world.drop("deep", records: 40, epochs: 1, batch: 8, strategyOptions: #"{"layer": 9}"#)
         let errorFile = world.spool("rejected/deep.error.json")
-        let rejected = try await DaemonFixture.offPool { () -> Bool in
+        let rejected = try await onOwnThread { () -> Bool in
             for _ in 0..<600 where !FileManager.default.fileExists(atPath: errorFile.path) { usleep(50_000) }
             return FileManager.default.fileExists(atPath: errorFile.path)
         }
@@ -74,7 +75,7 @@ struct WorkerEndToEndTests {
         for file in ["deep.jsonl", "deep.manifest.json"] {
             #expect(FileManager.default.fileExists(atPath: world.spool("rejected/\(file)").path))
         }
-        let ledger = try await DaemonFixture.offPool { try world.ctl(["ledger", "--account", "lab"]) }
+        let ledger = try await onOwnThread { try world.ctl(["ledger", "--account", "lab"]) }
         let report = try #require(TrainingWorld.object(ledger.standardOutput), "ledger: \(ledger.standardError)")
         #expect((report["charges"] as? [[String: Any]])?.isEmpty == true, "\(report)")
     }
@@ -93,7 +94,7 @@ struct WorkerEndToEndTests {
             .write(to: world.configFile, atomically: true, encoding: .utf8)
 
         try await world.start()
-        let cancel = try await DaemonFixture.offPool { try world.ctl(["cancel", first]) }
+        let cancel = try await onOwnThread { try world.ctl(["cancel", first]) }
         #expect(cancel.status == 0, "cancel: \(cancel.standardError)")
         let ended = try await world.waitUntilEnded(id)
         #expect(ended["state"] as? String == "succeeded", "job: \(ended)\nstderr: \(world.output.text)")
@@ -141,7 +142,7 @@ struct WorkerEndToEndTests {
         try JSONSerialization.data(withJSONObject: record).write(to: file)
 
         try await world.start()
-        let cancel = try await DaemonFixture.offPool { try world.ctl(["cancel", first]) }
+        let cancel = try await onOwnThread { try world.ctl(["cancel", first]) }
         #expect(cancel.status == 0, "cancel: \(cancel.standardError)")
         let ended = try await world.waitUntilEnded(id)
         #expect(ended["state"] as? String == "succeeded", "job: \(ended)\nstderr: \(world.output.text)")
@@ -156,10 +157,10 @@ struct WorkerEndToEndTests {
         defer { world.stop() }
         let id = try await world.startLongJob("long")
         // While it runs, the job holds the plugin version it started with.
-        let plugins = try await DaemonFixture.offPool { try world.ctl(["plugins"]) }
+        let plugins = try await onOwnThread { try world.ctl(["plugins"]) }
         #expect(plugins.standardOutput.contains(id), "plugins: \(plugins.standardOutput)")
 
-        let cancel = try await DaemonFixture.offPool { try world.ctl(["cancel", id]) }
+        let cancel = try await onOwnThread { try world.ctl(["cancel", id]) }
         #expect(cancel.status == 0, "cancel: \(cancel.standardError)")
         let ended = try await world.waitUntilEnded(id)
         #expect(ended["state"] as? String == "cancelled", "job: \(ended)\nstderr: \(world.output.text)")
@@ -185,7 +186,7 @@ struct WorkerEndToEndTests {
         #expect(ended["state"] as? String == "failed")
         let reason = ended["reason"] as? String ?? ""
         #expect(reason.contains("signal 9"), "reason: \(reason)")
-        let status = try await DaemonFixture.offPool { try world.ctl(["status"]) }
+        let status = try await onOwnThread { try world.ctl(["status"]) }
         #expect(status.status == 0, "status: \(status.standardError)")
         #expect(world.daemon?.isRunning == true)
         let charges = try await world.charges(of: id)
@@ -201,9 +202,9 @@ struct WorkerEndToEndTests {
         let firstWorker = try world.workerProcesses(of: id)
         let daemon = try #require(world.daemon)
         kill(daemon.processIdentifier, SIGKILL)
-        try await DaemonFixture.offPool { daemon.waitUntilExit() }
+        try await onOwnThread { daemon.waitUntilExit() }
         // Its worker sees its lifeline close and goes too, so no stale worker trains on.
-        let orphansGone = try await DaemonFixture.offPool {
+        let orphansGone = try await onOwnThread {
             for _ in 0..<100 where firstWorker.contains(where: TrainingWorld.isAlive) { usleep(50_000) }
             return !firstWorker.contains(where: TrainingWorld.isAlive)
         }
@@ -232,7 +233,7 @@ struct WorkerEndToEndTests {
         try #require(firstWorker.count == 1, "worker processes: \(firstWorker)")
         let daemon = try #require(world.daemon)
         daemon.terminate()
-        try await DaemonFixture.offPool { daemon.waitUntilExit() }
+        try await onOwnThread { daemon.waitUntilExit() }
         #expect(daemon.terminationReason == .exit)
         #expect(daemon.terminationStatus == 0, "stderr: \(world.output.text)")
         // The daemon waited for its worker: none is left to be killed by systemd.
@@ -329,7 +330,7 @@ final class TrainingWorld: @unchecked Sendable {
         errors.fileHandleForReading.readabilityHandler = { handle in output.append(handle.availableData) }
         try process.run()
         daemon = process
-        let ready = try await DaemonFixture.offPool { DptunedProcessTests.await("READY=1", from: sink) }
+        let ready = try await onOwnThread { DptunedProcessTests.await("READY=1", from: sink) }
         try #require(ready != nil, "no READY=1; stderr: \(output.text)")
     }
 
@@ -373,7 +374,7 @@ final class TrainingWorld: @unchecked Sendable {
     /// wait for), or nil after ten seconds.
     func plugins(until done: @escaping @Sendable ([PluginSummary]) -> Bool) async throws -> [PluginSummary]? {
         let socket = socket
-        return try await DaemonFixture.offPool {
+        return try await onOwnThread {
             for _ in 0..<200 {
                 if case .plugins(let rows) = try ControlClient(socketPath: socket, timeout: .seconds(10)).send(.plugins),
                    done(rows) {
@@ -413,13 +414,13 @@ final class TrainingWorld: @unchecked Sendable {
     }
 
     func job(_ id: String) async throws -> [String: Any] {
-        let result = try await DaemonFixture.offPool { try self.ctl(["job", id]) }
+        let result = try await onOwnThread { try self.ctl(["job", id]) }
         return try #require(Self.object(result.standardOutput), "job \(id): \(result.standardError)")
     }
 
     /// The id of the job made from `NAME.jsonl`, once intake queued it.
     func jobID(of name: String) async throws -> String {
-        let id = try await DaemonFixture.offPool { () -> String? in
+        let id = try await onOwnThread { () -> String? in
             for _ in 0..<300 {
                 let jobs = try self.ctl(["jobs"]).standardOutput
                 if let rows = Self.object(jobs)?["jobs"] as? [[String: Any]],
@@ -453,13 +454,13 @@ final class TrainingWorld: @unchecked Sendable {
         #expect(try await job(queued)["state"] as? String == "queued")
         let daemon = try #require(self.daemon)
         daemon.terminate()
-        try await DaemonFixture.offPool { daemon.waitUntilExit() }
+        try await onOwnThread { daemon.waitUntilExit() }
         return (running, queued)
     }
 
     /// Waits until the job runs and has taken a step.
     func waitUntilTraining(_ id: String) async throws {
-        let reached = try await DaemonFixture.offPool { () -> Bool in
+        let reached = try await onOwnThread { () -> Bool in
             for _ in 0..<1200 {
                 let result = try self.ctl(["job", id])
                 if let job = Self.object(result.standardOutput) {
@@ -479,7 +480,7 @@ final class TrainingWorld: @unchecked Sendable {
 
     /// Waits until the job is final (through a restart too) and returns it.
     func waitUntilEnded(_ id: String) async throws -> [String: Any] {
-        let ended = try await DaemonFixture.offPool { () -> String? in
+        let ended = try await onOwnThread { () -> String? in
             for _ in 0..<1200 {
                 let text = try self.ctl(["job", id]).standardOutput
                 if let state = Self.object(text)?["state"] as? String, ["succeeded", "failed", "cancelled"].contains(state) {
@@ -494,7 +495,7 @@ final class TrainingWorld: @unchecked Sendable {
 
     /// The ledger's charges of job `id`, through `dptunectl ledger`.
     func charges(of id: String) async throws -> [[String: Any]] {
-        let result = try await DaemonFixture.offPool { try self.ctl(["ledger", "--account", "lab"]) }
+        let result = try await onOwnThread { try self.ctl(["ledger", "--account", "lab"]) }
         let report = try #require(Self.object(result.standardOutput), "ledger: \(result.standardError)")
         return (report["charges"] as? [[String: Any]] ?? []).filter { $0["job_id"] as? String == id }
     }

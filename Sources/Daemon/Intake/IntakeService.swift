@@ -178,9 +178,7 @@ public final class IntakeService: Sendable {
         do {
             // Validation reads the whole dataset and the preflight waits for a child: both
             // block, so they run off the cooperative pool the control socket shares.
-            outcome = try await withCheckedThrowingContinuation { continuation in
-                Thread.detachNewThread { continuation.resume(with: Result { try intake.process(name) }) }
-            }
+            outcome = try await onOwnThread { try intake.process(name) }
         } catch {
             logger.error("spool failure during intake", metadata: ["dptune.dataset": "\(name)", "dptune.error": "\(error)"])
             keepForResumption(policy, dataset: OrphanAdmissions.datasetName(name))

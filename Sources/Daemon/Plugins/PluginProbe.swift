@@ -51,20 +51,14 @@ public enum PluginProbe {
                              callOff: @escaping @Sendable () -> Bool = { false }) async throws(CalledOff)
         -> Result<PluginDescription, PluginRefusal> {
         let arguments = ["plugin", "probe", "--staging", stagingDirectory.path, file.path]
-        let run: Result<ShortLivedChild, any Error> = await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
-                continuation.resume(returning: Result {
-                    try ShortLivedChild(executable: executable, arguments: arguments, timeout: timeout, callOff: callOff)
-                })
-            }
-        }
         let child: ShortLivedChild
-        switch run {
-        case .success(let finished):
-            child = finished
-        case .failure(is ShortLivedChild.CalledOff):
+        do {
+            child = try await onOwnThread {
+                try ShortLivedChild(executable: executable, arguments: arguments, timeout: timeout, callOff: callOff)
+            }
+        } catch is ShortLivedChild.CalledOff {
             throw CalledOff()
-        case .failure(let error):
+        } catch {
             return .failure(PluginRefusal(path: file.path, code: "probe_failed", message: "cannot start the probe: \(error)"))
         }
         let status: Int32

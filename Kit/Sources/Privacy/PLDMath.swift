@@ -152,12 +152,7 @@ struct SubsampledGaussianLoss: Sendable {
             }
         }
         let x = inverseLoss(epsilon)
-        // F_upper and F_lower share Φ(x/σ) and Φ((x ± s)/σ): remove has upper = mixture,
-        // lower = N(0, σ²); add has upper = N(0, σ²), lower = mixture.
-        let plain = standardNormalCDF(x / sigma)
-        let shifted = standardNormalCDF((x + (adjacency == .remove ? sensitivity : -sensitivity)) / sigma)
-        let mixture = q == 1 ? shifted : (1 - q) * plain + q * shifted
-        let (upper, lower) = adjacency == .remove ? (mixture, plain) : (plain, mixture)
+        let (upper, lower) = distributions(at: x, tail: .lower)
         let scaledLower = lower > 1e-290 && epsilon < 700 ? exp(epsilon) * lower : exp(epsilon + lowerLogCDF(x))
         return min(max(upper - scaledLower, 0), 1)
     }
@@ -181,14 +176,30 @@ struct SubsampledGaussianLoss: Sendable {
         if q < 1 && adjacency == .remove && epsilon <= log1p(-q) {
             excess = 0
         } else {
-            let x = inverseLoss(epsilon)
-            let plain = standardNormalCDF(-x / sigma)
-            let shifted = standardNormalCDF(-(x + (adjacency == .remove ? sensitivity : -sensitivity)) / sigma)
-            let mixture = q == 1 ? shifted : (1 - q) * plain + q * shifted
-            let (upper, lower) = adjacency == .remove ? (mixture, plain) : (plain, mixture)
+            let (upper, lower) = distributions(at: inverseLoss(epsilon), tail: .upper)
             excess = max(exp(epsilon) * lower - upper, 0)
         }
         return (min(excess - expm1(epsilon), 1), excess)
+    }
+
+    /// Which tail of the output distributions ``distributions(at:tail:)`` gives.
+    private enum Tail {
+        /// The CDFs F(x).
+        case lower
+        /// The survival functions S(x) = 1 − F(x), which keep their digits where F ≈ 1.
+        case upper
+    }
+
+    /// μ_upper's and μ_lower's CDFs (or survival functions) at x. They share Φ(±x/σ) and
+    /// Φ(±(x ± s)/σ): remove has upper = mixture, lower = N(0, σ²); add has upper =
+    /// N(0, σ²), lower = mixture.
+    private func distributions(at x: Double, tail: Tail) -> (upper: Double, lower: Double) {
+        let q = samplingProbability
+        let sign = tail == .lower ? 1.0 : -1.0
+        let plain = standardNormalCDF(sign * x / sigma)
+        let shifted = standardNormalCDF(sign * (x + (adjacency == .remove ? sensitivity : -sensitivity)) / sigma)
+        let mixture = q == 1 ? shifted : (1 - q) * plain + q * shifted
+        return adjacency == .remove ? (mixture, plain) : (plain, mixture)
     }
 
     /// The losses at the ends of the noise truncation, [low, high] (dp_accounting's

@@ -36,8 +36,8 @@ public struct TrainingHistory: Codable, Sendable, Hashable {
         guard totalSteps > 0 else { return [] }
         let quarters = (1...4).map { totalSteps * $0 / 4 }
         let epochCount = max(1, epochs)
-        let stride = (epochCount + maximumEpochEvaluations - 1) / maximumEpochEvaluations
-        let evaluatedEpochs = Swift.stride(from: stride, through: epochCount, by: stride).map { $0 } + [epochCount]
+        let every = (epochCount + maximumEpochEvaluations - 1) / maximumEpochEvaluations
+        let evaluatedEpochs = Array(stride(from: every, through: epochCount, by: every)) + [epochCount]
         let epochEnds = evaluatedEpochs.map { Int((Double(totalSteps) * Double($0) / Double(epochCount)).rounded()) }
         return Set((quarters + epochEnds).filter { $0 >= 1 && $0 <= totalSteps })
     }

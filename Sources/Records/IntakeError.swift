@@ -45,6 +45,11 @@ public struct IntakeError: Error, Sendable, Hashable, CustomStringConvertible {
         /// The daemon stopped while it was checking the dataset: no refusal, and never
         /// written; the dataset stays in `incoming/` for the next start.
         public static let intakeStopped = Code(rawValue: "intake_stopped")
+        /// The daemon could not finish checking the dataset for a cause of its host (a full
+        /// disk, a ledger it cannot write, its own files unreadable), which says nothing about
+        /// the dataset: no refusal, and never written; the dataset stays in `incoming/` and
+        /// intake tries it again.
+        public static let intakeDeferred = Code(rawValue: "intake_deferred")
         // Spool entries.
         public static let unsafePath = Code(rawValue: "unsafe_path")
         public static let notARegularFile = Code(rawValue: "not_a_regular_file")

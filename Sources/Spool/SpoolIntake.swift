@@ -29,6 +29,9 @@ public struct SpoolIntake: Sendable {
         /// Left in `incoming/`: the daemon stopped while the policy was checking it
         /// (``IntakeError/Code/intakeStopped``), so the next start takes it again.
         case stopped
+        /// Left in `incoming/`: the policy could not check it for a cause of the host
+        /// (``IntakeError/Code/intakeDeferred``), so it is to be tried again.
+        case deferred(IntakeError)
     }
 
     public let spool: SpoolDirectory
@@ -62,6 +65,8 @@ public struct SpoolIntake: Sendable {
             return .accepted(Accepted(name: accepted, manifest: manifest, summary: summary))
         } catch let error as IntakeError where error.code == .intakeStopped {
             return .stopped
+        } catch let error as IntakeError where error.code == .intakeDeferred {
+            return .deferred(error)
         } catch let error as IntakeError {
             do throws(SpoolError) {
                 let rejected = try spool.reject(entry?.name ?? name, error: error)

@@ -223,6 +223,58 @@ import TestSupport
     }
 }
 
+extension IntakeServiceTests {
+    /// A dataset whose preflight ran short of disk (the state disk full, as the daemon's
+    /// plugin copy found it) stays in incoming/, uncharged and not rejected, and is taken
+    /// once there is room, by intake's own next try: no other event about it comes. It
+    /// used to be rejected for good as `preparation_failed`.
+    @Test func aDatasetDeferredForTheHostIsTakenOnceTheHostHasRoom() async throws {
+        let world = try DaemonWorld()
+        try world.fixture.drop("reviews", manifest: DaemonFixture.manifest(account: "acme"))
+        let (executable, directory) = try ShortLivedChildTests.script(#"""
+            if [ -e "$(dirname "$0")/full" ]; then
+                echo '{"refusal": "cannot stage a private copy: No space left on device", "shortage": true}'; exit 1
+            fi
+            echo '{}'
+            """#)
+        let full = directory.url.appendingPathComponent("full")
+        #expect(FileManager.default.createFile(atPath: full.path, contents: Data()))
+        let preflight = JobPreflight(
+            executable: executable, config: ChildConfig(original: directory.url.appendingPathComponent("dptuned.toml"), copy: nil),
+            stagingDirectory: directory.url.appendingPathComponent("staging"))
+        let strategies = StrategyCatalog(ids: ["lora"], pluginFiles: ["lora": directory.url.appendingPathComponent("liblora.so")])
+        let intake = IntakeService(
+            spool: world.spool, config: world.fixture.config, strategies: { strategies }, preflight: preflight,
+            ledger: world.ledger, jobs: world.jobs,
+            retrySchedule: RetrySchedule(first: .milliseconds(100), longest: .milliseconds(200)), logger: DaemonFixture.logger)
+        let (events, watcher) = AsyncStream.makeStream(of: SpoolWatcher.Event.self)
+        await intake.scanIncoming()
+        let following = Task { await intake.follow(events) }
+        defer {
+            intake.stop()
+            watcher.finish()
+        }
+
+        // A few tries pass while the host is short.
+        try await Task.sleep(for: .milliseconds(500))
+        let incoming = world.fixture.config.paths.spool.appendingPathComponent("incoming")
+        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: incoming.path)) == ["reviews.jsonl", "reviews.manifest.json"])
+        #expect(try world.spool.scan(.rejected).isEmpty)
+        #expect(try world.ledger.charges().isEmpty)
+
+        try FileManager.default.removeItem(at: full)
+        for _ in 0..<250 where await world.jobs.all().isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+        let job = try #require(await world.jobs.all().first)
+        #expect(job.dataset == "reviews.jsonl")
+        #expect(try world.ledger.charges(account: "acme").map(\.id) == job.chargeIDs)
+        #expect(try world.spool.scan(.accepted).contains("reviews.jsonl"))
+        intake.stop()
+        watcher.finish()
+        await following.value
+        withExtendedLifetime(directory) {}
+    }
+}
+
 /// Stops an intake the first time it is called.
 private final class Stopper: Sendable {
     let intake = Mutex<IntakeService?>(nil)

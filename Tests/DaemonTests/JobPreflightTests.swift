@@ -90,12 +90,25 @@ import TestSupport
         #expect(ContinuousClock.now - start < .seconds(5))
     }
 
-    @Test func aChildThatCannotStartRefuses() throws {
+    /// A preflight that cannot run (its manifest file unwritable on a full disk, the binary
+    /// gone) says nothing about the job: the dataset waits rather than being rejected.
+    @Test func aChildThatCannotStartDefers() throws {
         let preflight = JobPreflight(executable: URL(fileURLWithPath: "/nonexistent/dptuned"),
                                      config: ChildConfig(original: URL(fileURLWithPath: "/nonexistent/dptuned.toml"), copy: nil),
                                      stagingDirectory: URL(fileURLWithPath: "/nonexistent"))
         let error = try #require(preflight.check(dataset: "reviews.jsonl", manifest: try Self.manifest.get(), heldOutFraction: 0.1,
                                                  pluginFile: URL(fileURLWithPath: "/nonexistent/lib.so")))
+        #expect(error.code == .intakeDeferred)
         #expect(error.message.contains("cannot start dptuned preflight"))
+    }
+
+    /// A child that ran short of disk or memory while preparing (its plugin copy on a full
+    /// state disk) defers the dataset; any other refusal of the child stays a refusal.
+    @Test func aChildThatRanShortDefers() throws {
+        let error = try #require(try check(#"echo '{"refusal": "cannot stage a private copy", "shortage": true}'; exit 1"#))
+        #expect(error.code == .intakeDeferred)
+        #expect(error.message.hasSuffix("ran short while the job was being prepared: cannot stage a private copy"), "\(error.message)")
+        let refused = try #require(try check(#"echo '{"refusal": "rank must be at least 1", "shortage": false}'; exit 1"#))
+        #expect(refused.code == .preparationFailed)
     }
 }

@@ -163,14 +163,18 @@ import Testing
         #expect(try intake.process("data.jsonl") == .ignored, "a second report of a moved file is harmless")
     }
 
-    /// A policy cut short because the daemon stops refuses nothing: the dataset and its
-    /// manifest stay in incoming/ for the next start.
-    @Test func aCheckStoppedByTheDaemonLeavesTheDatasetInIncoming() throws {
-        let stopped = SpoolIntake(spool: spool, validator: intake.validator, defaults: intake.defaults, policy: StoppedPolicy())
+    /// A policy cut short because the daemon stops, or unable to check for a cause of its
+    /// host, refuses nothing: the dataset and its manifest stay in incoming/, for the next
+    /// start or the next try.
+    @Test(arguments: [IntakeError.Code.intakeStopped, .intakeDeferred])
+    func aCheckCutShortLeavesTheDatasetInIncoming(code: IntakeError.Code) throws {
+        let error = IntakeError(code, "cut short")
+        let cutShort = SpoolIntake(spool: spool, validator: intake.validator, defaults: intake.defaults,
+                                   policy: CutShortPolicy(error: error))
         let dataset = Data(Self.good.map { $0 + "\n" }.joined().utf8)
         put("data.manifest.json", Data(#"{"privacy": {"epsilon": 2}}"#.utf8))
         put("data.jsonl", dataset)
-        #expect(try stopped.process("data.jsonl") == .stopped)
+        #expect(try cutShort.process("data.jsonl") == (code == .intakeStopped ? .stopped : .deferred(error)))
         #expect(Set(try spool.scan(.incoming)) == ["data.jsonl", "data.manifest.json"])
         #expect(file(.incoming, "data.jsonl") == dataset)
         #expect(try spool.scan(.rejected).isEmpty)
@@ -186,13 +190,14 @@ import Testing
     }
 }
 
-/// A policy whose check the daemon's stop cut short.
-private struct StoppedPolicy: IntakePolicy {
+/// A policy whose check ends in `error` without judging the dataset.
+private struct CutShortPolicy: IntakePolicy {
+    let error: IntakeError
     let knownBackbones: Set<String> = ["minilm-l6"]
     let knownStrategies: Set<String> = ["lora"]
     let knownAccounts: Set<String> = ["hospital-a"]
 
     func admit(account: String, manifest: Manifest, dataset: DatasetSummary) throws(IntakeError) {
-        throw IntakeError(.intakeStopped, "the daemon stopped while the job was being prepared")
+        throw error
     }
 }

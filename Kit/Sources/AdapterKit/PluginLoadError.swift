@@ -36,11 +36,15 @@ public struct PluginLoadError: Error, Sendable, Hashable, CustomStringConvertibl
     public let code: Code
     public let path: String
     public let message: String
+    /// The system's error behind an `unreadable` file, kept so that the daemon can tell a
+    /// full staging disk (a shortage it waits out) from a file it can never load.
+    public let cause: (any Error)?
 
-    public init(_ code: Code, path: String, _ message: String) {
+    public init(_ code: Code, path: String, _ message: String, cause: (any Error)? = nil) {
         self.code = code
         self.path = path
         self.message = message
+        self.cause = cause
     }
 
     public static func == (lhs: Self, rhs: Self) -> Bool { lhs.code == rhs.code }

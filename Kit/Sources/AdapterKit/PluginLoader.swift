@@ -84,7 +84,8 @@ public final class PluginLoader {
         do {
             try FileManager.default.copyItem(at: url, to: staged)
         } catch {
-            throw PluginLoadError(.unreadable, path: path, "cannot stage a private copy in \(stagingDirectory.path): \(error.localizedDescription)")
+            throw PluginLoadError(.unreadable, path: path, "cannot stage a private copy in \(stagingDirectory.path): \(error.localizedDescription)",
+                                   cause: error)
         }
         defer { unlink(staged.path) }
         guard let handle = dlopen(staged.path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE) else {

@@ -42,12 +42,16 @@ public struct SafetensorsError: Error, Sendable, Hashable, CustomStringConvertib
 
     public let code: Code
     public let message: String
+    /// The system's error behind a file that `cannotWrite`, kept so that the daemon can tell
+    /// a full disk (a shortage it waits out) from a fault of the job.
+    public let cause: (any Error)?
     public let file: String
     public let line: Int
 
-    public init(_ code: Code, _ message: String, file: String = #fileID, line: Int = #line) {
+    public init(_ code: Code, _ message: String, cause: (any Error)? = nil, file: String = #fileID, line: Int = #line) {
         self.code = code
         self.message = message
+        self.cause = cause
         self.file = file
         self.line = line
     }

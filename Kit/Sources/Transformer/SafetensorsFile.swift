@@ -255,7 +255,7 @@ extension SafetensorsFile {
         do {
             try file.write(to: url, options: .atomic)
         } catch {
-            throw SafetensorsError(.cannotWrite, "\(url.path): \(error.localizedDescription)")
+            throw SafetensorsError(.cannotWrite, "\(url.path): \(error.localizedDescription)", cause: error)
         }
     }
 }

@@ -19,6 +19,11 @@ import Transformer
 /// At start-up it also takes the admissions that the last run made without recording their
 /// job (``OrphanAdmissions``): each is resumed when its dataset comes through unchanged, and
 /// failed otherwise, its charge kept. The scan that finds none of them left fails the rest.
+///
+/// A dataset that could not be taken for a cause of the host (a full disk, a ledger it
+/// cannot write: ``IntakeError/Code/intakeDeferred``, or a spool failure) stays in
+/// `incoming/` and is tried again on a ``RetrySchedule``, without waiting for another event
+/// about it or for a restart.
 public final class IntakeService: Sendable {
     private let spool: SpoolDirectory
     private let validator: DatasetValidator
@@ -34,16 +39,25 @@ public final class IntakeService: Sendable {
     private let stopping = Atomic(false)
     /// The admissions to resume, by their dataset's name in `incoming/`; each is taken once.
     private let orphans: Mutex<[String: JobRecord]>
+    private let retrySchedule: RetrySchedule
+    /// The datasets left in `incoming/` for the host's sake, by name: the wait before their
+    /// last try was scheduled, and whether that try is still to come.
+    private let deferred = Mutex<[String: (delay: Duration, pending: Bool)]>([:])
+    /// The names whose wait is over, for ``follow(_:afterEach:)`` to take in turn with the
+    /// watcher's events (never beside them: two intakes of one dataset would admit it twice).
+    private let retries: AsyncStream<String>
+    private let retry: AsyncStream<String>.Continuation
 
     /// - Parameters:
     ///   - strategies: the strategy ids new jobs may use now (the plugin registry's current ones).
     ///   - preflight: prepares each job in a child before admission; nil admits without.
     ///   - orphans: the admissions without a job record to resume, by their dataset's name in
     ///     `incoming/` (``JobReconciliation``).
+    ///   - retrySchedule: the waits before each new try of a dataset left for the host's sake.
     public init(
         spool: SpoolDirectory, config: DaemonConfig, strategies: @escaping @Sendable () async -> StrategyCatalog,
         preflight: JobPreflight? = nil, ledger: LedgerStore, jobs: JobStore, orphans: [String: JobRecord] = [:],
-        logger: Logger
+        retrySchedule: RetrySchedule = .standard, logger: Logger
     ) {
         self.spool = spool
         validator = DatasetValidator(maxLineLength: config.intake.maxLineBytes, maxRecords: config.intake.maxRecords)
@@ -57,6 +71,8 @@ public final class IntakeService: Sendable {
         self.ledger = ledger
         self.jobs = jobs
         self.orphans = Mutex(orphans)
+        self.retrySchedule = retrySchedule
+        (retries, retry) = AsyncStream.makeStream(of: String.self)
         self.logger = logger
     }
 
@@ -70,6 +86,7 @@ public final class IntakeService: Sendable {
     /// and the next start scans it again.
     public func stop() {
         stopping.store(true, ordering: .relaxed)
+        retry.finish()
     }
 
     private var isStopping: Bool { stopping.load(ordering: .relaxed) }
@@ -94,29 +111,50 @@ public final class IntakeService: Sendable {
         // Every name in incoming/ was processed: an orphan left was not among them, unless
         // intake stopped meanwhile and left it for the next start.
         if isStopping { return }
+        // A dataset deferred for the host's sake was among them, and is still to come.
+        let waiting = deferred.withLock { Set($0.keys) }
         let unclaimed = orphans.withLock { orphans in
-            let left = Array(orphans.values)
-            orphans = [:]
-            return left
+            let left = orphans.filter { !waiting.contains($0.key) }
+            for name in left.keys { orphans[name] = nil }
+            return Array(left.values)
         }
         for orphan in unclaimed {
             failOrphan(orphan, reason: "was not found in incoming/")
         }
     }
 
-    /// Processes names as the watcher reports them, until its stream ends or ``stop()``.
+    /// Processes names as the watcher reports them, and the datasets due for another try,
+    /// one at a time, until the watcher's stream ends or ``stop()``.
     ///
     /// - Parameter afterEach: called after each event is handled (the daemon updates its
     ///   `STATUS=` line).
     public func follow(
         _ events: AsyncStream<SpoolWatcher.Event>, afterEach: @Sendable () async -> Void = {}
     ) async {
-        for await event in events {
+        enum Input: Sendable {
+            case watched(SpoolWatcher.Event)
+            case due(String)
+        }
+        let (inputs, input) = AsyncStream.makeStream(of: Input.self)
+        let forwarders = [
+            Task {
+                for await event in events { input.yield(.watched(event)) }
+                input.finish()
+            },
+            Task { [retries] in
+                for await name in retries { input.yield(.due(name)) }
+            },
+        ]
+        defer { for forwarder in forwarders { forwarder.cancel() } }
+        for await next in inputs {
             if isStopping { return }
-            switch event {
-            case .arrived(let name): _ = await process(name)
-            case .undecodableName: rejectUndecodableNames()
-            case .overflow: await scanIncoming()
+            switch next {
+            case .watched(.arrived(let name)): _ = await process(name)
+            case .watched(.undecodableName): rejectUndecodableNames()
+            case .watched(.overflow): await scanIncoming()
+            case .due(let name):
+                deferred.withLock { $0[name]?.pending = false }
+                _ = await process(name)
             }
             await afterEach()
         }
@@ -155,14 +193,19 @@ public final class IntakeService: Sendable {
                 preflight: preflight, ledger: ledger, spoolName: dataset, heldOutFraction: heldOutFraction,
                 jobID: Self.newJobID(), resuming: orphan, isStopping: { [self] in isStopping })
         } catch {
-            logger.error("cannot read the ledger's accounts; leaving the dataset in incoming/",
-                         metadata: ["dptune.dataset": "\(name)", "dptune.error": "\(error)"])
-            // An orphan stays admitted, with its dataset in incoming/: the next start resumes it.
+            // An orphan stays admitted, with its dataset in incoming/, for the next try.
+            if let orphan { orphans.withLock { $0[dataset] = orphan } }
+            deferIntake(of: dataset, because: "cannot read the ledger's accounts: \(error)")
             return nil
         }
         let (job, orphanOutcome) = await admit(name, policy: policy)
-        if let orphan, let orphanOutcome, policy.admitted?.jobID != orphan.id {
-            failOrphan(orphan, reason: policy.resumeRefusal.map { "differs from what was admitted: \($0)" } ?? orphanOutcome)
+        if let orphan {
+            if let orphanOutcome, policy.admitted?.jobID != orphan.id {
+                failOrphan(orphan, reason: policy.resumeRefusal.map { "differs from what was admitted: \($0)" } ?? orphanOutcome)
+            } else if orphanOutcome == nil, policy.admitted == nil {
+                // Its dataset was left in incoming/, for the next try or the next start.
+                orphans.withLock { $0[dataset] = $0[dataset] ?? orphan }
+            }
         }
         return job
     }
@@ -180,10 +223,18 @@ public final class IntakeService: Sendable {
             // block, so they run off the cooperative pool the control socket shares.
             outcome = try await onOwnThread { try intake.process(name) }
         } catch {
-            logger.error("spool failure during intake", metadata: ["dptune.dataset": "\(name)", "dptune.error": "\(error)"])
-            keepForResumption(policy, dataset: OrphanAdmissions.datasetName(name))
+            let dataset = OrphanAdmissions.datasetName(name)
+            keepForResumption(policy, dataset: dataset)
+            deferIntake(of: dataset, because: "spool failure during intake: \(error)")
             return (nil, nil)
         }
+        let dataset = OrphanAdmissions.datasetName(name)
+        if case .deferred(let error) = outcome {
+            // Nothing was admitted: the policy defers only before it asks the ledger.
+            deferIntake(of: dataset, because: error.message)
+            return (nil, nil)
+        }
+        deferred.withLock { $0[dataset] = nil }
         switch outcome {
         case .ignored:
             await failAdmitted(policy, reason: "the dataset vanished from incoming/ before it was accepted")
@@ -191,6 +242,8 @@ public final class IntakeService: Sendable {
         case .stopped:
             logger.notice("stopping: preflight killed, dataset left in incoming/ for the next start",
                           metadata: ["dptune.dataset": "\(name)"])
+            return (nil, nil)
+        case .deferred:
             return (nil, nil)
         case .rejected(let rejected, let error):
             logger.notice("dataset rejected", metadata: [
@@ -221,6 +274,27 @@ public final class IntakeService: Sendable {
                 "dptune.steps": "\(job.steps)", "dptune.sigma": "\(job.noiseMultiplier)",
             ])
             return (job, "was accepted")
+        }
+    }
+
+    /// Leaves the dataset `name` in `incoming/` and has ``follow(_:afterEach:)`` take it
+    /// again once the schedule's next wait is over, unless a try is already scheduled.
+    private func deferIntake(of name: String, because reason: String) {
+        guard !isStopping else { return }
+        let delay: Duration? = deferred.withLock { deferred in
+            if deferred[name]?.pending == true { return nil }
+            let delay = retrySchedule.delay(after: deferred[name]?.delay)
+            deferred[name] = (delay, true)
+            return delay
+        }
+        logger.error("cannot take the dataset now; it stays in incoming/ and is tried again", metadata: [
+            "dptune.dataset": "\(name)", "dptune.reason": "\(reason)",
+            "dptune.retry_in_seconds": "\(delay.map { "\($0 / .seconds(1))" } ?? "already scheduled")",
+        ])
+        guard let delay else { return }
+        Task { [retry] in
+            try? await Task.sleep(for: delay)
+            retry.yield(name)
         }
     }
 

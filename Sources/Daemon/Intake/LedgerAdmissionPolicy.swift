@@ -175,8 +175,11 @@ final class LedgerAdmissionPolicy: IntakePolicy {
                                             resumed: admission.jobID == orphan?.id) }
         } catch let error as LedgerError where error.code == .budgetExceeded || error.code == .unknownAccount {
             throw IntakeError(error.code == .budgetExceeded ? .budgetExhausted : .unknownAccount, error.message)
-        } catch {
+        } catch let error as LedgerError {
             throw IntakeError(.admissionFailed, "the ledger could not admit the job: \(error)")
+        } catch {
+            // The database itself failed (a full disk, an I/O error): nothing about the job.
+            throw IntakeError(.intakeDeferred, "the ledger could not be written: \(error)")
         }
     }
 

@@ -16,6 +16,9 @@ public struct JobPreflight: Sendable {
     /// The answer line the child prints last: a refusal, or none when the job prepared.
     struct Answer: Codable {
         let refusal: String?
+        /// Whether the refusal came from a shortage of the host (``ResourceShortage``), not
+        /// from the job; absent from older builds' answers.
+        var shortage: Bool?
     }
 
     let executable: URL
@@ -43,7 +46,7 @@ public struct JobPreflight: Sendable {
                                   heldOutFraction: Double, pluginFile: URL, stagingDirectory: URL) -> Int32 {
         // The daemon may be training meanwhile: preparing needs no second core.
         BLAS.setThreadCount(1)
-        let refusal: String?
+        let answer: Answer
         do {
             let config = try childConfig.read()
             let manifest = try Manifest.parse(Data(contentsOf: manifestFile), defaults: config.defaults)
@@ -51,13 +54,13 @@ public struct JobPreflight: Sendable {
             _ = try config.trainingJob(id: "preflight", dataset: name, in: .incoming, manifest: manifest,
                                        heldOutFraction: heldOutFraction, pluginFile: pluginFile,
                                        stagingDirectory: stagingDirectory, output: output).prepare()
-            refusal = nil
+            answer = Answer(refusal: nil)
         } catch {
-            refusal = "\(error)"
+            answer = Answer(refusal: "\(error)", shortage: ResourceShortage.caused(error))
         }
-        let line = (try? JSONEncoder().encode(Answer(refusal: refusal))) ?? Data(#"{"refusal":"unencodable"}"#.utf8)
+        let line = (try? JSONEncoder().encode(answer)) ?? Data(#"{"refusal":"unencodable"}"#.utf8)
         FileHandle.standardOutput.write(Data("\n".utf8) + line + Data("\n".utf8))
-        return refusal == nil ? 0 : 1
+        return answer.refusal == nil ? 0 : 1
     }
 
     /// The daemon side: runs `dptuned preflight` on the dataset `name` in `incoming/` under
@@ -68,8 +71,10 @@ public struct JobPreflight: Sendable {
     /// - Parameter callOff: asked while the child runs; once it answers true (the daemon is
     ///   stopping), the child is killed.
     /// - Returns: nil when the job prepared; `intake_stopped` when `callOff` ended the
-    ///   check, which says nothing about the job; otherwise the `preparation_failed` error
-    ///   for the data owner, also when the child crashed, timed out or could not start.
+    ///   check, and `intake_deferred` when the child could not be started or ran short of
+    ///   the host's disk or memory, neither of which says anything about the job; otherwise
+    ///   the `preparation_failed` error for the data owner, also when the child crashed or
+    ///   timed out (the worker would, the same way).
     func check(dataset name: String, manifest: Manifest, heldOutFraction: Double, pluginFile: URL,
                callOff: () -> Bool = { false }) -> IntakeError? {
         let manifestFile = stagingDirectory.appendingPathComponent("\(UUID().uuidString).manifest.json")
@@ -88,7 +93,7 @@ public struct JobPreflight: Sendable {
         } catch is ShortLivedChild.CalledOff {
             return IntakeError(.intakeStopped, "the daemon stopped while the job was being prepared")
         } catch {
-            return Self.refusal("the job could not be checked: cannot start dptuned preflight (\(error))")
+            return IntakeError(.intakeDeferred, "the job could not be checked: cannot start dptuned preflight (\(error))")
         }
         switch child.end {
         case .timedOut:
@@ -99,7 +104,11 @@ public struct JobPreflight: Sendable {
             guard let answer = try? JSONDecoder().decode(Answer.self, from: child.lastLine) else {
                 return Self.refusal("the job could not be checked: dptuned preflight exited with status \(status) and no answer")
             }
-            if let refusal = answer.refusal { return Self.refusal(refusal) }
+            if let refusal = answer.refusal {
+                return answer.shortage == true
+                    ? IntakeError(.intakeDeferred, "the host ran short while the job was being prepared: \(refusal)")
+                    : Self.refusal(refusal)
+            }
             return status == 0 ? nil : Self.refusal("the job could not be checked: dptuned preflight exited with status \(status)")
         }
     }

@@ -21,20 +21,26 @@ public enum AdapterArtifacts {
         let staging = directory.deletingLastPathComponent()
             .appendingPathComponent(".\(directory.lastPathComponent).partial-\(getpid())")
         try? manager.removeItem(at: staging)
-        try manager.createDirectory(at: staging, withIntermediateDirectories: true)
-        try SafetensorsFile.write(parameters.namedTensors(), metadata: ["format": "pt", "dptune_job": card.jobID],
-                                  to: staging.appendingPathComponent(weightsFile))
-        try jsonData(.object(configuration)).write(to: staging.appendingPathComponent(configurationFile))
-        try card.jsonData().write(to: staging.appendingPathComponent(modelCardFile))
-        try Data(report.svg.utf8).write(to: staging.appendingPathComponent(reportSVGFile))
-        try Data(report.html.utf8).write(to: staging.appendingPathComponent(reportHTMLFile))
-        // The daemon commits the charge and reports the adapter once this returns: after a
-        // power loss the result must not point at a missing or empty adapter.
-        for file in [weightsFile, configurationFile, modelCardFile, reportSVGFile, reportHTMLFile] {
-            try FileSync.sync(staging.appendingPathComponent(file).path)
+        do {
+            try manager.createDirectory(at: staging, withIntermediateDirectories: true)
+            try SafetensorsFile.write(parameters.namedTensors(), metadata: ["format": "pt", "dptune_job": card.jobID],
+                                      to: staging.appendingPathComponent(weightsFile))
+            try jsonData(.object(configuration)).write(to: staging.appendingPathComponent(configurationFile))
+            try card.jsonData().write(to: staging.appendingPathComponent(modelCardFile))
+            try Data(report.svg.utf8).write(to: staging.appendingPathComponent(reportSVGFile))
+            try Data(report.html.utf8).write(to: staging.appendingPathComponent(reportHTMLFile))
+            // The daemon commits the charge and reports the adapter once this returns: after a
+            // power loss the result must not point at a missing or empty adapter.
+            for file in [weightsFile, configurationFile, modelCardFile, reportSVGFile, reportHTMLFile] {
+                try FileSync.sync(staging.appendingPathComponent(file).path)
+            }
+            try FileSync.sync(staging.path)
+            try manager.moveItem(at: staging, to: directory)
+        } catch {
+            // Half an adapter is of no use, and on a full disk it holds the room a retry needs.
+            try? manager.removeItem(at: staging)
+            throw error
         }
-        try FileSync.sync(staging.path)
-        try manager.moveItem(at: staging, to: directory)
         try FileSync.sync(directory.deletingLastPathComponent().path)
     }
 

@@ -122,6 +122,55 @@ import Testing
         #expect(await reopened.job(id: queued.id)?.state == .succeeded)
     }
 
+    /// A test double whose first runs of each job find the host short (a full disk).
+    final class ShortHostRunner: JobRunner {
+        let shortRuns: Int
+        let runs = Mutex<[String]>([])
+        init(shortRuns: Int) { self.shortRuns = shortRuns }
+
+        func run(
+            _ job: DaemonJob, started _: @escaping @Sendable (String) async -> Void,
+            progress _: @escaping @Sendable (ProgressEvent) async -> Void
+        ) async -> JobOutcome {
+            let count = runs.withLock { runs in
+                runs.append(job.id)
+                return runs.count
+            }
+            return count <= shortRuns
+                ? .postponed(reason: "No space left on device")
+                : .succeeded(adapterPath: "/adapters/\(job.id)")
+        }
+
+        func cancel(jobID id: String) async {}
+    }
+
+    /// A job whose worker found the host short (its plugin copy or checkpoint could not be
+    /// written) is neither failed nor settled: it runs again under its one charge, after
+    /// waits of the retry schedule, and succeeds once the host has room. It used to fail
+    /// before its first step with its charge spent.
+    @Test func aJobPostponedForTheHostRunsAgainUnderItsCharge() async throws {
+        let world = try DaemonWorld()
+        try world.fixture.drop("reviews", manifest: DaemonFixture.manifest(account: "acme"))
+        let queued = try #require(await world.intake.process("reviews.jsonl"))
+        let runner = ShortHostRunner(shortRuns: 2)
+        let scheduler = JobScheduler(
+            jobs: world.jobs, ledger: world.ledger, spool: world.spool, runner: runner, workers: 1,
+            retrySchedule: RetrySchedule(first: .milliseconds(50), longest: .milliseconds(100)), logger: DaemonFixture.logger)
+        let loop = Task { await scheduler.run() }
+        defer { loop.cancel() }
+        for _ in 0..<250 where await world.jobs.job(id: queued.id)?.state != .succeeded {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(runner.runs.withLock { $0 } == [queued.id, queued.id, queued.id])
+        #expect(await world.jobs.job(id: queued.id)?.state == .succeeded)
+        #expect(try world.ledger.job(id: queued.id).state == .succeeded)
+        let charges = try world.ledger.charges(account: "acme")
+        #expect(charges.map(\.id) == queued.chargeIDs)
+        #expect(charges.allSatisfy { $0.state == .committed })
+        let result = try Data(contentsOf: world.fixture.config.paths.spool.appendingPathComponent("done/reviews.result.json"))
+        #expect(String(decoding: result, as: UTF8.self).contains(#""state" : "succeeded""#))
+    }
+
     /// A test double that holds each job until the daemon's shutdown interrupts it.
     actor HeldRunner: JobRunner {
         nonisolated let started: AsyncStream<String>

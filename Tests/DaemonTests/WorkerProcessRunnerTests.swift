@@ -57,6 +57,19 @@ import Testing
                              interrupted: true) == .cancelled(reason: "cancelled by an operator"))
     }
 
+    /// A worker that ran short of disk or memory postpones its job, unless an operator's
+    /// cancel or a shutdown came first; the line alone, without its status, is no postponement.
+    @Test func aShortHostPostponesTheJob() {
+        let short = WorkerMessage.postponed("cannot stage a private copy: No space left on device")
+        #expect(Self.outcome(status: WorkerExitStatus.postponed, result: short)
+            == .postponed(reason: "cannot stage a private copy: No space left on device"))
+        #expect(Self.outcome(status: WorkerExitStatus.postponed, result: short, cancelRequested: true)
+            == .cancelled(reason: "cancelled by an operator"))
+        #expect(Self.outcome(status: WorkerExitStatus.postponed, result: short, interrupted: true)
+            == .interrupted(reason: "the daemon stopped while the job ran; it resumes at the next start"))
+        #expect(Self.outcome(status: WorkerExitStatus.failed, result: short) == .failed(reason: "worker exited with status 1 without a result"))
+    }
+
     @Test func messagesRoundTripAsOneJSONLine() throws {
         let message = WorkerMessage.progress(step: 3, steps: 10, loss: 0.5, epsilonSpent: 1.5, examplesPerSecond: 12)
         let line = message.line()

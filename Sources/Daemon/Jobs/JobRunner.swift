@@ -41,4 +41,8 @@ public enum JobOutcome: Sendable, Hashable {
     /// The daemon is stopping and stopped the job: it is neither failed nor charged again;
     /// it stays admitted and resumes at the next start (``JobReconciliation``).
     case interrupted(reason: String)
+    /// The host ran short (``ResourceShortage``: a full disk, say) before the job could train
+    /// or finish, or its worker could not be started: nothing about the job, whose charge is
+    /// already spent, so it runs again, resuming from its checkpoint, once the host has room.
+    case postponed(reason: String)
 }

@@ -11,7 +11,8 @@ import Spool
 /// then the job record, then the dataset to `done/` with its result. Only the daemon writes
 /// the ledger; the runner only trains. A job interrupted by the daemon's shutdown is not
 /// settled: it stays running in its record and admitted in the ledger, and the next start
-/// queues it again (``JobReconciliation``).
+/// queues it again (``JobReconciliation``). A job postponed because the host ran short is
+/// not settled either: it is queued again after a wait of its ``RetrySchedule``.
 public actor JobScheduler {
     private let jobs: JobStore
     private let ledger: LedgerStore
@@ -20,6 +21,9 @@ public actor JobScheduler {
     private let workers: Int
     private let logger: Logger
     private let onProgress: @Sendable (ProgressEvent) async -> Void
+    private let retrySchedule: RetrySchedule
+    /// The wait before the last new try of each job postponed so far in a row.
+    private var postponements: [String: Duration] = [:]
     private var running = 0
     /// Set by ``drain()``: no job starts any more.
     private var draining = false
@@ -28,11 +32,15 @@ public actor JobScheduler {
     private let wakeups: AsyncStream<Void>
     private let wakeup: AsyncStream<Void>.Continuation
 
-    /// - Parameter onProgress: called after each progress report is recorded (the daemon
-    ///   updates its `STATUS=` line).
+    /// - Parameters:
+    ///   - retrySchedule: the waits before settling again, and before running a postponed
+    ///     job again.
+    ///   - onProgress: called after each progress report is recorded (the daemon updates its
+    ///     `STATUS=` line).
     public init(
         jobs: JobStore, ledger: LedgerStore, spool: SpoolDirectory, runner: any JobRunner, workers: Int,
-        logger: Logger, onProgress: @escaping @Sendable (ProgressEvent) async -> Void = { _ in }
+        retrySchedule: RetrySchedule = .standard, logger: Logger,
+        onProgress: @escaping @Sendable (ProgressEvent) async -> Void = { _ in }
     ) {
         precondition(workers >= 1, "a scheduler needs at least one worker; found \(workers)")
         self.jobs = jobs
@@ -40,13 +48,11 @@ public actor JobScheduler {
         self.spool = spool
         self.runner = runner
         self.workers = workers
+        self.retrySchedule = retrySchedule
         self.logger = logger
         self.onProgress = onProgress
         (wakeups, wakeup) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
-
-    /// The longest wait between two tries at settling a job.
-    static let longestSettleRetrySeconds = 60
 
     /// Returns once the scheduler's actor runs: the daemon's watchdog pings only while it does.
     public func heartbeat() {}
@@ -127,13 +133,17 @@ public actor JobScheduler {
             logger.notice("job interrupted: it stays admitted and resumes at the next start",
                           metadata: ["dptune.job": "\(job.id)", "dptune.reason": "\(reason)"])
             return
+        case .postponed(let reason):
+            await postpone(job, reason: reason)
+            return
         }
+        postponements[job.id] = nil
         // Settling writes the ledger, done/ and the record, each of which a full disk can
         // refuse. Given up after one try, the job stayed "running" until a restart (`watch`
         // never ended); so each step not yet done is tried again, less and less often,
         // until the daemon stops, and the next start settles what is left.
         var (ledgerSettled, resultFiled) = (false, false)
-        var delaySeconds = 1
+        var delay = retrySchedule.first
         while true {
             do {
                 if !ledgerSettled {
@@ -157,11 +167,32 @@ public actor JobScheduler {
                     return
                 }
                 logger.error("cannot settle the job; trying again", metadata: [
-                    "dptune.job": "\(job.id)", "dptune.error": "\(error)", "dptune.retry_in_seconds": "\(delaySeconds)",
+                    "dptune.job": "\(job.id)", "dptune.error": "\(error)", "dptune.retry_in_seconds": "\(delay / .seconds(1))",
                 ])
-                // In one-second slices, so that a shutdown is not held by the wait.
-                for _ in 0..<delaySeconds where !draining { try? await Task.sleep(for: .seconds(1)) }
-                delaySeconds = min(delaySeconds * 2, Self.longestSettleRetrySeconds)
+                await RetrySchedule.sleep(delay) { await self.draining }
+                delay = retrySchedule.delay(after: delay)
+            }
+        }
+    }
+
+    /// Queues `job` again once the next wait of its schedule is over; the job keeps its
+    /// charge and its checkpoint, and its worker slot meanwhile, since the next job would
+    /// most likely run short the same way. A shutdown meanwhile leaves it running in its
+    /// record, for the next start to queue (as an interrupted job).
+    private func postpone(_ job: DaemonJob, reason: String) async {
+        while true {
+            let delay = retrySchedule.delay(after: postponements[job.id])
+            postponements[job.id] = delay
+            logger.error("the host ran short for the job; it runs again under its charge", metadata: [
+                "dptune.job": "\(job.id)", "dptune.reason": "\(reason)", "dptune.retry_in_seconds": "\(delay / .seconds(1))",
+            ])
+            await RetrySchedule.sleep(delay) { await self.draining }
+            if draining { return }
+            do {
+                try await jobs.requeue(id: job.id)
+                return
+            } catch {
+                logger.error("cannot queue the postponed job again", metadata: ["dptune.job": "\(job.id)", "dptune.error": "\(error)"])
             }
         }
     }

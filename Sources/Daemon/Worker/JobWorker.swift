@@ -80,6 +80,9 @@ public enum JobWorker {
         } catch let error as TrainingError where error.code == .cancelled && stop.requested {
             channel.send(.cancelled("stopped by SIGTERM after a step"))
             return WorkerExitStatus.cancelled
+        } catch where ResourceShortage.caused(error) {
+            channel.send(.postponed("\(error)"))
+            return WorkerExitStatus.postponed
         } catch {
             channel.send(.failed("\(error)"))
             return WorkerExitStatus.failed

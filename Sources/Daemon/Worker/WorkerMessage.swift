@@ -14,6 +14,8 @@ struct WorkerMessage: Sendable, Hashable, Codable {
         case succeeded
         case failed
         case cancelled
+        /// The host ran short (``ResourceShortage``); the job is to run again.
+        case postponed
     }
 
     var kind: Kind
@@ -24,7 +26,7 @@ struct WorkerMessage: Sendable, Hashable, Codable {
     var examplesPerSecond: Double?
     /// The published adapter directory (`succeeded`).
     var adapterPath: String?
-    /// Why the job did not succeed (`failed`, `cancelled`).
+    /// Why the job did not succeed (`failed`, `cancelled`, `postponed`).
     var reason: String?
 
     static func progress(step: Int, steps: Int, loss: Double, epsilonSpent: Double, examplesPerSecond: Double) -> Self {
@@ -35,6 +37,7 @@ struct WorkerMessage: Sendable, Hashable, Codable {
     static func succeeded(adapterPath: String) -> Self { Self(kind: .succeeded, adapterPath: adapterPath) }
     static func failed(_ reason: String) -> Self { Self(kind: .failed, reason: reason) }
     static func cancelled(_ reason: String) -> Self { Self(kind: .cancelled, reason: reason) }
+    static func postponed(_ reason: String) -> Self { Self(kind: .postponed, reason: reason) }
 
     enum CodingKeys: String, CodingKey {
         case kind, step, steps, loss, reason
@@ -71,4 +74,6 @@ public enum WorkerExitStatus {
     /// The daemon went away (its end of the worker's standard input closed); the job stays
     /// recorded as running and is resumed at the daemon's next start.
     public static let orphaned: Int32 = 4
+    /// The host ran short of disk or memory (``ResourceShortage``): the job is to run again.
+    public static let postponed: Int32 = 5
 }

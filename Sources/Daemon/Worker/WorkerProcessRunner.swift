@@ -128,7 +128,7 @@ public actor WorkerProcessRunner: JobRunner {
         do {
             try process.run()
         } catch {
-            return .failed(reason: "cannot start the worker \(executable.path): \(error)")
+            return .postponed(reason: "cannot start the worker \(executable.path): \(error)")
         }
         workers[job.id] = RunningWorker(pid: process.processIdentifier, lifeline: lifeline.fileHandleForWriting)
         // The build's key (id@version#sha256 prefix) traces which plugin bytes trained the job.
@@ -184,6 +184,8 @@ public actor WorkerProcessRunner: JobRunner {
         switch (status, result?.kind) {
         case (WorkerExitStatus.failed, .failed):
             return .failed(reason: result?.reason ?? "the worker failed without a reason")
+        case (WorkerExitStatus.postponed, .postponed):
+            return .postponed(reason: result?.reason ?? "the host ran short")
         case (WorkerExitStatus.cancelled, _):
             return .cancelled(reason: "the worker was stopped by SIGTERM from outside the daemon")
         default:

@@ -762,7 +762,7 @@ public final class SpoolDirectory: Sendable {
     private static func lastError(_ error: Int32 = errno) -> String { String(cString: strerror(error)) }
 
     private static func systemError(_ call: String, _ argument: String, _ error: Int32 = errno) -> SpoolError {
-        SpoolError(.systemCallFailed, "\(call) \(argument) failed: \(lastError(error))")
+        SpoolError(.systemCallFailed, "\(call) \(argument) failed: \(lastError(error))", systemErrno: error)
     }
 
     private typealias RenameAt2 = @convention(c) (Int32, UnsafePointer<CChar>, Int32, UnsafePointer<CChar>, UInt32) -> Int32

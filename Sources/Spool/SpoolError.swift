@@ -1,4 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A failure of the spool itself (its directories, a system call), as opposed to an
 /// ``IntakeError`` that refuses a data owner's file.
@@ -24,15 +27,22 @@ public struct SpoolError: Error, Sendable, Hashable, CustomStringConvertible {
 
     public let code: Code
     public let message: String
+    /// The `errno` of a failed system call, when one failed.
+    public let systemErrno: Int32?
     public let file: String
     public let line: Int
 
-    public init(_ code: Code, _ message: String, file: String = #fileID, line: Int = #line) {
+    public init(_ code: Code, _ message: String, systemErrno: Int32? = nil, file: String = #fileID, line: Int = #line) {
         self.code = code
         self.message = message
+        self.systemErrno = systemErrno
         self.file = file
         self.line = line
     }
+
+    /// Whether the spool's filesystem had no room (`ENOSPC`, `EDQUOT`): a condition the
+    /// operator fixes and a later attempt survives, unlike the daemon's own failures.
+    public var isOutOfSpace: Bool { systemErrno == ENOSPC || systemErrno == EDQUOT }
 
     public static func == (lhs: SpoolError, rhs: SpoolError) -> Bool { lhs.code == rhs.code }
     public func hash(into hasher: inout Hasher) { hasher.combine(code) }

@@ -67,6 +67,23 @@ import Testing
         #expect(try spool.scan(.tmp).isEmpty)
     }
 
+    /// A spool out of room is the operator's to fix and worth another try, and the client
+    /// is told so; any other failure of the spool is the daemon's. Both were `internal`.
+    @Test(arguments: [(ENOSPC, ControlError.Code.insufficientStorage), (EDQUOT, .insufficientStorage), (EIO, .internal)])
+    func aSpoolOutOfRoomIsToldApart(errno failure: Int32, code: ControlError.Code) throws {
+        let directory = try TemporaryDirectory(prefix: "dptune-submit")
+        let spool = try SpoolDirectory(root: directory.url.appendingPathComponent("spool")) { checkpoint throws(SpoolError) in
+            if case .beforeRename(.incoming, _) = checkpoint {
+                throw SpoolError(.systemCallFailed, "rename failed: \(String(cString: strerror(failure)))", systemErrno: failure)
+            }
+        }
+        let (upload, end) = try Self.upload(to: spool, dataset: "submitted\n", manifest: "{}")
+        let error = #expect(throws: ControlError.self) { _ = try upload.place(in: spool, end) }
+        #expect(error?.code == code)
+        #expect(error?.message.contains(String(cString: strerror(failure))) == true, "\(String(describing: error))")
+        #expect(try spool.scan(.incoming).isEmpty)
+    }
+
     /// A daemon killed during an upload leaves its staging files in tmp/: the next start
     /// removes them with its other scratch files, and the upload is gone.
     @Test func anUploadDoesNotSurviveARestart() throws {

@@ -29,7 +29,8 @@ struct SpoolUpload: Sendable {
 
     /// Creates the staging files.
     ///
-    /// - Throws: ``ControlError`` `.internal` when the spool cannot create them.
+    /// - Throws: ``ControlError`` `.insufficientStorage` when the spool has no room for
+    ///   them, `.internal` when it cannot create them otherwise.
     init(_ begin: SubmitBegin, connection: ControlConnectionID, spool: SpoolDirectory) throws(ControlError) {
         id = UUID().uuidString.lowercased()
         self.connection = connection
@@ -47,8 +48,18 @@ struct SpoolUpload: Sendable {
                 }
             }
         } catch {
-            throw ControlError(.internal, "cannot stage the upload in the spool's tmp/: \(error)")
+            throw Self.failure("cannot stage the upload in the spool's tmp/", error)
         }
+    }
+
+    /// The spool's failure as the client is told it: a full disk is the operator's to fix
+    /// and worth another try, not a failure of the daemon.
+    private static func failure(_ what: String, _ error: any Error) -> ControlError {
+        guard let spoolError = error as? SpoolError, spoolError.isOutOfSpace else {
+            return ControlError(.internal, "\(what): \(error)")
+        }
+        return ControlError(.insufficientStorage,
+                            "\(what): the spool has no room (\(spoolError.message)); nothing was kept, so submit again once it has")
     }
 
     var progress: UploadProgress {
@@ -59,7 +70,8 @@ struct SpoolUpload: Sendable {
     ///
     /// - Throws: ``ControlError`` `.invalidEncoding`, `.offsetMismatch` (not where the file
     ///   ends), `.sizeMismatch` (past the announced size, or a manifest that was not
-    ///   announced), `.internal` when the spool cannot write.
+    ///   announced), `.insufficientStorage` when the spool has no room, `.internal` when it
+    ///   cannot write otherwise.
     mutating func append(_ chunk: SubmitChunk) throws(ControlError) {
         let bytes = try chunk.bytes()
         lastActivity = .now
@@ -88,7 +100,7 @@ struct SpoolUpload: Sendable {
         do {
             try part.staged.append(bytes)
         } catch {
-            throw ControlError(.internal, "cannot write the upload to the spool's tmp/: \(error)")
+            throw Self.failure("cannot write the upload to the spool's tmp/", error)
         }
         part.hasher.update(bytes)
         part.received += bytes.count
@@ -100,8 +112,8 @@ struct SpoolUpload: Sendable {
     /// - Returns: the dataset's final `NAME` (it is `incoming/NAME.jsonl`): the file's own
     ///   stem, or that stem with a `-N` suffix when a file in `incoming/` had the name, even
     ///   one that a data owner dropped while the copy was being staged.
-    /// - Throws: ``ControlError`` `.sizeMismatch`, `.checksumMismatch`, or `.internal` when
-    ///   the spool cannot take the files.
+    /// - Throws: ``ControlError`` `.sizeMismatch`, `.checksumMismatch`, `.insufficientStorage`
+    ///   when the spool has no room, or `.internal` when it cannot take the files otherwise.
     func place(in spool: SpoolDirectory, _ end: SubmitEnd) throws(ControlError) -> String {
         try Self.verify(dataset, file: .dataset, sha256: end.sha256)
         switch (manifest, end.manifestSHA256) {
@@ -126,7 +138,7 @@ struct SpoolUpload: Sendable {
             if let manifest { spool.discard(manifest.staged) }
             return name
         } catch {
-            throw ControlError(.internal, "cannot place the submission in incoming/: \(error)")
+            throw Self.failure("cannot place the submission in incoming/", error)
         }
     }
 

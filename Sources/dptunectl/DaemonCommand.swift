@@ -12,6 +12,8 @@ protocol DaemonCommand: StatusCommand {
     var root: DPTuneCtl { get }
     /// What the command is about, for error lines: "job job-1", "ledger".
     var subject: String { get }
+    /// How long to wait for an answer; `watch` events are not bounded by it.
+    static var responseTimeout: Duration { get }
     /// Talks to the daemon and prints the outcome.
     ///
     /// - Returns: The exit status when the exchange itself succeeded.
@@ -20,7 +22,6 @@ protocol DaemonCommand: StatusCommand {
 }
 
 extension DaemonCommand {
-    /// How long to wait for an answer; `watch` events are not bounded by it.
     static var responseTimeout: Duration { .seconds(30) }
 
     func execute() -> Int32 {

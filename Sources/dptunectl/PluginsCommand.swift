@@ -36,6 +36,11 @@ struct PluginsReloadCommand: DaemonCommand {
 
     var subject: String { "plugins reload" }
 
+    /// The daemon answers once every new file is probed, and a probe of a plugin that hangs
+    /// takes its whole 30 s deadline (four at a time): at the usual 30 s the client gave up
+    /// just as the answer came.
+    static var responseTimeout: Duration { .seconds(300) }
+
     func exchange(with client: ControlClient) throws(ControlError) -> Int32 {
         try printAnswer(to: .pluginsReload, with: client) { "plugins reloaded\n\n" + ResultText.text(for: $0) }
     }

@@ -229,12 +229,9 @@ public final class IntakeService: Sendable {
             return (nil, nil)
         }
         let dataset = OrphanAdmissions.datasetName(name)
-        if case .deferred(let error) = outcome {
-            // Nothing was admitted: the policy defers only before it asks the ledger.
-            deferIntake(of: dataset, because: error.message)
-            return (nil, nil)
+        if case .deferred = outcome {} else {
+            deferred.withLock { $0[dataset] = nil }
         }
-        deferred.withLock { $0[dataset] = nil }
         switch outcome {
         case .ignored:
             await failAdmitted(policy, reason: "the dataset vanished from incoming/ before it was accepted")
@@ -243,7 +240,9 @@ public final class IntakeService: Sendable {
             logger.notice("stopping: preflight killed, dataset left in incoming/ for the next start",
                           metadata: ["dptune.dataset": "\(name)"])
             return (nil, nil)
-        case .deferred:
+        case .deferred(let error):
+            // Nothing was admitted: the policy defers only before it asks the ledger.
+            deferIntake(of: dataset, because: error.message)
             return (nil, nil)
         case .rejected(let rejected, let error):
             logger.notice("dataset rejected", metadata: [

@@ -4,6 +4,7 @@ import Foundation
 import Ledger
 import Spool
 import Testing
+import TestSupport
 
 /// The daemon died between the ledger's admission of a dataset and the job's record: W1
 /// with the dataset still in incoming/, W2 with it already in accepted/. The next start
@@ -119,6 +120,54 @@ import Testing
         #expect(try ledger.charges(account: "acme") == charges)
         #expect(try ledger.unfinishedJobs().map(\.id) == [admitted.id])
         #expect(try Self.names(in: .accepted, world) == ["reviews.jsonl", "reviews.manifest.json"])
+    }
+
+    /// W1, and at the next start the orphan's preflight runs short of the host (a full state
+    /// disk). The dataset waits in incoming/ and the admission with it: the scan that
+    /// follows must not fail it as missing, and intake's next try resumes it under its one
+    /// charge once there is room.
+    @Test func anOrphanWhoseDatasetIsDeferredIsResumedOnTheNextTry() async throws {
+        let world = try DaemonWorld()
+        try world.fixture.drop("reviews", manifest: DaemonFixture.manifest(account: "acme"))
+        let admitted = try await Self.crash(admitting: "reviews", in: world, window: .beforeAccept)
+        let charges = try world.ledger.charges(account: "acme")
+        let (executable, directory) = try ShortLivedChildTests.script(#"""
+            [ -e "$(dirname "$0")/full" ] && { echo '{"refusal": "No space left on device", "shortage": true}'; exit 1; }
+            echo '{}'
+            """#)
+        let full = directory.url.appendingPathComponent("full")
+        #expect(FileManager.default.createFile(atPath: full.path, contents: Data()))
+
+        let ledger = try world.fixture.openLedger()
+        let spool = try SpoolDirectory(root: world.fixture.config.paths.spool)
+        let jobs = try JobStore(stateDirectory: world.fixture.config.paths.stateDirectory)
+        let reconciled = try await JobReconciliation.reconcile(
+            ledger: ledger, jobs: jobs, spool: spool, adapterDirectory: world.fixture.config.adapterDirectory(job:),
+            logger: DaemonFixture.logger)
+        let strategies = StrategyCatalog(ids: ["lora"], pluginFiles: ["lora": directory.url.appendingPathComponent("liblora.so")])
+        let intake = IntakeService(
+            spool: spool, config: world.fixture.config, strategies: { strategies },
+            preflight: JobPreflight(executable: executable,
+                                    config: ChildConfig(original: directory.url.appendingPathComponent("dptuned.toml"), copy: nil),
+                                    stagingDirectory: directory.url.appendingPathComponent("staging")),
+            ledger: ledger, jobs: jobs, orphans: reconciled.orphans,
+            retrySchedule: RetrySchedule(first: .milliseconds(100), longest: .milliseconds(200)), logger: DaemonFixture.logger)
+        await intake.scanIncoming()
+        #expect(try ledger.job(id: admitted.id).state == .admitted)
+        #expect(try Self.names(in: .incoming, world) == ["reviews.jsonl", "reviews.manifest.json"])
+
+        let (events, watcher) = AsyncStream.makeStream(of: SpoolWatcher.Event.self)
+        let following = Task { await intake.follow(events) }
+        try FileManager.default.removeItem(at: full)
+        for _ in 0..<250 where await jobs.queuedIDs.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+        intake.stop()
+        watcher.finish()
+        await following.value
+        #expect(await jobs.queuedIDs == [admitted.id])
+        #expect(try ledger.charges(account: "acme") == charges)
+        #expect(try ledger.unfinishedJobs().map(\.id) == [admitted.id])
+        #expect(try Self.names(in: .accepted, world) == ["reviews.jsonl", "reviews.manifest.json"])
+        withExtendedLifetime(directory) {}
     }
 
     /// W1, then the same name with other content: the bytes of the dataset, or a manifest

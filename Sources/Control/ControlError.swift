@@ -48,6 +48,8 @@ public struct ControlError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let sizeMismatch = Code(rawValue: "size_mismatch")
         /// A file's SHA-256 differs from the client's at `submit.end`; the upload is ended.
         public static let checksumMismatch = Code(rawValue: "checksum_mismatch")
+        /// A `cancel` came after the job's worker ended: its outcome stands and is being recorded.
+        public static let notCancellable = Code(rawValue: "not_cancellable")
         /// The daemon's disk has no room for the request (a full spool); nothing of it was
         /// kept, and a later attempt may succeed once the operator makes room.
         public static let insufficientStorage = Code(rawValue: "insufficient_storage")

@@ -26,7 +26,7 @@ import Testing
                 pluginDirectory: fixture.directory.url.appendingPathComponent("plugins"),
                 stateDirectory: fixture.config.paths.stateDirectory, probeExecutable: URL(fileURLWithPath: "/bin/false"))
             let handler = DaemonControlHandler(
-                ledger: ledger, jobs: jobs, plugins: plugins, spool: spool, runner: nil, version: "test",
+                ledger: ledger, jobs: jobs, plugins: plugins, spool: spool, canceller: nil, version: "test",
                 uploadLimits: uploadLimits)
             socketPath = fixture.directory.url.appendingPathComponent("control.sock").path
             server = ControlServer(
@@ -96,17 +96,40 @@ import Testing
     }
 
     /// A runner that only records which jobs it was asked to stop.
-    actor StopRecorder: JobRunner {
+    actor StopRecorder: JobCancelling {
         private(set) var stopped: Set<String> = []
+        /// What the recorder answers: nil, the job is being stopped; otherwise why it cannot be.
+        let refusal: String?
 
-        func run(
-            _ job: DaemonJob, started: @escaping @Sendable (String) async -> Void,
-            progress: @escaping @Sendable (ProgressEvent) async -> Void
-        ) async -> JobOutcome {
-            .failed(reason: "this runner trains nothing")
+        init(refusal: String? = nil) { self.refusal = refusal }
+
+        func cancel(jobID id: String) async -> String? {
+            stopped.insert(id)
+            return refusal
         }
+    }
 
-        func cancel(jobID id: String) async { stopped.insert(id) }
+    /// A running job whose outcome is already decided cannot be cancelled: the operator is
+    /// told so (`not_cancellable`, exit 1) instead of an answer that looks like a cancel.
+    @Test func aJobThatCannotBeStoppedAnyMoreIsNotCancellable() async throws {
+        let world = try DaemonWorld()
+        try world.fixture.drop("reviews", manifest: DaemonFixture.manifest(account: "acme"))
+        let queued = try #require(await world.intake.process("reviews.jsonl"))
+        _ = try await world.jobs.startNext()
+        let plugins = try PluginRegistry(
+            pluginDirectory: world.fixture.directory.url.appendingPathComponent("plugins"),
+            stateDirectory: world.fixture.config.paths.stateDirectory, probeExecutable: URL(fileURLWithPath: "/bin/false"))
+        let canceller = StopRecorder(refusal: "its worker already ended (succeeded) and the outcome is being recorded")
+        let handler = DaemonControlHandler(
+            ledger: world.ledger, jobs: world.jobs, plugins: plugins, spool: world.spool, canceller: canceller, version: "test")
+        let root = PeerCredentials(pid: getpid(), uid: 0, gid: 0, groups: [])
+        let error = await #expect(throws: ControlError.self) {
+            _ = try await handler.handle(.cancel(id: queued.id), peer: root, connection: ControlConnectionID(rawValue: 1))
+        }
+        #expect(error?.code == .notCancellable)
+        #expect(error?.message.contains("already ended (succeeded)") == true, "\(String(describing: error))")
+        #expect(await canceller.stopped == [queued.id])
+        #expect(await world.jobs.job(id: queued.id)?.state == .running)
     }
 
     /// `cancel` of a queued job races the scheduler starting it. Whichever wins, a job that
@@ -125,7 +148,7 @@ import Testing
             stateDirectory: world.fixture.config.paths.stateDirectory, probeExecutable: URL(fileURLWithPath: "/bin/false"))
         let runner = StopRecorder()
         let handler = DaemonControlHandler(
-            ledger: world.ledger, jobs: world.jobs, plugins: plugins, spool: world.spool, runner: runner, version: "test")
+            ledger: world.ledger, jobs: world.jobs, plugins: plugins, spool: world.spool, canceller: runner, version: "test")
         let root = PeerCredentials(pid: getpid(), uid: 0, gid: 0, groups: [])
         var started: Set<String> = []
         var targeted: Set<String> = []

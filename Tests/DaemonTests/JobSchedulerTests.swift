@@ -125,8 +125,12 @@ import Testing
     /// A test double whose first runs of each job find the host short (a full disk).
     final class ShortHostRunner: JobRunner {
         let shortRuns: Int
+        let beforeSuccess: @Sendable () -> Void
         let runs = Mutex<[String]>([])
-        init(shortRuns: Int) { self.shortRuns = shortRuns }
+        init(shortRuns: Int, beforeSuccess: @escaping @Sendable () -> Void = {}) {
+            self.shortRuns = shortRuns
+            self.beforeSuccess = beforeSuccess
+        }
 
         func run(
             _ job: DaemonJob, started _: @escaping @Sendable (String) async -> Void,
@@ -136,9 +140,9 @@ import Testing
                 runs.append(job.id)
                 return runs.count
             }
-            return count <= shortRuns
-                ? .postponed(reason: "No space left on device")
-                : .succeeded(adapterPath: "/adapters/\(job.id)")
+            if count <= shortRuns { return .postponed(reason: "No space left on device") }
+            beforeSuccess()
+            return .succeeded(adapterPath: "/adapters/\(job.id)")
         }
 
         func cancel(jobID id: String) async {}
@@ -169,6 +173,53 @@ import Testing
         #expect(charges.allSatisfy { $0.state == .committed })
         let result = try Data(contentsOf: world.fixture.config.paths.spool.appendingPathComponent("done/reviews.result.json"))
         #expect(String(decoding: result, as: UTF8.self).contains(#""state" : "succeeded""#))
+    }
+
+    /// A job waiting out a postponement is cancelled at once, not after its wait and another
+    /// start; one whose worker ended is not: the cancel is refused, and its outcome stands.
+    @Test func aCancelStopsAPostponedJobAndIsRefusedOnceTheOutcomeIsDecided() async throws {
+        let world = try DaemonWorld()
+        try world.fixture.drop("reviews", manifest: DaemonFixture.manifest(account: "acme"))
+        let queued = try #require(await world.intake.process("reviews.jsonl"))
+        // The second job's record cannot be written once it ends, as on a full state disk:
+        // it stays in settling.
+        let records = world.fixture.config.paths.stateDirectory.appendingPathComponent("jobs")
+        let aside = world.fixture.config.paths.stateDirectory.appendingPathComponent("jobs.aside")
+        let runner = ShortHostRunner(shortRuns: 1) {
+            _ = rename(records.path, aside.path)
+            FileManager.default.createFile(atPath: records.path, contents: Data())
+        }
+        let scheduler = JobScheduler(
+            jobs: world.jobs, ledger: world.ledger, spool: world.spool, runner: runner, workers: 1,
+            retrySchedule: RetrySchedule(first: .seconds(3), longest: .seconds(3)), logger: DaemonFixture.logger)
+        let loop = Task { await scheduler.run() }
+        defer { loop.cancel() }
+        for _ in 0..<250 where runner.runs.withLock({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(20)) }
+        try await Task.sleep(for: .milliseconds(100))
+        let cancelledAt = ContinuousClock.now
+        #expect(await scheduler.cancel(jobID: queued.id) == nil)
+        for _ in 0..<250 where await world.jobs.job(id: queued.id)?.state != .cancelled {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(ContinuousClock.now - cancelledAt < .milliseconds(1500), "the cancel waited for the postponement's 3 s")
+        #expect(await world.jobs.job(id: queued.id)?.state == .cancelled)
+        #expect(try world.ledger.job(id: queued.id).state == .cancelled)
+        #expect(runner.runs.withLock { $0 } == [queued.id])
+
+        try world.fixture.drop("second", manifest: DaemonFixture.manifest(account: "acme"))
+        let second = try #require(await world.intake.process("second.jsonl"))
+        scheduler.wake()
+        for _ in 0..<250 where (try? world.ledger.job(id: second.id).state) != .succeeded {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let refusal = await scheduler.cancel(jobID: second.id)
+        #expect(refusal?.contains("already ended (succeeded)") == true, "\(String(describing: refusal))")
+        try FileManager.default.removeItem(at: records)
+        #expect(rename(aside.path, records.path) == 0)
+        for _ in 0..<500 where await world.jobs.job(id: second.id)?.state != .succeeded {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(await world.jobs.job(id: second.id)?.state == .succeeded)
     }
 
     /// A test double that holds each job until the daemon's shutdown interrupts it.

@@ -14,16 +14,16 @@ public struct DaemonControlHandler: ControlHandler {
     private let plugins: PluginRegistry
     private let spool: SpoolDirectory
     private let uploads: SpoolUploads
-    private let runner: (any JobRunner)?
+    private let canceller: (any JobCancelling)?
     private let startedAt: ContinuousClock.Instant
     private let version: String
 
     /// - Parameters:
-    ///   - runner: the worker seam; nil for a daemon without training (running jobs then
-    ///     cannot exist, queued jobs stay queued).
+    ///   - canceller: where a running job's cancel goes (the scheduler); nil for a daemon
+    ///     without training (running jobs then cannot exist, queued jobs stay queued).
     public init(
         ledger: LedgerStore, jobs: JobStore, plugins: PluginRegistry, spool: SpoolDirectory,
-        runner: (any JobRunner)?, version: String, uploadLimits: UploadLimits = UploadLimits(),
+        canceller: (any JobCancelling)?, version: String, uploadLimits: UploadLimits = UploadLimits(),
         startedAt: ContinuousClock.Instant = .now
     ) {
         self.ledger = ledger
@@ -31,7 +31,7 @@ public struct DaemonControlHandler: ControlHandler {
         self.plugins = plugins
         self.spool = spool
         uploads = SpoolUploads(spool: spool, limits: uploadLimits)
-        self.runner = runner
+        self.canceller = canceller
         self.version = version
         self.startedAt = startedAt
     }
@@ -94,7 +94,8 @@ public struct DaemonControlHandler: ControlHandler {
     }
 
     /// A queued job is cancelled here (its reserved charge is kept, as for any job the
-    /// ledger admitted); a running one is asked to stop through the runner, which ends it.
+    /// ledger admitted); a running one is asked to stop through the scheduler, which ends it
+    /// or says it has ended already.
     ///
     /// The queued case first takes the job out of the queue (``JobStore/withdraw(id:)``):
     /// only then is it certain that no worker starts it while the ledger records the cancel.
@@ -119,7 +120,9 @@ public struct DaemonControlHandler: ControlHandler {
         }
         switch try await job(id).state {
         case .running:
-            await runner?.cancel(jobID: id)
+            if let refusal = await canceller?.cancel(jobID: id) {
+                throw ControlError(.notCancellable, "job \(id) cannot be cancelled: \(refusal)")
+            }
         case .queued, .succeeded, .failed, .cancelled:
             // Queued here means another cancel of the same job is under way.
             break

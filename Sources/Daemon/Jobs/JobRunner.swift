@@ -28,6 +28,15 @@ public protocol JobRunner: Sendable {
     func interruptAll() async
 }
 
+/// Where an operator's cancel of a running job goes.
+public protocol JobCancelling: Sendable {
+    /// Asks the running job `id` to stop.
+    ///
+    /// - Returns: nil when it is being stopped; otherwise why it can no longer be (its worker
+    ///   ended, and its outcome is being recorded).
+    func cancel(jobID id: String) async -> String?
+}
+
 extension JobRunner {
     /// A runner whose jobs end on their own leaves them be.
     public func interruptAll() async {}
@@ -45,4 +54,17 @@ public enum JobOutcome: Sendable, Hashable {
     /// or finish, or its worker could not be started: nothing about the job, whose charge is
     /// already spent, so it runs again, resuming from its checkpoint, once the host has room.
     case postponed(reason: String)
+}
+
+extension JobOutcome {
+    /// The state a settled job of this outcome reads.
+    var name: String {
+        switch self {
+        case .succeeded: "succeeded"
+        case .failed: "failed"
+        case .cancelled: "cancelled"
+        case .interrupted: "interrupted"
+        case .postponed: "postponed"
+        }
+    }
 }

@@ -13,7 +13,7 @@ import Spool
 /// settled: it stays running in its record and admitted in the ledger, and the next start
 /// queues it again (``JobReconciliation``). A job postponed because the host ran short is
 /// not settled either: it is queued again after a wait of its ``RetrySchedule``.
-public actor JobScheduler {
+public actor JobScheduler: JobCancelling {
     private let jobs: JobStore
     private let ledger: LedgerStore
     private let spool: SpoolDirectory
@@ -24,6 +24,10 @@ public actor JobScheduler {
     private let retrySchedule: RetrySchedule
     /// The wait before the last new try of each job postponed so far in a row.
     private var postponements: [String: Duration] = [:]
+    /// The jobs waiting out a postponement, and whether an operator cancelled the wait.
+    private var waiting: [String: Bool] = [:]
+    /// The jobs whose outcome is decided and being recorded, by that outcome.
+    private var settling: [String: JobOutcome] = [:]
     private var running = 0
     /// Set by ``drain()``: no job starts any more.
     private var draining = false
@@ -52,6 +56,21 @@ public actor JobScheduler {
         self.logger = logger
         self.onProgress = onProgress
         (wakeups, wakeup) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Stops a running job: through the runner while its worker runs, at once while it waits
+    /// out a postponement; a job whose outcome is already decided cannot be cancelled any
+    /// more (an operator was told it was, and it then succeeded).
+    public func cancel(jobID id: String) async -> String? {
+        if let outcome = settling[id] {
+            return "its worker already ended (\(outcome.name)) and the outcome is being recorded"
+        }
+        if waiting[id] != nil {
+            waiting[id] = true
+            return nil
+        }
+        await runner.cancel(jobID: id)
+        return nil
     }
 
     /// Returns once the scheduler's actor runs: the daemon's watchdog pings only while it does.
@@ -110,12 +129,18 @@ public actor JobScheduler {
     private func execute(_ job: DaemonJob) async {
         logger.info("job started", metadata: ["dptune.job": "\(job.id)"])
         let (store, onProgress) = (jobs, onProgress)
-        let outcome = await runner.run(job) { version in
+        var outcome = await runner.run(job) { version in
             try? await store.record(strategyVersion: version, id: job.id)
         } progress: { event in
             try? await store.record(event)
             await onProgress(event)
         }
+        if case .postponed(let reason) = outcome {
+            guard let cancelled = await postpone(job, reason: reason) else { return }
+            outcome = cancelled
+        }
+        settling[job.id] = outcome
+        defer { settling[job.id] = nil }
         var ended = job
         let ledger = ledger
         let settleLedger: () throws -> Void
@@ -133,9 +158,8 @@ public actor JobScheduler {
             logger.notice("job interrupted: it stays admitted and resumes at the next start",
                           metadata: ["dptune.job": "\(job.id)", "dptune.reason": "\(reason)"])
             return
-        case .postponed(let reason):
-            await postpone(job, reason: reason)
-            return
+        case .postponed:
+            preconditionFailure("a postponed job is queued again or cancelled, never settled as postponed")
         }
         postponements[job.id] = nil
         // Settling writes the ledger, done/ and the record, each of which a full disk can
@@ -175,22 +199,36 @@ public actor JobScheduler {
         }
     }
 
+    /// Whether a postponed job's wait is to end early: the daemon stops, or an operator
+    /// cancelled the job.
+    private func endsWait(of id: String) -> Bool { draining || waiting[id] == true }
+
     /// Queues `job` again once the next wait of its schedule is over; the job keeps its
     /// charge and its checkpoint, and its worker slot meanwhile, since the next job would
     /// most likely run short the same way. A shutdown meanwhile leaves it running in its
     /// record, for the next start to queue (as an interrupted job).
-    private func postpone(_ job: DaemonJob, reason: String) async {
+    ///
+    /// - Returns: the outcome to settle when an operator cancelled the job meanwhile; nil
+    ///   when it was queued again or left to the next start.
+    private func postpone(_ job: DaemonJob, reason: String) async -> JobOutcome? {
+        waiting[job.id] = false
+        defer { waiting[job.id] = nil }
         while true {
             let delay = retrySchedule.delay(after: postponements[job.id])
             postponements[job.id] = delay
             logger.error("the host ran short for the job; it runs again under its charge", metadata: [
                 "dptune.job": "\(job.id)", "dptune.reason": "\(reason)", "dptune.retry_in_seconds": "\(delay / .seconds(1))",
             ])
-            await RetrySchedule.sleep(delay) { await self.draining }
-            if draining { return }
+            let id = job.id
+            await RetrySchedule.sleep(delay) { await self.endsWait(of: id) }
+            if waiting[job.id] == true {
+                postponements[job.id] = nil
+                return .cancelled(reason: "cancelled by an operator while it waited for room on the host")
+            }
+            if draining { return nil }
             do {
                 try await jobs.requeue(id: job.id)
-                return
+                return nil
             } catch {
                 logger.error("cannot queue the postponed job again", metadata: ["dptune.job": "\(job.id)", "dptune.error": "\(error)"])
             }

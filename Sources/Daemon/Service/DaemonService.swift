@@ -109,8 +109,23 @@ public final class DaemonService: Sendable {
             preflight: JobPreflight(executable: executable, config: childConfig,
                                     stagingDirectory: config.preflightStagingDirectory),
             ledger: ledger, jobs: jobs, orphans: reconciled.orphans, logger: logger)
+        @Sendable func status() async -> String {
+            let running = await jobs.all().filter { $0.state == .running }
+            let steps = running.map { "\($0.id) step \($0.step)/\($0.steps)" }.joined(separator: ", ")
+            return "\(await jobs.queuedIDs.count) queued, \(running.count) running" + (steps.isEmpty ? "" : ": \(steps)")
+        }
+        let progressStatus = Throttle(interval: .seconds(1))
+        let scheduler = runner.map { runner in
+            JobScheduler(
+                jobs: jobs, ledger: ledger, spool: spool, runner: runner, workers: config.scheduler.workers,
+                logger: logger
+            ) { _ in
+                // At most one STATUS= a second, however fast the steps.
+                if progressStatus.admit() { notifier.status(await status()) }
+            }
+        }
         let handler = DaemonControlHandler(
-            ledger: ledger, jobs: jobs, plugins: plugins, spool: spool, runner: runner, version: Self.version)
+            ledger: ledger, jobs: jobs, plugins: plugins, spool: spool, canceller: scheduler, version: Self.version)
         let server = ControlServer(configuration: try controlConfiguration(), handler: handler)
         try server.start()
         let watcher: SpoolWatcher
@@ -130,26 +145,11 @@ public final class DaemonService: Sendable {
                            metadata: ["dptune.plugins": "\(config.paths.plugins.path)", "dptune.error": "\(error)"])
             pluginWatcher = nil
         }
-        @Sendable func status() async -> String {
-            let running = await jobs.all().filter { $0.state == .running }
-            let steps = running.map { "\($0.id) step \($0.step)/\($0.steps)" }.joined(separator: ", ")
-            return "\(await jobs.queuedIDs.count) queued, \(running.count) running" + (steps.isEmpty ? "" : ": \(steps)")
-        }
-        let progressStatus = Throttle(interval: .seconds(1))
         notifier.ready(status: await status())
         logger.notice("dptuned ready", metadata: [
             "dptune.socket": "\(config.control.path)", "dptune.ledger": "\(ledger.path)",
         ])
 
-        let scheduler = runner.map { runner in
-            JobScheduler(
-                jobs: jobs, ledger: ledger, spool: spool, runner: runner, workers: config.scheduler.workers,
-                logger: logger
-            ) { _ in
-                // At most one STATUS= a second, however fast the steps.
-                if progressStatus.admit() { notifier.status(await status()) }
-            }
-        }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { try? await server.run() }
             if let scheduler { group.addTask { await scheduler.run() } }

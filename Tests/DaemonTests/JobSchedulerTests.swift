@@ -43,8 +43,15 @@ import Testing
             "two.jsonl": .failed(reason: "out of memory"),
             "three.jsonl": .cancelled(reason: "operator"),
         ])
+        // Each job's worker left a checkpoint, as one stopped mid-run does.
+        let checkpoints = fixture.directory.url.appendingPathComponent("checkpoints")
+        try FileManager.default.createDirectory(at: checkpoints, withIntermediateDirectories: true)
+        for job in queued {
+            #expect(FileManager.default.createFile(atPath: checkpoints.appendingPathComponent(job.id).path, contents: Data("θ".utf8)))
+        }
         let scheduler = JobScheduler(
-            jobs: jobs, ledger: ledger, spool: spool, runner: runner, workers: 1, logger: DaemonFixture.logger)
+            jobs: jobs, ledger: ledger, spool: spool, runner: runner, workers: 1,
+            scratchFiles: { [checkpoints.appendingPathComponent($0)] }, logger: DaemonFixture.logger)
         let loop = Task { await scheduler.run() }
         defer { loop.cancel() }
         for _ in 0..<200 where await !jobs.all().allSatisfy(\.state.isFinal) {
@@ -67,6 +74,7 @@ import Testing
             atPath: fixture.config.paths.spool.appendingPathComponent("done").path)
         #expect(Set(done).isSuperset(of: ["one.result.json", "two.result.json", "three.result.json"]))
         #expect(try spool.scan(.accepted).isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: checkpoints.path).isEmpty, "a settled job's checkpoint stays")
     }
 
     /// A test double whose job succeeds after `beforeEnd` ran.
@@ -156,16 +164,24 @@ import Testing
         let world = try DaemonWorld()
         try world.fixture.drop("reviews", manifest: DaemonFixture.manifest(account: "acme"))
         let queued = try #require(await world.intake.process("reviews.jsonl"))
-        let runner = ShortHostRunner(shortRuns: 2)
+        let checkpoint = world.fixture.directory.url.appendingPathComponent("\(queued.id).checkpoint")
+        #expect(FileManager.default.createFile(atPath: checkpoint.path, contents: Data("θ".utf8)))
+        let resumable = Mutex(false)
+        let runner = ShortHostRunner(shortRuns: 2) {
+            resumable.withLock { $0 = FileManager.default.fileExists(atPath: checkpoint.path) }
+        }
         let scheduler = JobScheduler(
             jobs: world.jobs, ledger: world.ledger, spool: world.spool, runner: runner, workers: 1,
-            retrySchedule: RetrySchedule(first: .milliseconds(50), longest: .milliseconds(100)), logger: DaemonFixture.logger)
+            retrySchedule: RetrySchedule(first: .milliseconds(50), longest: .milliseconds(100)),
+            scratchFiles: { _ in [checkpoint] }, logger: DaemonFixture.logger)
         let loop = Task { await scheduler.run() }
         defer { loop.cancel() }
         for _ in 0..<250 where await world.jobs.job(id: queued.id)?.state != .succeeded {
             try await Task.sleep(for: .milliseconds(20))
         }
         #expect(runner.runs.withLock { $0 } == [queued.id, queued.id, queued.id])
+        #expect(resumable.withLock { $0 }, "a postponement removed the checkpoint the job resumes from")
+        #expect(!FileManager.default.fileExists(atPath: checkpoint.path))
         #expect(await world.jobs.job(id: queued.id)?.state == .succeeded)
         #expect(try world.ledger.job(id: queued.id).state == .succeeded)
         let charges = try world.ledger.charges(account: "acme")

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import Control
+import Foundation
 import Ledger
 import Logging
 import Spool
@@ -22,6 +23,7 @@ public actor JobScheduler: JobCancelling {
     private let logger: Logger
     private let onProgress: @Sendable (ProgressEvent) async -> Void
     private let retrySchedule: RetrySchedule
+    private let scratchFiles: @Sendable (_ jobID: String) -> [URL]
     /// The wait before the last new try of each job postponed so far in a row.
     private var postponements: [String: Duration] = [:]
     /// The jobs waiting out a postponement, and whether an operator cancelled the wait.
@@ -39,11 +41,14 @@ public actor JobScheduler: JobCancelling {
     /// - Parameters:
     ///   - retrySchedule: the waits before settling again, and before running a postponed
     ///     job again.
+    ///   - scratchFiles: what a job's worker leaves in the state directory to resume from
+    ///     (its checkpoint, its plugin staging directory), removed once the job is settled.
     ///   - onProgress: called after each progress report is recorded (the daemon updates its
     ///     `STATUS=` line).
     public init(
         jobs: JobStore, ledger: LedgerStore, spool: SpoolDirectory, runner: any JobRunner, workers: Int,
-        retrySchedule: RetrySchedule = .standard, logger: Logger,
+        retrySchedule: RetrySchedule = .standard, scratchFiles: @escaping @Sendable (_ jobID: String) -> [URL] = { _ in [] },
+        logger: Logger,
         onProgress: @escaping @Sendable (ProgressEvent) async -> Void = { _ in }
     ) {
         precondition(workers >= 1, "a scheduler needs at least one worker; found \(workers)")
@@ -53,6 +58,7 @@ public actor JobScheduler: JobCancelling {
         self.runner = runner
         self.workers = workers
         self.retrySchedule = retrySchedule
+        self.scratchFiles = scratchFiles
         self.logger = logger
         self.onProgress = onProgress
         (wakeups, wakeup) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
@@ -181,6 +187,9 @@ public actor JobScheduler: JobCancelling {
                     resultFiled = true
                 }
                 try await jobs.finish(id: job.id, state: ended.state, reason: ended.reason, adapterPath: ended.adapterPath)
+                // A failed or cancelled job's checkpoint holds its last parameters and the
+                // losses measured on its private data, not privatized; nothing resumes it now.
+                for file in scratchFiles(job.id) { try? FileManager.default.removeItem(at: file) }
                 logger.log(level: ended.state == .succeeded ? .info : .notice, "job ended",
                            metadata: ["dptune.job": "\(job.id)", "dptune.outcome": "\(outcome)"])
                 return

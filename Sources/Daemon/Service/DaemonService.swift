@@ -118,6 +118,7 @@ public final class DaemonService: Sendable {
         let scheduler = runner.map { runner in
             JobScheduler(
                 jobs: jobs, ledger: ledger, spool: spool, runner: runner, workers: config.scheduler.workers,
+                scratchFiles: { [config] id in [config.checkpointFile(job: id), config.workerStagingDirectory(job: id)] },
                 logger: logger
             ) { _ in
                 // At most one STATUS= a second, however fast the steps.

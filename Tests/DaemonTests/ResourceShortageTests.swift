@@ -30,6 +30,7 @@ import Transformer
 
     @Test func otherFailuresAreTheJobs() {
         #expect(!ResourceShortage.caused(POSIXError(.ENOENT)))
+        #expect(!ResourceShortage.caused(POSIXError(.ENOMEM)), "a job too large for the host would be postponed for good")
         #expect(!ResourceShortage.caused(NSError(domain: NSPOSIXErrorDomain, code: Int(EACCES))))
         #expect(!ResourceShortage.caused(PluginLoadError(.unreadable, path: "/p/lib.so", "cannot stage a private copy")))
         #expect(!ResourceShortage.caused(IntakeError(.invalidManifest, "rank must be at least 1")))

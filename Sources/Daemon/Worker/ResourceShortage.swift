@@ -6,16 +6,19 @@ import Transformer
 import Glibc
 #endif
 
-/// Tells a failure of the host from a failure of the job: a disk or quota full, memory or
-/// file descriptors exhausted.
+/// Tells a failure of the host from a failure of the job: a disk or quota full, the file
+/// descriptors exhausted.
 ///
 /// Such a failure says nothing about the dataset or its job, and goes away once the
 /// operator makes room. Treated as the job's fault, it rejected a good dataset for good at
 /// intake, or failed an admitted job before its first step with its charge spent; so intake
 /// leaves the dataset in `incoming/` and tries again, and the scheduler runs the job again.
+///
+/// Memory (`ENOMEM`) is not among them: a job may need more than the host will ever have,
+/// and a postponed job holds its worker slot, so it would stall the queue for good.
 public enum ResourceShortage {
-    /// The `errno` values of a shortage: `ENOSPC`, `EDQUOT`, `ENOMEM`, `ENFILE`, `EMFILE`.
-    static let errnoValues: Set<Int32> = [ENOSPC, EDQUOT, ENOMEM, ENFILE, EMFILE]
+    /// The `errno` values of a shortage: `ENOSPC`, `EDQUOT`, `ENFILE`, `EMFILE`.
+    static let errnoValues: Set<Int32> = [ENOSPC, EDQUOT, ENFILE, EMFILE]
     /// Foundation's "out of space" error, which it raises in place of `ENOSPC` on writes.
     static let cocoaOutOfSpace = 640
 

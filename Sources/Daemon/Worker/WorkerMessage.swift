@@ -74,6 +74,6 @@ public enum WorkerExitStatus {
     /// The daemon went away (its end of the worker's standard input closed); the job stays
     /// recorded as running and is resumed at the daemon's next start.
     public static let orphaned: Int32 = 4
-    /// The host ran short of disk or memory (``ResourceShortage``): the job is to run again.
+    /// The host ran short of disk or file descriptors (``ResourceShortage``): the job is to run again.
     public static let postponed: Int32 = 5
 }

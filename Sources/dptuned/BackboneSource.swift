@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: Apache-2.0
-import ArgumentParser
 import Daemon
 import Foundation
 import Records
@@ -20,7 +19,7 @@ enum BackboneSource {
         do {
             self = .registry(try DaemonConfig(contentsOf: URL(fileURLWithPath: configFile)), file: configFile)
         } catch {
-            throw ValidationError("no --backbone given, and the config \(configFile) that would name it cannot be used: \(error)")
+            throw ForegroundFailure.failed("no --backbone given, and the config \(configFile) that would name it cannot be used: \(error)")
         }
     }
 
@@ -44,7 +43,7 @@ enum BackboneSource {
         case .registry(let config, let file):
             guard let directory = config.models[id] else {
                 let known = config.models.keys.sorted().joined(separator: ", ")
-                throw ValidationError("no --backbone given, and backbone \(id) is not in [models] of \(file) (it names: \(known.isEmpty ? "none" : known))")
+                throw ForegroundFailure.failed("no --backbone given, and backbone \(id) is not in [models] of \(file) (it names: \(known.isEmpty ? "none" : known))")
             }
             return directory
         }

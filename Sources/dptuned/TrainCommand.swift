@@ -46,6 +46,10 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
+        try ForegroundFailure.reporting(train)
+    }
+
+    private func train() throws {
         let source = try BackboneSource(backbone: backbone, configFile: root.config)
         let defaults = source.manifestDefaults
         let parsed: Manifest
@@ -56,7 +60,7 @@ struct TrainCommand: ParsableCommand {
                 parsed = try Manifest(defaults: defaults)
             }
         } catch {
-            throw ValidationError("\(manifest ?? "defaults"): \(error)")
+            throw ForegroundFailure.refused("\(manifest ?? "defaults"): \(error)")
         }
         let backboneDirectory = try source.directory(of: parsed.backbone)
         let directories = plugins.map { [URL(fileURLWithPath: $0)] } ?? StrategyLocator.defaultDirectories
@@ -71,8 +75,10 @@ struct TrainCommand: ParsableCommand {
             do {
                 charge = try ForegroundCharge.admit(ledgerFile: URL(fileURLWithPath: ledger), dataset: data, manifest: parsed,
                                                     strategy: strategy, heldOutFraction: heldOut, jobID: job.jobID)
+            } catch let error as IntakeError where error.code != .admissionFailed {
+                throw ForegroundFailure.refused("not admitted by the ledger \(ledger), nothing trained: \(error)")
             } catch {
-                throw ValidationError("not admitted by the ledger \(ledger), nothing trained: \(error)")
+                throw ForegroundFailure.failed("the ledger \(ledger) could not be asked, nothing trained: \(error)")
             }
             charge?.bind(&job)
         }
@@ -121,6 +127,10 @@ struct PredictCommand: ParsableCommand {
     var data: String
 
     func run() throws {
+        try ForegroundFailure.reporting(predict)
+    }
+
+    private func predict() throws {
         let card = try ModelCard.read(from: URL(fileURLWithPath: adapter).appendingPathComponent(AdapterArtifacts.modelCardFile))
         let directories = plugins.map { [URL(fileURLWithPath: $0)] } ?? StrategyLocator.defaultDirectories
         let strategy = try StrategyLocator.load(id: card.strategy.id, directories: directories)

@@ -61,6 +61,7 @@ struct ForegroundBackboneTests {
 
     /// An empty dataset and a held-out share out of range are refused by name; both trapped
     /// in the held-out split (a crash, status 132), which the daemon's intake never reaches.
+    /// The dataset is refused input (65); the share, a command-line error (64).
     @Test func badForegroundInputIsRefusedNotTrapped() throws {
         let directory = try TemporaryDirectory(prefix: "dptune-foreground")
         let data = try directory.write("reviews.jsonl", Data(DaemonFixture.dataset(records: 40).utf8))
@@ -76,7 +77,7 @@ struct ForegroundBackboneTests {
             return (result.status, result.standardError)
         }
         let none = try train(empty)
-        #expect(none.status == 1, "\(none.standardError)")
+        #expect(none.status == 65, "\(none.standardError)")
         #expect(none.standardError.contains("holds no records"), "\(none.standardError)")
         for share in ["1", "0.95", "nan", "-0.1"] {
             let refused = try train(data, ["--held-out=\(share)"])

@@ -18,7 +18,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "The job's manifest (JSON); anything it leaves out takes the defaults below.")
     var manifest: String?
 
-    @Option(help: "The backbone's Hugging Face model directory; without it, the manifest's backbone id is looked up in --config's [models], and --config's [defaults] fill the manifest.")
+    @Option(help: "The backbone's Hugging Face model directory, whose name is the backbone id (a manifest naming another is refused); without it, the manifest's backbone id is looked up in --config's [models], and --config's [defaults] fill the manifest.")
     var backbone: String?
 
     /// Its `--config` (the daemon's file) is read only when `--backbone` is not given.
@@ -62,7 +62,7 @@ struct TrainCommand: ParsableCommand {
         } catch {
             throw ForegroundFailure.refused("\(manifest ?? "defaults"): \(error)")
         }
-        let backboneDirectory = try source.directory(of: parsed.backbone)
+        let backboneDirectory = try source.trainingDirectory(of: parsed.backbone)
         let directories = plugins.map { [URL(fileURLWithPath: $0)] } ?? StrategyLocator.defaultDirectories
         let strategy = try StrategyLocator.load(id: parsed.strategy, directories: directories)
         let jobID = "local-\(UUID().uuidString.prefix(8).lowercased())"

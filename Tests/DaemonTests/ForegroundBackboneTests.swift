@@ -90,6 +90,24 @@ struct ForegroundBackboneTests {
         #expect((card["backbone"] as? [String: Any])?["id"] as? String == "minilm-l6")
     }
 
+    /// Beside `--backbone` no config is read, and a manifest without a seed took 0 where the
+    /// daemon, its shipped config and DESIGN's example take 7: the card says 7 now.
+    @Test func aForegroundJobTakesTheDaemonsDefaultSeed() throws {
+        let directory = try TemporaryDirectory(prefix: "dptune-foreground")
+        let data = try directory.write("reviews.jsonl", Data(DaemonFixture.dataset(records: 40).utf8))
+        let manifest = try directory.write("reviews.manifest.json", Data(#"""
+            {"strategy": "bitfit", "labels": {"sentiment": ["negative", "positive"]},
+             "privacy": {"epsilon": 2, "delta": 1e-5, "accountant": "rdp"}, "train": {"epochs": 1, "max_len": 16}}
+            """#.utf8))
+        let trained = try ProductExecutable("dptuned").run([
+            "train", data, "--manifest", manifest, "--backbone", SharedFixtures.url("models/minilm-l6").path,
+            "--out", directory.url.appendingPathComponent("adapter").path, "--json",
+        ])
+        #expect(trained.status == 0, "\(trained.standardError)")
+        let card = try #require(try JSONSerialization.jsonObject(with: Data(trained.standardOutput.utf8)) as? [String: Any])
+        #expect((card["training"] as? [String: Any])?["seed"] as? Int == 7)
+    }
+
     /// An empty dataset and a held-out share out of range are refused by name; both trapped
     /// in the held-out split (a crash, status 132), which the daemon's intake never reaches.
     /// The dataset is refused input (65); the share, a command-line error (64).

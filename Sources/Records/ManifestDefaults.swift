@@ -3,7 +3,9 @@
 /// The values a manifest may leave out, filled by the daemon from `dptuned.toml`.
 ///
 /// `account`, `backbone` and `strategy` have no built-in default: a service must not guess
-/// whose budget to spend or which model to train.
+/// whose budget to spend or which model to train. The others are the defaults of
+/// `dptuned.toml` (`DaemonConfig` reads them from here), so a foreground job without a
+/// config trains as the daemon would.
 public struct ManifestDefaults: Sendable, Hashable {
     public var account: String?
     public var backbone: String?
@@ -23,7 +25,7 @@ public struct ManifestDefaults: Sendable, Hashable {
         objective: Manifest.Objective = .classify,
         labels: [String: [String]] = [:],
         privacy: Manifest.Privacy = Manifest.Privacy(epsilon: 8, delta: 1e-5, unit: .record, accountant: .prv),
-        train: Manifest.Train = Manifest.Train(epochs: 3, expectedBatch: 64, lr: 1e-3, maxLen: 128, clip: 1, seed: 0),
+        train: Manifest.Train = Manifest.Train(epochs: 3, expectedBatch: 64, lr: 1e-3, maxLen: 128, clip: 1, seed: 7),
         strategyOptions: [String: JSONValue] = [:],
         allowInsecureReproducibleNoise: Bool = false
     ) {

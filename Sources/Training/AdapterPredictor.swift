@@ -32,7 +32,8 @@ public final class AdapterPredictor {
     }
 
     /// - Throws: ``TrainingError`` `.artifactUnreadable` for a missing or foreign card,
-    ///   `.invalidConfiguration` when `strategy` is not the card's, is another version and
+    ///   `.invalidConfiguration` for a backbone whose parameter count is not the card's,
+    ///   when `strategy` is not the card's, is another version and
     ///   would fill options the card does not record with its own defaults, or a `generate`
     ///   adapter meets a backbone that is not a Llama decoder; ``AdapterError`` for weights
     ///   that do not fit.
@@ -42,6 +43,11 @@ public final class AdapterPredictor {
             throw TrainingError(.invalidConfiguration, "the adapter was trained with strategy \(card.strategy.id); got \(strategy.id)")
         }
         let backbone = try loadBackbone(directory: backboneDirectory)
+        // The card names its backbone by an id that `[models]` or `--backbone` maps to a
+        // directory, so the id alone cannot tell another model; the count it recorded can.
+        guard backbone.parameterCount == card.backbone.parameters else {
+            throw TrainingError(.invalidConfiguration, "the adapter was trained on backbone \(card.backbone.id) of \(card.backbone.parameters) parameters; \(backboneDirectory.path) holds a backbone of \(backbone.parameterCount): predict on the backbone it was trained on, refusing")
+        }
         let labels = card.training.labels
         let tasks: [String]
         let kind: AdapterConfiguration.Objective

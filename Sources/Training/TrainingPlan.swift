@@ -30,7 +30,9 @@ public struct TrainingPlan: Sendable, Hashable {
     /// The most steps a job may take. A manifest's epochs are the data owner's number, and a
     /// plan of 4.5·10^10 steps was admitted, charged, and could never have finished (its
     /// worker died allocating 80 GB). A million steps is weeks on the CPUs dptune runs on;
-    /// every step's loss and ε is kept for the report, 16 MB at this bound.
+    /// every step's loss and ε is kept for the report, 16 MB at this bound. It bounds a
+    /// forward-perturbation job too, whose head trains for as many steps on its one release
+    /// without noise, so its refusal speaks of the run's length, not of DP-SGD.
     public static let maximumSteps = 1_000_000
 
     /// Relative width of the σ bisection: σ is at most this much above the exact threshold.
@@ -81,7 +83,7 @@ public struct TrainingPlan: Sendable, Hashable {
         guard steps <= Self.maximumSteps else {
             throw TrainingPlanError(
                 .invalidParameters,
-                "epochs \(epochs) over N = \(populationSize) at expected batch \(expectedBatch) is \(steps) steps, more than the \(Self.maximumSteps) a job may take; use fewer epochs or a larger expected batch")
+                "epochs \(epochs) over N = \(populationSize) at expected batch \(expectedBatch) would train for \(steps) steps, more than the \(Self.maximumSteps) a job may take whatever its strategy (a bound on the run's length, not on its privacy); use fewer epochs or a larger expected batch")
         }
         let sigma: Double
         do {

@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: Apache-2.0
-import ArgumentParser
 import Daemon
 import Foundation
 import Records
@@ -20,7 +19,7 @@ enum BackboneSource {
         do {
             self = .registry(try DaemonConfig(contentsOf: URL(fileURLWithPath: configFile)), file: configFile)
         } catch {
-            throw ValidationError("no --backbone given, and the config \(configFile) that would name it cannot be used: \(error)")
+            throw ForegroundFailure.failed("no --backbone given, and the config \(configFile) that would name it cannot be used: \(error)")
         }
     }
 
@@ -29,11 +28,33 @@ enum BackboneSource {
     /// config names one.
     var manifestDefaults: ManifestDefaults {
         var defaults = switch self {
-        case .directory(let url): ManifestDefaults(backbone: url.lastPathComponent, strategy: "lora")
+        case .directory(let url): ManifestDefaults(backbone: Self.id(of: url), strategy: "lora")
         case .registry(let config, _): config.defaults
         }
         defaults.account = defaults.account ?? "local"
         return defaults
+    }
+
+    /// The backbone id a `--backbone` directory stands for: its name, as `[models]` would
+    /// name it.
+    static func id(of directory: URL) -> String { directory.lastPathComponent }
+
+    /// The directory to train backbone `id` on, the manifest's.
+    ///
+    /// The model card names the backbone by that id, and `predict` without `--backbone`
+    /// loads whatever the id names in `[models]`; a manifest naming another backbone than
+    /// the `--backbone` directory would publish a card pointing at a model the adapter was
+    /// not trained on.
+    ///
+    /// - Throws: ``ForegroundFailure`` refused when `id` is not the `--backbone` directory's.
+    func trainingDirectory(of id: String) throws -> URL {
+        if case .directory(let url) = self {
+            let named = Self.id(of: url)
+            guard id == named else {
+                throw ForegroundFailure.refused("the manifest names backbone \(id), but --backbone \(url.path) is backbone \(named), so the model card would name a backbone the adapter was not trained on: drop \"backbone\" from the manifest to train \(named), or point --backbone at the directory of \(id) (one named \(id)); refusing")
+            }
+        }
+        return try directory(of: id)
     }
 
     /// The directory of backbone `id` (the one `--backbone` named, whatever the id).
@@ -44,7 +65,7 @@ enum BackboneSource {
         case .registry(let config, let file):
             guard let directory = config.models[id] else {
                 let known = config.models.keys.sorted().joined(separator: ", ")
-                throw ValidationError("no --backbone given, and backbone \(id) is not in [models] of \(file) (it names: \(known.isEmpty ? "none" : known))")
+                throw ForegroundFailure.failed("no --backbone given, and backbone \(id) is not in [models] of \(file) (it names: \(known.isEmpty ? "none" : known))")
             }
             return directory
         }

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
 import AdapterKit
-import ArgumentParser
 import Foundation
 
 /// Finds and loads the plugin of one strategy id for a foreground command.
@@ -27,11 +26,11 @@ enum StrategyLocator {
             let loader = try PluginLoader(stagingDirectory: staging)
             let plugin = try loader.load(directory.appendingPathComponent(file))
             guard plugin.strategy.id == id else {
-                throw ValidationError("\(file) holds strategy \(plugin.strategy.id), not \(id)")
+                throw ForegroundFailure.failed("\(file) holds strategy \(plugin.strategy.id), not \(id)")
             }
             return plugin.strategy
         }
-        throw ValidationError("no plugin for strategy \(id) in \(directories.map(\.path).joined(separator: ", "))")
+        throw ForegroundFailure.failed("no plugin for strategy \(id) in \(directories.map(\.path).joined(separator: ", "))")
     }
 
     private static func normalized(_ name: String) -> String {

@@ -18,7 +18,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "The job's manifest (JSON); anything it leaves out takes the defaults below.")
     var manifest: String?
 
-    @Option(help: "The backbone's Hugging Face model directory; without it, the manifest's backbone id is looked up in --config's [models], and --config's [defaults] fill the manifest.")
+    @Option(help: "The backbone's Hugging Face model directory, whose name is the backbone id (a manifest naming another is refused); without it, the manifest's backbone id is looked up in --config's [models], and --config's [defaults] fill the manifest.")
     var backbone: String?
 
     /// Its `--config` (the daemon's file) is read only when `--backbone` is not given.
@@ -46,6 +46,10 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
+        try ForegroundFailure.reporting(train)
+    }
+
+    private func train() throws {
         let source = try BackboneSource(backbone: backbone, configFile: root.config)
         let defaults = source.manifestDefaults
         let parsed: Manifest
@@ -56,9 +60,9 @@ struct TrainCommand: ParsableCommand {
                 parsed = try Manifest(defaults: defaults)
             }
         } catch {
-            throw ValidationError("\(manifest ?? "defaults"): \(error)")
+            throw ForegroundFailure.refused("\(manifest ?? "defaults"): \(error)")
         }
-        let backboneDirectory = try source.directory(of: parsed.backbone)
+        let backboneDirectory = try source.trainingDirectory(of: parsed.backbone)
         let directories = plugins.map { [URL(fileURLWithPath: $0)] } ?? StrategyLocator.defaultDirectories
         let strategy = try StrategyLocator.load(id: parsed.strategy, directories: directories)
         let jobID = "local-\(UUID().uuidString.prefix(8).lowercased())"
@@ -71,8 +75,10 @@ struct TrainCommand: ParsableCommand {
             do {
                 charge = try ForegroundCharge.admit(ledgerFile: URL(fileURLWithPath: ledger), dataset: data, manifest: parsed,
                                                     strategy: strategy, heldOutFraction: heldOut, jobID: job.jobID)
+            } catch let error as IntakeError where error.code != .admissionFailed {
+                throw ForegroundFailure.refused("not admitted by the ledger \(ledger), nothing trained: \(error)")
             } catch {
-                throw ValidationError("not admitted by the ledger \(ledger), nothing trained: \(error)")
+                throw ForegroundFailure.failed("the ledger \(ledger) could not be asked, nothing trained: \(error)")
             }
             charge?.bind(&job)
         }
@@ -121,6 +127,10 @@ struct PredictCommand: ParsableCommand {
     var data: String
 
     func run() throws {
+        try ForegroundFailure.reporting(predict)
+    }
+
+    private func predict() throws {
         let card = try ModelCard.read(from: URL(fileURLWithPath: adapter).appendingPathComponent(AdapterArtifacts.modelCardFile))
         let directories = plugins.map { [URL(fileURLWithPath: $0)] } ?? StrategyLocator.defaultDirectories
         let strategy = try StrategyLocator.load(id: card.strategy.id, directories: directories)

@@ -54,6 +54,17 @@ import Testing
         #expect(manifest.account == "research")
     }
 
+    /// A config without `[defaults]` fills manifests as `dptuned train --backbone DIR` does
+    /// without a config: the seed was 7 here and 0 there.
+    @Test func anEmptyConfigDefaultsAsTheBuiltInDefaults() throws {
+        let config = try DaemonConfig(parsing: "", path: "t.toml", baseDirectory: URL(fileURLWithPath: "/"))
+        let builtIn = ManifestDefaults()
+        #expect(config.defaults.objective == builtIn.objective)
+        #expect(config.defaults.privacy == builtIn.privacy)
+        #expect(config.defaults.train == builtIn.train)
+        #expect(builtIn.train.seed == 7)
+    }
+
     @Test(arguments: [#"head_init = "zeros""#, #"instruction = "drop""#])
     func unknownTrainChoicesAreRefused(line: String) {
         #expect(throws: (any Error).self) { try trainDefaults(line) }

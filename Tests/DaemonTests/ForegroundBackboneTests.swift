@@ -59,8 +59,58 @@ struct ForegroundBackboneTests {
         #expect(unknown.standardError.contains("backbone minilm-l6 is not in [models]"), "\(unknown.standardError)")
     }
 
+    /// Beside `--backbone`, the card names the directory's backbone: a manifest naming
+    /// another was trained on MiniLM under the other's id, and `predict` without
+    /// `--backbone` would have looked that id up and loaded another model. It is refused
+    /// before anything trains; the directory's own id, or none, trains.
+    @Test func aManifestNamingAnotherBackboneThanTheDirectoryIsRefused() throws {
+        let directory = try TemporaryDirectory(prefix: "dptune-foreground")
+        let data = try directory.write("reviews.jsonl", Data(DaemonFixture.dataset(records: 40).utf8))
+        let backbone = SharedFixtures.url("models/minilm-l6").path
+        let dptuned = try ProductExecutable("dptuned")
+        func train(naming id: String) throws -> (result: ProductExecutable.Result, out: URL) {
+            let manifest = try directory.write("\(id).manifest.json", Data(#"""
+                {"backbone": "\#(id)", "strategy": "bitfit", "labels": {"sentiment": ["negative", "positive"]},
+                 "privacy": {"epsilon": 2, "delta": 1e-5, "accountant": "rdp"},
+                 "train": {"epochs": 1, "expected_batch": 8, "max_len": 16}}
+                """#.utf8))
+            let out = directory.url.appendingPathComponent("adapter-\(id)")
+            return (try dptuned.run(["train", data, "--manifest", manifest, "--backbone", backbone, "--out", out.path, "--json"]), out)
+        }
+        let other = try train(naming: "smollm2")
+        #expect(other.result.status == 65, "\(other.result.standardError)")
+        #expect(other.result.standardError.contains("the manifest names backbone smollm2, but --backbone \(backbone) is backbone minilm-l6"),
+                "\(other.result.standardError)")
+        #expect(other.result.standardError.contains(#"drop "backbone" from the manifest"#), "\(other.result.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: other.out.path))
+
+        let same = try train(naming: "minilm-l6")
+        #expect(same.result.status == 0, "\(same.result.standardError)")
+        let card = try #require(try JSONSerialization.jsonObject(with: Data(same.result.standardOutput.utf8)) as? [String: Any])
+        #expect((card["backbone"] as? [String: Any])?["id"] as? String == "minilm-l6")
+    }
+
+    /// Beside `--backbone` no config is read, and a manifest without a seed took 0 where the
+    /// daemon, its shipped config and DESIGN's example take 7: the card says 7 now.
+    @Test func aForegroundJobTakesTheDaemonsDefaultSeed() throws {
+        let directory = try TemporaryDirectory(prefix: "dptune-foreground")
+        let data = try directory.write("reviews.jsonl", Data(DaemonFixture.dataset(records: 40).utf8))
+        let manifest = try directory.write("reviews.manifest.json", Data(#"""
+            {"strategy": "bitfit", "labels": {"sentiment": ["negative", "positive"]},
+             "privacy": {"epsilon": 2, "delta": 1e-5, "accountant": "rdp"}, "train": {"epochs": 1, "max_len": 16}}
+            """#.utf8))
+        let trained = try ProductExecutable("dptuned").run([
+            "train", data, "--manifest", manifest, "--backbone", SharedFixtures.url("models/minilm-l6").path,
+            "--out", directory.url.appendingPathComponent("adapter").path, "--json",
+        ])
+        #expect(trained.status == 0, "\(trained.standardError)")
+        let card = try #require(try JSONSerialization.jsonObject(with: Data(trained.standardOutput.utf8)) as? [String: Any])
+        #expect((card["training"] as? [String: Any])?["seed"] as? Int == 7)
+    }
+
     /// An empty dataset and a held-out share out of range are refused by name; both trapped
     /// in the held-out split (a crash, status 132), which the daemon's intake never reaches.
+    /// The dataset is refused input (65); the share, a command-line error (64).
     @Test func badForegroundInputIsRefusedNotTrapped() throws {
         let directory = try TemporaryDirectory(prefix: "dptune-foreground")
         let data = try directory.write("reviews.jsonl", Data(DaemonFixture.dataset(records: 40).utf8))
@@ -76,7 +126,7 @@ struct ForegroundBackboneTests {
             return (result.status, result.standardError)
         }
         let none = try train(empty)
-        #expect(none.status == 1, "\(none.standardError)")
+        #expect(none.status == 65, "\(none.standardError)")
         #expect(none.standardError.contains("holds no records"), "\(none.standardError)")
         for share in ["1", "0.95", "nan", "-0.1"] {
             let refused = try train(data, ["--held-out=\(share)"])

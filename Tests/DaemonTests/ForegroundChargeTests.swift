@@ -45,14 +45,16 @@ struct ForegroundChargeTests {
         #expect(try ledger.job(id: jobID).state == .succeeded)
     }
 
-    /// An account that cannot afford the job gets the ledger's refusal and nothing trains.
+    /// An account that cannot afford the job gets the ledger's refusal, one line and status
+    /// 65 (refused input, not a wrong command line), and nothing trains.
     @Test func aJobTheBudgetCannotPayIsRefusedBeforeTraining() throws {
         let fixture = try DaemonFixture()
         let ledger = try fixture.openLedger()
         let out = fixture.directory.url.appendingPathComponent("adapter")
         let result = try train(fixture, account: "poor", epsilon: 2, out: out)
-        #expect(result.status != 0)
+        #expect(result.status == 65, "\(result.standardError)")
         #expect(result.standardError.contains("budget_exhausted"), "\(result.standardError)")
+        #expect(!result.standardError.contains("Usage:"), "\(result.standardError)")
         #expect(!FileManager.default.fileExists(atPath: out.path))
         #expect(try ledger.charges(account: "poor").isEmpty)
     }

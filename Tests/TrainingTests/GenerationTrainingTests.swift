@@ -20,7 +20,7 @@ struct GenerationTrainingTests {
              manifest body: String = "", backboneDirectory: URL = Self.backboneDirectory) throws -> TrainingJob {
         let text = #"{"account": "a", "backbone": "smollm2-135m-instruct", "strategy": "s", "objective": "generate""#
             + (body.isEmpty ? "" : ", " + body) + "}"
-        let manifest = try Manifest.parse(Data(text.utf8), defaults: ManifestDefaults(allowInsecureReproducibleNoise: true))
+        let manifest = try Manifest.parse(Data(text.utf8), defaults: MiniLMFixture.manifestDefaults)
         return TrainingJob(jobID: "gen-1", manifest: manifest,
                            datasetPath: try MiniLMFixture.datasetFile(records, in: directory.url),
                            backboneDirectory: backboneDirectory, strategy: try RealDataTrainingTests.strategy(product),

@@ -346,6 +346,23 @@ struct TrainingJobTests {
                                  strategy: successor)
     }
 
+    /// A card names its backbone by an id that a config or `--backbone` maps to a
+    /// directory, so the id cannot tell another model; the parameter count the card
+    /// recorded at training must be the loaded backbone's, or prediction is refused with both.
+    @Test func predictionRefusesABackboneOfAnotherSize() throws {
+        let directory = try TemporaryDirectory()
+        let job = try job(directory, manifest: #""train": {"epochs": 1, "expected_batch": 16}"#)
+        var card = try job.run()
+        _ = try predictor(job)
+        let trainedOn = card.backbone.parameters
+        card.backbone.parameters += 1
+        try card.jsonData().write(to: job.outputDirectory.appendingPathComponent(AdapterArtifacts.modelCardFile))
+        let error = try #require(throws: TrainingError.self) { try predictor(job) }
+        #expect(error.code == .invalidConfiguration)
+        #expect(error.message.contains("of \(trainedOn + 1) parameters") && error.message.contains("a backbone of \(trainedOn):"),
+                "\(error.message)")
+    }
+
     /// `train.head_init = label_names` reaches the trainer: with the head-only strategy and no
     /// training step that changes it much, the published head still points at the label names.
     @Test func labelNamesStartTheHead() throws {

@@ -88,6 +88,21 @@ import Training
         #expect(plan.steps == TrainingPlan.maximumSteps)
     }
 
+    /// The refusal of the fuzzed dp-forward manifest (10^10 epochs of 36 records under PLD)
+    /// names the steps the run would take as a bound on its length, since a strategy that
+    /// releases its data once trains its head for those steps without noise.
+    @Test(arguments: [Manifest.Accountant.rdp, .prv])
+    func theStepLimitSpeaksOfTheRunsLengthForEveryStrategy(accountant: Manifest.Accountant) throws {
+        let error = try #require(throws: TrainingPlanError.self) {
+            try TrainingPlan(populationSize: 36, expectedBatch: 8, epochs: 10_000_000_000, epsilon: 2, delta: 1e-5,
+                             accountant: accountant)
+        }
+        #expect(error.message.contains("would train for 45000000000 steps"), "\(error.message)")
+        #expect(error.message.contains("a job may take whatever its strategy (a bound on the run's length, not on its privacy)"),
+                "\(error.message)")
+        #expect(!error.message.contains("DP-SGD") && !error.message.contains("noise"), "\(error.message)")
+    }
+
     /// A manifest may ask for any finite ε. With PLD the search then runs towards the least
     /// noise the accountant can price; it used to build loss grids of up to 2^25 points on the
     /// way (4.6 s and 600 MB at q = 0.01, T = 1000, before a refusal). Now the plan arrives

@@ -126,26 +126,30 @@ public struct DaemonConfig: Sendable, Hashable {
         try reader.allowOnly(["epsilon", "delta", "unit", "accountant"], in: ["defaults", "privacy"])
         try reader.allowOnly(["epochs", "expected_batch", "lr", "max_len", "clip", "seed", "head_init", "instruction"],
                              in: ["defaults", "train"])
-        let accountantName = try reader.choice(["defaults", "privacy", "accountant"], default: "prv", among: ["prv", "pld", "rdp"])
+        // ManifestDefaults' own values, which `dptuned train --backbone DIR` uses without a config.
+        let builtIn = ManifestDefaults()
+        let accountantName = try reader.choice(["defaults", "privacy", "accountant"], default: builtIn.privacy.accountant.rawValue,
+                                               among: ["prv", "pld", "rdp"])
         defaults = ManifestDefaults(
             account: try reader.optionalString(["defaults", "account"]),
             backbone: try reader.optionalString(["defaults", "backbone"]),
             strategy: try reader.optionalString(["defaults", "strategy"]),
-            objective: try reader.choice(["defaults", "objective"], default: Manifest.Objective.classify),
+            objective: try reader.choice(["defaults", "objective"], default: builtIn.objective),
             privacy: Manifest.Privacy(
-                epsilon: try reader.number(["defaults", "privacy", "epsilon"], default: 8, in: 1e-6...1e6),
-                delta: try reader.number(["defaults", "privacy", "delta"], default: 1e-5, in: 1e-300...0.5),
-                unit: try reader.choice(["defaults", "privacy", "unit"], default: Manifest.PrivacyUnit.record),
+                epsilon: try reader.number(["defaults", "privacy", "epsilon"], default: builtIn.privacy.epsilon, in: 1e-6...1e6),
+                delta: try reader.number(["defaults", "privacy", "delta"], default: builtIn.privacy.delta, in: 1e-300...0.5),
+                unit: try reader.choice(["defaults", "privacy", "unit"], default: builtIn.privacy.unit),
                 accountant: accountantName == "rdp" ? .rdp : .prv),
             train: Manifest.Train(
-                epochs: try reader.integer(["defaults", "train", "epochs"], default: 3, in: 1...10_000),
-                expectedBatch: try reader.integer(["defaults", "train", "expected_batch"], default: 64, in: 1...1_000_000),
-                lr: try reader.number(["defaults", "train", "lr"], default: 1e-3, in: 1e-12...10),
-                maxLen: try reader.integer(["defaults", "train", "max_len"], default: 128, in: 1...1_000_000),
-                clip: try reader.number(["defaults", "train", "clip"], default: 1, in: 1e-9...1e9),
-                seed: UInt64(try reader.integer(["defaults", "train", "seed"], default: 7, in: 0...Int.max)),
-                headInit: try reader.choice(["defaults", "train", "head_init"], default: Manifest.HeadInitialization.random),
-                instruction: try reader.choice(["defaults", "train", "instruction"], default: Manifest.InstructionUse.encode)))
+                epochs: try reader.integer(["defaults", "train", "epochs"], default: builtIn.train.epochs, in: 1...10_000),
+                expectedBatch: try reader.integer(["defaults", "train", "expected_batch"], default: builtIn.train.expectedBatch,
+                                                  in: 1...1_000_000),
+                lr: try reader.number(["defaults", "train", "lr"], default: builtIn.train.lr, in: 1e-12...10),
+                maxLen: try reader.integer(["defaults", "train", "max_len"], default: builtIn.train.maxLen, in: 1...1_000_000),
+                clip: try reader.number(["defaults", "train", "clip"], default: builtIn.train.clip, in: 1e-9...1e9),
+                seed: UInt64(try reader.integer(["defaults", "train", "seed"], default: Int(builtIn.train.seed), in: 0...Int.max)),
+                headInit: try reader.choice(["defaults", "train", "head_init"], default: builtIn.train.headInit),
+                instruction: try reader.choice(["defaults", "train", "instruction"], default: builtIn.train.instruction)))
         heldOutFraction = try reader.number(["defaults", "held_out_fraction"], default: 0.1, in: 0...0.9)
 
         var models: [String: URL] = [:]

@@ -75,7 +75,7 @@ struct TrainCommand: ParsableCommand {
             do {
                 charge = try ForegroundCharge.admit(ledgerFile: URL(fileURLWithPath: ledger), dataset: data, manifest: parsed,
                                                     strategy: strategy, heldOutFraction: heldOut, jobID: job.jobID)
-            } catch let error as IntakeError where error.code != .admissionFailed {
+            } catch let error as IntakeError where error.code != .admissionFailed && error.code != .intakeDeferred {
                 throw ForegroundFailure.refused("not admitted by the ledger \(ledger), nothing trained: \(error)")
             } catch {
                 throw ForegroundFailure.failed("the ledger \(ledger) could not be asked, nothing trained: \(error)")

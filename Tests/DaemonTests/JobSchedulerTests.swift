@@ -105,7 +105,7 @@ import Testing
         let aside = world.fixture.config.paths.stateDirectory.appendingPathComponent("jobs.aside")
         let runner = EndingRunner {
             _ = rename(records.path, aside.path)
-            FileManager.default.createFile(atPath: records.path, contents: Data())
+            _ = FileManager.default.createFile(atPath: records.path, contents: Data())
         }
         let scheduler = JobScheduler(
             jobs: world.jobs, ledger: world.ledger, spool: world.spool, runner: runner, workers: 1,
@@ -203,7 +203,7 @@ import Testing
         let aside = world.fixture.config.paths.stateDirectory.appendingPathComponent("jobs.aside")
         let runner = ShortHostRunner(shortRuns: 1) {
             _ = rename(records.path, aside.path)
-            FileManager.default.createFile(atPath: records.path, contents: Data())
+            _ = FileManager.default.createFile(atPath: records.path, contents: Data())
         }
         let scheduler = JobScheduler(
             jobs: world.jobs, ledger: world.ledger, spool: world.spool, runner: runner, workers: 1,

@@ -212,6 +212,8 @@ import Testing
         defer { loop.cancel() }
         for _ in 0..<250 where runner.runs.withLock({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(20)) }
         try await Task.sleep(for: .milliseconds(100))
+        let waiting = await world.jobs.job(id: queued.id)?.reason
+        #expect(waiting?.hasPrefix("waiting for room on the host, next try in 3.0 s: No space left") == true, "\(String(describing: waiting))")
         let cancelledAt = ContinuousClock.now
         #expect(await scheduler.cancel(jobID: queued.id) == nil)
         for _ in 0..<250 where await world.jobs.job(id: queued.id)?.state != .cancelled {

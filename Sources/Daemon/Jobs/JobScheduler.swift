@@ -228,6 +228,7 @@ public actor JobScheduler: JobCancelling {
             logger.error("the host ran short for the job; it runs again under its charge", metadata: [
                 "dptune.job": "\(job.id)", "dptune.reason": "\(reason)", "dptune.retry_in_seconds": "\(delay / .seconds(1))",
             ])
+            await jobs.record(waiting: "waiting for room on the host, next try in \(delay / .seconds(1)) s: \(reason)", id: job.id)
             let id = job.id
             await RetrySchedule.sleep(delay) { await self.endsWait(of: id) }
             if waiting[job.id] == true {

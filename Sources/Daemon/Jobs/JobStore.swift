@@ -113,6 +113,7 @@ public actor JobStore {
         job.startedAt = nil
         job.step = 0
         job.loss = nil
+        job.reason = nil
         try persist(job)
         jobs[id] = job
         latestProgress[id] = nil
@@ -125,6 +126,14 @@ public actor JobStore {
         guard var job = jobs[id] else { return }
         job.strategyVersion = strategyVersion
         try persist(job)
+        jobs[id] = job
+    }
+
+    /// Says why running job `id` waits (a postponement), for `dptunectl job` to show; kept
+    /// in memory only, since the host it waits for may have no room to write it.
+    public func record(waiting reason: String, id: String) {
+        guard var job = jobs[id], job.state == .running else { return }
+        job.reason = reason
         jobs[id] = job
     }
 

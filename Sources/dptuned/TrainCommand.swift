@@ -31,7 +31,7 @@ struct TrainCommand: ParsableCommand {
     var plugins: String?
 
     @Option(help: "Share of records (or units) held out for evaluation, in [0, 0.9] as the daemon's held_out_fraction.")
-    var heldOut: Double = 0.1
+    var heldOut: Double = DaemonConfig.defaultHeldOutFraction
 
     @Option(help: "A privacy ledger (e.g. the daemon's) to charge before training: the manifest's account must be in it and afford the job.")
     var ledger: String?

@@ -50,6 +50,8 @@ public struct DaemonConfig: Sendable, Hashable {
     public var defaults: ManifestDefaults
     /// The share of records (or units) held out for evaluation, in [0, 1).
     public var heldOutFraction: Double
+    /// `held_out_fraction` when the config leaves it out; `dptuned train` holds out as much.
+    public static let defaultHeldOutFraction = 0.1
     /// Backbone id → its model directory.
     public var models: [String: URL]
     /// The text this config was parsed from: the daemon hands it to its children
@@ -150,7 +152,7 @@ public struct DaemonConfig: Sendable, Hashable {
                 seed: UInt64(try reader.integer(["defaults", "train", "seed"], default: Int(builtIn.train.seed), in: 0...Int.max)),
                 headInit: try reader.choice(["defaults", "train", "head_init"], default: builtIn.train.headInit),
                 instruction: try reader.choice(["defaults", "train", "instruction"], default: builtIn.train.instruction)))
-        heldOutFraction = try reader.number(["defaults", "held_out_fraction"], default: 0.1, in: 0...0.9)
+        heldOutFraction = try reader.number(["defaults", "held_out_fraction"], default: Self.defaultHeldOutFraction, in: 0...0.9)
 
         var models: [String: URL] = [:]
         for id in try reader.keys(of: ["models"]) {

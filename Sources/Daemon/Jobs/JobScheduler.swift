@@ -41,8 +41,9 @@ public actor JobScheduler: JobCancelling {
     /// - Parameters:
     ///   - retrySchedule: the waits before settling again, and before running a postponed
     ///     job again.
-    ///   - scratchFiles: what a job's worker leaves in the state directory to resume from
-    ///     (its checkpoint, its plugin staging directory), removed once the job is settled.
+    ///   - scratchFiles: what a job's worker leaves behind (its checkpoint to resume from,
+    ///     its plugin staging directory, an adapter it was killed publishing), removed once
+    ///     the job is settled.
     ///   - onProgress: called after each progress report is recorded (the daemon updates its
     ///     `STATUS=` line).
     public init(

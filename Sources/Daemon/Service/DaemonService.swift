@@ -102,6 +102,10 @@ public final class DaemonService: Sendable {
         } catch {
             throw DaemonStartError(.ledgerUnusable, "the job records and the ledger cannot be reconciled: \(error)")
         }
+        let liveJobs = Set(await jobs.all().filter { !$0.state.isFinal }.map(\.id))
+        for removed in LeftoverFiles.sweep(config: config, liveJobs: liveJobs) {
+            logger.notice("removed what a killed preflight or worker left", metadata: ["dptune.path": "\(removed)"])
+        }
         await plugins.scan()
         let runner = makeRunner?(plugins, childConfig)
         let intake = IntakeService(
@@ -118,7 +122,7 @@ public final class DaemonService: Sendable {
         let scheduler = runner.map { runner in
             JobScheduler(
                 jobs: jobs, ledger: ledger, spool: spool, runner: runner, workers: config.scheduler.workers,
-                scratchFiles: { [config] id in [config.checkpointFile(job: id), config.workerStagingDirectory(job: id)] },
+                scratchFiles: { [config] id in LeftoverFiles.ofSettledJob(id, config: config) },
                 logger: logger
             ) { _ in
                 // At most one STATUS= a second, however fast the steps.

@@ -77,22 +77,6 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: checkpoints.path).isEmpty, "a settled job's checkpoint stays")
     }
 
-    /// A test double whose job succeeds after `beforeEnd` ran.
-    final class EndingRunner: JobRunner {
-        let beforeEnd: @Sendable () -> Void
-        init(beforeEnd: @escaping @Sendable () -> Void) { self.beforeEnd = beforeEnd }
-
-        func run(
-            _ job: DaemonJob, started _: @escaping @Sendable (String) async -> Void,
-            progress _: @escaping @Sendable (ProgressEvent) async -> Void
-        ) async -> JobOutcome {
-            beforeEnd()
-            return .succeeded(adapterPath: "/adapters/\(job.id)")
-        }
-
-        func cancel(jobID id: String) async {}
-    }
-
     /// A job whose record cannot be written when it ends (state/ full in the field; its
     /// folder swapped for a file here) is settled once it can be: the ledger committed once,
     /// the result filed once, the record final. It used to stay "running" until a restart,
@@ -103,7 +87,7 @@ import Testing
         let queued = try #require(await world.intake.process("reviews.jsonl"))
         let records = world.fixture.config.paths.stateDirectory.appendingPathComponent("jobs")
         let aside = world.fixture.config.paths.stateDirectory.appendingPathComponent("jobs.aside")
-        let runner = EndingRunner {
+        let runner = ShortHostRunner(shortRuns: 0) {
             _ = rename(records.path, aside.path)
             _ = FileManager.default.createFile(atPath: records.path, contents: Data())
         }
@@ -130,7 +114,8 @@ import Testing
         #expect(await reopened.job(id: queued.id)?.state == .succeeded)
     }
 
-    /// A test double whose first runs of each job find the host short (a full disk).
+    /// A test double whose first `shortRuns` runs find the host short (a full disk); the
+    /// next succeeds after `beforeSuccess` ran.
     final class ShortHostRunner: JobRunner {
         let shortRuns: Int
         let beforeSuccess: @Sendable () -> Void

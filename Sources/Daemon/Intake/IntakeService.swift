@@ -238,7 +238,7 @@ public final class IntakeService: Sendable {
             return (nil, "vanished from incoming/")
         case .stopped:
             logger.notice("stopping: preflight killed, dataset left in incoming/ for the next start",
-                          metadata: ["dptune.dataset": "\(name)"])
+                          metadata: ["dptune.dataset": "\(dataset)"])
             return (nil, nil)
         case .deferred(let error):
             // Nothing was admitted: the policy defers only before it asks the ledger.

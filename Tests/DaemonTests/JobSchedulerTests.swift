@@ -85,12 +85,8 @@ import Testing
         let world = try DaemonWorld()
         try world.fixture.drop("reviews", manifest: DaemonFixture.manifest(account: "acme"))
         let queued = try #require(await world.intake.process("reviews.jsonl"))
-        let records = world.fixture.config.paths.stateDirectory.appendingPathComponent("jobs")
-        let aside = world.fixture.config.paths.stateDirectory.appendingPathComponent("jobs.aside")
-        let runner = ShortHostRunner(shortRuns: 0) {
-            _ = rename(records.path, aside.path)
-            _ = FileManager.default.createFile(atPath: records.path, contents: Data())
-        }
+        let records = UnwritableRecords(world)
+        let runner = ShortHostRunner(shortRuns: 0, beforeSuccess: records.refuse)
         let scheduler = JobScheduler(
             jobs: world.jobs, ledger: world.ledger, spool: world.spool, runner: runner, workers: 1,
             logger: DaemonFixture.logger)
@@ -102,8 +98,7 @@ import Testing
         #expect(try world.ledger.job(id: queued.id).state == .succeeded)
         #expect(await world.jobs.job(id: queued.id)?.state == .running)
 
-        try FileManager.default.removeItem(at: records)
-        #expect(rename(aside.path, records.path) == 0)
+        try records.restore()
         for _ in 0..<250 where await world.jobs.job(id: queued.id)?.state != .succeeded {
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -112,6 +107,28 @@ import Testing
         #expect(try world.ledger.charges(account: "acme").allSatisfy { $0.state == .committed })
         let reopened = try JobStore(stateDirectory: world.fixture.config.paths.stateDirectory)
         #expect(await reopened.job(id: queued.id)?.state == .succeeded)
+    }
+
+    /// The job records' folder swapped for a file, as a full state disk refuses a record,
+    /// and put back.
+    struct UnwritableRecords: Sendable {
+        let records: URL
+        let aside: URL
+
+        init(_ world: DaemonWorld) {
+            records = world.fixture.config.paths.stateDirectory.appendingPathComponent("jobs")
+            aside = world.fixture.config.paths.stateDirectory.appendingPathComponent("jobs.aside")
+        }
+
+        @Sendable func refuse() {
+            _ = rename(records.path, aside.path)
+            _ = FileManager.default.createFile(atPath: records.path, contents: Data())
+        }
+
+        func restore() throws {
+            try FileManager.default.removeItem(at: records)
+            #expect(rename(aside.path, records.path) == 0)
+        }
     }
 
     /// A test double whose first `shortRuns` runs find the host short (a full disk); the
@@ -184,12 +201,8 @@ import Testing
         let queued = try #require(await world.intake.process("reviews.jsonl"))
         // The second job's record cannot be written once it ends, as on a full state disk:
         // it stays in settling.
-        let records = world.fixture.config.paths.stateDirectory.appendingPathComponent("jobs")
-        let aside = world.fixture.config.paths.stateDirectory.appendingPathComponent("jobs.aside")
-        let runner = ShortHostRunner(shortRuns: 1) {
-            _ = rename(records.path, aside.path)
-            _ = FileManager.default.createFile(atPath: records.path, contents: Data())
-        }
+        let records = UnwritableRecords(world)
+        let runner = ShortHostRunner(shortRuns: 1, beforeSuccess: records.refuse)
         let scheduler = JobScheduler(
             jobs: world.jobs, ledger: world.ledger, spool: world.spool, runner: runner, workers: 1,
             retrySchedule: RetrySchedule(first: .seconds(3), longest: .seconds(3)), logger: DaemonFixture.logger)
@@ -217,8 +230,7 @@ import Testing
         }
         let refusal = await scheduler.cancel(jobID: second.id)
         #expect(refusal?.contains("already ended (succeeded)") == true, "\(String(describing: refusal))")
-        try FileManager.default.removeItem(at: records)
-        #expect(rename(aside.path, records.path) == 0)
+        try records.restore()
         for _ in 0..<500 where await world.jobs.job(id: second.id)?.state != .succeeded {
             try await Task.sleep(for: .milliseconds(20))
         }

@@ -55,16 +55,3 @@ public enum JobOutcome: Sendable, Hashable {
     /// already spent, so it runs again, resuming from its checkpoint, once the host has room.
     case postponed(reason: String)
 }
-
-extension JobOutcome {
-    /// The state a settled job of this outcome reads.
-    var name: String {
-        switch self {
-        case .succeeded: "succeeded"
-        case .failed: "failed"
-        case .cancelled: "cancelled"
-        case .interrupted: "interrupted"
-        case .postponed: "postponed"
-        }
-    }
-}

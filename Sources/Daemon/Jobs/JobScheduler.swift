@@ -28,8 +28,8 @@ public actor JobScheduler: JobCancelling {
     private var postponements: [String: Duration] = [:]
     /// The jobs waiting out a postponement, and whether an operator cancelled the wait.
     private var waiting: [String: Bool] = [:]
-    /// The jobs whose outcome is decided and being recorded, by that outcome.
-    private var settling: [String: JobOutcome] = [:]
+    /// The jobs whose outcome is decided and being recorded, by the state it gives them.
+    private var settling: [String: JobState] = [:]
     private var running = 0
     /// Set by ``drain()``: no job starts any more.
     private var draining = false
@@ -69,8 +69,8 @@ public actor JobScheduler: JobCancelling {
     /// out a postponement; a job whose outcome is already decided cannot be cancelled any
     /// more (an operator was told it was, and it then succeeded).
     public func cancel(jobID id: String) async -> String? {
-        if let outcome = settling[id] {
-            return "its worker already ended (\(outcome.name)) and the outcome is being recorded"
+        if let state = settling[id] {
+            return "its worker already ended (\(state.rawValue)) and the outcome is being recorded"
         }
         if waiting[id] != nil {
             waiting[id] = true
@@ -146,8 +146,6 @@ public actor JobScheduler: JobCancelling {
             guard let cancelled = await postpone(job, reason: reason) else { return }
             outcome = cancelled
         }
-        settling[job.id] = outcome
-        defer { settling[job.id] = nil }
         var ended = job
         let ledger = ledger
         let settleLedger: () throws -> Void
@@ -168,6 +166,8 @@ public actor JobScheduler: JobCancelling {
         case .postponed:
             preconditionFailure("a postponed job is queued again or cancelled, never settled as postponed")
         }
+        settling[job.id] = ended.state
+        defer { settling[job.id] = nil }
         postponements[job.id] = nil
         // Settling writes the ledger, done/ and the record, each of which a full disk can
         // refuse. Given up after one try, the job stayed "running" until a restart (`watch`

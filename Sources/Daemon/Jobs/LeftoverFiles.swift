@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
-import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -34,9 +33,9 @@ enum LeftoverFiles {
         var leftover: [URL] = []
         let preflights = config.preflightStagingDirectory
         leftover += names(in: preflights).map { preflights.appendingPathComponent($0) }
-        let staging = config.paths.stateDirectory.appendingPathComponent("worker-staging", isDirectory: true)
+        let staging = config.workerStagingRoot
         leftover += names(in: staging).filter { !liveJobs.contains($0) }.map { staging.appendingPathComponent($0) }
-        let checkpoints = config.checkpointFile(job: "-").deletingLastPathComponent()
+        let checkpoints = config.checkpointDirectory
         leftover += names(in: checkpoints).filter { name in
             !liveJobs.contains { name == "\($0).checkpoint" || name == ".\($0).checkpoint.partial" }
         }.map { checkpoints.appendingPathComponent($0) }

@@ -10,14 +10,22 @@ extension DaemonConfig {
 
     /// The job's training checkpoint; a worker started again for the job resumes from it.
     func checkpointFile(job id: String) -> URL {
+        checkpointDirectory.appendingPathComponent("\(id).checkpoint")
+    }
+
+    /// Where every job's checkpoint lives.
+    var checkpointDirectory: URL {
         paths.stateDirectory.appendingPathComponent("checkpoints", isDirectory: true)
-            .appendingPathComponent("\(id).checkpoint")
     }
 
     /// A private, exec-allowed directory where the worker stages its copy of the plugin.
     func workerStagingDirectory(job id: String) -> URL {
+        workerStagingRoot.appendingPathComponent(id, isDirectory: true)
+    }
+
+    /// Where every job's ``workerStagingDirectory(job:)`` lives.
+    var workerStagingRoot: URL {
         paths.stateDirectory.appendingPathComponent("worker-staging", isDirectory: true)
-            .appendingPathComponent(id, isDirectory: true)
     }
 
     /// A private, exec-allowed directory where the preflight stages its copy of the plugin.

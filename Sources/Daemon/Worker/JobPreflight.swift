@@ -72,9 +72,9 @@ public struct JobPreflight: Sendable {
     ///   stopping), the child is killed.
     /// - Returns: nil when the job prepared; `intake_stopped` when `callOff` ended the
     ///   check, and `intake_deferred` when the child could not be started or ran short of
-    ///   the host's disk or file descriptors, neither of which says anything about the job; otherwise
-    ///   the `preparation_failed` error for the data owner, also when the child crashed or
-    ///   timed out (the worker would, the same way).
+    ///   the host's disk or file descriptors, neither of which says anything about the job;
+    ///   otherwise the `preparation_failed` error for the data owner, also when the child
+    ///   crashed or timed out (the worker would, the same way).
     func check(dataset name: String, manifest: Manifest, heldOutFraction: Double, pluginFile: URL,
                callOff: () -> Bool = { false }) -> IntakeError? {
         let manifestFile = stagingDirectory.appendingPathComponent("\(UUID().uuidString).manifest.json")

@@ -66,7 +66,7 @@ public final class ControlServer: Sendable {
             let status = getgrnam_r(name, &entry, &scratch, scratch.count, &found)
             guard status == 0, found != nil else {
                 let reason = status == 0 ? "no such group" : String(cString: strerror(status))
-                throw ControlError(.invalidConfiguration, "group \(name): \(reason), refusing")
+                throw ControlError(.invalidConfiguration, "group \(name): \(reason)")
             }
             return entry.gr_gid
         }
@@ -107,7 +107,7 @@ public final class ControlServer: Sendable {
             }
             guard configuration.maxConnections >= 1 else {
                 throw ControlError(
-                    .invalidConfiguration, "maxConnections must be at least 1; found \(configuration.maxConnections), refusing")
+                    .invalidConfiguration, "maxConnections must be at least 1; found \(configuration.maxConnections)")
             }
             let socket: ListeningSocket =
                 switch configuration.listener {

@@ -32,7 +32,7 @@ struct ListeningSocket: Sendable {
         address.sun_family = sa_family_t(AF_UNIX)
         let capacity = MemoryLayout.size(ofValue: address.sun_path)
         guard path.utf8.count < capacity, !path.isEmpty else {
-            throw ControlError(.invalidConfiguration, "socket path \(path) is empty or longer than \(capacity - 1) bytes, refusing")
+            throw ControlError(.invalidConfiguration, "socket path \(path) is empty or longer than \(capacity - 1) bytes")
         }
         try removeStaleSocket(at: path)
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
@@ -81,10 +81,10 @@ struct ListeningSocket: Sendable {
             return value
         }
         guard try option(SO_DOMAIN) == AF_UNIX, try option(SO_TYPE) == Int32(SOCK_STREAM.rawValue) else {
-            throw ControlError(.invalidConfiguration, "descriptor \(fd) is not a Unix stream socket, refusing")
+            throw ControlError(.invalidConfiguration, "descriptor \(fd) is not a Unix stream socket")
         }
         guard try option(SO_ACCEPTCONN) == 1 else {
-            throw ControlError(.invalidConfiguration, "descriptor \(fd) is a socket that is not listening, refusing")
+            throw ControlError(.invalidConfiguration, "descriptor \(fd) is a socket that is not listening")
         }
         guard fcntl(fd, F_SETFD, FD_CLOEXEC) == 0 else { throw systemError("fcntl(\(fd), FD_CLOEXEC)") }
         return ListeningSocket(descriptor: fd, ownedPath: nil, fileIdentity: nil)
@@ -112,7 +112,7 @@ struct ListeningSocket: Sendable {
             throw ControlError(.invalidConfiguration, "\(path) exists and is not a socket, refusing to replace it")
         }
         if (try? ControlClient.connectedSocket(path: path)).map({ Glibc.close($0) }) != nil {
-            throw ControlError(.invalidConfiguration, "another daemon is listening on \(path), refusing")
+            throw ControlError(.invalidConfiguration, "another daemon is listening on \(path)")
         }
         guard unlink(path) == 0 || errno == ENOENT else { throw systemError("unlink(\(path))") }
     }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import Control
-import Daemon
+@testable import Daemon
 import Foundation
 import Glibc
 import Ledger
@@ -26,10 +26,10 @@ import TestSupport
         }
     }
 
-    static func launch(_ fixture: DaemonFixture, notifySocket: String) throws -> (Process, Output) {
+    static func launch(_ fixture: DaemonFixture, notifySocket: String, configFile: URL? = nil) throws -> (Process, Output) {
         let process = Process()
         process.executableURL = try ProductExecutable("dptuned").url
-        process.arguments = ["--config", fixture.configFile.path]
+        process.arguments = ["--config", (configFile ?? fixture.configFile).path]
         var environment = ProcessInfo.processInfo.environment
         environment["NOTIFY_SOCKET"] = notifySocket
         environment.removeValue(forKey: "JOURNAL_STREAM")
@@ -129,6 +129,44 @@ import TestSupport
         #expect(!left.isEmpty, "the daemon took all \(count) datasets before it stopped")
         #expect(left.count + rejected.count == count)
         #expect(left.isDisjoint(with: rejected))
+    }
+
+    /// A second daemon on the same folders, here with a socket of its own so that the socket
+    /// cannot be what stops it, refuses before it changes anything: its start-up sweep would
+    /// remove the manifest a live preflight is reading.
+    @Test func aSecondDaemonOnTheSameFoldersRefusesToStartAndChangesNothing() async throws {
+        let fixture = try DaemonFixture()
+        let sink = try NotifySink()
+        let (first, firstOutput) = try Self.launch(fixture, notifySocket: sink.path)
+        defer { if first.isRunning { first.interrupt() } }
+        let ready = try await onOwnThread { Self.await("READY=1", from: sink) }
+        try #require(ready != nil, "no READY=1; stderr: \(firstOutput.text)")
+        let preflightManifest = fixture.config.preflightStagingDirectory.appendingPathComponent("live.manifest.json")
+        try FileManager.default.createDirectory(
+            at: fixture.config.preflightStagingDirectory, withIntermediateDirectories: true)
+        try Data("{}".utf8).write(to: preflightManifest)
+
+        let source = try String(contentsOf: fixture.configFile, encoding: .utf8)
+        try #require(source.contains(#"socket = "run/control.sock""#))
+        let secondConfig = URL(fileURLWithPath: try fixture.directory.write(
+            "second.toml", source.replacingOccurrences(of: #"socket = "run/control.sock""#, with: #"socket = "run/second.sock""#)))
+        let (second, output) = try Self.launch(fixture, notifySocket: sink.path, configFile: secondConfig)
+        let ended = try await onOwnThread { () -> Bool in
+            for _ in 0..<600 where second.isRunning { usleep(50_000) }
+            return !second.isRunning
+        }
+        if !ended { second.terminate() }
+        try #require(ended, "the second daemon started; stderr: \(output.text)")
+        #expect(second.terminationStatus != 0)
+        let stderr = output.text(containing: "refusing to start")
+        #expect(stderr.contains("the state directory \(fixture.config.paths.stateDirectory.path) is in use by pid \(first.processIdentifier) (dptuned)"),
+                "stderr: \(stderr)")
+        #expect(FileManager.default.fileExists(atPath: preflightManifest.path))
+        #expect(!FileManager.default.fileExists(atPath: fixture.directory.url.appendingPathComponent("run/second.sock").path))
+
+        first.terminate()
+        try await onOwnThread { first.waitUntilExit() }
+        #expect(first.terminationStatus == 0, "stderr: \(firstOutput.text)")
     }
 
     @Test func damagedLedgerRefusesToStart() async throws {

@@ -13,10 +13,10 @@ import Glibc
 /// The daemon: opens its parts in dependency order, tells systemd when it is ready, and
 /// runs until SIGTERM or SIGINT.
 ///
-/// Start-up order: ledger (refusing a damaged one) → accounts → spool (completing the moves
-/// a kill interrupted) and job records → reconciliation of the two → plugin registry →
-/// control socket → `READY=1` → intake of what waits in `incoming/`, where the admissions
-/// left without a job record are resumed.
+/// Start-up order: the hold on its folders (``InstanceLock``) → ledger (refusing a damaged
+/// one) → accounts → spool (completing the moves a kill interrupted) and job records →
+/// reconciliation of the two → plugin registry → control socket → `READY=1` → intake of
+/// what waits in `incoming/`, where the admissions left without a job record are resumed.
 /// SIGHUP re-reads the accounts file and rescans the plugins. Shutdown runs in reverse:
 /// intake and the control socket close, the running workers are stopped (their jobs stay
 /// admitted and resume from their checkpoints at the next start, charged once), and the
@@ -74,6 +74,12 @@ public final class DaemonService: Sendable {
     public func run() async throws {
         let notifier = SystemdNotifier(environment: environment)
         let signals = SignalStream(watching: [SIGTERM, SIGINT, SIGHUP])
+        let lock = try InstanceLock([
+            .init(url: config.paths.stateDirectory, role: "state directory"),
+            .init(url: config.paths.spool, role: "spool"),
+            .init(url: config.paths.ledger.deletingLastPathComponent(), role: "ledger's folder"),
+        ])
+        defer { withExtendedLifetime(lock) {} }
         let ledger = try openLedger()
         try syncAccounts(ledger)
         let spool: SpoolDirectory

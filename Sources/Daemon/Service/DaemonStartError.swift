@@ -3,7 +3,10 @@
 /// Why the daemon did not start; the message says what failed and what to inspect.
 public struct DaemonStartError: Error, Sendable, Hashable, CustomStringConvertible {
     public struct Code: Sendable, Hashable, CustomStringConvertible {
-        private enum Value: String { case ledgerUnusable = "ledger_unusable", accountsRefused = "accounts_refused", stateUnusable = "state_unusable" }
+        private enum Value: String {
+            case ledgerUnusable = "ledger_unusable", accountsRefused = "accounts_refused", stateUnusable = "state_unusable"
+            case alreadyRunning = "already_running"
+        }
         private let value: Value
         private init(_ value: Value) { self.value = value }
         /// The ledger is missing, foreign, newer, or fails its integrity check.
@@ -12,6 +15,8 @@ public struct DaemonStartError: Error, Sendable, Hashable, CustomStringConvertib
         public static let accountsRefused = Code(.accountsRefused)
         /// The spool, job records, plugin store or control socket cannot be set up.
         public static let stateUnusable = Code(.stateUnusable)
+        /// Another process holds the state directory, the spool or the ledger's folder.
+        public static let alreadyRunning = Code(.alreadyRunning)
         public var description: String { value.rawValue }
     }
 

@@ -85,8 +85,14 @@ struct TrainCommand: ParsableCommand {
         let quiet = json
         let started = Date()
         let card: ModelCard
+        // A Ctrl-C ends the run after its step and cancels its charge in the ledger, which
+        // no one else settles: the daemon leaves a foreground run's admission alone.
+        let stop = StopRequest()
+        let signalSources = stop.watch([SIGINT, SIGTERM])
+        defer { for source in signalSources { source.cancel() } }
         do {
             card = try job.run { progress in
+                if stop.requested { return false }
                 if !quiet {
                     let elapsed = Date().timeIntervalSince(started)
                     let line = String(format: "step %d/%d  loss %.4f  ε %.3f  %.0fs\n", progress.step, progress.steps,

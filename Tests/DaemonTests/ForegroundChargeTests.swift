@@ -10,21 +10,27 @@ import TestSupport
 /// it trains, as intake admits a dataset, and settled when it ends.
 @Suite(.disabled(if: SharedFixtures.mayBeSkipped, Comment(rawValue: SharedFixtures.skipMessage)))
 struct ForegroundChargeTests {
-    static func manifest(account: String, epsilon: Double) -> String {
+    static func manifest(account: String, epsilon: Double, epochs: Int = 1) -> String {
         #"""
         {"account": "\#(account)", "strategy": "bitfit", "labels": {"sentiment": ["negative", "positive"]},
          "privacy": {"epsilon": \#(epsilon), "delta": 1e-5, "accountant": "rdp"},
-         "train": {"epochs": 1, "expected_batch": 8, "max_len": 16}}
+         "train": {"epochs": \#(epochs), "expected_batch": 8, "max_len": 16}}
         """#
     }
 
-    func train(_ fixture: DaemonFixture, account: String, epsilon: Double, out: URL) throws -> ProductExecutable.Result {
+    /// `dptuned train`'s arguments for a 40-record job charged to `fixture`'s ledger.
+    func arguments(_ fixture: DaemonFixture, account: String, epsilon: Double, epochs: Int = 1, out: URL) throws -> [String] {
         let data = try fixture.directory.write("reviews.jsonl", Data(DaemonFixture.dataset(records: 40).utf8))
-        let manifest = try fixture.directory.write("reviews.manifest.json", Data(Self.manifest(account: account, epsilon: epsilon).utf8))
-        return try ProductExecutable("dptuned").run([
+        let manifest = try fixture.directory.write(
+            "reviews.manifest.json", Data(Self.manifest(account: account, epsilon: epsilon, epochs: epochs).utf8))
+        return [
             "train", data, "--manifest", manifest, "--backbone", SharedFixtures.url("models/minilm-l6").path,
-            "--out", out.path, "--ledger", fixture.config.paths.ledger.path, "--json",
-        ])
+            "--out", out.path, "--ledger", fixture.config.paths.ledger.path,
+        ]
+    }
+
+    func train(_ fixture: DaemonFixture, account: String, epsilon: Double, out: URL) throws -> ProductExecutable.Result {
+        try ProductExecutable("dptuned").run(arguments(fixture, account: account, epsilon: epsilon, out: out) + ["--json"])
     }
 
     /// The job's charge is the event its card prices, committed once it published.
@@ -57,5 +63,39 @@ struct ForegroundChargeTests {
         #expect(!result.standardError.contains("Usage:"), "\(result.standardError)")
         #expect(!FileManager.default.fileExists(atPath: out.path))
         #expect(try ledger.charges(account: "poor").isEmpty)
+    }
+
+    /// A Ctrl-C stops the run after a step and cancels its charge: the daemon leaves a
+    /// foreground run's admission to that run, so an unsettled one would stay admitted.
+    @Test func aRunStoppedBySIGINTCancelsItsCharge() async throws {
+        let fixture = try DaemonFixture()
+        let ledger = try fixture.openLedger()
+        let out = fixture.directory.url.appendingPathComponent("adapter")
+        let process = Process()
+        process.executableURL = try ProductExecutable("dptuned").url
+        process.arguments = try arguments(fixture, account: "acme", epsilon: 2, epochs: 1_000, out: out)
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        let stderr = try await onOwnThread { () -> String in
+            var text = ""
+            while !text.contains("step 2/") {
+                let chunk = errors.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                text += String(decoding: chunk, as: UTF8.self)
+            }
+            kill(process.processIdentifier, SIGINT)
+            process.waitUntilExit()
+            return text + String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        }
+        #expect(process.terminationReason == .exit)
+        #expect(process.terminationStatus == 1, "\(stderr)")
+        let jobID = try #require(try ledger.charges(account: "acme").first?.jobID)
+        let job = try ledger.job(id: jobID)
+        #expect(job.state == .cancelled)
+        #expect(job.reason?.hasPrefix("stopped by a signal: stopped after step ") == true, "\(job.reason ?? "")")
+        #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("model_card.json").path))
     }
 }

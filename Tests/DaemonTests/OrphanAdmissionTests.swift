@@ -2,6 +2,7 @@
 @testable import Daemon
 import Foundation
 import Ledger
+import Records
 import Spool
 import Testing
 import TestSupport
@@ -301,5 +302,34 @@ import TestSupport
         let (jobs, ledger) = try await Self.restart(world)
         #expect(await jobs.queuedIDs == [admitted.id])
         #expect(try ledger.charges(account: "acme") == charges)
+    }
+
+    /// `dptuned train --ledger` on the daemon's ledger charged a dataset of the name, bytes
+    /// and plan of one waiting in `incoming/`, and was still training (or stopped before it
+    /// settled) when the daemon started. That admission is the foreground run's: resumed,
+    /// the daemon would train the data again under the run's one charge; failed, the run
+    /// could not commit the adapter it published.
+    @Test func aForegroundRunsAdmissionIsNotTheDaemonsToTake() async throws {
+        let world = try DaemonWorld()
+        try world.fixture.drop("reviews", manifest: DaemonFixture.manifest(account: "acme"))
+        let incoming = Self.folder(.incoming, world)
+        let manifest = try Manifest.parse(
+            Data(contentsOf: incoming.appendingPathComponent("reviews.manifest.json")), defaults: world.fixture.config.defaults)
+        let foreground = "local-0123abcd"
+        let policy = try LedgerAdmissionPolicy(
+            backbones: Set(world.fixture.config.models.keys), strategies: ["lora"], ledger: world.ledger,
+            spoolName: "reviews.jsonl", heldOutFraction: world.fixture.config.heldOutFraction, jobID: foreground)
+        _ = try DatasetValidator().validate(
+            path: incoming.appendingPathComponent("reviews.jsonl").path, manifest: manifest, policy: policy)
+        try #require(try world.ledger.job(id: foreground).state == .admitted)
+
+        let (jobs, ledger) = try await Self.restart(world)
+        let queued = try #require(await jobs.queuedIDs.first)
+        #expect(queued != foreground)
+        #expect(try ledger.job(id: foreground).state == .admitted)
+        #expect(try ledger.auditLog(account: "acme").filter { $0.operation == "job.resume" }.isEmpty)
+        let charges = try ledger.charges(account: "acme")
+        #expect(Set(charges.map(\.jobID)) == [foreground, queued])
+        try ledger.commit(job: foreground)
     }
 }

@@ -47,12 +47,16 @@ public struct ForegroundCharge {
         job.admittedDatasetSHA256 = granted.datasetSHA256
     }
 
-    /// Settles the charge once the job has ended; it stands either way (no refunds).
+    /// Settles the charge once the job has ended; it stands either way (no refunds). A run
+    /// stopped by a signal is cancelled, as an operator's cancel of a daemon job is.
     public func settle(failure: (any Error)?) throws {
-        if let failure {
-            try ledger.fail(job: jobID, reason: "\(failure)")
-        } else {
+        switch failure {
+        case nil:
             try ledger.commit(job: jobID)
+        case let stopped as TrainingError where stopped.code == .cancelled:
+            try ledger.cancel(job: jobID, reason: "stopped by a signal: \(stopped.message)")
+        case let failure?:
+            try ledger.fail(job: jobID, reason: "\(failure)")
         }
     }
 }

@@ -191,7 +191,7 @@ public final class IntakeService: Sendable {
             policy = try LedgerAdmissionPolicy(
                 backbones: backbones, backboneFamilies: backboneFamilies, strategies: await strategies(),
                 preflight: preflight, ledger: ledger, spoolName: dataset, heldOutFraction: heldOutFraction,
-                jobID: Self.newJobID(), resuming: orphan, isStopping: { [self] in isStopping })
+                jobID: DaemonJobID.make(), resuming: orphan, isStopping: { [self] in isStopping })
         } catch {
             // An orphan stays admitted, with its dataset in incoming/, for the next try.
             if let orphan { orphans.withLock { $0[dataset] = orphan } }
@@ -339,20 +339,5 @@ public final class IntakeService: Sendable {
             logger.error("cannot mark the job failed in the ledger",
                          metadata: ["dptune.job": "\(orphan.id)", "dptune.error": "\(error)"])
         }
-    }
-
-    /// A job id that sorts by admission time: `j-YYYYMMDD-HHMMSS-` and 8 random hex digits.
-    static func newJobID(now: Date = Date()) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd-HHmmss"
-        return "j-\(formatter.string(from: now))-\(String(UInt32.random(in: .min ... .max), radix: 16).leftPadded(to: 8))"
-    }
-}
-
-extension String {
-    fileprivate func leftPadded(to width: Int) -> String {
-        String(repeating: "0", count: max(0, width - count)) + self
     }
 }

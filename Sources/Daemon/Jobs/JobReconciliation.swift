@@ -12,7 +12,8 @@ import Training
 /// - A job the ledger admitted but the daemon never recorded (it died in between) is handed
 ///   to intake to be resumed under its one charge when its dataset is still in `incoming/` or
 ///   `accepted/`, and marked failed in the ledger otherwise; its charge stays
-///   (``OrphanAdmissions``).
+///   (``OrphanAdmissions``). A foreground run's admission in the same ledger is left to
+///   that run (``DaemonJobID``).
 /// - A job recorded as running whose ledger state is still `admitted` was interrupted (the
 ///   daemon was killed or stopped mid-job): it goes back to the head of the queue, and its
 ///   worker resumes from the job's last checkpoint, or starts over when it has none. The
@@ -40,7 +41,8 @@ enum JobReconciliation {
         var changed: [String] = []
         var resumed: [String] = []
         var orphans: [JobRecord] = []
-        for admitted in try ledger.unfinishedJobs() where await jobs.job(id: admitted.id) == nil {
+        for admitted in try ledger.unfinishedJobs() where DaemonJobID.isDaemons(admitted.id) {
+            guard await jobs.job(id: admitted.id) == nil else { continue }
             orphans.append(admitted)
         }
         let unfinished = await jobs.all().filter { !$0.state.isFinal }

@@ -4,7 +4,6 @@ import Foundation
 import Linalg
 import Logging
 import Records
-import Synchronization
 import Training
 #if canImport(Glibc)
 import Glibc
@@ -162,22 +161,4 @@ private struct ReportChannel {
             }
         }
     }
-}
-
-/// Records SIGTERM/SIGINT; the training loop checks it between steps.
-private final class StopRequest: Sendable {
-    private let flag = Mutex(false)
-
-    /// Starts recording `signals`; the caller keeps the sources while it needs them.
-    func watch(_ signals: [Int32]) -> [any DispatchSourceSignal] {
-        signals.map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { [self] in flag.withLock { $0 = true } }
-            source.resume()
-            return source
-        }
-    }
-
-    var requested: Bool { flag.withLock { $0 } }
 }

@@ -172,8 +172,13 @@ public struct TrainingJob {
 
     /// Trains (from the checkpoint, if one of this job exists), evaluates on the held-out
     /// split and publishes the adapter; returns its card.
-    /// - Parameter checkpointFailed: told of each checkpoint that could not be written.
-    public func run(progress: (TrainingProgress) -> Bool = { _ in true },
+    /// - Parameters:
+    ///   - progress: told of each step; false stops the run (``TrainingError`` `cancelled`).
+    ///   - mayPublish: asked once more when the adapter is about to be written, after the
+    ///     last step's report and the final evaluation (minutes for `generate`); false stops
+    ///     the run there, so that a cancel in that time is not answered with a publication.
+    ///   - checkpointFailed: told of each checkpoint that could not be written.
+    public func run(progress: (TrainingProgress) -> Bool = { _ in true }, mayPublish: () -> Bool = { true },
                     checkpointFailed: (any Error) -> Void = { _ in }) throws -> ModelCard {
         let prepared = try prepare()
         let trainer = prepared.trainer
@@ -198,16 +203,20 @@ public struct TrainingJob {
             }
             return progress(report)
         }
-        let card = try publish(prepared)
+        let card = try publish(prepared, mayPublish: mayPublish)
         if let checkpointURL { try? FileManager.default.removeItem(at: checkpointURL) }
         return card
     }
 
-    /// Evaluates and writes the artifacts of a finished run.
-    public func publish(_ prepared: Prepared) throws -> ModelCard {
+    /// Evaluates and writes the artifacts of a finished run, unless `mayPublish` says no
+    /// once the evaluation is done (``run(progress:mayPublish:checkpointFailed:)``).
+    public func publish(_ prepared: Prepared, mayPublish: () -> Bool = { true }) throws -> ModelCard {
         let trainer = prepared.trainer
         let accuracy = trainer.history.evaluations.last.flatMap { $0.step == trainer.step ? $0.accuracy : nil }
             ?? trainer.recordEvaluation(prepared.heldOut)
+        guard mayPublish() else {
+            throw TrainingError(.cancelled, "stopped after step \(trainer.step) of \(trainer.plan.steps), before publication")
+        }
         let card = try modelCard(trainer: trainer, options: prepared.options, accuracy: accuracy,
                                  heldOutCount: prepared.heldOut.count, maxLength: prepared.maxLength)
         try AdapterArtifacts.write(

@@ -100,6 +100,8 @@ struct TrainCommand: ParsableCommand {
                     FileHandle.standardError.write(Data(line.utf8))
                 }
                 return true
+            } mayPublish: {
+                !stop.requested
             }
         } catch {
             try charge?.settle(failure: error)

@@ -27,7 +27,7 @@ import Testing
             return outcomes[job.dataset] ?? .failed(reason: "unscripted")
         }
 
-        func cancel(jobID id: String) async {}
+        func cancel(jobID id: String) async -> String? { nil }
     }
 
     @Test func runsFIFOAndSettlesLedgerRecordAndSpool() async throws {
@@ -155,7 +155,7 @@ import Testing
             return .succeeded(adapterPath: "/adapters/\(job.id)")
         }
 
-        func cancel(jobID id: String) async {}
+        func cancel(jobID id: String) async -> String? { nil }
     }
 
     /// A job whose worker found the host short (its plugin copy or checkpoint could not be
@@ -255,7 +255,7 @@ import Testing
             return .interrupted(reason: "the daemon stopped")
         }
 
-        func cancel(jobID id: String) async {}
+        func cancel(jobID id: String) async -> String? { nil }
 
         func interruptAll() async {
             interrupting = true

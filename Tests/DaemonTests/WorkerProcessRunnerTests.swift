@@ -2,6 +2,7 @@
 @testable import Daemon
 import Foundation
 import Testing
+import TestSupport
 
 /// How a worker's end becomes a job's outcome (the processes themselves run in
 /// ``WorkerEndToEndTests``).
@@ -68,6 +69,44 @@ import Testing
         #expect(Self.outcome(status: WorkerExitStatus.postponed, result: short, interrupted: true)
             == .interrupted(reason: "the daemon stopped while the job ran; it resumes at the next start"))
         #expect(Self.outcome(status: WorkerExitStatus.failed, result: short) == .failed(reason: "worker exited with status 1 without a result"))
+    }
+
+    /// Once the worker has said it published, a cancel is refused: it used to be answered
+    /// as a cancel under way (SIGTERM to a worker that was only exiting) while the job
+    /// settled as succeeded. The worker here is a script that says so and lingers.
+    @Test func aCancelAfterThePublicationIsRefused() async throws {
+        let world = try DaemonWorld()
+        try world.fixture.drop("reviews", manifest: DaemonFixture.manifest(account: "acme"))
+        var job = try #require(await world.intake.process("reviews.jsonl"))
+        job.strategy = "echo"
+        let root = world.fixture.directory.url
+        let plugins = root.appendingPathComponent("plugins")
+        try FileManager.default.createDirectory(at: plugins, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: BuildProducts.library("EchoV1"), to: plugins.appendingPathComponent("libecho.so"))
+        let registry = try PluginRegistry(pluginDirectory: plugins, stateDirectory: world.fixture.config.paths.stateDirectory,
+                                          probeExecutable: BuildProducts.executable("dptuned"))
+        await registry.scan()
+        let line = try world.fixture.directory.write("result.line", WorkerMessage.succeeded(adapterPath: "/adapters/j").line())
+        let published = root.appendingPathComponent("published")
+        let worker = URL(fileURLWithPath: try world.fixture.directory.write("worker.sh", """
+            #!/bin/sh
+            cat '\(line)'
+            touch '\(published.path)'
+            exec sleep 3
+            """))
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: worker.path)
+        let runner = WorkerProcessRunner(
+            executable: worker, config: ChildConfig(original: world.fixture.configFile, copy: nil), plugins: registry,
+            cancelGrace: .seconds(10), logger: DaemonFixture.logger)
+        let outcome = Task { [job] in await runner.run(job, started: { _ in }, progress: { _ in }) }
+        let said = try await onOwnThread { () -> Bool in
+            for _ in 0..<200 where !FileManager.default.fileExists(atPath: published.path) { usleep(50_000) }
+            return FileManager.default.fileExists(atPath: published.path)
+        }
+        try #require(said)
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(await runner.cancel(jobID: job.id) == "its worker has published the adapter")
+        #expect(await outcome.value == .succeeded(adapterPath: "/adapters/j"))
     }
 
     @Test func messagesRoundTripAsOneJSONLine() throws {

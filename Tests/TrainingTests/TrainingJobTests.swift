@@ -259,6 +259,23 @@ struct TrainingJobTests {
     /// A run whose parameters overflow stops as `diverged` and publishes nothing: a LoRA
     /// adapter trained at lr 10^6 was published with NaN weights and a card claiming 75%
     /// held-out accuracy, and `predict` then failed on its NaN scores.
+    /// A stop asked after the last step's report, while the run is being evaluated, is
+    /// still honored: nothing is published. A daemon's cancel in that time used to be
+    /// answered as a cancel while the job went on to succeed.
+    @Test func aStopBeforePublicationPublishesNothing() throws {
+        let directory = try TemporaryDirectory()
+        let job = try job(directory, manifest: #""train": {"epochs": 1, "expected_batch": 16}"#)
+        var reports = 0
+        var asked = 0
+        let error = try #require(throws: TrainingError.self) {
+            try job.run(progress: { _ in reports += 1; return true }, mayPublish: { asked += 1; return false })
+        }
+        #expect(error.code == .cancelled)
+        #expect(error.message == "stopped after step \(reports) of \(reports), before publication")
+        #expect(asked == 1)
+        #expect(!FileManager.default.fileExists(atPath: job.outputDirectory.path))
+    }
+
     @Test func aDivergedRunIsNotPublished() throws {
         let directory = try TemporaryDirectory()
         let job = try job(directory, manifest: #""train": {"epochs": 1, "expected_batch": 16, "lr": 1e38}"#)

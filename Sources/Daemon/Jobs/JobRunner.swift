@@ -6,7 +6,7 @@ import Control
 ///
 /// The daemon keeps the ledger and the job records; a runner only trains and reports. It
 /// never writes the ledger.
-public protocol JobRunner: Sendable {
+public protocol JobRunner: JobCancelling {
     /// Trains `job` to its end, reporting progress as it goes.
     ///
     /// - Parameters:
@@ -20,9 +20,6 @@ public protocol JobRunner: Sendable {
         progress: @escaping @Sendable (ProgressEvent) async -> Void
     ) async -> JobOutcome
 
-    /// Asks the running job `id` to stop; ``run(_:progress:)`` then returns `.cancelled`.
-    func cancel(jobID id: String) async
-
     /// Stops every job for a daemon shutdown; each ``run(_:progress:)`` then returns
     /// `.interrupted` (or its real outcome, if the job ended first), and no job starts any more.
     func interruptAll() async
@@ -30,10 +27,11 @@ public protocol JobRunner: Sendable {
 
 /// Where an operator's cancel of a running job goes.
 public protocol JobCancelling: Sendable {
-    /// Asks the running job `id` to stop.
+    /// Asks the running job `id` to stop; a runner's ``JobRunner/run(_:started:progress:)``
+    /// then returns `.cancelled`.
     ///
     /// - Returns: nil when it is being stopped; otherwise why it can no longer be (its worker
-    ///   ended, and its outcome is being recorded).
+    ///   published the adapter, or ended and its outcome is being recorded).
     func cancel(jobID id: String) async -> String?
 }
 

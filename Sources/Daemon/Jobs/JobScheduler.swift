@@ -76,8 +76,7 @@ public actor JobScheduler: JobCancelling {
             waiting[id] = true
             return nil
         }
-        await runner.cancel(jobID: id)
-        return nil
+        return await runner.cancel(jobID: id)
     }
 
     /// Returns once the scheduler's actor runs: the daemon's watchdog pings only while it does.

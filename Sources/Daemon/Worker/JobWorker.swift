@@ -70,6 +70,8 @@ public enum JobWorker {
                 channel.send(.progress(step: report.step, steps: report.steps, loss: report.loss,
                                        epsilonSpent: report.epsilonSpent, examplesPerSecond: rate))
                 return true
+            } mayPublish: {
+                !stop.requested
             } checkpointFailed: { error in
                 logger.warning("checkpoint not written; training goes on, and an interruption resumes from the last one written",
                                metadata: ["dptune.job": "\(job.id)", "dptune.error": "\(error)"])

@@ -16,7 +16,8 @@ import Glibc
 /// The worker's end decides the outcome: its result line and exit status normally; a
 /// signal (a crash, the kernel's OOM killer, `kill -9`) fails the job with the signal in
 /// the reason, and the daemon carries on. A cancel sends SIGTERM (the worker stops after
-/// its step), then SIGKILL after the grace period. A daemon shutdown closes every worker's
+/// its step, or before it writes the adapter), then SIGKILL after the grace period; once the
+/// worker says it published, a cancel is refused. A daemon shutdown closes every worker's
 /// lifeline (the worker exits at once, as when the daemon dies) and leaves the jobs to
 /// resume at the next start.
 public actor WorkerProcessRunner: JobRunner {
@@ -25,6 +26,8 @@ public actor WorkerProcessRunner: JobRunner {
         /// The write end of the worker's standard input; closing it stops the worker.
         let lifeline: FileHandle
         var cancelRequested = false
+        /// The worker said it published the adapter: a cancel can no longer stop the job.
+        var published = false
     }
 
     private let executable: URL
@@ -70,17 +73,19 @@ public actor WorkerProcessRunner: JobRunner {
         return outcome
     }
 
-    public func cancel(jobID id: String) async {
+    public func cancel(jobID id: String) async -> String? {
         guard var worker = workers[id] else {
             cancelledEarly.insert(id)
-            return
+            return nil
         }
-        guard !worker.cancelRequested else { return }
+        if worker.published { return "its worker has published the adapter" }
+        guard !worker.cancelRequested else { return nil }
         worker.cancelRequested = true
         workers[id] = worker
         logger.notice("stopping the worker of a cancelled job", metadata: ["dptune.job": "\(id)", "dptune.pid": "\(worker.pid)"])
         kill(worker.pid, SIGTERM)
         killAfterGrace(job: id, pid: worker.pid)
+        return nil
     }
 
     public func interruptAll() async {
@@ -140,6 +145,7 @@ public actor WorkerProcessRunner: JobRunner {
         for await message in Self.messages(from: reports.fileHandleForReading) {
             guard message.kind == .progress else {
                 result = message
+                if message.kind == .succeeded { workers[job.id]?.published = true }
                 continue
             }
             await progress(ProgressEvent(

@@ -28,9 +28,12 @@ final class InstanceLock: Sendable {
     /// the state directory) is held once, since a second `flock` on it would conflict with
     /// the first.
     ///
+    /// - Parameter patience: how long a held folder is asked for again before the refusal:
+    ///   a daemon killed a moment ago keeps its holds until its files are closed, and a
+    ///   script that restarts it at once would otherwise be refused.
     /// - Throws: ``DaemonStartError`` `alreadyRunning` naming the holder's pid when it can be
     ///   found; `stateUnusable` when a folder cannot be created or opened.
-    init(_ folders: [Folder]) throws(DaemonStartError) {
+    init(_ folders: [Folder], patience: Duration = .seconds(2)) throws(DaemonStartError) {
         var held: [Int32] = []
         var identities: Set<FileIdentity> = []
         do throws(DaemonStartError) {
@@ -53,7 +56,7 @@ final class InstanceLock: Sendable {
                     continue
                 }
                 held.append(descriptor)
-                guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+                guard Self.hold(descriptor, patience: patience) else {
                     let holder = errno == EWOULDBLOCK
                         ? Self.holder(device: UInt64(status.st_dev), inode: UInt64(status.st_ino)) : nil
                     throw DaemonStartError(
@@ -71,6 +74,16 @@ final class InstanceLock: Sendable {
 
     deinit {
         for descriptor in descriptors { close(descriptor) }
+    }
+
+    /// Whether `flock` holds the folder within `patience`; false with `errno` from the last try.
+    private static func hold(_ descriptor: Int32, patience: Duration) -> Bool {
+        let deadline = ContinuousClock.now + patience
+        while flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+            guard errno == EWOULDBLOCK || errno == EINTR, ContinuousClock.now < deadline else { return false }
+            usleep(20_000)
+        }
+        return true
     }
 
     /// The process holding a `flock` on the file, from `/proc/locks`: "pid 812 (dptuned)".

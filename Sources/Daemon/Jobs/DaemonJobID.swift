@@ -20,5 +20,5 @@ enum DaemonJobID {
     }
 
     /// Whether `id` is of a job this daemon, or an earlier one on its ledger, admitted.
-    static func isDaemons(_ id: String) -> Bool { id.hasPrefix(prefix) }
+    static func isIssued(_ id: String) -> Bool { id.hasPrefix(prefix) }
 }

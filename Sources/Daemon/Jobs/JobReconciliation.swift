@@ -41,7 +41,7 @@ enum JobReconciliation {
         var changed: [String] = []
         var resumed: [String] = []
         var orphans: [JobRecord] = []
-        for admitted in try ledger.unfinishedJobs() where DaemonJobID.isDaemons(admitted.id) {
+        for admitted in try ledger.unfinishedJobs() where DaemonJobID.isIssued(admitted.id) {
             guard await jobs.job(id: admitted.id) == nil else { continue }
             orphans.append(admitted)
         }

@@ -6,8 +6,9 @@ import Glibc
 #endif
 
 /// Records SIGTERM and SIGINT instead of dying of them; the training loop checks it
-/// between steps, so a stopped job ends after a whole step and can settle what it owes
-/// (a worker its answer to the daemon, a foreground run its ledger charge).
+/// between steps and before it writes the adapter, so a stopped job ends after a whole
+/// step and can settle what it owes (a worker its answer to the daemon, a foreground run
+/// its ledger charge).
 public final class StopRequest: Sendable {
     private let flag = Mutex(false)
 

@@ -180,6 +180,11 @@ public struct TrainingJob {
     ///   - checkpointFailed: told of each checkpoint that could not be written.
     public func run(progress: (TrainingProgress) -> Bool = { _ in true }, mayPublish: () -> Bool = { true },
                     checkpointFailed: (any Error) -> Void = { _ in }) throws -> ModelCard {
+        // The adapter is published by renaming its folder into place, which fails over an
+        // existing one: found now, not after the whole run.
+        guard !FileManager.default.fileExists(atPath: outputDirectory.path) else {
+            throw TrainingError(.invalidConfiguration, "\(outputDirectory.path) already exists; an adapter is never published over another")
+        }
         let prepared = try prepare()
         let trainer = prepared.trainer
         if let checkpointURL, FileManager.default.fileExists(atPath: checkpointURL.path) {

@@ -43,6 +43,11 @@ struct TrainCommand: ParsableCommand {
         guard (0...0.9).contains(heldOut) else {
             throw ValidationError("--held-out must be in [0, 0.9]; found \(heldOut)")
         }
+        // Asked before anything is charged or trained: the adapter is written last, never
+        // over another, and the run was lost at its end with its charge spent.
+        if let out, FileManager.default.fileExists(atPath: out) {
+            throw ValidationError("--out \(out) exists; name a path that does not (an adapter is never written over another)")
+        }
     }
 
     func run() throws {

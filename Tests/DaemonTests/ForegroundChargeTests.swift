@@ -65,6 +65,21 @@ struct ForegroundChargeTests {
         #expect(try ledger.charges(account: "poor").isEmpty)
     }
 
+    /// An `--out` that exists is refused as a wrong command line before the ledger is asked:
+    /// the run used to train, be charged, and fail at the end when its adapter could not be
+    /// renamed over the folder.
+    @Test func anExistingOutputFolderIsRefusedBeforeTheCharge() throws {
+        let fixture = try DaemonFixture()
+        let ledger = try fixture.openLedger()
+        let out = fixture.directory.url.appendingPathComponent("adapter")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: false)
+        let result = try train(fixture, account: "acme", epsilon: 2, out: out)
+        #expect(result.status == 64, "\(result.standardError)")
+        #expect(result.standardError.contains("--out \(out.path) exists"), "\(result.standardError)")
+        #expect(try ledger.charges(account: "acme").isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out.path).isEmpty)
+    }
+
     /// A Ctrl-C stops the run after a step and cancels its charge: the daemon leaves a
     /// foreground run's admission to that run, so an unsettled one would stay admitted.
     @Test func aRunStoppedBySIGINTCancelsItsCharge() async throws {

@@ -276,6 +276,19 @@ struct TrainingJobTests {
         #expect(!FileManager.default.fileExists(atPath: job.outputDirectory.path))
     }
 
+    /// An adapter folder already there is found before the run, not when the finished
+    /// adapter cannot be renamed over it.
+    @Test func anExistingOutputFolderIsRefusedBeforeTraining() throws {
+        let directory = try TemporaryDirectory()
+        let job = try job(directory, manifest: #""train": {"epochs": 1, "expected_batch": 16}"#)
+        try FileManager.default.createDirectory(at: job.outputDirectory, withIntermediateDirectories: false)
+        var steps = 0
+        let error = try #require(throws: TrainingError.self) { try job.run { _ in steps += 1; return true } }
+        #expect(error.code == .invalidConfiguration)
+        #expect(error.message.contains("already exists"), "\(error.message)")
+        #expect(steps == 0)
+    }
+
     @Test func aDivergedRunIsNotPublished() throws {
         let directory = try TemporaryDirectory()
         let job = try job(directory, manifest: #""train": {"epochs": 1, "expected_batch": 16, "lr": 1e38}"#)

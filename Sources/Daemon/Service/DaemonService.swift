@@ -74,6 +74,9 @@ public final class DaemonService: Sendable {
     public func run() async throws {
         let notifier = SystemdNotifier(environment: environment)
         let signals = SignalStream(watching: [SIGTERM, SIGINT, SIGHUP])
+        // A write to a worker that has just died (its go-ahead to publish) must fail with
+        // EPIPE, not end the daemon.
+        signal(SIGPIPE, SIG_IGN)
         let lock = try InstanceLock([
             .init(url: config.paths.stateDirectory, role: "state directory"),
             .init(url: config.paths.spool, role: "spool"),

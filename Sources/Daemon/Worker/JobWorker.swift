@@ -4,6 +4,7 @@ import Foundation
 import Linalg
 import Logging
 import Records
+import Synchronization
 import Training
 #if canImport(Glibc)
 import Glibc
@@ -33,7 +34,8 @@ public enum JobWorker {
         jobID: String, config childConfig: ChildConfig, pluginFile: URL, exitWhenInputCloses: Bool, logger: Logger
     ) -> Int32 {
         let channel = ReportChannel()
-        if exitWhenInputCloses { watchLifeline() }
+        let goAhead = GoAhead()
+        if exitWhenInputCloses { watchLifeline(goAhead) }
         let stop = StopRequest()
         let signalSources = stop.watch([SIGTERM, SIGINT])
         defer { for source in signalSources { source.cancel() } }
@@ -71,7 +73,11 @@ public enum JobWorker {
                                        epsilonSpent: report.epsilonSpent, examplesPerSecond: rate))
                 return true
             } mayPublish: {
-                !stop.requested
+                guard !stop.requested else { return false }
+                // Without the daemon's lifeline (a worker run by hand) there is no one to ask.
+                guard exitWhenInputCloses else { return true }
+                channel.send(.publishing)
+                return goAhead.wait(unless: stop)
             } checkpointFailed: { error in
                 logger.warning("checkpoint not written; training goes on, and an interruption resumes from the last one written",
                                metadata: ["dptune.job": "\(job.id)", "dptune.error": "\(error)"])
@@ -123,14 +129,33 @@ public enum JobWorker {
     }
 
     /// Ends the process as soon as standard input closes: the daemon holds its other end.
-    private static func watchLifeline() {
+    /// A byte read from it is the daemon's go-ahead to publish.
+    private static func watchLifeline(_ goAhead: GoAhead) {
         Thread.detachNewThread {
             var byte: UInt8 = 0
             while true {
                 let count = read(STDIN_FILENO, &byte, 1)
                 if count < 0 && errno == EINTR { continue }
                 if count <= 0 { _exit(WorkerExitStatus.orphaned) }
+                goAhead.give()
             }
+        }
+    }
+}
+
+/// The daemon's go-ahead to publish (``WorkerMessage/Kind/publishing``).
+private final class GoAhead: Sendable {
+    private let given = Mutex(false)
+
+    func give() { given.withLock { $0 = true } }
+
+    /// Waits for the go-ahead; false once `stop` is requested first, as the daemon's cancel
+    /// requests it instead of giving the go-ahead.
+    func wait(unless stop: StopRequest) -> Bool {
+        while true {
+            if given.withLock({ $0 }) { return true }
+            if stop.requested { return false }
+            usleep(2_000)
         }
     }
 }

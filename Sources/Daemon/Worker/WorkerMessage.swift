@@ -3,7 +3,8 @@ import Control
 import Foundation
 import Records
 
-/// One line a worker writes to the daemon: progress after each step, then one result.
+/// One line a worker writes to the daemon: progress after each step, `publishing` once the
+/// run is evaluated, then one result.
 ///
 /// JSON Lines on the worker's standard output, which the worker keeps for this channel
 /// alone (anything else it or a plugin prints goes to standard error). The daemon turns
@@ -11,6 +12,11 @@ import Records
 struct WorkerMessage: Sendable, Hashable, Codable {
     enum Kind: String, Sendable, Hashable, Codable {
         case progress
+        /// The run is evaluated and its adapter about to be written. The worker waits for
+        /// the daemon's go-ahead, one byte on its standard input, which the daemon gives only
+        /// if no cancel came first; after it the daemon refuses cancels. So a cancel is
+        /// answered as under way only when the job does end cancelled.
+        case publishing
         case succeeded
         case failed
         case cancelled
@@ -34,6 +40,7 @@ struct WorkerMessage: Sendable, Hashable, Codable {
              examplesPerSecond: examplesPerSecond)
     }
 
+    static let publishing = Self(kind: .publishing)
     static func succeeded(adapterPath: String) -> Self { Self(kind: .succeeded, adapterPath: adapterPath) }
     static func failed(_ reason: String) -> Self { Self(kind: .failed, reason: reason) }
     static func cancelled(_ reason: String) -> Self { Self(kind: .cancelled, reason: reason) }

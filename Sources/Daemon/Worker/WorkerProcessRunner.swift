@@ -17,7 +17,8 @@ import Glibc
 /// signal (a crash, the kernel's OOM killer, `kill -9`) fails the job with the signal in
 /// the reason, and the daemon carries on. A cancel sends SIGTERM (the worker stops after
 /// its step, or before it writes the adapter), then SIGKILL after the grace period; once the
-/// worker says it published, a cancel is refused. A daemon shutdown closes every worker's
+/// worker has been told to publish (``WorkerMessage/Kind/publishing``), a cancel is
+/// refused. A daemon shutdown closes every worker's
 /// lifeline (the worker exits at once, as when the daemon dies) and leaves the jobs to
 /// resume at the next start.
 public actor WorkerProcessRunner: JobRunner {
@@ -26,8 +27,9 @@ public actor WorkerProcessRunner: JobRunner {
         /// The write end of the worker's standard input; closing it stops the worker.
         let lifeline: FileHandle
         var cancelRequested = false
-        /// The worker said it published the adapter: a cancel can no longer stop the job.
-        var published = false
+        /// The worker was told to publish the adapter, or said it had: a cancel can no
+        /// longer stop the job.
+        var publishing = false
     }
 
     private let executable: URL
@@ -78,7 +80,7 @@ public actor WorkerProcessRunner: JobRunner {
             cancelledEarly.insert(id)
             return nil
         }
-        if worker.published { return "its worker has published the adapter" }
+        if worker.publishing { return "its worker is publishing the adapter" }
         guard !worker.cancelRequested else { return nil }
         worker.cancelRequested = true
         workers[id] = worker
@@ -86,6 +88,18 @@ public actor WorkerProcessRunner: JobRunner {
         kill(worker.pid, SIGTERM)
         killAfterGrace(job: id, pid: worker.pid)
         return nil
+    }
+
+    /// Lets the worker of job `id` publish, unless a cancel came first: then its SIGTERM
+    /// stops the worker instead. Decided here, on the actor, so a cancel is either before it
+    /// (and the job ends cancelled) or after it (and is refused).
+    private func goAhead(_ id: String) {
+        guard var worker = workers[id], !worker.cancelRequested else { return }
+        worker.publishing = true
+        workers[id] = worker
+        // A worker already gone makes this write fail (EPIPE; the daemon ignores SIGPIPE); its
+        // exit then decides the outcome.
+        try? worker.lifeline.write(contentsOf: Data([0x01]))
     }
 
     public func interruptAll() async {
@@ -143,9 +157,13 @@ public actor WorkerProcessRunner: JobRunner {
 
         var result: WorkerMessage?
         for await message in Self.messages(from: reports.fileHandleForReading) {
+            if message.kind == .publishing {
+                goAhead(job.id)
+                continue
+            }
             guard message.kind == .progress else {
                 result = message
-                if message.kind == .succeeded { workers[job.id]?.published = true }
+                if message.kind == .succeeded { workers[job.id]?.publishing = true }
                 continue
             }
             await progress(ProgressEvent(

@@ -95,6 +95,25 @@ import Testing
         #expect(final.summary.state == .cancelled)
     }
 
+    /// A cancel answers as a success only when the job is or will be cancelled: of a job
+    /// that has succeeded or failed it is refused, where it used to answer 0 with the job's
+    /// state, which a script reads as a cancel; of a cancelled job it still answers 0.
+    @Test(arguments: [JobState.succeeded, .failed, .cancelled])
+    func aCancelOfAnEndedJobIsASuccessOnlyIfItWasCancelled(state: JobState) async throws {
+        let world = try await World()
+        defer { Task { await world.server.shutdown() } }
+        let ended = try #require(await world.jobs.startNext())
+        try await world.jobs.finish(id: ended.id, state: state, reason: nil)
+        if state == .cancelled {
+            guard case .job(let detail) = try await world.send(.cancel(id: ended.id)) else { Issue.record("not a job"); return }
+            #expect(detail.summary.state == .cancelled)
+        } else {
+            let refusal = await #expect(throws: ControlError.self) { try await world.send(.cancel(id: ended.id)) }
+            #expect(refusal?.code == .notCancellable)
+            #expect(refusal?.message == "job \(ended.id) cannot be cancelled: it has \(state.rawValue)", "\(refusal?.message ?? "")")
+        }
+    }
+
     /// A runner that only records which jobs it was asked to stop.
     actor StopRecorder: JobCancelling {
         private(set) var stopped: Set<String> = []

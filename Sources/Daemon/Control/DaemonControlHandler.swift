@@ -95,7 +95,8 @@ public struct DaemonControlHandler: ControlHandler {
 
     /// A queued job is cancelled here (its reserved charge is kept, as for any job the
     /// ledger admitted); a running one is asked to stop through the scheduler, which ends it
-    /// or says it has ended already.
+    /// or says it has ended already. A job that succeeded or failed is refused: the answer
+    /// is a success only when the job is, or will be, cancelled.
     ///
     /// The queued case first takes the job out of the queue (``JobStore/withdraw(id:)``):
     /// only then is it certain that no worker starts it while the ledger records the cancel.
@@ -118,12 +119,15 @@ public struct DaemonControlHandler: ControlHandler {
             try await jobs.finish(id: id, state: .cancelled, reason: reason)
             return try await job(id).detail
         }
-        switch try await job(id).state {
+        let state = try await job(id).state
+        switch state {
         case .running:
             if let refusal = await canceller?.cancel(jobID: id) {
                 throw ControlError(.notCancellable, "job \(id) cannot be cancelled: \(refusal)")
             }
-        case .queued, .succeeded, .failed, .cancelled:
+        case .succeeded, .failed:
+            throw ControlError(.notCancellable, "job \(id) cannot be cancelled: it has \(state.rawValue)")
+        case .queued, .cancelled:
             // Queued here means another cancel of the same job is under way.
             break
         }

@@ -62,6 +62,27 @@ import TestSupport
         #expect(!after.contains { $0.state == .retired })
     }
 
+    /// A swap undone, and a duplicate moved away, leave no refusal listed: the stress audit
+    /// saw a current build's file listed as refused beside its own current row, and a file
+    /// long gone, until a restart.
+    @Test func aScanListsOnlyWhatTheDirectoryHoldsNow() async throws {
+        let registry = try makeRegistry()
+        _ = try install("EchoV1", as: "libecho.so")
+        await registry.scan()
+        _ = try install("EchoV1", as: "libecho-copy.so")
+        _ = try install("NoEntry", as: "libecho.so")
+        await registry.scan()
+        #expect(await refusal(of: "libecho-copy.so", in: registry)?.hasPrefix("duplicate") == true)
+        #expect(await refusal(of: "libecho.so", in: registry) != nil)
+
+        try FileManager.default.removeItem(at: pluginDirectory.appendingPathComponent("libecho-copy.so"))
+        _ = try install("EchoV1", as: "libecho.so")
+        await registry.scan()
+        let listing = await registry.listing()
+        #expect(listing.map(\.state) == [.current], "\(listing)")
+        #expect(listing.first?.file == pluginDirectory.appendingPathComponent("libecho.so").path)
+    }
+
     @Test func refusedAndDuplicateFilesAreListedWithTheirReason() async throws {
         let registry = try makeRegistry()
         _ = try install("EchoV1", as: "libecho.so")

@@ -78,10 +78,14 @@ public actor PluginRegistry {
         }
     }
 
-    /// Probes every `.so` in the plugin directory (start-up and `plugins reload`).
+    /// Probes every `.so` in the plugin directory (start-up and `plugins reload`), and
+    /// forgets the refusals of files no longer there: a swap staged beside the plugins left
+    /// its staging name listed as refused until a restart.
     public func scan() async {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: pluginDirectory.path)) ?? []
         let files = names.sorted().filter { $0.hasSuffix(".so") }.map { pluginDirectory.appendingPathComponent($0) }
+        let present = Set(files.map(\.path))
+        refused = refused.filter { present.contains($0.key) }
         await examineInTurn(files)
     }
 
@@ -164,6 +168,9 @@ public actor PluginRegistry {
         }
         let digest = SHA256.hexDigest(of: bytes)
         if let existing = current.values.first(where: { $0.sha256 == digest }), sourceFile[existing.description.id] == path {
+            // The current build is back under its name (a swap undone): what was refused
+            // there meanwhile no longer is.
+            refused[path] = nil
             return nil
         }
         let stored = versionStore.appendingPathComponent("\(digest).so")

@@ -34,12 +34,15 @@ public struct JobSummary: Sendable, Hashable, Codable {
     public var reason: String?
     /// The published adapter directory, once the job succeeded.
     public var adapterPath: String?
+    /// Where the job's result is in the spool once it ended, `done/NAME.result.json` (the
+    /// name may carry a suffix the dataset's name does not).
+    public var resultFile: String?
 
     public init(
         id: String, account: String, dataset: String, strategy: String, strategyVersion: String,
         state: JobState, progress: Double, epsilonSpent: Double, epsilonTarget: Double,
         createdAt: Date, startedAt: Date? = nil, finishedAt: Date? = nil,
-        reason: String? = nil, adapterPath: String? = nil
+        reason: String? = nil, adapterPath: String? = nil, resultFile: String? = nil
     ) {
         self.id = id
         self.account = account
@@ -55,6 +58,7 @@ public struct JobSummary: Sendable, Hashable, Codable {
         self.finishedAt = finishedAt
         self.reason = reason
         self.adapterPath = adapterPath
+        self.resultFile = resultFile
     }
 
     enum CodingKeys: String, CodingKey {
@@ -66,5 +70,6 @@ public struct JobSummary: Sendable, Hashable, Codable {
         case startedAt = "started_at"
         case finishedAt = "finished_at"
         case adapterPath = "adapter_path"
+        case resultFile = "result_file"
     }
 }

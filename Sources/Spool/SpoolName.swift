@@ -39,6 +39,7 @@ public enum SpoolName: Sendable, Hashable {
 
     public var datasetName: String { stem + Self.datasetSuffix }
     public var manifestName: String { stem + Self.manifestSuffix }
+    public var resultName: String { stem + Self.resultSuffix }
 
     private static func checkSafe(_ name: String) throws(IntakeError) {
         let reason: String? =

@@ -47,6 +47,7 @@ enum ResultText {
         ]
         if let reason = job.reason { pairs.append(("reason", reason)) }
         if let adapter = job.adapterPath { pairs.append(("adapter", adapter)) }
+        if let result = job.resultFile { pairs.append(("result", result)) }
         return pairs
     }
 

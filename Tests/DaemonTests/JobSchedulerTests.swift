@@ -77,6 +77,39 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: checkpoints.path).isEmpty, "a settled job's checkpoint stays")
     }
 
+    /// A dataset name used again (the same file submitted twice, say) ends in `done/` under
+    /// a suffixed name; the job says where, since the stress audit found results only by
+    /// opening every `NAME*.result.json` and matching its job id.
+    @Test func aJobSaysWhereItsResultIs() async throws {
+        let world = try DaemonWorld()
+        let runner = ScriptedRunner(["reviews.jsonl": .failed(reason: "scripted")])
+        let scheduler = JobScheduler(
+            jobs: world.jobs, ledger: world.ledger, spool: world.spool, runner: runner, workers: 1,
+            logger: DaemonFixture.logger)
+        let loop = Task { await scheduler.run() }
+        defer { loop.cancel() }
+        var ids: [String] = []
+        for _ in 0..<2 {
+            try world.fixture.drop("reviews", manifest: DaemonFixture.manifest(account: "acme"))
+            let queued = try #require(await world.intake.process("reviews.jsonl"))
+            ids.append(queued.id)
+            scheduler.wake()
+            for _ in 0..<250 where await world.jobs.job(id: queued.id)?.state.isFinal != true {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        var files: [String?] = []
+        for id in ids { files.append(await world.jobs.job(id: id)?.summary.resultFile) }
+        #expect(files == ["done/reviews.result.json", "done/reviews-1.result.json"])
+        for (id, file) in zip(ids, files) {
+            let url = world.fixture.config.paths.spool.appendingPathComponent(try #require(file))
+            let result = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any]
+            #expect(result?["job_id"] as? String == id)
+        }
+        let reopened = try JobStore(stateDirectory: world.fixture.config.paths.stateDirectory)
+        #expect(await reopened.job(id: ids[1])?.resultFile == "done/reviews-1.result.json")
+    }
+
     /// A job whose record cannot be written when it ends (state/ full in the field; its
     /// folder swapped for a file here) is settled once it can be: the ledger committed once,
     /// the result filed once, the record final. It used to stay "running" until a restart,

@@ -115,8 +115,8 @@ public struct DaemonControlHandler: ControlHandler {
             // live job for an admission that was never recorded.
             var ended = withdrawn
             (ended.state, ended.reason) = (.cancelled, reason)
-            try spool.finish(withdrawn.dataset, result: JobResult(ended))
-            try await jobs.finish(id: id, state: .cancelled, reason: reason)
+            let resultFile = JobResult.location(ofDatasetInDone: try spool.finish(withdrawn.dataset, result: JobResult(ended)))
+            try await jobs.finish(id: id, state: .cancelled, reason: reason, resultFile: resultFile)
             return try await job(id).detail
         }
         let state = try await job(id).state

@@ -53,6 +53,10 @@ public struct DaemonJob: Sendable, Hashable, Codable {
     public var reason: String?
     /// The published adapter directory, once the job succeeded.
     public var adapterPath: String?
+    /// Where its dataset's result is in the spool once the job ended, `done/NAME.result.json`:
+    /// a name an earlier job's dataset holds in `done/` is suffixed (`-1`, `-2`), so the
+    /// dataset's name alone does not find it. Nil in records written before it was kept.
+    public var resultFile: String?
 
     init(id: String, dataset: String, manifest: Manifest, heldOutFraction: Double, plan: TrainingPlan,
          labelShare: Double? = nil, datasetSHA256: String? = nil, chargeIDs: [Int64], createdAt: Date) {
@@ -92,7 +96,8 @@ public struct DaemonJob: Sendable, Hashable, Codable {
             id: id, account: account, dataset: dataset, strategy: strategy, strategyVersion: strategyVersion ?? "",
             state: state, progress: steps > 0 ? Double(step) / Double(steps) : 0,
             epsilonSpent: state == .queued ? 0 : epsilon, epsilonTarget: epsilon, createdAt: createdAt,
-            startedAt: startedAt, finishedAt: finishedAt, reason: reason, adapterPath: adapterPath)
+            startedAt: startedAt, finishedAt: finishedAt, reason: reason, adapterPath: adapterPath,
+            resultFile: resultFile)
     }
 
     var detail: JobDetail {

@@ -71,8 +71,9 @@ enum JobReconciliation {
             ended.reason = record.reason
             // The dataset goes to done/ by this job's id, before its record turns final, as
             // the scheduler settles a job.
-            if owners[job.dataset] == job.id { try settle(ended, in: spool) }
-            try await jobs.finish(id: job.id, state: ended.state, reason: ended.reason, adapterPath: ended.adapterPath)
+            let resultFile = owners[job.dataset] == job.id ? try settle(ended, in: spool) : nil
+            try await jobs.finish(id: job.id, state: ended.state, reason: ended.reason, adapterPath: ended.adapterPath,
+                                  resultFile: resultFile)
             changed.append(job.id)
         }
         for id in changed where !resumed.contains(id) {
@@ -98,15 +99,16 @@ enum JobReconciliation {
     }
 
     /// Moves the dataset of `ended` to `done/` with its result, unless it is there already
-    /// (moved before the daemon died).
+    /// (moved before the daemon died, when where it went is not known); returns where the
+    /// result is.
     ///
     /// A function of its own: the same typed `catch` inside the async ``reconcile`` crashed
     /// the Swift 6.3.1 compiler (SILGen's ownership verifier).
-    private static func settle(_ ended: DaemonJob, in spool: SpoolDirectory) throws(SpoolError) {
+    private static func settle(_ ended: DaemonJob, in spool: SpoolDirectory) throws(SpoolError) -> String? {
         do throws(SpoolError) {
-            try spool.finish(ended.dataset, result: JobResult(ended))
+            return JobResult.location(ofDatasetInDone: try spool.finish(ended.dataset, result: JobResult(ended)))
         } catch where error.code == .noSuchEntry {
-            return
+            return nil
         }
     }
 

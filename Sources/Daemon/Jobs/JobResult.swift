@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import Control
 import Foundation
+import Spool
 import Training
 
 /// `done/NAME.result.json`: how the job on a dataset ended (DESIGN §3.1: job id, adapter
@@ -37,6 +38,12 @@ struct JobResult: Encodable {
             epsilon = card.privacy.epsilon
             accuracy = card.evaluation.accuracy
         }
+    }
+
+    /// Where the result of the dataset named `datasetName` in `done/` is, relative to the
+    /// spool: `done/NAME.result.json`.
+    static func location(ofDatasetInDone datasetName: String) -> String? {
+        (try? SpoolName(datasetName)).map { "\(SpoolDirectory.Folder.done.rawValue)/\($0.resultName)" }
     }
 
     init(orphanReason reason: String) {

@@ -173,6 +173,7 @@ public actor JobScheduler: JobCancelling {
         // never ended); so each step not yet done is tried again, less and less often,
         // until the daemon stops, and the next start settles what is left.
         var (ledgerSettled, resultFiled) = (false, false)
+        var resultFile: String?
         var delay = retrySchedule.first
         while true {
             do {
@@ -183,10 +184,11 @@ public actor JobScheduler: JobCancelling {
                 // The result lands in done/ before the record turns final, so whoever sees the
                 // job ended (status, watch) finds its result there.
                 if !resultFiled {
-                    try spool.finish(job.dataset, result: JobResult(ended))
+                    resultFile = JobResult.location(ofDatasetInDone: try spool.finish(job.dataset, result: JobResult(ended)))
                     resultFiled = true
                 }
-                try await jobs.finish(id: job.id, state: ended.state, reason: ended.reason, adapterPath: ended.adapterPath)
+                try await jobs.finish(id: job.id, state: ended.state, reason: ended.reason, adapterPath: ended.adapterPath,
+                                      resultFile: resultFile)
                 // A failed or cancelled job's checkpoint holds its last parameters and the
                 // losses measured on its private data, not privatized; nothing resumes it now.
                 for file in scratchFiles(job.id) { try? FileManager.default.removeItem(at: file) }

@@ -90,7 +90,7 @@ public actor JobStore {
     /// Cancelling a queued job must check that it is queued and keep the scheduler from
     /// starting it in one step: between two separate calls ``startNext(at:)`` could start it,
     /// and the job would be recorded cancelled while its worker trains on, never told to stop.
-    /// The record stays queued until ``finish(id:state:reason:adapterPath:at:)``; if the
+    /// The record stays queued until ``finish(id:state:reason:adapterPath:resultFile:at:)``; if the
     /// cancel cannot go on, ``restore(id:)`` puts the job back.
     public func withdraw(id: String) -> DaemonJob? {
         guard let job = jobs[id], job.state == .queued, let position = queue.firstIndex(of: id) else { return nil }
@@ -149,13 +149,15 @@ public actor JobStore {
 
     /// Marks a job ended (succeeded, failed or cancelled); its watch streams finish.
     public func finish(
-        id: String, state: JobState, reason: String?, adapterPath: String? = nil, at date: Date = Date()
+        id: String, state: JobState, reason: String?, adapterPath: String? = nil, resultFile: String? = nil,
+        at date: Date = Date()
     ) throws {
         precondition(state.isFinal, "finish(id:state:) needs a final state; found \(state)")
         guard var job = jobs[id] else { return }
         job.state = state
         job.reason = reason
         job.adapterPath = adapterPath
+        job.resultFile = resultFile
         job.finishedAt = date
         try persist(job)
         jobs[id] = job

@@ -111,7 +111,7 @@ import TestSupport
         let (runner, job) = try await Self.scriptedRunner(world, script: """
             cat publishing.line
             touch asked
-            timeout 10 head -c 1 > /dev/null || exit 1
+            [ "$(timeout 10 head -c 1 | wc -c)" -eq 1 ] || exit 1
             cat result.line
             exec sleep 1
             """)
@@ -132,7 +132,7 @@ import TestSupport
             touch started
             while [ ! -e proceed ]; do sleep 0.05; done
             cat publishing.line
-            if timeout 2 head -c 1 > /dev/null; then touch told; fi
+            if [ "$(timeout 2 head -c 1 | wc -c)" -eq 1 ]; then touch told; fi
             exit 3
             """)
         let outcome = Task { [job] in await runner.run(job, started: { _ in }, progress: { _ in }) }
@@ -140,6 +140,27 @@ import TestSupport
         #expect(await runner.cancel(jobID: job.id) == nil)
         try world.fixture.directory.write("proceed", "")
         #expect(await outcome.value == .cancelled(reason: "cancelled by an operator"))
+        #expect(!FileManager.default.fileExists(atPath: world.fixture.directory.url.appendingPathComponent("told").path))
+    }
+
+    /// A shutdown closes the workers' lifelines: a worker that asks to publish after it gets
+    /// no go-ahead (a write to its closed lifeline must not bring the daemon down), and its
+    /// job is interrupted, to resume at the next start.
+    @Test func noGoAheadOnceTheDaemonIsStopping() async throws {
+        let world = try DaemonWorld()
+        let (runner, job) = try await Self.scriptedRunner(world, script: """
+            trap '' TERM
+            touch started
+            while [ ! -e proceed ]; do sleep 0.05; done
+            cat publishing.line
+            if [ "$(timeout 2 head -c 1 | wc -c)" -eq 1 ]; then touch told; fi
+            exit 4
+            """)
+        let outcome = Task { [job] in await runner.run(job, started: { _ in }, progress: { _ in }) }
+        try #require(try await Self.appears("started", in: world))
+        await runner.interruptAll()
+        try world.fixture.directory.write("proceed", "")
+        #expect(await outcome.value == .interrupted(reason: "the daemon stopped while the job ran; it resumes at the next start"))
         #expect(!FileManager.default.fileExists(atPath: world.fixture.directory.url.appendingPathComponent("told").path))
     }
 

@@ -92,9 +92,10 @@ public actor WorkerProcessRunner: JobRunner {
 
     /// Lets the worker of job `id` publish, unless a cancel came first: then its SIGTERM
     /// stops the worker instead. Decided here, on the actor, so a cancel is either before it
-    /// (and the job ends cancelled) or after it (and is refused).
+    /// (and the job ends cancelled) or after it (and is refused). A stopping daemon has
+    /// closed the lifelines already; the worker exits and its job resumes at the next start.
     private func goAhead(_ id: String) {
-        guard var worker = workers[id], !worker.cancelRequested else { return }
+        guard !interrupting, var worker = workers[id], !worker.cancelRequested else { return }
         worker.publishing = true
         workers[id] = worker
         // A worker already gone makes this write fail (EPIPE; the daemon ignores SIGPIPE); its

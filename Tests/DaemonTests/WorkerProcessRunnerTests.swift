@@ -103,6 +103,20 @@ import TestSupport
         }
     }
 
+    /// A worker that ignores SIGTERM (to see what it is told), touches `started`, waits for
+    /// `proceed`, asks to publish, touches `told` if it gets the go-ahead within 2 s, and
+    /// exits with `exitStatus`.
+    private static func askingWorker(exitStatus: Int32) -> String {
+        """
+        trap '' TERM
+        touch started
+        while [ ! -e proceed ]; do sleep 0.05; done
+        cat publishing.line
+        if [ "$(timeout 2 head -c 1 | wc -c)" -eq 1 ]; then touch told; fi
+        exit \(exitStatus)
+        """
+    }
+
     /// A cancel after the worker was told to publish is refused, and the job succeeds: it
     /// used to be answered as under way (SIGTERM to a worker already writing its adapter)
     /// while the job settled as succeeded, 4 times in 25 cancels sent at the last step.
@@ -127,20 +141,14 @@ import TestSupport
     /// cancelled.
     @Test func aCancelBeforeTheWorkerAsksKeepsTheGoAheadBack() async throws {
         let world = try DaemonWorld()
-        let (runner, job) = try await Self.scriptedRunner(world, script: """
-            trap '' TERM
-            touch started
-            while [ ! -e proceed ]; do sleep 0.05; done
-            cat publishing.line
-            if [ "$(timeout 2 head -c 1 | wc -c)" -eq 1 ]; then touch told; fi
-            exit 3
-            """)
+        let (runner, job) = try await Self.scriptedRunner(world, script: Self.askingWorker(exitStatus: WorkerExitStatus.cancelled))
         let outcome = Task { [job] in await runner.run(job, started: { _ in }, progress: { _ in }) }
         try #require(try await Self.appears("started", in: world))
         #expect(await runner.cancel(jobID: job.id) == nil)
         try world.fixture.directory.write("proceed", "")
         #expect(await outcome.value == .cancelled(reason: "cancelled by an operator"))
-        #expect(!FileManager.default.fileExists(atPath: world.fixture.directory.url.appendingPathComponent("told").path))
+        #expect(!FileManager.default.fileExists(atPath: world.fixture.directory.url.appendingPathComponent("told").path),
+                "the worker was told to publish")
     }
 
     /// A shutdown closes the workers' lifelines: a worker that asks to publish after it gets
@@ -148,20 +156,14 @@ import TestSupport
     /// job is interrupted, to resume at the next start.
     @Test func noGoAheadOnceTheDaemonIsStopping() async throws {
         let world = try DaemonWorld()
-        let (runner, job) = try await Self.scriptedRunner(world, script: """
-            trap '' TERM
-            touch started
-            while [ ! -e proceed ]; do sleep 0.05; done
-            cat publishing.line
-            if [ "$(timeout 2 head -c 1 | wc -c)" -eq 1 ]; then touch told; fi
-            exit 4
-            """)
+        let (runner, job) = try await Self.scriptedRunner(world, script: Self.askingWorker(exitStatus: WorkerExitStatus.orphaned))
         let outcome = Task { [job] in await runner.run(job, started: { _ in }, progress: { _ in }) }
         try #require(try await Self.appears("started", in: world))
         await runner.interruptAll()
         try world.fixture.directory.write("proceed", "")
         #expect(await outcome.value == .interrupted(reason: "the daemon stopped while the job ran; it resumes at the next start"))
-        #expect(!FileManager.default.fileExists(atPath: world.fixture.directory.url.appendingPathComponent("told").path))
+        #expect(!FileManager.default.fileExists(atPath: world.fixture.directory.url.appendingPathComponent("told").path),
+                "the worker was told to publish")
     }
 
     @Test func messagesRoundTripAsOneJSONLine() throws {

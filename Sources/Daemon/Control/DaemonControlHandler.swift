@@ -115,7 +115,7 @@ public struct DaemonControlHandler: ControlHandler {
             // live job for an admission that was never recorded.
             var ended = withdrawn
             (ended.state, ended.reason) = (.cancelled, reason)
-            let resultFile = JobResult.location(ofDatasetInDone: try spool.finish(withdrawn.dataset, result: JobResult(ended)))
+            let resultFile = try spool.fileResult(of: ended)
             try await jobs.finish(id: id, state: .cancelled, reason: reason, resultFile: resultFile)
             return try await job(id).detail
         }

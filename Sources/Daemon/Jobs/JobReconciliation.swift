@@ -106,7 +106,7 @@ enum JobReconciliation {
     /// the Swift 6.3.1 compiler (SILGen's ownership verifier).
     private static func settle(_ ended: DaemonJob, in spool: SpoolDirectory) throws(SpoolError) -> String? {
         do throws(SpoolError) {
-            return JobResult.location(ofDatasetInDone: try spool.finish(ended.dataset, result: JobResult(ended)))
+            return try spool.fileResult(of: ended)
         } catch where error.code == .noSuchEntry {
             return nil
         }

@@ -40,12 +40,6 @@ struct JobResult: Encodable {
         }
     }
 
-    /// Where the result of the dataset named `datasetName` in `done/` is, relative to the
-    /// spool: `done/NAME.result.json`.
-    static func location(ofDatasetInDone datasetName: String) -> String? {
-        (try? SpoolName(datasetName)).map { "\(SpoolDirectory.Folder.done.rawValue)/\($0.resultName)" }
-    }
-
     init(orphanReason reason: String) {
         state = .failed
         self.reason = reason
@@ -56,5 +50,15 @@ struct JobResult: Encodable {
         case jobID = "job_id"
         case adapterPath = "adapter_path"
         case targetEpsilon = "target_epsilon"
+    }
+}
+
+extension SpoolDirectory {
+    /// Moves the dataset of the job that ended to `done/` beside its result, and says where
+    /// the result is, relative to the spool: `done/NAME.result.json`, with NAME suffixed when
+    /// an earlier dataset holds it there.
+    func fileResult(of ended: DaemonJob) throws(SpoolError) -> String? {
+        let name = try finish(ended.dataset, result: JobResult(ended))
+        return (try? SpoolName(name)).map { "\(Folder.done.rawValue)/\($0.resultName)" }
     }
 }

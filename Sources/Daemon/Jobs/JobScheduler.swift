@@ -184,7 +184,7 @@ public actor JobScheduler: JobCancelling {
                 // The result lands in done/ before the record turns final, so whoever sees the
                 // job ended (status, watch) finds its result there.
                 if !resultFiled {
-                    resultFile = JobResult.location(ofDatasetInDone: try spool.finish(job.dataset, result: JobResult(ended)))
+                    resultFile = try spool.fileResult(of: ended)
                     resultFiled = true
                 }
                 try await jobs.finish(id: job.id, state: ended.state, reason: ended.reason, adapterPath: ended.adapterPath,

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import Foundation
 
 /// One privacy budget, as `dptunectl accounts` shows it.
 public struct AccountSummary: Sendable, Hashable, Codable {
@@ -9,10 +10,13 @@ public struct AccountSummary: Sendable, Hashable, Codable {
     public var epsilonRemaining: Double
     /// Jobs ever charged to this account.
     public var jobCount: Int
+    /// When the accounts file stopped listing the account, which then admits no new job;
+    /// nil (and absent from the JSON) while it is open.
+    public var closedAt: Date?
 
     public init(
         name: String, epsilonCap: Double, delta: Double, epsilonSpent: Double,
-        epsilonRemaining: Double, jobCount: Int
+        epsilonRemaining: Double, jobCount: Int, closedAt: Date? = nil
     ) {
         self.name = name
         self.epsilonCap = epsilonCap
@@ -20,6 +24,7 @@ public struct AccountSummary: Sendable, Hashable, Codable {
         self.epsilonSpent = epsilonSpent
         self.epsilonRemaining = epsilonRemaining
         self.jobCount = jobCount
+        self.closedAt = closedAt
     }
 
     enum CodingKeys: String, CodingKey {
@@ -28,5 +33,6 @@ public struct AccountSummary: Sendable, Hashable, Codable {
         case epsilonSpent = "epsilon_spent"
         case epsilonRemaining = "epsilon_remaining"
         case jobCount = "job_count"
+        case closedAt = "closed_at"
     }
 }

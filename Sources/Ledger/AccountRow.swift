@@ -10,6 +10,8 @@ struct AccountRow {
     let orders: [Double]
     let composedCurve: [Double]
     let createdAt: Date
+    /// When the accounts file stopped listing the account; nil while it is open.
+    let closedAt: Date?
 
     /// ε spent so far at the account's δ, as admission counts it.
     var epsilonSpent: Double { epsilonSpent(delta: deltaCap) }
@@ -18,7 +20,7 @@ struct AccountRow {
         PrivacyFilter.epsilon(curve: composedCurve, orders: orders, delta: delta)
     }
 
-    static let columns = "name, epsilon_cap, delta_cap, orders, composed_curve, created_at"
+    static let columns = "name, epsilon_cap, delta_cap, orders, composed_curve, created_at, closed_at"
 
     init(row: Row) throws {
         name = row["name"]
@@ -28,6 +30,7 @@ struct AccountRow {
         composedCurve = try LedgerJSON.decode(
             [Double].self, from: row["composed_curve"], column: "accounts.composed_curve")
         createdAt = row["created_at"]
+        closedAt = row["closed_at"]
         guard orders.count == composedCurve.count else {
             throw LedgerError(
                 .integrityCheckFailed,

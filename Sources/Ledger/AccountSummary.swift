@@ -16,4 +16,7 @@ public struct AccountSummary: Sendable, Hashable, Codable {
     public let epsilonRemaining: Double
     public let jobCount: Int
     public let createdAt: Date
+    /// When the accounts file stopped listing the account, which then admits no new job;
+    /// nil while it is open.
+    public let closedAt: Date?
 }

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import Foundation
 
 /// An error from the privacy ledger.
 ///
@@ -11,7 +12,7 @@ public struct LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
         private enum Value: Sendable, Hashable {
             case missingDatabase, notALedger, newerLedger, integrityCheckFailed
             case invalidAccountsFile, capBelowSpent, ordersChanged
-            case unknownAccount, budgetExceeded, duplicateJob, invalidRequest, invalidCurve
+            case unknownAccount, accountClosed, budgetExceeded, duplicateJob, invalidRequest, invalidCurve
             case unknownJob, jobAlreadyFinished, admissionMismatch
         }
         private let value: Value
@@ -33,6 +34,8 @@ public struct LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let ordersChanged = Code(.ordersChanged)
         /// No account has this name.
         public static let unknownAccount = Code(.unknownAccount)
+        /// The account is closed (the accounts file no longer lists it); nothing was charged.
+        public static let accountClosed = Code(.accountClosed)
         /// Admitting the job would exceed the account's budget; nothing was charged.
         public static let budgetExceeded = Code(.budgetExceeded)
         /// A job with this id was already admitted.
@@ -75,4 +78,14 @@ public struct LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
     public static func == (lhs: LedgerError, rhs: LedgerError) -> Bool { lhs.code == rhs.code }
     public func hash(into hasher: inout Hasher) { hasher.combine(code) }
     public var description: String { "\(code): \(message)" }
+}
+
+extension LedgerError {
+    /// The refusal of a new job on a closed account, which intake also gives before it
+    /// spends a preflight on one.
+    public static func accountClosed(_ account: String, since closedAt: Date) -> LedgerError {
+        LedgerError(
+            .accountClosed,
+            "account \(account) is closed: the accounts file has not listed it since \(closedAt.formatted(.iso8601)), so it admits no new job (its spending and jobs stay on record; list it in the accounts file again to reopen it); refusing, nothing charged")
+    }
 }

@@ -94,6 +94,11 @@ enum LedgerSchema {
                 BEGIN SELECT RAISE(ABORT, 'ledger accounts are never deleted'); END;
                 """)
         }
+        // An account the accounts file no longer lists is closed to new jobs, not deleted:
+        // its spending and jobs stay on record, and listing it again reopens it.
+        migrator.registerMigration("v2-account-closing") { db in
+            try db.execute(sql: "ALTER TABLE accounts ADD COLUMN closed_at TEXT")
+        }
         return migrator
     }
 }

@@ -7,9 +7,12 @@ public struct AccountsSync: Sendable, Hashable, Codable {
     public let created: [String]
     public let updated: [String]
     public let unchanged: [String]
-    /// Accounts in the ledger that the file no longer lists: kept as they are, since an
-    /// account's spending is never forgotten.
-    public let notInFile: [String]
+    /// Closed accounts that the file lists again: open to new jobs from now on, their
+    /// spending as it was. Each is also in `updated` or `unchanged`, as its caps went.
+    public let reopened: [String]
+    /// Open accounts that the file no longer lists: closed to new jobs, and otherwise kept
+    /// as they are, since an account's spending is never forgotten.
+    public let closed: [String]
 }
 
 extension LedgerStore {
@@ -20,6 +23,11 @@ extension LedgerStore {
     /// already spent (ε spent at the new δ above the new ε) and a change of orders are
     /// refused, and then nothing at all changes.
     ///
+    /// An account the file no longer lists is closed rather than kept open: an operator who
+    /// removes a data owner's account means it to take no more jobs. Its row, spending and
+    /// jobs stay (nothing in the ledger is deleted), jobs already admitted run on under
+    /// their charges, and listing it again reopens it with its spending intact.
+    ///
     /// - Throws: ``LedgerError`` `.capBelowSpent` or `.ordersChanged`, with the line of
     ///   the file at fault; the message lists every refused account.
     @discardableResult
@@ -27,6 +35,7 @@ extension LedgerStore {
         try writeImmediately { db in
             let now = Date()
             var created: [String] = [], updated: [String] = [], unchanged: [String] = []
+            var reopened: [String] = [], closed: [String] = []
             var refusals: [LedgerError] = []
             let existing = Dictionary(uniqueKeysWithValues: try AccountRow.fetchAll(db).map { ($0.name, $0) })
             for spec in file.accounts {
@@ -51,6 +60,13 @@ extension LedgerStore {
                         "\(file.path):\(spec.ordersLine): account \(spec.name) was created with orders \(account.orders), which are fixed for its life (its charges are priced at them); found \(orders); refusing",
                         sourceLine: spec.ordersLine))
                     continue
+                }
+                if account.closedAt != nil {
+                    try db.execute(sql: "UPDATE accounts SET closed_at = NULL WHERE name = ?", arguments: [spec.name])
+                    try Self.appendAudit(
+                        db, at: now, operation: "account.reopen", account: spec.name,
+                        detail: AuditDetail(epsilonSpent: account.epsilonSpent))
+                    reopened.append(spec.name)
                 }
                 if spec.epsilon == account.epsilonCap && spec.delta == account.deltaCap {
                     unchanged.append(spec.name)
@@ -82,9 +98,18 @@ extension LedgerStore {
                     : LedgerError(first.code, refusals.map(\.message).joined(separator: "\n"), sourceLine: first.sourceLine)
             }
             let listed = Set(file.accounts.map(\.name))
+            for account in existing.values.sorted(by: { $0.name < $1.name })
+            where account.closedAt == nil && !listed.contains(account.name) {
+                try db.execute(sql: "UPDATE accounts SET closed_at = ? WHERE name = ?", arguments: [now, account.name])
+                try Self.appendAudit(
+                    db, at: now, operation: "account.close", account: account.name,
+                    detail: AuditDetail(
+                        epsilonCap: account.epsilonCap, deltaCap: account.deltaCap, reason: "not in the accounts file",
+                        epsilonSpent: account.epsilonSpent))
+                closed.append(account.name)
+            }
             return AccountsSync(
-                created: created, updated: updated, unchanged: unchanged,
-                notInFile: existing.keys.filter { !listed.contains($0) }.sorted())
+                created: created, updated: updated, unchanged: unchanged, reopened: reopened, closed: closed)
         }
     }
 }

@@ -110,7 +110,8 @@ extension LedgerStore {
         return AccountSummary(
             name: account.name, epsilonCap: account.epsilonCap, deltaCap: account.deltaCap,
             orders: account.orders, composedCurve: account.composedCurve, epsilonSpent: spent,
-            epsilonRemaining: max(0, account.epsilonCap - spent), jobCount: jobCount, createdAt: account.createdAt)
+            epsilonRemaining: max(0, account.epsilonCap - spent), jobCount: jobCount, createdAt: account.createdAt,
+            closedAt: account.closedAt)
     }
 
     private static func jobs(_ db: Database, where condition: String, _ arguments: StatementArguments) throws -> [JobRecord] {

@@ -117,7 +117,7 @@ public final class LedgerStore: Sendable {
     ///
     /// - Returns: the reserved charges and the account's spending with this job.
     /// - Throws: ``LedgerError`` `.budgetExceeded` (the message gives the account, its cap,
-    ///   ε spent so far and what the job asked for), `.unknownAccount`, `.duplicateJob`,
+    ///   ε spent so far and what the job asked for), `.unknownAccount`, `.accountClosed`, `.duplicateJob`,
     ///   `.invalidRequest`, `.invalidCurve`.
     @discardableResult
     public func admit(_ request: AdmissionRequest) throws -> Admission {
@@ -152,6 +152,14 @@ public final class LedgerStore: Sendable {
             throw LedgerError(.duplicateJob, "job \(request.jobID) was already admitted; a job is admitted once")
         }
         let now = Date()
+        if let closedAt = account.closedAt {
+            try appendAudit(
+                db, at: now, operation: "admission.refuse", account: account.name, job: request.jobID,
+                detail: AuditDetail(
+                    strategy: request.strategy, datasetSHA256: request.dataset.sha256,
+                    spoolName: request.dataset.spoolName, reason: "account closed"))
+            return .refused(.accountClosed(account.name, since: closedAt))
+        }
         let jobCurve = curves.reduce(Array(repeating: 0, count: orders.count), add)
         // Totals add each charge in charge-id order, exactly as the integrity check re-adds them.
         let total = curves.reduce(account.composedCurve, add)

@@ -36,6 +36,8 @@ public struct IntakeError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let unknownStrategy = Code(rawValue: "unknown_strategy")
         public static let unknownBackbone = Code(rawValue: "unknown_backbone")
         public static let unknownAccount = Code(rawValue: "unknown_account")
+        /// The account exists but is closed: the accounts file no longer lists it.
+        public static let accountClosed = Code(rawValue: "account_closed")
         public static let budgetExhausted = Code(rawValue: "budget_exhausted")
         /// The ledger could not be asked (an I/O or database failure), not a refusal.
         public static let admissionFailed = Code(rawValue: "admission_failed")

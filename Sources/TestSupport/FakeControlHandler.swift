@@ -49,6 +49,11 @@ public final class FakeControlHandler: ControlHandler {
     public static let account = AccountSummary(
         name: "hospital-a", epsilonCap: 10, delta: 1e-5, epsilonSpent: 1.5, epsilonRemaining: 8.5, jobCount: 1)
 
+    /// An account the accounts file no longer lists.
+    public static let closedAccount = AccountSummary(
+        name: "pilot", epsilonCap: 1, delta: 1e-6, epsilonSpent: 0.25, epsilonRemaining: 0.75, jobCount: 2,
+        closedAt: created)
+
     public static let charge = ChargeSummary(
         chargeID: "charge-9", jobID: "job-1", account: "hospital-a", task: "sentiment", strategy: "lora",
         mechanism: "PoissonSampled(0.01, Gaussian(1.1)) x100", epsilon: 1.5, state: .reserved,
@@ -121,7 +126,7 @@ public final class FakeControlHandler: ControlHandler {
             guard account == Self.account.name else { throw ControlError(.notFound, "no account \(account)") }
             return .ledger(LedgerReport(account: Self.account, charges: [Self.charge]))
         case .accounts:
-            return .accounts([Self.account])
+            return .accounts([Self.account, Self.closedAccount])
         case .plugins, .pluginsReload:
             return .plugins([Self.plugin, Self.retiredPlugin])
         case .submitBegin(let begin):

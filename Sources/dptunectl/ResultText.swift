@@ -97,13 +97,13 @@ enum ResultText {
     private static func accountsTable(_ accounts: [AccountSummary]) -> String {
         var table = TextTable([
             .text("ACCOUNT"), .number("ε CAP"), .number("ε SPENT"), .number("ε REMAINING"), .number("δ"),
-            .number("JOBS"),
+            .number("JOBS"), .text("STATE"),
         ])
         for account in accounts {
             table.append([
                 account.name, DisplayFormat.epsilon(account.epsilonCap), DisplayFormat.epsilon(account.epsilonSpent),
                 DisplayFormat.epsilon(account.epsilonRemaining), DisplayFormat.delta(account.delta),
-                "\(account.jobCount)",
+                "\(account.jobCount)", account.closedAt.map { "closed \(DisplayFormat.date($0))" } ?? "open",
             ])
         }
         return table.render()

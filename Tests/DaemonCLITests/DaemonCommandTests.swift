@@ -24,7 +24,8 @@ import Testing
             #expect(try CLIFixture.decode(DaemonStatus.self, from: status.standardOutput) == Fake.status)
 
             let accounts = try await fixture.run("accounts", "--json")
-            #expect(try CLIFixture.decode(AccountList.self, from: accounts.standardOutput).accounts == [Fake.account])
+            #expect(try CLIFixture.decode(AccountList.self, from: accounts.standardOutput).accounts
+                    == [Fake.account, Fake.closedAccount])
 
             let ledger = try await fixture.run("--json", "ledger", "--account", "hospital-a")
             #expect(

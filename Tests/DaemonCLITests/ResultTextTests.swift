@@ -72,14 +72,17 @@ import Testing
         }
     }
 
-    @Test func accountsShowCapSpendAndRemainder() async throws {
+    @Test func accountsShowCapSpendRemainderAndWhetherClosed() async throws {
         try await CLIFixture.with { fixture in
             let result = try await fixture.run("accounts")
             #expect(result.status == 0)
-            #expect(CLIFixture.lines(result.standardOutput) == [
-                "ACCOUNT     ε CAP  ε SPENT  ε REMAINING      δ  JOBS",
-                "hospital-a  10.00     1.50         8.50  1e-05     1",
+            let lines = CLIFixture.lines(result.standardOutput)
+            #expect(Array(lines.prefix(2)) == [
+                "ACCOUNT     ε CAP  ε SPENT  ε REMAINING      δ  JOBS  STATE",
+                "hospital-a  10.00     1.50         8.50  1e-05     1  open",
             ])
+            let closed = try #require(lines.count == 3 ? lines[2] : nil)
+            #expect(closed.hasPrefix("pilot        1.00     0.25         0.75  1e-06     2  closed 20"), "\(closed)")
         }
     }
 

@@ -61,6 +61,30 @@ import TestSupport
         #expect(try world.ledger.charges().isEmpty)
     }
 
+    /// A dataset for an account the accounts file no longer lists is refused as closed, not
+    /// unknown, before the preflight prepares its job, and charges nothing.
+    @Test func aClosedAccountsDatasetIsRefusedBeforeItsPreflight() async throws {
+        let world = try DaemonWorld()
+        _ = try world.ledger.syncAccounts(AccountsFile(parsing: "[accounts.acme]\nepsilon = 20\ndelta = 1e-5\n"))
+        let (executable, directory) = try ShortLivedChildTests.script(#"touch "$(dirname "$0")/preflight-ran"; exit 1"#)
+        let preflight = JobPreflight(
+            executable: executable, config: ChildConfig(original: directory.url.appendingPathComponent("dptuned.toml"), copy: nil),
+            stagingDirectory: directory.url.appendingPathComponent("staging"), timeout: .seconds(120))
+        let strategies = StrategyCatalog(ids: ["lora"], pluginFiles: ["lora": directory.url.appendingPathComponent("liblora.so")])
+        let intake = IntakeService(spool: world.spool, config: world.fixture.config, strategies: { strategies },
+                                   preflight: preflight, ledger: world.ledger, jobs: world.jobs, logger: DaemonFixture.logger)
+        try world.fixture.drop("late", manifest: DaemonFixture.manifest(account: "poor"))
+        #expect(await intake.process("late.jsonl") == nil)
+        #expect(try world.fixture.errorCode(of: "late") == "account_closed")
+        #expect(try world.fixture.errorMessage(of: "late")?.contains("account poor is closed") == true)
+        #expect(!FileManager.default.fileExists(atPath: directory.url.appendingPathComponent("preflight-ran").path))
+        #expect(try world.ledger.charges().isEmpty)
+
+        try world.fixture.drop("open", manifest: DaemonFixture.manifest(account: "acme"))
+        #expect(await intake.process("open.jsonl") == nil)
+        #expect(FileManager.default.fileExists(atPath: directory.url.appendingPathComponent("preflight-ran").path))
+    }
+
     /// The intake reads each model's config.json once, when it starts: objective `generate`
     /// on a backbone whose config says BERT, and `classify` on one whose config says Llama,
     /// are rejected as invalid manifests and charge nothing.

@@ -103,9 +103,11 @@ import TestSupport
             """))
         #expect(second.created == ["c"])
         #expect(second.updated == ["a"])
-        #expect(second.notInFile == ["b"])
+        #expect(second.closed == ["b"])
         #expect(try store.account(named: "a").epsilonCap == 6)
+        #expect(try store.account(named: "a").closedAt == nil)
         #expect(try store.account(named: "b").epsilonCap == 2)
+        #expect(try store.account(named: "b").closedAt != nil)
         #expect(try store.auditLog(account: "a").map(\.operation) == ["account.create", "account.update"])
     }
 

@@ -155,7 +155,8 @@ public struct DaemonControlHandler: ControlHandler {
     private static func summary(_ account: Ledger.AccountSummary) -> Control.AccountSummary {
         Control.AccountSummary(
             name: account.name, epsilonCap: account.epsilonCap, delta: account.deltaCap,
-            epsilonSpent: account.epsilonSpent, epsilonRemaining: account.epsilonRemaining, jobCount: account.jobCount)
+            epsilonSpent: account.epsilonSpent, epsilonRemaining: account.epsilonRemaining, jobCount: account.jobCount,
+            closedAt: account.closedAt)
     }
 
     private static func summary(_ charge: ChargeRecord) -> ChargeSummary {

@@ -51,6 +51,9 @@ final class LedgerAdmissionPolicy: IntakePolicy {
     /// Each account's δ cap: the δ at which its privacy filter states the guarantee composed
     /// over all its jobs.
     private let deltaCaps: [String: Double]
+    /// Accounts the accounts file no longer lists, and since when: known, so that a dataset
+    /// naming one is told it is closed rather than unknown.
+    private let closedAccounts: [String: Date]
     private let forwardLabelShares: [String: Double]
     private let optionSchemas: [String: [StrategyOption]]
     private let pluginFiles: [String: URL]
@@ -84,6 +87,7 @@ final class LedgerAdmissionPolicy: IntakePolicy {
         let accounts = try ledger.accounts()
         knownAccounts = Set(accounts.map(\.name))
         deltaCaps = Dictionary(accounts.map { ($0.name, $0.deltaCap) }) { first, _ in first }
+        closedAccounts = Dictionary(accounts.compactMap { account in account.closedAt.map { (account.name, $0) } }) { first, _ in first }
         self.ledger = ledger
         self.spoolName = spoolName
         self.heldOutFraction = heldOutFraction
@@ -126,6 +130,10 @@ final class LedgerAdmissionPolicy: IntakePolicy {
     var resumeRefusal: String? { refusal.withLock { $0 } }
 
     func admit(account: String, manifest: Manifest, dataset: DatasetSummary) throws(IntakeError) {
+        // The ledger refuses it too, but only after the preflight has prepared the whole job.
+        if let closedAt = closedAccounts[account], orphan == nil {
+            throw IntakeError(.accountClosed, LedgerError.accountClosed(account, since: closedAt).message)
+        }
         // The worker would refuse these too, but only after admission, with the charge standing.
         let mechanism: MechanismKind = forwardLabelShares[manifest.strategy] == nil ? .gradientPerturbation : .forwardPerturbation
         if let refusal = manifest.objective.refusal(strategy: manifest.strategy, mechanism: mechanism)
@@ -173,8 +181,12 @@ final class LedgerAdmissionPolicy: IntakePolicy {
             granted.withLock { $0 = Granted(jobID: admission.jobID, plan: plan, labelShare: share,
                                             datasetSHA256: dataset.sha256, admission: admission,
                                             resumed: admission.jobID == orphan?.id) }
-        } catch let error as LedgerError where error.code == .budgetExceeded || error.code == .unknownAccount {
-            throw IntakeError(error.code == .budgetExceeded ? .budgetExhausted : .unknownAccount, error.message)
+        } catch let error as LedgerError where error.code == .budgetExceeded {
+            throw IntakeError(.budgetExhausted, error.message)
+        } catch let error as LedgerError where error.code == .unknownAccount {
+            throw IntakeError(.unknownAccount, error.message)
+        } catch let error as LedgerError where error.code == .accountClosed {
+            throw IntakeError(.accountClosed, error.message)
         } catch let error as LedgerError {
             throw IntakeError(.admissionFailed, "the ledger could not admit the job: \(error)")
         } catch {

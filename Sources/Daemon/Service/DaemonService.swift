@@ -261,7 +261,13 @@ public final class DaemonService: Sendable {
             let sync = try ledger.syncAccounts(AccountsFile(contentsOf: config.paths.accounts))
             logger.info("accounts loaded", metadata: [
                 "dptune.created": "\(sync.created)", "dptune.updated": "\(sync.updated)",
+                "dptune.reopened": "\(sync.reopened)",
             ])
+            if !sync.closed.isEmpty {
+                logger.warning(
+                    "accounts closed: the accounts file no longer lists them; they admit no new job, their spending and jobs stay on record, and listing them again reopens them",
+                    metadata: ["dptune.closed": "\(sync.closed)"])
+            }
         } catch let error as LedgerError {
             throw DaemonStartError(.accountsRefused, "accounts file refused: \(error.message)")
         }

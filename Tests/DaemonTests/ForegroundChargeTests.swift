@@ -3,6 +3,7 @@
 import Foundation
 import Ledger
 import Privacy
+import Spool
 import Testing
 import TestSupport
 
@@ -112,5 +113,50 @@ struct ForegroundChargeTests {
         #expect(job.state == .cancelled)
         #expect(job.reason?.hasPrefix("stopped by a signal: stopped after step ") == true, "\(job.reason ?? "")")
         #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("model_card.json").path))
+    }
+
+    /// A run killed with SIGKILL settles nothing: a daemon starting while it trains leaves
+    /// its admission alone, and one starting after it died fails the admission, its charge
+    /// kept. Before, the admission stayed admitted for ever.
+    @Test func aRunKilledUnsettledIsFailedByTheDaemonsNextStart() async throws {
+        let fixture = try DaemonFixture()
+        let ledger = try fixture.openLedger()
+        let out = fixture.directory.url.appendingPathComponent("adapter")
+        let process = Process()
+        process.executableURL = try ProductExecutable("dptuned").url
+        process.arguments = try arguments(fixture, account: "acme", epsilon: 2, epochs: 1_000, out: out)
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        let started = try await onOwnThread { () -> Bool in
+            var text = ""
+            while !text.contains("step 2/") {
+                let chunk = errors.fileHandleForReading.availableData
+                if chunk.isEmpty { return false }
+                text += String(decoding: chunk, as: UTF8.self)
+            }
+            return true
+        }
+        try #require(started, "the run never reached its second step")
+        let jobID = try #require(try ledger.charges(account: "acme").first?.jobID)
+        func reconcile() async throws -> [String] {
+            try await JobReconciliation.reconcile(
+                ledger: ledger, jobs: try JobStore(stateDirectory: fixture.config.paths.stateDirectory),
+                spool: try SpoolDirectory(root: fixture.config.paths.spool),
+                adapterDirectory: fixture.config.adapterDirectory(job:), logger: DaemonFixture.logger).changed
+        }
+        #expect(try await reconcile().isEmpty)
+        #expect(try ledger.job(id: jobID).state == .admitted)
+
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal)
+        #expect(try await reconcile() == [jobID])
+        let job = try ledger.job(id: jobID)
+        #expect(job.state == .failed)
+        #expect(job.reason?.contains("ended without settling it") == true, "\(job.reason ?? "")")
+        #expect(try ledger.charges(account: "acme").map(\.state) == [.committed])
     }
 }

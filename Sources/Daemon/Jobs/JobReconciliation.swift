@@ -13,7 +13,8 @@ import Training
 ///   to intake to be resumed under its one charge when its dataset is still in `incoming/` or
 ///   `accepted/`, and marked failed in the ledger otherwise; its charge stays
 ///   (``OrphanAdmissions``). A foreground run's admission in the same ledger is left to
-///   that run (``DaemonJobID``).
+///   that run (``DaemonJobID``) while it lives, and failed once its run is found to have
+///   died without settling it (``ForegroundRunLock``).
 /// - A job recorded as running whose ledger state is still `admitted` was interrupted (the
 ///   daemon was killed or stopped mid-job): it goes back to the head of the queue, and its
 ///   worker resumes from the job's last checkpoint, or starts over when it has none. The
@@ -41,7 +42,11 @@ enum JobReconciliation {
         var changed: [String] = []
         var resumed: [String] = []
         var orphans: [JobRecord] = []
-        for admitted in try ledger.unfinishedJobs() where DaemonJobID.isIssued(admitted.id) {
+        for admitted in try ledger.unfinishedJobs() {
+            guard DaemonJobID.isIssued(admitted.id) else {
+                if try failEndedForegroundRun(admitted, ledger: ledger, logger: logger) { changed.append(admitted.id) }
+                continue
+            }
             guard await jobs.job(id: admitted.id) == nil else { continue }
             orphans.append(admitted)
         }
@@ -96,6 +101,24 @@ enum JobReconciliation {
             logger.notice("dataset settled at start-up", metadata: ["dptune.dataset": "\(name)"])
         }
         return Outcome(changed: changed, orphans: located.resumable)
+    }
+
+    /// Fails a foreground run's admission if the run died without settling it; whether it did.
+    private static func failEndedForegroundRun(_ admitted: JobRecord, ledger: LedgerStore, logger: Logger) throws -> Bool {
+        let ledgerFile = URL(fileURLWithPath: ledger.path)
+        guard ForegroundRunLock.holder(of: admitted.id, ledger: ledgerFile) == .ended else { return false }
+        defer { ForegroundRunLock.removeEnded(admitted.id, ledger: ledgerFile) }
+        do {
+            try ledger.fail(
+                job: admitted.id,
+                reason: "its foreground run (dptuned train --ledger) ended without settling it: killed or crashed; the charge stands")
+        } catch let error as LedgerError where error.code == .jobAlreadyFinished {
+            // The run settled it and died before removing its file.
+            return false
+        }
+        logger.notice("a foreground run's admission failed at start-up: its run ended without settling it",
+                      metadata: ["dptune.job": "\(admitted.id)"])
+        return true
     }
 
     /// Moves the dataset of `ended` to `done/` with its result, unless it is there already

@@ -110,6 +110,11 @@ public struct DatasetValidator: Sendable {
         if let message = known(manifest.backbone, in: policy.knownBackbones, "backbone") {
             throw IntakeError(.unknownBackbone, message)
         }
+        if let file = policy.withdrawnStrategies[manifest.strategy], !policy.knownStrategies.contains(manifest.strategy) {
+            throw IntakeError(
+                .unknownStrategy,
+                "strategy \"\(manifest.strategy)\" was withdrawn: its plugin file \(file) was removed from the plugin directory, so it takes no new job")
+        }
         if let message = known(manifest.strategy, in: policy.knownStrategies, "strategy") {
             throw IntakeError(.unknownStrategy, message)
         }

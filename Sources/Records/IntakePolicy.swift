@@ -9,6 +9,9 @@ public protocol IntakePolicy: Sendable {
     var knownBackbones: Set<String> { get }
     var knownStrategies: Set<String> { get }
     var knownAccounts: Set<String> { get }
+    /// Strategies no longer offered because their plugin file was removed, with that file;
+    /// a dataset naming one is told so rather than that the name is unknown.
+    var withdrawnStrategies: [String: String] { get }
 
     /// Admits the job against the account's budget, or throws why not.
     ///
@@ -19,6 +22,10 @@ public protocol IntakePolicy: Sendable {
     ///   remaining budget in the message (DESIGN §3.3); another code when the job cannot
     ///   even be priced (e.g. `delta_too_large` for the training split).
     func admit(account: String, manifest: Manifest, dataset: DatasetSummary) throws(IntakeError)
+}
+
+extension IntakePolicy {
+    public var withdrawnStrategies: [String: String] { [:] }
 }
 
 /// An ``IntakePolicy`` from fixed sets and a budget closure that returns a refusal message.

@@ -15,7 +15,7 @@ struct PluginsCommand: ParsableCommand {
 struct PluginsListCommand: DaemonCommand {
     static let configuration = CommandConfiguration(
         commandName: "list",
-        abstract: "List plugin builds: current, retired (still serving running jobs) and refused.")
+        abstract: "List plugin builds: current, retired (still serving running jobs), withdrawn (file removed; serving jobs admitted before) and refused.")
 
     @ParentCommand var root: DPTuneCtl
 

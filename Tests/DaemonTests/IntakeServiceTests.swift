@@ -61,6 +61,23 @@ import TestSupport
         #expect(try world.ledger.charges().isEmpty)
     }
 
+    /// A dataset asking for a strategy whose plugin file was removed is told so, not that
+    /// the name is unknown, and charges nothing.
+    @Test func aWithdrawnStrategysDatasetIsToldWhy() async throws {
+        let world = try DaemonWorld()
+        var withdrawn: StrategyCatalog = ["lora"]
+        withdrawn.withdrawnFiles = ["magic": "/etc/dptune/plugins/libmagic.so"]
+        let catalog = withdrawn
+        let intake = IntakeService(spool: world.spool, config: world.fixture.config, strategies: { catalog },
+                                   ledger: world.ledger, jobs: world.jobs, logger: DaemonFixture.logger)
+        try world.fixture.drop("gone", manifest: DaemonFixture.manifest(account: "acme", strategy: "magic"))
+        #expect(await intake.process("gone.jsonl") == nil)
+        #expect(try world.fixture.errorCode(of: "gone") == "unknown_strategy")
+        #expect(try world.fixture.errorMessage(of: "gone")
+            == "strategy \"magic\" was withdrawn: its plugin file /etc/dptune/plugins/libmagic.so was removed from the plugin directory, so it takes no new job")
+        #expect(try world.ledger.charges().isEmpty)
+    }
+
     /// A dataset for an account the accounts file no longer lists is refused as closed, not
     /// unknown, before the preflight prepares its job, and charges nothing.
     @Test func aClosedAccountsDatasetIsRefusedBeforeItsPreflight() async throws {

@@ -83,6 +83,46 @@ import TestSupport
         #expect(listing.first?.file == pluginDirectory.appendingPathComponent("libecho.so").path)
     }
 
+    /// A plugin file removed is withdrawn at the next scan: intake no longer offers its
+    /// strategy, a job admitted before still gets its build, a new build of the same id
+    /// replaces it, and the same file put back makes it current again. Before, it stayed
+    /// current until a restart, and the restart failed the jobs admitted for it meanwhile.
+    @Test func aRemovedPluginIsWithdrawnFromNewJobsOnly() async throws {
+        let registry = try makeRegistry()
+        let file = try install("EchoV1", as: "libecho.so")
+        await registry.scan()
+        let before = try #require(await registry.acquire(strategy: "echo", job: "job-1"))
+
+        try FileManager.default.removeItem(at: file)
+        await registry.scan()
+        #expect(await registry.strategyIDs.isEmpty)
+        let catalog = await registry.catalog
+        #expect(!catalog.ids.contains("echo"))
+        #expect(catalog.withdrawnFiles == ["echo": file.path])
+        let rows = await registry.listing()
+        #expect(rows.map(\.state) == [.withdrawn], "\(rows)")
+        #expect(rows.first?.file == file.path)
+        #expect(rows.first?.jobs == ["job-1"])
+        let queued = try #require(await registry.acquire(strategy: "echo", job: "job-2"))
+        #expect(queued == before)
+        #expect(FileManager.default.fileExists(atPath: queued.storedFile.path))
+
+        _ = try install("EchoV1", as: "libecho.so")
+        await registry.scan()
+        #expect(await registry.strategyIDs == ["echo"])
+        #expect(await registry.catalog.withdrawnFiles.isEmpty)
+        #expect(await registry.listing().map(\.state) == [.current])
+        #expect(await registry.acquire(strategy: "echo", job: "job-3") == before)
+
+        try FileManager.default.removeItem(at: file)
+        await registry.scan()
+        _ = try install("EchoV2", as: "libecho-2.so")
+        await registry.scan()
+        let replaced = await registry.listing()
+        #expect(replaced.map(\.state) == [.current, .retired], "\(replaced)")
+        #expect(await registry.acquire(strategy: "echo", job: "job-4")?.description.version != before.description.version)
+    }
+
     @Test func refusedAndDuplicateFilesAreListedWithTheirReason() async throws {
         let registry = try makeRegistry()
         _ = try install("EchoV1", as: "libecho.so")

@@ -47,6 +47,7 @@ final class LedgerAdmissionPolicy: IntakePolicy {
     /// left to the worker, which checks the objective again.
     let backboneFamilies: [String: BackboneFamily]
     let knownStrategies: Set<String>
+    let withdrawnStrategies: [String: String]
     let knownAccounts: Set<String>
     /// Each account's δ cap: the δ at which its privacy filter states the guarantee composed
     /// over all its jobs.
@@ -80,6 +81,7 @@ final class LedgerAdmissionPolicy: IntakePolicy {
         knownBackbones = backbones
         self.backboneFamilies = backboneFamilies
         knownStrategies = strategies.ids
+        withdrawnStrategies = strategies.withdrawnFiles
         forwardLabelShares = strategies.forwardLabelShares
         optionSchemas = strategies.optionSchemas
         pluginFiles = strategies.pluginFiles

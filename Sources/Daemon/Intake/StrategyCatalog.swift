@@ -14,6 +14,9 @@ public struct StrategyCatalog: Sendable, Hashable, ExpressibleByArrayLiteral {
     /// The stored build of each strategy's current version, which the preflight loads; a
     /// strategy missing here is not prepared before admission.
     public var pluginFiles: [String: URL]
+    /// Strategies withdrawn from new jobs, with the plugin file whose removal withdrew them,
+    /// so that a dataset asking for one is told why it is not offered.
+    public var withdrawnFiles: [String: String] = [:]
 
     public init(ids: Set<String>, forwardLabelShares: [String: Double] = [:],
                 optionSchemas: [String: [StrategyOption]] = [:], pluginFiles: [String: URL] = [:]) {

@@ -14,6 +14,11 @@ import Glibc
 /// worker loads that stored copy, so replacing or deleting the file in the plugin
 /// directory never touches a running job. A replaced version stays listed as *retired*
 /// while jobs still use it.
+///
+/// A current version whose file a rescan no longer finds is *withdrawn*: an operator who
+/// removes a plugin means it to take no more work, so intake no longer offers its strategy,
+/// while jobs already admitted for it (charged, maybe queued behind others) still run on
+/// its stored copy. The file put back makes it current again.
 public actor PluginRegistry {
     /// One build of one strategy, as the registry holds it.
     public struct Version: Sendable, Equatable {
@@ -27,7 +32,7 @@ public actor PluginRegistry {
 
     /// A row of `dptunectl plugins`.
     public struct Listing: Sendable, Equatable {
-        public enum State: String, Sendable { case current, retired, refused }
+        public enum State: String, Sendable { case current, retired, withdrawn, refused }
         public let id: String?
         public let version: String?
         public let file: String
@@ -49,6 +54,8 @@ public actor PluginRegistry {
     private var sourceFile: [String: String] = [:]
     /// Replaced versions still used by jobs, by key.
     private var retired: [String: Version] = [:]
+    /// Strategy id → the version whose file a rescan no longer found, and that file.
+    private var withdrawn: [String: (version: Version, file: String)] = [:]
     /// Version key → ids of the jobs using it.
     private var users: [String: Set<String>] = [:]
     /// Plugin file path → why it was refused.
@@ -78,14 +85,19 @@ public actor PluginRegistry {
         }
     }
 
-    /// Probes every `.so` in the plugin directory (start-up and `plugins reload`), and
-    /// forgets the refusals of files no longer there: a swap staged beside the plugins left
-    /// its staging name listed as refused until a restart.
+    /// Probes every `.so` in the plugin directory (start-up and `plugins reload`), withdraws
+    /// the current versions whose file is gone, and forgets the refusals of files no longer
+    /// there: a swap staged beside the plugins left its staging name listed as refused until
+    /// a restart.
     public func scan() async {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: pluginDirectory.path)) ?? []
         let files = names.sorted().filter { $0.hasSuffix(".so") }.map { pluginDirectory.appendingPathComponent($0) }
         let present = Set(files.map(\.path))
         refused = refused.filter { present.contains($0.key) }
+        for (id, file) in sourceFile where !present.contains(file) {
+            if let version = current.removeValue(forKey: id) { withdrawn[id] = (version, file) }
+            sourceFile[id] = nil
+        }
         await examineInTurn(files)
     }
 
@@ -167,6 +179,15 @@ public actor PluginRegistry {
             return nil
         }
         let digest = SHA256.hexDigest(of: bytes)
+        if let (id, back) = withdrawn.first(where: { $0.value.version.sha256 == digest && $0.value.file == path }),
+           current[id] == nil {
+            // The withdrawn build put back under its name: current again, as it was.
+            withdrawn[id] = nil
+            current[id] = back.version
+            sourceFile[id] = path
+            refused[path] = nil
+            return nil
+        }
         if let existing = current.values.first(where: { $0.sha256 == digest }), sourceFile[existing.description.id] == path {
             // The current build is back under its name (a swap undone): what was refused
             // there meanwhile no longer is.
@@ -202,14 +223,16 @@ public actor PluginRegistry {
             }
             refused[path] = nil
             if let previous = current[id] { retire(previous) }
+            if let previous = withdrawn.removeValue(forKey: id) { retire(previous.version) }
             current[id] = Version(description: probed, storedFile: candidate.stored, sha256: candidate.digest, loadedAt: Date())
             sourceFile[id] = path
         }
     }
 
-    /// The version a new job of strategy `id` uses, recorded as in use by `job`.
+    /// The version a new job of strategy `id` uses, recorded as in use by `job`: the current
+    /// one, or the withdrawn one, which only jobs admitted before its withdrawal ask for.
     public func acquire(strategy id: String, job: String) -> Version? {
-        guard let version = current[id] else { return nil }
+        guard let version = current[id] ?? withdrawn[id]?.version else { return nil }
         users[version.key, default: []].insert(job)
         return version
     }
@@ -227,18 +250,26 @@ public actor PluginRegistry {
 
     public var strategyIDs: [String] { current.keys.sorted() }
 
-    /// What intake needs of the current versions.
-    public var catalog: StrategyCatalog { StrategyCatalog(Array(current.values)) }
+    /// What intake needs of the current versions, and which strategies were withdrawn.
+    public var catalog: StrategyCatalog {
+        var catalog = StrategyCatalog(Array(current.values))
+        catalog.withdrawnFiles = withdrawn.mapValues(\.file)
+        return catalog
+    }
 
-    /// Every current, retired and refused plugin, for `dptunectl plugins`.
+    /// Every current, retired, withdrawn and refused plugin, for `dptunectl plugins`.
     public func listing() -> [Listing] {
-        func row(_ v: Version, _ state: Listing.State) -> Listing {
+        func row(_ v: Version, _ state: Listing.State, file: String? = nil, reason: String? = nil) -> Listing {
             Listing(id: v.description.id, version: v.description.version,
-                    file: state == .current ? (sourceFile[v.description.id] ?? v.description.path) : v.storedFile.path,
-                    state: state, loadedAt: v.loadedAt, reason: nil, jobs: (users[v.key] ?? []).sorted())
+                    file: file ?? (state == .current ? (sourceFile[v.description.id] ?? v.description.path) : v.storedFile.path),
+                    state: state, loadedAt: v.loadedAt, reason: reason, jobs: (users[v.key] ?? []).sorted())
         }
         return current.values.sorted { $0.description.id < $1.description.id }.map { row($0, .current) }
             + retired.values.sorted { $0.key < $1.key }.map { row($0, .retired) }
+            + withdrawn.sorted { $0.key < $1.key }.map {
+                row($0.value.version, .withdrawn, file: $0.value.file,
+                    reason: "its file was removed from the plugin directory: no new job takes it; jobs admitted before run on it")
+            }
             + refused.values.sorted { $0.path < $1.path }.map {
                 Listing(id: nil, version: nil, file: $0.path, state: .refused, loadedAt: nil,
                         reason: "\($0.code): \($0.message)", jobs: [])

@@ -81,12 +81,8 @@ struct ForegroundChargeTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: out.path).isEmpty)
     }
 
-    /// A Ctrl-C stops the run after a step and cancels its charge: the daemon leaves a
-    /// foreground run's admission to that run, so an unsettled one would stay admitted.
-    @Test func aRunStoppedBySIGINTCancelsItsCharge() async throws {
-        let fixture = try DaemonFixture()
-        let ledger = try fixture.openLedger()
-        let out = fixture.directory.url.appendingPathComponent("adapter")
+    /// A run of a thousand epochs, its standard error piped: long enough to be stopped.
+    func startLongRun(_ fixture: DaemonFixture, out: URL) throws -> (process: Process, errors: Pipe) {
         let process = Process()
         process.executableURL = try ProductExecutable("dptuned").url
         process.arguments = try arguments(fixture, account: "acme", epsilon: 2, epochs: 1_000, out: out)
@@ -94,17 +90,35 @@ struct ForegroundChargeTests {
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice
         try process.run()
-        defer { if process.isRunning { process.terminate() } }
-        let stderr = try await onOwnThread { () -> String in
+        return (process, errors)
+    }
+
+    /// What the run wrote up to its second step's line; nil if its output ended before.
+    func secondStep(of errors: Pipe) async throws -> String? {
+        try await onOwnThread { () -> String? in
             var text = ""
             while !text.contains("step 2/") {
                 let chunk = errors.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
+                if chunk.isEmpty { return nil }
                 text += String(decoding: chunk, as: UTF8.self)
             }
+            return text
+        }
+    }
+
+    /// A Ctrl-C stops the run after a step and cancels its charge: the daemon leaves a
+    /// foreground run's admission to that run, so an unsettled one would stay admitted.
+    @Test func aRunStoppedBySIGINTCancelsItsCharge() async throws {
+        let fixture = try DaemonFixture()
+        let ledger = try fixture.openLedger()
+        let out = fixture.directory.url.appendingPathComponent("adapter")
+        let (process, errors) = try startLongRun(fixture, out: out)
+        defer { if process.isRunning { process.terminate() } }
+        let seen = try #require(try await secondStep(of: errors), "the run never reached its second step")
+        let stderr = try await onOwnThread { () -> String in
             kill(process.processIdentifier, SIGINT)
             process.waitUntilExit()
-            return text + String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            return seen + String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         }
         #expect(process.terminationReason == .exit)
         #expect(process.terminationStatus == 1, "\(stderr)")
@@ -122,24 +136,9 @@ struct ForegroundChargeTests {
         let fixture = try DaemonFixture()
         let ledger = try fixture.openLedger()
         let out = fixture.directory.url.appendingPathComponent("adapter")
-        let process = Process()
-        process.executableURL = try ProductExecutable("dptuned").url
-        process.arguments = try arguments(fixture, account: "acme", epsilon: 2, epochs: 1_000, out: out)
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
+        let (process, errors) = try startLongRun(fixture, out: out)
         defer { if process.isRunning { process.terminate() } }
-        let started = try await onOwnThread { () -> Bool in
-            var text = ""
-            while !text.contains("step 2/") {
-                let chunk = errors.fileHandleForReading.availableData
-                if chunk.isEmpty { return false }
-                text += String(decoding: chunk, as: UTF8.self)
-            }
-            return true
-        }
-        try #require(started, "the run never reached its second step")
+        try #require(try await secondStep(of: errors) != nil, "the run never reached its second step")
         let jobID = try #require(try ledger.charges(account: "acme").first?.jobID)
         func reconcile() async throws -> [String] {
             try await JobReconciliation.reconcile(

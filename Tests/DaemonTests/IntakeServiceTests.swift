@@ -83,13 +83,7 @@ import TestSupport
     @Test func aClosedAccountsDatasetIsRefusedBeforeItsPreflight() async throws {
         let world = try DaemonWorld()
         _ = try world.ledger.syncAccounts(AccountsFile(parsing: "[accounts.acme]\nepsilon = 20\ndelta = 1e-5\n"))
-        let (executable, directory) = try ShortLivedChildTests.script(#"touch "$(dirname "$0")/preflight-ran"; exit 1"#)
-        let preflight = JobPreflight(
-            executable: executable, config: ChildConfig(original: directory.url.appendingPathComponent("dptuned.toml"), copy: nil),
-            stagingDirectory: directory.url.appendingPathComponent("staging"), timeout: .seconds(120))
-        let strategies = StrategyCatalog(ids: ["lora"], pluginFiles: ["lora": directory.url.appendingPathComponent("liblora.so")])
-        let intake = IntakeService(spool: world.spool, config: world.fixture.config, strategies: { strategies },
-                                   preflight: preflight, ledger: world.ledger, jobs: world.jobs, logger: DaemonFixture.logger)
+        let (intake, directory) = try Self.intake(world, preflight: #"touch "$(dirname "$0")/preflight-ran"; exit 1"#)
         try world.fixture.drop("late", manifest: DaemonFixture.manifest(account: "poor"))
         #expect(await intake.process("late.jsonl") == nil)
         #expect(try world.fixture.errorCode(of: "late") == "account_closed")
@@ -135,6 +129,18 @@ import TestSupport
         #expect(try world.fixture.errorCode(of: "garbage") == "invalid_json")
         #expect(try world.fixture.errorCode(of: "empty") == "empty_dataset")
         #expect(try FileManager.default.contentsOfDirectory(atPath: incoming.path).isEmpty)
+    }
+
+    /// An intake of `world` whose preflight of `lora` is the shell `script`, in the folder returned.
+    private static func intake(_ world: DaemonWorld, preflight script: String) throws -> (IntakeService, TemporaryDirectory) {
+        let (executable, directory) = try ShortLivedChildTests.script(script)
+        let preflight = JobPreflight(
+            executable: executable, config: ChildConfig(original: directory.url.appendingPathComponent("dptuned.toml"), copy: nil),
+            stagingDirectory: directory.url.appendingPathComponent("staging"), timeout: .seconds(120))
+        let strategies = StrategyCatalog(ids: ["lora"], pluginFiles: ["lora": directory.url.appendingPathComponent("liblora.so")])
+        let intake = IntakeService(spool: world.spool, config: world.fixture.config, strategies: { strategies },
+                                   preflight: preflight, ledger: world.ledger, jobs: world.jobs, logger: DaemonFixture.logger)
+        return (intake, directory)
     }
 
     /// Creates `folder/name` from raw name bytes, which a `String` path could not spell.
@@ -225,17 +231,7 @@ import TestSupport
     @Test func stopKillsARunningPreflightAndTheNextStartTakesTheDataset() async throws {
         let world = try DaemonWorld()
         try world.fixture.drop("reviews", manifest: DaemonFixture.manifest(account: "acme"))
-        func intake(preflight script: String) throws -> (IntakeService, TemporaryDirectory) {
-            let (executable, directory) = try ShortLivedChildTests.script(script)
-            let preflight = JobPreflight(
-                executable: executable, config: ChildConfig(original: directory.url.appendingPathComponent("dptuned.toml"), copy: nil),
-                stagingDirectory: directory.url.appendingPathComponent("staging"), timeout: .seconds(120))
-            let strategies = StrategyCatalog(ids: ["lora"], pluginFiles: ["lora": directory.url.appendingPathComponent("liblora.so")])
-            let intake = IntakeService(spool: world.spool, config: world.fixture.config, strategies: { strategies },
-                                       preflight: preflight, ledger: world.ledger, jobs: world.jobs, logger: DaemonFixture.logger)
-            return (intake, directory)
-        }
-        let (stopping, hung) = try intake(preflight: #"trap '' TERM; echo $$ > "$(dirname "$0")/preflight.pid"; exec sleep 30"#)
+        let (stopping, hung) = try Self.intake(world, preflight: #"trap '' TERM; echo $$ > "$(dirname "$0")/preflight.pid"; exec sleep 30"#)
         let pidFile = hung.url.appendingPathComponent("preflight.pid")
         let running = Task { await stopping.process("reviews.jsonl") }
         let started = try await onOwnThread {
@@ -256,7 +252,7 @@ import TestSupport
         #expect(try world.ledger.charges().isEmpty)
         #expect(await world.jobs.all().isEmpty)
 
-        let (restarted, answering) = try intake(preflight: "echo '{}'")
+        let (restarted, answering) = try Self.intake(world, preflight: "echo '{}'")
         let job = try #require(await restarted.process("reviews.jsonl"))
         #expect(job.dataset == "reviews.jsonl")
         #expect(try world.ledger.charges(account: "acme").map(\.id) == job.chargeIDs)

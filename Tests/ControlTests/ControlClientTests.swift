@@ -21,7 +21,7 @@ struct ControlClientTests {
             #expect(
                 try await fixture.send(.ledger(account: "hospital-a"))
                     == .ledger(LedgerReport(account: Fake.account, charges: [Fake.charge])))
-            #expect(try await fixture.send(.accounts) == .accounts([Fake.account]))
+            #expect(try await fixture.send(.accounts) == .accounts([Fake.account, Fake.closedAccount]))
             #expect(try await fixture.send(.plugins) == .plugins([Fake.plugin, Fake.retiredPlugin]))
             #expect(try await fixture.send(.pluginsReload) == .plugins([Fake.plugin, Fake.retiredPlugin]))
             let begin = SubmitBegin(name: "notes.jsonl", size: 3, manifestSize: 2)

@@ -66,6 +66,20 @@ struct ForegroundChargeTests {
         #expect(try ledger.charges(account: "poor").isEmpty)
     }
 
+    /// An account the accounts file no longer lists refuses a foreground run as it refuses
+    /// a dropped dataset, and nothing trains.
+    @Test func aClosedAccountRefusesTheRun() throws {
+        let fixture = try DaemonFixture()
+        let ledger = try fixture.openLedger()
+        try ledger.syncAccounts(AccountsFile(parsing: "[accounts.acme]\nepsilon = 20\ndelta = 1e-5\n"))
+        let out = fixture.directory.url.appendingPathComponent("adapter")
+        let result = try train(fixture, account: "poor", epsilon: 2, out: out)
+        #expect(result.status == 65, "\(result.standardError)")
+        #expect(result.standardError.contains("account_closed"), "\(result.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: out.path))
+        #expect(try ledger.charges(account: "poor").isEmpty)
+    }
+
     /// An `--out` that exists is refused as a wrong command line before the ledger is asked:
     /// the run used to train, be charged, and fail at the end when its adapter could not be
     /// renamed over the folder.

@@ -123,6 +123,39 @@ import TestSupport
         #expect(await registry.acquire(strategy: "echo", job: "job-4")?.description.version != before.description.version)
     }
 
+    /// A restart after a plugin file was removed withdraws its last build again for the
+    /// strategies that queued jobs still need, and only those: such a job used to fail at
+    /// its start ("no loaded plugin provides strategy …") with its charge spent. A restart
+    /// with no job needing it forgets it.
+    @Test func aRestartWithdrawsAgainWhatQueuedJobsNeed() async throws {
+        let before = try makeRegistry()
+        let file = try install("EchoV1", as: "libecho.so")
+        await before.scan()
+        let offered = try #require(await before.acquire(strategy: "echo", job: "job-1"))
+        try FileManager.default.removeItem(at: file)
+
+        let restarted = try makeRegistry()
+        await restarted.scan()
+        await restarted.restoreWithdrawn(strategies: ["echo"])
+        #expect(await restarted.strategyIDs.isEmpty)
+        #expect(await restarted.catalog.withdrawnFiles == ["echo": file.path])
+        let version = try #require(await restarted.acquire(strategy: "echo", job: "job-3"))
+        #expect(version.sha256 == offered.sha256)
+        #expect(version.storedFile == offered.storedFile)
+        #expect(version.description == offered.description)
+        #expect(await restarted.listing().map(\.state) == [.withdrawn])
+
+        let unneeded = try makeRegistry()
+        await unneeded.scan()
+        await unneeded.restoreWithdrawn(strategies: ["lora"])
+        #expect(await unneeded.listing().isEmpty)
+        #expect(await unneeded.acquire(strategy: "echo", job: "job-4") == nil)
+        let later = try makeRegistry()
+        await later.scan()
+        await later.restoreWithdrawn(strategies: ["echo"])
+        #expect(await later.acquire(strategy: "echo", job: "job-5") == nil)
+    }
+
     @Test func refusedAndDuplicateFilesAreListedWithTheirReason() async throws {
         let registry = try makeRegistry()
         _ = try install("EchoV1", as: "libecho.so")

@@ -18,7 +18,9 @@ import Glibc
 /// A current version whose file a rescan no longer finds is *withdrawn*: an operator who
 /// removes a plugin means it to take no more work, so intake no longer offers its strategy,
 /// while jobs already admitted for it (charged, maybe queued behind others) still run on
-/// its stored copy. The file put back makes it current again.
+/// its stored copy. The file put back makes it current again. What is offered is written to
+/// the version store after every change, so that a restart can withdraw, rather than
+/// forget, a build that queued jobs were admitted for (``restoreWithdrawn(strategies:)``).
 public actor PluginRegistry {
     /// One build of one strategy, as the registry holds it.
     public struct Version: Sendable, Equatable {
@@ -44,6 +46,10 @@ public actor PluginRegistry {
 
     private let pluginDirectory: URL
     private let versionStore: URL
+    /// The current and withdrawn versions as last offered (``OfferedVersion``).
+    private let offeredFile: URL
+    /// What the previous run offered, read before this run's first scan rewrites it.
+    private var offeredBefore: [OfferedVersion]
     private let stagingDirectory: URL
     private let probeExecutable: URL
     private let maxPluginBytes: Int
@@ -83,6 +89,8 @@ public actor PluginRegistry {
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o700])
         }
+        offeredFile = versionStore.appendingPathComponent("offered.json")
+        offeredBefore = (try? Data(contentsOf: offeredFile)).flatMap { try? JSONDecoder().decode([OfferedVersion].self, from: $0) } ?? []
     }
 
     /// Probes every `.so` in the plugin directory (start-up and `plugins reload`), withdraws
@@ -120,6 +128,45 @@ public actor PluginRegistry {
         }
         examination = current
         await current.value
+        recordOffered()
+    }
+
+    /// Withdraws again, after a restart, the last offered build of each strategy in `needed`
+    /// (those of the jobs still queued or running) that no file in the plugin directory
+    /// provides now: those jobs were admitted and charged for it, and would otherwise fail
+    /// for want of a plugin. Call it after the start-up ``scan()``.
+    public func restoreWithdrawn(strategies needed: Set<String>) {
+        for entry in offeredBefore where needed.contains(entry.description.id)
+            && current[entry.description.id] == nil && withdrawn[entry.description.id] == nil {
+            let stored = versionStore.appendingPathComponent("\(entry.sha256).so")
+            guard FileManager.default.fileExists(atPath: stored.path) else { continue }
+            withdrawn[entry.description.id] = (
+                Version(description: entry.description, storedFile: stored, sha256: entry.sha256, loadedAt: entry.loadedAt),
+                entry.file)
+        }
+        offeredBefore = []
+        recordOffered()
+    }
+
+    /// One current or withdrawn version, as `offered.json` keeps it.
+    private struct OfferedVersion: Codable {
+        let file: String
+        let sha256: String
+        let loadedAt: Date
+        let description: PluginDescription
+    }
+
+    /// Writes what is offered now; a failure (a full state disk) only loses what a restart
+    /// could have withdrawn instead of forgetting, so it does not stop the registry.
+    private func recordOffered() {
+        let offered = current.map { id, version in
+            OfferedVersion(file: sourceFile[id] ?? version.description.path, sha256: version.sha256,
+                           loadedAt: version.loadedAt, description: version.description)
+        } + withdrawn.values.map { version, file in
+            OfferedVersion(file: file, sha256: version.sha256, loadedAt: version.loadedAt, description: version.description)
+        }
+        guard let data = try? JSONEncoder().encode(offered.sorted { $0.description.id < $1.description.id }) else { return }
+        try? AtomicFile.write(data, to: offeredFile)
     }
 
     /// A file read, hashed and stored, waiting for its probe.

@@ -116,6 +116,7 @@ public final class DaemonService: Sendable {
             logger.notice("removed what a killed preflight or worker left", metadata: ["dptune.path": "\(removed)"])
         }
         await plugins.scan()
+        await plugins.restoreWithdrawn(strategies: Set(await jobs.all().filter { !$0.state.isFinal }.map(\.strategy)))
         let runner = makeRunner?(plugins, childConfig)
         let intake = IntakeService(
             spool: spool, config: config, strategies: { await plugins.catalog },

@@ -5,7 +5,8 @@ import Synchronization
 import Glibc
 #endif
 
-/// Reports names that arrive in a folder (inotify `IN_MOVED_TO` and `IN_CLOSE_WRITE`).
+/// Reports names that arrive in a folder (inotify `IN_MOVED_TO` and `IN_CLOSE_WRITE`), and
+/// on request names that leave it (`IN_DELETE`, `IN_MOVED_FROM`).
 ///
 /// A writer that follows the protocol renames a finished file into `incoming/`
 /// (`IN_MOVED_TO`); one that writes in place is seen when it closes the file
@@ -23,6 +24,8 @@ public final class SpoolWatcher: Sendable {
         /// unchanged (a lossy decoding names no file), so it is reported without it;
         /// ``SpoolDirectory/rejectUndecodableNames()`` finds such names by their bytes.
         case undecodableName
+        /// A name was removed from, or renamed out of, the folder (only when asked for).
+        case departed(String)
         /// The kernel dropped events: rescan the folder.
         case overflow
     }
@@ -34,12 +37,14 @@ public final class SpoolWatcher: Sendable {
 
     /// Starts watching `directory`.
     ///
+    /// - Parameter departures: report names that leave the folder too; a departure whose name
+    ///   is not valid UTF-8 is not reported.
     /// - Throws: ``SpoolError`` `systemCallFailed` when inotify cannot watch it.
-    public init(directory: URL) throws(SpoolError) {
+    public init(directory: URL, departures: Bool = false) throws(SpoolError) {
         let inotify = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
         guard inotify >= 0 else { throw Self.systemError("inotify_init1", directory.path) }
         let mask = UInt32(IN_MOVED_TO | IN_CLOSE_WRITE | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK)
-            | UInt32(IN_DELETE_SELF | IN_MOVE_SELF)
+            | UInt32(IN_DELETE_SELF | IN_MOVE_SELF) | (departures ? UInt32(IN_DELETE | IN_MOVED_FROM) : 0)
         guard inotify_add_watch(inotify, directory.path, mask) >= 0 else {
             let error = Self.systemError("inotify_add_watch", directory.path)
             Glibc.close(inotify)
@@ -106,7 +111,10 @@ public final class SpoolWatcher: Sendable {
                     return
                 } else if event.len > 0 {
                     let bytes = UnsafeRawBufferPointer(start: buffer + nameStart, count: Int(event.len))
-                    if let name = String(validating: bytes.prefix { $0 != 0 }, as: UTF8.self) {
+                    let name = String(validating: bytes.prefix { $0 != 0 }, as: UTF8.self)
+                    if event.mask & UInt32(IN_DELETE | IN_MOVED_FROM) != 0 {
+                        if let name { continuation.yield(.departed(name)) }
+                    } else if let name {
                         continuation.yield(.arrived(name))
                     } else {
                         continuation.yield(.undecodableName)

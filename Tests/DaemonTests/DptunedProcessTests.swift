@@ -210,7 +210,8 @@ import TestSupport
 
 @Suite(.serialized) struct DptunedPluginSwapTests {
     /// A plugin build renamed into the plugin directory of a running daemon is probed and
-    /// listed without a restart, and a rebuilt file replaces it.
+    /// listed without a restart, a rebuilt file replaces it, and removing the file
+    /// withdraws it.
     @Test func newPluginBuildsAreLoadedWithoutARestart() async throws {
         let fixture = try DaemonFixture()
         try FileManager.default.createDirectory(at: fixture.config.paths.plugins, withIntermediateDirectories: true)
@@ -222,17 +223,12 @@ import TestSupport
 
         let socketPath = fixture.config.control.path
         let pluginDirectory = fixture.config.paths.plugins
-        /// Installs a build the way operators should (copy beside, then rename), then waits
-        /// until `plugins` reports `version` as current.
-        func install(_ library: String, expecting version: String) async throws -> Bool {
-            let staged = fixture.directory.url.appendingPathComponent("\(library).staged")
-            try? FileManager.default.removeItem(at: staged)
-            try FileManager.default.copyItem(at: BuildProducts.library(library), to: staged)
-            #expect(rename(staged.path, pluginDirectory.appendingPathComponent("libecho.so").path) == 0)
-            return try await onOwnThread {
+        /// Waits until `plugins` lists the echo strategy at `version` in `state`.
+        func listed(_ version: String, _ state: PluginState) async throws -> Bool {
+            try await onOwnThread {
                 for _ in 0..<200 {
                     if case .plugins(let rows) = try ControlClient(socketPath: socketPath, timeout: .seconds(10)).send(.plugins),
-                       rows.contains(where: { $0.id == "echo" && $0.version == version && $0.state == .current }) {
+                       rows.contains(where: { $0.id == "echo" && $0.version == version && $0.state == state }) {
                         return true
                     }
                     usleep(50_000)
@@ -240,8 +236,20 @@ import TestSupport
                 return false
             }
         }
+        /// Installs a build the way operators should (copy beside, then rename), then waits
+        /// until `plugins` reports `version` as current.
+        func install(_ library: String, expecting version: String) async throws -> Bool {
+            let staged = fixture.directory.url.appendingPathComponent("\(library).staged")
+            try? FileManager.default.removeItem(at: staged)
+            try FileManager.default.copyItem(at: BuildProducts.library(library), to: staged)
+            #expect(rename(staged.path, pluginDirectory.appendingPathComponent("libecho.so").path) == 0)
+            return try await listed(version, .current)
+        }
         #expect(try await install("EchoV1", expecting: "1.0.0"), "stderr: \(output.text)")
         #expect(try await install("EchoV2", expecting: "2.0.0"), "stderr: \(output.text)")
+        // Removed, with no reload asked for: the watcher sees it go.
+        try FileManager.default.removeItem(at: pluginDirectory.appendingPathComponent("libecho.so"))
+        #expect(try await listed("2.0.0", .withdrawn), "stderr: \(output.text)")
 
         process.terminate()
         try await onOwnThread { process.waitUntilExit() }

@@ -45,6 +45,43 @@ import Testing
         #expect(await names(from: watcher, count: 2) == ["renamed.jsonl", "written.jsonl"])
     }
 
+    /// Asked for departures, the watcher reports a name removed and one renamed away, after
+    /// their arrivals; without asking, neither (the spool's intake has no use for them).
+    @Test(arguments: [true, false])
+    func reportsDeparturesOnlyWhenAsked(departures: Bool) async throws {
+        let watcher = try SpoolWatcher(directory: directory.url, departures: departures)
+        defer { watcher.close() }
+        /// Creates `name` in place: one close after writing, nothing renamed.
+        func create(_ name: String) -> String {
+            let path = directory.url.appendingPathComponent(name).path
+            let file = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+            #expect(file >= 0)
+            #expect(close(file) == 0)
+            return path
+        }
+        let gone = create("gone.so")
+        let moved = create("moved.so")
+        #expect(unlink(gone) == 0)
+        let outside = try TemporaryDirectory()
+        #expect(rename(moved, outside.url.appendingPathComponent("moved.so").path) == 0)
+        _ = create("last.so")
+
+        let timeout = Task {
+            try await Task.sleep(for: .seconds(10))
+            watcher.close()
+        }
+        defer { timeout.cancel() }
+        var events: [SpoolWatcher.Event] = []
+        for await event in watcher.events {
+            events.append(event)
+            if event == .arrived("last.so") { break }
+        }
+        let expected: [SpoolWatcher.Event] = departures
+            ? [.arrived("gone.so"), .arrived("moved.so"), .departed("gone.so"), .departed("moved.so"), .arrived("last.so")]
+            : [.arrived("gone.so"), .arrived("moved.so"), .arrived("last.so")]
+        #expect(events == expected)
+    }
+
     @Test func closeFinishesTheEvents() async throws {
         let watcher = try SpoolWatcher(directory: directory.url)
         watcher.close()

@@ -152,6 +152,7 @@ public final class IntakeService: Sendable {
             case .watched(.arrived(let name)): _ = await process(name)
             case .watched(.undecodableName): rejectUndecodableNames()
             case .watched(.overflow): await scanIncoming()
+            case .watched(.departed): continue
             case .due(let name):
                 deferred.withLock { $0[name]?.pending = false }
                 _ = await process(name)

@@ -154,7 +154,7 @@ public final class DaemonService: Sendable {
         // yet: without a watch, new builds still load on SIGHUP or `plugins reload`.
         let pluginWatcher: SpoolWatcher?
         do {
-            pluginWatcher = try SpoolWatcher(directory: config.paths.plugins)
+            pluginWatcher = try SpoolWatcher(directory: config.paths.plugins, departures: true)
         } catch {
             logger.warning("plugin directory not watched; new plugins load on SIGHUP or `dptunectl plugins reload`",
                            metadata: ["dptune.plugins": "\(config.paths.plugins.path)", "dptune.error": "\(error)"])
@@ -184,10 +184,13 @@ public final class DaemonService: Sendable {
                         switch event {
                         case .arrived(let name) where name.hasSuffix(".so"):
                             await plugins.fileChanged(pluginDirectory.appendingPathComponent(name))
-                        case .arrived, .undecodableName:
-                            continue
+                        case .departed(let name) where name.hasSuffix(".so"):
+                            // A rescan withdraws a current build whose file is gone.
+                            await plugins.scan()
                         case .overflow:
                             await plugins.scan()
+                        case .arrived, .departed, .undecodableName:
+                            continue
                         }
                     }
                 }

@@ -26,7 +26,8 @@ extension LedgerStore {
     /// An account the file no longer lists is closed rather than kept open: an operator who
     /// removes a data owner's account means it to take no more jobs. Its row, spending and
     /// jobs stay (nothing in the ledger is deleted), jobs already admitted run on under
-    /// their charges, and listing it again reopens it with its spending intact.
+    /// their charges, and listing it again reopens it with its spending intact. A file that
+    /// lists no account at all is refused rather than closing every open one.
     ///
     /// - Throws: ``LedgerError`` `.capBelowSpent` or `.ordersChanged`, with the line of
     ///   the file at fault; the message lists every refused account.
@@ -98,6 +99,13 @@ extension LedgerStore {
                     : LedgerError(first.code, refusals.map(\.message).joined(separator: "\n"), sourceLine: first.sourceLine)
             }
             let listed = Set(file.accounts.map(\.name))
+            if listed.isEmpty, existing.values.contains(where: { $0.closedAt == nil }) {
+                // Most likely a file read while an editor rewrote it in place, not a decision
+                // to turn every data owner away.
+                throw LedgerError(
+                    .invalidAccountsFile,
+                    "\(file.path): lists no account, which would close every open account; refusing it, nothing changed (a file read while it was being rewritten looks like this; to close accounts, remove their tables and keep the others)")
+            }
             for account in existing.values.sorted(by: { $0.name < $1.name })
             where account.closedAt == nil && !listed.contains(account.name) {
                 try db.execute(sql: "UPDATE accounts SET closed_at = ? WHERE name = ?", arguments: [now, account.name])

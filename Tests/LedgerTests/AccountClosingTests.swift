@@ -97,6 +97,22 @@ import Testing
         #expect(try store.auditLog(account: "b").map(\.operation) == ["account.create"])
     }
 
+    /// A file with no account in it (cut short while an editor rewrote it, say) is refused
+    /// rather than closing every account.
+    @Test(arguments: ["", "# budgets\n"])
+    func aFileListingNoAccountClosesNothing(source: String) throws {
+        let ledger = try TemporaryLedger()
+        let store = try ledger.open(accounts: Self.both)
+        let error = try #require(throws: LedgerError.self) { try store.syncAccounts(AccountsFile(parsing: source)) }
+        #expect(error.code == .invalidAccountsFile)
+        #expect(error.message.contains("lists no account"))
+        #expect(try store.accounts().allSatisfy { $0.closedAt == nil })
+        #expect(try store.auditLog().map(\.operation) == ["account.create", "account.create"])
+        // A new ledger has nothing to close: the same file is fine there.
+        let fresh = try TemporaryLedger().open()
+        #expect(try fresh.syncAccounts(AccountsFile(parsing: source)).closed.isEmpty)
+    }
+
     /// An admission made before the account closed, whose job the daemon never recorded,
     /// is still resumed: it was charged while the account was open.
     @Test func anAdmissionMadeBeforeClosingIsResumed() throws {

@@ -52,6 +52,11 @@ import TestSupport
         let alive = try ForegroundRunLock(jobID: "local-alive", ledger: ledgerFile)
         var dead: ForegroundRunLock? = try ForegroundRunLock(jobID: "local-dead", ledger: ledgerFile)
         dead = nil
+        // A run killed before its admission, and one settled but killed before removing its
+        // file, leave free files with no admitted job; a run about to be admitted holds one.
+        var unadmitted: ForegroundRunLock? = try ForegroundRunLock(jobID: "local-unadmitted", ledger: ledgerFile)
+        unadmitted = nil
+        let admitting = try ForegroundRunLock(jobID: "local-admitting", ledger: ledgerFile)
         let chargesBefore = try ledger.charges()
 
         let spool = try SpoolDirectory(root: fixture.config.paths.spool)
@@ -68,7 +73,10 @@ import TestSupport
         #expect(try ledger.job(id: "local-old").state == .admitted)
         #expect(try ledger.charges().map(\.id) == chargesBefore.map(\.id))
         #expect(await jobs.all().isEmpty)
+        #expect(ForegroundRunLock.holder(of: "local-unadmitted", ledger: ledgerFile) == .unknown)
+        #expect(ForegroundRunLock.holder(of: "local-admitting", ledger: ledgerFile) == .running)
         alive.release()
-        _ = dead
+        admitting.release()
+        _ = (dead, unadmitted)
     }
 }

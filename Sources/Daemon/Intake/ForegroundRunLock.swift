@@ -82,6 +82,22 @@ final class ForegroundRunLock: Sendable {
         unlink(folder(of: ledger).appendingPathComponent(jobID + ".lock").path)
     }
 
+    /// Removes the free lock files of runs that are not `admitted`: runs killed after
+    /// settling, before removing their file, or before their admission. A held file is a
+    /// live run, perhaps about to be admitted, and stays.
+    ///
+    /// - Returns: the job ids whose files were removed.
+    static func removeEndedUnadmitted(ledger: URL, admitted: Set<String>) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder(of: ledger).path)) ?? []
+        return names.sorted().compactMap { name in
+            guard name.hasSuffix(".lock") else { return nil }
+            let jobID = String(name.dropLast(".lock".count))
+            guard !admitted.contains(jobID), holder(of: jobID, ledger: ledger) == .ended else { return nil }
+            removeEnded(jobID, ledger: ledger)
+            return jobID
+        }
+    }
+
     /// `LEDGER.runs` beside the ledger's real path, so that a run and the daemon naming the
     /// ledger through different links or relative paths find the same folder.
     static func folder(of ledger: URL) -> URL {

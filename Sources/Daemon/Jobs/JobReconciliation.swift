@@ -42,13 +42,18 @@ enum JobReconciliation {
         var changed: [String] = []
         var resumed: [String] = []
         var orphans: [JobRecord] = []
-        for admitted in try ledger.unfinishedJobs() {
+        let unfinishedAdmissions = try ledger.unfinishedJobs()
+        for admitted in unfinishedAdmissions {
             guard DaemonJobID.isIssued(admitted.id) else {
                 if try failEndedForegroundRun(admitted, ledger: ledger, logger: logger) { changed.append(admitted.id) }
                 continue
             }
             guard await jobs.job(id: admitted.id) == nil else { continue }
             orphans.append(admitted)
+        }
+        for id in ForegroundRunLock.removeEndedUnadmitted(
+            ledger: URL(fileURLWithPath: ledger.path), admitted: Set(unfinishedAdmissions.map(\.id))) {
+            logger.notice("removed the lock file a foreground run left", metadata: ["dptune.job": "\(id)"])
         }
         let unfinished = await jobs.all().filter { !$0.state.isFinal }
         // A name in accepted/ is one file, the newest admission's: an older job of the same

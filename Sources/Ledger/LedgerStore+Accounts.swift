@@ -30,7 +30,8 @@ extension LedgerStore {
     /// lists no account at all is refused rather than closing every open one.
     ///
     /// - Throws: ``LedgerError`` `.capBelowSpent` or `.ordersChanged`, with the line of
-    ///   the file at fault; the message lists every refused account.
+    ///   the file at fault; the message lists every refused account. `.invalidAccountsFile`
+    ///   for a file that lists no account while the ledger has open ones.
     @discardableResult
     public func syncAccounts(_ file: AccountsFile) throws -> AccountsSync {
         try writeImmediately { db in

@@ -7,7 +7,7 @@ public enum PluginState: String, Sendable, Hashable, Codable, CaseIterable {
     case current
     /// Replaced by a newer build; listed while jobs still run on it.
     case retired
-    /// Its file was removed from the plugin directory: no new job takes it; jobs admitted
+    /// Its file no longer provides it (removed or replaced): no new job takes it; jobs admitted
     /// before run on it.
     case withdrawn
     /// Probed and refused (the reason says why).

@@ -113,7 +113,7 @@ public struct DatasetValidator: Sendable {
         if let file = policy.withdrawnStrategies[manifest.strategy], !policy.knownStrategies.contains(manifest.strategy) {
             throw IntakeError(
                 .unknownStrategy,
-                "strategy \"\(manifest.strategy)\" was withdrawn: its plugin file \(file) was removed from the plugin directory, so it takes no new job")
+                "strategy \"\(manifest.strategy)\" was withdrawn: its plugin file \(file) no longer provides it (removed or replaced), so it takes no new job")
         }
         if let message = known(manifest.strategy, in: policy.knownStrategies, "strategy") {
             throw IntakeError(.unknownStrategy, message)

@@ -74,7 +74,7 @@ import TestSupport
         #expect(await intake.process("gone.jsonl") == nil)
         #expect(try world.fixture.errorCode(of: "gone") == "unknown_strategy")
         #expect(try world.fixture.errorMessage(of: "gone")
-            == "strategy \"magic\" was withdrawn: its plugin file /etc/dptune/plugins/libmagic.so was removed from the plugin directory, so it takes no new job")
+            == "strategy \"magic\" was withdrawn: its plugin file /etc/dptune/plugins/libmagic.so no longer provides it (removed or replaced), so it takes no new job")
         #expect(try world.ledger.charges().isEmpty)
     }
 

@@ -123,6 +123,33 @@ import TestSupport
         #expect(await registry.acquire(strategy: "echo", job: "job-4")?.description.version != before.description.version)
     }
 
+    /// A file overwritten with another strategy's build, or with one refused, no longer
+    /// provides the strategy it held: that one is withdrawn, not left current on a file that
+    /// holds something else (the audit saw `bitfit` and `echo` both current on one file, and
+    /// `bitfit` jobs admitted with no file providing it). The first build put back under its
+    /// name is current again.
+    @Test func aFileOverwrittenWithAnotherStrategyWithdrawsTheOneItHeld() async throws {
+        let registry = try makeRegistry()
+        let file = try install("EchoV1", as: "libswap.so")
+        await registry.scan()
+        _ = try install("LoRANext", as: "libswap.so")
+        await registry.fileChanged(file)
+        #expect(await registry.strategyIDs == ["lora"])
+        #expect(await registry.catalog.withdrawnFiles == ["echo": file.path])
+
+        _ = try install("NoEntry", as: "libswap.so")
+        await registry.fileChanged(file)
+        #expect(await registry.strategyIDs.isEmpty)
+        #expect(await registry.catalog.withdrawnFiles == ["echo": file.path, "lora": file.path])
+        #expect(await refusal(of: "libswap.so", in: registry) != nil)
+
+        _ = try install("EchoV1", as: "libswap.so")
+        await registry.fileChanged(file)
+        #expect(await registry.strategyIDs == ["echo"])
+        #expect(await registry.catalog.withdrawnFiles == ["lora": file.path])
+        #expect(await refusal(of: "libswap.so", in: registry) == nil)
+    }
+
     /// A restart after a plugin file was removed withdraws its last build again for the
     /// strategies that queued jobs still need, and only those: such a job used to fail at
     /// its start ("no loaded plugin provides strategy …") with its charge spent. A restart

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
+import Logging
 import Records
 import Synchronization
 #if canImport(Glibc)
@@ -53,6 +54,8 @@ public actor PluginRegistry {
     private let stagingDirectory: URL
     private let probeExecutable: URL
     private let maxPluginBytes: Int
+    /// Where the operator reads what became current, was refused or withdrawn.
+    private let logger: Logger?
 
     /// Strategy id → its current version.
     private var current: [String: Version] = [:]
@@ -79,8 +82,10 @@ public actor PluginRegistry {
     ///   - probeExecutable: the `dptuned` binary, run as `dptuned plugin probe FILE`.
     ///   - maxPluginBytes: a larger file is refused unread (the registry holds a file whole
     ///     to hash and store it; a release plugin is a few hundred KiB).
-    public init(pluginDirectory: URL, stateDirectory: URL, probeExecutable: URL, maxPluginBytes: Int = 64 << 20) throws {
+    public init(pluginDirectory: URL, stateDirectory: URL, probeExecutable: URL, maxPluginBytes: Int = 64 << 20,
+                logger: Logger? = nil) throws {
         self.pluginDirectory = pluginDirectory
+        self.logger = logger
         versionStore = stateDirectory.appendingPathComponent("plugin-versions", isDirectory: true)
         stagingDirectory = stateDirectory.appendingPathComponent("plugin-staging", isDirectory: true)
         self.probeExecutable = probeExecutable
@@ -102,9 +107,8 @@ public actor PluginRegistry {
         let files = names.sorted().filter { $0.hasSuffix(".so") }.map { pluginDirectory.appendingPathComponent($0) }
         let present = Set(files.map(\.path))
         refused = refused.filter { present.contains($0.key) }
-        for (id, file) in sourceFile where !present.contains(file) {
-            if let version = current.removeValue(forKey: id) { withdrawn[id] = (version, file) }
-            sourceFile[id] = nil
+        for file in Set(sourceFile.values) where !present.contains(file) {
+            withdrawStrategies(from: file)
         }
         await examineInTurn(files)
     }
@@ -140,9 +144,10 @@ public actor PluginRegistry {
             && current[entry.description.id] == nil && withdrawn[entry.description.id] == nil {
             let stored = versionStore.appendingPathComponent("\(entry.sha256).so")
             guard FileManager.default.fileExists(atPath: stored.path) else { continue }
-            withdrawn[entry.description.id] = (
-                Version(description: entry.description, storedFile: stored, sha256: entry.sha256, loadedAt: entry.loadedAt),
-                entry.file)
+            let version = Version(description: entry.description, storedFile: stored, sha256: entry.sha256, loadedAt: entry.loadedAt)
+            withdrawn[entry.description.id] = (version, entry.file)
+            logger?.notice("plugin withdrawn again at start-up for the jobs admitted for it",
+                           metadata: ["dptune.strategy": "\(version.key)", "dptune.plugin": "\(entry.file)"])
         }
         offeredBefore = []
         recordOffered()
@@ -222,7 +227,8 @@ public actor PluginRegistry {
         case .success(let data):
             bytes = data
         case .failure(let refusal):
-            refused[path] = refusal
+            refuse(refusal)
+            withdrawStrategies(from: path)
             return nil
         }
         let digest = SHA256.hexDigest(of: bytes)
@@ -233,6 +239,7 @@ public actor PluginRegistry {
             current[id] = back.version
             sourceFile[id] = path
             refused[path] = nil
+            logger?.notice("plugin current again", metadata: ["dptune.strategy": "\(back.version.key)", "dptune.plugin": "\(path)"])
             return nil
         }
         if let existing = current.values.first(where: { $0.sha256 == digest }), sourceFile[existing.description.id] == path {
@@ -249,7 +256,8 @@ public actor PluginRegistry {
                 try FileManager.default.moveItem(at: temporary, to: stored)
             } catch {
                 try? FileManager.default.removeItem(at: temporary)
-                refused[path] = PluginRefusal(path: path, code: "unreadable", message: "cannot store a copy: \(error)")
+                refuse(PluginRefusal(path: path, code: "unreadable", message: "cannot store a copy: \(error)"))
+                withdrawStrategies(from: path)
                 return nil
             }
         }
@@ -260,19 +268,44 @@ public actor PluginRegistry {
         let path = candidate.path
         switch answer {
         case .failure(let refusal):
-            refused[path] = PluginRefusal(path: path, code: refusal.code, message: refusal.message)
+            refuse(PluginRefusal(path: path, code: refusal.code, message: refusal.message))
+            withdrawStrategies(from: path)
         case .success(let probed):
             let id = probed.id
+            withdrawStrategies(from: path, except: id)
             if let owner = sourceFile[id], owner != path, FileManager.default.fileExists(atPath: owner) {
-                refused[path] = PluginRefusal(path: path, code: "duplicate",
-                                              message: "strategy id \(id) is already provided by \(owner)")
+                refuse(PluginRefusal(path: path, code: "duplicate", message: "strategy id \(id) is already provided by \(owner)"))
                 return
             }
             refused[path] = nil
             if let previous = current[id] { retire(previous) }
             if let previous = withdrawn.removeValue(forKey: id) { retire(previous.version) }
-            current[id] = Version(description: probed, storedFile: candidate.stored, sha256: candidate.digest, loadedAt: Date())
+            let version = Version(description: probed, storedFile: candidate.stored, sha256: candidate.digest, loadedAt: Date())
+            current[id] = version
             sourceFile[id] = path
+            logger?.notice("plugin current for new jobs", metadata: ["dptune.strategy": "\(version.key)", "dptune.plugin": "\(path)"])
+        }
+    }
+
+    /// Lists the file as refused, and tells the operator why.
+    private func refuse(_ refusal: PluginRefusal) {
+        refused[refusal.path] = refusal
+        logger?.warning("plugin refused", metadata: [
+            "dptune.plugin": "\(refusal.path)", "dptune.code": "\(refusal.code)", "dptune.reason": "\(refusal.message)",
+        ])
+    }
+
+    /// Withdraws the strategies whose current build came from `path`, other than `kept`:
+    /// the file now holds something else (another strategy's build, one refused, or nothing
+    /// readable), so no file in the directory provides them any more.
+    private func withdrawStrategies(from path: String, except kept: String? = nil) {
+        for (id, file) in sourceFile where file == path && id != kept {
+            if let version = current.removeValue(forKey: id) {
+                withdrawn[id] = (version, file)
+                logger?.warning("plugin withdrawn: its file no longer provides it; no new job takes it, jobs admitted before run on it",
+                                metadata: ["dptune.strategy": "\(version.key)", "dptune.plugin": "\(file)"])
+            }
+            sourceFile[id] = nil
         }
     }
 
@@ -315,7 +348,7 @@ public actor PluginRegistry {
             + retired.values.sorted { $0.key < $1.key }.map { row($0, .retired) }
             + withdrawn.sorted { $0.key < $1.key }.map {
                 row($0.value.version, .withdrawn, file: $0.value.file,
-                    reason: "its file was removed from the plugin directory: no new job takes it; jobs admitted before run on it")
+                    reason: "its file no longer provides it (removed or replaced): no new job takes it; jobs admitted before run on it")
             }
             + refused.values.sorted { $0.path < $1.path }.map {
                 Listing(id: nil, version: nil, file: $0.path, state: .refused, loadedAt: nil,

@@ -100,7 +100,7 @@ public final class DaemonService: Sendable {
             jobs = try JobStore(stateDirectory: config.paths.stateDirectory)
             plugins = try PluginRegistry(
                 pluginDirectory: config.paths.plugins, stateDirectory: config.paths.stateDirectory,
-                probeExecutable: executable)
+                probeExecutable: executable, logger: logger)
         } catch {
             throw DaemonStartError(.stateUnusable, "cannot open the daemon's state: \(error)")
         }
@@ -150,16 +150,7 @@ public final class DaemonService: Sendable {
             await server.shutdown()
             throw DaemonStartError(.stateUnusable, "cannot watch \(spool.url(of: .incoming).path): \(error)")
         }
-        // The plugin directory usually sits on a read-only system path that may not exist
-        // yet: without a watch, new builds still load on SIGHUP or `plugins reload`.
-        let pluginWatcher: SpoolWatcher?
-        do {
-            pluginWatcher = try SpoolWatcher(directory: config.paths.plugins, departures: true)
-        } catch {
-            logger.warning("plugin directory not watched; new plugins load on SIGHUP or `dptunectl plugins reload`",
-                           metadata: ["dptune.plugins": "\(config.paths.plugins.path)", "dptune.error": "\(error)"])
-            pluginWatcher = nil
-        }
+        let pluginWatch = PluginDirectoryWatch(directory: config.paths.plugins, registry: plugins, logger: logger)
         notifier.ready(status: await status())
         logger.notice("dptuned ready", metadata: [
             "dptune.socket": "\(config.control.path)", "dptune.ledger": "\(ledger.path)",
@@ -177,24 +168,7 @@ public final class DaemonService: Sendable {
                     notifier.status(await status())
                 }
             }
-            if let pluginWatcher {
-                let pluginDirectory = config.paths.plugins
-                group.addTask {
-                    for await event in pluginWatcher.events {
-                        switch event {
-                        case .arrived(let name) where name.hasSuffix(".so"):
-                            await plugins.fileChanged(pluginDirectory.appendingPathComponent(name))
-                        case .departed(let name) where name.hasSuffix(".so"):
-                            // A rescan withdraws a current build whose file is gone.
-                            await plugins.scan()
-                        case .overflow:
-                            await plugins.scan()
-                        case .arrived, .departed, .undecodableName:
-                            continue
-                        }
-                    }
-                }
-            }
+            group.addTask { await pluginWatch.run() }
             if let interval = notifier.watchdogPingInterval {
                 // Pings only while the job store and the scheduler still answer: a hung
                 // daemon stops pinging; a slow worker is another process and does not matter.
@@ -231,7 +205,7 @@ public final class DaemonService: Sendable {
             intake.stop()
             plugins.stop()
             watcher.close()
-            pluginWatcher?.close()
+            pluginWatch.close()
             // Workers are told first: one that a terminal's Ctrl-C also reached must find
             // the daemon already stopping, or its job would be settled as cancelled.
             async let drained: Void? = scheduler?.drain()

@@ -13,19 +13,19 @@ import Testing
         directory = try TemporaryDirectory()
     }
 
-    /// Collects events until `count` arrived names or a timeout (which closes the watcher).
-    private func names(from watcher: SpoolWatcher, count: Int) async -> [String] {
+    /// Collects events up to and including `last`, or until a timeout (which closes the watcher).
+    private func events(from watcher: SpoolWatcher, through last: SpoolWatcher.Event) async -> [SpoolWatcher.Event] {
         let timeout = Task {
             try await Task.sleep(for: .seconds(10))
             watcher.close()
         }
         defer { timeout.cancel() }
-        var names: [String] = []
+        var events: [SpoolWatcher.Event] = []
         for await event in watcher.events {
-            if case .arrived(let name) = event { names.append(name) }
-            if names.count == count { break }
+            events.append(event)
+            if event == last { break }
         }
-        return names
+        return events
     }
 
     @Test func seesARenameIntoTheFolderAndAFileWrittenInPlace() async throws {
@@ -42,7 +42,7 @@ import Testing
         #expect(write(file, "{}\n", 3) == 3)
         #expect(close(file) == 0)
 
-        #expect(await names(from: watcher, count: 2) == ["renamed.jsonl", "written.jsonl"])
+        #expect(await events(from: watcher, through: .arrived("written.jsonl")) == [.arrived("renamed.jsonl"), .arrived("written.jsonl")])
     }
 
     /// Asked for departures, the watcher reports a name removed and one renamed away, after
@@ -66,16 +66,7 @@ import Testing
         #expect(rename(moved, outside.url.appendingPathComponent("moved.so").path) == 0)
         _ = create("last.so")
 
-        let timeout = Task {
-            try await Task.sleep(for: .seconds(10))
-            watcher.close()
-        }
-        defer { timeout.cancel() }
-        var events: [SpoolWatcher.Event] = []
-        for await event in watcher.events {
-            events.append(event)
-            if event == .arrived("last.so") { break }
-        }
+        let events = await events(from: watcher, through: .arrived("last.so"))
         let expected: [SpoolWatcher.Event] = departures
             ? [.arrived("gone.so"), .arrived("moved.so"), .departed("gone.so"), .departed("moved.so"), .arrived("last.so")]
             : [.arrived("gone.so"), .arrived("moved.so"), .arrived("last.so")]
@@ -105,16 +96,7 @@ import Testing
         let file = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
         #expect(file >= 0)
         #expect(close(file) == 0)
-        let timeout = Task {
-            try await Task.sleep(for: .seconds(10))
-            watcher.close()
-        }
-        defer { timeout.cancel() }
-        var events: [SpoolWatcher.Event] = []
-        for await event in watcher.events {
-            events.append(event)
-            if event == .undecodableName { break }
-        }
+        let events = await events(from: watcher, through: .undecodableName)
         #expect(events.last == .undecodableName)
         #expect(!events.contains { if case .arrived = $0 { true } else { false } })
     }

@@ -36,7 +36,7 @@ final class ForegroundRunLock: Sendable {
     init(jobID: String, ledger: URL) throws {
         let folder = Self.folder(of: ledger)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        file = folder.appendingPathComponent(jobID + ".lock")
+        file = Self.lockFile(jobID, in: folder)
         let opened = open(file.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard opened >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
         guard flock(opened, LOCK_EX | LOCK_NB) == 0 else {
@@ -69,8 +69,11 @@ final class ForegroundRunLock: Sendable {
 
     /// Whether the run that made admission `jobID` in the ledger at `ledger` is alive.
     static func holder(of jobID: String, ledger: URL) -> Holder {
-        let path = folder(of: ledger).appendingPathComponent(jobID + ".lock").path
-        let probe = open(path, O_RDONLY | O_CLOEXEC)
+        holder(at: lockFile(jobID, in: folder(of: ledger)))
+    }
+
+    private static func holder(at file: URL) -> Holder {
+        let probe = open(file.path, O_RDONLY | O_CLOEXEC)
         guard probe >= 0 else { return .unknown }
         defer { close(probe) }
         if flock(probe, LOCK_EX | LOCK_NB) == 0 { return .ended }
@@ -79,7 +82,7 @@ final class ForegroundRunLock: Sendable {
 
     /// Removes the lock file an ended run left, once its admission is settled.
     static func removeEnded(_ jobID: String, ledger: URL) {
-        unlink(folder(of: ledger).appendingPathComponent(jobID + ".lock").path)
+        unlink(lockFile(jobID, in: folder(of: ledger)).path)
     }
 
     /// Removes the free lock files of runs that are not `admitted`: runs killed after
@@ -88,14 +91,23 @@ final class ForegroundRunLock: Sendable {
     ///
     /// - Returns: the job ids whose files were removed.
     static func removeEndedUnadmitted(ledger: URL, admitted: Set<String>) -> [String] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder(of: ledger).path)) ?? []
+        let folder = folder(of: ledger)
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
         return names.sorted().compactMap { name in
-            guard name.hasSuffix(".lock") else { return nil }
-            let jobID = String(name.dropLast(".lock".count))
-            guard !admitted.contains(jobID), holder(of: jobID, ledger: ledger) == .ended else { return nil }
-            removeEnded(jobID, ledger: ledger)
+            guard name.hasSuffix(lockSuffix) else { return nil }
+            let jobID = String(name.dropLast(lockSuffix.count))
+            let file = lockFile(jobID, in: folder)
+            guard !admitted.contains(jobID), holder(at: file) == .ended else { return nil }
+            unlink(file.path)
             return jobID
         }
+    }
+
+    private static let lockSuffix = ".lock"
+
+    /// `JOB.lock` in the runs folder.
+    private static func lockFile(_ jobID: String, in folder: URL) -> URL {
+        folder.appendingPathComponent(jobID + lockSuffix)
     }
 
     /// `LEDGER.runs` beside the ledger's real path, so that a run and the daemon naming the

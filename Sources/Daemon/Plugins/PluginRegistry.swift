@@ -159,17 +159,20 @@ public actor PluginRegistry {
         let sha256: String
         let loadedAt: Date
         let description: PluginDescription
+
+        init(_ version: Version, file: String) {
+            self.file = file
+            sha256 = version.sha256
+            loadedAt = version.loadedAt
+            description = version.description
+        }
     }
 
     /// Writes what is offered now; a failure (a full state disk) only loses what a restart
     /// could have withdrawn instead of forgetting, so it does not stop the registry.
     private func recordOffered() {
-        let offered = current.map { id, version in
-            OfferedVersion(file: sourceFile[id] ?? version.description.path, sha256: version.sha256,
-                           loadedAt: version.loadedAt, description: version.description)
-        } + withdrawn.values.map { version, file in
-            OfferedVersion(file: file, sha256: version.sha256, loadedAt: version.loadedAt, description: version.description)
-        }
+        let offered = current.map { id, version in OfferedVersion(version, file: sourceFile[id] ?? version.description.path) }
+            + withdrawn.values.map { version, file in OfferedVersion(version, file: file) }
         guard let data = try? JSONEncoder().encode(offered.sorted { $0.description.id < $1.description.id }) else { return }
         try? AtomicFile.write(data, to: offeredFile)
     }
